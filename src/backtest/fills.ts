@@ -1,0 +1,228 @@
+/**
+ * The fill model: how orders and exits fill against a bar. The backtester and the paper broker both
+ * use these functions, so a paper position behaves exactly as the same position in a backtest.
+ *
+ * Rules, per bar, for an open position:
+ * 1. Market orders decided at the previous close (entries, signal exits, time exits) fill at this
+ *    bar's open, moved against the trader by the slippage.
+ * 2. If the open is already beyond the stop (a gap), the whole position stops out at the open.
+ *    If the open is already beyond one or more take-profit levels, those levels fill at the open.
+ * 3. Within the bar, the stop is checked before the take-profit levels: when a bar's range touches
+ *    both, the stop counts first (we cannot know the order inside a bar, so we assume the worse).
+ *    Stop fills are market orders (slipped); take-profit fills are limit orders (at their price).
+ * 4. After the bar, the trailing stop is moved using the bar's high (long) or low (short), so it
+ *    applies from the next bar on; a bar never both raises the trailing stop and triggers it.
+ * Fees are charged on the notional of every fill: quantity x price x fee.
+ */
+import type { ExitRules } from '../strategy/define.js';
+
+export type Side = 1 | -1;
+export type ExitReason = 'signal' | 'stop' | 'trailing-stop' | 'take-profit' | 'time' | 'end';
+
+export interface FillCosts {
+  /** Fee per side as a fraction of notional (0.001 = 0.1%). */
+  fee: number;
+  /** Slippage on market fills as a fraction (bps / 10,000). */
+  slippage: number;
+}
+
+export interface ExitFill {
+  time: number;
+  price: number;
+  quantity: number;
+  fee: number;
+  /** Net result of this part: price move x quantity, less this fill's fee and its share of the entry fee. */
+  pnl: number;
+  reason: ExitReason;
+}
+
+export interface Position {
+  side: Side;
+  entryIndex: number;
+  entryTime: number;
+  entryPrice: number;
+  initialQty: number;
+  /** Quantity still open. */
+  qty: number;
+  entryFee: number;
+  /** Fixed stop price, NaN when none. */
+  stop: number;
+  /** Take-profit prices, nearest first, and the quantity each closes. */
+  targetPrices: Float64Array;
+  targetQty: Float64Array;
+  nextTarget: number;
+  /** Price at which the trailing stop activates (NaN: no trailing stop), and its offset. */
+  trailActivation: number;
+  trailOffset: number;
+  /** Best price reached since entry (high for longs, low for shorts). */
+  best: number;
+  /** Current trailing stop, NaN until activated. */
+  trailStop: number;
+  /** Bars the position has been open at a close. */
+  barsHeld: number;
+  exits: ExitFill[];
+}
+
+/** The price a market order gets at `price`, after slippage against the trader. */
+export function marketPrice(price: number, buying: boolean, slippage: number): number {
+  return buying ? price * (1 + slippage) : price * (1 - slippage);
+}
+
+export interface OpenArgs {
+  side: Side;
+  index: number;
+  time: number;
+  /** Fill price (already slipped). */
+  price: number;
+  quantity: number;
+  rules: ExitRules;
+  /** Absolute stop from the signal (overrides rules.stopLoss), NaN for none. */
+  stopPrice?: number;
+  /** Absolute target from the signal (replaces rules.takeProfit), NaN for none. */
+  targetPrice?: number;
+  costs: FillCosts;
+}
+
+/** The stop a position will get if entered at `price` (NaN for none). */
+export function initialStop(side: Side, price: number, rules: ExitRules, stopPrice?: number): number {
+  if (stopPrice !== undefined && !Number.isNaN(stopPrice)) return stopPrice;
+  if (rules.stopLoss !== undefined && rules.stopLoss > 0) return price * (1 - side * rules.stopLoss);
+  return Number.NaN;
+}
+
+export function openPosition(a: OpenArgs): Position {
+  const { side, price, quantity, rules } = a;
+  let targetPrices: Float64Array;
+  let targetQty: Float64Array;
+  if (a.targetPrice !== undefined && !Number.isNaN(a.targetPrice)) {
+    targetPrices = Float64Array.of(a.targetPrice);
+    targetQty = Float64Array.of(quantity);
+  } else {
+    const levels = rules.takeProfit ?? [];
+    targetPrices = new Float64Array(levels.length);
+    targetQty = new Float64Array(levels.length);
+    let closed = 0;
+    levels.forEach((lvl, k) => {
+      targetPrices[k] = price * (1 + side * lvl.at);
+      closed += lvl.close;
+      // The level that completes 100% closes exactly what is left, leaving no dust.
+      targetQty[k] = closed >= 1 - 1e-9 ? Number.POSITIVE_INFINITY : quantity * lvl.close;
+    });
+  }
+  return {
+    side,
+    entryIndex: a.index,
+    entryTime: a.time,
+    entryPrice: price,
+    initialQty: quantity,
+    qty: quantity,
+    entryFee: quantity * price * a.costs.fee,
+    stop: initialStop(side, price, rules, a.stopPrice),
+    targetPrices,
+    targetQty,
+    nextTarget: 0,
+    trailActivation: rules.trailing ? price * (1 + side * rules.trailing.activation) : Number.NaN,
+    trailOffset: rules.trailing?.offset ?? 0,
+    best: price,
+    trailStop: Number.NaN,
+    barsHeld: 0,
+    exits: [],
+  };
+}
+
+/** The stop that applies now: the tighter of the fixed and the trailing stop. */
+export function effectiveStop(p: Position): number {
+  if (Number.isNaN(p.trailStop)) return p.stop;
+  if (Number.isNaN(p.stop)) return p.trailStop;
+  return p.side === 1 ? Math.max(p.stop, p.trailStop) : Math.min(p.stop, p.trailStop);
+}
+
+/** Close `quantity` of the position at `price`; returns the fill. */
+export function closePart(
+  p: Position,
+  time: number,
+  price: number,
+  quantity: number,
+  reason: ExitReason,
+  costs: FillCosts,
+): ExitFill {
+  const q = Math.min(quantity, p.qty);
+  const fee = q * price * costs.fee;
+  const entryFeeShare = p.entryFee * (q / p.initialQty);
+  const fill: ExitFill = {
+    time,
+    price,
+    quantity: q,
+    fee,
+    pnl: p.side * q * (price - p.entryPrice) - fee - entryFeeShare,
+    reason,
+  };
+  p.qty -= q;
+  if (p.qty <= p.initialQty * 1e-12) p.qty = 0;
+  p.exits.push(fill);
+  return fill;
+}
+
+/** Close everything at a market price (slipped). */
+export function closeAtMarket(
+  p: Position,
+  time: number,
+  price: number,
+  reason: ExitReason,
+  costs: FillCosts,
+): ExitFill {
+  return closePart(p, time, marketPrice(price, p.side === -1, costs.slippage), p.qty, reason, costs);
+}
+
+/**
+ * Apply one bar to an open position: gaps at the open, then stop before targets inside the bar, then
+ * move the trailing stop. Calls `onFill` for each exit fill. Returns true when the position is closed.
+ */
+export function applyBar(
+  p: Position,
+  time: number,
+  open: number,
+  high: number,
+  low: number,
+  costs: FillCosts,
+  onFill: (fill: ExitFill) => void,
+): boolean {
+  const side = p.side;
+  const stop = effectiveStop(p);
+  const stopReason: ExitReason =
+    !Number.isNaN(p.trailStop) && stop === p.trailStop ? 'trailing-stop' : 'stop';
+  const sell = side === 1;
+
+  // Gap through the stop: out at the open.
+  if (!Number.isNaN(stop) && side * (open - stop) <= 0) {
+    onFill(closePart(p, time, marketPrice(open, !sell, costs.slippage), p.qty, stopReason, costs));
+    return true;
+  }
+  // Gap through take-profit levels: they fill at the (better) open.
+  while (p.nextTarget < p.targetPrices.length && side * (open - p.targetPrices[p.nextTarget]!) >= 0) {
+    onFill(closePart(p, time, open, p.targetQty[p.nextTarget]!, 'take-profit', costs));
+    p.nextTarget++;
+    if (p.qty === 0) return true;
+  }
+  // Inside the bar: the stop first.
+  const adverse = side === 1 ? low : high;
+  if (!Number.isNaN(stop) && side * (adverse - stop) <= 0) {
+    onFill(closePart(p, time, marketPrice(stop, !sell, costs.slippage), p.qty, stopReason, costs));
+    return true;
+  }
+  const favourable = side === 1 ? high : low;
+  while (p.nextTarget < p.targetPrices.length && side * (favourable - p.targetPrices[p.nextTarget]!) >= 0) {
+    onFill(
+      closePart(p, time, p.targetPrices[p.nextTarget]!, p.targetQty[p.nextTarget]!, 'take-profit', costs),
+    );
+    p.nextTarget++;
+    if (p.qty === 0) return true;
+  }
+  // After the bar: move the trailing stop for the next bar.
+  if (side * (favourable - p.best) > 0) p.best = favourable;
+  if (!Number.isNaN(p.trailActivation) && side * (p.best - p.trailActivation) >= 0) {
+    const trail = p.best * (1 - side * p.trailOffset);
+    if (Number.isNaN(p.trailStop) || side * (trail - p.trailStop) > 0) p.trailStop = trail;
+  }
+  return false;
+}

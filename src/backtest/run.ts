@@ -1,0 +1,210 @@
+/**
+ * Running a strategy over candles: parameters checked, informative timeframes resampled and aligned,
+ * signals computed once, then the simulation and its metrics. Pure apart from the progress callback:
+ * the same input gives the same result, to the cent.
+ */
+import { AppError, badInput } from '../errors.js';
+import { alignClosed, resample } from '../market/resample.js';
+import { inferTimeframeMs, timeframeMs, timeframeName } from '../market/timeframe.js';
+import { type Candles, indexAtOrAfter, sliceCandles } from '../market/types.js';
+import type {
+  Direction,
+  ExitRules,
+  InformativeSeries,
+  Signals,
+  Strategy,
+  StrategyContext,
+} from '../strategy/define.js';
+import { parseParams } from '../strategy/params.js';
+import { computeMetrics } from './metrics.js';
+import { simulate } from './simulate.js';
+import type { Sizing } from './sizing.js';
+import type { Metrics, Simulation } from './types.js';
+
+export interface BacktestOptions {
+  capital?: number;
+  fee?: number;
+  slippageBps?: number;
+  sizing?: Sizing;
+  /** Sides to trade (default: the strategy's direction, else long). */
+  direction?: Direction;
+  /** Overrides of the strategy's exit rules, key by key. */
+  exits?: ExitRules;
+  /** Bar spacing of the data; inferred when omitted. */
+  timeframeMs?: number;
+  /**
+   * Trade and measure from this time on (epoch ms); earlier candles only warm the indicators up.
+   * Signals are computed over all candles, which is sound because they never look ahead.
+   */
+  tradeFrom?: number;
+  onProgress?: (done: number) => void;
+}
+
+export interface BacktestResult {
+  strategy: string;
+  params: Record<string, unknown>;
+  timeframe: string;
+  timeframeMs: number;
+  capital: number;
+  fee: number;
+  slippageBps: number;
+  sizing: Sizing;
+  direction: Direction;
+  exits: ExitRules;
+  signals: Signals;
+  simulation: Simulation;
+  metrics: Metrics;
+}
+
+export const BACKTEST_DEFAULTS = { capital: 10_000, fee: 0.001, slippageBps: 0 } as const;
+
+export function runBacktest(
+  strategy: Strategy,
+  rawParams: Readonly<Record<string, unknown>>,
+  candles: Candles,
+  options: BacktestOptions = {},
+): BacktestResult {
+  const params = parseParams(strategy, rawParams);
+  const capital = options.capital ?? BACKTEST_DEFAULTS.capital;
+  const fee = options.fee ?? BACKTEST_DEFAULTS.fee;
+  const slippageBps = options.slippageBps ?? BACKTEST_DEFAULTS.slippageBps;
+  if (!(capital > 0)) throw badInput(`capital is ${capital}; allowed: a positive amount`);
+  if (!(fee >= 0 && fee <= 0.1))
+    throw badInput(`fee is ${fee}; allowed: a fraction from 0 to 0.1 (0.001 = 0.1%)`);
+  if (!(slippageBps >= 0 && slippageBps <= 1000))
+    throw badInput(`slippage is ${slippageBps} bps; allowed: 0 to 1000`);
+
+  const tfMs = options.timeframeMs ?? inferTimeframeMs(candles.time);
+  if (tfMs === undefined || candles.length < 2)
+    throw badInput(`the data has ${candles.length} candle(s); a backtest needs at least 2`);
+  const warmup = strategy.warmup(params);
+  if (candles.length <= warmup) {
+    throw badInput(
+      `the data has ${candles.length} candles; ${strategy.name} with these parameters needs more than ${warmup} (its warm-up)`,
+    );
+  }
+  const ctx: StrategyContext = { timeframeMs: tfMs, informative: informativeSeries(strategy, candles, tfMs) };
+  const exits = checkExits({ ...strategy.exits?.(params), ...options.exits });
+  const sizing = options.sizing ?? { mode: 'all-in' };
+  const direction = options.direction ?? strategy.direction ?? 'long';
+
+  const signals = strategy.signals(candles, params, ctx);
+  checkSignals(signals, candles.length, strategy.name);
+  if (sizing.mode === 'risk' && exits.stopLoss === undefined && !signals.stop) {
+    throw badInput(
+      `risk sizing needs a stop-loss: set one (e.g. --stop 0.02) or use a strategy that sets stops`,
+    );
+  }
+
+  const start = options.tradeFrom === undefined ? 0 : indexAtOrAfter(candles.time, options.tradeFrom);
+  if (candles.length - start < 2)
+    throw badInput('fewer than 2 candles remain after the start time; widen the range');
+  const traded = start === 0 ? candles : sliceCandles(candles, start);
+  const tradedSignals = start === 0 ? signals : sliceSignals(signals, start);
+  const simulation = simulate(traded, tradedSignals, {
+    capital,
+    fee,
+    slippageBps,
+    sizing,
+    direction,
+    exits,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  return {
+    strategy: strategy.name,
+    params,
+    timeframe: timeframeName(tfMs),
+    timeframeMs: tfMs,
+    capital,
+    fee,
+    slippageBps,
+    sizing,
+    direction,
+    exits,
+    signals: tradedSignals,
+    simulation,
+    metrics: computeMetrics(traded, simulation, capital, tfMs),
+  };
+}
+
+/** Resample the main candles into each informative timeframe the strategy declares. */
+export function informativeSeries(
+  strategy: Strategy,
+  candles: Candles,
+  tfMs: number,
+): Record<string, InformativeSeries> {
+  const out: Record<string, InformativeSeries> = {};
+  for (const [key, tf] of Object.entries(strategy.timeframes)) {
+    if (key === 'main') continue;
+    const ms = timeframeMs(tf);
+    if (ms < tfMs || ms % tfMs !== 0) {
+      throw badInput(
+        `${strategy.name} needs ${tf} candles (${key}), which ${timeframeName(tfMs)} data cannot serve; use data whose timeframe divides ${tf}`,
+      );
+    }
+    const htf = resample(candles, tfMs, ms);
+    out[key] = { timeframe: tf, candles: htf, index: alignClosed(candles.time, tfMs, htf.time, ms) };
+  }
+  return out;
+}
+
+/** Exit rules at the edge: each number in range, take-profit levels ascending and closing at most 100%. */
+export function checkExits(exits: ExitRules): ExitRules {
+  const { stopLoss, takeProfit, trailing, maxBars } = exits;
+  if (stopLoss !== undefined && !(stopLoss > 0 && stopLoss < 1))
+    throw badInput(`stop-loss is ${stopLoss}; allowed: a fraction above 0 and below 1 (0.02 = 2%)`);
+  if (takeProfit) {
+    let total = 0;
+    let last = 0;
+    for (const lvl of takeProfit) {
+      if (!(lvl.at > last))
+        throw badInput(
+          `take-profit levels must be above 0 and ascending; got ${takeProfit.map((l) => l.at).join(', ')}`,
+        );
+      if (!(lvl.close > 0 && lvl.close <= 1))
+        throw badInput(`take-profit close share is ${lvl.close}; allowed: above 0 and up to 1`);
+      last = lvl.at;
+      total += lvl.close;
+    }
+    if (total > 1 + 1e-9)
+      throw badInput(
+        `take-profit levels close ${+(total * 100).toFixed(6)}% of the position; allowed: at most 100%`,
+      );
+  }
+  if (trailing && !(trailing.activation >= 0 && trailing.offset > 0 && trailing.offset < 1)) {
+    throw badInput('trailing stop needs activation >= 0 and an offset above 0 and below 1 (fractions)');
+  }
+  if (maxBars !== undefined && !(Number.isInteger(maxBars) && maxBars >= 1))
+    throw badInput(`max bars is ${maxBars}; allowed: a whole number of at least 1`);
+  return exits;
+}
+
+function checkSignals(s: Signals, n: number, name: string): void {
+  for (const key of ['enterLong', 'exitLong', 'enterShort', 'exitShort'] as const) {
+    if (!(s[key] instanceof Uint8Array) || s[key].length !== n) {
+      throw new AppError(
+        'INTERNAL',
+        `strategy ${name} returned ${key} of length ${s[key]?.length}, expected a Uint8Array of ${n}`,
+      );
+    }
+  }
+  for (const key of ['stop', 'target'] as const) {
+    const a = s[key];
+    if (a !== undefined && a.length !== n)
+      throw new AppError('INTERNAL', `strategy ${name} returned ${key} of length ${a.length}, expected ${n}`);
+  }
+}
+
+function sliceSignals(s: Signals, start: number): Signals {
+  const indicators: Record<string, Float64Array> = {};
+  for (const [k, v] of Object.entries(s.indicators)) indicators[k] = v.subarray(start);
+  return {
+    enterLong: s.enterLong.subarray(start),
+    exitLong: s.exitLong.subarray(start),
+    enterShort: s.enterShort.subarray(start),
+    exitShort: s.exitShort.subarray(start),
+    ...(s.stop ? { stop: s.stop.subarray(start) } : {}),
+    ...(s.target ? { target: s.target.subarray(start) } : {}),
+    indicators,
+  };
+}

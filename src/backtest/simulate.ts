@@ -1,0 +1,171 @@
+/**
+ * The simulation loop: walks the bars once, turning signals into fills with the shared fill model
+ * (`fills.ts`). A signal at bar t is acted on at bar t+1's open; a position still open after the last
+ * bar closes at the last close with reason "end". Nothing here allocates per bar except on fills, so
+ * the loop runs at tens of millions of bars per second.
+ *
+ * Order of events in bar i:
+ *   1. orders decided at bar i-1's close fill at open[i]: exits first, then entries
+ *   2. an open position meets bar i (gap at the open, stop before targets, trailing stop update)
+ *   3. equity is marked at close[i]
+ *   4. bar i's signals (and the time exit) decide the orders for bar i+1
+ * Exit signals close the position; an opposite entry signal closes it and, when that side is
+ * allowed, opens the other side at the same open. Entries while in a position are ignored (no
+ * pyramiding); when both entries fire on one bar, long wins.
+ */
+import type { Candles } from '../market/types.js';
+import type { Signals } from '../strategy/define.js';
+import {
+  applyBar,
+  closeAtMarket,
+  type ExitFill,
+  type ExitReason,
+  type FillCosts,
+  initialStop,
+  marketPrice,
+  openPosition,
+  type Position,
+  type Side,
+} from './fills.js';
+import { positionSize } from './sizing.js';
+import type { Simulation, SimulationOptions, Trade } from './types.js';
+
+const PROGRESS_EVERY = 65_536;
+
+export function simulate(candles: Candles, signals: Signals, opts: SimulationOptions): Simulation {
+  const n = candles.length;
+  const { time, open, high, low, close } = candles;
+  const { enterLong, exitLong, enterShort, exitShort } = signals;
+  const stopAt = signals.stop;
+  const targetAt = signals.target;
+  const costs: FillCosts = { fee: opts.fee, slippage: opts.slippageBps / 10_000 };
+  const allowLong = opts.direction !== 'short';
+  const allowShort = opts.direction !== 'long';
+  const maxBars = opts.exits.maxBars ?? 0;
+
+  const equity = new Float64Array(n);
+  const inMarket = new Uint8Array(n);
+  const trades: Trade[] = [];
+  let cash = opts.capital;
+  let pos: Position | null = null;
+  let skippedEntries = 0;
+
+  // Orders for the next open.
+  let pendingExit: ExitReason | null = null;
+  let pendingEntry: 0 | Side = 0;
+  let pendingFrom = -1; // bar whose signal made the entry (for its stop/target)
+
+  const onFill = (fill: ExitFill) => {
+    // Selling a long returns proceeds; buying back a short pays for it.
+    cash += pos!.side * fill.quantity * fill.price - fill.fee;
+  };
+  const finish = () => {
+    trades.push(toTrade(pos!));
+    pos = null;
+  };
+
+  for (let i = 0; i < n; i++) {
+    const o = open[i]!;
+    // 1. Orders from the previous close.
+    if (pendingExit !== null && pos !== null) {
+      onFill(closeAtMarket(pos, time[i]!, o, pendingExit, costs));
+      finish();
+    }
+    pendingExit = null;
+    if (pendingEntry !== 0 && pos === null) {
+      const side = pendingEntry;
+      const price = marketPrice(o, side === 1, costs.slippage);
+      const signalStop = stopAt ? stopAt[pendingFrom]! : Number.NaN;
+      const stop = initialStop(side, price, opts.exits, signalStop);
+      const validStop = Number.isNaN(stop) || side * (price - stop) > 0;
+      const qty = validStop ? positionSize(opts.sizing, cash, price, costs.fee, stop) : 0;
+      if (qty > 0) {
+        pos = openPosition({
+          side,
+          index: i,
+          time: time[i]!,
+          price,
+          quantity: qty,
+          rules: opts.exits,
+          stopPrice: signalStop,
+          targetPrice: targetAt ? targetAt[pendingFrom]! : Number.NaN,
+          costs,
+        });
+        cash -= side * qty * price + pos.entryFee;
+      } else {
+        skippedEntries++;
+      }
+    }
+    pendingEntry = 0;
+
+    // 2. The bar against the open position.
+    if (pos !== null && applyBar(pos, time[i]!, o, high[i]!, low[i]!, costs, onFill)) finish();
+
+    // 3. Mark to market.
+    const c = close[i]!;
+    if (pos !== null) {
+      pos.barsHeld++;
+      inMarket[i] = 1;
+      equity[i] = cash + pos.side * pos.qty * c;
+    } else {
+      equity[i] = cash;
+    }
+
+    // 4. Decide the orders for the next bar.
+    if (i === n - 1) break;
+    const wantLong = allowLong && enterLong[i] === 1;
+    const wantShort = !wantLong && allowShort && enterShort[i] === 1;
+    if (pos !== null) {
+      const p: Position = pos;
+      if (p.side === 1 ? exitLong[i] === 1 || wantShort : exitShort[i] === 1 || wantLong)
+        pendingExit = 'signal';
+      else if (maxBars > 0 && p.barsHeld >= maxBars) pendingExit = 'time';
+      if (pendingExit === 'signal' && (p.side === 1 ? wantShort : wantLong)) {
+        pendingEntry = p.side === 1 ? -1 : 1;
+        pendingFrom = i;
+      }
+    } else if (wantLong || wantShort) {
+      pendingEntry = wantLong ? 1 : -1;
+      pendingFrom = i;
+    }
+    if (opts.onProgress && (i & (PROGRESS_EVERY - 1)) === 0) opts.onProgress(i / n);
+  }
+
+  // A position still open at the end closes at the last close.
+  if (pos !== null) {
+    const p: Position = pos;
+    onFill(closeAtMarket(p, time[n - 1]!, close[n - 1]!, 'end', costs));
+    equity[n - 1] = cash;
+    finish();
+  }
+  opts.onProgress?.(1);
+  return { trades, equity, inMarket, skippedEntries };
+}
+
+function toTrade(p: Position): Trade {
+  let pnl = 0;
+  let fees = p.entryFee;
+  let qty = 0;
+  let value = 0;
+  for (const f of p.exits) {
+    pnl += f.pnl;
+    fees += f.fee;
+    qty += f.quantity;
+    value += f.quantity * f.price;
+  }
+  const last = p.exits[p.exits.length - 1]!;
+  return {
+    side: p.side === 1 ? 'long' : 'short',
+    entryTime: p.entryTime,
+    entryPrice: p.entryPrice,
+    exitTime: last.time,
+    exitPrice: value / qty,
+    quantity: p.initialQty,
+    pnl,
+    returnPct: pnl / (p.initialQty * p.entryPrice),
+    fees,
+    exitReason: last.reason,
+    bars: Math.max(1, p.barsHeld),
+    exits: p.exits,
+  };
+}

@@ -1,0 +1,85 @@
+import type { Direction, ExitRules } from '../strategy/define.js';
+import type { ExitFill, ExitReason } from './fills.js';
+import type { Sizing } from './sizing.js';
+
+export interface SimulationOptions {
+  /** Starting capital in quote currency. */
+  capital: number;
+  /** Fee per side, fraction of notional. */
+  fee: number;
+  /** Slippage on market fills, in basis points. */
+  slippageBps: number;
+  sizing: Sizing;
+  direction: Direction;
+  exits: ExitRules;
+  /** Called every 65,536 bars with the share done (0..1). */
+  onProgress?: (done: number) => void;
+}
+
+export interface Trade {
+  side: 'long' | 'short';
+  entryTime: number;
+  entryPrice: number;
+  /** Time of the last exit fill. */
+  exitTime: number;
+  /** Quantity-weighted average exit price over all exit fills. */
+  exitPrice: number;
+  /** Quantity entered. */
+  quantity: number;
+  /** Net result after both sides' fees. */
+  pnl: number;
+  /** pnl relative to the entry notional. */
+  returnPct: number;
+  fees: number;
+  /** Reason of the last exit fill. */
+  exitReason: ExitReason;
+  /** Bars the position was open. */
+  bars: number;
+  /** Every exit fill (several with partial take-profits). */
+  exits: ExitFill[];
+}
+
+export interface Simulation {
+  trades: Trade[];
+  /** Account value at each bar's close. */
+  equity: Float64Array;
+  /** 1 where a position was open at the bar's close. */
+  inMarket: Uint8Array;
+  /** Entries skipped (risk sizing with no usable stop, or no equity left). */
+  skippedEntries: number;
+}
+
+export interface Metrics {
+  startTime: number;
+  endTime: number;
+  bars: number;
+  initialCapital: number;
+  finalEquity: number;
+  totalReturn: number;
+  cagr: number;
+  trades: number;
+  wins: number;
+  losses: number;
+  winRate: number;
+  /** Gross profit / gross loss; null when there was no losing trade. */
+  profitFactor: number | null;
+  /** Average net result per trade, quote currency. */
+  expectancy: number;
+  avgWin: number;
+  avgLoss: number;
+  bestTrade: number;
+  worstTrade: number;
+  totalFees: number;
+  /** Largest peak-to-trough fall of equity at closes, as a fraction. */
+  maxDrawdown: number;
+  /** Longest time equity spent below a previous peak, ms. */
+  maxDrawdownDurationMs: number;
+  /** Annualised, from per-bar returns, risk-free rate 0. */
+  sharpe: number;
+  sortino: number | null;
+  calmar: number | null;
+  /** Share of bars with a position open. */
+  exposure: number;
+  /** Close of the last bar over close of the first, minus one. */
+  buyAndHoldReturn: number;
+}

@@ -1,0 +1,285 @@
+/**
+ * `npm run bench`: speed and memory of the backtest path, each figure beside a baseline measured in
+ * the same run (these machines are noisy, so ratios are what to compare across runs).
+ *
+ * Data: a year of 1m candles (525,600) made by tiling the real March 2023 BTC/USDT 1m sample; each
+ * tile is scaled so it opens where the previous one closed, prices rounded to cents like real data.
+ *
+ * Targets (issue 2): the whole `npm run backtest` process within 1.5x of the baseline script's whole
+ * process; the simulation loop at 5 million candles/s or more.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { simulate } from '../backtest/simulate.js';
+import { parseCommandArgs } from '../cli/args.js';
+import * as ind from '../indicators/index.js';
+import { loadCandlesFile } from '../market/load.js';
+import type { Candles } from '../market/types.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import { loadStrategy } from '../strategy/registry.js';
+import { emaBaseline, parseCsvBaseline } from './baseline.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const YEAR_OF_MINUTES = 525_600;
+
+function projectRoot(): string {
+  let dir = HERE;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found above the bench');
+    dir = up;
+  }
+  return dir;
+}
+
+interface Row {
+  name: string;
+  value: number;
+  unit: string;
+  baseline?: number;
+  /** value / baseline (or baseline / value for throughputs, so that > 1 means bosun is slower). */
+  ratio?: number;
+  target?: string;
+  pass?: boolean;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function timeIt(runs: number, fn: () => unknown): number {
+  fn(); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+function timeProcess(
+  runs: number,
+  cmd: string,
+  args: string[],
+  cwd: string,
+): { ms: number; maxRssKb?: number } {
+  const times: number[] = [];
+  let rss: number | undefined;
+  for (let i = 0; i < runs + 1; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const ms = performance.now() - t0;
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
+    const m = /BENCH_MAX_RSS_KB=(\d+)/.exec(r.stderr ?? '');
+    if (m) rss = Math.max(rss ?? 0, Number(m[1]));
+    if (i > 0) times.push(ms); // the first run warms the disk cache
+  }
+  return { ms: median(times), ...(rss !== undefined ? { maxRssKb: rss } : {}) };
+}
+
+/** A year of 1m candles from the 1m sample, written once under the data directory. */
+export function tiledCandlesFile(root: string, dataDir: string, count: number): string {
+  const file = join(dataDir, 'cache', 'bench', `BTC-USDT_1m_tiled_${count}.csv`);
+  if (existsSync(file)) return file;
+  const src = loadCandlesFile(join(root, 'data/samples/binanceus_BTC-USDT_1m_2023-03.csv'));
+  const lines: string[] = ['timestamp,open,high,low,close,volume'];
+  const start = src.time[0]!;
+  let scale = 1;
+  let lastClose = src.close[0]!;
+  const cents = (v: number) => Math.round(v * 100) / 100;
+  for (let i = 0; i < count; i++) {
+    const k = i % src.length;
+    if (k === 0 && i > 0) scale = lastClose / src.open[0]!;
+    const o = cents(src.open[k]! * scale);
+    const c = cents(src.close[k]! * scale);
+    const h = Math.max(cents(src.high[k]! * scale), o, c);
+    const l = Math.min(cents(src.low[k]! * scale), o, c);
+    lines.push(`${start + i * 60_000},${o},${h},${l},${c},${src.volume[k]}`);
+    lastClose = src.close[k]! * scale;
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileAtomic(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+export async function benchCommand(argv: string[], dataDir = 'data'): Promise<number> {
+  const { values: v } = parseCommandArgs('bench', argv, {
+    json: { type: 'boolean' },
+    quick: { type: 'boolean' },
+    candles: { type: 'string' },
+    verbose: { type: 'boolean' },
+  });
+  const root = projectRoot();
+  const count = v.candles ? Math.max(1000, Math.floor(Number(v.candles))) : YEAR_OF_MINUTES;
+  const runs = v.quick ? 1 : 5;
+  const file = tiledCandlesFile(root, join(root, dataDir), count);
+  const cli = join(HERE, '..', 'cli.js');
+  const baselineScript = join(HERE, 'baseline.js');
+  const rssHook = join(HERE, 'rss-report.js');
+  const rows: Row[] = [];
+
+  // Whole processes.
+  const base = timeProcess(runs, process.execPath, ['--import', rssHook, baselineScript, file], root);
+  const direct = timeProcess(
+    runs,
+    process.execPath,
+    ['--import', rssHook, cli, 'backtest', '--strategy', 'ema-cross', '--data', file, '--quiet'],
+    root,
+  );
+  const npm = timeProcess(
+    runs,
+    'npm',
+    ['run', '--silent', 'backtest', '--', '--strategy', 'ema-cross', '--data', file, '--quiet'],
+    root,
+  );
+  rows.push({
+    name: 'npm run backtest (whole process)',
+    value: npm.ms,
+    unit: 'ms',
+    baseline: base.ms,
+    ratio: npm.ms / base.ms,
+    target: '<= 1.5x',
+    pass: npm.ms / base.ms <= 1.5,
+  });
+  rows.push({
+    name: 'node cli.js backtest (whole process)',
+    value: direct.ms,
+    unit: 'ms',
+    baseline: base.ms,
+    ratio: direct.ms / base.ms,
+  });
+  if (direct.maxRssKb && base.maxRssKb) {
+    rows.push({
+      name: 'peak memory, backtest process',
+      value: direct.maxRssKb / 1024,
+      unit: 'MB',
+      baseline: base.maxRssKb / 1024,
+      ratio: direct.maxRssKb / base.maxRssKb,
+    });
+  }
+
+  // In-process: loading.
+  const text = () => readFileSync(file, 'utf8');
+  const baseParse = timeIt(runs, () => parseCsvBaseline(text()));
+  const ourLoad = timeIt(runs, () => loadCandlesFile(file));
+  rows.push({
+    name: 'CSV load',
+    value: ourLoad,
+    unit: 'ms',
+    baseline: baseParse,
+    ratio: ourLoad / baseParse,
+  });
+
+  // In-process: simulation loop.
+  const candles: Candles = loadCandlesFile(file);
+  const strategy = await loadStrategy('ema-cross');
+  const params = { fast: 12, slow: 26 };
+  const ctx = { timeframeMs: 60_000, informative: {} };
+  const signalsMs = timeIt(runs, () => strategy.signals(candles, params, ctx));
+  const signals = strategy.signals(candles, params, ctx);
+  const simOpts = {
+    capital: 10_000,
+    fee: 0.001,
+    slippageBps: 0,
+    sizing: { mode: 'all-in' } as const,
+    direction: 'long' as const,
+    exits: {},
+  };
+  const simMs = timeIt(runs, () => simulate(candles, signals, simOpts));
+  const close = candles.close;
+  const baseEmaMs = timeIt(runs, () => emaBaseline(close, 26));
+  const perSec = (ms: number) => (candles.length / ms) * 1000;
+  rows.push({
+    name: 'simulation loop (ema-cross)',
+    value: perSec(simMs),
+    unit: 'candles/s',
+    baseline: perSec(baseEmaMs),
+    ratio: simMs / baseEmaMs,
+    target: '>= 5M/s',
+    pass: perSec(simMs) >= 5e6,
+  });
+  rows.push({
+    name: 'ema-cross signals',
+    value: perSec(signalsMs),
+    unit: 'candles/s',
+    baseline: perSec(baseEmaMs),
+    ratio: signalsMs / baseEmaMs,
+  });
+
+  // In-process: indicators (values per second), beside the bare EMA loop and technicalindicators' EMA.
+  const { high, low, volume } = candles;
+  const indicators: Array<[string, () => unknown]> = [
+    ['sma(20)', () => ind.sma(close, 20)],
+    ['ema(20)', () => ind.ema(close, 20)],
+    ['rsi(14)', () => ind.rsi(close, 14)],
+    ['macd(12,26,9)', () => ind.macd(close, 12, 26, 9)],
+    ['bbands(20,2)', () => ind.bbands(close, 20, 2)],
+    ['atr(14)', () => ind.atr(high, low, close, 14)],
+    ['adx(14)', () => ind.adx(high, low, close, 14)],
+    ['obv', () => ind.obv(close, volume)],
+    ['roc(10)', () => ind.roc(close, 10)],
+    ['stoch(14,3,3)', () => ind.stoch(high, low, close, 14, 3, 3)],
+    ['mfi(14)', () => ind.mfi(high, low, close, volume, 14)],
+    ['cci(20)', () => ind.cci(high, low, close, 20)],
+    ['willr(14)', () => ind.willr(high, low, close, 14)],
+    ['vwap', () => ind.vwap(high, low, close, volume, candles.time)],
+  ];
+  for (const [name, fn] of indicators) {
+    const ms = timeIt(runs, fn);
+    rows.push({
+      name: `indicator ${name}`,
+      value: perSec(ms),
+      unit: 'values/s',
+      baseline: perSec(baseEmaMs),
+      ratio: ms / baseEmaMs,
+    });
+  }
+  const ti = await import('technicalindicators');
+  const plain = Array.from(close);
+  const tiMs = timeIt(Math.min(runs, 3), () => ti.EMA.calculate({ period: 20, values: plain }));
+  rows.push({
+    name: 'technicalindicators EMA(20), for comparison',
+    value: perSec(tiMs),
+    unit: 'values/s',
+    baseline: perSec(baseEmaMs),
+    ratio: tiMs / baseEmaMs,
+  });
+
+  if (v.json) {
+    console.log(JSON.stringify({ candles: candles.length, runs, node: process.version, rows }, null, 2));
+  } else {
+    printTable(rows, candles.length, runs);
+  }
+  return 0;
+}
+
+function fmt(value: number, unit: string): string {
+  if (unit.endsWith('/s')) {
+    if (value >= 1e6) return `${(value / 1e6).toFixed(1)}M`;
+    return `${(value / 1e3).toFixed(0)}k`;
+  }
+  return value.toFixed(unit === 'MB' ? 0 : 1);
+}
+
+function printTable(rows: Row[], candles: number, runs: number): void {
+  console.log(
+    `bosun bench: ${candles.toLocaleString('en-US')} 1m candles, median of ${runs} run(s), ${process.version}`,
+  );
+  console.log('ratio = bosun time / baseline time (lower is better)\n');
+  const header = ['measure', 'bosun', 'baseline', 'unit', 'ratio', 'target'];
+  const table = rows.map((r) => [
+    r.name,
+    fmt(r.value, r.unit),
+    r.baseline === undefined ? '' : fmt(r.baseline, r.unit),
+    r.unit,
+    r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`,
+    r.target ? `${r.target} ${r.pass ? 'ok' : 'MISSED'}` : '',
+  ]);
+  const widths = header.map((h, c) => Math.max(h.length, ...table.map((row) => row[c]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of table) console.log(line(row));
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * The `bosun` command line: backtest, download, strategies, bench. Each bad input ends with one line
+ * on stderr that says what was wrong and what is allowed, and exit code 2; anything else that fails
+ * exits 1. `--verbose` adds the stack trace.
+ */
+import { pathToFileURL } from 'node:url';
+import { BACKTEST_USAGE, backtestCommand } from './cli/backtest.js';
+import { DOWNLOAD_USAGE, downloadCommand } from './cli/download.js';
+import { strategiesCommand } from './cli/strategies.js';
+import { type Config, loadConfig, secretValues } from './config.js';
+import { badInput, toAppError } from './errors.js';
+import { createLogger, type Logger } from './logger.js';
+
+const HELP = `bosun: a crypto trading bot you steer from chat
+
+Commands:
+  backtest     run a strategy over candles and print its metrics
+  download     fetch candles from an exchange into the cache
+  strategies   list strategies and their parameters
+  bench        measure backtest, indicator and loading speed
+
+${BACKTEST_USAGE}
+${DOWNLOAD_USAGE}
+Usage: npm run strategies [-- --json]
+Usage: npm run bench [-- --json] [--quick]`;
+
+type Command = (argv: string[], config: Config, logger: Logger) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  backtest: backtestCommand,
+  download: downloadCommand,
+  strategies: (argv) => strategiesCommand(argv),
+  bench: async (argv, config) => (await import('./bench/index.js')).benchCommand(argv, config.dataDir),
+};
+
+export async function runCli(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    const [name, ...rest] = argv;
+    if (
+      name === undefined ||
+      name === 'help' ||
+      name === '--help' ||
+      name === '-h' ||
+      rest.includes('--help')
+    ) {
+      console.log(HELP);
+      return 0;
+    }
+    const command = COMMANDS[name];
+    if (!command) throw badInput(`unknown command "${name}"; allowed: ${Object.keys(COMMANDS).join(', ')}`);
+    const config = loadConfig();
+    const logger = createLogger({
+      level: verbose ? 'debug' : config.logLevel,
+      format: config.logFormat,
+      secrets: secretValues(config),
+    });
+    return await command(rest, config, logger);
+  } catch (err) {
+    const e = toAppError(err);
+    process.stderr.write(`error: ${e.message}\n`);
+    if (verbose && e.stack) process.stderr.write(`${(e.cause as Error | undefined)?.stack ?? e.stack}\n`);
+    return e.isUserError ? 2 : 1;
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

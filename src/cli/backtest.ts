@@ -1,0 +1,127 @@
+/** `bosun backtest`: run a strategy over a file or downloaded candles, print a summary, write JSON. */
+import { writeFileSync } from 'node:fs';
+import { type BacktestResult, runBacktest } from '../backtest/run.js';
+import { parseSizing } from '../backtest/sizing.js';
+import { type CandleInfo, resultJson, summaryRows } from '../backtest/summary.js';
+import type { Config } from '../config.js';
+import { badInput } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { isoTime } from '../market/timeframe.js';
+import type { ExitRules } from '../strategy/define.js';
+import { parseParamList, parseParams } from '../strategy/params.js';
+import { loadStrategy, strategyNames } from '../strategy/registry.js';
+import { fraction, numberOption, oneOf, parseCommandArgs, parseTakeProfit, parseTrailing } from './args.js';
+import { loadCandleSource } from './candles.js';
+import { progressBar } from './progress.js';
+
+export const BACKTEST_USAGE = `Usage: npm run backtest -- --strategy NAME (--data FILE | --exchange ID --symbol SYM --timeframe TF --from DATE [--to DATE])
+  [--params k=v,...] [--fee 0.001] [--capital 10000] [--slippage BPS] [--sizing all-in|fraction:F|risk:R]
+  [--direction long|short|both] [--stop 2%] [--take-profit 1.5%:30%,3%:40%,5%:30%] [--trailing 2%:1%]
+  [--max-bars N] [--timeframe TF] [--from DATE] [--to DATE] [--json FILE] [--quiet] [--verbose]`;
+
+const OPTIONS = {
+  strategy: { type: 'string' },
+  data: { type: 'string' },
+  exchange: { type: 'string' },
+  symbol: { type: 'string' },
+  timeframe: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  params: { type: 'string', multiple: true },
+  fee: { type: 'string' },
+  capital: { type: 'string' },
+  slippage: { type: 'string' },
+  sizing: { type: 'string' },
+  direction: { type: 'string' },
+  stop: { type: 'string' },
+  'take-profit': { type: 'string' },
+  trailing: { type: 'string' },
+  'max-bars': { type: 'string' },
+  json: { type: 'string' },
+  quiet: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+} as const;
+
+export interface BacktestRun {
+  result: BacktestResult;
+  info: CandleInfo;
+  gaps: string;
+}
+
+export async function backtestCommand(argv: string[], config: Config, logger: Logger): Promise<number> {
+  const { values: v } = parseCommandArgs('backtest', argv, OPTIONS);
+  if (!v.strategy) throw badInput(`backtest: --strategy is required; allowed: ${strategyNames().join(', ')}`);
+  const strategy = await loadStrategy(v.strategy);
+  const raw = v.params ? parseParamList(v.params) : {};
+  const exits: ExitRules = {};
+  if (v.stop !== undefined) exits.stopLoss = fraction('stop', v.stop);
+  if (v['take-profit'] !== undefined) exits.takeProfit = parseTakeProfit(v['take-profit']);
+  if (v.trailing !== undefined) exits.trailing = parseTrailing(v.trailing);
+  const maxBars = numberOption('max-bars', v['max-bars'], 1, 1e7);
+  if (maxBars !== undefined) exits.maxBars = maxBars;
+  const direction = oneOf('direction', v.direction, ['long', 'short', 'both'] as const);
+
+  const progress = progressBar(!v.quiet);
+  // Warm-up bars before --from, so the strategy is ready when trading starts.
+  const warmup = strategy.warmup(parseParams(strategy, raw));
+  progress.update(0, 'loading');
+  const loaded = await loadCandleSource(v, config, logger, warmup + 1);
+  const long = loaded.candles.length >= 200_000;
+  const result = runBacktest(strategy, raw, loaded.candles, {
+    capital: numberOption('capital', v.capital, 1, 1e12) ?? config.backtest.capital,
+    fee: numberOption('fee', v.fee, 0, 0.1) ?? config.backtest.fee,
+    slippageBps: numberOption('slippage', v.slippage, 0, 1000) ?? config.backtest.slippageBps,
+    ...(v.sizing ? { sizing: parseSizing(v.sizing) } : {}),
+    ...(direction ? { direction } : {}),
+    exits,
+    timeframeMs: loaded.timeframeMs,
+    ...(loaded.from !== undefined ? { tradeFrom: loaded.from } : {}),
+    ...(long ? { onProgress: (d: number) => progress.update(d, 'simulating') } : {}),
+  });
+  progress.done();
+
+  const m = result.metrics;
+  const info: CandleInfo = {
+    count: m.bars,
+    timeframe: result.timeframe,
+    start: m.startTime,
+    end: m.endTime,
+    source: loaded.source,
+    ...(loaded.symbol ? { symbol: loaded.symbol } : {}),
+  };
+  if (v.json) {
+    try {
+      writeFileSync(v.json, `${JSON.stringify(resultJson(result, info), null, 2)}\n`);
+    } catch (err) {
+      throw badInput(
+        `--json ${v.json}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
+    }
+  }
+  if (!v.quiet) {
+    printRows(summaryRows(result, info));
+    if (loaded.gaps !== 'no gaps') console.log(`${'Gaps'.padEnd(18)}${loaded.gaps}`);
+    const last = result.simulation.trades.slice(-5);
+    if (last.length > 0) {
+      console.log(`\nLast ${last.length} trade${last.length === 1 ? '' : 's'}:`);
+      for (const t of last) {
+        const sign = t.pnl >= 0 ? '+' : '';
+        console.log(
+          `  ${t.side.padEnd(5)} ${isoTime(t.entryTime)} @ ${fmt(t.entryPrice)} -> ${isoTime(t.exitTime)} @ ${fmt(t.exitPrice)}  ${sign}${fmt(t.pnl)} (${t.exitReason})`,
+        );
+      }
+    }
+    if (result.simulation.skippedEntries > 0)
+      console.log(`\n${result.simulation.skippedEntries} entries skipped (no usable stop for risk sizing)`);
+    if (v.json) console.log(`\nWrote ${v.json}`);
+  }
+  return 0;
+}
+
+function fmt(v: number): string {
+  return v.toLocaleString('en-US', { maximumFractionDigits: 2, minimumFractionDigits: 2 });
+}
+
+export function printRows(rows: Array<[string, string]>): void {
+  for (const [label, value] of rows) console.log(`${label.padEnd(18)}${value}`);
+}

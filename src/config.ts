@@ -1,0 +1,351 @@
+/**
+ * bosun's configuration: one zod schema over the environment (with `.env` read through dotenv) and an
+ * optional JSON config file. It is parsed once, at start-up, by `loadConfig`; nothing else reads
+ * `process.env`.
+ *
+ * Every setting has one entry in {@link CONFIG_KEYS}: its environment name, where it lives in the
+ * config file, its schema and a one-line description of what is allowed. Secrets (API keys, tokens)
+ * are accepted only from the environment. A bad or unknown key stops start-up with one line that
+ * names the key and says what is allowed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+import { AppError } from './errors.js';
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const numberIn = (min: number, max: number) => z.coerce.number().pipe(z.number().min(min).max(max));
+
+interface KeySpec {
+  /** Environment variable name. */
+  env: string;
+  /** Dotted path in the config file and in the parsed Config, e.g. `backtest.fee`. */
+  path: string;
+  schema: z.ZodType;
+  /** What is allowed, for error messages and `.env.example`. */
+  allowed: string;
+  /** Accepted only from the environment, redacted from logs. */
+  secret?: boolean;
+}
+
+/** Every setting bosun reads. `.env.example` lists each of them (a test checks it). */
+export const CONFIG_KEYS: readonly KeySpec[] = [
+  {
+    env: 'CONFIG_FILE',
+    path: 'configFile',
+    schema: z.string().optional(),
+    allowed: 'a path to a JSON config file (default: bosun.config.json when it exists)',
+  },
+  {
+    env: 'LOG_LEVEL',
+    path: 'logLevel',
+    schema: z.enum(LOG_LEVELS).default('info'),
+    allowed: `one of ${LOG_LEVELS.join(', ')}`,
+  },
+  {
+    env: 'LOG_FORMAT',
+    path: 'logFormat',
+    schema: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    allowed: 'one of auto (pretty on a terminal, else JSON), json, pretty',
+  },
+  {
+    env: 'DATA_DIR',
+    path: 'dataDir',
+    schema: z.string().min(1).default('data'),
+    allowed: 'a directory path for state and caches',
+  },
+  {
+    env: 'TIMEZONE',
+    path: 'timezone',
+    schema: z.string().refine(isTimeZone).default('UTC'),
+    allowed: 'an IANA time zone such as UTC or Europe/Berlin',
+  },
+  {
+    env: 'TRADING_MODE',
+    path: 'tradingMode',
+    schema: z.enum(['paper', 'live']).default('paper'),
+    allowed: 'one of paper, live',
+  },
+  {
+    env: 'EXCHANGE',
+    path: 'exchange.id',
+    schema: z
+      .string()
+      .regex(/^[a-z][a-z0-9]*$/)
+      .default('binance'),
+    allowed: 'a ccxt exchange id in lower case, such as binance or kraken',
+  },
+  {
+    env: 'EXCHANGE_API_URL',
+    path: 'exchange.apiUrl',
+    schema: z.url().optional(),
+    allowed: 'an http(s) URL that replaces the exchange API host (a proxy or a local emulator)',
+  },
+  {
+    env: 'EXCHANGE_API_KEY',
+    path: 'exchange.apiKey',
+    schema: z.string().min(1).optional(),
+    allowed: 'the exchange API key (environment only)',
+    secret: true,
+  },
+  {
+    env: 'EXCHANGE_SECRET',
+    path: 'exchange.secret',
+    schema: z.string().min(1).optional(),
+    allowed: 'the exchange API secret (environment only)',
+    secret: true,
+  },
+  {
+    env: 'EXCHANGE_PASSWORD',
+    path: 'exchange.password',
+    schema: z.string().min(1).optional(),
+    allowed: 'the exchange API passphrase, for exchanges that use one (environment only)',
+    secret: true,
+  },
+  {
+    env: 'BACKTEST_CAPITAL',
+    path: 'backtest.capital',
+    schema: numberIn(1, 1e12).default(10_000),
+    allowed: 'a starting capital in quote currency, from 1 to 1e12',
+  },
+  {
+    env: 'BACKTEST_FEE',
+    path: 'backtest.fee',
+    schema: numberIn(0, 0.1).default(0.001),
+    allowed: 'a fee per side as a fraction, from 0 to 0.1 (0.001 = 0.1%)',
+  },
+  {
+    env: 'BACKTEST_SLIPPAGE_BPS',
+    path: 'backtest.slippageBps',
+    schema: numberIn(0, 1000).default(0),
+    allowed: 'slippage in basis points, from 0 to 1000',
+  },
+  {
+    env: 'DEMO_STRATEGY',
+    path: 'demo.strategy',
+    schema: z.string().min(1).default('ema-cross'),
+    allowed: 'the strategy the offline demo backtests',
+  },
+  {
+    env: 'DEMO_DATA',
+    path: 'demo.data',
+    schema: z.string().min(1).default('data/samples/binance_BTC-USDT_2h.csv'),
+    allowed: 'the candle file the offline demo backtests',
+  },
+];
+
+/** Prefixes that mark an environment variable as meant for bosun, so a typo there is caught. */
+const OWN_PREFIXES = ['BOSUN_', 'EXCHANGE_', 'BACKTEST_', 'TRADING_', 'DEMO_'];
+
+export interface Config {
+  configFile?: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  logFormat: 'auto' | 'json' | 'pretty';
+  dataDir: string;
+  timezone: string;
+  tradingMode: 'paper' | 'live';
+  exchange: { id: string; apiUrl?: string; apiKey?: string; secret?: string; password?: string };
+  backtest: { capital: number; fee: number; slippageBps: number };
+  demo: { strategy: string; data: string };
+}
+
+export interface LoadConfigOptions {
+  /** The process environment (default: process.env). */
+  env?: Record<string, string | undefined>;
+  /** Directory against which `.env` and relative paths are resolved (default: process.cwd()). */
+  cwd?: string;
+  /** Read `.env` from cwd (default true). */
+  dotenv?: boolean;
+}
+
+type Source = { kind: 'env'; name: string } | { kind: 'file'; file: string; path: string };
+
+/** Parse and validate the configuration. Throws AppError('BAD_CONFIG') with one clear line. */
+export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
+  const cwd = options.cwd ?? process.cwd();
+  const processEnv = options.env ?? process.env;
+  const byEnv = new Map(CONFIG_KEYS.map((k) => [k.env, k]));
+
+  // .env values fill in what the real environment does not set (the environment wins, as with dotenv).
+  const env: Record<string, string> = {};
+  const dotenvPath = resolve(cwd, '.env');
+  if (options.dotenv !== false && existsSync(dotenvPath)) {
+    const parsed = parseDotenv(readFileSync(dotenvPath));
+    for (const [name, value] of Object.entries(parsed)) {
+      if (!byEnv.has(name)) throw unknownKey(name, '.env', [...byEnv.keys()]);
+      env[name] = value;
+    }
+  }
+  for (const [name, value] of Object.entries(processEnv)) {
+    if (value === undefined) continue;
+    if (byEnv.has(name)) env[name] = value;
+    else if (OWN_PREFIXES.some((p) => name.startsWith(p)))
+      throw unknownKey(name, 'the environment', [...byEnv.keys()]);
+  }
+
+  const raw: Record<string, unknown> = {};
+  const sources = new Map<string, Source>();
+
+  const configFile =
+    env.CONFIG_FILE ?? (existsSync(resolve(cwd, 'bosun.config.json')) ? 'bosun.config.json' : undefined);
+  if (configFile !== undefined) {
+    const file = readConfigFile(resolve(cwd, configFile), configFile);
+    flattenInto(file, '', (path, value) => {
+      const spec = CONFIG_KEYS.find((k) => k.path === path);
+      if (!spec || spec.path === 'configFile') {
+        throw unknownKey(
+          path,
+          `config file ${configFile}`,
+          CONFIG_KEYS.map((k) => k.path).filter((p) => p !== 'configFile'),
+        );
+      }
+      if (spec.secret) {
+        throw new AppError(
+          'BAD_CONFIG',
+          `config file ${configFile}: ${path} is a secret; set it in the environment as ${spec.env}, never in a file`,
+        );
+      }
+      setPath(raw, path, value);
+      sources.set(path, { kind: 'file', file: configFile, path });
+    });
+  }
+  for (const [name, value] of Object.entries(env)) {
+    const spec = byEnv.get(name)!;
+    setPath(raw, spec.path, value);
+    sources.set(spec.path, { kind: 'env', name });
+  }
+
+  const result: Record<string, unknown> = {};
+  for (const spec of CONFIG_KEYS) {
+    const value = getPath(raw, spec.path);
+    const parsed = spec.schema.safeParse(value);
+    if (!parsed.success) {
+      const source = sources.get(spec.path);
+      const where = source?.kind === 'file' ? `config file ${source.file}: ${spec.path}` : spec.env;
+      const shown = spec.secret ? '(hidden)' : JSON.stringify(value);
+      throw new AppError('BAD_CONFIG', `${where} is ${shown}; allowed: ${spec.allowed}`);
+    }
+    if (parsed.data !== undefined) setPath(result, spec.path, parsed.data);
+  }
+  return deepFreeze(result as unknown as Config);
+}
+
+/** The secret values in a config, for log and message redaction. */
+export function secretValues(config: Config): string[] {
+  return CONFIG_KEYS.filter((k) => k.secret)
+    .map((k) => getPath(config as unknown as Record<string, unknown>, k.path))
+    .filter((v): v is string => typeof v === 'string' && v.length > 0);
+}
+
+function readConfigFile(path: string, shown: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new AppError(
+      'BAD_CONFIG',
+      `config file ${shown} cannot be read; allowed: an existing JSON file (CONFIG_FILE)`,
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new AppError('BAD_CONFIG', `config file ${shown} is not valid JSON (${(err as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new AppError('BAD_CONFIG', `config file ${shown} must hold a JSON object of settings`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function flattenInto(
+  obj: Record<string, unknown>,
+  prefix: string,
+  visit: (path: string, value: unknown) => void,
+): void {
+  for (const [key, value] of Object.entries(obj)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    const isSection = CONFIG_KEYS.some((k) => k.path.startsWith(`${path}.`));
+    if (isSection && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      flattenInto(value as Record<string, unknown>, path, visit);
+    } else {
+      visit(path, value);
+    }
+  }
+}
+
+function getPath(obj: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = obj;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = obj;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof cur[part] !== 'object' || cur[part] === null) cur[part] = {};
+    cur = cur[part] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function unknownKey(name: string, where: string, known: string[]): AppError {
+  const near = closest(name, known);
+  const hint = near ? `; did you mean ${near}?` : '';
+  return new AppError(
+    'BAD_CONFIG',
+    `unknown setting ${name} in ${where}${hint} (allowed: ${known.join(', ')})`,
+  );
+}
+
+/** The known name within edit distance 3 of `name`, if any. */
+export function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 4;
+  for (const candidate of known) {
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}

@@ -1,0 +1,154 @@
+/**
+ * Strategy parameters at the edge: parsing `fast=9,slow=21` (CLI) or `fast=9 slow=21` (chat),
+ * coercing text by each parameter's schema, validating with one clear line per mistake, and
+ * describing parameters for help and `npm run strategies`.
+ */
+import type { z } from 'zod';
+import { closest } from '../config.js';
+import { badInput } from '../errors.js';
+import type { ParamsSchema, Strategy } from './define.js';
+
+export interface ParamInfo {
+  name: string;
+  type: 'integer' | 'number' | 'boolean' | 'enum' | 'string';
+  default: unknown;
+  min?: number;
+  max?: number;
+  options?: readonly string[];
+  description?: string;
+}
+
+type AnySchema = z.ZodType & { def: { type: string } & Record<string, unknown>; description?: string };
+
+function shapeOf(schema: ParamsSchema): Record<string, AnySchema> {
+  const shape = (schema as unknown as { shape?: Record<string, AnySchema> }).shape;
+  if (!shape) throw new TypeError('strategy params must be a z.object');
+  return shape;
+}
+
+/** What a parameter is, read from its zod schema. */
+export function describeParam(name: string, schema: AnySchema): ParamInfo {
+  let s: AnySchema = schema;
+  let description = s.description;
+  let def: unknown;
+  for (;;) {
+    description ??= s.description;
+    const t = s.def.type;
+    if (t === 'default') {
+      def = s.def.defaultValue;
+      s = s.def.innerType as AnySchema;
+    } else if (t === 'optional' || t === 'nullable') {
+      s = s.def.innerType as AnySchema;
+    } else break;
+  }
+  const info: ParamInfo = { name, type: 'string', default: def };
+  if (description) info.description = description;
+  const t = s.def.type;
+  if (t === 'number') {
+    const n = s as unknown as { minValue: number | null; maxValue: number | null; isInt: boolean };
+    info.type = n.isInt ? 'integer' : 'number';
+    if (n.minValue !== null && Number.isFinite(n.minValue)) info.min = n.minValue;
+    if (n.maxValue !== null && Number.isFinite(n.maxValue)) info.max = n.maxValue;
+  } else if (t === 'boolean') {
+    info.type = 'boolean';
+  } else if (t === 'enum') {
+    info.type = 'enum';
+    info.options = (s as unknown as { options: string[] }).options;
+  }
+  return info;
+}
+
+export function describeParams(strategy: Strategy): ParamInfo[] {
+  return Object.entries(shapeOf(strategy.params)).map(([name, schema]) => describeParam(name, schema));
+}
+
+/** "a whole number from 2 to 500", "one of sma, ema", ... */
+export function allowedText(p: ParamInfo): string {
+  const range =
+    p.min !== undefined && p.max !== undefined
+      ? ` from ${p.min} to ${p.max}`
+      : p.min !== undefined
+        ? ` of at least ${p.min}`
+        : p.max !== undefined
+          ? ` of at most ${p.max}`
+          : '';
+  switch (p.type) {
+    case 'integer':
+      return `a whole number${range}`;
+    case 'number':
+      return `a number${range}`;
+    case 'boolean':
+      return 'true or false';
+    case 'enum':
+      return `one of ${p.options?.join(', ')}`;
+    default:
+      return 'text';
+  }
+}
+
+/** Split `fast=9,slow=21` or `fast=9 slow=21` into a record. */
+export function parseParamList(text: string | readonly string[]): Record<string, string> {
+  const tokens = (typeof text === 'string' ? [text] : text).flatMap((t) => t.split(/[,\s]+/)).filter(Boolean);
+  const out: Record<string, string> = {};
+  for (const token of tokens) {
+    const eq = token.indexOf('=');
+    if (eq <= 0 || eq === token.length - 1)
+      throw badInput(`parameter "${token}" is not name=value (e.g. fast=12)`);
+    out[token.slice(0, eq)] = token.slice(eq + 1);
+  }
+  return out;
+}
+
+/**
+ * Validate parameters for a strategy: unknown names, text that is not of the parameter's type, and
+ * values out of bounds each fail with one line that names the parameter and what is allowed.
+ */
+export function parseParams(
+  strategy: Strategy,
+  raw: Readonly<Record<string, unknown>> = {},
+): Record<string, unknown> {
+  const infos = describeParams(strategy);
+  const byName = new Map(infos.map((p) => [p.name, p]));
+  const coerced: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    const info = byName.get(name);
+    if (!info) {
+      const names = infos.map((p) => p.name);
+      const near = closest(name, names);
+      throw badInput(
+        `unknown parameter "${name}" for ${strategy.name}${near ? ` (did you mean ${near}?)` : ''}; allowed: ${names.join(', ') || 'none'}`,
+      );
+    }
+    coerced[name] = coerce(value, info, strategy.name);
+  }
+  const result = strategy.params.safeParse(coerced);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const name = issue.path[0];
+  if (typeof name === 'string' && byName.has(name)) {
+    throw badInput(
+      `${strategy.name}: ${name} is ${JSON.stringify(coerced[name])}; allowed: ${allowedText(byName.get(name)!)}`,
+    );
+  }
+  throw badInput(`${strategy.name}: ${issue.message}`);
+}
+
+function coerce(value: unknown, info: ParamInfo, strategy: string): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  const fail = () => badInput(`${strategy}: ${info.name} is "${text}"; allowed: ${allowedText(info)}`);
+  switch (info.type) {
+    case 'integer':
+    case 'number': {
+      const n = text === '' ? Number.NaN : Number(text);
+      if (!Number.isFinite(n)) throw fail();
+      return n;
+    }
+    case 'boolean':
+      if (/^(true|yes|on|1)$/i.test(text)) return true;
+      if (/^(false|no|off|0)$/i.test(text)) return false;
+      throw fail();
+    default:
+      return text;
+  }
+}
