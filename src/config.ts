@@ -95,22 +95,22 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   {
     env: 'EXCHANGE_API_KEY',
     path: 'exchange.apiKey',
-    schema: z.string().min(1).optional(),
-    allowed: 'the exchange API key (environment only)',
+    schema: z.string().regex(/^\S+$/).optional(),
+    allowed: 'the exchange API key, without spaces (environment only)',
     secret: true,
   },
   {
     env: 'EXCHANGE_SECRET',
     path: 'exchange.secret',
-    schema: z.string().min(1).optional(),
-    allowed: 'the exchange API secret (environment only)',
+    schema: z.string().regex(/^\S+$/).optional(),
+    allowed: 'the exchange API secret, without spaces (environment only)',
     secret: true,
   },
   {
     env: 'EXCHANGE_PASSWORD',
     path: 'exchange.password',
-    schema: z.string().min(1).optional(),
-    allowed: 'the exchange API passphrase, for exchanges that use one (environment only)',
+    schema: z.string().regex(/^\S+$/).optional(),
+    allowed: 'the exchange API passphrase, without spaces, for exchanges that use one (environment only)',
     secret: true,
   },
   {
@@ -184,11 +184,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     const parsed = parseDotenv(readFileSync(dotenvPath));
     for (const [name, value] of Object.entries(parsed)) {
       if (!byEnv.has(name)) throw unknownKey(name, '.env', [...byEnv.keys()]);
-      env[name] = value;
+      if (value !== '') env[name] = value;
     }
   }
   for (const [name, value] of Object.entries(processEnv)) {
-    if (value === undefined) continue;
+    // An empty variable counts as unset, so `.env.example` copied as it is works.
+    if (value === undefined || value === '') continue;
     if (byEnv.has(name)) env[name] = value;
     else if (OWN_PREFIXES.some((p) => name.startsWith(p)))
       throw unknownKey(name, 'the environment', [...byEnv.keys()]);

@@ -83,10 +83,15 @@ export interface OpenArgs {
   costs: FillCosts;
 }
 
+/** `price` moved by a fraction: price + price x fraction (closer to the decimal result than price x (1 + f)). */
+export function offsetPrice(price: number, fraction: number): number {
+  return price + price * fraction;
+}
+
 /** The stop a position will get if entered at `price` (NaN for none). */
 export function initialStop(side: Side, price: number, rules: ExitRules, stopPrice?: number): number {
   if (stopPrice !== undefined && !Number.isNaN(stopPrice)) return stopPrice;
-  if (rules.stopLoss !== undefined && rules.stopLoss > 0) return price * (1 - side * rules.stopLoss);
+  if (rules.stopLoss !== undefined && rules.stopLoss > 0) return offsetPrice(price, -side * rules.stopLoss);
   return Number.NaN;
 }
 
@@ -103,7 +108,7 @@ export function openPosition(a: OpenArgs): Position {
     targetQty = new Float64Array(levels.length);
     let closed = 0;
     levels.forEach((lvl, k) => {
-      targetPrices[k] = price * (1 + side * lvl.at);
+      targetPrices[k] = offsetPrice(price, side * lvl.at);
       closed += lvl.close;
       // The level that completes 100% closes exactly what is left, leaving no dust.
       targetQty[k] = closed >= 1 - 1e-9 ? Number.POSITIVE_INFINITY : quantity * lvl.close;
@@ -121,7 +126,7 @@ export function openPosition(a: OpenArgs): Position {
     targetPrices,
     targetQty,
     nextTarget: 0,
-    trailActivation: rules.trailing ? price * (1 + side * rules.trailing.activation) : Number.NaN,
+    trailActivation: rules.trailing ? offsetPrice(price, side * rules.trailing.activation) : Number.NaN,
     trailOffset: rules.trailing?.offset ?? 0,
     best: price,
     trailStop: Number.NaN,
@@ -221,7 +226,7 @@ export function applyBar(
   // After the bar: move the trailing stop for the next bar.
   if (side * (favourable - p.best) > 0) p.best = favourable;
   if (!Number.isNaN(p.trailActivation) && side * (p.best - p.trailActivation) >= 0) {
-    const trail = p.best * (1 - side * p.trailOffset);
+    const trail = offsetPrice(p.best, -side * p.trailOffset);
     if (Number.isNaN(p.trailStop) || side * (trail - p.trailStop) > 0) p.trailStop = trail;
   }
   return false;

@@ -159,7 +159,7 @@ function toTrade(p: Position): Trade {
     entryTime: p.entryTime,
     entryPrice: p.entryPrice,
     exitTime: last.time,
-    exitPrice: value / qty,
+    exitPrice: p.exits.length === 1 ? last.price : value / qty,
     quantity: p.initialQty,
     pnl,
     returnPct: pnl / (p.initialQty * p.entryPrice),

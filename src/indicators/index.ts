@@ -254,59 +254,43 @@ export function adx(high: Series, low: Series, close: Series, period = 14): Floa
   let plusDM = 0;
   let minusDM = 0;
   let trSum = 0;
-  let prevHigh = high[0]!;
-  let prevLow = low[0]!;
-  let prevClose = close[0]!;
-  let today = 0;
-  // Directional movement of one bar against the previous, TA-Lib's rule.
-  const step = (i: number): [number, number] => {
-    const h = high[i]!;
-    const l = low[i]!;
-    const diffP = h - prevHigh;
-    const diffM = prevLow - l;
-    prevHigh = h;
-    prevLow = l;
-    if (diffM > 0 && diffP < diffM) return [0, diffM];
-    if (diffP > 0 && diffP > diffM) return [diffP, 0];
-    return [0, 0];
-  };
-  for (let i = period - 1; i > 0; i--) {
-    today++;
-    const [p, m] = step(today);
-    plusDM += p;
-    minusDM += m;
-    trSum += tr(prevHigh, prevLow, prevClose);
-    prevClose = close[today]!;
-  }
-  const dx = (): number => {
-    if (isZero(trSum)) return Number.NaN;
-    const minusDI = 100 * (minusDM / trSum);
-    const plusDI = 100 * (plusDM / trSum);
-    const sum = minusDI + plusDI;
-    return isZero(sum) ? Number.NaN : 100 * (Math.abs(minusDI - plusDI) / sum);
-  };
-  const smooth = () => {
-    today++;
-    minusDM -= minusDM / period;
-    plusDM -= plusDM / period;
-    const [p, m] = step(today);
-    plusDM += p;
-    minusDM += m;
-    trSum = trSum - trSum / period + tr(prevHigh, prevLow, prevClose);
-    prevClose = close[today]!;
-  };
   let sumDX = 0;
-  for (let i = period; i > 0; i--) {
-    smooth();
-    const d = dx();
-    if (!Number.isNaN(d)) sumDX += d;
-  }
-  let prevADX = sumDX / period;
-  out[today] = prevADX;
-  while (today < n - 1) {
-    smooth();
-    const d = dx();
-    if (!Number.isNaN(d)) prevADX = (prevADX * (period - 1) + d) / period;
+  let prevADX = 0;
+  for (let today = 1; today < n; today++) {
+    // Directional movement of this bar against the previous one, TA-Lib's rule.
+    const diffP = high[today]! - high[today - 1]!;
+    const diffM = low[today - 1]! - low[today]!;
+    const p = diffP > 0 && diffP > diffM ? diffP : 0;
+    const m = diffM > 0 && diffP < diffM ? diffM : 0;
+    const range = tr(high[today]!, low[today]!, close[today - 1]!);
+    if (today < period) {
+      // The first period-1 bars only accumulate.
+      plusDM += p;
+      minusDM += m;
+      trSum += range;
+      continue;
+    }
+    // Wilder smoothing, then the directional index of this bar.
+    minusDM = minusDM - minusDM / period + m;
+    plusDM = plusDM - plusDM / period + p;
+    trSum = trSum - trSum / period + range;
+    let dx = Number.NaN;
+    if (!isZero(trSum)) {
+      const minusDI = 100 * (minusDM / trSum);
+      const plusDI = 100 * (plusDM / trSum);
+      const sum = minusDI + plusDI;
+      if (!isZero(sum)) dx = 100 * (Math.abs(minusDI - plusDI) / sum);
+    }
+    if (today < 2 * period - 1) {
+      if (!Number.isNaN(dx)) sumDX += dx;
+      continue;
+    }
+    if (today === 2 * period - 1) {
+      if (!Number.isNaN(dx)) sumDX += dx;
+      prevADX = sumDX / period;
+    } else if (!Number.isNaN(dx)) {
+      prevADX = (prevADX * (period - 1) + dx) / period;
+    }
     out[today] = prevADX;
   }
   return out;

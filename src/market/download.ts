@@ -114,7 +114,7 @@ export async function downloadCandles(req: DownloadRequest, opts: DownloadOption
       `the range ${isoTime(req.from)} .. ${isoTime(req.to)} is empty; --to must be after --from`,
     );
   const ex = opts.exchangeInstance ?? (await getExchange(req.exchange, opts.apiUrl));
-  await withRetry(() => ex.loadMarkets(), opts, 'loading markets');
+  await withRetry(() => ex.loadMarkets(), opts, 'loading markets', ex);
   if (!ex.markets?.[req.symbol]) {
     throw new AppError(
       'BAD_INPUT',
@@ -207,6 +207,7 @@ async function fetchRange(
       () => ex.fetchOHLCV(symbol, tf, since, limit),
       opts,
       `fetching ${symbol} ${tf} candles`,
+      ex,
     )) as number[][];
     let last = -1;
     for (const r of page) {
@@ -229,30 +230,38 @@ async function fetchRange(
   return rows;
 }
 
-/** Retry `fn` on ccxt network errors with exponential backoff; other errors become AppErrors at once. */
+/**
+ * Retry a read on errors that may pass (ccxt's OperationFailed: network errors, timeouts, rate limits,
+ * the exchange's "unknown error") with exponential backoff; other errors become AppErrors at once.
+ * Only for reads: an order whose outcome is unknown must never be resent blindly.
+ */
 export async function withRetry<T>(
   fn: () => Promise<T>,
   opts: Pick<DownloadOptions, 'retries' | 'backoffMs' | 'logger'>,
   what: string,
+  ex?: Exchange,
 ): Promise<T> {
-  const { NetworkError, BadSymbol, AuthenticationError } = (await import('ccxt')).default;
+  const { OperationFailed, BadSymbol, AuthenticationError } = (await import('ccxt')).default;
   const retries = opts.retries ?? 5;
-  let delay = opts.backoffMs ?? 500;
+  const backoff = opts.backoffMs ?? 500;
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof NetworkError && attempt < retries) {
+      if (err instanceof OperationFailed && attempt < retries) {
+        // Honour the exchange's Retry-After (seconds) when it sends one, up to a minute.
+        const retryAfter = Number(ex?.last_response_headers?.['retry-after'] ?? ex?.last_response_headers?.['Retry-After']);
+        let delay = backoff * 2 ** attempt;
+        if (Number.isFinite(retryAfter) && retryAfter > 0) delay = Math.max(delay, Math.min(retryAfter * 1000, 60_000));
         opts.logger?.warn(
           { attempt: attempt + 1, delayMs: delay, error: (err as Error).message },
           `${what}: network error, retrying`,
         );
         await new Promise((r) => setTimeout(r, delay));
-        delay *= 2;
         continue;
       }
       const message = firstLine((err as Error).message ?? String(err));
-      if (err instanceof NetworkError)
+      if (err instanceof OperationFailed)
         throw new AppError('NETWORK', `${what} failed after ${retries + 1} attempts: ${message}`, {
           cause: err,
         });

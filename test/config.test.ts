@@ -1,0 +1,111 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_KEYS, loadConfig, secretValues } from '../src/config.js';
+import { AppError } from '../src/errors.js';
+import { ROOT } from './helpers/fixtures.js';
+
+function dir(files: Record<string, string> = {}): string {
+  const d = mkdtempSync(join(tmpdir(), 'bosun-config-'));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(d, name), content);
+  return d;
+}
+
+function configError(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('BAD_CONFIG');
+    return (err as AppError).message;
+  }
+  throw new Error('expected a config error');
+}
+
+describe('loadConfig', () => {
+  it('runs on embedded defaults with nothing set: paper trading, offline', () => {
+    const c = loadConfig({ env: {}, cwd: dir() });
+    expect(c.tradingMode).toBe('paper');
+    expect(c.logLevel).toBe('info');
+    expect(c.dataDir).toBe('data');
+    expect(c.backtest).toEqual({ capital: 10_000, fee: 0.001, slippageBps: 0 });
+    expect(c.exchange.id).toBe('binance');
+    expect(c.exchange.apiKey).toBeUndefined();
+    expect(Object.isFrozen(c.backtest)).toBe(true);
+  });
+
+  it('reads the environment and .env, the environment winning', () => {
+    const cwd = dir({ '.env': 'LOG_LEVEL=debug\nBACKTEST_FEE=0.00075\nEXCHANGE_API_KEY=from-dotenv\n' });
+    const c = loadConfig({ env: { LOG_LEVEL: 'warn', PATH: '/bin' }, cwd });
+    expect(c.logLevel).toBe('warn');
+    expect(c.backtest.fee).toBe(0.00075);
+    expect(c.exchange.apiKey).toBe('from-dotenv');
+  });
+
+  it('reads a JSON config file by dotted sections, under the environment', () => {
+    const cwd = dir({ 'bosun.config.json': JSON.stringify({ logLevel: 'error', backtest: { capital: 5000 }, timezone: 'Europe/Berlin' }) });
+    const c = loadConfig({ env: { BACKTEST_CAPITAL: '7000' }, cwd });
+    expect(c.logLevel).toBe('error');
+    expect(c.timezone).toBe('Europe/Berlin');
+    expect(c.backtest.capital).toBe(7000);
+  });
+
+  it('stops on a bad value with one line naming the key and what is allowed', () => {
+    expect(configError(() => loadConfig({ env: { LOG_LEVEL: 'verbose' }, cwd: dir() }))).toBe(
+      'LOG_LEVEL is "verbose"; allowed: one of trace, debug, info, warn, error, fatal, silent',
+    );
+    expect(configError(() => loadConfig({ env: { BACKTEST_FEE: 'lots' }, cwd: dir() }))).toBe(
+      'BACKTEST_FEE is "lots"; allowed: a fee per side as a fraction, from 0 to 0.1 (0.001 = 0.1%)',
+    );
+    expect(configError(() => loadConfig({ env: { TIMEZONE: 'Mars/Olympus' }, cwd: dir() }))).toMatch(/^TIMEZONE is "Mars\/Olympus"; allowed: an IANA time zone/);
+    const cwd = dir({ 'bosun.config.json': JSON.stringify({ backtest: { fee: 5 } }) });
+    expect(configError(() => loadConfig({ env: {}, cwd }))).toBe(
+      'config file bosun.config.json: backtest.fee is 5; allowed: a fee per side as a fraction, from 0 to 0.1 (0.001 = 0.1%)',
+    );
+  });
+
+  it('stops on an unknown key in .env, in our own part of the environment, or in the file, suggesting the near one', () => {
+    expect(configError(() => loadConfig({ env: {}, cwd: dir({ '.env': 'LOG_LEVL=debug\n' }) }))).toMatch(/^unknown setting LOG_LEVL in \.env; did you mean LOG_LEVEL\?/);
+    expect(configError(() => loadConfig({ env: { EXCHANGE_APIKEY: 'x' }, cwd: dir() }))).toMatch(
+      /^unknown setting EXCHANGE_APIKEY in the environment; did you mean EXCHANGE_API_KEY\?/,
+    );
+    const cwd = dir({ 'bosun.config.json': JSON.stringify({ backtest: { capitol: 1 } }) });
+    expect(configError(() => loadConfig({ env: {}, cwd }))).toMatch(/^unknown setting backtest\.capitol in config file bosun\.config\.json; did you mean backtest\.capital\?/);
+    // Other programs' variables are none of our business.
+    expect(() => loadConfig({ env: { HOME: '/root', NODE_OPTIONS: '' }, cwd: dir() })).not.toThrow();
+  });
+
+  it('refuses secrets in the config file and hides secret values in errors', () => {
+    const cwd = dir({ 'bosun.config.json': JSON.stringify({ exchange: { apiKey: 'abc' } }) });
+    expect(configError(() => loadConfig({ env: {}, cwd }))).toBe(
+      'config file bosun.config.json: exchange.apiKey is a secret; set it in the environment as EXCHANGE_API_KEY, never in a file',
+    );
+    expect(configError(() => loadConfig({ env: { EXCHANGE_SECRET: 'pasted with a space' }, cwd: dir() }))).toBe(
+      'EXCHANGE_SECRET is (hidden); allowed: the exchange API secret, without spaces (environment only)',
+    );
+  });
+
+  it('says so when the config file is not JSON, or CONFIG_FILE points nowhere', () => {
+    expect(configError(() => loadConfig({ env: {}, cwd: dir({ 'bosun.config.json': '{ nope' }) }))).toMatch(/^config file bosun\.config\.json is not valid JSON/);
+    expect(configError(() => loadConfig({ env: { CONFIG_FILE: 'missing.json' }, cwd: dir() }))).toMatch(/^config file missing\.json cannot be read/);
+  });
+
+  it('lists the secrets for redaction', () => {
+    const c = loadConfig({ env: { EXCHANGE_API_KEY: 'key-123', EXCHANGE_SECRET: 'sec-456' }, cwd: dir() });
+    expect(secretValues(c).sort()).toEqual(['key-123', 'sec-456']);
+  });
+
+  it('.env.example lists every setting, and nothing else', () => {
+    const text = readFileSync(join(ROOT, '.env.example'), 'utf8');
+    const names = text
+      .split('\n')
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => l.split('=')[0]);
+    expect(names.sort()).toEqual(CONFIG_KEYS.map((k) => k.env).sort());
+    // and the example, copied to .env as it is, is a valid configuration (empty means unset)
+    const c = loadConfig({ env: {}, cwd: dir({ '.env': text }) });
+    expect(c.exchange.apiKey).toBeUndefined();
+    expect(c.tradingMode).toBe('paper');
+  });
+});
