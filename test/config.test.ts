@@ -44,7 +44,13 @@ describe('loadConfig', () => {
   });
 
   it('reads a JSON config file by dotted sections, under the environment', () => {
-    const cwd = dir({ 'bosun.config.json': JSON.stringify({ logLevel: 'error', backtest: { capital: 5000 }, timezone: 'Europe/Berlin' }) });
+    const cwd = dir({
+      'bosun.config.json': JSON.stringify({
+        logLevel: 'error',
+        backtest: { capital: 5000 },
+        timezone: 'Europe/Berlin',
+      }),
+    });
     const c = loadConfig({ env: { BACKTEST_CAPITAL: '7000' }, cwd });
     expect(c.logLevel).toBe('error');
     expect(c.timezone).toBe('Europe/Berlin');
@@ -58,7 +64,9 @@ describe('loadConfig', () => {
     expect(configError(() => loadConfig({ env: { BACKTEST_FEE: 'lots' }, cwd: dir() }))).toBe(
       'BACKTEST_FEE is "lots"; allowed: a fee per side as a fraction, from 0 to 0.1 (0.001 = 0.1%)',
     );
-    expect(configError(() => loadConfig({ env: { TIMEZONE: 'Mars/Olympus' }, cwd: dir() }))).toMatch(/^TIMEZONE is "Mars\/Olympus"; allowed: an IANA time zone/);
+    expect(configError(() => loadConfig({ env: { TIMEZONE: 'Mars/Olympus' }, cwd: dir() }))).toMatch(
+      /^TIMEZONE is "Mars\/Olympus"; allowed: an IANA time zone/,
+    );
     const cwd = dir({ 'bosun.config.json': JSON.stringify({ backtest: { fee: 5 } }) });
     expect(configError(() => loadConfig({ env: {}, cwd }))).toBe(
       'config file bosun.config.json: backtest.fee is 5; allowed: a fee per side as a fraction, from 0 to 0.1 (0.001 = 0.1%)',
@@ -66,12 +74,16 @@ describe('loadConfig', () => {
   });
 
   it('stops on an unknown key in .env, in our own part of the environment, or in the file, suggesting the near one', () => {
-    expect(configError(() => loadConfig({ env: {}, cwd: dir({ '.env': 'LOG_LEVL=debug\n' }) }))).toMatch(/^unknown setting LOG_LEVL in \.env; did you mean LOG_LEVEL\?/);
+    expect(configError(() => loadConfig({ env: {}, cwd: dir({ '.env': 'LOG_LEVL=debug\n' }) }))).toMatch(
+      /^unknown setting LOG_LEVL in \.env; did you mean LOG_LEVEL\?/,
+    );
     expect(configError(() => loadConfig({ env: { EXCHANGE_APIKEY: 'x' }, cwd: dir() }))).toMatch(
       /^unknown setting EXCHANGE_APIKEY in the environment; did you mean EXCHANGE_API_KEY\?/,
     );
     const cwd = dir({ 'bosun.config.json': JSON.stringify({ backtest: { capitol: 1 } }) });
-    expect(configError(() => loadConfig({ env: {}, cwd }))).toMatch(/^unknown setting backtest\.capitol in config file bosun\.config\.json; did you mean backtest\.capital\?/);
+    expect(configError(() => loadConfig({ env: {}, cwd }))).toMatch(
+      /^unknown setting backtest\.capitol in config file bosun\.config\.json; did you mean backtest\.capital\?/,
+    );
     // Other programs' variables are none of our business.
     expect(() => loadConfig({ env: { HOME: '/root', NODE_OPTIONS: '' }, cwd: dir() })).not.toThrow();
   });
@@ -81,14 +93,20 @@ describe('loadConfig', () => {
     expect(configError(() => loadConfig({ env: {}, cwd }))).toBe(
       'config file bosun.config.json: exchange.apiKey is a secret; set it in the environment as EXCHANGE_API_KEY, never in a file',
     );
-    expect(configError(() => loadConfig({ env: { EXCHANGE_SECRET: 'pasted with a space' }, cwd: dir() }))).toBe(
+    expect(
+      configError(() => loadConfig({ env: { EXCHANGE_SECRET: 'pasted with a space' }, cwd: dir() })),
+    ).toBe(
       'EXCHANGE_SECRET is (hidden); allowed: the exchange API secret, without spaces (environment only)',
     );
   });
 
   it('says so when the config file is not JSON, or CONFIG_FILE points nowhere', () => {
-    expect(configError(() => loadConfig({ env: {}, cwd: dir({ 'bosun.config.json': '{ nope' }) }))).toMatch(/^config file bosun\.config\.json is not valid JSON/);
-    expect(configError(() => loadConfig({ env: { CONFIG_FILE: 'missing.json' }, cwd: dir() }))).toMatch(/^config file missing\.json cannot be read/);
+    expect(configError(() => loadConfig({ env: {}, cwd: dir({ 'bosun.config.json': '{ nope' }) }))).toMatch(
+      /^config file bosun\.config\.json is not valid JSON/,
+    );
+    expect(configError(() => loadConfig({ env: { CONFIG_FILE: 'missing.json' }, cwd: dir() }))).toMatch(
+      /^config file missing\.json cannot be read/,
+    );
   });
 
   it('lists the secrets for redaction', () => {

@@ -19,9 +19,17 @@ describe('logger', () => {
 
   it('redacts secret fields and configured secret values wherever they appear', () => {
     const { lines, stream } = capture();
-    const log = createLogger({ level: 'info', format: 'json', secrets: [CANARY_KEY, CANARY_TOKEN], destination: stream });
+    const log = createLogger({
+      level: 'info',
+      format: 'json',
+      secrets: [CANARY_KEY, CANARY_TOKEN],
+      destination: stream,
+    });
     log.info({ exchange: { apiKey: 'field-value', secret: 'other' }, token: 'tok' }, 'connecting');
-    log.error({ err: new Error(`request to https://api.telegram.org/bot${CANARY_TOKEN}/getMe failed`) }, `key ${CANARY_KEY} refused`);
+    log.error(
+      { err: new Error(`request to https://api.telegram.org/bot${CANARY_TOKEN}/getMe failed`) },
+      `key ${CANARY_KEY} refused`,
+    );
     const out = lines.join('');
     expect(out).not.toContain(CANARY_KEY);
     expect(out).not.toContain(CANARY_TOKEN);
@@ -35,7 +43,10 @@ describe('logger', () => {
     createLogger({ level: 'info', format: 'auto', isTTY: false, destination: json.stream }).info('hello');
     expect(JSON.parse(json.lines[0]!).msg).toBe('hello');
     const pretty = capture();
-    createLogger({ level: 'info', format: 'pretty', isTTY: false, destination: pretty.stream }).info({ apiKey: 'zzz-secret' }, 'hello');
+    createLogger({ level: 'info', format: 'pretty', isTTY: false, destination: pretty.stream }).info(
+      { apiKey: 'zzz-secret' },
+      'hello',
+    );
     const text = pretty.lines.join('');
     expect(text).toMatch(/INFO.*hello/);
     expect(text).not.toContain('zzz-secret');

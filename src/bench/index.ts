@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { simulate } from '../backtest/simulate.js';
 import { parseCommandArgs } from '../cli/args.js';
@@ -113,7 +113,7 @@ export async function benchCommand(argv: string[], dataDir = 'data'): Promise<nu
   const root = projectRoot();
   const count = v.candles ? Math.max(1000, Math.floor(Number(v.candles))) : YEAR_OF_MINUTES;
   const runs = v.quick ? 1 : 5;
-  const file = tiledCandlesFile(root, join(root, dataDir), count);
+  const file = tiledCandlesFile(root, resolve(root, dataDir), count);
   const cli = join(HERE, '..', 'cli.js');
   const baselineScript = join(HERE, 'baseline.js');
   const rssHook = join(HERE, 'rss-report.js');

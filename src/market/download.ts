@@ -250,9 +250,12 @@ export async function withRetry<T>(
     } catch (err) {
       if (err instanceof OperationFailed && attempt < retries) {
         // Honour the exchange's Retry-After (seconds) when it sends one, up to a minute.
-        const retryAfter = Number(ex?.last_response_headers?.['retry-after'] ?? ex?.last_response_headers?.['Retry-After']);
+        const retryAfter = Number(
+          ex?.last_response_headers?.['retry-after'] ?? ex?.last_response_headers?.['Retry-After'],
+        );
         let delay = backoff * 2 ** attempt;
-        if (Number.isFinite(retryAfter) && retryAfter > 0) delay = Math.max(delay, Math.min(retryAfter * 1000, 60_000));
+        if (Number.isFinite(retryAfter) && retryAfter > 0)
+          delay = Math.max(delay, Math.min(retryAfter * 1000, 60_000));
         opts.logger?.warn(
           { attempt: attempt + 1, delayMs: delay, error: (err as Error).message },
           `${what}: network error, retrying`,

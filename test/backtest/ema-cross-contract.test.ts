@@ -13,7 +13,11 @@ import { SAMPLES } from '../helpers/fixtures.js';
 const FILE = `${SAMPLES}binance_BTC-USDT_2h.csv`;
 
 function independentEmaCross(fastN: number, slowN: number, fee: number, capital: number) {
-  const rows = readFileSync(FILE, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+  const rows = readFileSync(FILE, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(',').map(Number));
   const open = rows.map((r) => r[1]!);
   const close = rows.map((r) => r[4]!);
   const time = rows.map((r) => r[0]!);
@@ -29,7 +33,13 @@ function independentEmaCross(fastN: number, slowN: number, fee: number, capital:
   let cash = capital;
   let qty = 0;
   let entry = 0;
-  const trades: Array<{ entryTime: number; exitTime: number; entryPrice: number; exitPrice: number; pnl: number }> = [];
+  const trades: Array<{
+    entryTime: number;
+    exitTime: number;
+    entryPrice: number;
+    exitPrice: number;
+    pnl: number;
+  }> = [];
   let entryTime = 0;
   const n = close.length;
   for (let t = 1; t < n - 1; t++) {
@@ -43,14 +53,26 @@ function independentEmaCross(fastN: number, slowN: number, fee: number, capital:
     } else if (qty > 0 && down) {
       const exit = open[t + 1]!;
       cash += qty * exit * (1 - fee);
-      trades.push({ entryTime, exitTime: time[t + 1]!, entryPrice: entry, exitPrice: exit, pnl: qty * (exit - entry) - qty * entry * fee - qty * exit * fee });
+      trades.push({
+        entryTime,
+        exitTime: time[t + 1]!,
+        entryPrice: entry,
+        exitPrice: exit,
+        pnl: qty * (exit - entry) - qty * entry * fee - qty * exit * fee,
+      });
       qty = 0;
     }
   }
   if (qty > 0) {
     const exit = close[n - 1]!;
     cash += qty * exit * (1 - fee);
-    trades.push({ entryTime, exitTime: time[n - 1]!, entryPrice: entry, exitPrice: exit, pnl: qty * (exit - entry) - qty * entry * fee - qty * exit * fee });
+    trades.push({
+      entryTime,
+      exitTime: time[n - 1]!,
+      entryPrice: entry,
+      exitPrice: exit,
+      pnl: qty * (exit - entry) - qty * entry * fee - qty * exit * fee,
+    });
   }
   return { trades, finalEquity: cash };
 }
@@ -69,11 +91,18 @@ describe('ema-cross contract on the real BTC/USDT 2h sample', async () => {
     expect(expected.trades.length).toBeGreaterThan(100);
     r.simulation.trades.forEach((t, k) => {
       const e = expected.trades[k]!;
-      expect([t.entryTime, t.exitTime, t.entryPrice, t.exitPrice]).toEqual([e.entryTime, e.exitTime, e.entryPrice, e.exitPrice]);
+      expect([t.entryTime, t.exitTime, t.entryPrice, t.exitPrice]).toEqual([
+        e.entryTime,
+        e.exitTime,
+        e.entryPrice,
+        e.exitPrice,
+      ]);
       expect(Math.abs(t.pnl - e.pnl)).toBeLessThan(0.005);
     });
     expect(Math.abs(r.metrics.finalEquity - expected.finalEquity)).toBeLessThan(0.005);
-    expect(r.simulation.trades.at(-1)!.exitReason === 'end').toBe(expected.trades.at(-1)!.exitTime === candles.time[candles.length - 1]);
+    expect(r.simulation.trades.at(-1)!.exitReason === 'end').toBe(
+      expected.trades.at(-1)!.exitTime === candles.time[candles.length - 1],
+    );
   });
 
   it('gives the same result, to the cent and to the bit, on every run', () => {

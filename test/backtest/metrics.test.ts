@@ -8,7 +8,9 @@ const DAY = 86_400_000;
 describe('computeMetrics on a hand-made four-day run', () => {
   // Capital 100; equity at the four daily closes 100, 110, 99, 121; in the market on days 2 and 3.
   const closes = [10, 11, 9.9, 12.1];
-  const candles = candlesFrom(closes.map((c, i) => ({ time: i * DAY, open: c, high: c, low: c, close: c, volume: 1 })));
+  const candles = candlesFrom(
+    closes.map((c, i) => ({ time: i * DAY, open: c, high: c, low: c, close: c, volume: 1 })),
+  );
   const trade = (pnl: number, fees = 0.5) => ({ pnl, fees }) as Trade;
   const sim: Simulation = {
     trades: [trade(10), trade(-5), trade(20)],
@@ -53,7 +55,12 @@ describe('computeMetrics on a hand-made four-day run', () => {
   });
 
   it('reports no profit factor, Sortino or Calmar where they are undefined', () => {
-    const up: Simulation = { trades: [trade(5)], equity: Float64Array.of(100, 101, 102, 103), inMarket: new Uint8Array(4), skippedEntries: 0 };
+    const up: Simulation = {
+      trades: [trade(5)],
+      equity: Float64Array.of(100, 101, 102, 103),
+      inMarket: new Uint8Array(4),
+      skippedEntries: 0,
+    };
     const u = computeMetrics(candles, up, 100, DAY);
     expect(u.profitFactor).toBeNull();
     expect(u.sortino).toBeNull();

@@ -23,7 +23,11 @@ describe('simulate: entries, exits and fees', () => {
 
   it('moves market fills against the trader by the slippage', () => {
     const c = bars([flat(100), flat(110), flat(120), flat(130)]);
-    const sim = simulate(c, signalsAt(4, { enterLong: [0], exitLong: [1] }), simOptions({ slippageBps: 50, fee: 0 }));
+    const sim = simulate(
+      c,
+      signalsAt(4, { enterLong: [0], exitLong: [1] }),
+      simOptions({ slippageBps: 50, fee: 0 }),
+    );
     const t = sim.trades[0]!;
     expect(t.entryPrice).toBeCloseTo(110 * 1.005, 12);
     expect(t.exitPrice).toBeCloseTo(120 * 0.995, 12);
@@ -47,7 +51,11 @@ describe('simulate: entries, exits and fees', () => {
 
   it('shorts: sells at the next open, buys back, and profits when price falls', () => {
     const c = bars([flat(100), flat(110), flat(100), flat(100)]);
-    const sim = simulate(c, signalsAt(4, { enterShort: [0], exitShort: [1] }), simOptions({ direction: 'short' }));
+    const sim = simulate(
+      c,
+      signalsAt(4, { enterShort: [0], exitShort: [1] }),
+      simOptions({ direction: 'short' }),
+    );
     const t = sim.trades[0]!;
     const qty = 10_000 / (110 * 1.001);
     expect(t.side).toBe('short');
@@ -57,7 +65,11 @@ describe('simulate: entries, exits and fees', () => {
 
   it('reverses a long into a short at one open when both sides are allowed', () => {
     const c = bars([flat(100), flat(100), flat(110), flat(105)]);
-    const sim = simulate(c, signalsAt(4, { enterLong: [0], enterShort: [1] }), simOptions({ direction: 'both', fee: 0 }));
+    const sim = simulate(
+      c,
+      signalsAt(4, { enterLong: [0], enterShort: [1] }),
+      simOptions({ direction: 'both', fee: 0 }),
+    );
     expect(sim.trades.map((t) => [t.side, t.entryPrice, t.exitPrice, t.exitReason])).toEqual([
       ['long', 100, 110, 'signal'],
       ['short', 110, 105, 'end'],
@@ -73,7 +85,11 @@ describe('simulate: entries, exits and fees', () => {
 describe('simulate: stops, targets, trailing stops, time exits', () => {
   it('stops out inside the bar at the stop price', () => {
     const c = bars([flat(100), [100, 102, 94, 96], flat(96)]);
-    const sim = simulate(c, signalsAt(3, { enterLong: [0] }), simOptions({ fee: 0, exits: { stopLoss: 0.05 } }));
+    const sim = simulate(
+      c,
+      signalsAt(3, { enterLong: [0] }),
+      simOptions({ fee: 0, exits: { stopLoss: 0.05 } }),
+    );
     const t = sim.trades[0]!;
     expect(t.exitReason).toBe('stop');
     expect(t.exitPrice).toBe(95);
@@ -83,7 +99,11 @@ describe('simulate: stops, targets, trailing stops, time exits', () => {
 
   it('fills at the open when the open gaps through the stop', () => {
     const c = bars([flat(100), [100, 101, 99, 100], [90, 91, 88, 89]]);
-    const sim = simulate(c, signalsAt(3, { enterLong: [0] }), simOptions({ fee: 0, exits: { stopLoss: 0.05 } }));
+    const sim = simulate(
+      c,
+      signalsAt(3, { enterLong: [0] }),
+      simOptions({ fee: 0, exits: { stopLoss: 0.05 } }),
+    );
     expect(sim.trades[0]!.exitPrice).toBe(90);
     expect(sim.trades[0]!.exitReason).toBe('stop');
   });
@@ -97,7 +117,13 @@ describe('simulate: stops, targets, trailing stops, time exits', () => {
   });
 
   it('takes partial profits at +1.5% (30%), +3% (40%) and +5% (30%)', () => {
-    const c = bars([flat(100), [100, 101.6, 99.5, 101], [101, 103.2, 100.5, 103], [103, 106, 102, 105], flat(105)]);
+    const c = bars([
+      flat(100),
+      [100, 101.6, 99.5, 101],
+      [101, 103.2, 100.5, 103],
+      [103, 106, 102, 105],
+      flat(105),
+    ]);
     const exits = {
       takeProfit: [
         { at: 0.015, close: 0.3 },
@@ -148,7 +174,11 @@ describe('simulate: stops, targets, trailing stops, time exits', () => {
   it('trails shorts by the best low', () => {
     const c = bars([flat(100), [100, 100.5, 97, 97.5], [97.5, 98.2, 97.2, 98]]);
     const exits = { trailing: { activation: 0.02, offset: 0.01 } };
-    const sim = simulate(c, signalsAt(3, { enterShort: [0] }), simOptions({ fee: 0, direction: 'short', exits }));
+    const sim = simulate(
+      c,
+      signalsAt(3, { enterShort: [0] }),
+      simOptions({ fee: 0, direction: 'short', exits }),
+    );
     // Best low 97 reached the 98 activation: trail 97 x 1.01 = 97.97, hit by the next bar's high 98.2.
     expect(sim.trades[0]!.exitReason).toBe('trailing-stop');
     expect(sim.trades[0]!.exitPrice).toBeCloseTo(97.97, 10);
@@ -178,7 +208,11 @@ describe('simulate: stops, targets, trailing stops, time exits', () => {
 describe('simulate: sizing', () => {
   it('fixed fraction buys that share of an all-in position', () => {
     const c = bars([flat(100), flat(100), flat(100)]);
-    const sim = simulate(c, signalsAt(3, { enterLong: [0] }), simOptions({ sizing: { mode: 'fraction', fraction: 0.25 } }));
+    const sim = simulate(
+      c,
+      signalsAt(3, { enterLong: [0] }),
+      simOptions({ sizing: { mode: 'fraction', fraction: 0.25 } }),
+    );
     expect(sim.trades[0]!.quantity).toBeCloseTo((0.25 * 10_000) / (100 * 1.001), 10);
   });
 
@@ -195,9 +229,17 @@ describe('simulate: sizing', () => {
 
   it('caps risk sizing at all-in and skips an entry whose stop is on the wrong side', () => {
     const c = bars([flat(100), flat(100), flat(100)]);
-    const tight = simulate(c, signalsAt(3, { enterLong: [0] }), simOptions({ sizing: { mode: 'risk', risk: 0.2 }, exits: { stopLoss: 0.001 } }));
+    const tight = simulate(
+      c,
+      signalsAt(3, { enterLong: [0] }),
+      simOptions({ sizing: { mode: 'risk', risk: 0.2 }, exits: { stopLoss: 0.001 } }),
+    );
     expect(tight.trades[0]!.quantity).toBeCloseTo(10_000 / (100 * 1.001), 10);
-    const wrong = simulate(c, signalsAt(3, { enterLong: [0], stop: { 0: 101 } }), simOptions({ sizing: { mode: 'risk', risk: 0.01 } }));
+    const wrong = simulate(
+      c,
+      signalsAt(3, { enterLong: [0], stop: { 0: 101 } }),
+      simOptions({ sizing: { mode: 'risk', risk: 0.01 } }),
+    );
     expect(wrong.trades).toHaveLength(0);
     expect(wrong.skippedEntries).toBe(1);
   });

@@ -43,7 +43,11 @@ describe('exchange emulator (through real ccxt)', () => {
       [T0 + 3 * H, 103, 105, 102, 104, 10],
       [T0 + 4 * H, 104, 106, 103, 105, 10],
     ]);
-    expect(emu.calls('/api/v3/klines')[0]!.query).toMatchObject({ symbol: 'BTCUSDT', interval: '1h', limit: '3' });
+    expect(emu.calls('/api/v3/klines')[0]!.query).toMatchObject({
+      symbol: 'BTCUSDT',
+      interval: '1h',
+      limit: '3',
+    });
   });
 
   it('aggregates its data to a longer interval with epoch-aligned buckets', async () => {

@@ -8,7 +8,9 @@ export const T0 = Date.UTC(2024, 0, 1);
 
 /** Hourly candles from [open, high, low, close] rows, volume 1, starting at T0. */
 export function bars(rows: Array<[number, number, number, number]>) {
-  return candlesFrom(rows.map(([open, high, low, close], i) => ({ time: T0 + i * HOUR, open, high, low, close, volume: 1 })));
+  return candlesFrom(
+    rows.map(([open, high, low, close], i) => ({ time: T0 + i * HOUR, open, high, low, close, volume: 1 })),
+  );
 }
 
 /** A flat bar at price p. */
@@ -25,12 +27,21 @@ export interface SignalSpec {
 
 export function signalsAt(n: number, spec: SignalSpec): Signals {
   const s = emptySignals(n, spec.stop !== undefined || spec.target !== undefined);
-  for (const key of ['enterLong', 'exitLong', 'enterShort', 'exitShort'] as const) for (const i of spec[key] ?? []) s[key][i] = 1;
+  for (const key of ['enterLong', 'exitLong', 'enterShort', 'exitShort'] as const)
+    for (const i of spec[key] ?? []) s[key][i] = 1;
   for (const [i, v] of Object.entries(spec.stop ?? {})) s.stop![Number(i)] = v;
   for (const [i, v] of Object.entries(spec.target ?? {})) s.target![Number(i)] = v;
   return s;
 }
 
 export function simOptions(over: Partial<SimulationOptions> = {}): SimulationOptions {
-  return { capital: 10_000, fee: 0.001, slippageBps: 0, sizing: { mode: 'all-in' }, direction: 'long', exits: {}, ...over };
+  return {
+    capital: 10_000,
+    fee: 0.001,
+    slippageBps: 0,
+    sizing: { mode: 'all-in' },
+    direction: 'long',
+    exits: {},
+    ...over,
+  };
 }

@@ -62,6 +62,8 @@ describe('indicators: shapes, warm-up and arguments', () => {
   it('refuses bad periods with one line', () => {
     expect(() => ind.sma([1, 2], 0)).toThrow('sma: period is 0; allowed: a whole number from 1 to 100000');
     expect(() => ind.rsi([1, 2], 2.5)).toThrow(AppError);
-    expect(() => ind.bbands([1, 2], 20, -1)).toThrow('bbands: stdDev is -1; allowed: a number above 0 and up to 10');
+    expect(() => ind.bbands([1, 2], 20, -1)).toThrow(
+      'bbands: stdDev is -1; allowed: a number above 0 and up to 10',
+    );
   });
 });

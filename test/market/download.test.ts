@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -9,7 +9,9 @@ import { SAMPLES } from '../helpers/fixtures.js';
 
 const M = 60_000;
 // Three days of real 1m candles, 2023-03-01 .. 2023-03-03.
-const oneMinute: EmulatorCandle[] = candlesFromCsv(readFileSync(`${SAMPLES}binanceus_BTC-USDT_1m_2023-03.csv`, 'utf8')).slice(0, 3 * 1440);
+const oneMinute: EmulatorCandle[] = candlesFromCsv(
+  readFileSync(`${SAMPLES}binanceus_BTC-USDT_1m_2023-03.csv`, 'utf8'),
+).slice(0, 3 * 1440);
 const T0 = oneMinute[0]!.time;
 
 describe('downloadCandles (real ccxt against the exchange emulator)', () => {
@@ -28,7 +30,13 @@ describe('downloadCandles (real ccxt against the exchange emulator)', () => {
     emu.clearFaults();
   });
 
-  const req = (from: number, to: number, timeframe = '1m') => ({ exchange: 'binance', symbol: 'BTC/USDT', timeframe, from, to });
+  const req = (from: number, to: number, timeframe = '1m') => ({
+    exchange: 'binance',
+    symbol: 'BTC/USDT',
+    timeframe,
+    from,
+    to,
+  });
   const opts = () => ({ dataDir, apiUrl: emu.url, ...fast, now: emu.now() });
 
   it('pages through a range and returns exactly the candles in it', async () => {
@@ -38,7 +46,11 @@ describe('downloadCandles (real ccxt against the exchange emulator)', () => {
     expect(r.candles.time[2499]).toBe(T0 + 2499 * M);
     expect(r.candles.close[1234]).toBe(oneMinute[1234]!.close);
     expect(r.requests).toBe(3);
-    expect(emu.calls('/api/v3/klines').map((c) => Number(c.query.startTime))).toEqual([T0, T0 + 1000 * M, T0 + 2000 * M]);
+    expect(emu.calls('/api/v3/klines').map((c) => Number(c.query.startTime))).toEqual([
+      T0,
+      T0 + 1000 * M,
+      T0 + 2000 * M,
+    ]);
   });
 
   it('never fetches a cached range twice, and fetches only the missing part of a wider one', async () => {
@@ -53,7 +65,10 @@ describe('downloadCandles (real ccxt against the exchange emulator)', () => {
     expect(wider.candles.length).toBe(900);
     expect(wider.fetched).toBe(300);
     expect(Number(emu.calls('/api/v3/klines').at(-1)!.query.startTime)).toBe(T0 + 600 * M);
-    expect(readdirSync(join(dataDir, 'cache/ohlcv/binance/BTC-USDT/1m')).sort()).toEqual(['2023-03.csv', 'coverage.json']);
+    expect(readdirSync(join(dataDir, 'cache/ohlcv/binance/BTC-USDT/1m')).sort()).toEqual([
+      '2023-03.csv',
+      'coverage.json',
+    ]);
   });
 
   it('retries passing errors (429 with Retry-After, 500, 502) with backoff and then succeeds', async () => {
@@ -77,9 +92,13 @@ describe('downloadCandles (real ccxt against the exchange emulator)', () => {
   });
 
   it('refuses a symbol the exchange does not list', async () => {
-    const err = await downloadCandles({ ...req(T0, T0 + 100 * M), symbol: 'DOGE/EUR' }, opts()).catch((e: unknown) => e);
+    const err = await downloadCandles({ ...req(T0, T0 + 100 * M), symbol: 'DOGE/EUR' }, opts()).catch(
+      (e: unknown) => e,
+    );
     expect((err as AppError).code).toBe('BAD_INPUT');
-    expect((err as AppError).message).toBe('symbol DOGE/EUR is not listed on binance; allowed: a market like BTC/USDT');
+    expect((err as AppError).message).toBe(
+      'symbol DOGE/EUR is not listed on binance; allowed: a market like BTC/USDT',
+    );
   });
 
   it('builds a timeframe the exchange does not offer (37m) from 1m candles', async () => {

@@ -20,7 +20,9 @@ function dataError(fn: () => unknown): string {
 
 describe('CSV candles', () => {
   it('loads epoch-ms rows into columns', () => {
-    const c = parseCandlesCsv(`${HEADER}\n1700000000000,10,12,9,11,5.5\n1700000060000,11,11.5,10.5,11.25,0\n`);
+    const c = parseCandlesCsv(
+      `${HEADER}\n1700000000000,10,12,9,11,5.5\n1700000060000,11,11.5,10.5,11.25,0\n`,
+    );
     expect(c.length).toBe(2);
     expect([...c.time]).toEqual([1700000000000, 1700000060000]);
     expect([...c.close]).toEqual([11, 11.25]);
@@ -28,7 +30,9 @@ describe('CSV candles', () => {
   });
 
   it('accepts ISO times, epoch seconds, CRLF, a BOM, columns in any order and extra columns', () => {
-    const iso = parseCandlesCsv(`\uFEFFtime,open,high,low,close,volume,trades\r\n2024-01-01T00:00:00Z,1,2,0.5,1.5,3,7\r\n2024-01-01 01:00,1.5,2,1,2,3,8\r\n`);
+    const iso = parseCandlesCsv(
+      `\uFEFFtime,open,high,low,close,volume,trades\r\n2024-01-01T00:00:00Z,1,2,0.5,1.5,3,7\r\n2024-01-01 01:00,1.5,2,1,2,3,8\r\n`,
+    );
     expect([...iso.time]).toEqual([Date.UTC(2024, 0, 1), Date.UTC(2024, 0, 1, 1)]);
     const secs = parseCandlesCsv(`close,open,high,low,volume,timestamp\n1.5,1,2,0.5,3,1704067200\n`);
     expect(secs.time[0]).toBe(Date.UTC(2024, 0, 1));
@@ -50,21 +54,41 @@ describe('CSV candles', () => {
   });
 
   it('parses numbers like Number(): long mantissas, exponents, signs and leading zeros', () => {
-    for (const text of ['0', '0.00162008', '-12.5', '+3', '1e-8', '123456789012345678', '0.1234567890123456789', '00042.10', '7.']) {
+    for (const text of [
+      '0',
+      '0.00162008',
+      '-12.5',
+      '+3',
+      '1e-8',
+      '123456789012345678',
+      '0.1234567890123456789',
+      '00042.10',
+      '7.',
+    ]) {
       expect(parseNumber(Buffer.from(text), 0, text.length)).toBe(Number(text));
     }
-    for (const junk of ['', 'abc', '1.2.3', '12a', '-']) expect(parseNumber(Buffer.from(junk), 0, junk.length)).toBeNaN();
+    for (const junk of ['', 'abc', '1.2.3', '12a', '-'])
+      expect(parseNumber(Buffer.from(junk), 0, junk.length)).toBeNaN();
   });
 
   it('names the file and line of a malformed row, and what was expected', () => {
-    const bad = (rows: string) => dataError(() => parseCandlesCsv(`${HEADER}\n1700000000000,10,12,9,11,5\n${rows}`, 'x.csv'));
+    const bad = (rows: string) =>
+      dataError(() => parseCandlesCsv(`${HEADER}\n1700000000000,10,12,9,11,5\n${rows}`, 'x.csv'));
     expect(bad('1700000060000,10,12,9,abc,5\n')).toBe('x.csv:3: close is "abc", expected a number');
     expect(bad('1700000060000,10,12,9,11\n')).toBe('x.csv:3: has 5 fields, expected 6');
     expect(bad('1700000060000,10,12,9,11,5,1\n')).toBe('x.csv:3: has more than 6 fields');
-    expect(bad('yesterday,10,12,9,11,5\n')).toBe('x.csv:3: timestamp is "yesterday", expected epoch milliseconds or an ISO time');
-    expect(bad('1700000000000,10,12,9,11,5\n')).toBe("x.csv:3: timestamp 1700000000000 repeats the previous row's");
-    expect(bad('1690000000000,10,12,9,11,5\n')).toMatch(/^x\.csv:3: timestamp 1690000000000 is before the previous row's/);
-    expect(bad('1700000060000,10,9,12,11,5\n')).toBe('x.csv:3: high 9 / low 12 do not contain open 10 and close 11');
+    expect(bad('yesterday,10,12,9,11,5\n')).toBe(
+      'x.csv:3: timestamp is "yesterday", expected epoch milliseconds or an ISO time',
+    );
+    expect(bad('1700000000000,10,12,9,11,5\n')).toBe(
+      "x.csv:3: timestamp 1700000000000 repeats the previous row's",
+    );
+    expect(bad('1690000000000,10,12,9,11,5\n')).toMatch(
+      /^x\.csv:3: timestamp 1690000000000 is before the previous row's/,
+    );
+    expect(bad('1700000060000,10,9,12,11,5\n')).toBe(
+      'x.csv:3: high 9 / low 12 do not contain open 10 and close 11',
+    );
     expect(bad('1700000060000,10,12,9,11,-1\n')).toBe('x.csv:3: volume -1 is negative');
     expect(bad('1700000060000,0,0,0,0,1\n')).toBe('x.csv:3: prices must be positive');
   });
@@ -73,15 +97,21 @@ describe('CSV candles', () => {
     expect(dataError(() => parseCandlesCsv('date,price\n1,2\n', 'p.csv'))).toBe(
       'p.csv:1: header is "date,price"; missing open, high, low, close, volume (expected timestamp,open,high,low,close,volume)',
     );
-    expect(dataError(() => parseCandlesCsv(`${HEADER}\n`, 'e.csv'))).toBe('e.csv: no candles after the header');
+    expect(dataError(() => parseCandlesCsv(`${HEADER}\n`, 'e.csv'))).toBe(
+      'e.csv: no candles after the header',
+    );
   });
 
   it('reports a missing file, a directory and an unknown extension in one line', () => {
-    expect(dataError(() => loadCandlesFile('/nonexistent/candles.csv'))).toBe('/nonexistent/candles.csv: no such file');
+    expect(dataError(() => loadCandlesFile('/nonexistent/candles.csv'))).toBe(
+      '/nonexistent/candles.csv: no such file',
+    );
     expect(dataError(() => loadCandlesFile(tmpdir()))).toMatch(/is a directory/);
     const d = mkdtempSync(join(tmpdir(), 'bosun-load-'));
     writeFileSync(join(d, 'c.xlsx'), 'x');
-    expect(dataError(() => loadCandlesFile(join(d, 'c.xlsx')))).toMatch(/unknown file type "\.xlsx"; allowed: \.csv or \.json$/);
+    expect(dataError(() => loadCandlesFile(join(d, 'c.xlsx')))).toMatch(
+      /unknown file type "\.xlsx"; allowed: \.csv or \.json$/,
+    );
   });
 });
 
@@ -99,11 +129,17 @@ describe('ccxt OHLCV JSON candles', () => {
   });
 
   it('names the row that is wrong', () => {
-    expect(dataError(() => parseOhlcvJson('{"a":1}', 'j.json'))).toBe('j.json: expected an array of [timestamp, open, high, low, close, volume] rows');
-    expect(dataError(() => parseOhlcvJson('[[1700000000000,1,2,0.5,1.5,10],[1700000060000,1,2,"x",1,1]]', 'j.json'))).toBe(
-      'j.json: row 2: low is "x", expected a number',
+    expect(dataError(() => parseOhlcvJson('{"a":1}', 'j.json'))).toBe(
+      'j.json: expected an array of [timestamp, open, high, low, close, volume] rows',
     );
-    expect(dataError(() => parseOhlcvJson('[[1,2,3]]', 'j.json'))).toBe('j.json: row 1 is [1,2,3], expected [timestamp, open, high, low, close, volume]');
+    expect(
+      dataError(() =>
+        parseOhlcvJson('[[1700000000000,1,2,0.5,1.5,10],[1700000060000,1,2,"x",1,1]]', 'j.json'),
+      ),
+    ).toBe('j.json: row 2: low is "x", expected a number');
+    expect(dataError(() => parseOhlcvJson('[[1,2,3]]', 'j.json'))).toBe(
+      'j.json: row 1 is [1,2,3], expected [timestamp, open, high, low, close, volume]',
+    );
     expect(dataError(() => parseOhlcvJson('[oops', 'j.json'))).toMatch(/^j\.json: not valid JSON/);
   });
 });

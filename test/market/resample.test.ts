@@ -20,7 +20,9 @@ describe('timeframes', () => {
     expect(timeframeMs('1w')).toBe(7 * D);
     expect(timeframeName(148 * M)).toBe('148m');
     expect(timeframeName(4 * H)).toBe('4h');
-    expect(() => timeframeMs('1x')).toThrow('timeframe "1x" is not valid; allowed: a number and a unit m, h, d or w (e.g. 15m, 37m, 4h, 1d)');
+    expect(() => timeframeMs('1x')).toThrow(
+      'timeframe "1x" is not valid; allowed: a number and a unit m, h, d or w (e.g. 15m, 37m, 4h, 1d)',
+    );
     expect(() => timeframeMs('0m')).toThrow(AppError);
   });
 
@@ -28,7 +30,9 @@ describe('timeframes', () => {
     expect(parseDate('2024-01-31')).toBe(Date.UTC(2024, 0, 31));
     expect(parseDate('2024-01-31T12:30')).toBe(Date.UTC(2024, 0, 31, 12, 30));
     expect(parseDate('1704067200000')).toBe(1704067200000);
-    expect(() => parseDate('31/01/2024', '--from')).toThrow('--from "31/01/2024" is not valid; allowed: YYYY-MM-DD, an ISO time, or epoch milliseconds');
+    expect(() => parseDate('31/01/2024', '--from')).toThrow(
+      '--from "31/01/2024" is not valid; allowed: YYYY-MM-DD, an ISO time, or epoch milliseconds',
+    );
     expect(inferTimeframeMs([0, H, 2 * H, 5 * H, 6 * H])).toBe(H);
   });
 });
@@ -37,7 +41,14 @@ describe('resample', () => {
   // 1m candles over 80 minutes from an epoch-aligned 37m boundary: open = minute index + 100.
   const start = 37 * M * 1_000_000;
   const minutes = candlesFrom(
-    Array.from({ length: 80 }, (_, i) => ({ time: start + i * M, open: 100 + i, high: 100.5 + i + (i === 50 ? 30 : 0), low: 99.5 + i, close: 100.2 + i, volume: 1 })),
+    Array.from({ length: 80 }, (_, i) => ({
+      time: start + i * M,
+      open: 100 + i,
+      high: 100.5 + i + (i === 50 ? 30 : 0),
+      low: 99.5 + i,
+      close: 100.2 + i,
+      volume: 1,
+    })),
   );
 
   it('builds 37m candles: first open, highest high, lowest low, last close, summed volume', () => {
@@ -62,7 +73,9 @@ describe('resample', () => {
 
   it('refuses a timeframe the data cannot serve', () => {
     const hourly = candlesFrom([{ time: 0, open: 1, high: 1, low: 1, close: 1, volume: 1 }]);
-    expect(() => resample(hourly, 2 * H, '37m')).toThrow('cannot make 37m candles from 2h data; allowed: a whole multiple of 2h');
+    expect(() => resample(hourly, 2 * H, '37m')).toThrow(
+      'cannot make 37m candles from 2h data; allowed: a whole multiple of 2h',
+    );
     expect(() => resample(hourly, 2 * H, '3h')).toThrow(AppError);
   });
 
@@ -76,7 +89,12 @@ describe('resample', () => {
     for (let k = 0; k < daily.length; k++) {
       const i = byTime.get(daily.time[k]!);
       if (i === undefined || r.bars[i] !== 12) continue;
-      expect([r.open[i], r.high[i], r.low[i], r.close[i]]).toEqual([daily.open[k], daily.high[k], daily.low[k], daily.close[k]]);
+      expect([r.open[i], r.high[i], r.low[i], r.close[i]]).toEqual([
+        daily.open[k],
+        daily.high[k],
+        daily.low[k],
+        daily.close[k],
+      ]);
       expect(r.volume[i]! / daily.volume[k]!).toBeCloseTo(1, 6);
       compared++;
     }
@@ -99,7 +117,9 @@ describe('gaps', () => {
     const gaps = findGaps(c.time, 2 * H);
     expect(gaps).toHaveLength(18);
     expect(gaps.every((g) => g.missing >= 1 && g.before - g.after === (g.missing + 1) * 2 * H)).toBe(true);
-    expect(describeGaps(gaps, 2 * H)).toMatch(/^18 gaps \(\d+ missing 2h bars\); largest: \d+ bars after \d{4}-/);
+    expect(describeGaps(gaps, 2 * H)).toMatch(
+      /^18 gaps \(\d+ missing 2h bars\); largest: \d+ bars after \d{4}-/,
+    );
     expect(describeGaps([], H)).toBe('no gaps');
   });
 });

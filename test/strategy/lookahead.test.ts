@@ -17,7 +17,10 @@ const TWO_HOURS = 7_200_000;
 const candles = sliceCandles(loadCandlesFile(`${SAMPLES}binance_BTC-USDT_2h.csv`), 0, 3000);
 
 function signalsOn(strategy: Strategy, c: Candles, params: Record<string, unknown>): Signals {
-  return strategy.signals(c, params, { timeframeMs: TWO_HOURS, informative: informativeSeries(strategy, c, TWO_HOURS) });
+  return strategy.signals(c, params, {
+    timeframeMs: TWO_HOURS,
+    informative: informativeSeries(strategy, c, TWO_HOURS),
+  });
 }
 
 function sameValue(a: number, b: number): boolean {
@@ -25,7 +28,12 @@ function sameValue(a: number, b: number): boolean {
 }
 
 /** The first place where signals on a cut differ from the full run's, or undefined. */
-function findLookAhead(strategy: Strategy, c: Candles, params: Record<string, unknown>, cuts: number[]): string | undefined {
+function findLookAhead(
+  strategy: Strategy,
+  c: Candles,
+  params: Record<string, unknown>,
+  cuts: number[],
+): string | undefined {
   const full = signalsOn(strategy, c, params);
   for (const t of cuts) {
     const cut = signalsOn(strategy, sliceCandles(c, 0, t), params);
@@ -36,12 +44,21 @@ function findLookAhead(strategy: Strategy, c: Candles, params: Record<string, un
       ['exitShort', cut.exitShort, full.exitShort],
       ['stop', cut.stop, full.stop],
       ['target', cut.target, full.target],
-      ...Object.keys(full.indicators).map((k): [string, ArrayLike<number> | undefined, ArrayLike<number> | undefined] => [k, cut.indicators[k], full.indicators[k]]),
+      ...Object.keys(full.indicators).map(
+        (k): [string, ArrayLike<number> | undefined, ArrayLike<number> | undefined] => [
+          k,
+          cut.indicators[k],
+          full.indicators[k],
+        ],
+      ),
     ];
     for (const [name, a, b] of series) {
       if (a === undefined && b === undefined) continue;
-      if (a === undefined || b === undefined || a.length !== t) return `${name} missing or of the wrong length at cut ${t}`;
-      for (let i = 0; i < t; i++) if (!sameValue(a[i]!, b[i]!)) return `${name}[${i}] is ${a[i]} on data cut at ${t} but ${b[i]} on the full data`;
+      if (a === undefined || b === undefined || a.length !== t)
+        return `${name} missing or of the wrong length at cut ${t}`;
+      for (let i = 0; i < t; i++)
+        if (!sameValue(a[i]!, b[i]!))
+          return `${name}[${i}] is ${a[i]} on data cut at ${t} but ${b[i]} on the full data`;
     }
   }
   return undefined;
@@ -54,18 +71,23 @@ describe('no strategy looks ahead', async () => {
   const strategies = await loadAllStrategies();
 
   it('there are strategies to check', () => {
-    expect(strategies.map((s) => s.name)).toEqual(expect.arrayContaining(['ema-cross', 'rsi-reversion', 'macd-momentum', 'bb-breakout', 'ma-trend']));
+    expect(strategies.map((s) => s.name)).toEqual(
+      expect.arrayContaining(['ema-cross', 'rsi-reversion', 'macd-momentum', 'bb-breakout', 'ma-trend']),
+    );
   });
 
   it.each(strategies.map((s) => [s.name, s] as const))('%s, default parameters', (_name, strategy) => {
     expect(findLookAhead(strategy, candles, parseParams(strategy, {}), cuts)).toBeUndefined();
   });
 
-  it.each(strategies.map((s) => [s.name, s] as const))('%s gives signals on the full data (the check is not vacuous)', (_name, strategy) => {
-    const s = signalsOn(strategy, candles, parseParams(strategy, {}));
-    const entries = s.enterLong.reduce((n, v) => n + v, 0) + s.enterShort.reduce((n, v) => n + v, 0);
-    expect(entries).toBeGreaterThan(0);
-  });
+  it.each(strategies.map((s) => [s.name, s] as const))(
+    '%s gives signals on the full data (the check is not vacuous)',
+    (_name, strategy) => {
+      const s = signalsOn(strategy, candles, parseParams(strategy, {}));
+      const entries = s.enterLong.reduce((n, v) => n + v, 0) + s.enterShort.reduce((n, v) => n + v, 0);
+      expect(entries).toBeGreaterThan(0);
+    },
+  );
 
   it('catches a strategy that peeks at the next bar', () => {
     const cheat = defineStrategy({

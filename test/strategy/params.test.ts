@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../src/errors.js';
+import type { AppError } from '../../src/errors.js';
 import { allowedText, describeParams, parseParamList, parseParams } from '../../src/strategy/params.js';
 import { loadStrategy } from '../../src/strategy/registry.js';
 
@@ -29,7 +29,9 @@ describe('strategy parameters', async () => {
       }
       throw new Error('expected an error');
     };
-    expect(msg({ fats: '9' })).toBe('unknown parameter "fats" for ema-cross (did you mean fast?); allowed: fast, slow');
+    expect(msg({ fats: '9' })).toBe(
+      'unknown parameter "fats" for ema-cross (did you mean fast?); allowed: fast, slow',
+    );
     expect(msg({ fast: '1' })).toBe('ema-cross: fast is 1; allowed: a whole number from 2 to 500');
     expect(msg({ fast: '9.5' })).toBe('ema-cross: fast is 9.5; allowed: a whole number from 2 to 500');
     expect(msg({ fast: 'nine' })).toBe('ema-cross: fast is "nine"; allowed: a whole number from 2 to 500');
@@ -39,7 +41,14 @@ describe('strategy parameters', async () => {
 
   it('describes parameters for help: type, default, bounds, description', () => {
     const [fast] = describeParams(emaCross);
-    expect(fast).toEqual({ name: 'fast', type: 'integer', default: 12, min: 2, max: 500, description: 'fast EMA period' });
+    expect(fast).toEqual({
+      name: 'fast',
+      type: 'integer',
+      default: 12,
+      min: 2,
+      max: 500,
+      description: 'fast EMA period',
+    });
     expect(allowedText(fast!)).toBe('a whole number from 2 to 500');
     const type = describeParams(maTrend).find((p) => p.name === 'type')!;
     expect(allowedText(type)).toBe('one of sma, ema');

@@ -29,7 +29,13 @@ async function loadError(name: string, dir: string): Promise<AppError> {
 
 describe('strategy registry', () => {
   it('lists the bundled strategies by file name', () => {
-    expect(strategyNames()).toEqual(['bb-breakout', 'ema-cross', 'ma-trend', 'macd-momentum', 'rsi-reversion']);
+    expect(strategyNames()).toEqual([
+      'bb-breakout',
+      'ema-cross',
+      'ma-trend',
+      'macd-momentum',
+      'rsi-reversion',
+    ]);
   });
 
   it('loads every bundled strategy and each one is named like its file', async () => {
@@ -41,17 +47,23 @@ describe('strategy registry', () => {
   it('answers an unknown name with the near one and the list', async () => {
     const err = await loadError('ema-crss', join(ROOT, 'strategies/'));
     expect(err.code).toBe('NOT_FOUND');
-    expect(err.message).toBe(`unknown strategy "ema-crss" (did you mean ema-cross?); available: ${strategyNames().join(', ')}`);
+    expect(err.message).toBe(
+      `unknown strategy "ema-crss" (did you mean ema-cross?); available: ${strategyNames().join(', ')}`,
+    );
   });
 
   it('rejects a module without a defineStrategy default export', async () => {
     const dir = strategiesDir({ 'plain.ts': 'export default { name: "plain" };\n' });
-    expect((await loadError('plain', dir)).message).toMatch(/plain\.ts: the default export must be a strategy made with defineStrategy\(\)$/);
+    expect((await loadError('plain', dir)).message).toMatch(
+      /plain\.ts: the default export must be a strategy made with defineStrategy\(\)$/,
+    );
   });
 
   it('rejects a strategy whose name differs from its file', async () => {
     const dir = strategiesDir({ 'alpha.ts': valid('beta') });
-    expect((await loadError('alpha', dir)).message).toMatch(/strategy is named "beta" but its file is alpha; they must match$/);
+    expect((await loadError('alpha', dir)).message).toMatch(
+      /strategy is named "beta" but its file is alpha; they must match$/,
+    );
   });
 
   it('rejects two files defining one name', async () => {

@@ -123,7 +123,8 @@ export class ExchangeEmulator {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const query = Object.fromEntries(url.searchParams);
-    const log = (status: number) => this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query, status });
+    const log = (status: number) =>
+      this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query, status });
 
     const fault = this.faults.find((f) => f.times > 0 && (!f.path || url.pathname.startsWith(f.path)));
     if (fault) {
@@ -136,10 +137,13 @@ export class ExchangeEmulator {
       }
       const status = fault.status ?? 500;
       log(status);
-      const retryAfter: Record<string, string> = fault.retryAfter !== undefined ? { 'retry-after': String(fault.retryAfter) } : {};
+      const retryAfter: Record<string, string> =
+        fault.retryAfter !== undefined ? { 'retry-after': String(fault.retryAfter) } : {};
       if (status >= 502) {
         // Gateways in front of the exchange answer with a page, not the API's JSON.
-        res.writeHead(status, { 'content-type': 'text/html', ...retryAfter }).end(`<html><body><h1>${status} Bad Gateway</h1></body></html>`);
+        res
+          .writeHead(status, { 'content-type': 'text/html', ...retryAfter })
+          .end(`<html><body><h1>${status} Bad Gateway</h1></body></html>`);
         return;
       }
       const body =
@@ -188,7 +192,15 @@ export class ExchangeEmulator {
           quoteAssetPrecision: 8,
           baseCommissionPrecision: 8,
           quoteCommissionPrecision: 8,
-          orderTypes: ['LIMIT', 'LIMIT_MAKER', 'MARKET', 'STOP_LOSS', 'STOP_LOSS_LIMIT', 'TAKE_PROFIT', 'TAKE_PROFIT_LIMIT'],
+          orderTypes: [
+            'LIMIT',
+            'LIMIT_MAKER',
+            'MARKET',
+            'STOP_LOSS',
+            'STOP_LOSS_LIMIT',
+            'TAKE_PROFIT',
+            'TAKE_PROFIT_LIMIT',
+          ],
           icebergAllowed: true,
           ocoAllowed: true,
           otoAllowed: true,
@@ -198,9 +210,21 @@ export class ExchangeEmulator {
           isSpotTradingAllowed: true,
           isMarginTradingAllowed: false,
           filters: [
-            { filterType: 'PRICE_FILTER', minPrice: '0.01000000', maxPrice: '1000000.00000000', tickSize: '0.01000000' },
+            {
+              filterType: 'PRICE_FILTER',
+              minPrice: '0.01000000',
+              maxPrice: '1000000.00000000',
+              tickSize: '0.01000000',
+            },
             { filterType: 'LOT_SIZE', minQty: '0.00001000', maxQty: '9000.00000000', stepSize: '0.00001000' },
-            { filterType: 'NOTIONAL', minNotional: '5.00000000', applyMinToMarket: true, maxNotional: '9000000.00000000', applyMaxToMarket: false, avgPriceMins: 5 },
+            {
+              filterType: 'NOTIONAL',
+              minNotional: '5.00000000',
+              applyMinToMarket: true,
+              maxNotional: '9000000.00000000',
+              applyMaxToMarket: false,
+              avgPriceMins: 5,
+            },
             { filterType: 'MAX_NUM_ORDERS', maxNumOrders: 200 },
           ],
           permissions: [],
@@ -216,9 +240,14 @@ export class ExchangeEmulator {
     const market = this.markets.get(query.symbol ?? '');
     if (!market) return send(400, { code: -1121, msg: 'Invalid symbol.' });
     const intervalMs = INTERVALS[query.interval ?? ''];
-    if (!intervalMs || intervalMs % market.intervalMs !== 0) return send(400, { code: -1120, msg: 'Invalid interval.' });
+    if (!intervalMs || intervalMs % market.intervalMs !== 0)
+      return send(400, { code: -1120, msg: 'Invalid interval.' });
     const limit = query.limit ? Number(query.limit) : DEFAULT_LIMIT;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return send(400, { code: -1100, msg: `Illegal characters found in parameter 'limit'; legal range is '1-${MAX_LIMIT}'.` });
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+      return send(400, {
+        code: -1100,
+        msg: `Illegal characters found in parameter 'limit'; legal range is '1-${MAX_LIMIT}'.`,
+      });
     const start = query.startTime ? Number(query.startTime) : undefined;
     const end = query.endTime ? Number(query.endTime) : undefined;
     const now = this.now();
@@ -226,10 +255,26 @@ export class ExchangeEmulator {
     const rows: unknown[] = [];
     const bars = aggregate(market.candles, intervalMs);
     // Without startTime Binance returns the most recent candles.
-    const eligible = bars.filter((b) => b.time <= now && (start === undefined || b.time >= start) && (end === undefined || b.time <= end));
+    const eligible = bars.filter(
+      (b) =>
+        b.time <= now && (start === undefined || b.time >= start) && (end === undefined || b.time <= end),
+    );
     const page = start === undefined ? eligible.slice(-limit) : eligible.slice(0, limit);
     for (const b of page) {
-      rows.push([b.time, fix(b.open), fix(b.high), fix(b.low), fix(b.close), fix(b.volume), b.time + intervalMs - 1, fix(b.volume * b.close), 100, '0', '0', '0']);
+      rows.push([
+        b.time,
+        fix(b.open),
+        fix(b.high),
+        fix(b.low),
+        fix(b.close),
+        fix(b.volume),
+        b.time + intervalMs - 1,
+        fix(b.volume * b.close),
+        100,
+        '0',
+        '0',
+        '0',
+      ]);
     }
     send(200, rows);
   }
@@ -271,7 +316,14 @@ export function candlesFromCsv(text: string): EmulatorCandle[] {
     .split('\n')
     .slice(1)
     .map((line) => {
-      const [time, open, high, low, close, volume] = line.split(',').map(Number) as [number, number, number, number, number, number];
+      const [time, open, high, low, close, volume] = line.split(',').map(Number) as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ];
       return { time, open, high, low, close, volume };
     });
 }

@@ -1,0 +1,411 @@
+/**
+ * The command line end to end: the compiled `bosun` run as a child process, as a person would run it.
+ * (`npm test` builds first; a missing build is made here.)
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { candlesFromCsv, ExchangeEmulator } from './emulators/exchange/server.js';
+import { ROOT, SAMPLES } from './helpers/fixtures.js';
+
+const CLI = join(ROOT, 'dist/src/cli.js');
+const SAMPLE = 'data/samples/binance_BTC-USDT_2h.csv';
+
+/** The environment without any bosun settings from the machine running the tests. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' };
+  return { ...env, ...extra };
+}
+
+function run(args: string[], extraEnv: Record<string, string> = {}, cwd = ROOT) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: cleanEnv(extraEnv) });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A bad input: exit code 2 and exactly one line on stderr, with no stack trace. */
+function expectOneLineError(r: ReturnType<typeof run>, pattern: RegExp | string): void {
+  expect(r.code, r.stderr).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).not.toMatch(/\bat .+:\d+:\d+/);
+  if (typeof pattern === 'string') expect(lines[0]).toBe(`error: ${pattern}`);
+  else expect(lines[0]).toMatch(pattern);
+}
+
+beforeAll(() => {
+  if (!existsSync(CLI)) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
+}, 120_000);
+
+describe('npm run backtest', () => {
+  it('prints a readable summary of the sample backtest', () => {
+    const r = run(['backtest', '--strategy', 'ema-cross', '--data', SAMPLE]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const label of [
+      'Strategy',
+      'Total return',
+      'Buy and hold',
+      'CAGR',
+      'Max drawdown',
+      'Trades',
+      'Profit factor',
+      'Sharpe / Sortino',
+      'Exposure',
+    ]) {
+      expect(r.stdout).toContain(label);
+    }
+    expect(r.stdout).toMatch(/ema-cross \(fast=12 slow=26\)/);
+    expect(r.stdout).toMatch(/35,123 candles/);
+  });
+
+  it('writes the documented JSON with --json', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'bosun-cli-')), 'out.json');
+    const r = run([
+      'backtest',
+      '--strategy',
+      'ema-cross',
+      '--data',
+      SAMPLE,
+      '--params',
+      'fast=9,slow=21',
+      '--fee',
+      '0.00075',
+      '--capital',
+      '5000',
+      '--json',
+      out,
+      '--quiet',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('');
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    expect(Object.keys(doc)).toEqual(
+      expect.arrayContaining(['strategy', 'params', 'candles', 'metrics', 'trades']),
+    );
+    expect(doc.strategy).toBe('ema-cross');
+    expect(doc.params).toEqual({ fast: 9, slow: 21 });
+    expect(doc.settings).toMatchObject({ capital: 5000, fee: 0.00075 });
+    expect(doc.metrics.trades).toBe(doc.trades.length);
+    const t = doc.trades[0];
+    expect(Object.keys(t)).toEqual(
+      expect.arrayContaining([
+        'side',
+        'entryTime',
+        'entryPrice',
+        'exitTime',
+        'exitPrice',
+        'quantity',
+        'pnl',
+        'exitReason',
+      ]),
+    );
+    expect(t.entryTime).toBeGreaterThan(1_500_000_000_000); // epoch ms
+    const sum = doc.trades.reduce((s: number, x: { pnl: number }) => s + x.pnl, 0);
+    expect(5000 + sum).toBeCloseTo(doc.metrics.finalEquity, 6);
+  });
+
+  it('trades only from --from, warming the indicators on the bars before it', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'bosun-cli-')), 'out.json');
+    const r = run([
+      'backtest',
+      '--strategy',
+      'ma-trend',
+      '--data',
+      SAMPLE,
+      '--from',
+      '2022-01-01',
+      '--to',
+      '2023-01-01',
+      '--json',
+      out,
+      '--quiet',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    expect(doc.metrics.startTime).toBe(Date.UTC(2022, 0, 1));
+    expect(doc.metrics.endTime).toBe(Date.UTC(2023, 0, 1));
+    expect(doc.trades.every((t: { entryTime: number }) => t.entryTime >= Date.UTC(2022, 0, 1))).toBe(true);
+  });
+
+  it('accepts exits, sizing and direction options', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'bosun-cli-')), 'out.json');
+    const r = run([
+      'backtest',
+      '--strategy',
+      'ema-cross',
+      '--data',
+      SAMPLE,
+      '--direction',
+      'both',
+      '--sizing',
+      'risk:0.01',
+      '--stop',
+      '2%',
+      '--take-profit',
+      '1.5%:30%,3%:40%,5%:30%',
+      '--trailing',
+      '2%:1%',
+      '--max-bars',
+      '48',
+      '--slippage',
+      '5',
+      '--json',
+      out,
+      '--quiet',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    expect(doc.settings.exits).toEqual({
+      stopLoss: 0.02,
+      takeProfit: [
+        { at: 0.015, close: 0.3 },
+        { at: 0.03, close: 0.4 },
+        { at: 0.05, close: 0.3 },
+      ],
+      trailing: { activation: 0.02, offset: 0.01 },
+      maxBars: 48,
+    });
+    const reasons = new Set(doc.trades.map((t: { exitReason: string }) => t.exitReason));
+    expect([...reasons]).toEqual(expect.arrayContaining(['stop', 'take-profit', 'trailing-stop']));
+    expect(doc.trades.some((t: { side: string }) => t.side === 'short')).toBe(true);
+  });
+
+  describe('bad input: one clear line, exit code 2, no stack trace', () => {
+    it('a missing file', () =>
+      expectOneLineError(
+        run(['backtest', '--strategy', 'ema-cross', '--data', 'nope.csv']),
+        'nope.csv: no such file',
+      ));
+
+    it('a malformed row, with file:line', () => {
+      const file = join(mkdtempSync(join(tmpdir(), 'bosun-cli-')), 'bad.csv');
+      writeFileSync(
+        file,
+        'timestamp,open,high,low,close,volume\n1700000000000,1,2,0.5,1.5,3\n1700000060000,1,2,0.5,abc,3\n',
+      );
+      expectOneLineError(
+        run(['backtest', '--strategy', 'ema-cross', '--data', file]),
+        `${file}:3: close is "abc", expected a number`,
+      );
+    });
+
+    it('an unknown strategy', () =>
+      expectOneLineError(
+        run(['backtest', '--strategy', 'ema-cros', '--data', SAMPLE]),
+        /^error: unknown strategy "ema-cros" \(did you mean ema-cross\?\); available: bb-breakout, ema-cross/,
+      ));
+
+    it('an unknown parameter', () =>
+      expectOneLineError(
+        run(['backtest', '--strategy', 'ema-cross', '--data', SAMPLE, '--params', 'fats=9']),
+        'unknown parameter "fats" for ema-cross (did you mean fast?); allowed: fast, slow',
+      ));
+
+    it('a parameter out of bounds', () =>
+      expectOneLineError(
+        run(['backtest', '--strategy', 'ema-cross', '--data', SAMPLE, '--params', 'fast=1']),
+        'ema-cross: fast is 1; allowed: a whole number from 2 to 500',
+      ));
+
+    it('a timeframe the data cannot serve', () =>
+      expectOneLineError(
+        run(['backtest', '--strategy', 'ema-cross', '--data', SAMPLE, '--timeframe', '1h']),
+        `${SAMPLE} holds 2h candles, which cannot serve 1h; allowed: 2h or a multiple of it`,
+      ));
+
+    it('too little data for the warm-up', () =>
+      expectOneLineError(
+        run([
+          'backtest',
+          '--strategy',
+          'ma-trend',
+          '--data',
+          'data/samples/binance_BTC-USDT_1d.csv',
+          '--to',
+          '2017-10-01',
+        ]),
+        'the data has 45 candles; ma-trend with these parameters needs more than 125 (its warm-up)',
+      ));
+
+    it('an unknown option, a bad number, a missing strategy, a bad sizing', () => {
+      expectOneLineError(
+        run(['backtest', '--stategy', 'ema-cross']),
+        /^error: backtest: unknown option --stategy \(did you mean --strategy\?\); allowed: --strategy/,
+      );
+      expectOneLineError(
+        run(['backtest', '--strategy', 'ema-cross', '--data', SAMPLE, '--fee', '2']),
+        '--fee is "2"; allowed: a number from 0 to 0.1',
+      );
+      expectOneLineError(
+        run(['backtest', '--data', SAMPLE]),
+        /^error: backtest: --strategy is required; allowed: bb-breakout, ema-cross/,
+      );
+      expectOneLineError(
+        run(['backtest', '--strategy', 'ema-cross', '--data', SAMPLE, '--sizing', 'yolo']),
+        /^error: sizing "yolo" is not valid; allowed: all-in/,
+      );
+      expectOneLineError(
+        run(['backtest', '--strategy', 'ema-cross', '--data', SAMPLE, '--sizing', 'risk:0.01']),
+        /^error: risk sizing needs a stop-loss/,
+      );
+      expectOneLineError(
+        run(['frobnicate']),
+        'unknown command "frobnicate"; allowed: backtest, download, strategies, bench',
+      );
+    });
+
+    it('a bad setting stops start-up, naming the key', () =>
+      expectOneLineError(
+        run(['strategies'], { LOG_LEVEL: 'loud' }),
+        'LOG_LEVEL is "loud"; allowed: one of trace, debug, info, warn, error, fatal, silent',
+      ));
+
+    it('shows the stack trace with --verbose', () => {
+      const r = run(['backtest', '--strategy', 'ema-cross', '--data', 'nope.csv', '--verbose']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/\n\s+at .+:\d+:\d+/);
+    });
+  });
+});
+
+describe('npm run strategies', () => {
+  it('lists every strategy with its parameters, defaults and bounds', () => {
+    const r = run(['strategies']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ema-cross {2}\(1h\)/m);
+    expect(r.stdout).toMatch(/fast = 12 +fast EMA period; a whole number from 2 to 500/);
+    const list = JSON.parse(run(['strategies', '--json']).stdout);
+    expect(list.map((s: { name: string }) => s.name)).toEqual([
+      'bb-breakout',
+      'ema-cross',
+      'ma-trend',
+      'macd-momentum',
+      'rsi-reversion',
+    ]);
+  });
+});
+
+describe('downloading through the exchange emulator', () => {
+  let emu: ExchangeEmulator;
+  const dataDir = mkdtempSync(join(tmpdir(), 'bosun-cli-data-'));
+  beforeAll(async () => {
+    const candles = candlesFromCsv(readFileSync(`${SAMPLES}binance_BTC-USDT_2h.csv`, 'utf8')).slice(-3000);
+    emu = await new ExchangeEmulator([{ symbol: 'BTC/USDT', candles, intervalMs: 7_200_000 }]).start();
+  });
+  afterAll(() => emu.stop());
+
+  /** The CLI runs asynchronously here: the emulator lives in this process. */
+  function runAsync(args: string[]): Promise<ReturnType<typeof run>> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        cwd: ROOT,
+        env: cleanEnv({ EXCHANGE_API_URL: emu.url, DATA_DIR: dataDir }),
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  it('downloads, caches, and serves the second request from the cache', async () => {
+    const args = [
+      'download',
+      '--symbol',
+      'BTC/USDT',
+      '--timeframe',
+      '4h',
+      '--from',
+      '2025-06-01',
+      '--to',
+      '2025-07-01',
+    ];
+    const first = await runAsync(args);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(
+      /^binance BTC\/USDT 4h \(\d+ fetched\): 180 candles, 2025-06-01T00:00:00Z \.\. 2025-06-30T20:00:00Z; no gaps/,
+    );
+    const requests = emu.calls('/api/v3/klines').length;
+    const second = await runAsync(args);
+    expect(second.stdout).toMatch(/\(from cache\): 180 candles/);
+    expect(emu.calls('/api/v3/klines').length).toBe(requests);
+  });
+
+  it('backtests downloaded candles in one command', async () => {
+    const r = await runAsync([
+      'backtest',
+      '--strategy',
+      'ema-cross',
+      '--exchange',
+      'binance',
+      '--symbol',
+      'BTC/USDT',
+      '--timeframe',
+      '2h',
+      '--from',
+      '2025-07-01',
+      '--to',
+      '2025-08-01',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/BTC\/USDT 2h, 372 candles, 2025-07-01T00:00:00Z/);
+  });
+
+  it('refuses a symbol the exchange does not list', async () => {
+    const r = await runAsync([
+      'download',
+      '--symbol',
+      'NOPE/USDT',
+      '--timeframe',
+      '1h',
+      '--from',
+      '2025-07-01',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(
+      'error: symbol NOPE/USDT is not listed on binance; allowed: a market like BTC/USDT',
+    );
+  });
+});
+
+describe('npm start with nothing configured', () => {
+  it('runs the offline demo: a backtest of the bundled sample', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/main.js')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: cleanEnv(),
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/offline demo/);
+    expect(r.stdout).toMatch(/Total return/);
+  });
+});
+
+describe('npm run bench', () => {
+  it('reports each figure beside a baseline from the same run', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'bosun-bench-'));
+    const r = spawnSync(process.execPath, [CLI, 'bench', '--quick', '--candles', '20000', '--json'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: cleanEnv({ DATA_DIR: dataDir }),
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.candles).toBe(20000);
+    const names = report.rows.map((row: { name: string }) => row.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'npm run backtest (whole process)',
+        'simulation loop (ema-cross)',
+        'CSV load',
+        'indicator adx(14)',
+      ]),
+    );
+    for (const row of report.rows) {
+      expect(row.value).toBeGreaterThan(0);
+      expect(row.baseline).toBeGreaterThan(0);
+    }
+  }, 60_000);
+});
