@@ -5,9 +5,7 @@
 import { badInput } from '../errors.js';
 
 export type Sizing =
-  | { mode: 'all-in' }
-  | { mode: 'fraction'; fraction: number }
-  | { mode: 'risk'; risk: number };
+  { mode: 'all-in' } | { mode: 'fraction'; fraction: number } | { mode: 'risk'; risk: number };
 
 /**
  * Quantity to trade at `price`. `equity` is the account value now; the quantity never needs more than

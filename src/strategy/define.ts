@@ -71,8 +71,7 @@ export interface StrategyContext {
   readonly informative: Readonly<Record<string, InformativeSeries>>;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: the params schema is any zod object
-export type ParamsSchema = z.ZodType<Record<string, any>>;
+export type ParamsSchema = z.ZodType<Record<string, unknown>>;
 
 export interface StrategyDefinition<S extends ParamsSchema = ParamsSchema> {
   /** Lower-case name, equal to the file name in `strategies/`. */

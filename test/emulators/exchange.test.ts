@@ -28,7 +28,7 @@ describe('exchange emulator (through real ccxt)', () => {
 
   it('serves markets that ccxt parses, with precision and limits', async () => {
     await ex.loadMarkets();
-    const m = ex.markets['BTC/USDT']!;
+    const m = ex.markets!['BTC/USDT']!;
     expect(m.base).toBe('BTC');
     expect(m.quote).toBe('USDT');
     expect(m.spot).toBe(true);
