@@ -1,0 +1,39 @@
+/**
+ * Heavy modules stay off the paths that do not need them: the backtest command and the offline
+ * start never import ccxt, technicalindicators or pino-pretty statically (they load on demand).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from './helpers/fixtures.js';
+
+/** Every module reachable through static imports from `entry`: local files and package names. */
+function staticImports(entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    const text = readFileSync(file, 'utf8');
+    // Static forms only: `import x from '...'`, `import { a } from '...'`, `export ... from '...'`.
+    for (const m of text.matchAll(/^\s*(?:import|export)\s[^'"(]*?from\s+['"]([^'"]+)['"]/gm)) {
+      const spec = m[1]!;
+      if (spec.startsWith('.')) {
+        const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
+        if (existsSync(target)) visit(target);
+      } else if (!spec.startsWith('node:')) {
+        packages.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+      }
+    }
+  };
+  visit(entry);
+  return { files, packages };
+}
+
+describe('start-up weight', () => {
+  it.each(['src/cli.ts', 'src/main.ts'])('%s imports no heavy module statically', (entry) => {
+    const { packages, files } = staticImports(resolve(ROOT, entry));
+    expect(files.size).toBeGreaterThan(5);
+    expect([...packages].sort()).toEqual(['dotenv', 'pino', 'zod']);
+  });
+});
