@@ -34,6 +34,15 @@ function expectOneLineError(r: ReturnType<typeof run>, pattern: RegExp | string)
   else expect(lines[0]).toMatch(pattern);
 }
 
+/** Run a backtest of the sample with `args` (a space-separated string) and return its --json document. */
+function backtestJson(args: string) {
+  const out = join(mkdtempSync(join(tmpdir(), 'bosun-cli-')), 'out.json');
+  const r = run(['backtest', '--data', SAMPLE, ...args.split(' '), '--json', out, '--quiet']);
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stdout).toBe('');
+  return JSON.parse(readFileSync(out, 'utf8'));
+}
+
 beforeAll(() => {
   if (!existsSync(CLI)) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
 }, 120_000);
@@ -60,26 +69,7 @@ describe('npm run backtest', () => {
   });
 
   it('writes the documented JSON with --json', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'bosun-cli-')), 'out.json');
-    const r = run([
-      'backtest',
-      '--strategy',
-      'ema-cross',
-      '--data',
-      SAMPLE,
-      '--params',
-      'fast=9,slow=21',
-      '--fee',
-      '0.00075',
-      '--capital',
-      '5000',
-      '--json',
-      out,
-      '--quiet',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('');
-    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    const doc = backtestJson('--strategy ema-cross --params fast=9,slow=21 --fee 0.00075 --capital 5000');
     expect(Object.keys(doc)).toEqual(
       expect.arrayContaining(['strategy', 'params', 'candles', 'metrics', 'trades']),
     );
@@ -105,57 +95,23 @@ describe('npm run backtest', () => {
     expect(5000 + sum).toBeCloseTo(doc.metrics.finalEquity, 6);
   });
 
+  it('resamples file data to a multiple of its timeframe with --timeframe', () => {
+    const doc = backtestJson('--strategy ema-cross --timeframe 1d');
+    expect(doc.candles.timeframe).toBe('1d');
+    expect(doc.candles.count).toBeGreaterThan(2900);
+  });
+
   it('trades only from --from, warming the indicators on the bars before it', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'bosun-cli-')), 'out.json');
-    const r = run([
-      'backtest',
-      '--strategy',
-      'ma-trend',
-      '--data',
-      SAMPLE,
-      '--from',
-      '2022-01-01',
-      '--to',
-      '2023-01-01',
-      '--json',
-      out,
-      '--quiet',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    const doc = backtestJson('--strategy ma-trend --from 2022-01-01 --to 2023-01-01');
     expect(doc.metrics.startTime).toBe(Date.UTC(2022, 0, 1));
     expect(doc.metrics.endTime).toBe(Date.UTC(2023, 0, 1));
     expect(doc.trades.every((t: { entryTime: number }) => t.entryTime >= Date.UTC(2022, 0, 1))).toBe(true);
   });
 
   it('accepts exits, sizing and direction options', () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'bosun-cli-')), 'out.json');
-    const r = run([
-      'backtest',
-      '--strategy',
-      'ema-cross',
-      '--data',
-      SAMPLE,
-      '--direction',
-      'both',
-      '--sizing',
-      'risk:0.01',
-      '--stop',
-      '2%',
-      '--take-profit',
-      '1.5%:30%,3%:40%,5%:30%',
-      '--trailing',
-      '2%:1%',
-      '--max-bars',
-      '48',
-      '--slippage',
-      '5',
-      '--json',
-      out,
-      '--quiet',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    const doc = backtestJson(
+      '--strategy ema-cross --direction both --sizing risk:0.01 --stop 2% --take-profit 1.5%:30%,3%:40%,5%:30% --trailing 2%:1% --max-bars 48 --slippage 5',
+    );
     expect(doc.settings.exits).toEqual({
       stopLoss: 0.02,
       takeProfit: [

@@ -4,7 +4,7 @@ import { badInput } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { describeGaps, findGaps } from '../market/gaps.js';
 import { loadCandlesFile } from '../market/load.js';
-import { resample } from '../market/resample.js';
+import { closedOnly, resample } from '../market/resample.js';
 import { inferTimeframeMs, parseDate, timeframeMs, timeframeName } from '../market/timeframe.js';
 import { type Candles, indexAtOrAfter, sliceCandles } from '../market/types.js';
 
@@ -59,8 +59,7 @@ export async function loadCandleSource(
             `${args.data} holds ${timeframeName(dataMs)} candles, which cannot serve ${args.timeframe}; allowed: ${timeframeName(dataMs)} or a multiple of it`,
           );
         }
-        const r = resample(candles, dataMs, wanted);
-        candles = r.lastIsPartial ? sliceCandles(r, 0, r.length - 1) : r;
+        candles = closedOnly(resample(candles, dataMs, wanted));
         tfMs = wanted;
       }
     }

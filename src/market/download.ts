@@ -20,7 +20,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import { parseCandlesCsv } from './load.js';
-import { resample } from './resample.js';
+import { closedOnly, resample } from './resample.js';
 import { HOUR, isoTime, timeframeMs } from './timeframe.js';
 import { allocCandles, type Candles, concatCandles, sliceCandles } from './types.js';
 
@@ -154,12 +154,8 @@ export async function downloadCandles(req: DownloadRequest, opts: DownloadOption
     );
   }
   const source = cache.read(from, to);
-  const candles = sourceMs === targetMs ? source : completeOnly(resample(source, sourceMs, targetMs));
+  const candles = sourceMs === targetMs ? source : closedOnly(resample(source, sourceMs, targetMs));
   return { candles, fetched, requests, sourceTimeframe: sourceTf };
-}
-
-function completeOnly(r: ReturnType<typeof resample>): Candles {
-  return r.lastIsPartial ? sliceCandles(r, 0, r.length - 1) : r;
 }
 
 /** The timeframe to download: the asked one when offered, else the largest offered one dividing it. */

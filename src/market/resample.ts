@@ -8,7 +8,7 @@
  */
 import { AppError } from '../errors.js';
 import { DAY, timeframeMs, timeframeName, WEEK } from './timeframe.js';
-import { allocCandles, type Candles } from './types.js';
+import { allocCandles, type Candles, sliceCandles } from './types.js';
 
 /** Monday 1970-01-05 00:00 UTC: weekly buckets start here. */
 const WEEK_ORIGIN = 4 * DAY;
@@ -80,6 +80,11 @@ export function resample(src: Candles, sourceMs: number, target: string | number
     bars: bars.slice(0, count),
     lastIsPartial,
   };
+}
+
+/** Resampled candles without the last one when it is still forming. */
+export function closedOnly(r: ResampledCandles): Candles {
+  return r.lastIsPartial ? sliceCandles(r, 0, r.length - 1) : r;
 }
 
 /**
