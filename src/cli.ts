@@ -6,6 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { BACKTEST_USAGE, backtestCommand } from './cli/backtest.js';
+import { CHART_USAGE, chartCommand } from './cli/chart.js';
 import { DOWNLOAD_USAGE, downloadCommand } from './cli/download.js';
 import { strategiesCommand } from './cli/strategies.js';
 import { type Config, loadConfig, secretValues } from './config.js';
@@ -17,11 +18,13 @@ const HELP = `bosun: a crypto trading bot you steer from chat
 Commands:
   backtest     run a strategy over candles and print its metrics
   download     fetch candles from an exchange into the cache
+  chart        draw a market chart (candles, volume, indicators) as a PNG
   strategies   list strategies and their parameters
   bench        measure backtest, indicator and loading speed
 
 ${BACKTEST_USAGE}
 ${DOWNLOAD_USAGE}
+${CHART_USAGE}
 Usage: npm run strategies [-- --json]
 Usage: npm run bench [-- --json] [--quick]`;
 
@@ -30,6 +33,7 @@ type Command = (argv: string[], config: Config, logger: Logger) => Promise<numbe
 const COMMANDS: Record<string, Command> = {
   backtest: backtestCommand,
   download: downloadCommand,
+  chart: chartCommand,
   strategies: (argv) => strategiesCommand(argv),
   bench: async (argv, config) => (await import('./bench/index.js')).benchCommand(argv, config.dataDir),
 };

@@ -132,6 +132,43 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     allowed: 'slippage in basis points, from 0 to 1000',
   },
   {
+    env: 'CHART_RENDERER',
+    path: 'charts.renderer',
+    schema: z.enum(['local', 'quickchart']).default('local'),
+    allowed: 'one of local (drawn here, no network), quickchart (a QuickChart server)',
+  },
+  {
+    env: 'QUICKCHART_URL',
+    path: 'charts.quickchartUrl',
+    schema: z.url().default('https://quickchart.io'),
+    allowed: 'the base URL of a QuickChart server (hosted or self-hosted)',
+  },
+  {
+    env: 'QUICKCHART_API_KEY',
+    path: 'charts.quickchartKey',
+    schema: z.string().regex(/^\S+$/).optional(),
+    allowed: 'a QuickChart API key, without spaces (environment only)',
+    secret: true,
+  },
+  {
+    env: 'CHART_THEME',
+    path: 'charts.theme',
+    schema: z.enum(['dark', 'light']).default('dark'),
+    allowed: 'one of dark, light',
+  },
+  {
+    env: 'CHART_WIDTH',
+    path: 'charts.width',
+    schema: z.coerce.number().pipe(z.number().int().min(320).max(4096)).default(1280),
+    allowed: 'chart width in pixels, a whole number from 320 to 4096',
+  },
+  {
+    env: 'CHART_HEIGHT',
+    path: 'charts.height',
+    schema: z.coerce.number().pipe(z.number().int().min(240).max(4096)).default(720),
+    allowed: 'chart height in pixels, a whole number from 240 to 4096',
+  },
+  {
     env: 'DEMO_STRATEGY',
     path: 'demo.strategy',
     schema: z.string().min(1).default('ema-cross'),
@@ -146,7 +183,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
 ];
 
 /** Prefixes that mark an environment variable as meant for bosun, so a typo there is caught. */
-const OWN_PREFIXES = ['BOSUN_', 'EXCHANGE_', 'BACKTEST_', 'TRADING_', 'DEMO_'];
+const OWN_PREFIXES = ['BOSUN_', 'EXCHANGE_', 'BACKTEST_', 'TRADING_', 'DEMO_', 'CHART_', 'QUICKCHART_'];
 
 export interface Config {
   configFile?: string;
@@ -157,6 +194,14 @@ export interface Config {
   tradingMode: 'paper' | 'live';
   exchange: { id: string; apiUrl?: string; apiKey?: string; secret?: string; password?: string };
   backtest: { capital: number; fee: number; slippageBps: number };
+  charts: {
+    renderer: 'local' | 'quickchart';
+    quickchartUrl: string;
+    quickchartKey?: string;
+    theme: 'dark' | 'light';
+    width: number;
+    height: number;
+  };
   demo: { strategy: string; data: string };
 }
 

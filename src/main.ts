@@ -3,12 +3,15 @@
  *
  * With nothing configured it runs offline on its embedded defaults. Until the chat adapters land
  * (the chat issue), that is a demo: a backtest of the bundled BTC/USDT sample with the default
- * strategy, and its summary.
+ * strategy, its summary, and its chart written under DATA_DIR/out/.
  */
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runBacktest } from './backtest/run.js';
 import { summaryRows } from './backtest/summary.js';
+import { backtestChart, chartStyle } from './charts/index.js';
 import { printRows } from './cli/backtest.js';
+import { renderChartFile } from './cli/charts.js';
 import { loadConfig, secretValues } from './config.js';
 import { toAppError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -50,6 +53,18 @@ export async function main(): Promise<number> {
     }),
   );
   console.log(`${'Gaps'.padEnd(18)}${describeGaps(findGaps(candles.time, tfMs), tfMs)}`);
+  const chartPath = join(config.dataDir, 'out', 'demo-backtest.png');
+  try {
+    await renderChartFile(
+      backtestChart({ result, symbol: 'BTC/USDT' }, chartStyle(config)),
+      chartPath,
+      config,
+    );
+    console.log(`${'Chart'.padEnd(18)}${chartPath}`);
+  } catch (err) {
+    // The demo's numbers stand without the picture; say why it is missing.
+    console.log(`${'Chart'.padEnd(18)}not drawn: ${toAppError(err).message}`);
+  }
   console.log(
     '\nTry: npm run backtest -- --strategy rsi-reversion --data data/samples/binance_BTC-USDT_2h.csv',
   );

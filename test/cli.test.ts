@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { candlesFromCsv, ExchangeEmulator } from './emulators/exchange/server.js';
+import { QuickChartStub } from './emulators/quickchart/server.js';
 import { ROOT, SAMPLES } from './helpers/fixtures.js';
+import { pixelStats, pngSize } from './helpers/png.js';
 
 const CLI = join(ROOT, 'dist/src/cli.js');
 const SAMPLE = 'data/samples/binance_BTC-USDT_2h.csv';
@@ -33,6 +35,20 @@ function expectOneLineError(r: ReturnType<typeof run>, pattern: RegExp | string)
   if (typeof pattern === 'string') expect(lines[0]).toBe(`error: ${pattern}`);
   else expect(lines[0]).toMatch(pattern);
 }
+
+/** Run the CLI without blocking this process (for stand-ins that live in it). */
+function runAsync(args: string[], extraEnv: Record<string, string> = {}): Promise<ReturnType<typeof run>> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: cleanEnv(extraEnv) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'bosun-cli-'));
 
 /** Run a backtest of the sample with `args` (a space-separated string) and return its --json document. */
 function backtestJson(args: string) {
@@ -207,7 +223,7 @@ describe('npm run backtest', () => {
       );
       expectOneLineError(
         run(['frobnicate']),
-        'unknown command "frobnicate"; allowed: backtest, download, strategies, bench',
+        'unknown command "frobnicate"; allowed: backtest, download, chart, strategies, bench',
       );
     });
 
@@ -251,20 +267,7 @@ describe('downloading through the exchange emulator', () => {
   });
   afterAll(() => emu.stop());
 
-  /** The CLI runs asynchronously here: the emulator lives in this process. */
-  function runAsync(args: string[]): Promise<ReturnType<typeof run>> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        cwd: ROOT,
-        env: cleanEnv({ EXCHANGE_API_URL: emu.url, DATA_DIR: dataDir }),
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const env = () => ({ EXCHANGE_API_URL: emu.url, DATA_DIR: dataDir });
 
   it('downloads, caches, and serves the second request from the cache', async () => {
     const args = [
@@ -278,47 +281,30 @@ describe('downloading through the exchange emulator', () => {
       '--to',
       '2025-07-01',
     ];
-    const first = await runAsync(args);
+    const first = await runAsync(args, env());
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(
       /^binance BTC\/USDT 4h \(\d+ fetched\): 180 candles, 2025-06-01T00:00:00Z \.\. 2025-06-30T20:00:00Z; no gaps/,
     );
     const requests = emu.calls('/api/v3/klines').length;
-    const second = await runAsync(args);
+    const second = await runAsync(args, env());
     expect(second.stdout).toMatch(/\(from cache\): 180 candles/);
     expect(emu.calls('/api/v3/klines').length).toBe(requests);
   });
 
   it('backtests downloaded candles in one command', async () => {
-    const r = await runAsync([
-      'backtest',
-      '--strategy',
-      'ema-cross',
-      '--exchange',
-      'binance',
-      '--symbol',
-      'BTC/USDT',
-      '--timeframe',
-      '2h',
-      '--from',
-      '2025-07-01',
-      '--to',
-      '2025-08-01',
-    ]);
+    const args =
+      'backtest --strategy ema-cross --exchange binance --symbol BTC/USDT --timeframe 2h --from 2025-07-01 --to 2025-08-01';
+    const r = await runAsync(args.split(' '), env());
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/BTC\/USDT 2h, 372 candles, 2025-07-01T00:00:00Z/);
   });
 
   it('refuses a symbol the exchange does not list', async () => {
-    const r = await runAsync([
-      'download',
-      '--symbol',
-      'NOPE/USDT',
-      '--timeframe',
-      '1h',
-      '--from',
-      '2025-07-01',
-    ]);
+    const r = await runAsync(
+      'download --symbol NOPE/USDT --timeframe 1h --from 2025-07-01'.split(' '),
+      env(),
+    );
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(
       'error: symbol NOPE/USDT is not listed on binance; allowed: a market like BTC/USDT',
@@ -326,16 +312,87 @@ describe('downloading through the exchange emulator', () => {
   });
 });
 
+describe('charts from the command line', () => {
+  it('backtest --chart writes the backtest chart as a 1280x720 PNG', async () => {
+    const file = join(tmp(), 'bt.png');
+    const r = run([
+      'backtest',
+      '--strategy',
+      'ema-cross',
+      '--data',
+      SAMPLE,
+      '--from',
+      '2025-01-01',
+      '--chart',
+      file,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`Wrote chart ${file}`);
+    const png = readFileSync(file);
+    expect(pngSize(png)).toEqual({ width: 1280, height: 720 });
+    expect((await pixelStats(png, '#131722')).share).toBeGreaterThan(0.03);
+  });
+
+  it('npm run chart draws a market chart with indicators, in the size and theme asked', async () => {
+    const file = join(tmp(), 'market.png');
+    const args = `chart --data ${SAMPLE} --symbol BTC/USDT --timeframe 1d --indicators ema20,bb,rsi,macd --theme light --width 900 --height 900 --out ${file}`;
+    const r = run(args.split(' '));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`Wrote chart ${file} (BTC/USDT 1d, last 120 bars)\n`);
+    const png = readFileSync(file);
+    expect(pngSize(png)).toEqual({ width: 900, height: 900 });
+    expect((await pixelStats(png, '#ffffff')).at(1, 899)).toBe('#ffffff');
+  });
+
+  it('answers a bad indicator, theme, file name or renderer in one line', () => {
+    expectOneLineError(
+      run(['chart', '--data', SAMPLE, '--indicators', 'ema20,ichimoku']),
+      /^error: unknown indicator "ichimoku"; allowed: ema<N>/,
+    );
+    expectOneLineError(
+      run(['chart', '--data', SAMPLE, '--theme', 'neon']),
+      '--theme is "neon"; allowed: dark, light',
+    );
+    expectOneLineError(
+      run(['backtest', '--strategy', 'ema-cross', '--data', SAMPLE, '--chart', 'out.jpg']),
+      'chart file "out.jpg" must end in .png',
+    );
+    expectOneLineError(
+      run(['chart', '--data', SAMPLE], { CHART_RENDERER: 'svg' }),
+      'CHART_RENDERER is "svg"; allowed: one of local (drawn here, no network), quickchart (a QuickChart server)',
+    );
+  });
+
+  describe('with CHART_RENDERER=quickchart', () => {
+    const stub = new QuickChartStub();
+    beforeAll(() => stub.start());
+    afterAll(() => stub.stop());
+
+    it('sends the panels to the QuickChart server at QUICKCHART_URL and writes the stacked image', async () => {
+      const file = join(tmp(), 'qc.png');
+      const args = `backtest --strategy ema-cross --data ${SAMPLE} --from 2025-06-01 --chart ${file} --quiet`;
+      const r = await runAsync(args.split(' '), { CHART_RENDERER: 'quickchart', QUICKCHART_URL: stub.url });
+      expect(r.code, r.stderr).toBe(0);
+      expect(stub.requests.length).toBe(3);
+      expect(pngSize(readFileSync(file))).toEqual({ width: 1280, height: 720 });
+    });
+  });
+});
+
 describe('npm start with nothing configured', () => {
-  it('runs the offline demo: a backtest of the bundled sample', () => {
+  it('runs the offline demo: a backtest of the bundled sample, and writes its chart', () => {
+    const dataDir = tmp();
     const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/main.js')], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: cleanEnv(),
+      env: cleanEnv({ DATA_DIR: dataDir }),
     });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/offline demo/);
     expect(r.stdout).toMatch(/Total return/);
+    const chart = join(dataDir, 'out', 'demo-backtest.png');
+    expect(r.stdout).toContain(`Chart             ${chart}`);
+    expect(pngSize(readFileSync(chart))).toEqual({ width: 1280, height: 720 });
   });
 });
 
@@ -359,6 +416,7 @@ describe('npm run bench', () => {
         'indicator adx(14)',
       ]),
     );
+    expect(names.filter((n: string) => n.startsWith('backtest chart'))).toHaveLength(2);
     for (const row of report.rows) {
       expect(row.value).toBeGreaterThan(0);
       expect(row.baseline).toBeGreaterThan(0);

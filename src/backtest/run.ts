@@ -51,6 +51,8 @@ export interface BacktestResult {
   sizing: Sizing;
   direction: Direction;
   exits: ExitRules;
+  /** The candles traded (from tradeFrom on), with signals, simulation and metrics over the same bars. */
+  candles: Candles;
   signals: Signals;
   simulation: Simulation;
   metrics: Metrics;
@@ -121,6 +123,7 @@ export function runBacktest(
     sizing,
     direction,
     exits,
+    candles: traded,
     signals: tradedSignals,
     simulation,
     metrics: computeMetrics(traded, simulation, capital, tfMs),

@@ -12,12 +12,14 @@ import { parseParamList, parseParams } from '../strategy/params.js';
 import { loadStrategy, strategyNames } from '../strategy/registry.js';
 import { fraction, numberOption, oneOf, parseCommandArgs, parseTakeProfit, parseTrailing } from './args.js';
 import { loadCandleSource } from './candles.js';
+import { renderChartFile, STYLE_OPTIONS, styleFromArgs } from './charts.js';
 import { progressBar } from './progress.js';
 
 export const BACKTEST_USAGE = `Usage: npm run backtest -- --strategy NAME (--data FILE | --exchange ID --symbol SYM --timeframe TF --from DATE [--to DATE])
   [--params k=v,...] [--fee 0.001] [--capital 10000] [--slippage BPS] [--sizing all-in|fraction:F|risk:R]
   [--direction long|short|both] [--stop 2%] [--take-profit 1.5%:30%,3%:40%,5%:30%] [--trailing 2%:1%]
-  [--max-bars N] [--timeframe TF] [--from DATE] [--to DATE] [--json FILE] [--quiet] [--verbose]`;
+  [--max-bars N] [--timeframe TF] [--from DATE] [--to DATE] [--json FILE] [--chart FILE.png]
+  [--theme dark|light] [--width PX] [--height PX] [--quiet] [--verbose]`;
 
 const OPTIONS = {
   strategy: { type: 'string' },
@@ -38,6 +40,8 @@ const OPTIONS = {
   trailing: { type: 'string' },
   'max-bars': { type: 'string' },
   json: { type: 'string' },
+  chart: { type: 'string' },
+  ...STYLE_OPTIONS,
   quiet: { type: 'boolean' },
   verbose: { type: 'boolean' },
 } as const;
@@ -61,6 +65,7 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
   if (maxBars !== undefined) exits.maxBars = maxBars;
   const direction = oneOf('direction', v.direction, ['long', 'short', 'both'] as const);
 
+  const style = styleFromArgs(v);
   const progress = progressBar(!v.quiet);
   // Warm-up bars before --from, so the strategy is ready when trading starts.
   const warmup = strategy.warmup(parseParams(strategy, raw));
@@ -98,6 +103,14 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
       );
     }
   }
+  if (v.chart) {
+    const { backtestChart, chartStyle } = await import('../charts/index.js');
+    const doc = backtestChart(
+      { result, ...(loaded.symbol ? { symbol: loaded.symbol } : {}) },
+      chartStyle(config, style),
+    );
+    await renderChartFile(doc, v.chart, config);
+  }
   if (!v.quiet) {
     printRows(summaryRows(result, info));
     if (loaded.gaps !== 'no gaps') console.log(`${'Gaps'.padEnd(18)}${loaded.gaps}`);
@@ -114,6 +127,7 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
     if (result.simulation.skippedEntries > 0)
       console.log(`\n${result.simulation.skippedEntries} entries skipped (no usable stop for risk sizing)`);
     if (v.json) console.log(`\nWrote ${v.json}`);
+    if (v.chart) console.log(`${v.json ? '' : '\n'}Wrote chart ${v.chart}`);
   }
   return 0;
 }

@@ -1,0 +1,182 @@
+/**
+ * Axes and shared options. The x axis is linear over epoch milliseconds, so panels drawn from
+ * series of different lengths still line up in time, with ticks at round steps (hours, days,
+ * weeks, months) labelled in the configured time zone. The y axis sits on the right with a fixed
+ * width, so stacked panels share the same plot width. Numbers use thousands separators.
+ */
+import type { Palette } from './theme.js';
+
+const H = 3_600_000;
+const D = 24 * H;
+const STEPS = [
+  15 * 60_000,
+  30 * 60_000,
+  H,
+  2 * H,
+  4 * H,
+  6 * H,
+  12 * H,
+  D,
+  2 * D,
+  7 * D,
+  14 * D,
+  30 * D,
+  91 * D,
+  182 * D,
+  365 * D,
+  730 * D,
+];
+
+/** Width reserved for every y axis, in pixels. */
+export const Y_AXIS_WIDTH = 78;
+
+/** A round tick step giving about `target` ticks over the span. */
+export function timeStep(spanMs: number, target = 8): number {
+  return STEPS.find((s) => spanMs / s <= target) ?? STEPS[STEPS.length - 1]!;
+}
+
+/**
+ * A self-contained tick formatter (it survives being sent to QuickChart as source text): dates
+ * in `timezone`, with the detail the step needs.
+ */
+export function dateTickFormatter(timezone: string, stepMs: number): (value: number | string) => string {
+  const opts: Intl.DateTimeFormatOptions =
+    stepMs < D
+      ? { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }
+      : stepMs < 30 * D
+        ? { month: 'short', day: 'numeric' }
+        : { month: 'short', year: 'numeric' };
+  const body = `return new Intl.DateTimeFormat('en-GB', ${JSON.stringify({ ...opts, timeZone: timezone })}).format(new Date(Number(value)));`;
+  return new Function('value', body) as (value: number | string) => string;
+}
+
+export function timeAxis(
+  p: Palette,
+  from: number,
+  to: number,
+  timezone: string,
+  showLabels: boolean,
+): Record<string, unknown> {
+  const step = timeStep(to - from);
+  return {
+    type: 'linear',
+    min: from,
+    max: to,
+    offset: false,
+    // offset: false also for bar panels, whose default would shift the grid off the panels above.
+    grid: { color: p.grid, drawTicks: showLabels, offset: false },
+    border: { color: p.grid },
+    ticks: {
+      display: showLabels,
+      stepSize: step,
+      maxRotation: 0,
+      autoSkip: true,
+      autoSkipPadding: 24,
+      color: p.muted,
+      font: { size: 12 },
+      callback: dateTickFormatter(timezone, step),
+    },
+  };
+}
+
+/** Fixes a scale's width; self-contained so it can be sent as source text. */
+function fixedWidth(scale: { width: number }): void {
+  scale.width = 78;
+}
+
+export function valueAxis(p: Palette, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const { ticks, ...rest } = extra as { ticks?: Record<string, unknown> };
+  return {
+    position: 'right',
+    grid: { color: p.grid },
+    border: { color: p.grid },
+    afterFit: fixedWidth,
+    ticks: { color: p.muted, font: { size: 12 }, maxTicksLimit: 6, ...ticks },
+    ...rest,
+  };
+}
+
+/** A tick formatter that appends a percent sign. */
+export function percentTicks(value: number | string): string {
+  return `${Number(value).toLocaleString('en-US', { maximumFractionDigits: 1 })}%`;
+}
+
+/** Legend items in dataset order (not draw order), so the price comes first. Self-contained. */
+function byDatasetIndex(a: { datasetIndex?: number }, b: { datasetIndex?: number }): number {
+  return (a.datasetIndex ?? 0) - (b.datasetIndex ?? 0);
+}
+
+/** Datasets with an empty label (guide lines, band edges) stay out of the legend. Self-contained. */
+function hasLabel(item: { text?: string }): boolean {
+  return Boolean(item.text);
+}
+
+/** Options every panel shares: no animation, fixed layout, the theme's text colour. */
+export function baseOptions(p: Palette, legend: boolean): Record<string, unknown> {
+  return {
+    animation: false,
+    responsive: false,
+    maintainAspectRatio: false,
+    devicePixelRatio: 1,
+    locale: 'en-US',
+    parsing: false,
+    normalized: true,
+    color: p.text,
+    // The same left padding everywhere, wide enough for half a date label, keeps stacked plots aligned.
+    layout: { padding: { left: 36, right: 8, top: 4, bottom: 4 } },
+    interaction: { mode: 'nearest', intersect: false },
+    plugins: {
+      legend: {
+        display: legend,
+        position: 'top',
+        align: 'start',
+        labels: {
+          color: p.text,
+          usePointStyle: true,
+          boxWidth: 8,
+          boxHeight: 8,
+          padding: 14,
+          font: { size: 12 },
+          sort: byDatasetIndex,
+          filter: hasLabel,
+        },
+      },
+      tooltip: { enabled: false },
+      title: { display: false },
+    },
+  };
+}
+
+/** A title and a subtitle line on a panel (the first one of a chart). */
+export function withTitle(
+  options: Record<string, unknown>,
+  p: Palette,
+  title: string,
+  subtitle?: string,
+): Record<string, unknown> {
+  const plugins = options.plugins as Record<string, unknown>;
+  return {
+    ...options,
+    plugins: {
+      ...plugins,
+      title: {
+        display: true,
+        text: title,
+        color: p.text,
+        align: 'start',
+        font: { size: 18, weight: '600' },
+        padding: { top: 6, bottom: 2 },
+      },
+      subtitle: subtitle
+        ? {
+            display: true,
+            text: subtitle,
+            color: p.muted,
+            align: 'start',
+            font: { size: 13 },
+            padding: { bottom: 6 },
+          }
+        : { display: false },
+    },
+  };
+}

@@ -1,0 +1,322 @@
+/**
+ * The market chart behind `/chart SYMBOL [TF] [indicators]`: candles, volume, chosen overlays (EMA,
+ * SMA, Bollinger, VWAP) on the price, oscillators (RSI, MACD) in their own panels, and open
+ * positions' entry, stop and targets as horizontal lines. Indicators are computed over all the
+ * candles given and the last `bars` are shown, so they are warm from the first bar drawn.
+ */
+import { badInput } from '../errors.js';
+import * as ind from '../indicators/index.js';
+import { type Candles, sliceCandles } from '../market/types.js';
+import { baseOptions, timeAxis, valueAxis, withTitle, Y_AXIS_WIDTH } from './axes.js';
+import { CANDLE_LIMIT } from './backtest-chart.js';
+import { pointsAt, reduceIndices } from './reduce.js';
+import { palette } from './theme.js';
+import {
+  type ChartDocument,
+  type ChartPanel,
+  type ChartStyle,
+  type Dataset,
+  DEFAULT_STYLE,
+} from './types.js';
+
+export type IndicatorRequest =
+  | { kind: 'ema' | 'sma'; period: number }
+  | { kind: 'bb'; period: number; stdDev: number }
+  | { kind: 'vwap' }
+  | { kind: 'rsi'; period: number }
+  | { kind: 'macd'; fast: number; slow: number; signal: number };
+
+export const INDICATORS_ALLOWED =
+  'ema<N>, sma<N>, bb or bb<N>, vwap, rsi or rsi<N>, macd (e.g. ema20,ema50,bb,rsi)';
+
+/** Parse "ema20,ema50,bb,rsi,macd" (commas or spaces). */
+export function parseIndicators(text: string): IndicatorRequest[] {
+  const out: IndicatorRequest[] = [];
+  for (const token of text
+    .toLowerCase()
+    .split(/[,\s]+/)
+    .filter(Boolean)) {
+    const m = /^([a-z]+)(\d*)$/.exec(token);
+    const name = m?.[1];
+    const n = m?.[2] ? Number(m[2]) : undefined;
+    const period = (def: number, max = 1000) => {
+      const p = n ?? def;
+      if (p < 2 || p > max)
+        throw badInput(`indicator "${token}": period ${p} is out of range; allowed: 2 to ${max}`);
+      return p;
+    };
+    if (name === 'ema' || name === 'sma') {
+      if (n === undefined)
+        throw badInput(`indicator "${token}" needs a period, e.g. ${name}20; allowed: ${INDICATORS_ALLOWED}`);
+      out.push({ kind: name, period: period(20) });
+    } else if (name === 'bb') out.push({ kind: 'bb', period: period(20, 500), stdDev: 2 });
+    else if (name === 'vwap' && n === undefined) out.push({ kind: 'vwap' });
+    else if (name === 'rsi') out.push({ kind: 'rsi', period: period(14, 200) });
+    else if (name === 'macd' && n === undefined) out.push({ kind: 'macd', fast: 12, slow: 26, signal: 9 });
+    else throw badInput(`unknown indicator "${token}"; allowed: ${INDICATORS_ALLOWED}`);
+  }
+  return out;
+}
+
+export interface PositionLines {
+  side: 'long' | 'short';
+  entry: number;
+  stop?: number;
+  targets?: number[];
+  /** Shown in the legend, e.g. the run id. */
+  label?: string;
+}
+
+export interface MarketChartInput {
+  symbol: string;
+  timeframe: string;
+  /** All candles available (indicators warm up on the earlier ones). */
+  candles: Candles;
+  /** How many of the latest bars to draw (default 120). */
+  bars?: number;
+  indicators?: IndicatorRequest[];
+  positions?: PositionLines[];
+  /** A note after the title, e.g. the exchange. */
+  source?: string;
+}
+
+const money = (v: number) => v.toLocaleString('en-US', { maximumFractionDigits: v >= 100 ? 2 : 6 });
+
+export function marketChart(input: MarketChartInput, style: ChartStyle = {}): ChartDocument {
+  const { width, height, theme, timezone } = { ...DEFAULT_STYLE, ...style };
+  const p = palette(theme);
+  const all = input.candles;
+  if (all.length === 0) throw badInput(`no ${input.symbol} ${input.timeframe} candles to draw`);
+  const bars = Math.min(input.bars ?? 120, all.length);
+  const start = all.length - bars;
+  const c = sliceCandles(all, start);
+  const n = c.length;
+  const tfMs = n > 1 ? c.time[1]! - c.time[0]! : 60_000;
+  const from = c.time[0]!;
+  const to = c.time[n - 1]! + tfMs;
+  const show = (values: Float64Array) => values.subarray(start);
+
+  const overlays: Array<[string, Float64Array]> = [];
+  const oscillators: IndicatorRequest[] = [];
+  for (const req of input.indicators ?? []) {
+    if (req.kind === 'ema' || req.kind === 'sma')
+      overlays.push([`${req.kind.toUpperCase()} ${req.period}`, show(ind[req.kind](all.close, req.period))]);
+    else if (req.kind === 'bb') {
+      const b = ind.bbands(all.close, req.period, req.stdDev);
+      // One legend entry for the band: its edges have no label.
+      overlays.push(
+        ['', show(b.upper)],
+        [`BB ${req.period},${req.stdDev}`, show(b.middle)],
+        ['', show(b.lower)],
+      );
+    } else if (req.kind === 'vwap')
+      overlays.push(['VWAP', show(ind.vwap(all.high, all.low, all.close, all.volume, all.time))]);
+    else oscillators.push(req);
+  }
+
+  const plotWidth = width - Y_AXIS_WIDTH - 44;
+  const idx = reduceIndices([c.close, ...overlays.map(([, v]) => v)], n, plotWidth);
+  const line = (
+    label: string,
+    data: unknown[],
+    color: string,
+    extra: Record<string, unknown> = {},
+  ): Dataset => ({
+    type: 'line',
+    label,
+    data,
+    borderColor: color,
+    backgroundColor: color,
+    borderWidth: 1.4,
+    pointRadius: 0,
+    ...extra,
+  });
+
+  const priceSets: Dataset[] = [];
+  const candles = n <= CANDLE_LIMIT;
+  if (candles) {
+    priceSets.push({
+      type: 'candlestick',
+      label: input.symbol,
+      data: Array.from({ length: n }, (_, i) => ({
+        x: c.time[i]!,
+        o: c.open[i]!,
+        h: c.high[i]!,
+        l: c.low[i]!,
+        c: c.close[i]!,
+      })),
+      backgroundColors: { up: p.up, down: p.down, unchanged: p.muted },
+      borderColors: { up: p.up, down: p.down, unchanged: p.muted },
+      backgroundColor: p.up,
+      order: 2,
+    });
+  } else {
+    priceSets.push(line(input.symbol, pointsAt(c.time, c.close, idx), p.price, { order: 2 }));
+  }
+  overlays.forEach(([label, values], k) => {
+    const isBandEdge = label === '';
+    const isBand = isBandEdge || label.startsWith('BB');
+    const color = isBand ? p.overlays[1]! : p.overlays[k % p.overlays.length]!;
+    priceSets.push(
+      line(label, pointsAt(c.time, values, idx), color, {
+        order: 1,
+        ...(isBandEdge ? { borderDash: [4, 3] } : {}),
+      }),
+    );
+  });
+  const level = (label: string, price: number, color: string, dash: number[]) =>
+    line(
+      `${label} ${money(price)}`,
+      [
+        { x: from, y: price },
+        { x: to, y: price },
+      ],
+      color,
+      { borderDash: dash, borderWidth: 1.6, order: 0 },
+    );
+  for (const pos of input.positions ?? []) {
+    const who = pos.label ? `${pos.label} ` : '';
+    priceSets.push(level(`${who}${pos.side} entry`, pos.entry, p.entryLine, [8, 4]));
+    if (pos.stop !== undefined) priceSets.push(level(`${who}stop`, pos.stop, p.stopLine, [3, 3]));
+    (pos.targets ?? []).forEach((t, k) =>
+      priceSets.push(level(`${who}target ${k + 1}`, t, p.targetLine, [3, 3])),
+    );
+  }
+
+  const last = c.close[n - 1]!;
+  const change = last / c.open[0]! - 1;
+  let hi = -Infinity;
+  let lo = Infinity;
+  for (let i = 0; i < n; i++) {
+    hi = Math.max(hi, c.high[i]!);
+    lo = Math.min(lo, c.low[i]!);
+  }
+  const title = [input.symbol, input.timeframe, input.source].filter(Boolean).join(' · ');
+  const subtitle = `Last ${money(last)}   ·   ${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}% over ${n} bars   ·   High ${money(hi)}   ·   Low ${money(lo)}`;
+
+  const panels: ChartPanel[] = [];
+  const bottom = oscillators.length === 0 ? 'volume' : oscillators.length - 1;
+  panels.push({
+    weight: 0.58,
+    config: {
+      type: candles ? 'candlestick' : 'line',
+      data: { datasets: priceSets },
+      options: {
+        ...withTitle(baseOptions(p, true), p, title, subtitle),
+        scales: {
+          x: timeAxis(p, from, to, timezone, false),
+          y: valueAxis(p, { ticks: { maxTicksLimit: 8 } }),
+        },
+      },
+    },
+  });
+  panels.push({
+    weight: 0.14,
+    config: {
+      type: 'bar',
+      data: {
+        datasets: [
+          {
+            label: 'Volume',
+            data: Array.from({ length: n }, (_, i) => ({ x: c.time[i]! + tfMs / 2, y: c.volume[i]! })),
+            backgroundColor: Array.from({ length: n }, (_, i) =>
+              c.close[i]! >= c.open[i]! ? p.volumeUp : p.volumeDown,
+            ),
+            barPercentage: 1,
+            categoryPercentage: 0.9,
+          },
+        ],
+      },
+      options: {
+        ...baseOptions(p, false),
+        scales: {
+          x: timeAxis(p, from, to, timezone, bottom === 'volume'),
+          y: valueAxis(p, { beginAtZero: true, ticks: { maxTicksLimit: 3 } }),
+        },
+      },
+    },
+  });
+  oscillators.forEach((req, k) => {
+    const showDates = k === bottom;
+    if (req.kind === 'rsi') {
+      const r = show(ind.rsi(all.close, req.period));
+      panels.push({
+        weight: 0.16,
+        config: {
+          type: 'line',
+          data: {
+            datasets: [
+              line(`RSI ${req.period}`, pointsAt(c.time, r, idx), p.overlays[2]!),
+              line(
+                '',
+                [
+                  { x: from, y: 70 },
+                  { x: to, y: 70 },
+                ],
+                p.muted,
+                { borderDash: [4, 4], borderWidth: 1 },
+              ),
+              line(
+                '',
+                [
+                  { x: from, y: 30 },
+                  { x: to, y: 30 },
+                ],
+                p.muted,
+                { borderDash: [4, 4], borderWidth: 1 },
+              ),
+            ],
+          },
+          options: {
+            ...baseOptions(p, true),
+            scales: {
+              x: timeAxis(p, from, to, timezone, showDates),
+              y: valueAxis(p, { min: 0, max: 100, ticks: { stepSize: 50 } }),
+            },
+          },
+        },
+      });
+    } else if (req.kind === 'macd') {
+      const m = ind.macd(all.close, req.fast, req.slow, req.signal);
+      const hist = show(m.histogram);
+      panels.push({
+        weight: 0.18,
+        config: {
+          type: 'bar',
+          data: {
+            datasets: [
+              {
+                type: 'bar',
+                label: 'Histogram',
+                data: Array.from({ length: n }, (_, i) => ({
+                  x: c.time[i]! + tfMs / 2,
+                  y: Number.isNaN(hist[i]!) ? null : hist[i]!,
+                })),
+                backgroundColor: Array.from({ length: n }, (_, i) =>
+                  hist[i]! >= 0 ? p.volumeUp : p.volumeDown,
+                ),
+                barPercentage: 1,
+                categoryPercentage: 0.9,
+                order: 2,
+              },
+              line(`MACD ${req.fast},${req.slow}`, pointsAt(c.time, show(m.macd), idx), p.overlays[2]!, {
+                order: 1,
+              }),
+              line(`Signal ${req.signal}`, pointsAt(c.time, show(m.signal), idx), p.overlays[0]!, {
+                order: 1,
+              }),
+            ],
+          },
+          options: {
+            ...baseOptions(p, true),
+            scales: {
+              x: timeAxis(p, from, to, timezone, showDates),
+              y: valueAxis(p, { ticks: { maxTicksLimit: 4 } }),
+            },
+          },
+        },
+      });
+    }
+  });
+  return { width, height, theme, background: p.background, panels };
+}

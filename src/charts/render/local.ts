@@ -1,0 +1,71 @@
+/**
+ * The local renderer: Chart.js 4 with chartjs-chart-financial, drawn on @napi-rs/canvas (Skia, a
+ * prebuilt binary inside the npm package). No network. Each panel is drawn on its own canvas and
+ * the panels are stacked into one PNG. Text uses the bundled Inter font, so output does not depend
+ * on the fonts a machine has.
+ */
+import { createRequire } from 'node:module';
+import type { Chart as ChartType, ChartConfiguration } from 'chart.js';
+import type { Canvas } from '@napi-rs/canvas';
+import type { ChartDocument } from '../types.js';
+import { type ChartRenderer, panelHeights } from './index.js';
+
+interface Libraries {
+  Chart: typeof ChartType;
+  createCanvas: (w: number, h: number) => Canvas;
+}
+
+let libraries: Promise<Libraries> | undefined;
+
+/** Load Chart.js, its financial charts and the canvas once, and register the fonts. */
+export function loadChartLibraries(): Promise<Libraries> {
+  libraries ??= (async () => {
+    const [{ Chart, registerables }, financial, canvas] = await Promise.all([
+      import('chart.js'),
+      // The package's "main" is a UMD build that wants a global Chart; its ES module is this file.
+      import('chartjs-chart-financial/dist/chartjs-chart-financial.esm.js'),
+      import('@napi-rs/canvas'),
+    ]);
+    Chart.register(
+      ...registerables,
+      financial.CandlestickController,
+      financial.CandlestickElement,
+      financial.OhlcController,
+      financial.OhlcElement,
+    );
+    const require = createRequire(import.meta.url);
+    for (const weight of ['400', '600']) {
+      canvas.GlobalFonts.registerFromPath(
+        require.resolve(`@fontsource/inter/files/inter-latin-${weight}-normal.woff2`),
+        'Inter',
+      );
+    }
+    Chart.defaults.font.family = 'Inter, "DejaVu Sans", sans-serif';
+    return { Chart, createCanvas: canvas.createCanvas };
+  })();
+  return libraries;
+}
+
+export class LocalRenderer implements ChartRenderer {
+  readonly name = 'local' as const;
+
+  async render(doc: ChartDocument): Promise<Buffer> {
+    const { Chart, createCanvas } = await loadChartLibraries();
+    const image = createCanvas(doc.width, doc.height);
+    const ctx = image.getContext('2d');
+    ctx.fillStyle = doc.background;
+    ctx.fillRect(0, 0, doc.width, doc.height);
+    const heights = panelHeights(doc);
+    let y = 0;
+    doc.panels.forEach((panel, k) => {
+      const h = heights[k]!;
+      const sub = createCanvas(doc.width, h);
+      // Chart.js draws on any 2D context; in Node it uses its basic (DOM-free) platform.
+      const chart = new Chart(sub.getContext('2d') as never, panel.config as unknown as ChartConfiguration);
+      ctx.drawImage(sub, 0, y);
+      chart.destroy(); // after copying: destroy() clears the canvas
+      y += h;
+    });
+    return image.encode('png');
+  }
+}
