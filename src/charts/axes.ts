@@ -50,6 +50,57 @@ export function dateTickFormatter(timezone: string, stepMs: number): (value: num
   return new Function('value', body) as (value: number | string) => string;
 }
 
+/**
+ * Tick positions on calendar boundaries in `timezone`: the first of every month (or every 3, 6, 12
+ * months) for long spans, local midnights every N days for medium ones, whole local hours for
+ * short ones. Pure and self-contained, so the same function runs here and, sent as source, at
+ * QuickChart.
+ */
+export function calendarTicks(timezone: string, stepMs: number): (min: number, max: number) => number[] {
+  const body = `
+    const tz = ${JSON.stringify(timezone)}, step = ${stepMs}, H = 3600000, D = 86400000;
+    const fmt = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
+    const local = (t) => { const o = {}; for (const p of fmt.formatToParts(new Date(t))) o[p.type] = Number(p.value); return o; };
+    const offset = (t) => { const o = local(t); return Date.UTC(o.year, o.month - 1, o.day, o.hour % 24, o.minute) - Math.floor(t / 60000) * 60000; };
+    const instant = (y, m, d) => { const guess = Date.UTC(y, m, d); return guess - offset(guess); };
+    const out = [];
+    if (step >= 28 * D) {
+      const months = Math.max(1, Math.round(step / (30.44 * D)));
+      const first = local(min);
+      let y = first.year, m = first.month - 1;
+      for (let k = 0; k < 2000; k++) {
+        const t = instant(y, m, 1);
+        if (t > max) break;
+        if (t >= min && (y * 12 + m) % months === 0) out.push(t);
+        m++; if (m === 12) { m = 0; y++; }
+      }
+    } else if (step >= D) {
+      const days = Math.round(step / D);
+      const first = local(min);
+      let t = instant(first.year, first.month - 1, first.day);
+      if (t < min) t = instant(first.year, first.month - 1, first.day + 1);
+      for (let k = 0; t <= max && k < 2000; k++) {
+        out.push(t);
+        const o = local(t + days * D + 12 * H);
+        t = instant(o.year, o.month - 1, o.day);
+      }
+    } else {
+      const off = offset(min);
+      for (let t = Math.ceil((min + off) / step) * step - off, k = 0; t <= max && k < 2000; t += step, k++) out.push(t);
+    }
+    return out;`;
+  return new Function('min', 'max', body) as (min: number, max: number) => number[];
+}
+
+type TickScale = { min: number; max: number; ticks: Array<{ value: number }> };
+
+/** Chart.js hook placing the x ticks from `calendarTicks` (built as source, like it). */
+function ticksHook(timezone: string, stepMs: number): (scale: TickScale) => void {
+  const ticks = calendarTicks(timezone, stepMs).toString();
+  const body = `const ticks = ${ticks}; scale.ticks = ticks(scale.min, scale.max).map((value) => ({ value }));`;
+  return new Function('scale', body) as (scale: TickScale) => void;
+}
+
 export function timeAxis(
   p: Palette,
   from: number,
@@ -65,10 +116,10 @@ export function timeAxis(
     offset: false,
     // offset: false also for bar panels, whose default would shift the grid off the panels above.
     grid: { color: p.grid, drawTicks: showLabels, offset: false },
+    afterBuildTicks: ticksHook(timezone, step),
     border: { color: p.grid },
     ticks: {
       display: showLabels,
-      stepSize: step,
       maxRotation: 0,
       autoSkip: true,
       autoSkipPadding: 24,

@@ -7,7 +7,8 @@
 import type { BacktestResult } from '../backtest/run.js';
 import type { Trade } from '../backtest/types.js';
 import type { Candles } from '../market/types.js';
-import { baseOptions, percentTicks, timeAxis, valueAxis, withTitle, Y_AXIS_WIDTH } from './axes.js';
+import { baseOptions, percentTicks, timeAxis, valueAxis, Y_AXIS_WIDTH } from './axes.js';
+import { CANDLE_LIMIT, lineDataset, priceDataset, pricePanel } from './datasets.js';
 import { pointsAt, reduceIndices } from './reduce.js';
 import { type Palette, palette } from './theme.js';
 import {
@@ -17,9 +18,6 @@ import {
   type Dataset,
   DEFAULT_STYLE,
 } from './types.js';
-
-/** Up to this many bars are drawn as candlesticks; more become a close line. */
-export const CANDLE_LIMIT = 200;
 
 export type MarkerKind = 'long-entry' | 'short-entry' | 'exit' | 'stop-exit' | 'target-exit';
 
@@ -125,25 +123,6 @@ export function isPriceOverlay(values: Float64Array, close: Float64Array): boole
   return median > 0.5 && median < 2;
 }
 
-function lineDataset(
-  label: string,
-  data: unknown[],
-  color: string,
-  extra: Record<string, unknown> = {},
-): Dataset {
-  return {
-    type: 'line',
-    label,
-    data,
-    borderColor: color,
-    backgroundColor: color,
-    borderWidth: 1.5,
-    pointRadius: 0,
-    spanGaps: false,
-    ...extra,
-  };
-}
-
 function formatPct(v: number): string {
   return `${v >= 0 ? '+' : ''}${(v * 100).toLocaleString('en-US', { maximumFractionDigits: 1, minimumFractionDigits: 1 })}%`;
 }
@@ -198,28 +177,7 @@ export function backtestChart(input: BacktestChartInput, style: ChartStyle = {})
   const markers = tradeMarkers(result.simulation.trades);
 
   // Price panel.
-  const priceSets: Dataset[] = [];
-  if (candles) {
-    priceSets.push({
-      type: 'candlestick',
-      label: 'Price',
-      data: Array.from({ length: n }, (_, i) => ({
-        x: c.time[i]!,
-        o: c.open[i]!,
-        h: c.high[i]!,
-        l: c.low[i]!,
-        c: c.close[i]!,
-      })),
-      backgroundColors: { up: p.up, down: p.down, unchanged: p.muted },
-      borderColors: { up: p.up, down: p.down, unchanged: p.muted },
-      backgroundColor: p.up, // the legend swatch
-      order: 2,
-    });
-  } else {
-    priceSets.push(
-      lineDataset('Close', pointsAt(c.time, c.close, idx), p.price, { borderWidth: 1.2, order: 2 }),
-    );
-  }
+  const priceSets: Dataset[] = [priceDataset(c, candles ? 'Price' : 'Close', p, idx)];
   overlays.forEach(([name, values], k) => {
     priceSets.push(
       lineDataset(name, pointsAt(c.time, values, idx), p.overlays[k % p.overlays.length]!, {
@@ -253,20 +211,19 @@ export function backtestChart(input: BacktestChartInput, style: ChartStyle = {})
 
   const panels: ChartPanel[] = [];
   const hasOscillators = oscillators.length > 0;
-  panels.push({
-    weight: hasOscillators ? 0.5 : 0.56,
-    config: {
-      type: candles ? 'candlestick' : 'line',
-      data: { datasets: priceSets },
-      options: {
-        ...withTitle(baseOptions(p, true), p, title, subtitle),
-        scales: {
-          x: timeAxis(p, from, to, timezone, false),
-          y: valueAxis(p, { ticks: { maxTicksLimit: 8 } }),
-        },
-      },
-    },
-  });
+  panels.push(
+    pricePanel(p, {
+      weight: hasOscillators ? 0.5 : 0.56,
+      datasets: priceSets,
+      candles,
+      title,
+      subtitle,
+      from,
+      to,
+      timezone,
+    }),
+  );
+
   if (hasOscillators) {
     panels.push({
       weight: 0.14,
@@ -326,3 +283,5 @@ export function backtestChart(input: BacktestChartInput, style: ChartStyle = {})
   });
   return { width, height, theme, background: p.background, panels };
 }
+
+export { CANDLE_LIMIT };

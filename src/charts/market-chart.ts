@@ -7,8 +7,8 @@
 import { badInput } from '../errors.js';
 import * as ind from '../indicators/index.js';
 import { type Candles, sliceCandles } from '../market/types.js';
-import { baseOptions, timeAxis, valueAxis, withTitle, Y_AXIS_WIDTH } from './axes.js';
-import { CANDLE_LIMIT } from './backtest-chart.js';
+import { baseOptions, timeAxis, valueAxis, Y_AXIS_WIDTH } from './axes.js';
+import { CANDLE_LIMIT, levelDataset, lineDataset, priceDataset, pricePanel } from './datasets.js';
 import { pointsAt, reduceIndices } from './reduce.js';
 import { palette } from './theme.js';
 import {
@@ -116,43 +116,11 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
 
   const plotWidth = width - Y_AXIS_WIDTH - 44;
   const idx = reduceIndices([c.close, ...overlays.map(([, v]) => v)], n, plotWidth);
-  const line = (
-    label: string,
-    data: unknown[],
-    color: string,
-    extra: Record<string, unknown> = {},
-  ): Dataset => ({
-    type: 'line',
-    label,
-    data,
-    borderColor: color,
-    backgroundColor: color,
-    borderWidth: 1.4,
-    pointRadius: 0,
-    ...extra,
-  });
+  const line = (label: string, data: unknown[], color: string, extra: Record<string, unknown> = {}) =>
+    lineDataset(label, data, color, { borderWidth: 1.4, ...extra });
 
-  const priceSets: Dataset[] = [];
   const candles = n <= CANDLE_LIMIT;
-  if (candles) {
-    priceSets.push({
-      type: 'candlestick',
-      label: input.symbol,
-      data: Array.from({ length: n }, (_, i) => ({
-        x: c.time[i]!,
-        o: c.open[i]!,
-        h: c.high[i]!,
-        l: c.low[i]!,
-        c: c.close[i]!,
-      })),
-      backgroundColors: { up: p.up, down: p.down, unchanged: p.muted },
-      borderColors: { up: p.up, down: p.down, unchanged: p.muted },
-      backgroundColor: p.up,
-      order: 2,
-    });
-  } else {
-    priceSets.push(line(input.symbol, pointsAt(c.time, c.close, idx), p.price, { order: 2 }));
-  }
+  const priceSets: Dataset[] = [priceDataset(c, input.symbol, p, idx)];
   overlays.forEach(([label, values], k) => {
     const isBandEdge = label === '';
     const isBand = isBandEdge || label.startsWith('BB');
@@ -165,15 +133,11 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
     );
   });
   const level = (label: string, price: number, color: string, dash: number[]) =>
-    line(
-      `${label} ${money(price)}`,
-      [
-        { x: from, y: price },
-        { x: to, y: price },
-      ],
-      color,
-      { borderDash: dash, borderWidth: 1.6, order: 0 },
-    );
+    levelDataset(`${label} ${money(price)}`, price, from, to, color, {
+      borderDash: dash,
+      borderWidth: 1.6,
+      order: 0,
+    });
   for (const pos of input.positions ?? []) {
     const who = pos.label ? `${pos.label} ` : '';
     priceSets.push(level(`${who}${pos.side} entry`, pos.entry, p.entryLine, [8, 4]));
@@ -196,20 +160,10 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
 
   const panels: ChartPanel[] = [];
   const bottom = oscillators.length === 0 ? 'volume' : oscillators.length - 1;
-  panels.push({
-    weight: 0.58,
-    config: {
-      type: candles ? 'candlestick' : 'line',
-      data: { datasets: priceSets },
-      options: {
-        ...withTitle(baseOptions(p, true), p, title, subtitle),
-        scales: {
-          x: timeAxis(p, from, to, timezone, false),
-          y: valueAxis(p, { ticks: { maxTicksLimit: 8 } }),
-        },
-      },
-    },
-  });
+  panels.push(
+    pricePanel(p, { weight: 0.58, datasets: priceSets, candles, title, subtitle, from, to, timezone }),
+  );
+
   panels.push({
     weight: 0.14,
     config: {
@@ -247,24 +201,8 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
           data: {
             datasets: [
               line(`RSI ${req.period}`, pointsAt(c.time, r, idx), p.overlays[2]!),
-              line(
-                '',
-                [
-                  { x: from, y: 70 },
-                  { x: to, y: 70 },
-                ],
-                p.muted,
-                { borderDash: [4, 4], borderWidth: 1 },
-              ),
-              line(
-                '',
-                [
-                  { x: from, y: 30 },
-                  { x: to, y: 30 },
-                ],
-                p.muted,
-                { borderDash: [4, 4], borderWidth: 1 },
-              ),
+              levelDataset('', 70, from, to, p.muted, { borderDash: [4, 4], borderWidth: 1 }),
+              levelDataset('', 30, from, to, p.muted, { borderDash: [4, 4], borderWidth: 1 }),
             ],
           },
           options: {

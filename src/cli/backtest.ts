@@ -11,7 +11,7 @@ import type { ExitRules } from '../strategy/define.js';
 import { parseParamList, parseParams } from '../strategy/params.js';
 import { loadStrategy, strategyNames } from '../strategy/registry.js';
 import { fraction, numberOption, oneOf, parseCommandArgs, parseTakeProfit, parseTrailing } from './args.js';
-import { loadCandleSource } from './candles.js';
+import { CANDLE_SOURCE_OPTIONS, loadCandleSource } from './candles.js';
 import { renderChartFile, STYLE_OPTIONS, styleFromArgs } from './charts.js';
 import { progressBar } from './progress.js';
 
@@ -23,12 +23,7 @@ export const BACKTEST_USAGE = `Usage: npm run backtest -- --strategy NAME (--dat
 
 const OPTIONS = {
   strategy: { type: 'string' },
-  data: { type: 'string' },
-  exchange: { type: 'string' },
-  symbol: { type: 'string' },
-  timeframe: { type: 'string' },
-  from: { type: 'string' },
-  to: { type: 'string' },
+  ...CANDLE_SOURCE_OPTIONS,
   params: { type: 'string', multiple: true },
   fee: { type: 'string' },
   capital: { type: 'string' },

@@ -8,6 +8,16 @@ import { closedOnly, resample } from '../market/resample.js';
 import { inferTimeframeMs, parseDate, timeframeMs, timeframeName } from '../market/timeframe.js';
 import { type Candles, indexAtOrAfter, sliceCandles } from '../market/types.js';
 
+/** The options that choose candles, shared by every command that loads them. */
+export const CANDLE_SOURCE_OPTIONS = {
+  data: { type: 'string' },
+  exchange: { type: 'string' },
+  symbol: { type: 'string' },
+  timeframe: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+} as const;
+
 export interface CandleSourceArgs {
   data?: string;
   exchange?: string;

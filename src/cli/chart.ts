@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { badInput } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { numberOption, parseCommandArgs } from './args.js';
-import { loadCandleSource } from './candles.js';
+import { CANDLE_SOURCE_OPTIONS, loadCandleSource } from './candles.js';
 import { renderChartFile, STYLE_OPTIONS, styleFromArgs } from './charts.js';
 
 export const CHART_USAGE = `Usage: npm run chart -- (--data FILE | [--exchange ID] --symbol SYM --timeframe TF [--from DATE])
@@ -12,12 +12,7 @@ export const CHART_USAGE = `Usage: npm run chart -- (--data FILE | [--exchange I
   [--theme dark|light] [--width PX] [--height PX]`;
 
 const OPTIONS = {
-  data: { type: 'string' },
-  exchange: { type: 'string' },
-  symbol: { type: 'string' },
-  timeframe: { type: 'string' },
-  from: { type: 'string' },
-  to: { type: 'string' },
+  ...CANDLE_SOURCE_OPTIONS,
   bars: { type: 'string' },
   indicators: { type: 'string' },
   out: { type: 'string' },

@@ -5,17 +5,15 @@ import { badInput } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isoTime } from '../market/timeframe.js';
 import { parseCommandArgs } from './args.js';
-import { loadCandleSource } from './candles.js';
+import { CANDLE_SOURCE_OPTIONS, loadCandleSource } from './candles.js';
 
 export const DOWNLOAD_USAGE =
   'Usage: npm run download -- [--exchange ID] --symbol SYM --timeframe TF --from DATE [--to DATE] [--out FILE.csv]';
 
+// Every candle-source option but --data: downloading reads from an exchange.
+const { data: _data, ...EXCHANGE_OPTIONS } = CANDLE_SOURCE_OPTIONS;
 const OPTIONS = {
-  exchange: { type: 'string' },
-  symbol: { type: 'string' },
-  timeframe: { type: 'string' },
-  from: { type: 'string' },
-  to: { type: 'string' },
+  ...EXCHANGE_OPTIONS,
   out: { type: 'string' },
   verbose: { type: 'boolean' },
 } as const;

@@ -70,6 +70,14 @@ describe('QuickChart renderer against the local stub', () => {
       posted.at(-1)!.config.options as { scales: { x: { ticks: { callback: (v: number) => string } } } }
     ).scales.x.ticks.callback;
     expect(tick(Date.UTC(2024, 0, 15))).toMatch(/2024|Jan/);
+    const x = (
+      posted.at(-1)!.config.options as {
+        scales: { x: { min: number; max: number; afterBuildTicks: (s: object) => void } };
+      }
+    ).scales.x;
+    const scale = { min: x.min, max: x.max, ticks: [] as Array<{ value: number }> };
+    x.afterBuildTicks(scale);
+    expect(scale.ticks.length).toBeGreaterThan(3);
     expect((await pixelStats(png, doc.background)).share).toBeGreaterThan(0);
   });
 

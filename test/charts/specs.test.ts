@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dateTickFormatter, timeStep } from '../../src/charts/axes.js';
+import { calendarTicks, dateTickFormatter, timeStep } from '../../src/charts/axes.js';
 import {
   backtestChart,
   CANDLE_LIMIT,
@@ -249,5 +249,31 @@ describe('date axis', () => {
     expect(revived(Date.UTC(2024, 0, 1, 0, 0))).toBe('1 Jan, 09:00');
     expect(dateTickFormatter('UTC', 30 * 86_400_000)(Date.UTC(2024, 5, 15))).toBe('Jun 2024');
     expect(timeStep(8 * 86_400_000)).toBe(86_400_000);
+  });
+
+  it('places ticks on calendar boundaries of the time zone: months, local midnights across DST, whole hours', () => {
+    const D = 86_400_000;
+    const iso = (ts: number[]) => ts.map((t) => new Date(t).toISOString().slice(0, 16));
+    expect(iso(calendarTicks('UTC', 30 * D)(Date.UTC(2025, 4, 1), Date.UTC(2025, 7, 26)))).toEqual([
+      '2025-05-01T00:00',
+      '2025-06-01T00:00',
+      '2025-07-01T00:00',
+      '2025-08-01T00:00',
+    ]);
+    // Tokyo's 1 June starts at 15:00 UTC on 31 May.
+    expect(iso(calendarTicks('Asia/Tokyo', 30 * D)(Date.UTC(2025, 4, 1), Date.UTC(2025, 6, 2)))).toEqual([
+      '2025-05-31T15:00',
+      '2025-06-30T15:00',
+    ]);
+    // New York midnights move from 05:00 to 04:00 UTC when daylight saving starts (9 March 2025).
+    expect(iso(calendarTicks('America/New_York', D)(Date.UTC(2025, 2, 8), Date.UTC(2025, 2, 11)))).toEqual([
+      '2025-03-08T05:00',
+      '2025-03-09T05:00',
+      '2025-03-10T04:00',
+    ]);
+    // India is UTC+5:30: 4-hour ticks at local 08:00, 12:00, ...
+    expect(
+      iso(calendarTicks('Asia/Kolkata', 4 * 3_600_000)(Date.UTC(2025, 2, 5, 1), Date.UTC(2025, 2, 5, 11))),
+    ).toEqual(['2025-03-05T02:30', '2025-03-05T06:30', '2025-03-05T10:30']);
   });
 });
