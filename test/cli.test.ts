@@ -300,6 +300,15 @@ describe('downloading through the exchange emulator', () => {
     expect(r.stdout).toMatch(/BTC\/USDT 2h, 372 candles, 2025-07-01T00:00:00Z/);
   });
 
+  it('draws a market chart from exchange candles', async () => {
+    const file = join(tmp(), 'exchange-chart.png');
+    const args = `chart --exchange binance --symbol BTC/USDT --timeframe 4h --from 2025-07-01 --indicators ema20,rsi --out ${file}`;
+    const r = await runAsync(args.split(' '), env());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`Wrote chart ${file} (BTC/USDT 4h, last 120 bars)\n`);
+    expect(pngSize(readFileSync(file))).toEqual({ width: 1280, height: 720 });
+  });
+
   it('refuses a symbol the exchange does not list', async () => {
     const r = await runAsync(
       'download --symbol NOPE/USDT --timeframe 1h --from 2025-07-01'.split(' '),
