@@ -7,8 +7,8 @@
 import type { BacktestResult } from '../backtest/run.js';
 import type { Trade } from '../backtest/types.js';
 import type { Candles } from '../market/types.js';
-import { baseOptions, percentTicks, timeAxis, valueAxis, Y_AXIS_WIDTH } from './axes.js';
-import { CANDLE_LIMIT, lineDataset, priceDataset, pricePanel } from './datasets.js';
+import { percentTicks, Y_AXIS_WIDTH } from './axes.js';
+import { CANDLE_LIMIT, lineDataset, panel, priceDataset, pricePanel } from './datasets.js';
 import { pointsAt, reduceIndices } from './reduce.js';
 import { type Palette, palette } from './theme.js';
 import {
@@ -164,7 +164,9 @@ export function backtestChart(input: BacktestChartInput, style: ChartStyle = {})
   const overlays: Array<[string, Float64Array]> = [];
   const oscillators: Array<[string, Float64Array]> = [];
   for (const [name, values] of Object.entries(result.signals.indicators)) {
-    (isPriceOverlay(values, c.close) ? overlays : oscillators).push([name, values]);
+    // At most four lines in the indicator panel: more would not be readable.
+    if (isPriceOverlay(values, c.close)) overlays.push([name, values]);
+    else if (oscillators.length < 4) oscillators.push([name, values]);
   }
 
   const plotWidth = width - Y_AXIS_WIDTH - 40;
@@ -224,64 +226,44 @@ export function backtestChart(input: BacktestChartInput, style: ChartStyle = {})
     }),
   );
 
+  const axis = { from, to, timezone };
   if (hasOscillators) {
-    panels.push({
-      weight: 0.14,
-      config: {
-        type: 'line',
-        data: {
-          datasets: oscillators
-            .slice(0, 4)
-            .map(([name, values], k) =>
-              lineDataset(name, pointsAt(c.time, values, idx), p.overlays[k % p.overlays.length]!),
-            ),
-        },
-        options: {
-          ...baseOptions(p, true),
-          scales: { x: timeAxis(p, from, to, timezone, false), y: valueAxis(p) },
-        },
-      },
-    });
+    panels.push(
+      panel(p, {
+        ...axis,
+        weight: 0.14,
+        showDates: false,
+        datasets: oscillators.map(([name, values], k) =>
+          lineDataset(name, pointsAt(c.time, values, idx), p.overlays[k % p.overlays.length]!),
+        ),
+      }),
+    );
   }
-  panels.push({
-    weight: hasOscillators ? 0.2 : 0.24,
-    config: {
-      type: 'line',
-      data: {
-        datasets: [
-          lineDataset('Equity', pointsAt(c.time, equity, idx), p.equity, { borderWidth: 2 }),
-          lineDataset('Buy & hold', pointsAt(c.time, hold, idx), p.benchmark, { borderDash: [6, 4] }),
-        ],
-      },
-      options: {
-        ...baseOptions(p, true),
-        scales: { x: timeAxis(p, from, to, timezone, false), y: valueAxis(p) },
-      },
-    },
-  });
-  panels.push({
-    weight: hasOscillators ? 0.16 : 0.2,
-    config: {
-      type: 'line',
-      data: {
-        datasets: [
-          lineDataset('Drawdown', pointsAt(c.time, drawdown, idx), p.drawdown, {
-            fill: 'origin',
-            backgroundColor: p.drawdownFill,
-            borderWidth: 1,
-          }),
-        ],
-      },
-      options: {
-        ...baseOptions(p, true),
-        scales: {
-          x: timeAxis(p, from, to, timezone, true),
-          y: valueAxis(p, { max: 0, ticks: { callback: percentTicks } }),
-        },
-      },
-    },
-  });
+  panels.push(
+    panel(p, {
+      ...axis,
+      weight: hasOscillators ? 0.2 : 0.24,
+      showDates: false,
+      datasets: [
+        lineDataset('Equity', pointsAt(c.time, equity, idx), p.equity, { borderWidth: 2 }),
+        lineDataset('Buy & hold', pointsAt(c.time, hold, idx), p.benchmark, { borderDash: [6, 4] }),
+      ],
+    }),
+  );
+  panels.push(
+    panel(p, {
+      ...axis,
+      weight: hasOscillators ? 0.16 : 0.2,
+      showDates: true,
+      datasets: [
+        lineDataset('Drawdown', pointsAt(c.time, drawdown, idx), p.drawdown, {
+          fill: 'origin',
+          backgroundColor: p.drawdownFill,
+          borderWidth: 1,
+        }),
+      ],
+      y: { max: 0, ticks: { callback: percentTicks } },
+    }),
+  );
   return { width, height, theme, background: p.background, panels };
 }
-
-export { CANDLE_LIMIT };

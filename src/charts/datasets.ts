@@ -68,31 +68,74 @@ export function priceDataset(c: Candles, label: string, p: Palette, indices: Arr
   };
 }
 
-export interface PricePanelArgs {
+/**
+ * Bars centred in their time slots, one colour each (volume by candle direction, PnL and MACD
+ * histogram by sign). NaN values leave a gap.
+ */
+export function barDataset(
+  label: string,
+  points: ReadonlyArray<{ x: number; y: number }>,
+  colours: string[],
+  extra: Record<string, unknown> = {},
+): Dataset {
+  return {
+    type: 'bar',
+    label,
+    data: points.map((pt) => ({ x: pt.x, y: Number.isNaN(pt.y) ? null : pt.y })),
+    backgroundColor: colours,
+    barPercentage: 1,
+    categoryPercentage: 0.9,
+    ...extra,
+  };
+}
+
+export interface PanelArgs {
   weight: number;
+  type?: 'line' | 'bar' | 'candlestick';
   datasets: Dataset[];
-  candles: boolean;
-  title: string;
-  subtitle: string;
   from: number;
   to: number;
   timezone: string;
+  /** Label the dates on the x axis (the bottom panel does). */
+  showDates: boolean;
+  /** Show the legend (default true). */
+  legend?: boolean;
+  /** Extra options for the value axis (bounds, tick settings). */
+  y?: Record<string, unknown>;
+  /** A title and subtitle above the panel (the top panel of a chart). */
+  title?: { text: string; subtitle?: string };
 }
 
-/** The top panel: price and its overlays under the chart's title and subtitle. */
-export function pricePanel(p: Palette, a: PricePanelArgs): ChartPanel {
+/** One panel: its datasets over the shared time axis and a right-hand value axis. */
+export function panel(p: Palette, a: PanelArgs): ChartPanel {
+  const options = baseOptions(p, a.legend ?? true);
   return {
     weight: a.weight,
     config: {
-      type: a.candles ? 'candlestick' : 'line',
+      type: a.type ?? 'line',
       data: { datasets: a.datasets },
       options: {
-        ...withTitle(baseOptions(p, true), p, a.title, a.subtitle),
-        scales: {
-          x: timeAxis(p, a.from, a.to, a.timezone, false),
-          y: valueAxis(p, { ticks: { maxTicksLimit: 8 } }),
-        },
+        ...(a.title ? withTitle(options, p, a.title.text, a.title.subtitle) : options),
+        scales: { x: timeAxis(p, a.from, a.to, a.timezone, a.showDates), y: valueAxis(p, a.y) },
       },
     },
   };
+}
+
+/** The top panel: price and its overlays under the chart's title and subtitle. */
+export function pricePanel(
+  p: Palette,
+  a: Omit<PanelArgs, 'type' | 'showDates' | 'y' | 'title'> & {
+    candles: boolean;
+    title: string;
+    subtitle: string;
+  },
+): ChartPanel {
+  return panel(p, {
+    ...a,
+    type: a.candles ? 'candlestick' : 'line',
+    showDates: false,
+    y: { ticks: { maxTicksLimit: 8 } },
+    title: { text: a.title, subtitle: a.subtitle },
+  });
 }

@@ -7,8 +7,16 @@
 import { badInput } from '../errors.js';
 import * as ind from '../indicators/index.js';
 import { type Candles, sliceCandles } from '../market/types.js';
-import { baseOptions, timeAxis, valueAxis, Y_AXIS_WIDTH } from './axes.js';
-import { CANDLE_LIMIT, levelDataset, lineDataset, priceDataset, pricePanel } from './datasets.js';
+import { Y_AXIS_WIDTH } from './axes.js';
+import {
+  barDataset,
+  CANDLE_LIMIT,
+  levelDataset,
+  lineDataset,
+  panel,
+  priceDataset,
+  pricePanel,
+} from './datasets.js';
 import { pointsAt, reduceIndices } from './reduce.js';
 import { palette } from './theme.js';
 import {
@@ -164,96 +172,68 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
     pricePanel(p, { weight: 0.58, datasets: priceSets, candles, title, subtitle, from, to, timezone }),
   );
 
-  panels.push({
-    weight: 0.14,
-    config: {
+  const axis = { from, to, timezone };
+  // Mid-bar x positions for the bar panels.
+  const midBars = (values: Float64Array) =>
+    Array.from({ length: n }, (_, i) => ({ x: c.time[i]! + tfMs / 2, y: values[i]! }));
+  panels.push(
+    panel(p, {
+      ...axis,
+      weight: 0.14,
       type: 'bar',
-      data: {
-        datasets: [
-          {
-            label: 'Volume',
-            data: Array.from({ length: n }, (_, i) => ({ x: c.time[i]! + tfMs / 2, y: c.volume[i]! })),
-            backgroundColor: Array.from({ length: n }, (_, i) =>
-              c.close[i]! >= c.open[i]! ? p.volumeUp : p.volumeDown,
-            ),
-            barPercentage: 1,
-            categoryPercentage: 0.9,
-          },
-        ],
-      },
-      options: {
-        ...baseOptions(p, false),
-        scales: {
-          x: timeAxis(p, from, to, timezone, bottom === 'volume'),
-          y: valueAxis(p, { beginAtZero: true, ticks: { maxTicksLimit: 3 } }),
-        },
-      },
-    },
-  });
+      legend: false,
+      showDates: bottom === 'volume',
+      datasets: [
+        barDataset(
+          'Volume',
+          midBars(c.volume),
+          Array.from({ length: n }, (_, i) => (c.close[i]! >= c.open[i]! ? p.volumeUp : p.volumeDown)),
+        ),
+      ],
+      y: { beginAtZero: true, ticks: { maxTicksLimit: 3 } },
+    }),
+  );
   oscillators.forEach((req, k) => {
     const showDates = k === bottom;
     if (req.kind === 'rsi') {
       const r = show(ind.rsi(all.close, req.period));
-      panels.push({
-        weight: 0.16,
-        config: {
-          type: 'line',
-          data: {
-            datasets: [
-              line(`RSI ${req.period}`, pointsAt(c.time, r, idx), p.overlays[2]!),
-              levelDataset('', 70, from, to, p.muted, { borderDash: [4, 4], borderWidth: 1 }),
-              levelDataset('', 30, from, to, p.muted, { borderDash: [4, 4], borderWidth: 1 }),
-            ],
-          },
-          options: {
-            ...baseOptions(p, true),
-            scales: {
-              x: timeAxis(p, from, to, timezone, showDates),
-              y: valueAxis(p, { min: 0, max: 100, ticks: { stepSize: 50 } }),
-            },
-          },
-        },
-      });
+      panels.push(
+        panel(p, {
+          ...axis,
+          weight: 0.16,
+          showDates,
+          datasets: [
+            line(`RSI ${req.period}`, pointsAt(c.time, r, idx), p.overlays[2]!),
+            levelDataset('', 70, from, to, p.muted, { borderDash: [4, 4], borderWidth: 1 }),
+            levelDataset('', 30, from, to, p.muted, { borderDash: [4, 4], borderWidth: 1 }),
+          ],
+          y: { min: 0, max: 100, ticks: { stepSize: 50 } },
+        }),
+      );
     } else if (req.kind === 'macd') {
       const m = ind.macd(all.close, req.fast, req.slow, req.signal);
       const hist = show(m.histogram);
-      panels.push({
-        weight: 0.18,
-        config: {
+      panels.push(
+        panel(p, {
+          ...axis,
+          weight: 0.18,
           type: 'bar',
-          data: {
-            datasets: [
-              {
-                type: 'bar',
-                label: 'Histogram',
-                data: Array.from({ length: n }, (_, i) => ({
-                  x: c.time[i]! + tfMs / 2,
-                  y: Number.isNaN(hist[i]!) ? null : hist[i]!,
-                })),
-                backgroundColor: Array.from({ length: n }, (_, i) =>
-                  hist[i]! >= 0 ? p.volumeUp : p.volumeDown,
-                ),
-                barPercentage: 1,
-                categoryPercentage: 0.9,
-                order: 2,
-              },
-              line(`MACD ${req.fast},${req.slow}`, pointsAt(c.time, show(m.macd), idx), p.overlays[2]!, {
-                order: 1,
-              }),
-              line(`Signal ${req.signal}`, pointsAt(c.time, show(m.signal), idx), p.overlays[0]!, {
-                order: 1,
-              }),
-            ],
-          },
-          options: {
-            ...baseOptions(p, true),
-            scales: {
-              x: timeAxis(p, from, to, timezone, showDates),
-              y: valueAxis(p, { ticks: { maxTicksLimit: 4 } }),
-            },
-          },
-        },
-      });
+          showDates,
+          datasets: [
+            barDataset(
+              'Histogram',
+              midBars(hist),
+              Array.from(hist, (h) => (h >= 0 ? p.volumeUp : p.volumeDown)),
+              { order: 2 },
+            ),
+            line(`MACD ${req.fast},${req.slow}`, pointsAt(c.time, show(m.macd), idx), p.overlays[2]!, {
+              order: 1,
+            }),
+            line(`Signal ${req.signal}`, pointsAt(c.time, show(m.signal), idx), p.overlays[0]!, { order: 1 }),
+          ],
+          y: { ticks: { maxTicksLimit: 4 } },
+        }),
+      );
     }
   });
   return { width, height, theme, background: p.background, panels };

@@ -3,7 +3,7 @@
  * red down), with the period's totals in the subtitle.
  */
 import { badInput } from '../errors.js';
-import { baseOptions, timeAxis, valueAxis, withTitle } from './axes.js';
+import { barDataset, lineDataset, panel } from './datasets.js';
 import { palette } from './theme.js';
 import { type ChartDocument, type ChartStyle, DEFAULT_STYLE } from './types.js';
 
@@ -43,57 +43,45 @@ export function performanceChart(
     `Worst ${money(worst)}`,
   ].join('   ·   ');
 
+  const axis = { from, to, timezone };
   return {
     width,
     height,
     theme,
     background: p.background,
     panels: [
-      {
+      panel(p, {
+        ...axis,
         weight: 0.6,
-        config: {
-          type: 'line',
-          data: {
-            datasets: [
-              {
-                type: 'line',
-                label: `Equity (${quote})`,
-                // Equity at each day's end, starting from the opening equity at the left edge.
-                data: [{ x: from, y: start }, ...days.map((d) => ({ x: d.time + DAY, y: d.equity }))],
-                borderColor: p.equity,
-                backgroundColor: p.equity,
-                borderWidth: 2,
-                pointRadius: days.length <= 60 ? 2.5 : 0,
-              },
-            ],
-          },
-          options: {
-            ...withTitle(baseOptions(p, true), p, title, subtitle),
-            scales: { x: timeAxis(p, from, to, timezone, false), y: valueAxis(p) },
-          },
-        },
-      },
-      {
+        showDates: false,
+        title: { text: title, subtitle },
+        datasets: [
+          // Equity at each day's end, starting from the opening equity at the left edge.
+          lineDataset(
+            `Equity (${quote})`,
+            [{ x: from, y: start }, ...days.map((d) => ({ x: d.time + DAY, y: d.equity }))],
+            p.equity,
+            {
+              borderWidth: 2,
+              pointRadius: days.length <= 60 ? 2.5 : 0,
+            },
+          ),
+        ],
+      }),
+      panel(p, {
+        ...axis,
         weight: 0.4,
-        config: {
-          type: 'bar',
-          data: {
-            datasets: [
-              {
-                label: `Daily PnL (${quote})`,
-                data: days.map((d) => ({ x: d.time + DAY / 2, y: d.pnl })),
-                backgroundColor: days.map((d) => (d.pnl >= 0 ? p.up : p.down)),
-                barPercentage: 0.8,
-                categoryPercentage: 0.9,
-              },
-            ],
-          },
-          options: {
-            ...baseOptions(p, true),
-            scales: { x: timeAxis(p, from, to, timezone, true), y: valueAxis(p) },
-          },
-        },
-      },
+        type: 'bar',
+        showDates: true,
+        datasets: [
+          barDataset(
+            `Daily PnL (${quote})`,
+            days.map((d) => ({ x: d.time + DAY / 2, y: d.pnl })),
+            days.map((d) => (d.pnl >= 0 ? p.up : p.down)),
+            { barPercentage: 0.8 },
+          ),
+        ],
+      }),
     ],
   };
 }

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { calendarTicks, dateTickFormatter, timeStep } from '../../src/charts/axes.js';
-import {
-  backtestChart,
-  CANDLE_LIMIT,
-  isPriceOverlay,
-  markerScale,
-  tradeMarkers,
-} from '../../src/charts/backtest-chart.js';
+import { CANDLE_LIMIT } from '../../src/charts/datasets.js';
+import { backtestChart, isPriceOverlay, markerScale, tradeMarkers } from '../../src/charts/backtest-chart.js';
 import { marketChart, parseIndicators } from '../../src/charts/market-chart.js';
 import { performanceChart } from '../../src/charts/performance-chart.js';
 import type { Dataset } from '../../src/charts/types.js';
