@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runBacktest } from './backtest/run.js';
-import { summaryRows } from './backtest/summary.js';
+import { candleInfo, summaryRows } from './backtest/summary.js';
 import { backtestChart, chartStyle } from './charts/index.js';
 import { printRows } from './cli/backtest.js';
 import { renderChartFile } from './cli/charts.js';
@@ -42,16 +42,7 @@ export async function main(): Promise<number> {
     timeframeMs: tfMs,
   });
   console.log(`bosun offline demo: backtest of ${config.demo.data}\n`);
-  printRows(
-    summaryRows(result, {
-      count: candles.length,
-      timeframe: result.timeframe,
-      start: result.metrics.startTime,
-      end: result.metrics.endTime,
-      source: config.demo.data,
-      symbol: 'BTC/USDT',
-    }),
-  );
+  printRows(summaryRows(result, candleInfo(result, config.demo.data, 'BTC/USDT')));
   console.log(`${'Gaps'.padEnd(18)}${describeGaps(findGaps(candles.time, tfMs), tfMs)}`);
   const chartPath = join(config.dataDir, 'out', 'demo-backtest.png');
   try {

@@ -15,6 +15,19 @@ export interface CandleInfo {
   symbol?: string;
 }
 
+/** What a result ran on, from the result itself plus where the candles came from. */
+export function candleInfo(r: BacktestResult, source: string, symbol?: string): CandleInfo {
+  const m = r.metrics;
+  return {
+    count: m.bars,
+    timeframe: r.timeframe,
+    start: m.startTime,
+    end: m.endTime,
+    source,
+    ...(symbol ? { symbol } : {}),
+  };
+}
+
 const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)}%`;
 const money = (v: number) =>
   v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });

@@ -1,8 +1,8 @@
 /** `bosun backtest`: run a strategy over a file or downloaded candles, print a summary, write JSON. */
 import { writeFileSync } from 'node:fs';
-import { type BacktestResult, runBacktest } from '../backtest/run.js';
+import { runBacktest } from '../backtest/run.js';
 import { parseSizing } from '../backtest/sizing.js';
-import { type CandleInfo, resultJson, summaryRows } from '../backtest/summary.js';
+import { candleInfo, resultJson, summaryRows } from '../backtest/summary.js';
 import type { Config } from '../config.js';
 import { badInput } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -41,12 +41,6 @@ const OPTIONS = {
   verbose: { type: 'boolean' },
 } as const;
 
-export interface BacktestRun {
-  result: BacktestResult;
-  info: CandleInfo;
-  gaps: string;
-}
-
 export async function backtestCommand(argv: string[], config: Config, logger: Logger): Promise<number> {
   const { values: v } = parseCommandArgs('backtest', argv, OPTIONS);
   if (!v.strategy) throw badInput(`backtest: --strategy is required; allowed: ${strategyNames().join(', ')}`);
@@ -80,15 +74,7 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
   });
   progress.done();
 
-  const m = result.metrics;
-  const info: CandleInfo = {
-    count: m.bars,
-    timeframe: result.timeframe,
-    start: m.startTime,
-    end: m.endTime,
-    source: loaded.source,
-    ...(loaded.symbol ? { symbol: loaded.symbol } : {}),
-  };
+  const info = candleInfo(result, loaded.source, loaded.symbol);
   if (v.json) {
     try {
       writeFileSync(v.json, `${JSON.stringify(resultJson(result, info), null, 2)}\n`);

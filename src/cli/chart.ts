@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { badInput } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { timeframeMs, timeframeName } from '../market/timeframe.js';
 import { numberOption, parseCommandArgs } from './args.js';
 import { CANDLE_SOURCE_OPTIONS, loadCandleSource } from './candles.js';
 import { renderChartFile, STYLE_OPTIONS, styleFromArgs } from './charts.js';
@@ -33,7 +34,6 @@ export async function chartCommand(argv: string[], config: Config, logger: Logge
   if (v.data === undefined && from === undefined) {
     // From an exchange with no start given: just enough recent history.
     if (!v.timeframe) throw badInput('chart: --timeframe is required with --exchange/--symbol');
-    const { timeframeMs } = await import('../market/timeframe.js');
     from = String(Date.now() - (bars + INDICATOR_WARMUP + 1) * timeframeMs(v.timeframe));
   }
   const loaded = await loadCandleSource(
@@ -42,7 +42,6 @@ export async function chartCommand(argv: string[], config: Config, logger: Logge
     logger,
     INDICATOR_WARMUP,
   );
-  const { timeframeName } = await import('../market/timeframe.js');
   const timeframe = timeframeName(loaded.timeframeMs);
   const symbol =
     v.symbol ??

@@ -281,12 +281,10 @@ export function adx(high: Series, low: Series, close: Series, period = 14): Floa
       const sum = minusDI + plusDI;
       if (!isZero(sum)) dx = 100 * (Math.abs(minusDI - plusDI) / sum);
     }
-    if (today < 2 * period - 1) {
+    if (today <= 2 * period - 1) {
+      // The first period DX values are averaged into the first ADX.
       if (!Number.isNaN(dx)) sumDX += dx;
-      continue;
-    }
-    if (today === 2 * period - 1) {
-      if (!Number.isNaN(dx)) sumDX += dx;
+      if (today < 2 * period - 1) continue;
       prevADX = sumDX / period;
     } else if (!Number.isNaN(dx)) {
       prevADX = (prevADX * (period - 1) + dx) / period;
