@@ -25,6 +25,46 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
+/** Chat roles, least to most powerful. */
+export const ROLES = ['viewer', 'trader', 'admin'] as const;
+
+/** `123:admin,456:viewer` -> { '123': 'admin', '456': 'viewer' } */
+const roleList = (idPattern: RegExp) =>
+  z
+    .string()
+    .refine((text) =>
+      text
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)
+        .every((pair) => {
+          const [id, role, extra] = pair.split(':');
+          return (
+            extra === undefined &&
+            idPattern.test(id ?? '') &&
+            (ROLES as readonly string[]).includes(role ?? '')
+          );
+        }),
+    )
+    .transform((text) => {
+      const out: Record<string, (typeof ROLES)[number]> = {};
+      for (const pair of text
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)) {
+        const [id, role] = pair.split(':') as [string, (typeof ROLES)[number]];
+        out[id] = role;
+      }
+      return out;
+    });
+
+const durationText = z
+  .string()
+  .regex(/^[1-9][0-9]*[smhd]$/)
+  .transform(
+    (t) => Number(t.slice(0, -1)) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[t.slice(-1) as 's'],
+  );
+
 const numberIn = (min: number, max: number) => z.coerce.number().pipe(z.number().min(min).max(max));
 
 interface KeySpec {
@@ -169,21 +209,100 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     allowed: 'chart height in pixels, a whole number from 240 to 4096',
   },
   {
-    env: 'DEMO_STRATEGY',
-    path: 'demo.strategy',
-    schema: z.string().min(1).default('ema-cross'),
-    allowed: 'the strategy the offline demo backtests',
+    env: 'MARKET_DATA',
+    path: 'marketData',
+    schema: z.enum(['auto', 'exchange', 'samples']).default('auto'),
+    allowed:
+      'one of auto (the exchange, or the bundled samples while it is unreachable), exchange (only the exchange), samples (only the bundled samples)',
   },
   {
-    env: 'DEMO_DATA',
-    path: 'demo.data',
-    schema: z.string().min(1).default('data/samples/binance_BTC-USDT_2h.csv'),
-    allowed: 'the candle file the offline demo backtests',
+    env: 'CHAT_CONSOLE',
+    path: 'chat.console',
+    schema: z.enum(['auto', 'on', 'off']).default('auto'),
+    allowed:
+      'one of auto (a console chat when stdin is a terminal, or when no other chat is set up), on, off',
+  },
+  {
+    env: 'CHAT_BUTTON_TTL',
+    path: 'chat.buttonTtl',
+    schema: durationText.default(86_400_000),
+    allowed: 'how long chat buttons stay valid: a number and s, m, h or d (e.g. 30m, 24h)',
+  },
+  {
+    env: 'TELEGRAM_BOT_TOKEN',
+    path: 'telegram.token',
+    schema: z
+      .string()
+      .regex(/^\d+:[\w-]{20,}$/)
+      .optional(),
+    allowed: 'the token @BotFather gave, like 123456:ABC-DEF... (environment only)',
+    secret: true,
+  },
+  {
+    env: 'TELEGRAM_API_ROOT',
+    path: 'telegram.apiRoot',
+    schema: z.url().default('https://api.telegram.org'),
+    allowed: 'the base URL of a Telegram Bot API server (default https://api.telegram.org)',
+  },
+  {
+    env: 'TELEGRAM_ALLOWED_USERS',
+    path: 'telegram.allowedUsers',
+    schema: roleList(/^\d{1,20}$/).default({}),
+    allowed:
+      'comma-separated Telegram user ids with a role each, e.g. 123:admin,456:viewer (roles: viewer, trader, admin)',
+  },
+  {
+    env: 'DISCORD_BOT_TOKEN',
+    path: 'discord.token',
+    schema: z
+      .string()
+      .regex(/^[\w.-]{30,}$/)
+      .optional(),
+    allowed: 'the bot token from the Discord developer portal (environment only)',
+    secret: true,
+  },
+  {
+    env: 'DISCORD_API_ROOT',
+    path: 'discord.apiRoot',
+    schema: z.url().default('https://discord.com/api'),
+    allowed: 'the base URL of the Discord REST API (default https://discord.com/api), e.g. a REST proxy',
+  },
+  {
+    env: 'DISCORD_GUILD_ID',
+    path: 'discord.guildId',
+    schema: z
+      .string()
+      .regex(/^\d{5,20}$/)
+      .optional(),
+    allowed: 'a server (guild) id: slash commands are registered there only, at once; unset: globally',
+  },
+  {
+    env: 'DISCORD_ALLOWED_USERS',
+    path: 'discord.allowedUsers',
+    schema: roleList(/^\d{5,20}$/).default({}),
+    allowed: 'comma-separated Discord user ids with a role each, e.g. 1234567:admin,7654321:viewer',
+  },
+  {
+    env: 'DISCORD_ALLOWED_ROLES',
+    path: 'discord.allowedRoles',
+    schema: roleList(/^\d{5,20}$/).default({}),
+    allowed: 'comma-separated Discord server role ids with a bosun role each, e.g. 1112223:trader',
   },
 ];
 
 /** Prefixes that mark an environment variable as meant for bosun, so a typo there is caught. */
-const OWN_PREFIXES = ['BOSUN_', 'EXCHANGE_', 'BACKTEST_', 'TRADING_', 'DEMO_', 'CHART_', 'QUICKCHART_'];
+const OWN_PREFIXES = [
+  'BOSUN_',
+  'EXCHANGE_',
+  'BACKTEST_',
+  'TRADING_',
+  'CHART_',
+  'QUICKCHART_',
+  'TELEGRAM_',
+  'DISCORD_',
+  'CHAT_',
+  'MARKET_',
+];
 
 export interface Config {
   configFile?: string;
@@ -202,8 +321,19 @@ export interface Config {
     width: number;
     height: number;
   };
-  demo: { strategy: string; data: string };
+  marketData: 'auto' | 'exchange' | 'samples';
+  chat: { console: 'auto' | 'on' | 'off'; buttonTtl: number };
+  telegram: { token?: string; apiRoot: string; allowedUsers: Record<string, Role> };
+  discord: {
+    token?: string;
+    apiRoot: string;
+    guildId?: string;
+    allowedUsers: Record<string, Role>;
+    allowedRoles: Record<string, Role>;
+  };
 }
+
+export type Role = (typeof ROLES)[number];
 
 export interface LoadConfigOptions {
   /** The process environment (default: process.env). */

@@ -1,0 +1,106 @@
+/**
+ * The command contract. A command is one file in `commands/` whose default export is made with
+ * {@link defineCommand}: a name, a one-line summary, the least role that may run it, a zod object of
+ * arguments (each with a description), the order positional arguments take, and a handler.
+ *
+ * The handler gets a transport-neutral {@link CommandContext} and answers with a {@link Reply}; it
+ * never knows whether it runs on Telegram, Discord or the console.
+ *
+ * @example
+ * export default defineCommand({
+ *   name: 'chart',
+ *   summary: 'Draw a market chart',
+ *   role: 'viewer',
+ *   args: z.object({ symbol: z.string().describe('Market, e.g. BTC/USDT') }),
+ *   positional: ['symbol'],
+ *   async run({ symbol }, ctx) { return reply(`Chart of ${symbol}`); },
+ * });
+ */
+import type { z } from 'zod';
+import { ROLES, type Role } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Reply } from './reply.js';
+import type { Services } from './services.js';
+
+/** viewer reads; trader also starts, stops, approves and closes; admin also switches modes and risk. */
+export { ROLES, type Role };
+
+export function roleAllows(have: Role, need: Role): boolean {
+  return ROLES.indexOf(have) >= ROLES.indexOf(need);
+}
+
+export type Platform = 'telegram' | 'discord' | 'console';
+
+/** Who is asking, with the role their platform's allow-list gave them. */
+export interface Caller {
+  platform: Platform;
+  id: string;
+  /** A display name, for messages and logs (never used for decisions). */
+  name: string;
+  role: Role;
+}
+
+export interface ChatRef {
+  platform: Platform;
+  id: string;
+  /** A one-to-one chat (or the console) rather than a group or server channel. */
+  private: boolean;
+}
+
+/** A message already sent, which can be replaced (progress, "decided by ..."). */
+export interface SentMessage {
+  edit(reply: Reply): Promise<void>;
+}
+
+export interface CommandContext {
+  caller: Caller;
+  chat: ChatRef;
+  services: Services;
+  logger: Logger;
+  /** Aborted when the bot shuts down; long work should stop and return. */
+  signal: AbortSignal;
+  /** Send a reply now (before the handler returns), e.g. a progress message to edit later. */
+  send(reply: Reply): Promise<SentMessage>;
+}
+
+/** Where an argument's values come from, for Discord autocomplete and help. */
+export type Completion = 'strategy' | 'timeframe' | 'symbol' | 'command';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ArgsSchema = z.ZodObject<any>;
+
+export interface CommandSpec<S extends ArgsSchema> {
+  /** Lower case letters, digits and underscores, 1-32 long (what both platforms accept). */
+  name: string;
+  /** One line, at most 100 characters (Discord's limit for a description). */
+  summary: string;
+  role: Role;
+  /** Every field needs `.describe(...)`; `.meta({ complete: 'strategy' })` adds completion. */
+  args: S;
+  /** Fields that may be given by position, in order; required ones first. */
+  positional?: ReadonlyArray<keyof z.infer<S> & string>;
+  /**
+   * A field (a record of strings) that collects `key=value` pairs not named in the schema, such as a
+   * strategy's parameters: `/backtest ema-cross BTC/USDT 1h fast=9 slow=21`.
+   */
+  rest?: keyof z.infer<S> & string;
+  /** May take longer than 2 s: platforms that need an early acknowledgement get one at once. */
+  slow?: boolean;
+  /** Example invocations for help, without the leading slash. */
+  examples?: readonly string[];
+  run(args: z.infer<S>, ctx: CommandContext): Promise<Reply | void> | Reply | void;
+}
+
+const BRAND = Symbol.for('bosun.command');
+
+export interface Command<S extends ArgsSchema = ArgsSchema> extends CommandSpec<S> {
+  readonly [BRAND]: true;
+}
+
+export function defineCommand<S extends ArgsSchema>(spec: CommandSpec<S>): Command<S> {
+  return Object.freeze({ ...spec, [BRAND]: true as const });
+}
+
+export function isCommand(value: unknown): value is Command {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}

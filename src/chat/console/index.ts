@@ -1,0 +1,194 @@
+/**
+ * The console chat: the same commands on a terminal (or a pipe), for running bosun with nothing
+ * configured and for scripting. Replies print as plain text, tables as aligned columns, images are
+ * saved under `DATA_DIR/out/` with their path printed, and buttons become numbered choices: typing
+ * the number presses the button. The console user is an admin. Lines run one at a time, in order.
+ */
+import { mkdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { toAppError } from '../../errors.js';
+import { writeFileAtomic } from '../../store/atomic.js';
+import type { ChatAdapter } from '../adapter.js';
+import { tokenize } from '../args.js';
+import type { ChatRef, SentMessage } from '../command.js';
+import type { Dispatcher, Person, Transport } from '../dispatch.js';
+import { type Dialect, images, type Reply, renderMessages } from '../reply.js';
+import type { ChatStatus } from '../services.js';
+
+const PLAIN: Dialect = {
+  escape: (t) => t,
+  style: (_s, t) => t,
+  link: (t, url) => `${t} <${url}>`,
+  preOpen: '',
+  preClose: '',
+  escapePre: (t) => `  ${t}`,
+  limit: Number.MAX_SAFE_INTEGER,
+};
+
+export interface ConsoleOptions {
+  input?: Readable;
+  output?: Writable;
+  /** Where images go (DATA_DIR/out). */
+  outDir: string;
+  /** Show a prompt and redraw progress in place (a terminal). */
+  interactive?: boolean;
+}
+
+export class ConsoleChat implements ChatAdapter {
+  readonly platform = 'console' as const;
+  private rl: Interface | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private choices = new Map<number, string>();
+  private state: ChatStatus['state'] = 'stopped';
+  private lastBlock: { id: number; lines: number } | undefined;
+  private nextId = 1;
+  private imageCount = 0;
+  private closedResolve!: () => void;
+  /** Resolves when the input ends (Ctrl-D, or the end of a pipe) and every line has been answered. */
+  readonly closed = new Promise<void>((r) => (this.closedResolve = r));
+  private readonly output: Writable;
+  private readonly person: Person = {
+    platform: 'console',
+    id: 'local',
+    name: safeUserName(),
+    role: 'admin',
+  };
+  private readonly chat: ChatRef = { platform: 'console', id: 'local', private: true };
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly options: ConsoleOptions,
+  ) {
+    this.output = options.output ?? process.stdout;
+  }
+
+  status(): ChatStatus {
+    return { platform: 'console', state: this.state };
+  }
+
+  async start(): Promise<void> {
+    const interactive = this.options.interactive ?? false;
+    this.rl = createInterface({
+      input: this.options.input ?? process.stdin,
+      ...(interactive ? { output: this.output, prompt: 'bosun> ' } : {}),
+      terminal: interactive,
+    });
+    this.state = 'connected';
+    this.write('bosun console chat. Type /help for the commands, Ctrl-D to quit.\n');
+    this.prompt();
+    this.rl.on('line', (line) => {
+      this.queue = this.queue.then(() => this.handle(line)).then(() => this.prompt());
+    });
+    this.rl.on('close', () => {
+      void this.queue.then(() => {
+        this.state = 'stopped';
+        this.closedResolve();
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.rl?.close();
+    await this.queue;
+    this.state = 'stopped';
+  }
+
+  private prompt(): void {
+    if (this.options.interactive && this.state === 'connected') this.rl?.prompt();
+  }
+
+  private async handle(line: string): Promise<void> {
+    const text = line.trim();
+    if (text === '') return;
+    const transport = this.transport();
+    if (/^\d+$/.test(text)) {
+      const payload = this.choices.get(Number(text));
+      if (!payload) {
+        this.write(`No choice ${text} here; the numbers are those of the last buttons shown.\n`);
+        return;
+      }
+      const { refused } = await this.dispatcher.press(payload, this.person, this.chat, transport);
+      if (refused) this.write(`${refused}\n`);
+      return;
+    }
+    let words: string[];
+    try {
+      words = tokenize(text.replace(/^\//, ''));
+    } catch (err) {
+      this.write(`${toAppError(err).message}\n`);
+      return;
+    }
+    const [command = '', ...rest] = words;
+    await this.dispatcher.run({
+      command: command.toLowerCase(),
+      words: rest,
+      person: this.person,
+      chat: this.chat,
+      transport,
+    });
+  }
+
+  private transport(): Transport {
+    return {
+      send: async (r: Reply): Promise<SentMessage> => {
+        const id = await this.print(r);
+        return {
+          edit: async (next: Reply) => {
+            await this.print(next, id);
+          },
+        };
+      },
+    };
+  }
+
+  /** Print a reply; an edit of the last thing printed redraws it in place on a terminal. */
+  private async print(r: Reply, editOf?: number): Promise<number> {
+    const out: string[] = renderMessages(r.blocks, PLAIN);
+    for (const img of images(r))
+      out.push(`[image] ${img.caption ? `${img.caption}: ` : ''}${this.saveImage(img.png, img.filename)}`);
+    if (r.actions.length > 0) {
+      this.choices = new Map();
+      const labels: string[] = [];
+      for (const signed of (await this.dispatcher.signButtons(r, this.chat)).flat()) {
+        const n = this.choices.size + 1;
+        this.choices.set(n, signed.payload);
+        labels.push(`[${n}] ${signed.label}`);
+      }
+      out.push(`Choose: ${labels.join('  ')}`);
+    }
+    const text = `${out.join('\n')}\n`;
+    if (editOf !== undefined && this.options.interactive && this.lastBlock?.id === editOf) {
+      this.write(`\x1b[${this.lastBlock.lines}A\x1b[0J`);
+    }
+    this.write(text);
+    const id = editOf ?? this.nextId++;
+    this.lastBlock = { id, lines: text.split('\n').length - 1 };
+    return id;
+  }
+
+  private saveImage(png: Uint8Array, filename: string): string {
+    mkdirSync(this.options.outDir, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+    const path = join(
+      this.options.outDir,
+      `${stamp}-${++this.imageCount}-${filename.replace(/[^\w.-]+/g, '_')}`,
+    );
+    writeFileAtomic(path, png);
+    return path;
+  }
+
+  private write(text: string): void {
+    this.output.write(text);
+  }
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username || 'console';
+  } catch {
+    return 'console';
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The Discord adapter (discord.js). Commands arrive as slash-command interactions with typed options
+ * generated from the same schemas as everywhere else; button presses as component interactions with
+ * the same signed ids; argument autocomplete from the argument's kind. Replies are markdown messages
+ * (split at 2000 characters) with PNG attachments and button rows; errors are ephemeral.
+ *
+ * An interaction must be answered within 3 s: slow commands are deferred at once, any other command
+ * when it has not answered after 2 s. `DISCORD_API_ROOT` points discord.js's REST (and so the gateway
+ * it asks for) at another base.
+ */
+import {
+  type AttachmentPayload,
+  type AutocompleteInteraction,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  Client,
+  Events,
+  GatewayIntentBits,
+  type Interaction,
+  type InteractionReplyOptions,
+  MessageFlags,
+} from 'discord.js';
+import type { Role } from '../../config.js';
+import { AppError, toAppError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { ChatAdapter } from '../adapter.js';
+import { argInfos } from '../args.js';
+import { type ChatRef, ROLES, type SentMessage } from '../command.js';
+import { completions } from '../complete.js';
+import type { Dispatcher, Person, Transport } from '../dispatch.js';
+import { type Dialect, images, type Reply, renderMessages } from '../reply.js';
+import type { ChatStatus } from '../services.js';
+import { deployCommands, slashCommands } from './commands.js';
+
+const escapeMd = (t: string) => t.replace(/([\\*_~`|])/g, '\\$1').replace(/^([>#-])/, '\\$1');
+const inlineCode = (t: string) => (t.includes('`') ? `\`\` ${t} \`\`` : `\`${t}\``);
+
+export const DISCORD_MARKDOWN: Dialect = {
+  escape: escapeMd,
+  style: (s, t) =>
+    s === 'bold' ? `**${escapeMd(t)}**` : s === 'italic' ? `_${escapeMd(t)}_` : inlineCode(t),
+  link: (t, url) => `[${escapeMd(t)}](<${url}>)`,
+  preOpen: '```\n',
+  preClose: '\n```',
+  escapePre: (t) => t.replace(/```/g, '`\u200b``'),
+  limit: 2000,
+};
+
+const BUTTON_STYLE = { primary: 1, secondary: 2, success: 3, danger: 4 } as const;
+/** Answer (or defer) before Discord's 3 s deadline. */
+const DEFER_AFTER_MS = 2000;
+
+export interface DiscordOptions {
+  token: string;
+  apiRoot: string;
+  guildId?: string;
+  allowedUsers: Readonly<Record<string, Role>>;
+  allowedRoles: Readonly<Record<string, Role>>;
+  logger: Logger;
+  /** How long to wait for the gateway's READY (default 30 s). */
+  readyTimeoutMs?: number;
+}
+
+type Answered = 'none' | 'deferred' | 'replied';
+type RepliableInteraction = ChatInputCommandInteraction | ButtonInteraction;
+
+export class DiscordChat implements ChatAdapter {
+  readonly platform = 'discord' as const;
+  readonly client: Client;
+  private state: ChatStatus['state'] = 'stopped';
+  private detail: string | undefined;
+  private accepting = false;
+  private readonly handling = new Set<Promise<void>>();
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly options: DiscordOptions,
+  ) {
+    this.client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: options.apiRoot } });
+    this.client.on(Events.InteractionCreate, (interaction) => {
+      if (!this.accepting) return;
+      const p = this.onInteraction(interaction).catch((err: unknown) =>
+        options.logger.error({ err: toAppError(err).message }, 'discord interaction failed'),
+      );
+      this.handling.add(p);
+      void p.finally(() => this.handling.delete(p));
+    });
+    this.client.on(Events.Error, (err) => options.logger.error({ err: err.message }, 'discord client error'));
+  }
+
+  status(): ChatStatus {
+    return { platform: 'discord', state: this.state, ...(this.detail ? { detail: this.detail } : {}) };
+  }
+
+  async start(): Promise<void> {
+    this.state = 'connecting';
+    try {
+      const ready = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new AppError('NETWORK', 'Discord gateway did not become ready in time')),
+          this.options.readyTimeoutMs ?? 30_000,
+        );
+        this.client.once(Events.ClientReady, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await this.client.login(this.options.token);
+      await ready;
+      const app = this.client.application!;
+      const result = await deployCommands(
+        this.client.rest,
+        app.id,
+        slashCommands(this.dispatcher.services.registry),
+        this.options.guildId,
+      );
+      this.options.logger.info(
+        result,
+        result.changed ? 'slash commands registered' : 'slash commands unchanged',
+      );
+    } catch (err) {
+      this.state = 'failed';
+      this.detail = toAppError(err).message;
+      await this.client.destroy();
+      throw new AppError('NETWORK', `Discord: ${toAppError(err).message}`, { cause: err });
+    }
+    this.detail = this.client.user?.tag;
+    this.accepting = true;
+    this.state = 'connected';
+  }
+
+  async stop(): Promise<void> {
+    this.accepting = false;
+    await Promise.allSettled([...this.handling]);
+    await this.client.destroy();
+    this.state = 'stopped';
+  }
+
+  private person(interaction: Interaction): Person {
+    const id = interaction.user.id;
+    let role: Role | undefined = this.options.allowedUsers[id];
+    const member = interaction.member;
+    if (member) {
+      const roleIds: string[] = Array.isArray(member.roles) ? member.roles : [...member.roles.cache.keys()];
+      for (const r of roleIds) {
+        const granted = this.options.allowedRoles[r];
+        if (granted && (role === undefined || ROLES.indexOf(granted) > ROLES.indexOf(role))) role = granted;
+      }
+    }
+    return { platform: 'discord', id, name: interaction.user.username, role };
+  }
+
+  private chatOf(interaction: Interaction): ChatRef {
+    return {
+      platform: 'discord',
+      id: interaction.channelId ?? interaction.user.id,
+      private: !interaction.guildId,
+    };
+  }
+
+  private async onInteraction(interaction: Interaction): Promise<void> {
+    if (interaction.isAutocomplete()) return this.onAutocomplete(interaction);
+    if (interaction.isChatInputCommand()) return this.onCommand(interaction);
+    if (interaction.isButton()) return this.onButton(interaction);
+  }
+
+  private async onCommand(interaction: ChatInputCommandInteraction): Promise<void> {
+    const command = this.dispatcher.services.registry.get(interaction.commandName);
+    const session = new InteractionReplies(interaction, this.dispatcher, this.chatOf(interaction));
+    const options: Record<string, unknown> = {};
+    if (command)
+      for (const a of argInfos(command)) {
+        const value = interaction.options.get(a.name)?.value;
+        if (value !== undefined) options[a.name] = value;
+      }
+    const person = this.person(interaction);
+    // Slow commands are deferred at once (when the caller may run them); the rest after 2 s of silence.
+    if (command?.slow && person.role !== undefined) await session.defer();
+    const timer = setTimeout(() => void session.defer().catch(() => undefined), DEFER_AFTER_MS);
+    try {
+      await this.dispatcher.run({
+        command: interaction.commandName,
+        options,
+        person,
+        chat: this.chatOf(interaction),
+        transport: session,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async onButton(interaction: ButtonInteraction): Promise<void> {
+    const chat = this.chatOf(interaction);
+    const session = new InteractionReplies(interaction, this.dispatcher, chat);
+    await this.dispatcher.press(
+      interaction.customId,
+      this.person(interaction),
+      chat,
+      session,
+      async (outcome) => {
+        if (outcome.refused !== undefined) {
+          await session.send({
+            blocks: [{ kind: 'text', lines: [[outcome.refused]] }],
+            actions: [],
+            private: true,
+          });
+          return;
+        }
+        // A used single-use button leaves the message; the command's replies follow as new messages.
+        if (outcome.once) await interaction.update({ components: [] });
+        else await interaction.deferUpdate();
+        session.answered = 'replied';
+      },
+    );
+  }
+
+  private async onAutocomplete(interaction: AutocompleteInteraction): Promise<void> {
+    const command = this.dispatcher.services.registry.get(interaction.commandName);
+    const focused = interaction.options.getFocused(true);
+    const kind = command ? argInfos(command).find((a) => a.name === focused.name)?.complete : undefined;
+    const values = kind ? completions(this.dispatcher.services, kind, String(focused.value)) : [];
+    await interaction.respond(values.map((v) => ({ name: v, value: v })));
+  }
+}
+
+/** The replies to one interaction: the first answers it (or fills the deferral), the rest follow up. */
+class InteractionReplies implements Transport {
+  answered: Answered = 'none';
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly interaction: RepliableInteraction,
+    private readonly dispatcher: Dispatcher,
+    private readonly chat: ChatRef,
+  ) {}
+
+  /** Acknowledge now ("bosun is thinking..."), unless already answered. */
+  defer(): Promise<void> {
+    return this.serial(async () => {
+      if (this.answered !== 'none') return;
+      await this.interaction.deferReply();
+      this.answered = 'deferred';
+    });
+  }
+
+  send(r: Reply): Promise<SentMessage> {
+    return this.serial(async () => {
+      const payloads = await this.payloads(r);
+      let first: string | undefined;
+      for (const payload of payloads) {
+        const id = await this.post(payload, r.private);
+        first ??= id;
+      }
+      const target = first!;
+      return {
+        edit: (next: Reply) =>
+          this.serial(async () => {
+            const [payload] = await this.payloads(next);
+            await this.interaction.editReply({ ...(payload as object), message: target } as never);
+          }),
+      };
+    });
+  }
+
+  /** Post one message; returns its id ("@original" for the interaction's own response). */
+  private async post(payload: InteractionReplyOptions, isPrivate: boolean): Promise<string> {
+    const flags = isPrivate ? { flags: MessageFlags.Ephemeral as const } : {};
+    if (this.answered === 'none') {
+      await this.interaction.reply({ ...payload, ...flags } as InteractionReplyOptions);
+      this.answered = 'replied';
+      return '@original';
+    }
+    if (this.answered === 'deferred') {
+      this.answered = 'replied';
+      if (isPrivate) {
+        // A deferral is public; an error should not be: drop the placeholder and answer privately.
+        await this.interaction.deleteReply();
+        const msg = await this.interaction.followUp({ ...payload, ...flags } as InteractionReplyOptions);
+        return msg.id;
+      }
+      await this.interaction.editReply(payload as never);
+      return '@original';
+    }
+    const msg = await this.interaction.followUp({ ...payload, ...flags } as InteractionReplyOptions);
+    return msg.id;
+  }
+
+  /** A reply as Discord messages: text split at 2000, images and buttons on the last. */
+  private async payloads(r: Reply): Promise<InteractionReplyOptions[]> {
+    const texts = renderMessages(r.blocks, DISCORD_MARKDOWN);
+    const files: AttachmentPayload[] = images(r).map((img) => ({
+      attachment: Buffer.from(img.png),
+      name: img.filename,
+      description: img.caption || undefined,
+    }));
+    const rows = r.actions.length > 0 ? await this.dispatcher.signButtons(r, this.chat) : [];
+    const components = rows.map((row) => ({
+      type: 1,
+      components: row
+        .slice(0, 5)
+        .map((b) => ({
+          type: 2,
+          style: BUTTON_STYLE[b.style],
+          label: b.label.slice(0, 80),
+          custom_id: b.payload,
+        })),
+    }));
+    const out: InteractionReplyOptions[] = texts.map((content) => ({ content }));
+    if (out.length === 0) {
+      const captions = images(r)
+        .map((i) => i.caption)
+        .filter(Boolean)
+        .join('\n');
+      out.push({ content: captions ? `_${escapeMd(captions)}_` : '' });
+    }
+    const last = out[out.length - 1]!;
+    if (files.length > 0) last.files = files;
+    if (components.length > 0) last.components = components.slice(0, 5) as never;
+    return out;
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * The dispatcher: the one path every chat message and button press takes, whatever the platform.
+ * It checks who is asking, finds the command, validates the arguments, runs the handler with an
+ * abort signal, and turns any failure into one clear line for a person (the usage line added when
+ * the input was wrong). Adapters only translate platform events into calls here and replies back.
+ */
+import { randomBytes } from 'node:crypto';
+import { closest } from '../config.js';
+import { type AppError, toAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { argsFromWords, usageLine, validateArgs } from './args.js';
+import { ButtonSigner } from './buttons.js';
+import {
+  type Caller,
+  type ChatRef,
+  type Command,
+  type Platform,
+  type Role,
+  roleAllows,
+  type SentMessage,
+} from './command.js';
+import { type Button, type Reply, reply } from './reply.js';
+import type { Services } from './services.js';
+
+/** How an adapter delivers replies for one invocation. */
+export interface Transport {
+  send(reply: Reply): Promise<SentMessage>;
+}
+
+/** Someone on a platform, with a role when the allow-list gives them one. */
+export interface Person {
+  platform: Platform;
+  id: string;
+  name: string;
+  role: Role | undefined;
+}
+
+export interface Invocation {
+  /** The command as typed, without the slash. */
+  command: string;
+  /** Words after the command (text platforms). */
+  words?: readonly string[];
+  /** Typed options (Discord slash commands). */
+  options?: Record<string, unknown>;
+  person: Person;
+  chat: ChatRef;
+  transport: Transport;
+}
+
+export type PressOutcome = { refused: string } | { refused?: undefined; once: boolean; command: string };
+
+export interface SignedButton {
+  label: string;
+  payload: string;
+  style: NonNullable<Button['style']>;
+}
+
+export class Dispatcher {
+  readonly buttons: ButtonSigner;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private closing = false;
+
+  constructor(
+    readonly services: Services,
+    private readonly logger: Logger,
+  ) {
+    this.buttons = new ButtonSigner(services.store, services.config.chat.buttonTtl);
+  }
+
+  /** Run a command for a person. Never throws: every outcome is a reply. */
+  run(inv: Invocation): Promise<void> {
+    return this.track(() => this.execute(inv, () => this.resolveArgs(inv)));
+  }
+
+  /**
+   * Handle a button press (the platform's payload). Never throws. `decided` is called as soon as the
+   * press is accepted or refused, before the button's command runs, so the adapter can acknowledge
+   * the press at once (and take a used single-use button away).
+   */
+  async press(
+    payload: string,
+    person: Person,
+    chat: ChatRef,
+    transport: Transport,
+    decided: (outcome: PressOutcome) => Promise<void> = async () => undefined,
+  ): Promise<PressOutcome> {
+    let outcome: PressOutcome = { refused: 'not handled' };
+    const decide = async (o: PressOutcome) => {
+      outcome = o;
+      await decided(o).catch((err: unknown) =>
+        this.logger.warn({ err: toAppError(err).message }, 'could not acknowledge a button press'),
+      );
+    };
+    await this.track(async () => {
+      const denied = this.refuseStranger(person, 'button');
+      if (denied) return decide({ refused: denied });
+      const redeemed = await this.buttons.redeem(payload, chat, person.name, (name) => {
+        const command = this.services.registry.get(name);
+        if (!command) return 'This button runs something this bot no longer has.';
+        return this.refuseRole(person.role!, command);
+      });
+      if (!redeemed.ok) {
+        if (redeemed.reason === 'forged')
+          this.logger.warn(
+            { platform: person.platform, userId: person.id, chatId: chat.id },
+            'refused a forged button press',
+          );
+        else
+          this.logger.info(
+            { platform: person.platform, userId: person.id, reason: redeemed.reason },
+            'refused a button press',
+          );
+        return decide({ refused: redeemed.message });
+      }
+      await decide({ once: redeemed.once, command: redeemed.command });
+      const inv: Invocation = { command: redeemed.command, words: redeemed.args, person, chat, transport };
+      await this.execute(inv, () => this.resolveArgs(inv));
+    });
+    return outcome;
+  }
+
+  /** Sign a reply's buttons for a chat, ready for an adapter to attach. */
+  async signButtons(r: Reply, chat: ChatRef): Promise<SignedButton[][]> {
+    const rows: SignedButton[][] = [];
+    for (const row of r.actions) {
+      const signed: SignedButton[] = [];
+      for (const b of row)
+        signed.push({
+          label: b.label,
+          payload: await this.buttons.register(b, chat),
+          style: b.style ?? 'secondary',
+        });
+      rows.push(signed);
+    }
+    return rows;
+  }
+
+  /** The role of a person, or the refusal to send them when they have none. */
+  private refuseStranger(person: Person, what: string): string | undefined {
+    if (person.role !== undefined) return undefined;
+    // Only the id and the command name are logged: a stranger's message may hold anything.
+    this.logger.warn(
+      { platform: person.platform, userId: person.id, command: what },
+      'refused: not an allowed user',
+    );
+    return `Sorry, I only take commands from my allowed users. Your ${person.platform} id is ${person.id}; ask the bot's admin to add it.`;
+  }
+
+  private refuseRole(role: Role, command: Command): string | undefined {
+    if (roleAllows(role, command.role)) return undefined;
+    return `/${command.name} needs the ${command.role} role; you are ${role === 'admin' ? 'an' : 'a'} ${role}.`;
+  }
+
+  private resolveArgs(inv: Invocation): Record<string, unknown> {
+    const command = this.services.registry.get(inv.command)!;
+    const raw = inv.options ?? argsFromWords(command, inv.words ?? []);
+    return validateArgs(command, raw);
+  }
+
+  private async execute(inv: Invocation, args: () => Record<string, unknown>): Promise<void> {
+    const { person, chat, transport } = inv;
+    const say = (r: Reply) => transport.send(r).then(() => undefined);
+    const denied = this.refuseStranger(person, inv.command);
+    if (denied) return say(reply(denied).privately());
+    if (this.closing) return say(reply('I am shutting down; try again in a moment.').privately());
+    const command = this.services.registry.get(inv.command);
+    if (!command) {
+      const names = this.services.registry.forRole(person.role!).map((c) => c.name);
+      const near = closest(inv.command, names);
+      return say(
+        reply(
+          `Unknown command /${inv.command}${near ? ` (did you mean /${near}?)` : ''}. Send /help for the list.`,
+        ).privately(),
+      );
+    }
+    const forbidden = this.refuseRole(person.role!, command);
+    if (forbidden) {
+      this.logger.info(
+        { platform: person.platform, userId: person.id, command: command.name },
+        'refused: role too low',
+      );
+      return say(reply(forbidden).privately());
+    }
+    const caller: Caller = {
+      platform: person.platform,
+      id: person.id,
+      name: person.name,
+      role: person.role!,
+    };
+    const log = this.logger.child({ command: command.name, platform: person.platform, userId: person.id });
+    const started = Date.now();
+    try {
+      const parsed = args();
+      const result = await command.run(parsed, {
+        caller,
+        chat,
+        services: this.services,
+        logger: log,
+        signal: this.abort.signal,
+        send: (r) => transport.send(r),
+      });
+      if (result) await transport.send(result);
+      // The console is one local person; elsewhere every command is worth an audit line.
+      log[person.platform === 'console' ? 'debug' : 'info']({ ms: Date.now() - started }, 'command done');
+    } catch (err) {
+      const e = toAppError(err);
+      await this.sayError(e, command, transport, log).catch((sendErr: unknown) =>
+        log.error({ err: toAppError(sendErr).message }, 'could not send the error reply'),
+      );
+    }
+  }
+
+  private async sayError(e: AppError, command: Command, transport: Transport, log: Logger): Promise<void> {
+    if (e.isUserError) {
+      log.info({ code: e.code, error: e.message }, 'command refused its input');
+      await transport.send(
+        reply(e.message)
+          .line(`Usage: ${usageLine(command)}`)
+          .privately(),
+      );
+      return;
+    }
+    if (this.abort.signal.aborted) {
+      await transport.send(reply(`/${command.name} was stopped: the bot is shutting down.`).privately());
+      return;
+    }
+    if (e.code === 'INTERNAL') {
+      const ref = randomBytes(3).toString('hex');
+      log.error({ ref, err: e.cause ?? e }, 'command failed');
+      await transport.send(
+        reply(`Sorry, /${command.name} failed on my side (reference ${ref}); it is in the log.`).privately(),
+      );
+      return;
+    }
+    log.warn({ code: e.code, error: e.message }, 'command failed');
+    await transport.send(reply(`Sorry, /${command.name} failed: ${e.message}`).privately());
+  }
+
+  private track(work: () => Promise<void>): Promise<void> {
+    const p = work().catch((err: unknown) =>
+      this.logger.error({ err: toAppError(err).message }, 'dispatch failed'),
+    );
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+    return p;
+  }
+
+  /** Commands still running. */
+  get busy(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Stop taking commands, let those running finish for up to `graceMs`, then abort the rest and wait
+   * for them to send their last reply.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    this.closing = true;
+    const all = () => Promise.allSettled([...this.inFlight]);
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+    if ((await Promise.race([all().then(() => 'done' as const), timer])) === 'timeout') {
+      this.abort.abort();
+      await Promise.race([all(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    }
+  }
+}

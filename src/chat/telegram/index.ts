@@ -1,0 +1,267 @@
+/**
+ * The Telegram adapter (grammY). Commands arrive as text (`/backtest ema-cross BTC/USDT 1h fast=9`)
+ * and button presses as callback queries; replies go out as HTML messages (split at Telegram's 4096
+ * characters), photos, inline keyboards with signed callback data, and edits.
+ *
+ * Outgoing calls pass our own throttle (per chat and overall, so bursts never meet Telegram's limits)
+ * and @grammyjs/auto-retry (429 with retry_after, 5xx and network errors). Updates are fetched with
+ * @grammyjs/runner: chats are served concurrently, the messages of one chat in order.
+ * `TELEGRAM_API_ROOT` points grammY at another Bot API server.
+ */
+import { autoRetry } from '@grammyjs/auto-retry';
+import { run, type RunnerHandle, sequentialize } from '@grammyjs/runner';
+import { Bot, type Context, GrammyError, InlineKeyboard, InputFile, type Transformer } from 'grammy';
+import type { Role } from '../../config.js';
+import { toAppError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { ChatAdapter } from '../adapter.js';
+import { tokenize } from '../args.js';
+import type { ChatRef, SentMessage } from '../command.js';
+import type { Dispatcher, Person, Transport } from '../dispatch.js';
+import { type Dialect, images, type Reply, renderMessages } from '../reply.js';
+import type { ChatStatus } from '../services.js';
+import { TELEGRAM_LIMITS, Throttle, type ThrottleSpec } from '../throttle.js';
+
+const escapeHtml = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const TAG = { bold: 'b', italic: 'i', code: 'code' } as const;
+
+export const TELEGRAM_HTML: Dialect = {
+  escape: escapeHtml,
+  style: (s, t) => `<${TAG[s]}>${escapeHtml(t)}</${TAG[s]}>`,
+  link: (t, url) => `<a href="${escapeHtml(url).replace(/"/g, '&quot;')}">${escapeHtml(t)}</a>`,
+  preOpen: '<pre>',
+  preClose: '</pre>',
+  escapePre: escapeHtml,
+  limit: 4096,
+};
+const CAPTION_LIMIT = 1024;
+
+/** Calls that put a message in a chat, and so count against its rate limit. */
+const SENDING = /^(send|edit|copy|forward)/;
+
+export interface TelegramOptions {
+  token: string;
+  apiRoot: string;
+  allowedUsers: Readonly<Record<string, Role>>;
+  logger: Logger;
+  throttle?: ThrottleSpec;
+  /** Long-polling timeout in seconds (default 30). */
+  pollTimeout?: number;
+}
+
+export class TelegramChat implements ChatAdapter {
+  readonly platform = 'telegram' as const;
+  readonly bot: Bot;
+  private runner: RunnerHandle | undefined;
+  private state: ChatStatus['state'] = 'stopped';
+  private detail: string | undefined;
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly options: TelegramOptions,
+  ) {
+    this.bot = new Bot(options.token, { client: { apiRoot: options.apiRoot } });
+    this.bot.api.config.use(throttleTransformer(new Throttle(options.throttle ?? TELEGRAM_LIMITS)));
+    this.bot.api.config.use(autoRetry({ maxRetryAttempts: 5, maxDelaySeconds: 120 }));
+    this.bot.use(sequentialize((ctx: Context) => (ctx.callbackQuery ? undefined : ctx.chat?.id.toString())));
+    this.bot.on('message:text', (ctx) => this.onText(ctx));
+    this.bot.on('callback_query:data', (ctx) => this.onPress(ctx));
+    this.bot.catch((err) =>
+      options.logger.error({ err: toAppError(err.error).message }, 'telegram update failed'),
+    );
+  }
+
+  status(): ChatStatus {
+    return { platform: 'telegram', state: this.state, ...(this.detail ? { detail: this.detail } : {}) };
+  }
+
+  async start(): Promise<void> {
+    this.state = 'connecting';
+    try {
+      await this.bot.init();
+      await this.bot.api.deleteWebhook();
+      const commands = this.dispatcher.services.registry
+        .all()
+        .map((c) => ({ command: c.name, description: c.summary }));
+      await this.bot.api.setMyCommands(commands);
+    } catch (err) {
+      this.state = 'failed';
+      this.detail = toAppError(err).message;
+      throw toAppError(err);
+    }
+    this.detail = `@${this.bot.botInfo.username}`;
+    this.runner = run(this.bot, {
+      runner: {
+        fetch: { timeout: this.options.pollTimeout ?? 30, allowed_updates: ['message', 'callback_query'] },
+        silent: true,
+      },
+    });
+    this.state = 'connected';
+  }
+
+  async stop(): Promise<void> {
+    if (this.runner?.isRunning()) await this.runner.stop();
+    this.state = 'stopped';
+  }
+
+  private person(ctx: Context): Person {
+    const from = ctx.from!;
+    const id = String(from.id);
+    return {
+      platform: 'telegram',
+      id,
+      name: from.username ? `@${from.username}` : [from.first_name, from.last_name].filter(Boolean).join(' '),
+      role: this.options.allowedUsers[id],
+    };
+  }
+
+  private chatOf(ctx: Context): ChatRef {
+    return { platform: 'telegram', id: String(ctx.chat!.id), private: ctx.chat!.type === 'private' };
+  }
+
+  private async onText(ctx: Context): Promise<void> {
+    const text = ctx.message!.text!;
+    const command = /^\/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s+([\s\S]*))?$/.exec(text);
+    const chat = this.chatOf(ctx);
+    if (!command) {
+      if (chat.private)
+        await this.sendReply(chat, {
+          blocks: [{ kind: 'text', lines: [['Send /help for what I can do.']] }],
+          actions: [],
+          private: false,
+        });
+      return;
+    }
+    const [, name, addressee, rest = ''] = command;
+    // In a group, "/help@otherbot" is for another bot.
+    if (addressee && addressee.toLowerCase() !== this.bot.botInfo.username.toLowerCase()) return;
+    const transport = this.transport(chat);
+    let words: string[];
+    try {
+      words = tokenize(rest);
+    } catch (err) {
+      await transport.send({
+        blocks: [{ kind: 'text', lines: [[toAppError(err).message]] }],
+        actions: [],
+        private: true,
+      });
+      return;
+    }
+    await this.dispatcher.run({
+      command: name!.toLowerCase(),
+      words,
+      person: this.person(ctx),
+      chat,
+      transport,
+    });
+  }
+
+  private async onPress(ctx: Context): Promise<void> {
+    const query = ctx.callbackQuery!;
+    const message = query.message;
+    if (!message) {
+      await ctx.answerCallbackQuery({ text: 'This button is too old to use.', show_alert: true });
+      return;
+    }
+    const chat: ChatRef = {
+      platform: 'telegram',
+      id: String(message.chat.id),
+      private: message.chat.type === 'private',
+    };
+    await this.dispatcher.press(
+      query.data!,
+      this.person(ctx),
+      chat,
+      this.transport(chat),
+      async (outcome) => {
+        if (outcome.refused !== undefined) {
+          await ctx.answerCallbackQuery({ text: outcome.refused, show_alert: true });
+          return;
+        }
+        await ctx.answerCallbackQuery({ text: `/${outcome.command}...` });
+        // A used single-use button leaves the message, so nobody presses it in vain.
+        if (outcome.once)
+          await this.bot.api.editMessageReplyMarkup(message.chat.id, message.message_id, {
+            reply_markup: { inline_keyboard: [] },
+          });
+      },
+    );
+  }
+
+  private transport(chat: ChatRef): Transport {
+    return { send: (r) => this.sendReply(chat, r) };
+  }
+
+  /** Send a reply: its text (split as needed), then its images; buttons go on the last message. */
+  private async sendReply(chat: ChatRef, r: Reply): Promise<SentMessage> {
+    const api = this.bot.api;
+    const texts = renderMessages(r.blocks, TELEGRAM_HTML);
+    const photos = images(r);
+    const keyboard = r.actions.length > 0 ? await this.keyboard(r, chat) : undefined;
+    const total = texts.length + photos.length;
+    const withKeyboard = (i: number) =>
+      keyboard && i === Math.max(total, 1) - 1 ? { reply_markup: keyboard } : {};
+    let first: { id: number; photo: boolean } | undefined;
+    let i = 0;
+    for (const html of texts) {
+      const sent = await api.sendMessage(chat.id, html, {
+        parse_mode: 'HTML',
+        link_preview_options: { is_disabled: true },
+        ...withKeyboard(i++),
+      });
+      first ??= { id: sent.message_id, photo: false };
+    }
+    for (const p of photos) {
+      const caption =
+        p.caption.length > CAPTION_LIMIT ? `${p.caption.slice(0, CAPTION_LIMIT - 3)}...` : p.caption;
+      const sent = await api.sendPhoto(chat.id, new InputFile(Buffer.from(p.png), p.filename), {
+        ...(caption ? { caption: escapeHtml(caption), parse_mode: 'HTML' as const } : {}),
+        ...withKeyboard(i++),
+      });
+      first ??= { id: sent.message_id, photo: true };
+    }
+    if (!first && keyboard) {
+      const sent = await api.sendMessage(chat.id, 'Choose:', { reply_markup: keyboard });
+      first = { id: sent.message_id, photo: false };
+    }
+    const target = first;
+    return {
+      edit: async (next: Reply) => {
+        if (!target || target.photo) return;
+        const html = renderMessages(next.blocks, TELEGRAM_HTML)[0] ?? '...';
+        const markup = next.actions.length > 0 ? { reply_markup: await this.keyboard(next, chat) } : {};
+        try {
+          await api.editMessageText(chat.id, target.id, html, {
+            parse_mode: 'HTML',
+            link_preview_options: { is_disabled: true },
+            ...markup,
+          });
+        } catch (err) {
+          // Editing to the same text is refused by Telegram and changes nothing.
+          if (!(err instanceof GrammyError && /not modified/.test(err.description))) throw err;
+        }
+      },
+    };
+  }
+
+  private async keyboard(r: Reply, chat: ChatRef): Promise<InlineKeyboard> {
+    const kb = new InlineKeyboard();
+    for (const row of await this.dispatcher.signButtons(r, chat)) {
+      for (const b of row) kb.text(b.label, b.payload);
+      kb.row();
+    }
+    return kb;
+  }
+}
+
+/** A grammY API transformer that waits for the throttle before every message-sending call. */
+function throttleTransformer(throttle: Throttle): Transformer {
+  return async (prev, method, payload, signal) => {
+    const chatId = (payload as { chat_id?: number | string } | undefined)?.chat_id;
+    if (chatId !== undefined && SENDING.test(method)) {
+      const key = String(chatId);
+      await throttle.acquire(key, key.startsWith('-') || key.startsWith('@'));
+    }
+    return prev(method, payload, signal);
+  };
+}

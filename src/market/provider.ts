@@ -1,0 +1,198 @@
+/**
+ * Candles for chat commands and the engine: from the exchange through ccxt (with the disk cache, so
+ * a range is fetched once), or from the samples bundled with bosun when the exchange cannot be
+ * reached or `MARKET_DATA=samples`. Every answer says where its candles came from.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { AppError, toAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { SAMPLES_DIR } from '../paths.js';
+import { loadCandlesFile } from './load.js';
+import { closedOnly, resample } from './resample.js';
+import { isoTime, timeframeMs, timeframeName } from './timeframe.js';
+import { type Candles, indexAtOrAfter, sliceCandles } from './types.js';
+
+export interface CandleRequest {
+  symbol: string;
+  timeframe: string;
+  /** How far back from the end (now, or the sample's last candle), in ms. */
+  period: number;
+  /** Extra bars wanted before the period, so indicators are warm when it starts. */
+  warmupBars?: number;
+  signal?: AbortSignal;
+  /** 0..1 while downloading. */
+  onProgress?: (fraction: number) => void;
+}
+
+export interface CandleAnswer {
+  candles: Candles;
+  timeframeMs: number;
+  /** The first bar of the period proper (bars before it are warm-up). */
+  from: number;
+  /** Where the candles came from, for a person: "binance (cache)", "bundled sample ...". */
+  source: string;
+  /** Set when the answer is not what was asked for in full (offline fallback, short history). */
+  note?: string;
+}
+
+export interface Sample {
+  file: string;
+  exchange: string;
+  symbol: string;
+  timeframeMs: number;
+}
+
+/** How long the exchange counts as unreachable after a network failure, in `auto` mode. */
+const OFFLINE_MS = 5 * 60_000;
+
+export class MarketData {
+  private offlineUntil = 0;
+  private readonly loaded = new Map<string, Candles>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+    private readonly samplesDir = SAMPLES_DIR,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The bundled samples, from their file names (`exchange_BASE-QUOTE_tf[_rest].csv`). */
+  samples(): Sample[] {
+    const out: Sample[] = [];
+    for (const file of readdirSync(this.samplesDir).sort()) {
+      const m = /^([a-z0-9-]+)_([A-Z0-9]+)-([A-Z0-9]+)_(\d+[mhdw])(?:_.*)?\.csv$/.exec(file);
+      if (!m) continue;
+      out.push({
+        file: join(this.samplesDir, file),
+        exchange: m[1]!,
+        symbol: `${m[2]}/${m[3]}`,
+        timeframeMs: timeframeMs(m[4]!),
+      });
+    }
+    return out;
+  }
+
+  /** Symbols with a bundled sample. */
+  sampleSymbols(): string[] {
+    return [...new Set(this.samples().map((s) => s.symbol))];
+  }
+
+  async candles(req: CandleRequest): Promise<CandleAnswer> {
+    const tfMs = timeframeMs(req.timeframe);
+    const mode = this.config.marketData;
+    if (mode === 'samples') return this.fromSamples(req, tfMs, 'MARKET_DATA=samples');
+    if (mode === 'auto' && this.now() < this.offlineUntil)
+      return this.fromSamples(req, tfMs, `${this.config.exchange.id} unreachable`);
+    try {
+      return await this.fromExchange(req, tfMs, mode === 'auto' ? 1 : 5);
+    } catch (err) {
+      const e = toAppError(err);
+      if (mode !== 'auto' || e.code !== 'NETWORK') throw e;
+      this.offlineUntil = this.now() + OFFLINE_MS;
+      this.logger.warn({ error: e.message }, 'exchange unreachable; using the bundled samples');
+      return this.fromSamples(req, tfMs, `${this.config.exchange.id} unreachable`);
+    }
+  }
+
+  private async fromExchange(req: CandleRequest, tfMs: number, retries: number): Promise<CandleAnswer> {
+    const { downloadCandles } = await import('./download.js');
+    const end = this.now();
+    const start = end - req.period;
+    const warmFrom = start - (req.warmupBars ?? 0) * tfMs;
+    const result = await downloadCandles(
+      {
+        exchange: this.config.exchange.id,
+        symbol: req.symbol,
+        timeframe: req.timeframe,
+        from: warmFrom,
+        to: end,
+      },
+      {
+        dataDir: this.config.dataDir,
+        logger: this.logger,
+        retries,
+        backoffMs: 300,
+        ...(this.config.exchange.apiUrl ? { apiUrl: this.config.exchange.apiUrl } : {}),
+        ...(req.onProgress
+          ? { onProgress: (t: number) => req.onProgress!(Math.min(1, (t - warmFrom) / (end - warmFrom))) }
+          : {}),
+      },
+    );
+    if (result.candles.length === 0)
+      throw new AppError(
+        'NOT_FOUND',
+        `${this.config.exchange.id} has no ${req.symbol} ${req.timeframe} candles in the last ${describeSpan(req.period)}`,
+      );
+    const cached = result.fetched === 0 ? 'cache' : `${result.fetched} candles fetched`;
+    return {
+      candles: result.candles,
+      timeframeMs: tfMs,
+      from: start,
+      source: `${this.config.exchange.id} (${cached})`,
+    };
+  }
+
+  private fromSamples(req: CandleRequest, tfMs: number, why: string): CandleAnswer {
+    const all = this.samples();
+    const forSymbol = all.filter((s) => s.symbol === req.symbol.toUpperCase());
+    if (forSymbol.length === 0) {
+      throw new AppError(
+        'NOT_FOUND',
+        `${why}, and there is no bundled sample for ${req.symbol}; bundled: ${this.sampleSymbols().join(', ')}`,
+      );
+    }
+    const usable = forSymbol.filter((s) => tfMs % s.timeframeMs === 0);
+    if (usable.length === 0) {
+      const tfs = [...new Set(forSymbol.map((s) => timeframeName(s.timeframeMs)))].join(', ');
+      throw new AppError(
+        'BAD_INPUT',
+        `${why}; the bundled ${req.symbol} samples are ${tfs}, which cannot make ${req.timeframe}; allowed: a multiple of one of them`,
+      );
+    }
+    // The coarsest sample that divides the timeframe covers the longest history for the fewest bars.
+    usable.sort((a, b) => b.timeframeMs - a.timeframeMs);
+    const sample = usable[0]!;
+    let candles = this.loaded.get(sample.file);
+    if (!candles) {
+      candles = loadCandlesFile(sample.file);
+      this.loaded.set(sample.file, candles);
+    }
+    if (tfMs !== sample.timeframeMs) candles = closedOnly(resample(candles, sample.timeframeMs, tfMs));
+    if (candles.length === 0)
+      throw new AppError(
+        'NOT_FOUND',
+        `the bundled ${req.symbol} sample has no whole ${req.timeframe} candles`,
+      );
+    const end = candles.time[candles.length - 1]! + tfMs;
+    const start = Math.max(candles.time[0]!, end - req.period);
+    const startIdx = indexAtOrAfter(candles.time, start);
+    const sliced = sliceCandles(candles, Math.max(0, startIdx - (req.warmupBars ?? 0)), candles.length);
+    const short =
+      end - req.period < candles.time[0]!
+        ? `; the sample starts ${isoTime(candles.time[0]!).slice(0, 10)}`
+        : '';
+    return {
+      candles: sliced,
+      timeframeMs: tfMs,
+      from: candles.time[startIdx] ?? start,
+      source: `bundled sample ${sample.exchange} ${sample.symbol} ${timeframeName(sample.timeframeMs)}`,
+      note: `${why}: bundled sample, ending ${isoTime(end).slice(0, 10)}${short}`,
+    };
+  }
+}
+
+/** 90d, 12h, 2w... for messages. */
+export function describeSpan(ms: number): string {
+  for (const [unit, size] of [
+    ['y', 365.25 * 86_400_000],
+    ['w', 604_800_000],
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${Math.round(ms / 60_000)}m`;
+}
