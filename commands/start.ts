@@ -10,7 +10,10 @@ export default defineCommand({
   args: z.object({}),
   run(_args, ctx) {
     return reply()
-      .line(bold(`Hello ${ctx.caller.name}, I am bosun`), `, your trading bot. You are ${ctx.caller.role === 'admin' ? 'an' : 'a'} ${ctx.caller.role}.`)
+      .line(
+        bold(`Hello ${ctx.caller.name}, I am bosun`),
+        `, your trading bot. You are ${ctx.caller.role === 'admin' ? 'an' : 'a'} ${ctx.caller.role}.`,
+      )
       .table(statusRows(ctx.services))
       .line(
         'Try ',

@@ -14,6 +14,7 @@ import type { ChatAdapter } from './chat/adapter.js';
 import { Dispatcher } from './chat/dispatch.js';
 import { loadCommands } from './chat/registry.js';
 import type { Services } from './chat/services.js';
+import type { TelegramOptions } from './chat/telegram/index.js';
 import { type Config, loadConfig, secretValues } from './config.js';
 import { toAppError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
@@ -40,6 +41,8 @@ export interface StartOptions {
   interactive?: boolean;
   /** How long replies in flight may take to finish at shutdown (default 10 s). */
   graceMs?: number;
+  /** Telegram tuning (tests): outgoing limits and the long-polling timeout. */
+  telegram?: Pick<TelegramOptions, 'throttle' | 'pollTimeout'>;
 }
 
 export function packageVersion(): string {
@@ -80,6 +83,7 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
         apiRoot: config.telegram.apiRoot,
         allowedUsers: config.telegram.allowedUsers,
         logger: logger.child({ module: 'telegram' }),
+        ...options.telegram,
       }),
     );
   }

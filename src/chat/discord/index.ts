@@ -297,14 +297,12 @@ class InteractionReplies implements Transport {
     const rows = r.actions.length > 0 ? await this.dispatcher.signButtons(r, this.chat) : [];
     const components = rows.map((row) => ({
       type: 1,
-      components: row
-        .slice(0, 5)
-        .map((b) => ({
-          type: 2,
-          style: BUTTON_STYLE[b.style],
-          label: b.label.slice(0, 80),
-          custom_id: b.payload,
-        })),
+      components: row.slice(0, 5).map((b) => ({
+        type: 2,
+        style: BUTTON_STYLE[b.style],
+        label: b.label.slice(0, 80),
+        custom_id: b.payload,
+      })),
     }));
     const out: InteractionReplyOptions[] = texts.map((content) => ({ content }));
     if (out.length === 0) {

@@ -1,0 +1,229 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TELEGRAM_LIMITS } from '../../src/chat/throttle.js';
+import { type BotMessage, TelegramEmulator, type TgUser } from '../emulators/telegram/server.js';
+import { startTestBot, type TestBot } from '../helpers/bot.js';
+
+const ADMIN: TgUser = { id: 1001, first_name: 'Ada', username: 'ada' };
+const VIEWER: TgUser = { id: 1002, first_name: 'Vic' };
+const STRANGER: TgUser = { id: 666, first_name: 'Eve' };
+const buttons = TelegramEmulator.buttons;
+
+/** Fast limits on both sides, so tests run quickly while the throttle still has to work. */
+const LIMITS = { perChat: { burst: 10, perSecond: 20 }, global: { burst: 30, perSecond: 30 } };
+
+let tg: TelegramEmulator;
+let t: TestBot;
+
+async function boot(): Promise<void> {
+  tg = await new TelegramEmulator({ limits: LIMITS }).start();
+  t = await startTestBot(
+    {
+      TELEGRAM_BOT_TOKEN: tg.token,
+      TELEGRAM_API_ROOT: tg.apiRoot,
+      TELEGRAM_ALLOWED_USERS: `${ADMIN.id}:admin,${VIEWER.id}:viewer`,
+    },
+    {
+      telegram: {
+        throttle: { ...TELEGRAM_LIMITS, private: { burst: 10, perSecond: 20 } },
+        pollTimeout: 2,
+      },
+    },
+  );
+}
+
+/** Send a command and wait until the bot has sent `count` more messages to that chat. */
+async function ask(user: TgUser, text: string, count = 1): Promise<BotMessage[]> {
+  const before = tg.chatMessages(user.id).length;
+  tg.userSends(user, text);
+  await tg.waitFor(() => tg.chatMessages(user.id).length >= before + count, `${count} replies to ${text}`);
+  await new Promise((r) => setTimeout(r, 50)); // let any extra message arrive, to be caught below
+  return tg.chatMessages(user.id).slice(before);
+}
+
+describe('Telegram, through grammY against the Bot API emulator', () => {
+  beforeAll(boot);
+  afterAll(async () => {
+    await t?.bot.stop();
+    await tg?.stop();
+  });
+  afterEach(() => {
+    expect(tg.rateLimited).toBe(0);
+  });
+
+  it('registers every command with setMyCommands at start', () => {
+    expect(tg.commands.map((c) => c.command).sort()).toEqual([
+      'backtest',
+      'chart',
+      'help',
+      'start',
+      'status',
+      'strategies',
+    ]);
+    expect(tg.commands.find((c) => c.command === 'backtest')?.description).toMatch(/Backtest/);
+  });
+
+  it('answers /help with the usage line of every command the caller may use', async () => {
+    const [help] = await ask(ADMIN, '/help');
+    expect(help!.parse_mode).toBe('HTML');
+    expect(help!.text).toContain(
+      '<code>/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [param=value ...]</code>',
+    );
+    expect(help!.text).toContain('/chart SYMBOL [TIMEFRAME] [INDICATORS] [bars=VALUE]');
+    expect(help!.text).toContain('you are an admin');
+  });
+
+  it('explains one command with /help NAME, arguments and what each allows', async () => {
+    const [help] = await ask(VIEWER, '/help@bosun_test_bot chart');
+    expect(help!.text).toContain('<pre>');
+    expect(help!.text).toMatch(/bars\s+default 120\s+a whole number from 20 to 1000/);
+  });
+
+  it('runs /backtest with a progress message edited in place, then the summary and the chart as a photo', async () => {
+    const replies = await ask(ADMIN, '/backtest ema-cross BTC/USDT 4h 1y fast=9 slow=21', 3);
+    const [progress, summary, photo] = replies;
+    expect(progress!.edits[0]).toMatch(/Backtest ema-cross BTC\/USDT 4h 1y: \[\.{10}\] 0% starting/);
+    expect(progress!.text).toMatch(/\[#{10}\] 100% done in \d+\.\d s/);
+    expect(summary!.text).toMatch(
+      /<b>Backtest ema-cross BTC\/USDT 4h 1y<\/b>: [+-]\d+\.\d\d% over \d+ trades/,
+    );
+    expect(summary!.text).toContain('fast=9 slow=21');
+    expect(summary!.text).toContain('MARKET_DATA=samples: bundled sample');
+    expect(photo!.photo).toMatchObject({ width: 1280, height: 720 });
+    expect(photo!.photo!.bytes).toBeGreaterThan(20_000);
+    expect(photo!.caption).toBe('ema-cross on BTC/USDT 4h');
+    expect(buttons(photo!).map((b) => b.text)).toEqual(['Chart BTC/USDT 4h', 'Parameters']);
+    for (const b of buttons(photo!)) expect(Buffer.byteLength(b.data)).toBeLessThanOrEqual(64);
+  });
+
+  it.each([
+    ['/backtest ema-cross', 'SYMBOL is missing; allowed: a market like BTC/USDT'],
+    ['/backtest ema-cross BTCUSDT 1h', 'SYMBOL is "BTCUSDT"; allowed: a market like BTC/USDT'],
+    ['/backtest ema-cross BTC/USDT 7x', 'TIMEFRAME is "7x"; allowed: a timeframe like 15m, 1h, 4h or 1d'],
+    ['/backtest ema-cross BTC/USDT 1h 90', 'PERIOD is "90"; allowed: how far back, like 90d, 12w or 1y'],
+    ['/backtest ema-crass BTC/USDT 1h', 'unknown strategy "ema-crass" (did you mean ema-cross?)'],
+    ['/backtest ema-cross BTC/USDT 1h fats=9', 'unknown parameter "fats" for ema-cross (did you mean fast?)'],
+    ['/backtest ema-cross BTC/USDT 1h fast=1', 'ema-cross: fast is 1; allowed: a whole number from 2 to 500'],
+    [
+      '/backtest ema-cross BTC/USDT 1h fast=abc',
+      'ema-cross: fast is "abc"; allowed: a whole number from 2 to 500',
+    ],
+    ['/chart BTC/USDT 1h ema20 extra', 'too many arguments: "extra" is one more than /chart takes'],
+    ['/chart BTC/USDT 1h bars=5', 'bars is 5; allowed: a whole number from 20 to 1000'],
+    ['/chart BTC/USDT 1h bogus9', 'unknown indicator "bogus9"'],
+    ['/chart BTC/USDT 1h colour=red', 'unknown argument "colour"'],
+  ])('answers %s with the one thing wrong and the usage line', async (text, wrong) => {
+    const [answer] = await ask(ADMIN, text);
+    const lines = answer!.text!.split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]!.replace(/&quot;/g, '"')).toContain(wrong);
+    expect(lines[1]).toMatch(/^Usage: \/(backtest|chart) /);
+  });
+
+  it('answers an unknown command with a suggestion', async () => {
+    const [answer] = await ask(ADMIN, '/statsu');
+    expect(answer!.text).toBe('Unknown command /statsu (did you mean /status?). Send /help for the list.');
+  });
+
+  it('refuses a stranger politely and logs the attempt with the id, never the message', async () => {
+    const [answer] = await ask(STRANGER, '/backtest ema-cross BTC/USDT 1h password=hunter2');
+    expect(answer!.text).toContain('I only take commands from my allowed users');
+    expect(answer!.text).toContain(`${STRANGER.id}`);
+    expect(tg.chatMessages(STRANGER.id)).toHaveLength(1);
+    const refusal = t.logs.find(
+      (l) => l.msg === 'refused: not an allowed user' && l.userId === String(STRANGER.id),
+    );
+    expect(refusal).toMatchObject({ platform: 'telegram', command: 'backtest' });
+    expect(t.logText()).not.toContain('hunter2');
+  });
+
+  it('runs a pressed button once, takes the keyboard away, and refuses the replayed press', async () => {
+    const replies = await ask(VIEWER, '/start');
+    const msg = replies[0]!;
+    const [strategiesButton] = buttons(msg);
+    expect(strategiesButton!.text).toBe('Strategies');
+    const before = tg.chatMessages(VIEWER.id).length;
+    const q1 = tg.userPresses(VIEWER, msg, strategiesButton!.data);
+    await tg.waitFor(() => tg.chatMessages(VIEWER.id).length > before, 'the strategies list');
+    expect(tg.chatMessages(VIEWER.id).at(-1)!.text).toContain('<b>ema-cross</b>');
+    expect(tg.answers.get(q1)).toEqual({ text: '/strategies...' });
+    await tg.waitFor(() => msg.markupEdits === 1, 'keyboard removal');
+    expect(buttons(msg)).toEqual([]);
+
+    const count = tg.chatMessages(VIEWER.id).length;
+    const q2 = tg.userPresses(VIEWER, msg, strategiesButton!.data);
+    const answer = await tg.waitFor(() => tg.answers.get(q2), 'the replay answer');
+    expect(answer).toEqual({
+      text: 'This button was already used by Vic; nothing was done.',
+      show_alert: true,
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(tg.chatMessages(VIEWER.id)).toHaveLength(count);
+  });
+
+  it('refuses forged and tampered button presses without running anything', async () => {
+    const [msg] = await ask(ADMIN, '/start');
+    const real = buttons(msg!)[1]!.data;
+    const tampered = real.slice(0, -1) + (real.endsWith('A') ? 'B' : 'A');
+    const count = tg.chatMessages(ADMIN.id).length;
+    for (const data of [tampered, 'b.AAAAAAAAAAAA.zzzzzz.AAAAAAAAAAAAAAAAAAAAAA', '{"command":"status"}']) {
+      const q = tg.userPresses(ADMIN, msg!, data);
+      const answer = await tg.waitFor(() => tg.answers.get(q), 'the forged-press answer');
+      expect(answer).toEqual({ text: 'This button is not one of mine; nothing was done.', show_alert: true });
+    }
+    expect(tg.chatMessages(ADMIN.id)).toHaveLength(count);
+    expect(buttons(msg!)).toHaveLength(2); // the real buttons still stand
+    expect(t.logs.filter((l) => l.msg === 'refused a forged button press')).toHaveLength(3);
+  });
+
+  it("refuses a stranger pressing an allowed user's button, leaving it usable", async () => {
+    const [msg] = await ask(ADMIN, '/start');
+    const q = tg.userPresses(STRANGER, msg!, buttons(msg!)[0]!.data);
+    const answer = await tg.waitFor(() => tg.answers.get(q), 'the answer');
+    expect(answer!.text).toContain('I only take commands from my allowed users');
+    expect(buttons(msg!)).toHaveLength(2);
+  });
+
+  it('answers a burst of 30 commands in order, without meeting the rate limit', async () => {
+    const names = ['backtest', 'chart', 'help', 'start', 'status', 'strategies'];
+    const before = tg.chatMessages(ADMIN.id).length;
+    for (let i = 0; i < 30; i++) tg.userSends(ADMIN, `/help ${names[i % names.length]}`);
+    await tg.waitFor(() => tg.chatMessages(ADMIN.id).length >= before + 30, '30 answers', 20_000);
+    const answered = tg
+      .chatMessages(ADMIN.id)
+      .slice(before)
+      .map((m) => /^<b>\/(\w+)<\/b>/.exec(m.text ?? '')?.[1]);
+    expect(answered).toEqual(Array.from({ length: 30 }, (_, i) => names[i % names.length]));
+    const sends = tg.calls
+      .filter((c) => c.method === 'sendMessage' && c.chatId === String(ADMIN.id))
+      .slice(-30);
+    const spanMs = sends.at(-1)!.at - sends[0]!.at;
+    // 30 messages through a bucket of 10 refilled at 20/s take at least (30 - 10) / 20 s.
+    expect(spanMs).toBeGreaterThanOrEqual(900);
+  });
+
+  it('retries a 429 with retry_after and a 502, and the reply still arrives once', async () => {
+    tg.failNext('sendMessage', 429, 'Too Many Requests: retry after 1', 1);
+    tg.failNext('sendMessage', 502, 'Bad Gateway');
+    const started = Date.now();
+    const replies = await ask(ADMIN, '/status');
+    expect(replies).toHaveLength(1);
+    expect(replies[0]!.text).toContain('telegram connected (@bosun_test_bot)');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+  });
+});
+
+describe('Telegram shutdown', () => {
+  it('finishes a backtest in flight, then stops polling', async () => {
+    await boot();
+    tg.userSends(ADMIN, '/backtest ema-cross BTC/USDT 2h 2y');
+    await tg.waitFor(() => tg.chatMessages(ADMIN.id).length >= 1, 'the progress message');
+    await t.bot.stop();
+    const sent = tg.chatMessages(ADMIN.id);
+    expect(sent.some((m) => m.photo)).toBe(true);
+    expect(t.bot.adapters[0]!.status().state).toBe('stopped');
+    const polls = tg.calls.filter((c) => c.method === 'getUpdates').length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(tg.calls.filter((c) => c.method === 'getUpdates').length).toBe(polls);
+    await tg.stop();
+  });
+});

@@ -1,0 +1,45 @@
+/** Start the whole bot (startBot, as `npm start` does) against emulators, on a fresh data directory. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, secretValues } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { type Bot, type StartOptions, startBot } from '../../src/main.js';
+import { ROOT } from './fixtures.js';
+
+export interface TestBot {
+  bot: Bot;
+  dataDir: string;
+  /** Every log line, parsed. */
+  logs: Array<Record<string, unknown>>;
+  /** The raw log text (for checking that something never appears). */
+  logText(): string;
+}
+
+export async function startTestBot(
+  env: Record<string, string>,
+  options: Partial<StartOptions> = {},
+  dataDir = mkdtempSync(join(tmpdir(), 'bosun-chat-')),
+): Promise<TestBot> {
+  const config = loadConfig({
+    env: { DATA_DIR: dataDir, CHAT_CONSOLE: 'off', MARKET_DATA: 'samples', LOG_LEVEL: 'debug', ...env },
+    dotenv: false,
+    cwd: ROOT,
+  });
+  const raw: string[] = [];
+  const logger = createLogger({
+    level: config.logLevel,
+    format: 'json',
+    secrets: secretValues(config),
+    destination: { write: (line: string) => void raw.push(line) },
+  });
+  const bot = await startBot({ config, logger, interactive: false, ...options });
+  return {
+    bot,
+    dataDir,
+    get logs() {
+      return raw.map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    logText: () => raw.join(''),
+  };
+}
