@@ -105,6 +105,11 @@ export class Limit {
     this.tokens = burst;
   }
 
+  /** Tokens left now. */
+  available(): number {
+    return Math.min(this.burst, this.tokens + ((Date.now() - this.last) / 1000) * this.perSecond);
+  }
+
   /** Take one; 0 when allowed, else seconds until one is free. */
   take(): number {
     const now = Date.now();

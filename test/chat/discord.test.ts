@@ -1,0 +1,249 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type DcMessage,
+  type DcUser,
+  DiscordEmulator,
+  type Interaction,
+} from '../emulators/discord/server.js';
+import { startTestBot, type TestBot } from '../helpers/bot.js';
+
+const ADMIN: DcUser = { id: '100000000000000001', username: 'ada' };
+const VIEWER: DcUser = { id: '100000000000000002', username: 'vic' };
+const TRADER_BY_ROLE: DcUser = { id: '100000000000000003', username: 'tess' };
+const STRANGER: DcUser = { id: '100000000000000666', username: 'eve' };
+const TRADERS_ROLE = '930000000000000001';
+const buttons = DiscordEmulator.buttons;
+const EPHEMERAL = 64;
+
+let dc: DiscordEmulator;
+let t: TestBot;
+
+async function boot(): Promise<void> {
+  dc = await new DiscordEmulator({ heartbeatMs: 500, roles: [TRADERS_ROLE] }).start();
+  t = await startTestBot({
+    DISCORD_BOT_TOKEN: dc.token,
+    DISCORD_API_ROOT: dc.apiRoot,
+    DISCORD_GUILD_ID: dc.guildId,
+    DISCORD_ALLOWED_USERS: `${ADMIN.id}:admin,${VIEWER.id}:viewer`,
+    DISCORD_ALLOWED_ROLES: `${TRADERS_ROLE}:trader`,
+  });
+}
+
+/** Wait until an interaction has produced `count` messages (not counting a deferral placeholder's emptiness). */
+async function settled(ix: Interaction, count = 1, what = 'replies'): Promise<DcMessage[]> {
+  await dc.waitFor(
+    () =>
+      ix.messages.filter((m) => !m.deleted && (m.content !== '' || m.attachments.length > 0)).length >= count,
+    what,
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  return ix.messages.filter((m) => !m.deleted);
+}
+
+describe('Discord, through discord.js against the gateway and REST emulator', () => {
+  beforeAll(boot);
+  afterAll(async () => {
+    await t?.bot.stop();
+    await dc?.stop();
+  });
+  afterEach(() => {
+    expect(dc.rateLimited).toBe(0);
+  });
+
+  it('identifies on the gateway and registers slash commands in the guild, typed from the schemas', () => {
+    expect(dc.identifies).toBe(1);
+    expect(dc.globalCommands).toEqual([]);
+    const backtest = dc.guildCommands.find((c) => c.name === 'backtest')!;
+    expect(backtest.options!.map((o) => [o.name, o.type, o.required ?? false])).toEqual([
+      ['strategy', 3, true],
+      ['symbol', 3, true],
+      ['timeframe', 3, true],
+      ['period', 3, false],
+      ['params', 3, false],
+    ]);
+    expect(backtest.options!.find((o) => o.name === 'strategy')!.autocomplete).toBe(true);
+    const bars = dc.guildCommands.find((c) => c.name === 'chart')!.options!.find((o) => o.name === 'bars')!;
+    expect(bars).toMatchObject({ type: 4, min_value: 20, max_value: 1000 });
+  });
+
+  it('does not register again at the next start when nothing changed', async () => {
+    const puts = dc.restCalls.filter((c) => c.method === 'PUT').length;
+    const again = await startTestBot({
+      DISCORD_BOT_TOKEN: dc.token,
+      DISCORD_API_ROOT: dc.apiRoot,
+      DISCORD_GUILD_ID: dc.guildId,
+    });
+    await again.bot.stop();
+    expect(dc.restCalls.filter((c) => c.method === 'PUT').length).toBe(puts);
+    expect(again.logs.some((l) => l.msg === 'slash commands unchanged')).toBe(true);
+  });
+
+  it('answers /help with the usage lines of what the caller may use', async () => {
+    const ix = dc.slash(VIEWER, 'help');
+    const [msg] = await settled(ix);
+    expect(ix.callback).toBe(4);
+    expect(msg!.content).toContain('`/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [param=value ...]`');
+    expect(msg!.content).toContain('you are a viewer');
+  });
+
+  it('defers /backtest, edits the progress into the reply, then sends the chart as an attachment', async () => {
+    const ix = dc.slash(ADMIN, 'backtest', {
+      strategy: 'ema-cross',
+      symbol: 'BTC/USDT',
+      timeframe: '4h',
+      period: '1y',
+      params: 'fast=9 slow=21',
+    });
+    const msgs = await settled(ix, 2, 'the backtest');
+    expect(ix.callback).toBe(5);
+    const [progress, result] = msgs;
+    expect(progress!.edits).toContain('Backtest ema-cross BTC/USDT 4h 1y: [..........] 0% starting');
+    expect(progress!.content).toMatch(/100% done in \d+\.\d s/);
+    expect(result!.content).toMatch(
+      /\*\*Backtest ema-cross BTC\/USDT 4h 1y\*\*: [+-]\d+\.\d\d% over \d+ trades/,
+    );
+    expect(result!.content).toContain('```\nStrategy');
+    expect(result!.content).toContain('fast=9 slow=21');
+    expect(result!.attachments).toEqual([
+      expect.objectContaining({ filename: 'backtest-ema-cross.png', width: 1280, height: 720 }),
+    ]);
+    expect(buttons(result!).map((b) => b.label)).toEqual(['Chart BTC/USDT 4h', 'Parameters']);
+    expect(result!.flags & EPHEMERAL).toBe(0);
+  });
+
+  it.each([
+    [
+      { strategy: 'ema-cross', symbol: 'BTCUSDT', timeframe: '1h' },
+      'SYMBOL is "BTCUSDT"; allowed: a market like BTC/USDT',
+    ],
+    [
+      { strategy: 'ema-cross', symbol: 'BTC/USDT', timeframe: '7x' },
+      'TIMEFRAME is "7x"; allowed: a timeframe like 15m, 1h, 4h or 1d',
+    ],
+    [{ strategy: 'nope', symbol: 'BTC/USDT', timeframe: '1h' }, 'unknown strategy "nope"'],
+    [
+      { strategy: 'ema-cross', symbol: 'BTC/USDT', timeframe: '1h', params: 'fast=1' },
+      'ema-cross: fast is 1; allowed: a whole number from 2 to 500',
+    ],
+    [
+      { strategy: 'ema-cross', symbol: 'BTC/USDT', timeframe: '1h', params: 'fast' },
+      'parameter "fast" is not name=value',
+    ],
+  ])(
+    'answers a bad /backtest %j privately with what was wrong and the usage line',
+    async (options, wrong) => {
+      const ix = dc.slash(ADMIN, 'backtest', options);
+      const msgs = await settled(ix);
+      const visible = msgs.filter((m) => !m.deleted);
+      expect(visible).toHaveLength(1);
+      expect(visible[0]!.flags & EPHEMERAL).toBe(EPHEMERAL);
+      const lines = visible[0]!.content.split('\n');
+      expect(lines).toHaveLength(2);
+      expect(lines[0]!.replace(/\\/g, '')).toContain(wrong);
+      expect(lines[1]).toMatch(/^Usage: \/backtest STRATEGY/);
+    },
+  );
+
+  it('suggests strategy names, timeframes and symbols as they are typed', async () => {
+    const strategies = dc.autocomplete(ADMIN, 'backtest', 'strategy', 'cro');
+    await dc.waitFor(() => strategies.callback === 8, 'autocomplete');
+    expect(strategies.callbackData!.choices).toEqual([{ name: 'ema-cross', value: 'ema-cross' }]);
+    const tfs = dc.autocomplete(ADMIN, 'chart', 'timeframe', '1', { symbol: 'BTC/USDT' });
+    await dc.waitFor(() => tfs.callback === 8, 'autocomplete');
+    expect((tfs.callbackData!.choices as Array<{ value: string }>).map((c) => c.value)).toEqual([
+      '1m',
+      '15m',
+      '1h',
+      '12h',
+      '1d',
+      '1w',
+    ]);
+    const symbols = dc.autocomplete(ADMIN, 'chart', 'symbol', 'btc');
+    await dc.waitFor(() => symbols.callback === 8, 'autocomplete');
+    expect((symbols.callbackData!.choices as Array<{ value: string }>).map((c) => c.value)).toContain(
+      'BTC/USDT',
+    );
+  });
+
+  it('refuses a stranger with an ephemeral reply and logs only the id', async () => {
+    const ix = dc.slash(STRANGER, 'status');
+    const [msg] = await settled(ix);
+    expect(msg!.flags & EPHEMERAL).toBe(EPHEMERAL);
+    expect(msg!.content).toContain(`Your discord id is ${STRANGER.id}`);
+    expect(
+      t.logs.find((l) => l.msg === 'refused: not an allowed user' && l.userId === STRANGER.id),
+    ).toMatchObject({ platform: 'discord' });
+  });
+
+  it('gives a member the role their server role maps to', async () => {
+    const ix = dc.slash(TRADER_BY_ROLE, 'help', {}, { roles: [TRADERS_ROLE] });
+    const [msg] = await settled(ix);
+    expect(msg!.content).toContain('you are a trader');
+  });
+
+  it('runs a pressed button once, takes the buttons away, and refuses the replayed press', async () => {
+    const start = dc.slash(VIEWER, 'start');
+    const [welcome] = await settled(start);
+    const strategies = buttons(welcome!).find((b) => b.label === 'Strategies')!;
+    const press = dc.press(VIEWER, welcome!, strategies.customId);
+    const [list] = await settled(press);
+    expect(press.callback).toBe(7);
+    expect(welcome!.components).toEqual([]);
+    expect(list!.content).toContain('**ema-cross**');
+
+    const replay = dc.press(VIEWER, welcome!, strategies.customId);
+    const [refusal] = await settled(replay);
+    expect(replay.callback).toBe(4);
+    expect(refusal!.flags & EPHEMERAL).toBe(EPHEMERAL);
+    expect(refusal!.content).toBe('This button was already used by vic; nothing was done.');
+  });
+
+  it('refuses forged and tampered button ids', async () => {
+    const start = dc.slash(ADMIN, 'start');
+    const [welcome] = await settled(start);
+    const real = buttons(welcome!)[0]!.customId;
+    for (const id of [
+      real.slice(0, -2) + (real.endsWith('AA') ? 'BB' : 'AA'),
+      'b.AAAAAAAAAAAA.zzzzzz.AAAAAAAAAAAAAAAAAAAAAA',
+    ]) {
+      const press = dc.press(ADMIN, welcome!, id);
+      const [refusal] = await settled(press);
+      expect(refusal!.content).toBe('This button is not one of mine; nothing was done.');
+      expect(refusal!.flags & EPHEMERAL).toBe(EPHEMERAL);
+    }
+    expect(buttons(welcome!)).toHaveLength(2);
+  });
+
+  it('answers a burst of 30 commands, each in its own interaction, within the rate limits', async () => {
+    const names = ['backtest', 'chart', 'help', 'start', 'status', 'strategies'];
+    const ixs = Array.from({ length: 30 }, (_, i) =>
+      dc.slash(ADMIN, 'help', { command: names[i % names.length]! }),
+    );
+    for (const [i, ix] of ixs.entries()) {
+      const [msg] = await settled(ix, 1, `answer ${i}`);
+      expect(msg!.content).toMatch(new RegExp(`^\\*\\*/${names[i % names.length]}\\*\\*`));
+    }
+  });
+
+  it('keeps the gateway alive with heartbeats', async () => {
+    await dc.waitFor(() => dc.heartbeats >= 2, 'two heartbeats', 5000);
+    expect(dc.connections).toBe(1);
+  });
+});
+
+describe('Discord shutdown', () => {
+  it('finishes a backtest in flight, then closes the gateway', async () => {
+    await boot();
+    const ix = dc.slash(ADMIN, 'backtest', {
+      strategy: 'ema-cross',
+      symbol: 'BTC/USDT',
+      timeframe: '2h',
+      period: '2y',
+    });
+    await dc.waitFor(() => ix.messages[0]?.content.includes('starting'), 'the progress message');
+    await t.bot.stop();
+    expect(ix.messages.some((m) => m.attachments.length === 1)).toBe(true);
+    await dc.waitFor(() => dc.connections === 0, 'the gateway to close', 5000);
+    await dc.stop();
+  });
+});
