@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * The `bosun` command line: backtest, download, strategies, bench. Each bad input ends with one line
+ * The `bosun` command line: backtest, download, chart, strategies, bench, discord:deploy. Each bad input ends with one line
  * on stderr that says what was wrong and what is allowed, and exit code 2; anything else that fails
  * exits 1. `--verbose` adds the stack trace.
  */
 import { pathToFileURL } from 'node:url';
 import { BACKTEST_USAGE, backtestCommand } from './cli/backtest.js';
 import { CHART_USAGE, chartCommand } from './cli/chart.js';
+import { DISCORD_DEPLOY_USAGE, discordDeployCommand } from './cli/discord-deploy.js';
 import { DOWNLOAD_USAGE, downloadCommand } from './cli/download.js';
 import { strategiesCommand } from './cli/strategies.js';
 import { type Config, loadConfig, secretValues } from './config.js';
@@ -21,12 +22,14 @@ Commands:
   chart        draw a market chart (candles, volume, indicators) as a PNG
   strategies   list strategies and their parameters
   bench        measure backtest, indicator and loading speed
+  discord:deploy  register the chat commands with Discord
 
 ${BACKTEST_USAGE}
 ${DOWNLOAD_USAGE}
 ${CHART_USAGE}
 Usage: npm run strategies [-- --json]
-Usage: npm run bench [-- --json] [--quick]`;
+Usage: npm run bench [-- --json] [--quick]
+${DISCORD_DEPLOY_USAGE}`;
 
 type Command = (argv: string[], config: Config, logger: Logger) => Promise<number>;
 
@@ -36,6 +39,7 @@ const COMMANDS: Record<string, Command> = {
   chart: chartCommand,
   strategies: (argv) => strategiesCommand(argv),
   bench: async (argv, config) => (await import('./bench/index.js')).benchCommand(argv, config.dataDir),
+  'discord:deploy': discordDeployCommand,
 };
 
 export async function runCli(argv: string[]): Promise<number> {

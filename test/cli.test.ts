@@ -223,7 +223,7 @@ describe('npm run backtest', () => {
       );
       expectOneLineError(
         run(['frobnicate']),
-        'unknown command "frobnicate"; allowed: backtest, download, chart, strategies, bench',
+        'unknown command "frobnicate"; allowed: backtest, download, chart, strategies, bench, discord:deploy',
       );
     });
 
@@ -389,19 +389,49 @@ describe('charts from the command line', () => {
 });
 
 describe('npm start with nothing configured', () => {
-  it('runs the offline demo: a backtest of the bundled sample, and writes its chart', () => {
+  it('serves the console chat on the bundled data, saves images, presses numbered buttons, and exits at the end of input', () => {
     const dataDir = tmp();
     const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/main.js')], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: cleanEnv({ DATA_DIR: dataDir }),
+      env: cleanEnv({ DATA_DIR: dataDir, MARKET_DATA: 'samples' }),
+      input: '/help\nbacktest ema-cross BTC/USDT 4h 1y\n1\n1\n/chart BTC/USDT 4h ema20 extra\n9\n',
     });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/offline demo/);
-    expect(r.stdout).toMatch(/Total return/);
-    const chart = join(dataDir, 'out', 'demo-backtest.png');
-    expect(r.stdout).toContain(`Chart             ${chart}`);
-    expect(pngSize(readFileSync(chart))).toEqual({ width: 1280, height: 720 });
+    const out = r.stdout;
+    expect(out).toContain('bosun console chat. Type /help for the commands, Ctrl-D to quit.');
+    expect(out).toContain('/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [param=value ...]');
+    expect(out).toContain('you are an admin');
+    expect(out).toMatch(/Backtest ema-cross BTC\/USDT 4h 1y: \[#{10}\] 100% done/);
+    expect(out).toMatch(/Total return\s+[+-]\d+\.\d\d%/);
+    const images = [...out.matchAll(/^\[image\] [^:]+: (.+\.png)$/gm)].map((m) => m[1]!);
+    expect(images).toHaveLength(3); // the backtest chart, then the chart from button 1, then 1 again
+    for (const img of images) {
+      expect(img.startsWith(join(dataDir, 'out'))).toBe(true);
+      expect(pngSize(readFileSync(img))).toEqual({ width: 1280, height: 720 });
+    }
+    expect(out).toContain('Choose: [1] Chart BTC/USDT 4h  [2] Parameters');
+    expect(out).toContain('too many arguments: "extra" is one more than /chart takes');
+    expect(out).toContain('No choice 9 here');
+    // The state store was created, with its install secret.
+    const state = JSON.parse(readFileSync(join(dataDir, 'bosun.json'), 'utf8'));
+    expect(state.install.secret.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('refuses to start on a corrupt state file and leaves it as it was', () => {
+    const dataDir = tmp();
+    writeFileSync(join(dataDir, 'bosun.json'), '{"version": 1, "inst');
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/main.js')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: cleanEnv({ DATA_DIR: dataDir }),
+      input: '/help\n',
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(
+      /^error: state file .*bosun\.json is not valid JSON \(.*\); bosun will not start on it and will not overwrite it/,
+    );
+    expect(readFileSync(join(dataDir, 'bosun.json'), 'utf8')).toBe('{"version": 1, "inst');
   });
 });
 

@@ -247,3 +247,61 @@ describe('Discord shutdown', () => {
     await dc.stop();
   });
 });
+
+describe('npm run discord:deploy', () => {
+  it('registers globally without a guild id, and then finds nothing to do', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const { ROOT } = await import('../helpers/fixtures.js');
+    const emu = await new DiscordEmulator().start();
+    try {
+      const run = () =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+          // Asynchronous, so the emulator in this process can answer.
+          import('node:child_process').then(({ execFile }) =>
+            execFile(
+              process.execPath,
+              [join(ROOT, 'dist/src/cli.js'), 'discord:deploy'],
+              {
+                cwd: ROOT,
+                env: {
+                  PATH: process.env.PATH,
+                  DISCORD_BOT_TOKEN: emu.token,
+                  DISCORD_API_ROOT: emu.apiRoot,
+                  LOG_LEVEL: 'silent',
+                },
+              },
+              (err, stdout, stderr) =>
+                resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+            ),
+          );
+        });
+      const first = await run();
+      expect(first.stderr).toBe('');
+      expect(first.stdout.trim()).toBe('Registered 6 slash commands (global).');
+      expect(emu.globalCommands.map((c) => c.name).sort()).toEqual([
+        'backtest',
+        'chart',
+        'help',
+        'start',
+        'status',
+        'strategies',
+      ]);
+      const second = await run();
+      expect(second.stdout.trim()).toBe(
+        'Discord already has these 6 slash commands (global); nothing to do.',
+      );
+      const noToken = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'discord:deploy'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH },
+      });
+      expect(noToken.status).toBe(2);
+      expect(noToken.stderr.trim()).toBe(
+        'error: DISCORD_BOT_TOKEN is not set; allowed: the bot token from the Discord developer portal',
+      );
+    } finally {
+      await emu.stop();
+    }
+  });
+});
