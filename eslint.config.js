@@ -15,4 +15,25 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // One command, every chat: commands never see a chat library or an adapter.
+    files: ['commands/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['grammy', '@grammyjs/*', 'discord.js', '@discordjs/*'],
+              message: 'Commands are transport-neutral.',
+            },
+            {
+              group: ['**/chat/telegram/*', '**/chat/discord/*', '**/chat/console/*'],
+              message: 'Commands never know their adapter.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );
