@@ -227,3 +227,46 @@ describe('Telegram shutdown', () => {
     await tg.stop();
   });
 });
+
+describe('npm start with a Telegram token', () => {
+  it('serves Telegram without a console when stdin is not a terminal, and exits cleanly on SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { ROOT } = await import('../helpers/fixtures.js');
+    const emu = await new TelegramEmulator().start();
+    const child = spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH,
+        DATA_DIR: mkdtempSync(join(tmpdir(), 'bosun-sig-')),
+        TELEGRAM_BOT_TOKEN: emu.token,
+        TELEGRAM_API_ROOT: emu.apiRoot,
+        TELEGRAM_ALLOWED_USERS: `${ADMIN.id}:admin`,
+        LOG_FORMAT: 'json',
+      },
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => (stdout += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      await emu.waitFor(() => emu.calls.some((c) => c.method === 'setMyCommands'), 'the bot to start');
+      emu.userSends(ADMIN, '/status');
+      await emu.waitFor(() => emu.chatMessages(ADMIN.id).length === 1, 'the status reply');
+      expect(emu.chatMessages(ADMIN.id)[0]!.text).toContain('telegram connected');
+      expect(emu.chatMessages(ADMIN.id)[0]!.text).not.toContain('console');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stdout).toBe(''); // no console chat
+      expect(stderr).toContain('"msg":"bosun stopped"');
+      expect(stderr).not.toContain(emu.token.split(':')[1]!);
+    } finally {
+      child.kill('SIGKILL');
+      await emu.stop();
+    }
+  });
+});
