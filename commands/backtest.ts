@@ -7,8 +7,7 @@ import { startProgress } from '../src/chat/progress.js';
 import { bold, italic, reply } from '../src/chat/reply.js';
 import { backtestChart, chartStyle } from '../src/charts/index.js';
 import { AppError } from '../src/errors.js';
-import { describeSpan } from '../src/market/provider.js';
-import { timeframeMs } from '../src/market/timeframe.js';
+import { spanName, timeframeMs } from '../src/market/timeframe.js';
 import { parseParams } from '../src/strategy/params.js';
 import { loadStrategy } from '../src/strategy/registry.js';
 
@@ -38,7 +37,7 @@ export default defineCommand({
     const params = parseParams(strategy, args.params ?? {});
     const tfMs = timeframeMs(args.timeframe);
     const period = args.period ?? defaultPeriod(tfMs);
-    const title = `Backtest ${strategy.name} ${args.symbol} ${args.timeframe} ${describeSpan(period)}`;
+    const title = `Backtest ${strategy.name} ${args.symbol} ${args.timeframe} ${spanName(period)}`;
     const progress = await startProgress(ctx, title);
     const started = Date.now();
 

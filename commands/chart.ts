@@ -2,12 +2,15 @@ import { z } from 'zod';
 import { symbolArg, timeframeArg } from '../src/chat/arg-types.js';
 import { defineCommand } from '../src/chat/command.js';
 import { italic, reply } from '../src/chat/reply.js';
-import { chartStyle, marketChart, parseIndicators } from '../src/charts/index.js';
-import { INDICATORS_ALLOWED } from '../src/charts/market-chart.js';
+import {
+  chartStyle,
+  INDICATOR_WARMUP,
+  INDICATORS_ALLOWED,
+  marketChart,
+  parseIndicators,
+} from '../src/charts/index.js';
 import { timeframeMs } from '../src/market/timeframe.js';
 
-/** Bars loaded before those drawn, so indicators are warm on the first bar shown. */
-const WARMUP = 300;
 const SWITCH_TO = ['15m', '1h', '4h', '1d'];
 
 export default defineCommand({
@@ -30,7 +33,7 @@ export default defineCommand({
       symbol: args.symbol,
       timeframe: args.timeframe,
       period: args.bars * tfMs,
-      warmupBars: WARMUP,
+      warmupBars: INDICATOR_WARMUP,
       signal: ctx.signal,
     });
     const doc = marketChart(

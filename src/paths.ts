@@ -1,7 +1,8 @@
 /** Where bosun's own files are, wherever it runs from (the source tree, dist/, a Docker image). */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AppError } from './errors.js';
 
 function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -17,3 +18,21 @@ function findRoot(): string {
 export const PACKAGE_ROOT = findRoot();
 /** The candle samples bundled with bosun. */
 export const SAMPLES_DIR = join(PACKAGE_ROOT, 'data', 'samples');
+
+/**
+ * The modules in a directory of one-file-per-thing modules (strategies/, commands/): name -> path,
+ * for `.ts` (the source tree) and `.js` (dist/) files, skipping declarations, maps and dotfiles.
+ * Two files with one name fail, naming the directory's `kind`.
+ */
+export function moduleFiles(dir: string, kind: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const file of readdirSync(dir).sort()) {
+    if (file.endsWith('.d.ts') || file.startsWith('.')) continue;
+    const ext = extname(file);
+    if (ext !== '.ts' && ext !== '.js') continue;
+    const name = basename(file, ext);
+    if (files.has(name)) throw new AppError('INTERNAL', `${kind}: ${name} is defined by two files`);
+    files.set(name, join(dir, file));
+  }
+  return files;
+}

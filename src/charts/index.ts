@@ -4,7 +4,7 @@ import { type ChartRenderer, createRenderer } from './render/index.js';
 import type { ChartStyle } from './types.js';
 
 export { backtestChart, tradeMarkers } from './backtest-chart.js';
-export { marketChart, parseIndicators } from './market-chart.js';
+export { INDICATOR_WARMUP, INDICATORS_ALLOWED, marketChart, parseIndicators } from './market-chart.js';
 export { performanceChart } from './performance-chart.js';
 export type { ChartRenderer } from './render/index.js';
 export type { ChartDocument, ChartStyle, Theme } from './types.js';

@@ -34,6 +34,9 @@ export type IndicatorRequest =
   | { kind: 'rsi'; period: number }
   | { kind: 'macd'; fast: number; slow: number; signal: number };
 
+/** Bars loaded before those drawn, so indicators are warm on the first bar shown. */
+export const INDICATOR_WARMUP = 300;
+
 export const INDICATORS_ALLOWED =
   'ema<N>, sma<N>, bb or bb<N>, vwap, rsi or rsi<N>, macd (e.g. ema20,ema50,bb,rsi)';
 

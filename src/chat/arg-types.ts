@@ -3,7 +3,7 @@
  * a person sees when the value is wrong, in help, and as the Discord option's description.
  */
 import { z } from 'zod';
-import { isTimeframe, parseSpan } from '../market/timeframe.js';
+import { isSpan, isTimeframe, parseSpan } from '../market/timeframe.js';
 
 /** A market such as BTC/USDT (upper-cased). */
 export const symbolArg = () =>
@@ -24,11 +24,7 @@ export const timeframeArg = () =>
 
 /** A span back from now such as 90d, 6w, 1y; parsed to ms. */
 export const periodArg = () =>
-  z
-    .string()
-    .regex(/^[1-9][0-9]*[mhdwy]$/)
-    .transform((s) => parseSpan(s))
-    .describe('how far back, like 90d, 12w or 1y');
+  z.string().refine(isSpan).transform(parseSpan).describe('how far back, like 90d, 12w or 1y');
 
 export const strategyArg = () =>
   z

@@ -6,7 +6,13 @@
 import type { z } from 'zod';
 import { closest } from '../config.js';
 import { badInput } from '../errors.js';
-import { allowedText, describeParam, type ParamInfo, parseParamList } from '../strategy/params.js';
+import {
+  allowedText,
+  coerceText,
+  describeParam,
+  type ParamInfo,
+  parseParamList,
+} from '../strategy/params.js';
 import type { Command, Completion } from './command.js';
 
 export interface ArgInfo extends ParamInfo {
@@ -172,26 +178,13 @@ export function validateArgs(command: Command, raw: Record<string, unknown>): Re
 
 function coerceArg(value: unknown, info: ArgInfo): unknown {
   if (typeof value !== 'string') return value;
-  const text = value.trim();
-  const fail = () => badInput(`${argWord(info)} is "${text}"; allowed: ${allowed(info)}`);
-  switch (info.type) {
-    case 'integer':
-    case 'number': {
-      const n = Number(text);
-      if (text === '' || !Number.isFinite(n)) throw fail();
-      return n;
-    }
-    case 'boolean':
-      if (/^(true|yes|on|1)$/i.test(text)) return true;
-      if (/^(false|no|off|0)$/i.test(text)) return false;
-      throw fail();
-    case 'enum': {
-      const match = info.options?.find((o) => o.toLowerCase() === text.toLowerCase());
-      return match ?? text;
-    }
-    default:
-      return text;
+  if (info.type === 'enum') {
+    const text = value.trim();
+    return info.options?.find((o) => o.toLowerCase() === text.toLowerCase()) ?? text;
   }
+  return coerceText(value, info, () =>
+    badInput(`${argWord(info)} is "${value.trim()}"; allowed: ${allowed(info)}`),
+  );
 }
 
 function argWord(info: ArgInfo): string {

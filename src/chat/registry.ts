@@ -3,10 +3,9 @@
  * checks each module against the contract (a malformed one stops start-up with the file and the
  * reason), rejects two commands with one name, and derives help and usage from the schemas.
  */
-import { readdirSync } from 'node:fs';
-import { basename, extname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AppError } from '../errors.js';
+import { moduleFiles } from '../paths.js';
 import { argInfos, usageLine } from './args.js';
 import { type Command, isCommand, ROLES, type Role, roleAllows } from './command.js';
 
@@ -45,13 +44,9 @@ export class CommandRegistry {
 
 /** Load and check every command in a directory. */
 export async function loadCommands(dir = COMMANDS_DIR): Promise<CommandRegistry> {
-  const files = readdirSync(dir)
-    .filter((f) => !f.startsWith('.') && !f.endsWith('.d.ts') && /\.(ts|js)$/.test(f))
-    .sort();
   const commands: Command[] = [];
   const origins: string[] = [];
-  for (const file of files) {
-    const path = `${dir}${file}`;
+  for (const [name, path] of moduleFiles(dir, 'commands')) {
     let mod: { default?: unknown };
     try {
       mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
@@ -63,7 +58,6 @@ export async function loadCommands(dir = COMMANDS_DIR): Promise<CommandRegistry>
         'INTERNAL',
         `${path}: the default export must be a command made with defineCommand()`,
       );
-    const name = basename(file, extname(file));
     if (mod.default.name !== name)
       throw new AppError(
         'INTERNAL',

@@ -21,12 +21,9 @@ const OPTIONS = {
   verbose: { type: 'boolean' },
 } as const;
 
-/** Bars loaded before the ones drawn, so indicators are warm on the first bar shown. */
-const INDICATOR_WARMUP = 300;
-
 export async function chartCommand(argv: string[], config: Config, logger: Logger): Promise<number> {
   const { values: v } = parseCommandArgs('chart', argv, OPTIONS);
-  const { marketChart, parseIndicators, chartStyle } = await import('../charts/index.js');
+  const { marketChart, parseIndicators, chartStyle, INDICATOR_WARMUP } = await import('../charts/index.js');
   const indicators = parseIndicators(v.indicators ?? '');
   const bars = numberOption('bars', v.bars, 10, 100_000) ?? 120;
   const style = styleFromArgs(v);

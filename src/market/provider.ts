@@ -11,7 +11,7 @@ import type { Logger } from '../logger.js';
 import { SAMPLES_DIR } from '../paths.js';
 import { loadCandlesFile } from './load.js';
 import { closedOnly, resample } from './resample.js';
-import { isoTime, timeframeMs, timeframeName } from './timeframe.js';
+import { isoTime, spanName, timeframeMs, timeframeName } from './timeframe.js';
 import { type Candles, indexAtOrAfter, sliceCandles } from './types.js';
 
 export interface CandleRequest {
@@ -50,6 +50,7 @@ const OFFLINE_MS = 5 * 60_000;
 export class MarketData {
   private offlineUntil = 0;
   private readonly loaded = new Map<string, Candles>();
+  private sampleList: Sample[] | undefined;
 
   constructor(
     private readonly config: Config,
@@ -58,8 +59,16 @@ export class MarketData {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The bundled samples, from their file names (`exchange_BASE-QUOTE_tf[_rest].csv`). */
+  /**
+   * The bundled samples, from their file names (`exchange_BASE-QUOTE_tf[_rest].csv`). They ship with
+   * bosun, so the directory is read once (completion asks on every keystroke).
+   */
   samples(): Sample[] {
+    this.sampleList ??= this.readSamples();
+    return this.sampleList;
+  }
+
+  private readSamples(): Sample[] {
     const out: Sample[] = [];
     for (const file of readdirSync(this.samplesDir).sort()) {
       const m = /^([a-z0-9-]+)_([A-Z0-9]+)-([A-Z0-9]+)_(\d+[mhdw])(?:_.*)?\.csv$/.exec(file);
@@ -123,7 +132,7 @@ export class MarketData {
     if (result.candles.length === 0)
       throw new AppError(
         'NOT_FOUND',
-        `${this.config.exchange.id} has no ${req.symbol} ${req.timeframe} candles in the last ${describeSpan(req.period)}`,
+        `${this.config.exchange.id} has no ${req.symbol} ${req.timeframe} candles in the last ${spanName(req.period)}`,
       );
     const cached = result.fetched === 0 ? 'cache' : `${result.fetched} candles fetched`;
     return {
@@ -181,18 +190,4 @@ export class MarketData {
       note: `${why}: bundled sample, ending ${isoTime(end).slice(0, 10)}${short}`,
     };
   }
-}
-
-/** 90d, 12h, 2w... for messages. */
-export function describeSpan(ms: number): string {
-  for (const [unit, size] of [
-    ['y', 365.25 * 86_400_000],
-    ['w', 604_800_000],
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-  ] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${Math.round(ms / 60_000)}m`;
 }

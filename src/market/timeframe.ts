@@ -66,15 +66,27 @@ export function parseDate(text: string, what = 'date'): number {
   throw badInput(`${what} "${text}" is not valid; allowed: YYYY-MM-DD, an ISO time, or epoch milliseconds`);
 }
 
+const SPAN_RE = /^([1-9][0-9]*)([mhdwy])$/;
+
+/** True for spans like 90d, 12h, 6w, 1y. */
+export function isSpan(text: string): boolean {
+  return SPAN_RE.test(text);
+}
+
 /** Parse a span like 90d, 12h, 6w or 1y into ms. */
 export function parseSpan(text: string): number {
-  const m = /^([1-9][0-9]*)([mhdwy])$/.exec(text);
+  const m = SPAN_RE.exec(text);
   if (!m)
     throw badInput(
       `period "${text}" is not valid; allowed: a number and a unit m, h, d, w or y (e.g. 90d, 1y)`,
     );
   const n = Number(m[1]);
   return m[2] === 'y' ? n * YEAR : n * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}
+
+/** The name of a span, the inverse of {@link parseSpan}: 1y, 90d, 12w, 6h. */
+export function spanName(ms: number): string {
+  return ms % YEAR === 0 ? `${ms / YEAR}y` : timeframeName(ms);
 }
 
 export function isoTime(ms: number): string {

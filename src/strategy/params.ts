@@ -135,20 +135,30 @@ export function parseParams(
 
 function coerce(value: unknown, info: ParamInfo, strategy: string): unknown {
   if (typeof value !== 'string') return value;
-  const text = value.trim();
-  const fail = () => badInput(`${strategy}: ${info.name} is "${text}"; allowed: ${allowedText(info)}`);
+  return coerceText(value, info, () =>
+    badInput(`${strategy}: ${info.name} is "${value.trim()}"; allowed: ${allowedText(info)}`),
+  );
+}
+
+/**
+ * Text from a command line or chat, as the value of a parameter of this type: a finite number for
+ * numbers, true/yes/on/1 or false/no/off/0 for booleans, the trimmed text otherwise. `fail` makes
+ * the error for text that is not of the type.
+ */
+export function coerceText(text: string, info: Pick<ParamInfo, 'type'>, fail: () => Error): unknown {
+  const t = text.trim();
   switch (info.type) {
     case 'integer':
     case 'number': {
-      const n = text === '' ? Number.NaN : Number(text);
+      const n = t === '' ? Number.NaN : Number(t);
       if (!Number.isFinite(n)) throw fail();
       return n;
     }
     case 'boolean':
-      if (/^(true|yes|on|1)$/i.test(text)) return true;
-      if (/^(false|no|off|0)$/i.test(text)) return false;
+      if (/^(true|yes|on|1)$/i.test(t)) return true;
+      if (/^(false|no|off|0)$/i.test(t)) return false;
       throw fail();
     default:
-      return text;
+      return t;
   }
 }

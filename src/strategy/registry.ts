@@ -3,11 +3,10 @@
  * reads the directory only; a strategy module is imported when it is first asked for, so a backtest
  * loads just the one it runs.
  */
-import { readdirSync } from 'node:fs';
-import { basename, extname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { closest } from '../config.js';
 import { AppError } from '../errors.js';
+import { moduleFiles } from '../paths.js';
 import { isStrategy, type Strategy } from './define.js';
 
 /** `strategies/` beside `src/` (in the source tree and in dist/ alike). */
@@ -15,18 +14,7 @@ export const STRATEGIES_DIR = fileURLToPath(new URL('../../strategies/', import.
 
 const cache = new Map<string, Promise<Strategy>>();
 
-function strategyFiles(dir: string): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const file of readdirSync(dir)) {
-    if (file.endsWith('.d.ts') || file.endsWith('.map') || file.startsWith('.')) continue;
-    const ext = extname(file);
-    if (ext !== '.ts' && ext !== '.js') continue;
-    const name = basename(file, ext);
-    if (files.has(name)) throw new AppError('INTERNAL', `strategies: ${name} is defined by two files`);
-    files.set(name, `${dir}${file}`);
-  }
-  return files;
-}
+const strategyFiles = (dir: string) => moduleFiles(dir, 'strategies');
 
 /** Names of the available strategies, sorted. */
 export function strategyNames(dir = STRATEGIES_DIR): string[] {
