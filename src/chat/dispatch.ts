@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { closest } from '../config.js';
 import { type AppError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { argsFromWords, usageLine, validateArgs } from './args.js';
+import { argsFromWords, tokenize, usageLine, validateArgs } from './args.js';
 import { ButtonSigner } from './buttons.js';
 import {
   type Caller,
@@ -38,7 +38,9 @@ export interface Person {
 export interface Invocation {
   /** The command as typed, without the slash. */
   command: string;
-  /** Words after the command (text platforms). */
+  /** What follows the command on a text platform, split into words here (quotes keep spaces). */
+  text?: string;
+  /** The words after the command, already split (a button's arguments). */
   words?: readonly string[];
   /** Typed options (Discord slash commands). */
   options?: Record<string, unknown>;
@@ -70,7 +72,7 @@ export class Dispatcher {
 
   /** Run a command for a person. Never throws: every outcome is a reply. */
   run(inv: Invocation): Promise<void> {
-    return this.track(() => this.execute(inv, () => this.resolveArgs(inv)));
+    return this.track(() => this.execute(inv));
   }
 
   /**
@@ -114,8 +116,7 @@ export class Dispatcher {
         return decide({ refused: redeemed.message });
       }
       await decide({ once: redeemed.once, command: redeemed.command });
-      const inv: Invocation = { command: redeemed.command, words: redeemed.args, person, chat, transport };
-      await this.execute(inv, () => this.resolveArgs(inv));
+      await this.execute({ command: redeemed.command, words: redeemed.args, person, chat, transport });
     });
     return outcome;
   }
@@ -152,13 +153,7 @@ export class Dispatcher {
     return `/${command.name} needs the ${command.role} role; you are ${role === 'admin' ? 'an' : 'a'} ${role}.`;
   }
 
-  private resolveArgs(inv: Invocation): Record<string, unknown> {
-    const command = this.services.registry.get(inv.command)!;
-    const raw = inv.options ?? argsFromWords(command, inv.words ?? []);
-    return validateArgs(command, raw);
-  }
-
-  private async execute(inv: Invocation, args: () => Record<string, unknown>): Promise<void> {
+  private async execute(inv: Invocation): Promise<void> {
     const { person, chat, transport } = inv;
     const say = (r: Reply) => transport.send(r).then(() => undefined);
     const denied = this.refuseStranger(person, inv.command);
@@ -191,7 +186,10 @@ export class Dispatcher {
     const log = this.logger.child({ command: command.name, platform: person.platform, userId: person.id });
     const started = Date.now();
     try {
-      const parsed = args();
+      const parsed = validateArgs(
+        command,
+        inv.options ?? argsFromWords(command, inv.words ?? tokenize(inv.text ?? '')),
+      );
       const result = await command.run(parsed, {
         caller,
         chat,
@@ -244,11 +242,6 @@ export class Dispatcher {
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
     return p;
-  }
-
-  /** Commands still running. */
-  get busy(): number {
-    return this.inFlight.size;
   }
 
   /**

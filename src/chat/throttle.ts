@@ -77,11 +77,7 @@ export class Throttle {
     }
     const entry = chat;
     const turn = entry.tail.then(async () => {
-      for (;;) {
-        const wait = Math.max(entry.bucket.take(), 0);
-        if (wait === 0) break;
-        await sleep(wait);
-      }
+      for (let wait = entry.bucket.take(); wait > 0; wait = entry.bucket.take()) await sleep(wait);
       for (let wait = this.global.take(); wait > 0; wait = this.global.take()) await sleep(wait);
     });
     entry.tail = turn;

@@ -9,10 +9,8 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { toAppError } from '../../errors.js';
 import { writeFileAtomic } from '../../store/atomic.js';
 import type { ChatAdapter } from '../adapter.js';
-import { tokenize } from '../args.js';
 import type { ChatRef, SentMessage } from '../command.js';
 import type { Dispatcher, Person, Transport } from '../dispatch.js';
 import { type Dialect, images, type Reply, renderMessages } from '../reply.js';
@@ -114,17 +112,10 @@ export class ConsoleChat implements ChatAdapter {
       if (refused) this.write(`${refused}\n`);
       return;
     }
-    let words: string[];
-    try {
-      words = tokenize(text.replace(/^\//, ''));
-    } catch (err) {
-      this.write(`${toAppError(err).message}\n`);
-      return;
-    }
-    const [command = '', ...rest] = words;
+    const [, command = '', rest = ''] = /^\/?(\S*)\s*([\s\S]*)$/.exec(text)!;
     await this.dispatcher.run({
       command: command.toLowerCase(),
-      words: rest,
+      text: rest,
       person: this.person,
       chat: this.chat,
       transport,

@@ -30,11 +30,8 @@ export interface SlashCommand {
 }
 
 function option(a: ArgInfo): SlashOption {
-  const type = a.rest
-    ? OPTION_TYPE.string
-    : a.type === 'enum'
-      ? OPTION_TYPE.string
-      : (OPTION_TYPE[a.type as keyof typeof OPTION_TYPE] ?? OPTION_TYPE.string);
+  // Enums (with choices) and a rest of name=value pairs go as text, like strings.
+  const type = OPTION_TYPE[a.type as keyof typeof OPTION_TYPE] ?? OPTION_TYPE.string;
   const o: SlashOption = {
     type,
     name: a.name,

@@ -28,7 +28,7 @@ import { argInfos } from '../args.js';
 import { type ChatRef, ROLES, type SentMessage } from '../command.js';
 import { completions } from '../complete.js';
 import type { Dispatcher, Person, Transport } from '../dispatch.js';
-import { type Dialect, images, type Reply, renderMessages } from '../reply.js';
+import { type Dialect, images, type Reply, renderMessages, reply } from '../reply.js';
 import type { ChatStatus } from '../services.js';
 import { deployCommands, slashCommands } from './commands.js';
 
@@ -166,13 +166,9 @@ export class DiscordChat implements ChatAdapter {
 
   private async onCommand(interaction: ChatInputCommandInteraction): Promise<void> {
     const command = this.dispatcher.services.registry.get(interaction.commandName);
-    const session = new InteractionReplies(interaction, this.dispatcher, this.chatOf(interaction));
-    const options: Record<string, unknown> = {};
-    if (command)
-      for (const a of argInfos(command)) {
-        const value = interaction.options.get(a.name)?.value;
-        if (value !== undefined) options[a.name] = value;
-      }
+    const chat = this.chatOf(interaction);
+    const session = new InteractionReplies(interaction, this.dispatcher, chat);
+    const options = Object.fromEntries(interaction.options.data.map((o) => [o.name, o.value]));
     const person = this.person(interaction);
     // Slow commands are deferred at once (when the caller may run them); the rest after 2 s of silence.
     if (command?.slow && person.role !== undefined) await session.defer();
@@ -182,7 +178,7 @@ export class DiscordChat implements ChatAdapter {
         command: interaction.commandName,
         options,
         person,
-        chat: this.chatOf(interaction),
+        chat,
         transport: session,
       });
     } finally {
@@ -200,11 +196,7 @@ export class DiscordChat implements ChatAdapter {
       session,
       async (outcome) => {
         if (outcome.refused !== undefined) {
-          await session.send({
-            blocks: [{ kind: 'text', lines: [[outcome.refused]] }],
-            actions: [],
-            private: true,
-          });
+          await session.send(reply(outcome.refused).privately());
           return;
         }
         // A used single-use button leaves the message; the command's replies follow as new messages.

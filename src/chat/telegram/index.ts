@@ -15,10 +15,9 @@ import type { Role } from '../../config.js';
 import { toAppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { ChatAdapter } from '../adapter.js';
-import { tokenize } from '../args.js';
 import type { ChatRef, SentMessage } from '../command.js';
 import type { Dispatcher, Person, Transport } from '../dispatch.js';
-import { type Dialect, images, type Reply, renderMessages } from '../reply.js';
+import { type Dialect, images, type Reply, renderMessages, reply } from '../reply.js';
 import type { ChatStatus } from '../services.js';
 import { TELEGRAM_LIMITS, Throttle, type ThrottleSpec } from '../throttle.js';
 
@@ -124,35 +123,18 @@ export class TelegramChat implements ChatAdapter {
     const command = /^\/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s+([\s\S]*))?$/.exec(text);
     const chat = this.chatOf(ctx);
     if (!command) {
-      if (chat.private)
-        await this.sendReply(chat, {
-          blocks: [{ kind: 'text', lines: [['Send /help for what I can do.']] }],
-          actions: [],
-          private: false,
-        });
+      if (chat.private) await this.sendReply(chat, reply('Send /help for what I can do.'));
       return;
     }
     const [, name, addressee, rest = ''] = command;
     // In a group, "/help@otherbot" is for another bot.
     if (addressee && addressee.toLowerCase() !== this.bot.botInfo.username.toLowerCase()) return;
-    const transport = this.transport(chat);
-    let words: string[];
-    try {
-      words = tokenize(rest);
-    } catch (err) {
-      await transport.send({
-        blocks: [{ kind: 'text', lines: [[toAppError(err).message]] }],
-        actions: [],
-        private: true,
-      });
-      return;
-    }
     await this.dispatcher.run({
       command: name!.toLowerCase(),
-      words,
+      text: rest,
       person: this.person(ctx),
       chat,
-      transport,
+      transport: this.transport(chat),
     });
   }
 
