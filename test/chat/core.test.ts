@@ -17,6 +17,7 @@ import { TokenBucket } from '../../src/chat/throttle.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { StateStore } from '../../src/store/state.js';
+import { COMMAND_NAMES } from '../helpers/bot.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'bosun-core-'));
 const silent = createLogger({ level: 'silent', format: 'json' });
@@ -185,14 +186,7 @@ describe('the command registry', () => {
 
   it('loads the real commands, and help shows each role only what it may run', async () => {
     const registry = await loadCommands();
-    expect(registry.all().map((c) => c.name)).toEqual([
-      'backtest',
-      'chart',
-      'help',
-      'start',
-      'status',
-      'strategies',
-    ]);
+    expect(registry.all().map((c) => c.name)).toEqual(COMMAND_NAMES);
     const withTrader = new CommandRegistry([
       ...registry.all(),
       defineCommand({ ...base, name: 'stop', role: 'trader' }),

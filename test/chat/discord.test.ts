@@ -5,7 +5,7 @@ import {
   DiscordEmulator,
   type Interaction,
 } from '../emulators/discord/server.js';
-import { startTestBot, type TestBot } from '../helpers/bot.js';
+import { COMMAND_NAMES, startTestBot, type TestBot } from '../helpers/bot.js';
 
 const ADMIN: DcUser = { id: '100000000000000001', username: 'ada' };
 const VIEWER: DcUser = { id: '100000000000000002', username: 'vic' };
@@ -215,7 +215,7 @@ describe('Discord, through discord.js against the gateway and REST emulator', ()
   });
 
   it('answers a burst of 30 commands, each in its own interaction, within the rate limits', async () => {
-    const names = ['backtest', 'chart', 'help', 'start', 'status', 'strategies'];
+    const names = COMMAND_NAMES;
     const ixs = Array.from({ length: 30 }, (_, i) =>
       dc.slash(ADMIN, 'help', { command: names[i % names.length]! }),
     );
@@ -279,14 +279,7 @@ describe('npm run discord:deploy', () => {
       const first = await run();
       expect(first.stderr).toBe('');
       expect(first.stdout.trim()).toBe('Registered 6 slash commands (global).');
-      expect(emu.globalCommands.map((c) => c.name).sort()).toEqual([
-        'backtest',
-        'chart',
-        'help',
-        'start',
-        'status',
-        'strategies',
-      ]);
+      expect(emu.globalCommands.map((c) => c.name).sort()).toEqual(COMMAND_NAMES);
       const second = await run();
       expect(second.stdout.trim()).toBe(
         'Discord already has these 6 slash commands (global); nothing to do.',

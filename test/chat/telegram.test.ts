@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TELEGRAM_LIMITS } from '../../src/chat/throttle.js';
 import { type BotMessage, TelegramEmulator, type TgUser } from '../emulators/telegram/server.js';
-import { startTestBot, type TestBot } from '../helpers/bot.js';
+import { COMMAND_NAMES, startTestBot, type TestBot } from '../helpers/bot.js';
 
 const ADMIN: TgUser = { id: 1001, first_name: 'Ada', username: 'ada' };
 const VIEWER: TgUser = { id: 1002, first_name: 'Vic' };
@@ -51,14 +51,7 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
   });
 
   it('registers every command with setMyCommands at start', () => {
-    expect(tg.commands.map((c) => c.command).sort()).toEqual([
-      'backtest',
-      'chart',
-      'help',
-      'start',
-      'status',
-      'strategies',
-    ]);
+    expect(tg.commands.map((c) => c.command).sort()).toEqual(COMMAND_NAMES);
     expect(tg.commands.find((c) => c.command === 'backtest')?.description).toMatch(/Backtest/);
   });
 
@@ -111,6 +104,7 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     ['/chart BTC/USDT 1h bars=5', 'bars is 5; allowed: a whole number from 20 to 1000'],
     ['/chart BTC/USDT 1h bogus9', 'unknown indicator "bogus9"'],
     ['/chart BTC/USDT 1h colour=red', 'unknown argument "colour"'],
+    ['/backtest "ema-cross BTC/USDT 1h', 'a quote (") is not closed'],
   ])('answers %s with the one thing wrong and the usage line', async (text, wrong) => {
     const [answer] = await ask(ADMIN, text);
     const lines = answer!.text!.split('\n');
@@ -134,6 +128,11 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     );
     expect(refusal).toMatchObject({ platform: 'telegram', command: 'backtest' });
     expect(t.logText()).not.toContain('hunter2');
+  });
+
+  it('refuses a stranger before reading their arguments', async () => {
+    const [answer] = await ask(STRANGER, '/backtest "unclosed');
+    expect(answer!.text).toContain('I only take commands from my allowed users');
   });
 
   it('runs a pressed button once, takes the keyboard away, and refuses the replayed press', async () => {
@@ -184,7 +183,7 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
   });
 
   it('answers a burst of 30 commands in order, without meeting the rate limit', async () => {
-    const names = ['backtest', 'chart', 'help', 'start', 'status', 'strategies'];
+    const names = COMMAND_NAMES;
     const before = tg.chatMessages(ADMIN.id).length;
     for (let i = 0; i < 30; i++) tg.userSends(ADMIN, `/help ${names[i % names.length]}`);
     await tg.waitFor(() => tg.chatMessages(ADMIN.id).length >= before + 30, '30 answers', 20_000);

@@ -7,6 +7,9 @@ import { createLogger } from '../../src/logger.js';
 import { type Bot, type StartOptions, startBot } from '../../src/main.js';
 import { ROOT } from './fixtures.js';
 
+/** The chat commands bosun has, sorted: what every platform must offer. */
+export const COMMAND_NAMES = ['backtest', 'chart', 'help', 'start', 'status', 'strategies'];
+
 export interface TestBot {
   bot: Bot;
   dataDir: string;
