@@ -418,6 +418,21 @@ describe('npm start with nothing configured', () => {
     expect(state.install.secret.length).toBeGreaterThanOrEqual(32);
   });
 
+  it('ends cleanly when whoever reads its output goes away (npm start | head)', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], {
+      cwd: ROOT,
+      env: cleanEnv({ DATA_DIR: tmp(), MARKET_DATA: 'samples' }),
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await new Promise((r) => child.stdout.once('data', r));
+    child.stdout.destroy();
+    child.stdin.end('/help\n/backtest ema-cross BTC/USDT 4h 1y\n');
+    expect(await exited).toBe(0);
+    expect(stderr).not.toContain('EPIPE');
+  });
+
   it('refuses to start on a corrupt state file and leaves it as it was', () => {
     const dataDir = tmp();
     writeFileSync(join(dataDir, 'bosun.json'), '{"version": 1, "inst');

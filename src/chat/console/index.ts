@@ -44,6 +44,7 @@ export class ConsoleChat implements ChatAdapter {
   private lastBlock: { id: number; lines: number } | undefined;
   private nextId = 1;
   private imageCount = 0;
+  private outputGone = false;
   private closedResolve!: () => void;
   /** Resolves when the input ends (Ctrl-D, or the end of a pipe) and every line has been answered. */
   readonly closed = new Promise<void>((r) => (this.closedResolve = r));
@@ -73,6 +74,11 @@ export class ConsoleChat implements ChatAdapter {
       input: this.options.input ?? process.stdin,
       ...(interactive ? { output: this.output, prompt: 'bosun> ' } : {}),
       terminal: interactive,
+    });
+    // Whoever reads our output went away (`npm start | head`): stop taking lines, end cleanly.
+    this.output.on('error', () => {
+      this.outputGone = true;
+      this.rl?.close();
     });
     this.state = 'connected';
     this.write('bosun console chat. Type /help for the commands, Ctrl-D to quit.\n');
@@ -172,7 +178,7 @@ export class ConsoleChat implements ChatAdapter {
   }
 
   private write(text: string): void {
-    this.output.write(text);
+    if (!this.outputGone) this.output.write(text);
   }
 }
 
