@@ -79,6 +79,74 @@ interface KeySpec {
   secret?: boolean;
 }
 
+/** The risk manager's defaults; unset keys take the engine's defaults (see src/engine/risk.ts). */
+function riskKeys(): KeySpec[] {
+  const n = (min: number, max: number) => numberIn(min, max).optional();
+  const spec = (env: string, key: string, schema: z.ZodType, allowed: string): KeySpec => ({
+    env,
+    path: `risk.${key}`,
+    schema,
+    allowed,
+  });
+  return [
+    spec(
+      'RISK_SIZING',
+      'sizing',
+      z.enum(['risk', 'fraction', 'kelly']).optional(),
+      'one of risk (default), fraction, kelly',
+    ),
+    spec(
+      'RISK_PER_TRADE',
+      'riskPerTrade',
+      n(0.0001, 0.2),
+      'share of equity risked per trade, 0.0001 to 0.2 (default 0.01)',
+    ),
+    spec(
+      'RISK_FRACTION',
+      'fraction',
+      n(0.001, 1),
+      'share of equity per position for fraction sizing and the Kelly cap (default 0.1)',
+    ),
+    spec(
+      'RISK_DEFAULT_STOP',
+      'defaultStop',
+      n(0, 0.99),
+      'stop distance for signals without one, 0 to 0.99 (default 0.02)',
+    ),
+    spec('RISK_MAX_OPEN', 'maxOpenPositions', n(1, 1000), 'most open positions, 1 to 1000 (default 5)'),
+    spec(
+      'RISK_MAX_SYMBOL_EXPOSURE',
+      'maxSymbolExposure',
+      n(0.001, 1),
+      'notional on one symbol as a share of equity (default 0.5)',
+    ),
+    spec(
+      'RISK_DAILY_LOSS',
+      'dailyLossLimit',
+      n(0.001, 1),
+      'loss since the day began that stops entries (default 0.05)',
+    ),
+    spec(
+      'RISK_MAX_DRAWDOWN',
+      'maxDrawdown',
+      n(0.001, 1),
+      'fall from the peak that trips the kill-switch (default 0.2)',
+    ),
+    spec(
+      'RISK_MIN_REWARD_RISK',
+      'minRewardRisk',
+      n(0, 100),
+      'least reward/risk for signals with a target (default 1.5)',
+    ),
+    spec(
+      'RISK_COOLDOWN_MINUTES',
+      'cooldownMinutes',
+      n(0, 100_000),
+      'minutes without entries on a symbol after a loss (default 60)',
+    ),
+  ];
+}
+
 /** Every setting bosun reads. `.env.example` lists each of them (a test checks it). */
 export const CONFIG_KEYS: readonly KeySpec[] = [
   {
@@ -216,6 +284,67 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
       'one of auto (the exchange, or the bundled samples while it is unreachable), exchange (only the exchange), samples (only the bundled samples)',
   },
   {
+    env: 'MARKET_FEED',
+    path: 'engine.feed',
+    schema: z.enum(['replay', 'exchange']).default('replay'),
+    allowed:
+      'one of replay (play REPLAY_FILE as if live, offline), exchange (closed candles from the exchange, polled)',
+  },
+  {
+    env: 'REPLAY_FILE',
+    path: 'replay.file',
+    schema: z.string().min(1).optional(),
+    allowed: 'a candle CSV named like binance_BTC-USDT_1m.csv (default: the bundled BTC/USDT 1m March 2023)',
+  },
+  {
+    env: 'REPLAY_SPEED',
+    path: 'replay.speed',
+    schema: numberIn(0.1, 1_000_000).default(30),
+    allowed: 'source candles played per second, from 0.1 to 1000000',
+  },
+  {
+    env: 'REPLAY_RUNS',
+    path: 'replay.runs',
+    schema: z
+      .string()
+      .default('ema-cross BTC/USDT 15m approve=auto; rsi-reversion BTC/USDT 15m approve=manual'),
+    allowed:
+      'runs a fresh replay starts, separated by ";", each like /start takes them: STRATEGY SYMBOL TIMEFRAME [param=value ...] [approve=auto|manual]; or none',
+  },
+  {
+    env: 'PAPER_BALANCE',
+    path: 'paper.balance',
+    schema: z
+      .string()
+      .regex(/^\s*[A-Z0-9]{2,10}:\d+(\.\d+)?\s*(,\s*[A-Z0-9]{2,10}:\d+(\.\d+)?\s*)*$/)
+      .transform((t) =>
+        Object.fromEntries(
+          t.split(',').map((pair) => {
+            const [q, v] = pair.trim().split(':');
+            return [q!, Number(v)];
+          }),
+        ),
+      )
+      .default({ USDT: 10_000 }),
+    allowed: 'starting paper cash per quote currency, e.g. USDT:10000 or USDT:10000,BTC:0.5',
+  },
+  {
+    env: 'APPROVAL_TIMEOUT',
+    path: 'engine.approvalTimeout',
+    schema: durationText.default(15 * 60_000),
+    allowed: 'how long a signal waits for approval (wall clock): a number and s, m, h or d, e.g. 15m',
+  },
+  {
+    env: 'REPORT_TIME',
+    path: 'engine.reportTime',
+    schema: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/)
+      .default('00:00'),
+    allowed: 'the daily report time as HH:MM in TIMEZONE, e.g. 08:00',
+  },
+  ...riskKeys(),
+  {
     env: 'CHAT_CONSOLE',
     path: 'chat.console',
     schema: z.enum(['auto', 'on', 'off']).default('auto'),
@@ -302,6 +431,11 @@ const OWN_PREFIXES = [
   'DISCORD_',
   'CHAT_',
   'MARKET_',
+  'REPLAY_',
+  'PAPER_',
+  'APPROVAL_',
+  'REPORT_',
+  'RISK_',
 ];
 
 export interface Config {
@@ -322,6 +456,11 @@ export interface Config {
     height: number;
   };
   marketData: 'auto' | 'exchange' | 'samples';
+  engine: { feed: 'replay' | 'exchange'; approvalTimeout: number; reportTime: string };
+  replay: { file?: string; speed: number; runs: string };
+  paper: { balance: Record<string, number> };
+  /** Risk defaults set in the config; the rest take the engine's defaults. */
+  risk?: Record<string, unknown>;
   chat: { console: 'auto' | 'on' | 'off'; buttonTtl: number };
   telegram: { token?: string; apiRoot: string; allowedUsers: Record<string, Role> };
   discord: {

@@ -17,7 +17,8 @@
 import type { ExitRules } from '../strategy/define.js';
 
 export type Side = 1 | -1;
-export type ExitReason = 'signal' | 'stop' | 'trailing-stop' | 'take-profit' | 'time' | 'end';
+/** Why an exit filled; `manual` is a person's /close (engine only). */
+export type ExitReason = 'signal' | 'stop' | 'trailing-stop' | 'take-profit' | 'time' | 'end' | 'manual';
 
 export interface FillCosts {
   /** Fee per side as a fraction of notional (0.001 = 0.1%). */
@@ -86,6 +87,67 @@ export interface OpenArgs {
 /** `price` moved by a fraction: price + price x fraction (closer to the decimal result than price x (1 + f)). */
 export function offsetPrice(price: number, fraction: number): number {
   return price + price * fraction;
+}
+
+/** Orders that bar t's signals make for the next open, as bit flags (no allocation in the hot loop). */
+export const EXIT_ON_SIGNAL = 1;
+export const EXIT_ON_TIME = 2;
+export const ENTER_LONG = 4;
+export const ENTER_SHORT = 8;
+
+/**
+ * The orders one bar's signals make, shared by the backtester and the engine. With a position open
+ * (`side` 1 or -1): an exit signal, or an entry signal for the other side, closes it (and, when that
+ * side is allowed, opens the other side at the same open); else a time exit once `barsHeld` reaches
+ * `maxBars`. Flat: an entry (long wins when both fire). No pyramiding.
+ */
+export function nextOrders(
+  side: 0 | Side,
+  barsHeld: number,
+  enterLong: number,
+  exitLong: number,
+  enterShort: number,
+  exitShort: number,
+  allowLong: boolean,
+  allowShort: boolean,
+  maxBars: number,
+): number {
+  const wantLong = allowLong && enterLong === 1;
+  const wantShort = !wantLong && allowShort && enterShort === 1;
+  if (side === 1) {
+    if (exitLong === 1 || wantShort) return EXIT_ON_SIGNAL | (wantShort ? ENTER_SHORT : 0);
+  } else if (side === -1) {
+    if (exitShort === 1 || wantLong) return EXIT_ON_SIGNAL | (wantLong ? ENTER_LONG : 0);
+  } else {
+    return wantLong ? ENTER_LONG : wantShort ? ENTER_SHORT : 0;
+  }
+  return maxBars > 0 && barsHeld >= maxBars ? EXIT_ON_TIME : 0;
+}
+
+/**
+ * A market entry at `open`: the slipped fill price and the stop it would get. `valid` is false when
+ * the stop is on the wrong side of the fill (the market moved through it), and the entry must be skipped.
+ */
+export function planEntry(
+  side: Side,
+  open: number,
+  rules: ExitRules,
+  costs: FillCosts,
+  signalStop: number,
+): { price: number; stop: number; valid: boolean } {
+  const price = marketPrice(open, side === 1, costs.slippage);
+  const stop = initialStop(side, price, rules, signalStop);
+  return { price, stop, valid: Number.isNaN(stop) || side * (price - stop) > 0 };
+}
+
+/** Cash moved by opening a position (buying a long pays; selling a short receives), fee included. */
+export function entryCash(p: Position): number {
+  return -(p.side * p.initialQty * p.entryPrice + p.entryFee);
+}
+
+/** Cash moved by an exit fill (selling a long receives; buying back a short pays), fee included. */
+export function exitCash(side: Side, fill: ExitFill): number {
+  return side * fill.quantity * fill.price - fill.fee;
 }
 
 /** The stop a position will get if entered at `price` (NaN for none). */

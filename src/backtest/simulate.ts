@@ -18,13 +18,19 @@ import type { Signals } from '../strategy/define.js';
 import {
   applyBar,
   closeAtMarket,
+  ENTER_LONG,
+  ENTER_SHORT,
+  EXIT_ON_SIGNAL,
+  EXIT_ON_TIME,
+  entryCash,
   type ExitFill,
   type ExitReason,
+  exitCash,
   type FillCosts,
-  initialStop,
-  marketPrice,
+  nextOrders,
   openPosition,
   type Position,
+  planEntry,
   type Side,
 } from './fills.js';
 import { positionSize } from './sizing.js';
@@ -56,8 +62,7 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
   let pendingFrom = -1; // bar whose signal made the entry (for its stop/target)
 
   const onFill = (fill: ExitFill) => {
-    // Selling a long returns proceeds; buying back a short pays for it.
-    cash += pos!.side * fill.quantity * fill.price - fill.fee;
+    cash += exitCash(pos!.side, fill);
   };
   const finish = () => {
     trades.push(toTrade(pos!));
@@ -74,24 +79,22 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
     pendingExit = null;
     if (pendingEntry !== 0 && pos === null) {
       const side = pendingEntry;
-      const price = marketPrice(o, side === 1, costs.slippage);
       const signalStop = stopAt ? stopAt[pendingFrom]! : Number.NaN;
-      const stop = initialStop(side, price, opts.exits, signalStop);
-      const validStop = Number.isNaN(stop) || side * (price - stop) > 0;
-      const qty = validStop ? positionSize(opts.sizing, cash, price, costs.fee, stop) : 0;
+      const plan = planEntry(side, o, opts.exits, costs, signalStop);
+      const qty = plan.valid ? positionSize(opts.sizing, cash, plan.price, costs.fee, plan.stop) : 0;
       if (qty > 0) {
         pos = openPosition({
           side,
           index: i,
           time: time[i]!,
-          price,
+          price: plan.price,
           quantity: qty,
           rules: opts.exits,
           stopPrice: signalStop,
           targetPrice: targetAt ? targetAt[pendingFrom]! : Number.NaN,
           costs,
         });
-        cash -= side * qty * price + pos.entryFee;
+        cash += entryCash(pos);
       } else {
         skippedEntries++;
       }
@@ -113,20 +116,25 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
 
     // 4. Decide the orders for the next bar.
     if (i === n - 1) break;
-    const wantLong = allowLong && enterLong[i] === 1;
-    const wantShort = !wantLong && allowShort && enterShort[i] === 1;
-    if (pos !== null) {
-      const p: Position = pos;
-      if (p.side === 1 ? exitLong[i] === 1 || wantShort : exitShort[i] === 1 || wantLong)
-        pendingExit = 'signal';
-      else if (maxBars > 0 && p.barsHeld >= maxBars) pendingExit = 'time';
-      if (pendingExit === 'signal' && (p.side === 1 ? wantShort : wantLong)) {
-        pendingEntry = p.side === 1 ? -1 : 1;
+    const p: Position | null = pos;
+    const orders = nextOrders(
+      p === null ? 0 : p.side,
+      p === null ? 0 : p.barsHeld,
+      enterLong[i]!,
+      exitLong[i]!,
+      enterShort[i]!,
+      exitShort[i]!,
+      allowLong,
+      allowShort,
+      maxBars,
+    );
+    if (orders !== 0) {
+      if (orders & EXIT_ON_SIGNAL) pendingExit = 'signal';
+      else if (orders & EXIT_ON_TIME) pendingExit = 'time';
+      if (orders & (ENTER_LONG | ENTER_SHORT)) {
+        pendingEntry = orders & ENTER_LONG ? 1 : -1;
         pendingFrom = i;
       }
-    } else if (wantLong || wantShort) {
-      pendingEntry = wantLong ? 1 : -1;
-      pendingFrom = i;
     }
     if (opts.onProgress && (i & (PROGRESS_EVERY - 1)) === 0) opts.onProgress(i / n);
   }
@@ -142,7 +150,8 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
   return { trades, equity, inMarket, skippedEntries };
 }
 
-function toTrade(p: Position): Trade {
+/** A closed position as a trade record (shared with the engine). */
+export function toTrade(p: Position): Trade {
   let pnl = 0;
   let fees = p.entryFee;
   let qty = 0;

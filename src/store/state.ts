@@ -28,6 +28,147 @@ const ButtonRecord = z.object({
 });
 export type ButtonRecord = z.infer<typeof ButtonRecord>;
 
+/** NaN and the infinities do not survive JSON; these numbers carry them as null / strings. */
+const Num = z.union([z.number(), z.null(), z.literal('inf')]);
+
+const ExitFillRecord = z.object({
+  time: z.number(),
+  price: z.number(),
+  quantity: z.number(),
+  fee: z.number(),
+  pnl: z.number(),
+  reason: z.enum(['signal', 'stop', 'trailing-stop', 'take-profit', 'time', 'end', 'manual']),
+});
+
+const RunRecord = z.object({
+  id: z.string(),
+  strategy: z.string(),
+  symbol: z.string(),
+  timeframe: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  approve: z.enum(['auto', 'manual']),
+  state: z.enum(['active', 'paused', 'stopped']),
+  /** Why the run is paused or stopped. */
+  reason: z.string().optional(),
+  createdAt: z.number(),
+  createdBy: z.string(),
+  /** Open time of the last candle this run processed (engine clock). */
+  lastBar: z.number().optional(),
+  lastSignal: z.object({ id: z.string(), time: z.number(), side: z.string(), status: z.string() }).optional(),
+  /** Orders decided at the last close, filled at the next candle's open. */
+  pendingExit: z.string().optional(),
+  pendingEntry: z.object({ signalId: z.string(), size: z.number() }).optional(),
+  realizedPnl: z.number(),
+  trades: z.number(),
+});
+export type RunRecord = z.infer<typeof RunRecord>;
+
+const SignalRecord = z.object({
+  id: z.string(),
+  runId: z.string(),
+  symbol: z.string(),
+  timeframe: z.string(),
+  strategy: z.string(),
+  side: z.enum(['long', 'short']),
+  /** Open time of the bar whose close made the signal. */
+  barTime: z.number(),
+  createdAt: z.number(),
+  price: z.number(),
+  /** Absolute stop and target the strategy gave (null: none; the exit rules apply). */
+  signalStop: z.number().nullable(),
+  signalTarget: z.number().nullable(),
+  /** Estimated stop and targets at the signal's price. */
+  stop: z.number().nullable(),
+  targets: z.array(z.number()),
+  quantity: z.number(),
+  risk: z.number(),
+  rewardRisk: z.number().nullable(),
+  status: z.enum(['pending', 'approved', 'rejected', 'expired', 'refused', 'filled', 'skipped']),
+  reason: z.string().optional(),
+  /** Share of the proposed size taken (0.5 for "half size"). */
+  size: z.number().optional(),
+  decidedBy: z.string().optional(),
+  decidedAt: z.number().optional(),
+  /** Wall-clock expiry of a pending approval. */
+  expiresAt: z.number().optional(),
+  /** Where the signal was announced: `platform:chatId` and the message id, for later edits. */
+  messages: z.array(z.object({ chat: z.string(), ref: z.string() })),
+  indicators: z.record(z.string(), z.number().nullable()),
+});
+export type SignalRecord = z.infer<typeof SignalRecord>;
+
+const PositionRecord = z.object({
+  id: z.string(),
+  runId: z.string(),
+  signalId: z.string(),
+  symbol: z.string(),
+  quote: z.string(),
+  side: z.union([z.literal(1), z.literal(-1)]),
+  entryIndex: z.number(),
+  entryTime: z.number(),
+  entryPrice: z.number(),
+  initialQty: z.number(),
+  qty: z.number(),
+  entryFee: z.number(),
+  stop: Num,
+  targetPrices: z.array(z.number()),
+  targetQty: z.array(Num),
+  nextTarget: z.number(),
+  trailActivation: Num,
+  trailOffset: z.number(),
+  best: z.number(),
+  trailStop: Num,
+  barsHeld: z.number(),
+  exits: z.array(ExitFillRecord),
+  /** Last close seen, for unrealised PnL. */
+  mark: z.number(),
+});
+export type PositionRecord = z.infer<typeof PositionRecord>;
+
+const TradeRecord = z.object({
+  id: z.string(),
+  runId: z.string(),
+  symbol: z.string(),
+  quote: z.string(),
+  side: z.enum(['long', 'short']),
+  entryTime: z.number(),
+  entryPrice: z.number(),
+  exitTime: z.number(),
+  exitPrice: z.number(),
+  quantity: z.number(),
+  pnl: z.number(),
+  returnPct: z.number(),
+  fees: z.number(),
+  exitReason: z.string(),
+  bars: z.number(),
+  exits: z.array(ExitFillRecord),
+});
+export type TradeRecord = z.infer<typeof TradeRecord>;
+
+const DecisionRecord = z.object({
+  time: z.number(),
+  runId: z.string(),
+  kind: z.string(),
+  detail: z.string(),
+  signalId: z.string().optional(),
+  indicators: z.record(z.string(), z.number().nullable()),
+});
+export type DecisionRecord = z.infer<typeof DecisionRecord>;
+
+const EngineRecord = z.object({
+  nextId: z.number(),
+  /** Set while the drawdown kill-switch holds: no run may trade until an admin resumes. */
+  killSwitch: z.object({ at: z.number(), reason: z.string() }).optional(),
+  /** Highest account value seen per quote currency (for drawdown). */
+  peak: z.record(z.string(), z.number()),
+  /** Account value at the start of the current day per quote currency (daily loss limit). */
+  day: z.object({ start: z.number(), equity: z.record(z.string(), z.number()) }).optional(),
+  /** Replay position: open time of the last candle delivered. */
+  replay: z.object({ file: z.string(), cursor: z.number() }).optional(),
+  /** Engine-clock time of the last daily report sent. */
+  lastReport: z.number().optional(),
+});
+
 const StateSchema = z.looseObject({
   version: z.literal(1),
   install: z.object({
@@ -37,6 +178,21 @@ const StateSchema = z.looseObject({
     createdAt: z.number(),
   }),
   buttons: z.record(z.string(), ButtonRecord),
+  engine: EngineRecord.default({ nextId: 1, peak: {} }),
+  runs: z.record(z.string(), RunRecord).default({}),
+  signals: z.record(z.string(), SignalRecord).default({}),
+  positions: z.record(z.string(), PositionRecord).default({}),
+  trades: z.array(TradeRecord).default([]),
+  /** Paper cash per quote currency. */
+  balances: z.record(z.string(), z.number()).default({}),
+  /** Account value per quote currency over time (engine clock), one point per closed bar at most. */
+  equity: z.array(z.object({ time: z.number(), quote: z.string(), equity: z.number() })).default([]),
+  /** Chats that get notifications: `platform:chatId` -> muted categories. */
+  subscriptions: z
+    .record(z.string(), z.object({ since: z.number(), muted: z.array(z.string()) }))
+    .default({}),
+  settings: z.object({ risk: z.record(z.string(), z.unknown()).default({}) }).default({ risk: {} }),
+  decisions: z.array(DecisionRecord).default([]),
 });
 export type State = z.infer<typeof StateSchema>;
 
@@ -49,6 +205,16 @@ function freshState(now: number): State {
       createdAt: now,
     },
     buttons: {},
+    engine: { nextId: 1, peak: {} },
+    runs: {},
+    signals: {},
+    positions: {},
+    trades: [],
+    balances: {},
+    equity: [],
+    subscriptions: {},
+    settings: { risk: {} },
+    decisions: [],
   };
 }
 

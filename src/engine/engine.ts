@@ -1,0 +1,1074 @@
+/**
+ * The engine: runs strategies on closed candles and turns their signals into paper positions under
+ * the risk rules, with a person's approval where a run asks for it.
+ *
+ * For each closed candle of a series (symbol, timeframe) it does, per run, what the backtester does
+ * per bar, with the same functions (`backtest/fills.ts`), so a replay with auto approval trades
+ * exactly like a backtest on the same candles:
+ *   1. orders decided at the previous close fill at this candle's open: exits, then entries;
+ *   2. the candle meets the open position (gaps, stop before targets, trailing stop);
+ *   3. the position is marked at the close;
+ *   4. the strategy's signals at this close decide the orders for the next open; an entry first
+ *      passes the risk manager, then waits for approval (manual) or is queued at once (auto).
+ * A manual approval fills at once at the feed's latest price (a person decided between candles).
+ *
+ * The engine speaks in events: every change is written to the state store first (atomically and
+ * durably), then announced to listeners; it never formats a message.
+ */
+import schedule from 'node-schedule';
+import {
+  ENTER_LONG,
+  ENTER_SHORT,
+  EXIT_ON_SIGNAL,
+  EXIT_ON_TIME,
+  type ExitFill,
+  type ExitReason,
+  type FillCosts,
+  initialStop,
+  nextOrders,
+  offsetPrice,
+  type Side,
+} from '../backtest/fills.js';
+import { checkExits, informativeSeries } from '../backtest/run.js';
+import type { Config } from '../config.js';
+import { AppError, badInput, toAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { isTimeframe, timeframeMs } from '../market/timeframe.js';
+import type { Candle } from '../market/types.js';
+import type { ExitRules, Signals, Strategy } from '../strategy/define.js';
+import { parseParams } from '../strategy/params.js';
+import { loadStrategy } from '../strategy/registry.js';
+import type {
+  PositionRecord,
+  RunRecord,
+  SignalRecord,
+  State,
+  StateStore,
+  TradeRecord,
+} from '../store/state.js';
+import { CandleBuffer } from './buffer.js';
+import { nextTimeOfDay, startOfDay } from './clock.js';
+import { type Feed, type FeedHandler, seriesKey } from './feed.js';
+import { PaperBroker, quoteOf } from './paper.js';
+import { equityOf, performance, type PerformanceReport } from './report.js';
+import { type Account, evaluate, parseRiskSettings, type RiskSettings } from './risk.js';
+
+export const NOTICE_CATEGORIES = ['signals', 'approvals', 'fills', 'exits', 'alerts', 'reports'] as const;
+export type NoticeCategory = (typeof NOTICE_CATEGORIES)[number];
+
+export type EngineEvent =
+  | { type: 'signal'; signal: SignalRecord; run: RunRecord }
+  | { type: 'decided'; signal: SignalRecord }
+  | { type: 'entry'; position: PositionRecord; signal: SignalRecord }
+  | { type: 'entry-skipped'; signal: SignalRecord; reason: string }
+  | { type: 'exit'; position: PositionRecord; fill: ExitFill; trade?: TradeRecord }
+  | { type: 'run'; run: RunRecord; what: 'paused' | 'stopped' }
+  | { type: 'kill-switch'; reason: string }
+  | { type: 'feed'; up: boolean; detail: string }
+  | { type: 'report'; report: PerformanceReport; title: string };
+
+/** Which chats' category an event belongs to. */
+export function categoryOf(e: EngineEvent): NoticeCategory {
+  switch (e.type) {
+    case 'signal':
+      return 'signals';
+    case 'decided':
+      return 'approvals';
+    case 'entry':
+    case 'entry-skipped':
+      return 'fills';
+    case 'exit':
+      return 'exits';
+    case 'report':
+      return 'reports';
+    default:
+      return 'alerts';
+  }
+}
+
+export interface EngineSettings {
+  /** Starting paper cash per quote currency. */
+  paperBalance: Readonly<Record<string, number>>;
+  fee: number;
+  slippageBps: number;
+  /** Wall-clock time a manual approval waits, ms. */
+  approvalTimeoutMs: number;
+  /** Risk defaults (admins' changes in the state override them). */
+  risk: Readonly<Record<string, unknown>>;
+  timezone: string;
+  /** `HH:MM` in the time zone. */
+  reportTime: string;
+}
+
+export function engineSettings(config: Config): EngineSettings {
+  return {
+    paperBalance: config.paper.balance,
+    fee: config.backtest.fee,
+    slippageBps: config.backtest.slippageBps,
+    approvalTimeoutMs: config.engine.approvalTimeout,
+    risk: config.risk ?? {},
+    timezone: config.timezone,
+    reportTime: config.engine.reportTime,
+  };
+}
+
+export interface EngineOptions {
+  store: StateStore;
+  feed: Feed;
+  settings: EngineSettings;
+  logger: Logger;
+  /** Candles kept per series for the strategies (default 5000). */
+  bufferBars?: number;
+  /** Wall clock for approval expiry (tests). */
+  wallClock?: () => number;
+  /** Schedule the daily report on the wall clock (off for replays, which follow the feed's clock). */
+  scheduleReports?: boolean;
+}
+
+export interface RunSpec {
+  strategy: string;
+  symbol: string;
+  timeframe: string;
+  params: Record<string, unknown>;
+  approve: 'auto' | 'manual';
+}
+
+interface Runtime {
+  strategy: Strategy;
+  params: Record<string, unknown>;
+  rules: ExitRules;
+  allowLong: boolean;
+  allowShort: boolean;
+  maxBars: number;
+  tfMs: number;
+}
+
+interface Series {
+  symbol: string;
+  timeframe: string;
+  tfMs: number;
+  buffer: CandleBuffer;
+}
+
+const clone = <T>(v: T): T => structuredClone(v);
+const num = (v: number | undefined): number | null => (v === undefined || Number.isNaN(v) ? null : v);
+/** Keep the newest `n` entries of a log kept in the state. */
+const trim = <T>(a: T[], n: number) => {
+  if (a.length > n) a.splice(0, a.length - n);
+};
+const MAX_EQUITY_POINTS = 20_000;
+const MAX_DECISIONS = 5_000;
+const MAX_SIGNALS = 2_000;
+
+export class Engine implements FeedHandler {
+  readonly broker: PaperBroker;
+  private readonly listeners = new Set<(e: EngineEvent) => void>();
+  private readonly runtimes = new Map<string, Runtime>();
+  private readonly series = new Map<string, Series>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly costs: FillCosts;
+  private readonly wall: () => number;
+  private nextReportAt: number | undefined;
+  private reportJob: schedule.Job | undefined;
+  private feedUp = true;
+  private started = false;
+
+  constructor(private readonly o: EngineOptions) {
+    this.broker = new PaperBroker(o.settings.paperBalance);
+    this.costs = { fee: o.settings.fee, slippage: o.settings.slippageBps / 10_000 };
+    this.wall = o.wallClock ?? Date.now;
+  }
+
+  get feed(): Feed {
+    return this.o.feed;
+  }
+
+  get state(): Readonly<State> {
+    return this.o.store.data;
+  }
+
+  get settings(): EngineSettings {
+    return this.o.settings;
+  }
+
+  /** Risk settings in force: the configured ones with admins' changes on top. */
+  risk(): RiskSettings {
+    return parseRiskSettings({ ...this.o.settings.risk, ...this.state.settings.risk });
+  }
+
+  on(listener: (e: EngineEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(events: EngineEvent[]): void {
+    for (const e of events)
+      for (const l of this.listeners) {
+        try {
+          l(e);
+        } catch (err) {
+          this.o.logger.error({ err: toAppError(err).message, event: e.type }, 'an engine listener failed');
+        }
+      }
+  }
+
+  /** Resume the runs, positions and approvals in the state, then start the feed. */
+  async start(): Promise<void> {
+    const s = this.state;
+    for (const run of Object.values(s.runs)) {
+      const hasPosition = Object.values(s.positions).some((p) => p.runId === run.id);
+      if (run.state !== 'active' && !hasPosition && run.pendingExit === undefined) continue;
+      try {
+        await this.attach(run);
+        this.o.logger.info({ run: run.id, state: run.state }, 'run resumed');
+      } catch (err) {
+        const e = toAppError(err);
+        const events: EngineEvent[] = [];
+        await this.o.store.update((st) =>
+          this.pause(st, st.runs[run.id]!, `cannot resume: ${e.message}`, events),
+        );
+        this.emit(events);
+      }
+    }
+    // Approvals waiting from before the restart resume, or expire if their time is up.
+    const expired: EngineEvent[] = [];
+    await this.o.store.update((st) => {
+      for (const sig of Object.values(st.signals))
+        if (sig.status === 'pending' && (sig.expiresAt ?? 0) <= this.wall())
+          this.expire(st, sig, 'expired', expired);
+    });
+    this.emit(expired);
+    for (const sig of Object.values(this.state.signals)) if (sig.status === 'pending') this.arm(sig);
+    if (this.o.scheduleReports) {
+      const [hour, minute] = this.o.settings.reportTime.split(':').map(Number) as [number, number];
+      this.reportJob = schedule.scheduleJob({ hour, minute, tz: this.o.settings.timezone }, () => {
+        void this.sendReport(this.wall()).catch((err: unknown) =>
+          this.o.logger.error({ err: toAppError(err).message }, 'daily report failed'),
+        );
+      });
+    }
+    this.started = true;
+    await this.o.feed.start(this);
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    this.reportJob?.cancel();
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await this.o.feed.stop();
+  }
+
+  // --- runs ---
+
+  private async runtime(run: Pick<RunRecord, 'strategy' | 'params' | 'timeframe'>): Promise<Runtime> {
+    const strategy = await loadStrategy(run.strategy);
+    const params = parseParams(strategy, run.params);
+    const exits = checkExits({ ...strategy.exits?.(params) });
+    const risk = this.risk();
+    // A position never goes without a stop unless the settings say so.
+    const rules: ExitRules =
+      exits.stopLoss === undefined && risk.defaultStop > 0 ? { ...exits, stopLoss: risk.defaultStop } : exits;
+    const direction = strategy.direction ?? 'long';
+    return {
+      strategy,
+      params,
+      rules,
+      allowLong: direction !== 'short',
+      allowShort: direction !== 'long',
+      maxBars: rules.maxBars ?? 0,
+      tfMs: timeframeMs(run.timeframe),
+    };
+  }
+
+  /** Load a run's strategy and its series (history for the indicators), then follow the series. */
+  private async attach(run: RunRecord): Promise<void> {
+    this.runtimes.set(run.id, await this.runtime(run));
+    const key = seriesKey(run.symbol, run.timeframe);
+    if (this.series.has(key)) return;
+    const tfMs = timeframeMs(run.timeframe);
+    const history = await this.o.feed.history(run.symbol, run.timeframe, this.o.bufferBars ?? 5000);
+    const ser: Series = {
+      symbol: run.symbol,
+      timeframe: run.timeframe,
+      tfMs,
+      buffer: new CandleBuffer(this.o.bufferBars ?? 5000),
+    };
+    // Candles the runs have seen go straight in; later ones (closed while bosun was down) are processed.
+    const seen = Math.min(
+      ...Object.values(this.state.runs)
+        .filter((r) => r.symbol === run.symbol && r.timeframe === run.timeframe)
+        .map((r) => r.lastBar ?? Number.POSITIVE_INFINITY),
+    );
+    let i = 0;
+    while (i < history.length && history.time[i]! <= seen) i++;
+    ser.buffer.pushAll(history, 0, i);
+    this.series.set(key, ser);
+    for (; i < history.length; i++) {
+      await this.process(
+        ser,
+        {
+          time: history.time[i]!,
+          open: history.open[i]!,
+          high: history.high[i]!,
+          low: history.low[i]!,
+          close: history.close[i]!,
+          volume: history.volume[i]!,
+        },
+        i < history.length - 1,
+      );
+    }
+    this.o.feed.watch(run.symbol, run.timeframe);
+  }
+
+  async startRun(spec: RunSpec, by: string): Promise<RunRecord> {
+    if (!isTimeframe(spec.timeframe))
+      throw badInput(`timeframe "${spec.timeframe}" is not valid; allowed: like 15m, 1h, 4h, 1d`);
+    const symbol = spec.symbol.toUpperCase();
+    const rt = await this.runtime({
+      strategy: spec.strategy,
+      params: spec.params,
+      timeframe: spec.timeframe,
+    });
+    await this.o.feed.check(symbol, spec.timeframe);
+    const s = this.state;
+    if (s.engine.killSwitch)
+      throw new AppError(
+        'FORBIDDEN',
+        `the kill-switch is on (${s.engine.killSwitch.reason}); an admin must /risk resume first`,
+      );
+    const same = Object.values(s.runs).find(
+      (r) =>
+        r.state === 'active' &&
+        r.strategy === spec.strategy &&
+        r.symbol === symbol &&
+        r.timeframe === spec.timeframe &&
+        JSON.stringify(r.params) === JSON.stringify(rt.params),
+    );
+    if (same)
+      throw badInput(
+        `${spec.strategy} already runs on ${symbol} ${spec.timeframe} with these parameters as ${same.id}`,
+      );
+    const key = seriesKey(symbol, spec.timeframe);
+    const ser = this.series.get(key);
+    const lastBar = ser ? ser.buffer.lastTime : undefined;
+    const run = await this.o.store.update((st) => {
+      const id = `R${st.engine.nextId++}`;
+      const r: RunRecord = {
+        id,
+        strategy: spec.strategy,
+        symbol,
+        timeframe: spec.timeframe,
+        params: rt.params,
+        approve: spec.approve,
+        state: 'active',
+        createdAt: this.wall(),
+        createdBy: by,
+        ...(lastBar !== undefined && Number.isFinite(lastBar) ? { lastBar } : {}),
+        realizedPnl: 0,
+        trades: 0,
+      };
+      st.runs[id] = r;
+      return clone(r);
+    });
+    if (ser) this.runtimes.set(run.id, rt);
+    else {
+      try {
+        await this.attachNew(run, rt);
+      } catch (err) {
+        await this.o.store.update((st) => {
+          delete st.runs[run.id];
+        });
+        throw err;
+      }
+    }
+    return clone(this.state.runs[run.id]!);
+  }
+
+  /** A new run on a series nobody follows yet: its history is warm-up only, never traded. */
+  private async attachNew(run: RunRecord, rt: Runtime): Promise<void> {
+    const history = await this.o.feed.history(run.symbol, run.timeframe, this.o.bufferBars ?? 5000);
+    const ser: Series = {
+      symbol: run.symbol,
+      timeframe: run.timeframe,
+      tfMs: rt.tfMs,
+      buffer: new CandleBuffer(this.o.bufferBars ?? 5000),
+    };
+    ser.buffer.pushAll(history);
+    this.runtimes.set(run.id, rt);
+    this.series.set(seriesKey(run.symbol, run.timeframe), ser);
+    if (history.length > 0)
+      await this.o.store.update((st) => {
+        st.runs[run.id]!.lastBar = history.time[history.length - 1]!;
+      });
+    this.o.feed.watch(run.symbol, run.timeframe);
+  }
+
+  /** Stop one run or all: no new signals; open positions keep their stops and targets. */
+  async stopRun(id: string, by: string): Promise<RunRecord[]> {
+    const events: EngineEvent[] = [];
+    const stopped = await this.o.store.update((s) => {
+      const runs = id === 'all' ? Object.values(s.runs).filter((r) => r.state !== 'stopped') : [s.runs[id]];
+      const out: RunRecord[] = [];
+      for (const run of runs) {
+        if (!run) throw this.unknownRun(id, s);
+        if (run.state === 'stopped') throw badInput(`run ${run.id} is already stopped`);
+        run.state = 'stopped';
+        run.reason = `stopped by ${by}`;
+        this.dropPending(s, run, 'its run was stopped', events);
+        out.push(clone(run));
+      }
+      return out;
+    });
+    this.emit(events);
+    return stopped;
+  }
+
+  private unknownRun(id: string, s: State): AppError {
+    const ids = Object.values(s.runs)
+      .filter((r) => r.state !== 'stopped')
+      .map((r) => r.id);
+    return new AppError(
+      'NOT_FOUND',
+      `no run ${id}; ${ids.length ? `running: ${ids.join(', ')}` : 'nothing is running'}`,
+    );
+  }
+
+  /** Close one position or all at the feed's latest price. */
+  async closePositions(id: string, by: string): Promise<TradeRecord[]> {
+    const targets =
+      id === 'all' ? Object.values(this.state.positions) : [this.state.positions[id.toUpperCase()]];
+    if (targets.some((p) => p === undefined)) {
+      const open = Object.keys(this.state.positions);
+      throw new AppError(
+        'NOT_FOUND',
+        `no open position ${id}; ${open.length ? `open: ${open.join(', ')}` : 'none is open'}`,
+      );
+    }
+    const prices = new Map<string, number>();
+    for (const p of targets)
+      if (!prices.has(p!.symbol)) prices.set(p!.symbol, await this.o.feed.price(p!.symbol));
+    const events: EngineEvent[] = [];
+    const trades = await this.o.store.update((s) => {
+      const out: TradeRecord[] = [];
+      for (const t of targets) {
+        const rec = s.positions[t!.id];
+        if (!rec) continue; // closed meanwhile by a stop
+        const { fill, trade } = this.broker.close(
+          s,
+          rec,
+          this.o.feed.now(),
+          prices.get(rec.symbol)!,
+          'manual',
+          this.costs,
+        );
+        this.booked(s, rec.runId, trade);
+        s.decisions.push({
+          time: this.o.feed.now(),
+          runId: rec.runId,
+          kind: 'close',
+          detail: `closed by ${by}`,
+          indicators: {},
+        });
+        events.push({ type: 'exit', position: clone(rec), fill: clone(fill), trade: clone(trade) });
+        out.push(clone(trade));
+      }
+      return out;
+    });
+    this.emit(events);
+    return trades;
+  }
+
+  // --- approvals ---
+
+  /** A person's answer to a pending signal. The first valid answer wins; later ones change nothing. */
+  async decide(
+    signalId: string,
+    action: 'approve' | 'half' | 'reject',
+    by: string,
+  ): Promise<{ ok: boolean; message: string }> {
+    const id = signalId.toUpperCase();
+    const known = this.state.signals[id];
+    if (!known) throw new AppError('NOT_FOUND', `no signal ${signalId}`);
+    let price = Number.NaN;
+    if (action !== 'reject' && known.status === 'pending') price = await this.o.feed.price(known.symbol);
+    const events: EngineEvent[] = [];
+    const result = await this.o.store.update((s) => {
+      const sig = s.signals[id]!;
+      if (sig.status !== 'pending')
+        return {
+          ok: false,
+          message: `Signal ${id} was already ${sig.status}${sig.decidedBy ? ` by ${sig.decidedBy}` : ''}; nothing was done.`,
+        };
+      if ((sig.expiresAt ?? 0) <= this.wall()) {
+        this.expire(s, sig, 'expired', events);
+        return { ok: false, message: `Signal ${id} has expired; nothing was done.` };
+      }
+      sig.decidedBy = by;
+      sig.decidedAt = this.wall();
+      if (action === 'reject') {
+        sig.status = 'rejected';
+        events.push({ type: 'decided', signal: clone(sig) });
+        return { ok: true, message: `Signal ${id} rejected.` };
+      }
+      sig.status = 'approved';
+      sig.size = action === 'half' ? 0.5 : 1;
+      events.push({ type: 'decided', signal: clone(sig) });
+      const run = s.runs[sig.runId];
+      if (!run || run.state !== 'active') {
+        this.skip(s, sig, 'its run is no longer active', events);
+        return {
+          ok: true,
+          message: `Signal ${id} approved, but its run is no longer active: nothing was bought.`,
+        };
+      }
+      const filled = this.fillEntry(s, run, sig, this.o.feed.now(), price, sig.size, events);
+      return {
+        ok: true,
+        message: filled
+          ? `Signal ${id} approved${action === 'half' ? ' at half size' : ''}.`
+          : `Signal ${id} approved, but the entry was skipped: ${sig.reason}.`,
+      };
+    });
+    this.disarm(id);
+    this.emit(events);
+    return result;
+  }
+
+  private arm(sig: SignalRecord): void {
+    this.disarm(sig.id);
+    const delay = Math.max(0, (sig.expiresAt ?? 0) - this.wall());
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(sig.id);
+        const events: EngineEvent[] = [];
+        void this.o.store
+          .update((s) => {
+            const cur = s.signals[sig.id];
+            if (cur?.status === 'pending') this.expire(s, cur, 'expired', events);
+          })
+          .then(() => this.emit(events))
+          .catch((err: unknown) =>
+            this.o.logger.error({ err: toAppError(err).message }, 'could not expire a signal'),
+          );
+      },
+      Math.min(delay, 2 ** 31 - 1),
+    );
+    timer.unref();
+    this.timers.set(sig.id, timer);
+  }
+
+  private disarm(id: string): void {
+    const t = this.timers.get(id);
+    if (t) clearTimeout(t);
+    this.timers.delete(id);
+  }
+
+  private expire(s: State, sig: SignalRecord, reason: string, events: EngineEvent[]): void {
+    sig.status = 'expired';
+    sig.reason = reason;
+    sig.decidedAt = this.wall();
+    const run = s.runs[sig.runId];
+    if (run?.lastSignal?.id === sig.id) run.lastSignal.status = 'expired';
+    this.disarm(sig.id);
+    events.push({ type: 'decided', signal: clone(sig) });
+  }
+
+  private skip(s: State, sig: SignalRecord, reason: string, events: EngineEvent[]): void {
+    sig.status = 'skipped';
+    sig.reason = reason;
+    const run = s.runs[sig.runId];
+    if (run?.lastSignal?.id === sig.id) run.lastSignal.status = 'skipped';
+    events.push({ type: 'entry-skipped', signal: clone(sig), reason });
+  }
+
+  /** A run stops trading: its waiting approval expires and a queued entry is dropped. */
+  private dropPending(s: State, run: RunRecord, reason: string, events: EngineEvent[]): void {
+    for (const sig of Object.values(s.signals))
+      if (sig.runId === run.id && sig.status === 'pending') this.expire(s, sig, reason, events);
+    if (run.pendingEntry) {
+      const sig = s.signals[run.pendingEntry.signalId];
+      if (sig) this.skip(s, sig, reason, events);
+      delete run.pendingEntry;
+    }
+  }
+
+  // --- the account ---
+
+  account(s: Readonly<State>, quote: string, symbol?: string): Account {
+    const cash = this.broker.cash(s as State, quote);
+    const positions = Object.values(s.positions);
+    let symbolNotional = 0;
+    for (const p of positions) if (p.symbol === symbol) symbolNotional += p.qty * p.mark;
+    let lastLossAt: number | undefined;
+    const closedPnls: number[] = [];
+    for (const t of s.trades) {
+      if (t.quote !== quote) continue;
+      closedPnls.push(t.pnl);
+      if (t.symbol === symbol && t.pnl < 0) lastLossAt = Math.max(lastLossAt ?? 0, t.exitTime);
+    }
+    const equity = equityOf(s as State, quote, cash);
+    return {
+      cash,
+      equity,
+      dayStartEquity: s.engine.day?.equity[quote] ?? equity,
+      openPositions: positions.length,
+      symbolNotional,
+      ...(lastLossAt !== undefined ? { lastLossAt } : {}),
+      closedPnls: closedPnls.slice(-200),
+      ...(s.engine.killSwitch ? { killSwitch: s.engine.killSwitch.reason } : {}),
+    };
+  }
+
+  /** Quote currencies with a paper balance or a position. */
+  quotes(): string[] {
+    const s = this.state;
+    return [
+      ...new Set([
+        ...Object.keys(this.o.settings.paperBalance),
+        ...Object.keys(s.balances),
+        ...Object.values(s.positions).map((p) => p.quote),
+      ]),
+    ].sort();
+  }
+
+  initialBalance(quote: string): number {
+    return this.o.settings.paperBalance[quote] ?? 0;
+  }
+
+  /** Performance over [from, to) for a quote currency. */
+  performance(quote: string, from: number, to = this.o.feed.now()): PerformanceReport {
+    const s = this.state;
+    return performance(s as State, {
+      quote,
+      initial: this.initialBalance(quote),
+      cash: this.broker.cash(s as State, quote),
+      from,
+      to,
+      tz: this.o.settings.timezone,
+    });
+  }
+
+  /** Build the daily report (the day so far, or the 24 hours ending at `at`) and announce it. */
+  async sendReport(at: number, title = 'Daily report'): Promise<PerformanceReport[]> {
+    const reports = this.quotes().map((q) => this.performance(q, at - 86_400_000, at));
+    await this.o.store.update((s) => {
+      s.engine.lastReport = at;
+    });
+    this.emit(reports.map((report) => ({ type: 'report' as const, report, title })));
+    return reports;
+  }
+
+  async setRisk(changes: Record<string, unknown>): Promise<RiskSettings> {
+    const merged = { ...this.state.settings.risk, ...changes };
+    const parsed = parseRiskSettings({ ...this.o.settings.risk, ...merged });
+    await this.o.store.update((s) => {
+      s.settings.risk = merged;
+    });
+    return parsed;
+  }
+
+  /** Clear the kill-switch; drawdown counts from the current equity on. Runs stay stopped. */
+  async resume(by: string): Promise<boolean> {
+    return this.o.store.update((s) => {
+      if (!s.engine.killSwitch) return false;
+      delete s.engine.killSwitch;
+      for (const q of this.quotes()) s.engine.peak[q] = equityOf(s, q, this.broker.cash(s, q));
+      s.decisions.push({
+        time: this.o.feed.now(),
+        runId: '-',
+        kind: 'resume',
+        detail: `kill-switch cleared by ${by}`,
+        indicators: {},
+      });
+      return true;
+    });
+  }
+
+  /** Record where chat messages about a signal went, so later edits can reach them. */
+  async noteMessages(signalId: string, refs: Array<{ chat: string; ref: string }>): Promise<void> {
+    if (refs.length === 0) return;
+    await this.o.store.update((s) => {
+      s.signals[signalId]?.messages.push(...refs);
+    });
+  }
+
+  // --- the feed ---
+
+  async onCandle(symbol: string, timeframe: string, candle: Candle): Promise<void> {
+    const ser = this.series.get(seriesKey(symbol, timeframe));
+    if (ser) await this.process(ser, candle, false);
+  }
+
+  async onClock(now: number): Promise<void> {
+    if (!this.o.feed.accelerated) return;
+    const tz = this.o.settings.timezone;
+    this.nextReportAt ??= nextTimeOfDay(
+      (this.state.engine.lastReport ?? now - 1) + 1,
+      tz,
+      this.o.settings.reportTime,
+    );
+    if (now >= this.nextReportAt) {
+      const at = this.nextReportAt;
+      this.nextReportAt = nextTimeOfDay(at + 1, tz, this.o.settings.reportTime);
+      if (Object.keys(this.state.runs).length > 0) await this.sendReport(at);
+    }
+  }
+
+  onStatus(up: boolean, detail: string): void {
+    if (up === this.feedUp) return;
+    this.feedUp = up;
+    this.emit([{ type: 'feed', up, detail }]);
+  }
+
+  onEnd(): void {
+    this.emit([
+      { type: 'feed', up: false, detail: 'the replay reached the end of its file; runs wait for candles' },
+    ]);
+  }
+
+  /** One closed candle of a series, through every run on it, in one durable state change. */
+  private async process(ser: Series, candle: Candle, catchUp: boolean): Promise<void> {
+    if (candle.time <= ser.buffer.lastTime) return;
+    ser.buffer.push(candle);
+    const view = ser.buffer.view();
+    const state = this.state;
+    const runs = Object.values(state.runs).filter(
+      (r) =>
+        r.symbol === ser.symbol &&
+        r.timeframe === ser.timeframe &&
+        (r.lastBar ?? Number.NEGATIVE_INFINITY) < candle.time &&
+        this.runtimes.has(r.id),
+    );
+    if (runs.length === 0) return;
+    // Strategies run outside the state update: they are pure, and a throw pauses only their run.
+    const evaluated = new Map<string, Signals | AppError>();
+    for (const run of runs) {
+      if (run.state !== 'active') continue;
+      const rt = this.runtimes.get(run.id)!;
+      try {
+        const ctx = { timeframeMs: ser.tfMs, informative: informativeSeries(rt.strategy, view, ser.tfMs) };
+        evaluated.set(run.id, rt.strategy.signals(view, rt.params, ctx));
+      } catch (err) {
+        evaluated.set(run.id, toAppError(err));
+      }
+    }
+    const events: EngineEvent[] = [];
+    const quote = quoteOf(ser.symbol);
+    await this.o.store.update((s) => {
+      this.rollDay(s, candle.time, quote);
+      for (const r of runs) {
+        const run = s.runs[r.id]!;
+        const result = evaluated.get(run.id);
+        if (result instanceof AppError) {
+          this.pause(s, run, `its strategy failed: ${result.message}`, events);
+          this.o.logger.error(
+            { run: run.id, err: result.cause ?? result.message },
+            'strategy failed; run paused',
+          );
+        }
+        this.step(
+          s,
+          run,
+          this.runtimes.get(run.id)!,
+          candle,
+          view.length - 1,
+          result instanceof AppError ? undefined : result,
+          catchUp,
+          events,
+        );
+      }
+      this.mark(s, quote, candle.time + ser.tfMs, events);
+      const resume = this.o.feed.resumePoint?.();
+      if (resume) s.engine.replay = resume;
+    });
+    this.emit(events);
+  }
+
+  private pause(s: State, run: RunRecord, reason: string, events: EngineEvent[]): void {
+    run.state = 'paused';
+    run.reason = reason;
+    this.dropPending(s, run, 'its run was paused', events);
+    events.push({ type: 'run', run: clone(run), what: 'paused' });
+  }
+
+  private step(
+    s: State,
+    run: RunRecord,
+    rt: Runtime,
+    c: Candle,
+    t: number,
+    signals: Signals | undefined,
+    catchUp: boolean,
+    events: EngineEvent[],
+  ): void {
+    // 1. Orders from the previous close fill at this open: the exit, then the entry.
+    let pos = this.positionOf(s, run.id);
+    if (run.pendingExit !== undefined && pos) {
+      const { fill, trade } = this.broker.close(
+        s,
+        pos,
+        c.time,
+        c.open,
+        run.pendingExit as ExitReason,
+        this.costs,
+      );
+      this.booked(s, run.id, trade);
+      events.push({ type: 'exit', position: clone(pos), fill: clone(fill), trade: clone(trade) });
+      pos = undefined;
+    }
+    delete run.pendingExit;
+    if (run.pendingEntry && !pos) {
+      const sig = s.signals[run.pendingEntry.signalId];
+      if (sig) this.fillEntry(s, run, sig, c.time, c.open, run.pendingEntry.size, events);
+      pos = this.positionOf(s, run.id);
+    }
+    delete run.pendingEntry;
+
+    // 2-3. The candle against the open position, then the mark at the close.
+    if (pos) {
+      const before = clone(pos);
+      const { fills, trade } = this.broker.applyCandle(s, pos, c, this.costs);
+      fills.forEach((fill, k) =>
+        events.push({
+          type: 'exit',
+          position: before,
+          fill: clone(fill),
+          ...(trade && k === fills.length - 1 ? { trade: clone(trade) } : {}),
+        }),
+      );
+      if (trade) this.booked(s, run.id, trade);
+    }
+    run.lastBar = c.time;
+
+    // 4. This close's signals decide the next open's orders.
+    if (run.state !== 'active' || !signals) return;
+    pos = this.positionOf(s, run.id);
+    const orders = nextOrders(
+      pos ? (pos.side as Side) : 0,
+      pos ? pos.barsHeld : 0,
+      signals.enterLong[t]!,
+      signals.exitLong[t]!,
+      signals.enterShort[t]!,
+      signals.exitShort[t]!,
+      rt.allowLong,
+      rt.allowShort,
+      rt.maxBars,
+    );
+    if (orders === 0) return;
+    const indicators = this.indicatorsAt(signals, t);
+    if (pos && orders & (EXIT_ON_SIGNAL | EXIT_ON_TIME)) {
+      run.pendingExit = orders & EXIT_ON_SIGNAL ? 'signal' : 'time';
+      s.decisions.push({
+        time: c.time,
+        runId: run.id,
+        kind: `exit-${run.pendingExit}`,
+        detail: `exit ${pos.id} at the next open`,
+        indicators,
+      });
+    }
+    if (orders & (ENTER_LONG | ENTER_SHORT)) {
+      const side: Side = orders & ENTER_LONG ? 1 : -1;
+      this.entrySignal(s, run, rt, c, signals, t, side, indicators, catchUp, events);
+    }
+    trim(s.decisions, MAX_DECISIONS);
+  }
+
+  private indicatorsAt(signals: Signals, t: number): Record<string, number | null> {
+    const out: Record<string, number | null> = {};
+    for (const [k, a] of Object.entries(signals.indicators)) out[k] = num(a[t]);
+    return out;
+  }
+
+  /** An entry signal at this close: priced and sized by the risk manager, then queued or put to people. */
+  private entrySignal(
+    s: State,
+    run: RunRecord,
+    rt: Runtime,
+    c: Candle,
+    signals: Signals,
+    t: number,
+    side: Side,
+    indicators: Record<string, number | null>,
+    catchUp: boolean,
+    events: EngineEvent[],
+  ): void {
+    const signalStop = signals.stop?.[t] ?? Number.NaN;
+    const signalTarget = signals.target?.[t] ?? Number.NaN;
+    const stop = initialStop(side, c.close, rt.rules, signalStop);
+    const targets = this.targets(rt.rules, side, c.close, signalTarget);
+    const verdict = evaluate(this.risk(), this.account(s, quoteOf(run.symbol), run.symbol), {
+      side,
+      price: c.close,
+      stop,
+      target: targets[targets.length - 1] ?? Number.NaN,
+      fee: this.costs.fee,
+      now: c.time + rt.tfMs,
+    });
+    const id = `S${s.engine.nextId++}`;
+    const refused = !verdict.ok
+      ? verdict.reason
+      : catchUp
+        ? 'stale: it came while bosun was not running'
+        : undefined;
+    const sig: SignalRecord = {
+      id,
+      runId: run.id,
+      symbol: run.symbol,
+      timeframe: run.timeframe,
+      strategy: run.strategy,
+      side: side === 1 ? 'long' : 'short',
+      barTime: c.time,
+      createdAt: this.wall(),
+      price: c.close,
+      signalStop: num(signalStop),
+      signalTarget: num(signalTarget),
+      stop: num(stop),
+      targets,
+      quantity: verdict.ok ? verdict.quantity : 0,
+      risk: verdict.ok && !Number.isNaN(verdict.risk) ? verdict.risk : 0,
+      rewardRisk: verdict.ok ? num(verdict.rewardRisk) : null,
+      status: refused !== undefined ? 'refused' : run.approve === 'auto' ? 'approved' : 'pending',
+      ...(refused !== undefined ? { reason: refused } : {}),
+      messages: [],
+      indicators,
+    };
+    if (refused === undefined && run.approve === 'auto') {
+      sig.decidedBy = 'auto';
+      sig.size = 1;
+      run.pendingEntry = { signalId: id, size: 1 };
+    }
+    if (refused === undefined && run.approve === 'manual') {
+      // A newer signal replaces one still waiting.
+      for (const old of Object.values(s.signals))
+        if (old.runId === run.id && old.status === 'pending')
+          this.expire(s, old, `replaced by ${id}`, events);
+      sig.expiresAt = this.wall() + this.o.settings.approvalTimeoutMs;
+    }
+    s.signals[id] = sig;
+    this.pruneSignals(s);
+    run.lastSignal = { id, time: c.time, side: sig.side, status: sig.status };
+    s.decisions.push({
+      time: c.time,
+      runId: run.id,
+      kind: 'entry-signal',
+      detail: refused ?? `${sig.side} ${sig.status}`,
+      signalId: id,
+      indicators,
+    });
+    events.push({ type: 'signal', signal: clone(sig), run: clone(run) });
+    if (sig.status === 'pending') queueMicrotask(() => this.arm(sig));
+  }
+
+  private pruneSignals(s: State): void {
+    const ids = Object.keys(s.signals);
+    if (ids.length <= MAX_SIGNALS) return;
+    for (const id of ids.slice(0, ids.length - MAX_SIGNALS))
+      if (s.signals[id]!.status !== 'pending') delete s.signals[id];
+  }
+
+  private targets(rules: ExitRules, side: Side, price: number, signalTarget: number): number[] {
+    if (!Number.isNaN(signalTarget)) return [signalTarget];
+    return (rules.takeProfit ?? []).map((l) => offsetPrice(price, side * l.at));
+  }
+
+  /** Open the position for an approved signal at `price` (the next open, or the latest price). */
+  private fillEntry(
+    s: State,
+    run: RunRecord,
+    sig: SignalRecord,
+    time: number,
+    price: number,
+    share: number,
+    events: EngineEvent[],
+  ): boolean {
+    const rt = this.runtimes.get(run.id);
+    if (!rt) {
+      this.skip(s, sig, 'its strategy is not loaded', events);
+      return false;
+    }
+    if (this.positionOf(s, run.id)) {
+      this.skip(s, sig, 'its run already holds a position', events);
+      return false;
+    }
+    const side: Side = sig.side === 'long' ? 1 : -1;
+    const signalTarget = sig.signalTarget ?? Number.NaN;
+    const result = this.broker.enter(s, {
+      positionId: `P${s.engine.nextId++}`,
+      runId: run.id,
+      signalId: sig.id,
+      symbol: run.symbol,
+      side,
+      time,
+      price,
+      rules: rt.rules,
+      costs: this.costs,
+      signalStop: sig.signalStop ?? Number.NaN,
+      signalTarget,
+      size: (fillPrice, stop) => {
+        const targets = this.targets(rt.rules, side, fillPrice, signalTarget);
+        const v = evaluate(this.risk(), this.account(s, quoteOf(run.symbol), run.symbol), {
+          side,
+          price: fillPrice,
+          stop,
+          target: targets[targets.length - 1] ?? Number.NaN,
+          fee: this.costs.fee,
+          now: time,
+        });
+        return v.ok ? { quantity: v.quantity * share } : { refused: v.reason };
+      },
+    });
+    if ('refused' in result) {
+      this.skip(s, sig, result.refused, events);
+      return false;
+    }
+    sig.status = 'filled';
+    if (run.lastSignal?.id === sig.id) run.lastSignal.status = 'filled';
+    events.push({ type: 'entry', position: clone(result.position), signal: clone(sig) });
+    return true;
+  }
+
+  private positionOf(s: State, runId: string): PositionRecord | undefined {
+    for (const p of Object.values(s.positions)) if (p.runId === runId) return p;
+    return undefined;
+  }
+
+  private booked(s: State, runId: string, trade: TradeRecord): void {
+    const run = s.runs[runId];
+    if (run) {
+      run.realizedPnl += trade.pnl;
+      run.trades++;
+    }
+  }
+
+  /** A new local day: remember each account's value at its start (daily loss limit). */
+  private rollDay(s: State, time: number, quote: string): void {
+    const day = startOfDay(time, this.o.settings.timezone);
+    if (s.engine.day?.start !== day) s.engine.day = { start: day, equity: {} };
+    s.engine.day.equity[quote] ??= equityOf(s, quote, this.broker.cash(s, quote));
+  }
+
+  /** Equity snapshot after a candle, and the drawdown kill-switch. */
+  private mark(s: State, quote: string, time: number, events: EngineEvent[]): void {
+    const equity = equityOf(s, quote, this.broker.cash(s, quote));
+    const last = s.equity[s.equity.length - 1];
+    if (last && last.quote === quote && last.time === time) last.equity = equity;
+    else s.equity.push({ time, quote, equity });
+    trim(s.equity, MAX_EQUITY_POINTS);
+    const peak = Math.max(s.engine.peak[quote] ?? this.initialBalance(quote), equity);
+    s.engine.peak[quote] = peak;
+    const limit = this.risk().maxDrawdown;
+    if (!s.engine.killSwitch && peak > 0 && (peak - equity) / peak >= limit) {
+      const reason = `${quote} equity ${equity.toFixed(2)} is ${(((peak - equity) / peak) * 100).toFixed(2)}% below its peak ${peak.toFixed(2)} (limit ${(limit * 100).toFixed(2)}%)`;
+      s.engine.killSwitch = { at: time, reason };
+      for (const run of Object.values(s.runs)) {
+        if (run.state === 'stopped') continue;
+        run.state = 'stopped';
+        run.reason = 'kill-switch';
+        this.dropPending(s, run, 'the kill-switch stopped its run', events);
+      }
+      s.decisions.push({ time, runId: '-', kind: 'kill-switch', detail: reason, indicators: {} });
+      events.push({ type: 'kill-switch', reason });
+    }
+  }
+}

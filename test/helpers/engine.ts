@@ -1,0 +1,87 @@
+/** An engine on a replay file in a temporary data directory, for engine tests. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Engine, type EngineSettings } from '../../src/engine/engine.js';
+import { ReplayFeed } from '../../src/engine/feed.js';
+import { createLogger } from '../../src/logger.js';
+import { StateStore } from '../../src/store/state.js';
+import { SAMPLES } from './fixtures.js';
+
+export const quietLogger = () => createLogger({ level: 'silent', format: 'json' });
+
+/** Risk settings under which no rule binds: the engine then sizes exactly like the backtester. */
+export const NO_LIMITS = {
+  maxOpenPositions: 1000,
+  maxSymbolExposure: 1,
+  dailyLossLimit: 1,
+  maxDrawdown: 1,
+  minRewardRisk: 0,
+  cooldownMinutes: 0,
+  defaultStop: 0,
+};
+
+/** Write the first `rows` candles of a bundled sample to a temporary CSV named like the sample. */
+export function sampleSlice(name: string, rows: number, skip = 0): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bosun-replay-'));
+  const lines = readFileSync(join(SAMPLES, name), 'utf8').trimEnd().split('\n');
+  const path = join(dir, name);
+  writeFileSync(path, `${[lines[0], ...lines.slice(1 + skip, 1 + skip + rows)].join('\n')}\n`);
+  return path;
+}
+
+export interface TestEngine {
+  engine: Engine;
+  feed: ReplayFeed;
+  store: StateStore;
+  dir: string;
+}
+
+export async function makeEngine(options: {
+  file: string;
+  dir?: string;
+  speed?: number;
+  risk?: Record<string, unknown>;
+  settings?: Partial<EngineSettings>;
+  wallClock?: () => number;
+}): Promise<TestEngine> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'bosun-engine-'));
+  const store = await StateStore.open(dir);
+  const logger = quietLogger();
+  const cursor = store.data.engine.replay?.cursor;
+  const feed = new ReplayFeed({
+    file: options.file,
+    speed: options.speed ?? Number.POSITIVE_INFINITY,
+    logger,
+    ...(cursor !== undefined ? { cursor } : {}),
+  });
+  const engine = new Engine({
+    store,
+    feed,
+    logger,
+    settings: {
+      paperBalance: { USDT: 10_000 },
+      fee: 0.001,
+      slippageBps: 0,
+      approvalTimeoutMs: 15 * 60_000,
+      risk: options.risk ?? {},
+      timezone: 'UTC',
+      reportTime: '00:00',
+      ...options.settings,
+    },
+    ...(options.wallClock ? { wallClock: options.wallClock } : {}),
+  });
+  return { engine, feed, store, dir };
+}
+
+/** Resolve when the replay has delivered its whole file. */
+export function replayEnd(engine: Engine): Promise<void> {
+  return new Promise((resolve) => {
+    const off = engine.on((e) => {
+      if (e.type === 'feed' && /end of its file/.test(e.detail)) {
+        off();
+        resolve();
+      }
+    });
+  });
+}
