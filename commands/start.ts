@@ -1,32 +1,94 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
+import { strategyArg, symbolArg, timeframeArg } from '../src/chat/arg-types.js';
+import { defineCommand, roleAllows } from '../src/chat/command.js';
+import { runTitle } from '../src/chat/notices.js';
 import { bold, code, reply } from '../src/chat/reply.js';
+import { AppError, badInput } from '../src/errors.js';
 import { statusRows } from './status.js';
 
 export default defineCommand({
   name: 'start',
-  summary: 'Welcome, and how bosun is doing',
+  summary: 'Start a strategy run (traders), or without arguments: welcome and status',
   role: 'viewer',
-  args: z.object({}),
-  run(_args, ctx) {
+  args: z.object({
+    strategy: strategyArg().optional(),
+    symbol: symbolArg().optional(),
+    timeframe: timeframeArg().optional(),
+    approve: z
+      .enum(['auto', 'manual'])
+      .default('manual')
+      .describe('manual (each signal waits for Approve) or auto'),
+    params: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('strategy parameters as name=value, e.g. fast=9 slow=21'),
+  }),
+  positional: ['strategy', 'symbol', 'timeframe'],
+  rest: 'params',
+  examples: ['start', 'start ema-cross BTC/USDT 15m fast=9 slow=21 approve=auto'],
+  async run(args, ctx) {
+    const { caller, services } = ctx;
+    if (args.strategy === undefined) {
+      return reply()
+        .line(
+          bold(`Hello ${caller.name}, I am bosun`),
+          `, your trading bot. You are ${caller.role === 'admin' ? 'an' : 'a'} ${caller.role}.`,
+        )
+        .table(statusRows(services))
+        .line(
+          'Try ',
+          code('/runs'),
+          ', ',
+          code('/positions'),
+          ', ',
+          code('/backtest ema-cross BTC/USDT 4h 1y'),
+          ' or ',
+          code('/start ema-cross BTC/USDT 15m'),
+          '; ',
+          code('/help'),
+          ' lists everything.',
+        )
+        .buttons([
+          { label: 'Strategies', command: 'strategies', args: [] },
+          { label: 'Help', command: 'help', args: [] },
+        ]);
+    }
+    if (!roleAllows(caller.role, 'trader'))
+      throw new AppError('FORBIDDEN', `starting a run needs the trader role; you are a ${caller.role}`);
+    if (args.symbol === undefined || args.timeframe === undefined)
+      throw badInput('a run needs STRATEGY SYMBOL TIMEFRAME, e.g. /start ema-cross BTC/USDT 15m');
+    const run = await services.engine.startRun(
+      {
+        strategy: args.strategy,
+        symbol: args.symbol,
+        timeframe: args.timeframe,
+        params: args.params ?? {},
+        approve: args.approve,
+      },
+      caller.name,
+    );
+    // The chat that starts a run hears about it, unless it chose its notifications already.
+    const key = `${ctx.chat.platform}:${ctx.chat.id}`;
+    const subscribed = key in services.store.data.subscriptions;
+    if (!subscribed)
+      await services.store.update((s) => {
+        s.subscriptions[key] = { since: Date.now(), muted: [] };
+      });
+    const params = Object.entries(run.params)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ');
     return reply()
+      .line(bold(`Run ${run.id} started`), `: ${runTitle(run)}, ${run.approve} approval`)
+      .line(params ? `Parameters: ${params}` : 'Default parameters.')
+      .line(`It acts on closed candles from ${services.engine.feed.describe()}.`)
       .line(
-        bold(`Hello ${ctx.caller.name}, I am bosun`),
-        `, your trading bot. You are ${ctx.caller.role === 'admin' ? 'an' : 'a'} ${ctx.caller.role}.`,
-      )
-      .table(statusRows(ctx.services))
-      .line(
-        'Try ',
-        code('/backtest ema-cross BTC/USDT 4h 1y'),
-        ' or ',
-        code('/chart BTC/USDT 1d'),
-        '; ',
-        code('/help'),
-        ' lists everything.',
+        subscribed
+          ? 'Notifications go to the subscribed chats.'
+          : 'This chat is now subscribed to its notifications (/unsubscribe to stop).',
       )
       .buttons([
-        { label: 'Strategies', command: 'strategies', args: [] },
-        { label: 'Help', command: 'help', args: [] },
+        { label: 'Runs', command: 'runs', args: [], once: false },
+        { label: `Stop ${run.id}`, command: 'stop', args: [run.id], style: 'danger' },
       ]);
   },
 });

@@ -8,7 +8,7 @@
  * closed.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ChatAdapter } from './chat/adapter.js';
 import { Dispatcher } from './chat/dispatch.js';
@@ -17,9 +17,14 @@ import type { Services } from './chat/services.js';
 import type { TelegramOptions } from './chat/telegram/index.js';
 import { type Config, loadConfig, secretValues } from './config.js';
 import { toAppError } from './errors.js';
+import { Notifier } from './chat/notifier.js';
+import { tokenize } from './chat/args.js';
+import { Engine, engineSettings, type RunSpec } from './engine/engine.js';
+import type { Feed } from './engine/feed.js';
+import { AppError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { MarketData } from './market/provider.js';
-import { PACKAGE_ROOT } from './paths.js';
+import { PACKAGE_ROOT, SAMPLES_DIR } from './paths.js';
 import { StateStore } from './store/state.js';
 
 export interface Bot {
@@ -57,7 +62,16 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
     options.logger ??
     createLogger({ level: config.logLevel, format: config.logFormat, secrets: secretValues(config) });
   const store = await StateStore.open(config.dataDir);
+  const fresh = Object.keys(store.data.runs).length === 0 && store.data.trades.length === 0;
   const registry = await loadCommands();
+  const feed = await createFeed(config, logger, store);
+  const engine = new Engine({
+    store,
+    feed,
+    settings: engineSettings(config),
+    logger: logger.child({ module: 'engine' }),
+    scheduleReports: !feed.accelerated,
+  });
   const adapters: ChatAdapter[] = [];
   let renderer: ReturnType<Services['charts']> | undefined;
   const services: Services = {
@@ -67,6 +81,7 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
     registry,
     market: new MarketData(config, logger.child({ module: 'market' })),
     store,
+    engine,
     charts: () => {
       renderer ??= import('./charts/index.js').then((m) => m.chartRenderer(config));
       return renderer;
@@ -128,8 +143,27 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
       throw err;
     }
   }
+  const notifier = new Notifier(engine, services, () => adapters, logger.child({ module: 'notify' }));
+  notifier.start();
+  // The console is the person at the terminal: on a fresh state it hears everything.
+  if (wantConsole && fresh && !('console:local' in store.data.subscriptions))
+    await store.update((s) => {
+      s.subscriptions['console:local'] = { since: Date.now(), muted: [] };
+    });
+  try {
+    if (feed.kind === 'replay' && fresh) await startReplayRuns(engine, config.replay.runs, logger);
+    await engine.start();
+  } catch (err) {
+    for (const a of adapters) await a.stop().catch(() => undefined);
+    throw err;
+  }
   logger.info(
-    { mode: config.tradingMode, chats: adapters.map((a) => a.platform), dataDir: config.dataDir },
+    {
+      mode: config.tradingMode,
+      feed: feed.describe(),
+      chats: adapters.map((a) => a.platform),
+      dataDir: config.dataDir,
+    },
     'bosun started',
   );
 
@@ -142,7 +176,10 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
     stop() {
       stopping ??= (async () => {
         logger.info('bosun stopping');
-        // Stop taking messages and finish what is in flight, then disconnect.
+        // No new candles; what the engine announced reaches the chats; then the chats close.
+        await engine.stop();
+        await notifier.idle();
+        notifier.stop();
         await Promise.all([
           dispatcher.close(options.graceMs ?? 10_000),
           ...adapters.map((a) =>
@@ -163,12 +200,85 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
   };
 }
 
+/** The market feed the config asks for; a replay resumes where the state says it stood. */
+async function createFeed(config: Readonly<Config>, logger: Logger, store: StateStore): Promise<Feed> {
+  if (config.engine.feed === 'exchange') {
+    const { ExchangeFeed } = await import('./engine/exchange-feed.js');
+    return new ExchangeFeed(config, logger.child({ module: 'feed' }));
+  }
+  const { ReplayFeed } = await import('./engine/feed.js');
+  const file = config.replay.file ?? join(SAMPLES_DIR, 'binanceus_BTC-USDT_1m_2023-03.csv');
+  const saved = store.data.engine.replay;
+  const resume = saved && saved.file === basename(file) ? saved.cursor : undefined;
+  try {
+    return new ReplayFeed({
+      file,
+      speed: config.replay.speed,
+      logger: logger.child({ module: 'feed' }),
+      ...(resume !== undefined ? { cursor: resume } : {}),
+    });
+  } catch (err) {
+    const e = toAppError(err);
+    if (e.code === 'NOT_FOUND')
+      throw new AppError('BAD_CONFIG', `REPLAY_FILE ${file} cannot be read; allowed: a candle CSV`);
+    throw e;
+  }
+}
+
+/** `ema-cross BTC/USDT 15m approve=auto; ...` -> the runs a fresh replay starts with. */
+export function parseRunList(text: string): RunSpec[] {
+  if (text.trim() === 'none') return [];
+  return text
+    .split(';')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const words = tokenize(part);
+      const positional = words.filter((w) => !w.includes('='));
+      const params: Record<string, string> = {};
+      for (const w of words.filter((x) => x.includes('='))) {
+        const [k, ...v] = w.split('=');
+        params[k!] = v.join('=');
+      }
+      const [strategy, symbol, timeframe, extra] = positional;
+      const approve = params.approve ?? 'manual';
+      delete params.approve;
+      if (
+        !strategy ||
+        !symbol ||
+        !timeframe ||
+        extra !== undefined ||
+        (approve !== 'auto' && approve !== 'manual')
+      )
+        throw new AppError(
+          'BAD_CONFIG',
+          `REPLAY_RUNS has "${part}"; allowed: STRATEGY SYMBOL TIMEFRAME [param=value ...] [approve=auto|manual], separated by ";", or none`,
+        );
+      return { strategy, symbol: symbol.toUpperCase(), timeframe, params, approve };
+    });
+}
+
+async function startReplayRuns(engine: Engine, text: string, logger: Logger): Promise<void> {
+  for (const spec of parseRunList(text)) {
+    try {
+      const run = await engine.startRun(spec, 'REPLAY_RUNS');
+      logger.info(
+        { run: run.id, strategy: spec.strategy, symbol: spec.symbol, timeframe: spec.timeframe },
+        'replay run started',
+      );
+    } catch (err) {
+      throw new AppError('BAD_CONFIG', `REPLAY_RUNS: ${toAppError(err).message}`);
+    }
+  }
+}
+
 export async function main(): Promise<number> {
-  const bot = await startBot();
+  // Listen before starting: a signal during start-up stops the bot as soon as it is up.
   const stopOn = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
+  const bot = await startBot();
   await Promise.race([bot.finished, stopOn]);
   await bot.stop();
   return 0;

@@ -1,6 +1,7 @@
 /** What commands may use at run time, built once by the composition root (src/main.ts). */
 import type { ChartRenderer } from '../charts/render/index.js';
 import type { Config } from '../config.js';
+import type { Engine } from '../engine/engine.js';
 import type { MarketData } from '../market/provider.js';
 import type { StateStore } from '../store/state.js';
 import type { Platform } from './command.js';
@@ -21,6 +22,8 @@ export interface Services {
   registry: CommandRegistry;
   market: MarketData;
   store: StateStore;
+  /** Runs, signals, positions and the paper account. */
+  engine: Engine;
   /** The configured chart renderer, loaded on first use. */
   charts(): Promise<ChartRenderer>;
   /** The chat adapters and their connection state. */

@@ -15,7 +15,7 @@
  * The engine speaks in events: every change is written to the state store first (atomically and
  * durably), then announced to listeners; it never formats a message.
  */
-import schedule from 'node-schedule';
+import type { Job } from 'node-schedule';
 import {
   ENTER_LONG,
   ENTER_SHORT,
@@ -169,7 +169,7 @@ export class Engine implements FeedHandler {
   private readonly costs: FillCosts;
   private readonly wall: () => number;
   private nextReportAt: number | undefined;
-  private reportJob: schedule.Job | undefined;
+  private reportJob: Job | undefined;
   private feedUp = true;
   private started = false;
 
@@ -216,6 +216,7 @@ export class Engine implements FeedHandler {
   async start(): Promise<void> {
     const s = this.state;
     for (const run of Object.values(s.runs)) {
+      if (this.runtimes.has(run.id)) continue;
       const hasPosition = Object.values(s.positions).some((p) => p.runId === run.id);
       if (run.state !== 'active' && !hasPosition && run.pendingExit === undefined) continue;
       try {
@@ -241,6 +242,7 @@ export class Engine implements FeedHandler {
     for (const sig of Object.values(this.state.signals)) if (sig.status === 'pending') this.arm(sig);
     if (this.o.scheduleReports) {
       const [hour, minute] = this.o.settings.reportTime.split(':').map(Number) as [number, number];
+      const { default: schedule } = await import('node-schedule');
       this.reportJob = schedule.scheduleJob({ hour, minute, tz: this.o.settings.timezone }, () => {
         void this.sendReport(this.wall()).catch((err: unknown) =>
           this.o.logger.error({ err: toAppError(err).message }, 'daily report failed'),

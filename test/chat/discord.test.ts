@@ -278,11 +278,11 @@ describe('npm run discord:deploy', () => {
         });
       const first = await run();
       expect(first.stderr).toBe('');
-      expect(first.stdout.trim()).toBe('Registered 6 slash commands (global).');
+      expect(first.stdout.trim()).toBe(`Registered ${COMMAND_NAMES.length} slash commands (global).`);
       expect(emu.globalCommands.map((c) => c.name).sort()).toEqual(COMMAND_NAMES);
       const second = await run();
       expect(second.stdout.trim()).toBe(
-        'Discord already has these 6 slash commands (global); nothing to do.',
+        `Discord already has these ${COMMAND_NAMES.length} slash commands (global); nothing to do.`,
       );
       const noToken = spawnSync(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'discord:deploy'], {
         cwd: ROOT,

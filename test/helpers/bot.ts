@@ -8,7 +8,28 @@ import { type Bot, type StartOptions, startBot } from '../../src/main.js';
 import { ROOT } from './fixtures.js';
 
 /** The chat commands bosun has, sorted: what every platform must offer. */
-export const COMMAND_NAMES = ['backtest', 'chart', 'help', 'start', 'status', 'strategies'];
+export const COMMAND_NAMES = [
+  'approve',
+  'backtest',
+  'balance',
+  'chart',
+  'close',
+  'daily',
+  'help',
+  'pnl',
+  'positions',
+  'reject',
+  'risk',
+  'runs',
+  'settings',
+  'start',
+  'status',
+  'stop',
+  'strategies',
+  'subscribe',
+  'trades',
+  'unsubscribe',
+];
 
 export interface TestBot {
   bot: Bot;
@@ -25,7 +46,14 @@ export async function startTestBot(
   dataDir = mkdtempSync(join(tmpdir(), 'bosun-chat-')),
 ): Promise<TestBot> {
   const config = loadConfig({
-    env: { DATA_DIR: dataDir, CHAT_CONSOLE: 'off', MARKET_DATA: 'samples', LOG_LEVEL: 'debug', ...env },
+    env: {
+      DATA_DIR: dataDir,
+      CHAT_CONSOLE: 'off',
+      MARKET_DATA: 'samples',
+      LOG_LEVEL: 'debug',
+      REPLAY_RUNS: 'none',
+      ...env,
+    },
     dotenv: false,
     cwd: ROOT,
   });

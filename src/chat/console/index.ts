@@ -100,6 +100,14 @@ export class ConsoleChat implements ChatAdapter {
     this.state = 'stopped';
   }
 
+  async push(_chatId: string, r: Reply): Promise<string> {
+    return String(await this.print(r));
+  }
+
+  async edit(_chatId: string, messageId: string, r: Reply): Promise<void> {
+    await this.print(r, Number(messageId));
+  }
+
   private prompt(): void {
     if (this.options.interactive && this.state === 'connected') this.rl?.prompt();
   }

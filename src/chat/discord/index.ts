@@ -19,6 +19,7 @@ import {
   type Interaction,
   type InteractionReplyOptions,
   MessageFlags,
+  Routes,
 } from 'discord.js';
 import type { Role } from '../../config.js';
 import { AppError, toAppError } from '../../errors.js';
@@ -136,6 +137,36 @@ export class DiscordChat implements ChatAdapter {
     this.state = 'stopped';
   }
 
+  async push(chatId: string, r: Reply): Promise<string> {
+    const chat: ChatRef = { platform: 'discord', id: chatId, private: false };
+    let last = '';
+    for (const payload of await discordPayloads(this.dispatcher, chat, r)) {
+      const { files, ...body } = payload as Omit<InteractionReplyOptions, 'files'> & {
+        files?: AttachmentPayload[];
+      };
+      const attachments = (files ?? []).map((f, i) => ({
+        id: i,
+        filename: f.name,
+        description: f.description,
+      }));
+      const sent = (await this.client.rest.post(Routes.channelMessages(chatId), {
+        body: { ...body, ...(attachments.length > 0 ? { attachments } : {}) },
+        files: (files ?? []).map((f) => ({ name: f.name!, data: f.attachment as Buffer })),
+      })) as { id: string };
+      last = sent.id;
+    }
+    return last;
+  }
+
+  async edit(chatId: string, messageId: string, r: Reply): Promise<void> {
+    const chat: ChatRef = { platform: 'discord', id: chatId, private: false };
+    const [payload] = await discordPayloads(this.dispatcher, chat, r);
+    const { files: _files, ...body } = payload as InteractionReplyOptions & { files?: unknown };
+    await this.client.rest.patch(Routes.channelMessage(chatId, messageId), {
+      body: { ...body, components: body.components ?? [] },
+    });
+  }
+
   private person(interaction: Interaction): Person {
     const id = interaction.user.id;
     let role: Role | undefined = this.options.allowedUsers[id];
@@ -238,7 +269,7 @@ class InteractionReplies implements Transport {
 
   send(r: Reply): Promise<SentMessage> {
     return this.serial(async () => {
-      const payloads = await this.payloads(r);
+      const payloads = await discordPayloads(this.dispatcher, this.chat, r);
       let first: string | undefined;
       for (const payload of payloads) {
         const id = await this.post(payload, r.private);
@@ -248,7 +279,7 @@ class InteractionReplies implements Transport {
       return {
         edit: (next: Reply) =>
           this.serial(async () => {
-            const [payload] = await this.payloads(next);
+            const [payload] = await discordPayloads(this.dispatcher, this.chat, next);
             await this.interaction.editReply({ ...(payload as object), message: target } as never);
           }),
       };
@@ -278,41 +309,45 @@ class InteractionReplies implements Transport {
     return msg.id;
   }
 
-  /** A reply as Discord messages: text split at 2000, images and buttons on the last. */
-  private async payloads(r: Reply): Promise<InteractionReplyOptions[]> {
-    const texts = renderMessages(r.blocks, DISCORD_MARKDOWN);
-    const files: AttachmentPayload[] = images(r).map((img) => ({
-      attachment: Buffer.from(img.png),
-      name: img.filename,
-      description: img.caption || undefined,
-    }));
-    const rows = r.actions.length > 0 ? await this.dispatcher.signButtons(r, this.chat) : [];
-    const components = rows.map((row) => ({
-      type: 1,
-      components: row.slice(0, 5).map((b) => ({
-        type: 2,
-        style: BUTTON_STYLE[b.style],
-        label: b.label.slice(0, 80),
-        custom_id: b.payload,
-      })),
-    }));
-    const out: InteractionReplyOptions[] = texts.map((content) => ({ content }));
-    if (out.length === 0) {
-      const captions = images(r)
-        .map((i) => i.caption)
-        .filter(Boolean)
-        .join('\n');
-      out.push({ content: captions ? `_${escapeMd(captions)}_` : '' });
-    }
-    const last = out[out.length - 1]!;
-    if (files.length > 0) last.files = files;
-    if (components.length > 0) last.components = components.slice(0, 5) as never;
-    return out;
-  }
-
   private serial<T>(work: () => Promise<T>): Promise<T> {
     const run = this.queue.then(work);
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** A reply as Discord messages: text split at 2000, images and buttons on the last. */
+async function discordPayloads(
+  dispatcher: Dispatcher,
+  chat: ChatRef,
+  r: Reply,
+): Promise<InteractionReplyOptions[]> {
+  const texts = renderMessages(r.blocks, DISCORD_MARKDOWN);
+  const files: AttachmentPayload[] = images(r).map((img) => ({
+    attachment: Buffer.from(img.png),
+    name: img.filename,
+    description: img.caption || undefined,
+  }));
+  const rows = r.actions.length > 0 ? await dispatcher.signButtons(r, chat) : [];
+  const components = rows.map((row) => ({
+    type: 1,
+    components: row.slice(0, 5).map((b) => ({
+      type: 2,
+      style: BUTTON_STYLE[b.style],
+      label: b.label.slice(0, 80),
+      custom_id: b.payload,
+    })),
+  }));
+  const out: InteractionReplyOptions[] = texts.map((content) => ({ content }));
+  if (out.length === 0) {
+    const captions = images(r)
+      .map((i) => i.caption)
+      .filter(Boolean)
+      .join('\n');
+    out.push({ content: captions ? `_${escapeMd(captions)}_` : '' });
+  }
+  const last = out[out.length - 1]!;
+  if (files.length > 0) last.files = files;
+  if (components.length > 0) last.components = components.slice(0, 5) as never;
+  return out;
 }

@@ -174,8 +174,48 @@ export class TelegramChat implements ChatAdapter {
     return { send: (r) => this.sendReply(chat, r) };
   }
 
+  async push(chatId: string, r: Reply): Promise<string> {
+    const chat: ChatRef = { platform: 'telegram', id: chatId, private: !chatId.startsWith('-') };
+    return String((await this.deliver(chat, r)).last);
+  }
+
+  async edit(chatId: string, messageId: string, r: Reply): Promise<void> {
+    const chat: ChatRef = { platform: 'telegram', id: chatId, private: !chatId.startsWith('-') };
+    await this.editText(chat, Number(messageId), r);
+  }
+
+  private async editText(chat: ChatRef, messageId: number, next: Reply): Promise<void> {
+    const html = renderMessages(next.blocks, TELEGRAM_HTML)[0] ?? '...';
+    const markup = {
+      reply_markup: next.actions.length > 0 ? await this.keyboard(next, chat) : { inline_keyboard: [] },
+    };
+    try {
+      await this.bot.api.editMessageText(chat.id, messageId, html, {
+        parse_mode: 'HTML',
+        link_preview_options: { is_disabled: true },
+        ...markup,
+      });
+    } catch (err) {
+      // Editing to the same text is refused by Telegram and changes nothing.
+      if (!(err instanceof GrammyError && /not modified/.test(err.description))) throw err;
+    }
+  }
+
   /** Send a reply: its text (split as needed), then its images; buttons go on the last message. */
   private async sendReply(chat: ChatRef, r: Reply): Promise<SentMessage> {
+    const { first } = await this.deliver(chat, r);
+    return {
+      edit: async (next: Reply) => {
+        if (!first || first.photo) return;
+        await this.editText(chat, first.id, next);
+      },
+    };
+  }
+
+  private async deliver(
+    chat: ChatRef,
+    r: Reply,
+  ): Promise<{ first: { id: number; photo: boolean } | undefined; last: number }> {
     const api = this.bot.api;
     const texts = renderMessages(r.blocks, TELEGRAM_HTML);
     const photos = images(r);
@@ -184,6 +224,7 @@ export class TelegramChat implements ChatAdapter {
     const withKeyboard = (i: number) =>
       keyboard && i === Math.max(total, 1) - 1 ? { reply_markup: keyboard } : {};
     let first: { id: number; photo: boolean } | undefined;
+    let lastId: number | undefined;
     let i = 0;
     for (const html of texts) {
       const sent = await api.sendMessage(chat.id, html, {
@@ -192,6 +233,7 @@ export class TelegramChat implements ChatAdapter {
         ...withKeyboard(i++),
       });
       first ??= { id: sent.message_id, photo: false };
+      lastId = sent.message_id;
     }
     for (const p of photos) {
       const caption =
@@ -201,29 +243,13 @@ export class TelegramChat implements ChatAdapter {
         ...withKeyboard(i++),
       });
       first ??= { id: sent.message_id, photo: true };
+      lastId = sent.message_id;
     }
     if (!first && keyboard) {
       const sent = await api.sendMessage(chat.id, 'Choose:', { reply_markup: keyboard });
       first = { id: sent.message_id, photo: false };
     }
-    const target = first;
-    return {
-      edit: async (next: Reply) => {
-        if (!target || target.photo) return;
-        const html = renderMessages(next.blocks, TELEGRAM_HTML)[0] ?? '...';
-        const markup = next.actions.length > 0 ? { reply_markup: await this.keyboard(next, chat) } : {};
-        try {
-          await api.editMessageText(chat.id, target.id, html, {
-            parse_mode: 'HTML',
-            link_preview_options: { is_disabled: true },
-            ...markup,
-          });
-        } catch (err) {
-          // Editing to the same text is refused by Telegram and changes nothing.
-          if (!(err instanceof GrammyError && /not modified/.test(err.description))) throw err;
-        }
-      },
-    };
+    return { first, last: lastId ?? first?.id ?? 0 };
   }
 
   private async keyboard(r: Reply, chat: ChatRef): Promise<InlineKeyboard> {

@@ -118,6 +118,8 @@ export class DiscordEmulator extends Observable {
   readonly globalCommands: RegisteredCommand[] = [];
   readonly guildCommands: RegisteredCommand[] = [];
   readonly interactions: Interaction[] = [];
+  /** Messages the bot posted to channels on its own (notifications), oldest first. */
+  readonly channelMessages: DcMessage[] = [];
   readonly restCalls: Array<{ method: string; path: string; status: number; at: number }> = [];
   /** Requests refused by the rate limits (not injected). */
   rateLimited = 0;
@@ -647,6 +649,33 @@ export class DiscordEmulator extends Observable {
         target().deleted = true;
         this.changed();
         return { status: 204 };
+      }
+    }
+    if ((m = /^\/channels\/(\d+)\/messages(?:\/(\d+))?$/.exec(path))) {
+      botAuth();
+      if (m[2] === undefined && method === 'POST') {
+        const msg: DcMessage = {
+          id: nextId(),
+          channel_id: m[1]!,
+          content: '',
+          flags: 0,
+          components: [],
+          attachments: [],
+          edits: [],
+          deleted: false,
+          interactionId: '',
+        };
+        this.apply(msg, body, files);
+        this.channelMessages.push(msg);
+        this.changed();
+        return { status: 200, result: this.wire(msg) };
+      }
+      const msg = this.channelMessages.find((x) => x.id === m![2] && x.channel_id === m![1]);
+      if (!msg || msg.deleted) throw new RestError(404, 10008, 'Unknown Message');
+      if (method === 'PATCH') {
+        this.edit(msg, body, files);
+        this.changed();
+        return { status: 200, result: this.wire(msg) };
       }
     }
     throw new RestError(404, 0, `404: Not Found (${method} ${path})`);

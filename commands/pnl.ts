@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { defineCommand } from '../src/chat/command.js';
+import { money, percent } from '../src/chat/notices.js';
+import { bold, reply } from '../src/chat/reply.js';
+import { localStamp, startOfPeriod } from '../src/engine/clock.js';
+
+export default defineCommand({
+  name: 'pnl',
+  summary: 'Profit and loss for the day, week, month or all time',
+  role: 'viewer',
+  args: z.object({
+    period: z.enum(['day', 'week', 'month', 'all']).default('day').describe('day, week, month or all'),
+  }),
+  positional: ['period'],
+  run({ period }, ctx) {
+    const engine = ctx.services.engine;
+    const tz = ctx.services.config.timezone;
+    const now = engine.feed.now();
+    const from = period === 'all' ? Number.NEGATIVE_INFINITY : startOfPeriod(now, tz, period);
+    const rows = engine.quotes().map((q) => {
+      const p = engine.performance(q, from, now);
+      const rate = p.windowTrades ? `${((p.windowWins / p.windowTrades) * 100).toFixed(1)}%` : '-';
+      return [
+        q,
+        money(p.windowPnl),
+        money(p.windowRealized),
+        String(p.windowTrades),
+        rate,
+        percent(p.initial ? p.windowPnl / p.initial : 0),
+      ];
+    });
+    const since = period === 'all' ? 'since the start' : `since ${localStamp(from, tz)} ${tz}`;
+    return reply()
+      .line(
+        bold(`PnL ${period === 'all' ? 'all time' : `this ${period}`}`),
+        ` (${since}, by the engine's clock)`,
+      )
+      .table(rows, { header: ['Currency', 'PnL', 'Realised', 'Trades', 'Win rate', 'Of start'] });
+  },
+});

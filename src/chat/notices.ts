@@ -1,0 +1,219 @@
+/**
+ * Engine data in words: the messages for signals, approvals, fills, exits, alerts and reports, and
+ * the number formats the trading commands share. The engine never formats; commands and the notifier
+ * call these.
+ */
+import { localStamp } from '../engine/clock.js';
+import type { EngineEvent } from '../engine/engine.js';
+import type { OpenPositionView, PerformanceReport } from '../engine/report.js';
+import type { PositionRecord, RunRecord, SignalRecord, TradeRecord } from '../store/state.js';
+import { bold, code, type ReplyBuilder, reply } from './reply.js';
+
+/** A price with as many decimals as its size needs. */
+export function price(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '-';
+  const a = Math.abs(v);
+  const digits = a >= 1000 ? 2 : a >= 1 ? 4 : 8;
+  return v.toLocaleString('en-US', {
+    minimumFractionDigits: Math.min(2, digits),
+    maximumFractionDigits: digits,
+  });
+}
+
+export function qty(v: number): string {
+  return v.toLocaleString('en-US', { maximumFractionDigits: 6 });
+}
+
+/** A signed amount of money: +12.34 / -5.00. */
+export function money(v: number): string {
+  const s = Math.abs(v).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return `${v < 0 ? '-' : '+'}${s}`;
+}
+
+export function percent(v: number, digits = 2): string {
+  return `${v >= 0 ? '+' : ''}${(v * 100).toFixed(digits)}%`;
+}
+
+const base = (symbol: string) => symbol.split('/')[0] ?? symbol;
+const quote = (symbol: string) => (symbol.split('/')[1] ?? '').split(':')[0] ?? '';
+
+const STATUS_LINE: Record<SignalRecord['status'], string> = {
+  pending: 'Waiting for approval',
+  approved: 'Approved',
+  rejected: 'Rejected',
+  expired: 'Expired, not taken',
+  refused: 'Refused by the risk manager',
+  filled: 'Filled',
+  skipped: 'Entry skipped',
+};
+
+/** The signal message: what, where, how much, at what risk, and its state. */
+export function signalReply(sig: SignalRecord, tz: string, withButtons: boolean): ReplyBuilder {
+  const r = reply().line(
+    bold(`Signal ${sig.id}`),
+    ` · ${sig.side.toUpperCase()} `,
+    code(sig.symbol),
+    ` ${sig.timeframe} · ${sig.strategy} (${sig.runId})`,
+  );
+  const stopPct = sig.stop !== null ? ` (${percent((sig.stop - sig.price) / sig.price)})` : '';
+  const rows: string[][] = [
+    ['Entry', `~${price(sig.price)}`],
+    ['Stop', `${price(sig.stop)}${stopPct}`],
+    ['Targets', sig.targets.length > 0 ? sig.targets.map(price).join(' / ') : 'none (exits by signal)'],
+  ];
+  if (sig.quantity > 0) {
+    rows.push([
+      'Size',
+      `${qty(sig.quantity)} ${base(sig.symbol)} (${price(sig.quantity * sig.price)} ${quote(sig.symbol)})`,
+    ]);
+    rows.push(['Risk', sig.risk > 0 ? `${money(sig.risk).slice(1)} ${quote(sig.symbol)}` : 'no stop']);
+    rows.push(['R:R', sig.rewardRisk !== null ? sig.rewardRisk.toFixed(2) : 'n/a (no target)']);
+  }
+  r.table(rows, { align: ['left', 'left'] });
+  const ind = Object.entries(sig.indicators)
+    .filter(([, v]) => v !== null)
+    .slice(0, 6)
+    .map(([k, v]) => `${k} ${price(v)}`);
+  if (ind.length > 0) r.line('On: ', ind.join(', '));
+  r.line(statusText(sig, tz));
+  if (withButtons && sig.status === 'pending')
+    r.buttons([
+      { label: 'Approve', command: 'approve', args: [sig.id], style: 'success' },
+      { label: 'Half size', command: 'approve', args: [sig.id, 'half'], style: 'primary' },
+      { label: 'Reject', command: 'reject', args: [sig.id], style: 'danger' },
+    ]);
+  return r;
+}
+
+function statusText(sig: SignalRecord, tz: string): string {
+  const when = (t: number | undefined) => (t === undefined ? '' : ` at ${localStamp(t, tz)} ${tz}`);
+  switch (sig.status) {
+    case 'pending':
+      return `Waiting for approval until ${localStamp(sig.expiresAt ?? 0, tz)} ${tz}.`;
+    case 'approved':
+      return sig.decidedBy === 'auto'
+        ? 'Auto-approved: enters at the next open.'
+        : `Approved by ${sig.decidedBy}${sig.size === 0.5 ? ' (half size)' : ''}${when(sig.decidedAt)}.`;
+    case 'filled':
+      return `Filled${sig.decidedBy && sig.decidedBy !== 'auto' ? `, approved by ${sig.decidedBy}${sig.size === 0.5 ? ' (half size)' : ''}` : ''}.`;
+    case 'rejected':
+      return `Rejected by ${sig.decidedBy}${when(sig.decidedAt)}.`;
+    case 'expired':
+      return `${sig.reason === 'expired' || !sig.reason ? 'Expired' : `Withdrawn: ${sig.reason}`}${when(sig.decidedAt)}; nothing was done.`;
+    default:
+      return `${STATUS_LINE[sig.status]}: ${sig.reason ?? ''}`;
+  }
+}
+
+const EXIT_WORDS: Record<string, string> = {
+  signal: 'Exit signal',
+  stop: 'Stop hit',
+  'trailing-stop': 'Trailing stop hit',
+  'take-profit': 'Target hit',
+  time: 'Time exit',
+  manual: 'Closed by hand',
+  end: 'Closed',
+};
+
+export function positionLine(p: PositionRecord): string {
+  const stop = p.trailStop !== null && p.trailStop !== 'inf' ? p.trailStop : p.stop;
+  return `${p.id} ${p.side === 1 ? 'long' : 'short'} ${qty(p.qty)} ${p.symbol} at ${price(p.entryPrice)}, stop ${typeof stop === 'number' ? price(stop) : 'none'}${p.targetPrices.length > p.nextTarget ? `, targets ${p.targetPrices.slice(p.nextTarget).map(price).join(' / ')}` : ''}`;
+}
+
+export function tradeLine(t: TradeRecord): string {
+  return `${t.id} ${t.side} ${qty(t.quantity)} ${t.symbol} ${price(t.entryPrice)} -> ${price(t.exitPrice)}: ${money(t.pnl)} ${t.quote} (${percent(t.returnPct)}, ${t.exitReason})`;
+}
+
+export function openRows(open: readonly OpenPositionView[]): string[][] {
+  return open.map((p) => [
+    p.id,
+    p.symbol,
+    p.side,
+    qty(p.quantity),
+    price(p.entryPrice),
+    price(p.mark),
+    money(p.unrealized),
+  ]);
+}
+export const OPEN_HEADER = ['Id', 'Symbol', 'Side', 'Qty', 'Entry', 'Mark', 'Unrealised'];
+
+/** The report text (the chart goes with it as an image). */
+export function reportReply(rep: PerformanceReport, title: string, tz: string): ReplyBuilder {
+  const winRate = (w: number, n: number) => (n === 0 ? '-' : `${((w / n) * 100).toFixed(1)}% (${w}/${n})`);
+  const r = reply()
+    .line(
+      bold(`${title} · ${rep.quote}`),
+      ` · ${localStamp(rep.from, tz)} to ${localStamp(rep.to, tz)} ${tz}`,
+    )
+    .table(
+      [
+        ['PnL in period', `${money(rep.windowPnl)} ${rep.quote}`],
+        ['  realised', `${money(rep.windowRealized)} ${rep.quote}`],
+        [
+          'PnL since start',
+          `${money(rep.cumulativePnl)} ${rep.quote} (${percent(rep.initial > 0 ? rep.cumulativePnl / rep.initial : 0)})`,
+        ],
+        ['Equity', `${price(rep.equity)} ${rep.quote} (cash ${price(rep.cash)})`],
+        ['Trades in period', String(rep.windowTrades)],
+        ['Win rate in period', winRate(rep.windowWins, rep.windowTrades)],
+        ['Win rate overall', winRate(rep.allWins, rep.allTrades)],
+      ],
+      { align: ['left', 'left'] },
+    );
+  if (rep.open.length > 0) r.line(bold('Open positions')).table(openRows(rep.open), { header: OPEN_HEADER });
+  else r.line('No open positions.');
+  return r;
+}
+
+/** The words for an engine event (reports and signals have their own builders). */
+export function eventReply(e: EngineEvent, tz: string): ReplyBuilder | undefined {
+  switch (e.type) {
+    case 'signal':
+      return signalReply(e.signal, tz, true);
+    case 'decided':
+      return reply(
+        `Signal ${e.signal.id} (${e.signal.side} ${e.signal.symbol}): ${statusText(e.signal, tz)}`,
+      );
+    case 'entry':
+      return reply().line(
+        bold('Opened '),
+        positionLine(e.position),
+        ` (signal ${e.signal.id}, run ${e.position.runId})`,
+      );
+    case 'entry-skipped':
+      return reply(
+        `Entry for signal ${e.signal.id} (${e.signal.side} ${e.signal.symbol}) skipped: ${e.reason}.`,
+      );
+    case 'exit': {
+      const f = e.fill;
+      const what = EXIT_WORDS[f.reason] ?? f.reason;
+      const line = reply().line(
+        bold(`${what} `),
+        `on ${e.position.id} ${e.position.symbol}: ${e.position.side === 1 ? 'sold' : 'bought back'} ${qty(f.quantity)} at ${price(f.price)}, ${money(f.pnl)} ${e.position.quote}`,
+      );
+      if (e.trade)
+        line.line(
+          `Position closed: ${money(e.trade.pnl)} ${e.trade.quote} (${percent(e.trade.returnPct)}) over ${e.trade.bars} bar(s).`,
+        );
+      return line;
+    }
+    case 'run':
+      return reply(
+        `Run ${e.run.id} (${runTitle(e.run)}) ${e.what}: ${e.run.reason ?? ''}. Its positions keep their stops; /runs shows it.`,
+      );
+    case 'kill-switch':
+      return reply()
+        .line(bold('Kill-switch: '), e.reason, '.')
+        .line(
+          'Every run is stopped; open positions keep their stops and targets. An admin can /risk resume.',
+        );
+    case 'feed':
+      return reply(e.up ? `Market data is back: ${e.detail}.` : `Market data problem: ${e.detail}.`);
+    case 'report':
+      return undefined;
+  }
+}
+
+export function runTitle(run: Pick<RunRecord, 'strategy' | 'symbol' | 'timeframe'>): string {
+  return `${run.strategy} ${run.symbol} ${run.timeframe}`;
+}
