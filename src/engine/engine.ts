@@ -500,7 +500,7 @@ export class Engine implements FeedHandler {
       if (sig.status !== 'pending')
         return {
           ok: false,
-          message: `Signal ${id} was already ${sig.status}${sig.decidedBy ? ` by ${sig.decidedBy}` : ''}; nothing was done.`,
+          message: `Signal ${id} was already ${sig.status === 'filled' ? 'approved' : sig.status}${sig.decidedBy ? ` by ${sig.decidedBy}` : ''}; nothing was done.`,
         };
       if ((sig.expiresAt ?? 0) <= this.wall()) {
         this.expire(s, sig, 'expired', events);
