@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import type { EngineEvent } from '../../src/engine/engine.js';
+import { performance } from '../../src/engine/report.js';
+import type { State, TradeRecord } from '../../src/store/state.js';
+import { makeEngine, NO_LIMITS, replayEnd, sampleSlice } from '../helpers/engine.js';
+
+const DAY = 86_400_000;
+const D1 = Date.UTC(2024, 4, 1);
+
+async function replay(
+  file: string,
+  risk: Record<string, unknown>,
+  runs: Array<Record<string, unknown>>,
+  dir?: string,
+) {
+  const t = await makeEngine({ file, risk, ...(dir ? { dir } : {}) });
+  const events: EngineEvent[] = [];
+  t.engine.on((e) => events.push(e));
+  for (const r of runs)
+    await t.engine.startRun(
+      {
+        strategy: 'ema-cross',
+        symbol: 'BTC/USDT',
+        timeframe: '2h',
+        params: {},
+        approve: 'auto',
+        ...r,
+      } as never,
+      'test',
+    );
+  const ended = replayEnd(t.engine);
+  await t.engine.start();
+  await ended;
+  await t.engine.stop();
+  return { ...t, events };
+}
+
+describe('the engine', () => {
+  it('trips the drawdown kill-switch: every run stops, the chats are told, no entry follows', async () => {
+    const file = sampleSlice('binance_BTC-USDT_2h.csv', 1200);
+    const { store, events } = await replay(
+      file,
+      { ...NO_LIMITS, sizing: 'fraction', fraction: 1, maxDrawdown: 0.03 },
+      [{}, { strategy: 'rsi-reversion' }],
+    );
+    const kill = store.data.engine.killSwitch!;
+    expect(kill.reason).toMatch(/USDT equity .* below its peak .* \(limit 3.00%\)/);
+    expect(Object.values(store.data.runs).map((r) => [r.state, r.reason])).toEqual([
+      ['stopped', 'kill-switch'],
+      ['stopped', 'kill-switch'],
+    ]);
+    expect(events.filter((e) => e.type === 'kill-switch')).toHaveLength(1);
+    expect(store.data.trades.every((t) => t.entryTime <= kill.at)).toBe(true);
+    expect(Object.values(store.data.positions).every((p) => p.entryTime <= kill.at)).toBe(true);
+  }, 60_000);
+
+  it('refuses a signal by a risk rule, records why, and says so in the event', async () => {
+    const file = sampleSlice('binance_BTC-USDT_2h.csv', 800);
+    const { store, events } = await replay(
+      file,
+      { ...NO_LIMITS, sizing: 'fraction', fraction: 0.4, maxOpenPositions: 1 },
+      [{}, { params: { fast: 5, slow: 30 } }],
+    );
+    const refused = Object.values(store.data.signals).filter((s) => s.status === 'refused');
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]!.reason).toBe('max open positions: 1 open, the limit is 1');
+    const ev = events.find((e) => e.type === 'signal' && e.signal.status === 'refused');
+    expect(ev && ev.type === 'signal' && ev.signal.reason).toBe(refused[0]!.reason);
+    // Each decision keeps the indicator values it was made on.
+    const decision = store.data.decisions.find((d) => d.signalId === refused[0]!.id)!;
+    expect(Object.keys(decision.indicators).sort()).toEqual(
+      refused[0]!.runId === 'R1' ? ['ema12', 'ema26'] : ['ema30', 'ema5'],
+    );
+  }, 60_000);
+
+  it('resumes after a stop mid-replay and ends with the trades of an uninterrupted replay', async () => {
+    const file = sampleSlice('binance_BTC-USDT_2h.csv', 900);
+    const risk = { ...NO_LIMITS, sizing: 'risk', riskPerTrade: 0.02, defaultStop: 0.03 };
+    const whole = await replay(file, risk, [{ strategy: 'rsi-reversion' }]);
+
+    const first = await makeEngine({ file, risk });
+    await first.engine.startRun(
+      { strategy: 'rsi-reversion', symbol: 'BTC/USDT', timeframe: '2h', params: {}, approve: 'auto' },
+      'test',
+    );
+    await first.engine.start();
+    await new Promise<void>((resolve) => {
+      const off = first.engine.on(() => {
+        if (first.feed.position > 450) {
+          off();
+          resolve();
+        }
+      });
+    });
+    await first.engine.stop();
+    expect(first.store.data.trades.length).toBeLessThan(whole.store.data.trades.length);
+    const second = await makeEngine({ file, risk, dir: first.dir });
+    expect(second.feed.position).toBeGreaterThan(400);
+    const ended = replayEnd(second.engine);
+    await second.engine.start();
+    await ended;
+    await second.engine.stop();
+    const strip = (t: TradeRecord[]) => t.map(({ id: _id, ...rest }) => rest);
+    expect(strip(second.store.data.trades)).toEqual(strip(whole.store.data.trades));
+    expect(second.store.data.balances).toEqual(whole.store.data.balances);
+  }, 60_000);
+});
+
+describe('performance numbers', () => {
+  it('match a hand count: day PnL, realised, cumulative, win rates, unrealised, daily points', () => {
+    const trade = (exitTime: number, pnl: number): TradeRecord => ({
+      id: `P${exitTime}`,
+      runId: 'R1',
+      symbol: 'BTC/USDT',
+      quote: 'USDT',
+      side: 'long',
+      entryTime: exitTime - 3_600_000,
+      entryPrice: 100,
+      exitTime,
+      exitPrice: 100,
+      quantity: 1,
+      pnl,
+      returnPct: pnl / 100,
+      fees: 0,
+      exitReason: pnl > 0 ? 'take-profit' : 'stop',
+      bars: 1,
+      exits: [
+        { time: exitTime, price: 100, quantity: 1, fee: 0, pnl, reason: pnl > 0 ? 'take-profit' : 'stop' },
+      ],
+    });
+    const s = {
+      trades: [
+        trade(D1 + 10 * 3_600_000, 100),
+        trade(D1 + DAY + 3_600_000, -40),
+        trade(D1 + DAY + 5 * 3_600_000, 25),
+      ],
+      // After the trades: 10,000 + 100 - 40 + 25 = 10,085; then 0.5 BTC bought at 20,000 with a fee of 10.
+      balances: { USDT: 75 },
+      positions: {
+        P9: {
+          id: 'P9',
+          runId: 'R2',
+          symbol: 'BTC/USDT',
+          quote: 'USDT',
+          side: 1,
+          qty: 0.5,
+          entryPrice: 20_000,
+          mark: 20_500,
+          stop: 19_000,
+          trailStop: null,
+          targetPrices: [21_000],
+          nextTarget: 0,
+          exits: [],
+        },
+      },
+      equity: [
+        { time: D1 + 12 * 3_600_000, quote: 'USDT', equity: 10_100 },
+        { time: D1 + DAY, quote: 'USDT', equity: 10_100 },
+        { time: D1 + DAY + 6 * 3_600_000, quote: 'USDT', equity: 10_085 },
+      ],
+    } as unknown as State;
+    const now = D1 + DAY + 20 * 3_600_000;
+    const rep = performance(s, {
+      quote: 'USDT',
+      initial: 10_000,
+      cash: 75,
+      from: D1 + DAY,
+      to: now,
+      tz: 'UTC',
+    });
+    // Equity: 75 cash + 0.5 x 20,500 = 10,325.
+    expect(rep.equity).toBe(10_325);
+    expect(rep.cumulativePnl).toBe(325);
+    // The day began at 10,100 (the snapshot at midnight): 10,325 - 10,100.
+    expect(rep.windowPnl).toBe(225);
+    expect(rep.windowRealized).toBe(-15);
+    expect([rep.windowTrades, rep.windowWins, rep.allTrades, rep.allWins]).toEqual([2, 1, 3, 2]);
+    expect(rep.open).toEqual([
+      expect.objectContaining({
+        id: 'P9',
+        side: 'long',
+        quantity: 0.5,
+        mark: 20_500,
+        unrealized: 250,
+        stop: 19_000,
+        targets: [21_000],
+      }),
+    ]);
+    expect(rep.days).toEqual([
+      { time: D1, pnl: 100, equity: 10_100 },
+      { time: D1 + DAY, pnl: 225, equity: 10_325 },
+    ]);
+  });
+});

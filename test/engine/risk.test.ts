@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { type Account, evaluate, kellyFraction, parseRiskSettings } from '../../src/engine/risk.js';
+
+const settings = (over: Record<string, unknown> = {}) => parseRiskSettings(over);
+const account = (over: Partial<Account> = {}): Account => ({
+  cash: 10_000,
+  equity: 10_000,
+  dayStartEquity: 10_000,
+  openPositions: 0,
+  symbolNotional: 0,
+  closedPnls: [],
+  ...over,
+});
+// A long at 100 with a stop at 98: 2 of risk per unit.
+const long = { side: 1 as const, price: 100, stop: 98, target: Number.NaN, fee: 0, now: 1_000_000 };
+
+describe('the risk manager', () => {
+  it('sizes from risk % over the stop distance: 1% of 10,000 over 2 is 50 units', () => {
+    const v = evaluate(settings({ maxSymbolExposure: 1 }), account(), long);
+    expect(v).toMatchObject({ ok: true, quantity: 50, risk: 100 });
+  });
+
+  it('sizes a fixed fraction: 10% of 10,000 at 100 (no fee) is 10 units', () => {
+    const v = evaluate(settings({ sizing: 'fraction', fraction: 0.1 }), account(), long);
+    expect(v.ok && v.quantity).toBeCloseTo(10, 12);
+  });
+
+  it('sizes half-Kelly from 20 trades, capped by the fraction', () => {
+    // 12 wins of 30 and 8 losses of 20: W = 0.6, R = 1.5, Kelly = 0.6 - 0.4 / 1.5 = 0.3333, half = 0.1667.
+    const pnls = [...Array(12).fill(30), ...Array(8).fill(-20)];
+    expect(kellyFraction(pnls, 1)).toBeCloseTo(1 / 6, 12);
+    expect(kellyFraction(pnls, 0.1)).toBe(0.1);
+    expect(kellyFraction(pnls.slice(1), 1)).toBeUndefined();
+    const v = evaluate(
+      settings({ sizing: 'kelly', fraction: 1, maxSymbolExposure: 1 }),
+      account({ closedPnls: pnls }),
+      long,
+    );
+    expect(v.ok && v.quantity).toBeCloseTo((10_000 * (1 / 6)) / 100, 9);
+  });
+
+  it.each([
+    ['the kill-switch', {}, { killSwitch: 'drawdown 21%' }, long, /kill-switch is on/],
+    [
+      'the daily loss limit',
+      {},
+      { equity: 9_400, cash: 9_400 },
+      long,
+      /daily loss limit: down 6% today, the limit is 5%/,
+    ],
+    [
+      'the cooldown after a loss',
+      {},
+      { lastLossAt: 1_000_000 - 30 * 60_000 },
+      long,
+      /cooldown after a loss: no entries on this symbol for 30 more minute/,
+    ],
+    ['max open positions', {}, { openPositions: 5 }, long, /max open positions: 5 open, the limit is 5/],
+    ['minimum reward/risk', {}, {}, { ...long, target: 102 }, /reward\/risk 1.00 is below the minimum 1.5/],
+    [
+      'max exposure per symbol',
+      {},
+      { symbolNotional: 4_000 },
+      long,
+      /this entry would put 90% of equity on it, the limit is 50%/,
+    ],
+    ['risk sizing without a stop', {}, {}, { ...long, stop: Number.NaN }, /risk sizing needs a stop/],
+    ['no free cash', {}, { cash: 0 }, long, /no free cash/],
+  ])('refuses by %s, saying why', (_name, over, acct, proposal, reason) => {
+    const v = evaluate(settings(over), account(acct), proposal);
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.reason).toMatch(reason);
+  });
+
+  it('lets a trade through once the cooldown is over, and checks reward/risk only with a target', () => {
+    const s = settings({ maxSymbolExposure: 1 });
+    expect(evaluate(s, account({ lastLossAt: 1_000_000 - 60 * 60_000 }), long).ok).toBe(true);
+    expect(evaluate(s, account(), { ...long, target: 103 }).ok).toBe(true); // R:R 1.5
+  });
+
+  it('reads settings strictly, with one line on a bad value', () => {
+    expect(() => parseRiskSettings({ riskPerTrade: 0.5 })).toThrow(
+      /risk setting riskPerTrade is 0.5; allowed: share of equity risked per trade/,
+    );
+    expect(() => parseRiskSettings({ maxOpen: 3 })).toThrow(
+      /unknown risk setting "maxOpen"; allowed: sizing, riskPerTrade/,
+    );
+  });
+});
