@@ -9,6 +9,7 @@ import { StateStore } from '../../src/store/state.js';
 import { type DcMessage, type DcUser, DiscordEmulator } from '../emulators/discord/server.js';
 import { type BotMessage, TelegramEmulator, type TgUser } from '../emulators/telegram/server.js';
 import { startTestBot, type TestBot } from '../helpers/bot.js';
+import { sampleSlice } from '../helpers/engine.js';
 import { sliceEndingOnSignal } from '../helpers/signals.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -264,4 +265,45 @@ describe('approvals on Discord', () => {
     await b.dc.waitFor(() => /Expired at/.test(b.signal.content), 'the expiry edit', 6000);
     expect(DiscordEmulator.buttons(b.signal)).toEqual([]);
   });
+});
+
+describe('a burst of notifications on Telegram', () => {
+  it("keeps to the chat's rate: every message arrives, none meets a 429", async () => {
+    const USER: TgUser = { id: 2101, first_name: 'Bo' };
+    // The emulator allows a burst of 5, then 10 a second per chat; the bot keeps a little under it.
+    const tg = await new TelegramEmulator({
+      limits: { perChat: { burst: 5, perSecond: 10 }, global: { burst: 30, perSecond: 30 } },
+    }).start();
+    const dir = await subscribed(`telegram:${USER.id}`);
+    const t = await startTestBot(
+      {
+        TELEGRAM_BOT_TOKEN: tg.token,
+        TELEGRAM_API_ROOT: tg.apiRoot,
+        TELEGRAM_ALLOWED_USERS: `${USER.id}:admin`,
+        REPLAY_FILE: sampleSlice('binance_BTC-USDT_2h.csv', 300),
+        REPLAY_SPEED: '1000000',
+        REPLAY_RUNS: 'ema-cross BTC/USDT 2h fast=5 slow=12 approve=auto',
+        RISK_COOLDOWN_MINUTES: '0',
+        RISK_MAX_DRAWDOWN: '1',
+        RISK_DAILY_LOSS: '1',
+      },
+      { telegram: { pollTimeout: 1, throttle: { ...TELEGRAM_LIMITS, private: { burst: 4, perSecond: 9 } } } },
+      dir,
+    );
+    cleanups.push(async () => {
+      await t.bot.stop();
+      await tg.stop();
+    });
+    const trades = () => t.bot.services.store.data.trades.length;
+    await tg.waitFor(() => trades() >= 5, 'some trades');
+    // Every trade makes at least three notices (signal, fill, exit): wait for them all.
+    await tg.waitFor(() => tg.chatMessages(USER.id).length >= trades() * 3, 'the notices', 20_000);
+    const sends = tg.calls.filter((c) => c.chatId === String(USER.id) && /^send/.test(c.method));
+    expect(sends.length).toBeGreaterThanOrEqual(15);
+    expect(tg.rateLimited).toBe(0);
+    expect(sends.every((c) => c.status === 200)).toBe(true);
+    // n messages through a bucket of 4 refilled at 9/s take at least (n - 4) / 9 s.
+    const span = sends.at(-1)!.at - sends[0]!.at;
+    expect(span).toBeGreaterThanOrEqual(((sends.length - 4) / 9) * 1000 - 50);
+  }, 60_000);
 });
