@@ -39,14 +39,20 @@ export class ExchangeFeed implements Feed {
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
-    private readonly clock: () => number = Date.now,
-    private readonly exchange?: Exchange,
+    private readonly options: {
+      clock?: () => number;
+      /** Retries of a failed read, and the first backoff (doubling). */
+      retries?: number;
+      backoffMs?: number;
+    } = {},
   ) {}
 
+  private clock(): number {
+    return (this.options.clock ?? Date.now)();
+  }
+
   private ex(): Promise<Exchange> {
-    return this.exchange
-      ? Promise.resolve(this.exchange)
-      : getExchange(this.config.exchange.id, this.config.exchange.apiUrl);
+    return getExchange(this.config.exchange.id, this.config.exchange.apiUrl);
   }
 
   describe(): string {
@@ -82,7 +88,7 @@ export class ExchangeFeed implements Feed {
     const ex = await this.ex();
     const rows = (await withRetry(
       () => ex.fetchOHLCV(symbol, timeframe, since, limit),
-      { retries: 3, backoffMs: 500, logger: this.logger },
+      { retries: this.options.retries ?? 3, backoffMs: this.options.backoffMs ?? 500, logger: this.logger },
       `fetching ${symbol} ${timeframe} candles`,
       ex,
     )) as OHLCVRow[];
