@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { strategyArg, symbolArg, timeframeArg } from '../src/chat/arg-types.js';
-import { defineCommand, roleAllows } from '../src/chat/command.js';
+import { chatKey, defineCommand, roleAllows } from '../src/chat/command.js';
 import { runTitle } from '../src/chat/notices.js';
 import { bold, code, reply } from '../src/chat/reply.js';
 import { AppError, badInput } from '../src/errors.js';
@@ -68,7 +68,7 @@ export default defineCommand({
       caller.name,
     );
     // The chat that starts a run hears about it, unless it chose its notifications already.
-    const key = `${ctx.chat.platform}:${ctx.chat.id}`;
+    const key = chatKey(ctx.chat);
     const subscribed = key in services.store.data.subscriptions;
     if (!subscribed)
       await services.store.update((s) => {

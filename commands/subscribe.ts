@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
+import { chatKey, defineCommand } from '../src/chat/command.js';
 import { reply } from '../src/chat/reply.js';
 import { NOTICE_CATEGORIES } from '../src/engine/engine.js';
 import { badInput } from '../src/errors.js';
@@ -33,7 +33,7 @@ export default defineCommand({
   examples: ['subscribe', 'subscribe signals,approvals,alerts'],
   async run(args, ctx) {
     const wanted = categories(args.categories);
-    const key = `${ctx.chat.platform}:${ctx.chat.id}`;
+    const key = chatKey(ctx.chat);
     const muted = await ctx.services.store.update((s) => {
       const sub = (s.subscriptions[key] ??= { since: Date.now(), muted: [...NOTICE_CATEGORIES] });
       sub.muted = sub.muted.filter((c) => !wanted.includes(c));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand } from '../src/chat/command.js';
+import { chatKey, defineCommand } from '../src/chat/command.js';
 import { reply } from '../src/chat/reply.js';
 import { NOTICE_CATEGORIES } from '../src/engine/engine.js';
 import { categories } from './subscribe.js';
@@ -17,7 +17,7 @@ export default defineCommand({
   positional: ['categories'],
   examples: ['unsubscribe', 'unsubscribe reports'],
   async run(args, ctx) {
-    const key = `${ctx.chat.platform}:${ctx.chat.id}`;
+    const key = chatKey(ctx.chat);
     if (!(key in ctx.services.store.data.subscriptions)) return reply('This chat gets no notifications.');
     const muting = categories(args.categories);
     const left = await ctx.services.store.update((s) => {

@@ -25,6 +25,7 @@ import { AppError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { MarketData } from './market/provider.js';
 import { PACKAGE_ROOT, SAMPLES_DIR } from './paths.js';
+import { parseParamList } from './strategy/params.js';
 import { StateStore } from './store/state.js';
 
 export interface Bot {
@@ -233,14 +234,19 @@ export function parseRunList(text: string): RunSpec[] {
     .map((part) => part.trim())
     .filter(Boolean)
     .map((part) => {
+      const bad = () =>
+        new AppError(
+          'BAD_CONFIG',
+          `REPLAY_RUNS has "${part}"; allowed: STRATEGY SYMBOL TIMEFRAME [param=value ...] [approve=auto|manual], separated by ";", or none`,
+        );
       const words = tokenize(part);
-      const positional = words.filter((w) => !w.includes('='));
-      const params: Record<string, string> = {};
-      for (const w of words.filter((x) => x.includes('='))) {
-        const [k, ...v] = w.split('=');
-        params[k!] = v.join('=');
+      let params: Record<string, string>;
+      try {
+        params = parseParamList(words.filter((w) => w.includes('=')));
+      } catch {
+        throw bad();
       }
-      const [strategy, symbol, timeframe, extra] = positional;
+      const [strategy, symbol, timeframe, extra] = words.filter((w) => !w.includes('='));
       const approve = params.approve ?? 'manual';
       delete params.approve;
       if (
@@ -250,10 +256,7 @@ export function parseRunList(text: string): RunSpec[] {
         extra !== undefined ||
         (approve !== 'auto' && approve !== 'manual')
       )
-        throw new AppError(
-          'BAD_CONFIG',
-          `REPLAY_RUNS has "${part}"; allowed: STRATEGY SYMBOL TIMEFRAME [param=value ...] [approve=auto|manual], separated by ";", or none`,
-        );
+        throw bad();
       return { strategy, symbol: symbol.toUpperCase(), timeframe, params, approve };
     });
 }

@@ -198,7 +198,7 @@ export function openPosition(a: OpenArgs): Position {
 }
 
 /** The stop that applies now: the tighter of the fixed and the trailing stop. */
-export function effectiveStop(p: Position): number {
+export function effectiveStop(p: Pick<Position, 'side' | 'stop' | 'trailStop'>): number {
   if (Number.isNaN(p.trailStop)) return p.stop;
   if (Number.isNaN(p.stop)) return p.trailStop;
   return p.side === 1 ? Math.max(p.stop, p.trailStop) : Math.min(p.stop, p.trailStop);

@@ -8,7 +8,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { StateStore } from '../store/state.js';
-import type { ChatRef } from './command.js';
+import { type ChatRef, chatKey } from './command.js';
 import type { Button } from './reply.js';
 
 export type Redeemed =
@@ -47,7 +47,7 @@ export class ButtonSigner {
       s.buttons[id] = {
         command: button.command,
         args: [...button.args],
-        chat: `${chat.platform}:${chat.id}`,
+        chat: chatKey(chat),
         once: button.once ?? true,
         createdAt: now,
         expiresAt,
@@ -83,8 +83,7 @@ export class ButtonSigner {
     return this.store.update((s): Redeemed => {
       const record = s.buttons[id];
       if (!record) return refuse('unknown', 'This button is no longer valid; run the command again.');
-      if (record.chat !== `${chat.platform}:${chat.id}`)
-        return refuse('elsewhere', 'This button belongs to another chat.');
+      if (record.chat !== chatKey(chat)) return refuse('elsewhere', 'This button belongs to another chat.');
       if (record.once && record.usedAt !== undefined)
         return refuse(
           'used',

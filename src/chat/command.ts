@@ -47,6 +47,11 @@ export interface ChatRef {
   private: boolean;
 }
 
+/** `platform:chatId`: how the state file names a chat (buttons, subscriptions, signal messages). */
+export function chatKey(chat: Pick<ChatRef, 'platform' | 'id'>): string {
+  return `${chat.platform}:${chat.id}`;
+}
+
 /** A message already sent, which can be replaced (progress, "decided by ..."). */
 export interface SentMessage {
   edit(reply: Reply): Promise<void>;

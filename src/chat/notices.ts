@@ -5,6 +5,7 @@
  */
 import { localStamp } from '../engine/clock.js';
 import type { EngineEvent } from '../engine/engine.js';
+import { currentStop } from '../engine/paper.js';
 import type { OpenPositionView, PerformanceReport } from '../engine/report.js';
 import type { PositionRecord, RunRecord, SignalRecord, TradeRecord } from '../store/state.js';
 import { bold, code, type ReplyBuilder, reply } from './reply.js';
@@ -116,8 +117,8 @@ const EXIT_WORDS: Record<string, string> = {
 };
 
 export function positionLine(p: PositionRecord): string {
-  const stop = p.trailStop !== null && p.trailStop !== 'inf' ? p.trailStop : p.stop;
-  return `${p.id} ${p.side === 1 ? 'long' : 'short'} ${qty(p.qty)} ${p.symbol} at ${price(p.entryPrice)}, stop ${typeof stop === 'number' ? price(stop) : 'none'}${p.targetPrices.length > p.nextTarget ? `, targets ${p.targetPrices.slice(p.nextTarget).map(price).join(' / ')}` : ''}`;
+  const stop = currentStop(p);
+  return `${p.id} ${p.side === 1 ? 'long' : 'short'} ${qty(p.qty)} ${p.symbol} at ${price(p.entryPrice)}, stop ${Number.isNaN(stop) ? 'none' : price(stop)}${p.targetPrices.length > p.nextTarget ? `, targets ${p.targetPrices.slice(p.nextTarget).map(price).join(' / ')}` : ''}`;
 }
 
 export function tradeLine(t: TradeRecord): string {

@@ -1,5 +1,5 @@
 /** A growing window of the latest candles of one series, column-wise like every other candle array. */
-import { allocCandles, type Candle, type Candles } from '../market/types.js';
+import { allocCandles, type Candle, type Candles, candleAt } from '../market/types.js';
 
 const COLUMNS = ['time', 'open', 'high', 'low', 'close', 'volume'] as const;
 
@@ -36,15 +36,7 @@ export class CandleBuffer {
   }
 
   pushAll(c: Candles, from = 0, to = c.length): void {
-    for (let i = from; i < to; i++)
-      this.push({
-        time: c.time[i]!,
-        open: c.open[i]!,
-        high: c.high[i]!,
-        low: c.low[i]!,
-        close: c.close[i]!,
-        volume: c.volume[i]!,
-      });
+    for (let i = from; i < to; i++) this.push(candleAt(c, i));
   }
 
   /** The candles held, oldest first (views: valid until the next push). */

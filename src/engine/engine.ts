@@ -34,7 +34,7 @@ import type { Config } from '../config.js';
 import { AppError, badInput, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { isTimeframe, timeframeMs } from '../market/timeframe.js';
-import type { Candle } from '../market/types.js';
+import { type Candle, candleAt } from '../market/types.js';
 import type { ExitRules, Signals, Strategy } from '../strategy/define.js';
 import { parseParams } from '../strategy/params.js';
 import { loadStrategy } from '../strategy/registry.js';
@@ -170,7 +170,6 @@ export class Engine implements FeedHandler {
   private readonly wall: () => number;
   private nextReportAt: number | undefined;
   private reportJob: Job | undefined;
-  private feedUp = true;
   private started = false;
 
   constructor(private readonly o: EngineOptions) {
@@ -215,21 +214,40 @@ export class Engine implements FeedHandler {
   /** Resume the runs, positions and approvals in the state, then start the feed. */
   async start(): Promise<void> {
     const s = this.state;
-    for (const run of Object.values(s.runs)) {
-      if (this.runtimes.has(run.id)) continue;
-      const hasPosition = Object.values(s.positions).some((p) => p.runId === run.id);
-      if (run.state !== 'active' && !hasPosition && run.pendingExit === undefined) continue;
+    const resumed = Object.values(s.runs).filter(
+      (run) =>
+        !this.runtimes.has(run.id) &&
+        (run.state === 'active' ||
+          run.pendingExit !== undefined ||
+          Object.values(s.positions).some((p) => p.runId === run.id)),
+    );
+    // Every run's strategy first, so each series catches up for all its runs at once.
+    const failed = new Map<string, string>();
+    for (const run of resumed) {
       try {
-        await this.attach(run);
+        this.runtimes.set(run.id, await this.runtime(run));
+      } catch (err) {
+        failed.set(run.id, toAppError(err).message);
+      }
+    }
+    for (const run of resumed) {
+      if (failed.has(run.id)) continue;
+      try {
+        await this.follow(run.symbol, run.timeframe);
         this.o.logger.info({ run: run.id, state: run.state }, 'run resumed');
       } catch (err) {
-        const e = toAppError(err);
-        const events: EngineEvent[] = [];
-        await this.o.store.update((st) =>
-          this.pause(st, st.runs[run.id]!, `cannot resume: ${e.message}`, events),
-        );
-        this.emit(events);
+        failed.set(run.id, toAppError(err).message);
       }
+    }
+    if (failed.size > 0) {
+      const events: EngineEvent[] = [];
+      await this.o.store.update((st) => {
+        for (const [id, why] of failed) {
+          this.runtimes.delete(id);
+          this.pause(st, st.runs[id]!, `cannot resume: ${why}`, events);
+        }
+      });
+      this.emit(events);
     }
     // Approvals waiting from before the restart resume, or expire if their time is up.
     const expired: EngineEvent[] = [];
@@ -283,44 +301,34 @@ export class Engine implements FeedHandler {
     };
   }
 
-  /** Load a run's strategy and its series (history for the indicators), then follow the series. */
-  private async attach(run: RunRecord): Promise<void> {
-    this.runtimes.set(run.id, await this.runtime(run));
-    const key = seriesKey(run.symbol, run.timeframe);
-    if (this.series.has(key)) return;
-    const tfMs = timeframeMs(run.timeframe);
-    const history = await this.o.feed.history(run.symbol, run.timeframe, this.o.bufferBars ?? 5000);
+  /**
+   * Follow a series: its history fills the buffer the strategies read. Candles every run on it has
+   * seen only go into the buffer; later ones (closed while bosun was down) are processed. A series
+   * nobody has traded yet takes its whole history as warm-up.
+   */
+  private async follow(symbol: string, timeframe: string): Promise<Series> {
+    const key = seriesKey(symbol, timeframe);
+    const known = this.series.get(key);
+    if (known) return known;
+    const history = await this.o.feed.history(symbol, timeframe, this.o.bufferBars ?? 5000);
     const ser: Series = {
-      symbol: run.symbol,
-      timeframe: run.timeframe,
-      tfMs,
+      symbol,
+      timeframe,
+      tfMs: timeframeMs(timeframe),
       buffer: new CandleBuffer(this.o.bufferBars ?? 5000),
     };
-    // Candles the runs have seen go straight in; later ones (closed while bosun was down) are processed.
     const seen = Math.min(
       ...Object.values(this.state.runs)
-        .filter((r) => r.symbol === run.symbol && r.timeframe === run.timeframe)
+        .filter((r) => r.symbol === symbol && r.timeframe === timeframe && this.runtimes.has(r.id))
         .map((r) => r.lastBar ?? Number.POSITIVE_INFINITY),
     );
     let i = 0;
     while (i < history.length && history.time[i]! <= seen) i++;
     ser.buffer.pushAll(history, 0, i);
     this.series.set(key, ser);
-    for (; i < history.length; i++) {
-      await this.process(
-        ser,
-        {
-          time: history.time[i]!,
-          open: history.open[i]!,
-          high: history.high[i]!,
-          low: history.low[i]!,
-          close: history.close[i]!,
-          volume: history.volume[i]!,
-        },
-        i < history.length - 1,
-      );
-    }
-    this.o.feed.watch(run.symbol, run.timeframe);
+    for (; i < history.length; i++) await this.process(ser, candleAt(history, i), i < history.length - 1);
+    this.o.feed.watch(symbol, timeframe);
+    return ser;
   }
 
   async startRun(spec: RunSpec, by: string): Promise<RunRecord> {
@@ -351,9 +359,8 @@ export class Engine implements FeedHandler {
       throw badInput(
         `${spec.strategy} already runs on ${symbol} ${spec.timeframe} with these parameters as ${same.id}`,
       );
-    const key = seriesKey(symbol, spec.timeframe);
-    const ser = this.series.get(key);
-    const lastBar = ser ? ser.buffer.lastTime : undefined;
+    // The run starts after the last candle its series has: history is warm-up, never traded.
+    const lastBar = (await this.follow(symbol, spec.timeframe)).buffer.lastTime;
     const run = await this.o.store.update((st) => {
       const id = `R${st.engine.nextId++}`;
       const r: RunRecord = {
@@ -366,44 +373,15 @@ export class Engine implements FeedHandler {
         state: 'active',
         createdAt: this.wall(),
         createdBy: by,
-        ...(lastBar !== undefined && Number.isFinite(lastBar) ? { lastBar } : {}),
+        ...(Number.isFinite(lastBar) ? { lastBar } : {}),
         realizedPnl: 0,
         trades: 0,
       };
       st.runs[id] = r;
       return clone(r);
     });
-    if (ser) this.runtimes.set(run.id, rt);
-    else {
-      try {
-        await this.attachNew(run, rt);
-      } catch (err) {
-        await this.o.store.update((st) => {
-          delete st.runs[run.id];
-        });
-        throw err;
-      }
-    }
-    return clone(this.state.runs[run.id]!);
-  }
-
-  /** A new run on a series nobody follows yet: its history is warm-up only, never traded. */
-  private async attachNew(run: RunRecord, rt: Runtime): Promise<void> {
-    const history = await this.o.feed.history(run.symbol, run.timeframe, this.o.bufferBars ?? 5000);
-    const ser: Series = {
-      symbol: run.symbol,
-      timeframe: run.timeframe,
-      tfMs: rt.tfMs,
-      buffer: new CandleBuffer(this.o.bufferBars ?? 5000),
-    };
-    ser.buffer.pushAll(history);
     this.runtimes.set(run.id, rt);
-    this.series.set(seriesKey(run.symbol, run.timeframe), ser);
-    if (history.length > 0)
-      await this.o.store.update((st) => {
-        st.runs[run.id]!.lastBar = history.time[history.length - 1]!;
-      });
-    this.o.feed.watch(run.symbol, run.timeframe);
+    return run;
   }
 
   /** Stop one run or all: no new signals; open positions keep their stops and targets. */
@@ -609,7 +587,7 @@ export class Engine implements FeedHandler {
       closedPnls.push(t.pnl);
       if (t.symbol === symbol && t.pnl < 0) lastLossAt = Math.max(lastLossAt ?? 0, t.exitTime);
     }
-    const equity = equityOf(s as State, quote, cash);
+    const equity = this.equity(s, quote);
     return {
       cash,
       equity,
@@ -620,6 +598,11 @@ export class Engine implements FeedHandler {
       closedPnls: closedPnls.slice(-200),
       ...(s.engine.killSwitch ? { killSwitch: s.engine.killSwitch.reason } : {}),
     };
+  }
+
+  /** Paper cash plus open positions at their marks. */
+  private equity(s: Readonly<State>, quote: string): number {
+    return equityOf(s as State, quote, this.broker.cash(s as State, quote));
   }
 
   /** Quote currencies with a paper balance or a position. */
@@ -675,7 +658,7 @@ export class Engine implements FeedHandler {
     return this.o.store.update((s) => {
       if (!s.engine.killSwitch) return false;
       delete s.engine.killSwitch;
-      for (const q of this.quotes()) s.engine.peak[q] = equityOf(s, q, this.broker.cash(s, q));
+      for (const q of this.quotes()) s.engine.peak[q] = this.equity(s, q);
       s.decisions.push({
         time: this.o.feed.now(),
         runId: '-',
@@ -717,9 +700,8 @@ export class Engine implements FeedHandler {
     }
   }
 
+  /** Feeds report each change once (their contract), so each becomes one notice. */
   onStatus(up: boolean, detail: string): void {
-    if (up === this.feedUp) return;
-    this.feedUp = up;
     this.emit([{ type: 'feed', up, detail }]);
   }
 
@@ -1047,12 +1029,12 @@ export class Engine implements FeedHandler {
   private rollDay(s: State, time: number, quote: string): void {
     const day = startOfDay(time, this.o.settings.timezone);
     if (s.engine.day?.start !== day) s.engine.day = { start: day, equity: {} };
-    s.engine.day.equity[quote] ??= equityOf(s, quote, this.broker.cash(s, quote));
+    s.engine.day.equity[quote] ??= this.equity(s, quote);
   }
 
   /** Equity snapshot after a candle, and the drawdown kill-switch. */
   private mark(s: State, quote: string, time: number, events: EngineEvent[]): void {
-    const equity = equityOf(s, quote, this.broker.cash(s, quote));
+    const equity = this.equity(s, quote);
     const last = s.equity[s.equity.length - 1];
     if (last && last.quote === quote && last.time === time) last.equity = equity;
     else s.equity.push({ time, quote, equity });

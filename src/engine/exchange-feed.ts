@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import { getExchange, withRetry } from '../market/download.js';
 import { bucketStart } from '../market/resample.js';
 import { isTimeframe, timeframeMs } from '../market/timeframe.js';
-import { type Candles, candlesFrom, type OHLCVRow } from '../market/types.js';
+import { type Candles, candleAt, candlesFrom, type OHLCVRow } from '../market/types.js';
 import { type Feed, type FeedHandler, seriesKey } from './feed.js';
 
 /** Wait this long after a candle's close before asking for it (exchanges publish with a delay). */
@@ -179,14 +179,7 @@ export class ExchangeFeed implements Feed {
       const time = candles.time[i]!;
       if (time <= w.last) continue;
       w.last = time;
-      await handler.onCandle(w.symbol, w.timeframe, {
-        time,
-        open: candles.open[i]!,
-        high: candles.high[i]!,
-        low: candles.low[i]!,
-        close: candles.close[i]!,
-        volume: candles.volume[i]!,
-      });
+      await handler.onCandle(w.symbol, w.timeframe, candleAt(candles, i));
     }
   }
 }

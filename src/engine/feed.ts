@@ -73,6 +73,7 @@ export class ReplayFeed implements Feed {
   readonly symbol: string;
   readonly source: Candles;
   readonly sourceMs: number;
+  private readonly made = new Map<string, { timeframe: string; ms: number; candles: Candles }>();
   private readonly watched = new Map<string, { timeframe: string; ms: number; candles: Candles }>();
   private next: number;
   private running: Promise<void> | undefined;
@@ -112,14 +113,15 @@ export class ReplayFeed implements Feed {
       );
   }
 
+  /** A timeframe's candles made from the file, once (history and the replay loop share them). */
   private series(timeframe: string) {
-    const key = seriesKey(this.symbol, timeframe);
-    let s = this.watched.get(key);
+    let s = this.made.get(timeframe);
     if (!s) {
       const ms = timeframeMs(timeframe);
       const candles =
         ms === this.sourceMs ? this.source : closedOnly(resample(this.source, this.sourceMs, ms));
       s = { timeframe, ms, candles };
+      this.made.set(timeframe, s);
     }
     return s;
   }

@@ -7,6 +7,7 @@
 import {
   applyBar,
   closeAtMarket,
+  effectiveStop,
   entryCash,
   type ExitFill,
   type ExitReason,
@@ -76,6 +77,11 @@ export function fromRecord(r: PositionRecord): Position {
     barsHeld: r.barsHeld,
     exits: r.exits.map((e) => ({ ...e, reason: e.reason as ExitReason })),
   };
+}
+
+/** The stop in force now, as the fill model applies it: the tighter of the fixed and trailing stops (NaN: none). */
+export function currentStop(r: PositionRecord): number {
+  return effectiveStop({ side: r.side as Side, stop: unnum(r.stop), trailStop: unnum(r.trailStop) });
 }
 
 /** Write a live Position back into its record (after a bar or a partial exit). */

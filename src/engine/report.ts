@@ -6,6 +6,7 @@
 import type { DailyPerformance } from '../charts/performance-chart.js';
 import type { State } from '../store/state.js';
 import { startOfDay } from './clock.js';
+import { currentStop } from './paper.js';
 
 export interface OpenPositionView {
   id: string;
@@ -59,7 +60,7 @@ export function openPositions(s: State, quote?: string): OpenPositionView[] {
       quantity: p.qty,
       entryPrice: p.entryPrice,
       mark: p.mark,
-      stop: p.trailStop !== null && typeof p.trailStop === 'number' ? p.trailStop : (p.stop as number | null),
+      stop: Number.isNaN(currentStop(p)) ? null : currentStop(p),
       targets: p.targetPrices.slice(p.nextTarget),
       unrealized: p.side * p.qty * (p.mark - p.entryPrice),
     }));

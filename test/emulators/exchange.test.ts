@@ -1,18 +1,11 @@
 import ccxt from 'ccxt';
+import { HOUR, RISING_HOURS, T0 } from '../helpers/candles.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rewriteApiUrls } from '../../src/market/download.js';
 import { type EmulatorCandle, ExchangeEmulator } from './exchange/server.js';
 
-const H = 3_600_000;
-const T0 = Date.UTC(2024, 0, 1);
-const hourly: EmulatorCandle[] = Array.from({ length: 48 }, (_, i) => ({
-  time: T0 + i * H,
-  open: 100 + i,
-  high: 102 + i,
-  low: 99 + i,
-  close: 101 + i,
-  volume: 10,
-}));
+const H = HOUR;
+const hourly: EmulatorCandle[] = RISING_HOURS;
 
 describe('exchange emulator (through real ccxt)', () => {
   let emu: ExchangeEmulator;

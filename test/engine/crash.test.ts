@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCandlesFile } from '../../src/market/load.js';
 import { StateStore, type TradeRecord } from '../../src/store/state.js';
-import { makeEngine, replayEnd, sampleSlice } from '../helpers/engine.js';
+import { makeEngine, NO_LIMITS, replayEnd, sampleSlice } from '../helpers/engine.js';
 import { ROOT } from '../helpers/fixtures.js';
 
 const RISK_ENV = {
@@ -23,17 +23,7 @@ const RISK_ENV = {
   RISK_COOLDOWN_MINUTES: '0',
   RISK_DEFAULT_STOP: '0.03',
 };
-const RISK = {
-  sizing: 'fraction',
-  fraction: 0.45,
-  maxOpenPositions: 1000,
-  maxSymbolExposure: 1,
-  dailyLossLimit: 1,
-  maxDrawdown: 1,
-  minRewardRisk: 0,
-  cooldownMinutes: 0,
-  defaultStop: 0.03,
-};
+const RISK = { ...NO_LIMITS, sizing: 'fraction', fraction: 0.45, defaultStop: 0.03 };
 const RUNS = 'ema-cross BTC/USDT 2h approve=auto; rsi-reversion BTC/USDT 2h approve=auto';
 
 function start(dataDir: string, file: string): ChildProcess {

@@ -1,3 +1,4 @@
+import { HOUR, RISING_HOURS, T0 } from '../helpers/candles.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ExchangeFeed } from '../../src/engine/exchange-feed.js';
@@ -5,16 +6,8 @@ import type { Candle } from '../../src/market/types.js';
 import { type EmulatorCandle, ExchangeEmulator } from '../emulators/exchange/server.js';
 import { quietLogger } from '../helpers/engine.js';
 
-const H = 3_600_000;
-const T0 = Date.UTC(2024, 0, 1);
-const hourly: EmulatorCandle[] = Array.from({ length: 48 }, (_, i) => ({
-  time: T0 + i * H,
-  open: 100 + i,
-  high: 102 + i,
-  low: 99 + i,
-  close: 101 + i,
-  volume: 10,
-}));
+const H = HOUR;
+const hourly: EmulatorCandle[] = RISING_HOURS;
 
 describe('the exchange feed (real ccxt against the exchange emulator)', () => {
   let emu: ExchangeEmulator;

@@ -45,3 +45,13 @@ export function simOptions(over: Partial<SimulationOptions> = {}): SimulationOpt
     ...over,
   };
 }
+
+/** 48 hourly candles from T0 rising by 1 an hour (open 100 + i, high +2, low -1, close +1, volume 10): exchange emulator data. */
+export const RISING_HOURS = Array.from({ length: 48 }, (_, i) => ({
+  time: T0 + i * HOUR,
+  open: 100 + i,
+  high: 102 + i,
+  low: 99 + i,
+  close: 101 + i,
+  volume: 10,
+}));

@@ -175,13 +175,11 @@ export class TelegramChat implements ChatAdapter {
   }
 
   async push(chatId: string, r: Reply): Promise<string> {
-    const chat: ChatRef = { platform: 'telegram', id: chatId, private: !chatId.startsWith('-') };
-    return String((await this.deliver(chat, r)).last);
+    return String((await this.deliver(chatById(chatId), r)).last);
   }
 
   async edit(chatId: string, messageId: string, r: Reply): Promise<void> {
-    const chat: ChatRef = { platform: 'telegram', id: chatId, private: !chatId.startsWith('-') };
-    await this.editText(chat, Number(messageId), r);
+    await this.editText(chatById(chatId), Number(messageId), r);
   }
 
   private async editText(chat: ChatRef, messageId: number, next: Reply): Promise<void> {
@@ -260,6 +258,11 @@ export class TelegramChat implements ChatAdapter {
     }
     return kb;
   }
+}
+
+/** A chat known by id alone: Telegram's group and channel ids are negative. */
+function chatById(id: string): ChatRef {
+  return { platform: 'telegram', id, private: !id.startsWith('-') };
 }
 
 /** A grammY API transformer that waits for the throttle before every message-sending call. */

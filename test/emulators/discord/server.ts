@@ -596,9 +596,11 @@ export class DiscordEmulator extends Observable {
       const data = (body.data ?? {}) as Record<string, unknown>;
       ix.callback = type;
       ix.callbackData = data;
-      if (type === 4) ix.messages.push(this.message(ix, data, files));
+      if (type === 4) ix.messages.push(this.message(this.channelId, ix.id, data, files));
       else if (type === 5)
-        ix.messages.push(this.message(ix, { content: '', flags: Number(data.flags ?? 0) | 128 }, []));
+        ix.messages.push(
+          this.message(this.channelId, ix.id, { content: '', flags: Number(data.flags ?? 0) | 128 }, []),
+        );
       else if (type === 7) {
         if (!ix.source) throw new RestError(400, 40060, 'UPDATE_MESSAGE is only for component interactions');
         this.edit(ix.source, data, files);
@@ -633,7 +635,7 @@ export class DiscordEmulator extends Observable {
         return msg;
       };
       if (m[3] === undefined && method === 'POST') {
-        const msg = this.message(ix, body, files);
+        const msg = this.message(this.channelId, ix.id, body, files);
         ix.messages.push(msg);
         this.changed();
         return { status: 200, result: this.wire(msg) };
@@ -654,18 +656,7 @@ export class DiscordEmulator extends Observable {
     if ((m = /^\/channels\/(\d+)\/messages(?:\/(\d+))?$/.exec(path))) {
       botAuth();
       if (m[2] === undefined && method === 'POST') {
-        const msg: DcMessage = {
-          id: nextId(),
-          channel_id: m[1]!,
-          content: '',
-          flags: 0,
-          components: [],
-          attachments: [],
-          edits: [],
-          deleted: false,
-          interactionId: '',
-        };
-        this.apply(msg, body, files);
+        const msg = this.message(m[1]!, '', body, files);
         this.channelMessages.push(msg);
         this.changed();
         return { status: 200, result: this.wire(msg) };
@@ -713,21 +704,23 @@ export class DiscordEmulator extends Observable {
     };
   }
 
+  /** A new message in a channel: an interaction's (`interactionId`), or posted by the bot on its own (''). */
   private message(
-    ix: Interaction,
+    channelId: string,
+    interactionId: string,
     data: Record<string, unknown>,
     files: Array<{ field: string; filename: string; data: Buffer }>,
   ): DcMessage {
     const msg: DcMessage = {
       id: nextId(),
-      channel_id: this.channelId,
+      channel_id: channelId,
       content: '',
       flags: 0,
       components: [],
       attachments: [],
       edits: [],
       deleted: false,
-      interactionId: ix.id,
+      interactionId,
     };
     this.apply(msg, data, files);
     return msg;
