@@ -87,7 +87,11 @@ async function createExchange(id: string, apiUrl?: string): Promise<Exchange> {
       `exchange "${id}" is not supported; allowed: a ccxt exchange id such as binance, kraken, okx, bybit`,
     );
   }
-  const ex = new Ctor({ enableRateLimit: true, options: { fetchMarkets: { types: ['spot'] } } });
+  const ex = new Ctor({
+    enableRateLimit: true,
+    // Spot only; no margin or currency lookups, which need keys and are not used.
+    options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
+  });
   if (apiUrl) rewriteApiUrls(ex, apiUrl);
   return ex;
 }
