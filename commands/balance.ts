@@ -11,7 +11,7 @@ export default defineCommand({
   run(_args, ctx) {
     const engine = ctx.services.engine;
     const rows = engine.quotes().map((q) => {
-      const a = engine.account(ctx.services.store.data, q);
+      const a = engine.account(ctx.services.engine.state, q);
       const start = engine.initialBalance(q);
       return [q, price(a.cash), price(a.equity - a.cash), price(a.equity), money(a.equity - start)];
     });

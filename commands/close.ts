@@ -16,12 +16,17 @@ export default defineCommand({
   positional: ['id'],
   examples: ['close P12', 'close all'],
   async run({ id }, ctx) {
-    if (id === 'all' && Object.keys(ctx.services.store.data.positions).length === 0)
+    if (id === 'all' && Object.keys(ctx.services.engine.state.positions).length === 0)
       return reply('No open positions.');
-    const trades = await ctx.services.engine.closePositions(id, ctx.caller.name);
-    if (trades.length === 0) return reply(`${id.toUpperCase()} had closed already (a stop or target).`);
+    const { trades, ordered } = await ctx.services.engine.closePositions(id, ctx.caller.name);
+    if (trades.length === 0 && ordered.length === 0)
+      return reply(`${id.toUpperCase()} had closed already, or is being sold.`);
     const r = reply();
     for (const t of trades) r.line(`Closed ${tradeLine(t)}`);
+    for (const o of ordered)
+      r.line(
+        `Selling ${o.amount} ${o.symbol} of ${o.positionId} at market (order ${o.id}); the fill follows.`,
+      );
     return r;
   },
 });

@@ -11,7 +11,7 @@ export default defineCommand({
   role: 'viewer',
   args: z.object({}),
   run(_args, ctx) {
-    const open = openPositions(ctx.services.store.data as State);
+    const open = openPositions(ctx.services.engine.state as State);
     if (open.length === 0) return reply('No open positions.');
     const r = reply()
       .line(bold(`Open positions (${open.length})`))

@@ -57,7 +57,7 @@ export default defineCommand({
         )
         .table(show(now), { header: ['Setting', 'Value', 'Meaning'] });
     }
-    const kill = ctx.services.store.data.engine.killSwitch;
+    const kill = ctx.services.engine.state.engine.killSwitch;
     const r = reply().line(bold('Risk rules'));
     if (kill) r.line(bold('Kill-switch on: '), kill.reason);
     return r.table(show(engine.risk()), { header: ['Setting', 'Value', 'Meaning'] });

@@ -12,7 +12,7 @@ export default defineCommand({
   }),
   positional: ['all'],
   run({ all }, ctx) {
-    const s = ctx.services.store.data;
+    const s = ctx.services.engine.state;
     const runs = Object.values(s.runs).filter((r) => all || r.state !== 'stopped');
     if (runs.length === 0)
       return reply(

@@ -21,7 +21,7 @@ export default defineCommand({
       ctx.caller.name,
     );
     if (stopped.length === 0) return reply('Nothing was running.');
-    const open = Object.values(ctx.services.store.data.positions).filter((p) =>
+    const open = Object.values(ctx.services.engine.state.positions).filter((p) =>
       stopped.some((r) => r.id === p.runId),
     );
     const r = reply();

@@ -13,7 +13,7 @@ export default defineCommand({
   }),
   positional: ['n'],
   run({ n }, ctx) {
-    const all = ctx.services.store.data.trades;
+    const all = ctx.services.engine.state.trades;
     if (all.length === 0) return reply('No closed trades yet.');
     const tz = ctx.services.config.timezone;
     const last = all.slice(-n).reverse();

@@ -329,6 +329,61 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     allowed: 'starting paper cash per quote currency, e.g. USDT:10000 or USDT:10000,BTC:0.5',
   },
   {
+    env: 'LIVE_ENTRY_ORDER',
+    path: 'live.entryOrder',
+    schema: z.enum(['market', 'limit']).default('market'),
+    allowed: 'how live entries are sent: market, or limit (LIVE_LIMIT_OFFSET_BPS better than the price)',
+  },
+  {
+    env: 'LIVE_LIMIT_OFFSET_BPS',
+    path: 'live.limitOffsetBps',
+    schema: numberIn(0, 500).default(5),
+    allowed: 'how far below (buys) the price a limit entry sits, in basis points, from 0 to 500',
+  },
+  {
+    env: 'LIVE_LIMIT_TIMEOUT',
+    path: 'live.limitTimeout',
+    schema: durationText.default(60_000),
+    allowed: 'how long a limit entry may wait unfilled: a number and s, m, h or d, e.g. 60s',
+  },
+  {
+    env: 'LIVE_LIMIT_FALLBACK',
+    path: 'live.limitFallback',
+    schema: z.enum(['market', 'cancel']).default('market'),
+    allowed: 'what happens to the unfilled rest of a limit entry at its timeout: market, or cancel',
+  },
+  {
+    env: 'LIVE_STOPS',
+    path: 'live.stops',
+    schema: z.enum(['exchange', 'bot']).default('exchange'),
+    allowed:
+      'where stop-losses live: exchange (a stop order on the exchange, where supported) or bot (bosun sells when a candle reaches the stop)',
+  },
+  {
+    env: 'LIVE_MAX_NOTIONAL_RUN',
+    path: 'live.maxNotionalRun',
+    schema: numberIn(0, 1e12).default(0),
+    allowed: 'the largest position value one run may hold, in quote currency; 0 for no limit',
+  },
+  {
+    env: 'LIVE_MAX_NOTIONAL_TOTAL',
+    path: 'live.maxNotionalTotal',
+    schema: numberIn(0, 1e12).default(0),
+    allowed: 'the largest value all live positions together may have, in quote currency; 0 for no limit',
+  },
+  {
+    env: 'LIVE_RECONCILE_INTERVAL',
+    path: 'live.reconcileInterval',
+    schema: durationText.default(5 * 60_000),
+    allowed: 'how often live orders, fills and balances are checked against the exchange, e.g. 5m',
+  },
+  {
+    env: 'LIVE_BREAKER_FAILURES',
+    path: 'live.breakerFailures',
+    schema: numberIn(1, 100).pipe(z.number().int()).default(3),
+    allowed: 'exchange failures in a row after which live trading pauses until it answers again, 1 to 100',
+  },
+  {
     env: 'APPROVAL_TIMEOUT',
     path: 'engine.approvalTimeout',
     schema: durationText.default(15 * 60_000),
@@ -436,6 +491,7 @@ const OWN_PREFIXES = [
   'APPROVAL_',
   'REPORT_',
   'RISK_',
+  'LIVE_',
 ];
 
 export interface Config {
@@ -457,6 +513,7 @@ export interface Config {
   };
   marketData: 'auto' | 'exchange' | 'samples';
   engine: { feed: 'replay' | 'exchange'; approvalTimeout: number; reportTime: string };
+  live: LiveConfig;
   replay: { file?: string; speed: number; runs: string };
   paper: { balance: Record<string, number> };
   /** Risk defaults set in the config; the rest take the engine's defaults. */
@@ -473,6 +530,18 @@ export interface Config {
 }
 
 export type Role = (typeof ROLES)[number];
+
+export interface LiveConfig {
+  entryOrder: 'market' | 'limit';
+  limitOffsetBps: number;
+  limitTimeout: number;
+  limitFallback: 'market' | 'cancel';
+  stops: 'exchange' | 'bot';
+  maxNotionalRun: number;
+  maxNotionalTotal: number;
+  reconcileInterval: number;
+  breakerFailures: number;
+}
 
 export interface LoadConfigOptions {
   /** The process environment (default: process.env). */

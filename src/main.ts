@@ -21,6 +21,7 @@ import { Notifier } from './chat/notifier.js';
 import { tokenize } from './chat/args.js';
 import { Engine, engineSettings, type RunSpec } from './engine/engine.js';
 import type { Feed } from './engine/feed.js';
+import { Trading } from './engine/trading.js';
 import { AppError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { MarketData } from './market/provider.js';
@@ -66,12 +67,21 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
   const fresh = Object.keys(store.data.runs).length === 0 && store.data.trades.length === 0;
   const registry = await loadCommands();
   const feed = await createFeed(config, logger, store);
-  const engine = new Engine({
+  const paper = new Engine({
     store,
     feed,
     settings: engineSettings(config),
     logger: logger.child({ module: 'engine' }),
     scheduleReports: !feed.accelerated,
+  });
+  const trading = new Trading({
+    config,
+    logger,
+    paper,
+    liveFeed: async () => {
+      const { ExchangeFeed } = await import('./engine/exchange-feed.js');
+      return new ExchangeFeed(config, logger.child({ module: 'feed' }));
+    },
   });
   const adapters: ChatAdapter[] = [];
   let renderer: ReturnType<Services['charts']> | undefined;
@@ -82,7 +92,10 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
     registry,
     market: new MarketData(config, logger.child({ module: 'market' })),
     store,
-    engine,
+    get engine() {
+      return trading.engine;
+    },
+    trading,
     charts: () => {
       renderer ??= import('./charts/index.js').then((m) => m.chartRenderer(config));
       return renderer;
@@ -144,7 +157,7 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
       throw err;
     }
   }
-  const notifier = new Notifier(engine, services, () => adapters, logger.child({ module: 'notify' }));
+  const notifier = new Notifier(trading, services, () => adapters, logger.child({ module: 'notify' }));
   notifier.start();
   // The console is the person at the terminal: on a fresh state it hears everything.
   if (wantConsole && fresh && !('console:local' in store.data.subscriptions))
@@ -152,15 +165,20 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
       s.subscriptions['console:local'] = { since: Date.now(), muted: [] };
     });
   try {
-    if (feed.kind === 'replay' && fresh) await startReplayRuns(engine, config.replay.runs, logger);
-    await engine.start();
+    // A live mode an admin confirmed before a restart resumes; otherwise paper.
+    const resumedLive = await trading.resumeLive();
+    if (resumedLive) logger.warn({ confirmed: resumedLive }, 'live trading resumed');
+    else {
+      if (feed.kind === 'replay' && fresh) await startReplayRuns(paper, config.replay.runs, logger);
+      await paper.start();
+    }
   } catch (err) {
     for (const a of adapters) await a.stop().catch(() => undefined);
     throw err;
   }
   logger.info(
     {
-      mode: config.tradingMode,
+      mode: trading.mode,
       feed: feed.describe(),
       chats: adapters.map((a) => a.platform),
       dataDir: config.dataDir,
@@ -178,7 +196,7 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
       stopping ??= (async () => {
         logger.info('bosun stopping');
         // No new candles; what the engine announced reaches the chats; then the chats close.
-        await engine.stop();
+        await trading.stop();
         await notifier.idle();
         notifier.stop();
         await Promise.all([

@@ -44,6 +44,7 @@ const STATUS_LINE: Record<SignalRecord['status'], string> = {
   rejected: 'Rejected',
   expired: 'Expired, not taken',
   refused: 'Refused by the risk manager',
+  ordered: 'Order sent to the exchange',
   filled: 'Filled',
   skipped: 'Entry skipped',
 };
@@ -212,6 +213,38 @@ export function eventReply(e: EngineEvent, tz: string): ReplyBuilder | undefined
       return reply(e.up ? `Market data is back: ${e.detail}.` : `Market data problem: ${e.detail}.`);
     case 'report':
       return undefined;
+    case 'order':
+      return reply(orderText(e));
+    case 'exchange':
+      return reply(e.up ? `Exchange: ${e.detail}.` : `${'\u26a0'} Exchange: ${e.detail}.`);
+    case 'reconcile':
+      return reply().line(bold('Reconciliation: '), e.detail, '.');
+    case 'panic':
+      return reply().line(bold('Panic'), ` by ${e.by}: ${e.detail}.`);
+    case 'mode':
+      return reply().line(bold(e.mode === 'live' ? 'LIVE TRADING' : 'Paper trading'), `: ${e.detail}.`);
+  }
+}
+
+const ORDER_WORDS: Record<string, string> = { entry: 'entry', exit: 'exit', stop: 'stop-loss' };
+
+/** One line about a live order: what it is and what happened to it. */
+function orderText(e: Extract<EngineEvent, { type: 'order' }>): string {
+  const o = e.order;
+  const what = `${ORDER_WORDS[o.purpose]} order ${o.id} (${o.side} ${qty(o.amount)} ${o.symbol} ${o.type}${o.stopPrice !== undefined ? ` at ${price(o.stopPrice)}` : o.price !== undefined ? ` at ${price(o.price)}` : ''})`;
+  switch (e.what) {
+    case 'placed':
+      return `Placed ${what} on the exchange.`;
+    case 'adopted':
+      return `Found ${what} on the exchange by its client id and took it over (${o.status}).`;
+    case 'rejected':
+      return `The exchange refused ${what}: ${e.detail ?? o.error ?? 'no reason given'}.`;
+    case 'unknown':
+      return `Sent ${what}, but its outcome is unknown (${e.detail}); it will be checked against the exchange, never sent twice.`;
+    case 'cancelled':
+      return `Cancelled: ${what}${e.detail ? `: ${e.detail}` : ''}.`;
+    case 'unmatched':
+      return `${what}: ${e.detail}.`;
   }
 }
 

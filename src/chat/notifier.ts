@@ -8,6 +8,12 @@
  */
 import { chartStyle, performanceChart } from '../charts/index.js';
 import { categoryOf, type Engine, type EngineEvent } from '../engine/engine.js';
+
+/** Where engine events come from: the engine trading now (paper or live) and its events. */
+export interface EngineSource {
+  readonly engine: Engine;
+  on(listener: (e: EngineEvent) => void): () => void;
+}
 import type { PerformanceReport } from '../engine/report.js';
 import { toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -22,14 +28,14 @@ export class Notifier {
   private off: (() => void) | undefined;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly source: EngineSource,
     private readonly services: Services,
     private readonly adapters: () => readonly ChatAdapter[],
     private readonly logger: Logger,
   ) {}
 
   start(): void {
-    this.off = this.engine.on((e) => {
+    this.off = this.source.on((e) => {
       this.chain = this.chain.then(() =>
         this.handle(e).catch((err: unknown) =>
           this.logger.error({ err: toAppError(err).message, event: e.type }, 'notification failed'),
@@ -64,7 +70,7 @@ export class Notifier {
     const chats = this.audience(e);
     if (e.type === 'decided') {
       // Every copy of the signal message shows the outcome and loses its buttons.
-      const sig = this.services.store.data.signals[e.signal.id] ?? e.signal;
+      const sig = this.source.engine.state.signals[e.signal.id] ?? e.signal;
       const edited = new Set<string>();
       await Promise.all(
         sig.messages.map(async (m) => {
@@ -81,7 +87,7 @@ export class Notifier {
     if (!r) return;
     const refs = await Promise.all(chats.map(async (c) => ({ chat: c, ref: await this.sendOne(c, r) })));
     if (e.type === 'signal' && e.signal.status === 'pending')
-      await this.engine.noteMessages(
+      await this.source.engine.noteMessages(
         e.signal.id,
         refs.filter((x): x is { chat: string; ref: string } => x.ref !== undefined),
       );

@@ -2,6 +2,7 @@
 import type { ChartRenderer } from '../charts/render/index.js';
 import type { Config } from '../config.js';
 import type { Engine } from '../engine/engine.js';
+import type { Trading } from '../engine/trading.js';
 import type { MarketData } from '../market/provider.js';
 import type { StateStore } from '../store/state.js';
 import type { Platform } from './command.js';
@@ -22,8 +23,10 @@ export interface Services {
   registry: CommandRegistry;
   market: MarketData;
   store: StateStore;
-  /** Runs, signals, positions and the paper account. */
-  engine: Engine;
+  /** The engine trading now (paper or live): runs, signals, positions, the account. */
+  readonly engine: Engine;
+  /** Paper or live, and switching between them. */
+  trading: Trading;
   /** The configured chart renderer, loaded on first use. */
   charts(): Promise<ChartRenderer>;
   /** The chat adapters and their connection state. */

@@ -39,6 +39,7 @@ import type { ExitRules, Signals, Strategy } from '../strategy/define.js';
 import { parseParams } from '../strategy/params.js';
 import { loadStrategy } from '../strategy/registry.js';
 import type {
+  OrderRecord,
   PositionRecord,
   RunRecord,
   SignalRecord,
@@ -49,6 +50,7 @@ import type {
 import { CandleBuffer } from './buffer.js';
 import { nextTimeOfDay, startOfDay } from './clock.js';
 import { type Feed, type FeedHandler, seriesKey } from './feed.js';
+import type { LiveBroker } from './live/broker.js';
 import { PaperBroker, quoteOf } from './paper.js';
 import { equityOf, performance, type PerformanceReport } from './report.js';
 import { type Account, evaluate, parseRiskSettings, type RiskSettings } from './risk.js';
@@ -65,7 +67,17 @@ export type EngineEvent =
   | { type: 'run'; run: RunRecord; what: 'paused' | 'stopped' }
   | { type: 'kill-switch'; reason: string }
   | { type: 'feed'; up: boolean; detail: string }
-  | { type: 'report'; report: PerformanceReport; title: string };
+  | { type: 'report'; report: PerformanceReport; title: string }
+  | {
+      type: 'order';
+      order: OrderRecord;
+      what: 'placed' | 'adopted' | 'rejected' | 'unknown' | 'cancelled' | 'unmatched';
+      detail?: string;
+    }
+  | { type: 'exchange'; up: boolean; detail: string }
+  | { type: 'reconcile'; detail: string }
+  | { type: 'panic'; by: string; detail: string }
+  | { type: 'mode'; mode: 'paper' | 'live'; detail: string };
 
 /** Which chats' category an event belongs to. */
 export function categoryOf(e: EngineEvent): NoticeCategory {
@@ -76,6 +88,7 @@ export function categoryOf(e: EngineEvent): NoticeCategory {
       return 'approvals';
     case 'entry':
     case 'entry-skipped':
+    case 'order':
       return 'fills';
     case 'exit':
       return 'exits';
@@ -123,6 +136,8 @@ export interface EngineOptions {
   wallClock?: () => number;
   /** Schedule the daily report on the wall clock (off for replays, which follow the feed's clock). */
   scheduleReports?: boolean;
+  /** Live trading: orders on the exchange instead of paper fills (default: paper). */
+  live?: LiveBroker;
 }
 
 export interface RunSpec {
@@ -161,7 +176,7 @@ const MAX_DECISIONS = 5_000;
 const MAX_SIGNALS = 2_000;
 
 export class Engine implements FeedHandler {
-  readonly broker: PaperBroker;
+  readonly broker: PaperBroker | LiveBroker;
   private readonly listeners = new Set<(e: EngineEvent) => void>();
   private readonly runtimes = new Map<string, Runtime>();
   private readonly series = new Map<string, Series>();
@@ -173,7 +188,7 @@ export class Engine implements FeedHandler {
   private started = false;
 
   constructor(private readonly o: EngineOptions) {
-    this.broker = new PaperBroker(o.settings.paperBalance);
+    this.broker = o.live ?? new PaperBroker(o.settings.paperBalance);
     this.costs = { fee: o.settings.fee, slippage: o.settings.slippageBps / 10_000 };
     this.wall = o.wallClock ?? Date.now;
   }
@@ -184,6 +199,11 @@ export class Engine implements FeedHandler {
 
   get state(): Readonly<State> {
     return this.o.store.data;
+  }
+
+  /** The state file this engine trades in (paper and live keep separate ones). */
+  get store(): StateStore {
+    return this.o.store;
   }
 
   get settings(): EngineSettings {
@@ -267,8 +287,20 @@ export class Engine implements FeedHandler {
         );
       });
     }
+    if (this.broker.kind === 'live')
+      await this.broker.start({
+        store: this.o.store,
+        emit: (events) => this.emit(events),
+        rules: (runId) => this.runtimes.get(runId)?.rules,
+        booked: (s, runId, trade) => this.booked(s, runId, trade),
+      });
     this.started = true;
     await this.o.feed.start(this);
+  }
+
+  /** Live orders recorded by the last state write go out now (paper: nothing to send). */
+  private send(): void {
+    if (this.broker.kind === 'live') this.broker.kick();
   }
 
   async stop(): Promise<void> {
@@ -277,6 +309,7 @@ export class Engine implements FeedHandler {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await this.o.feed.stop();
+    if (this.broker.kind === 'live') await this.broker.stop();
   }
 
   // --- runs ---
@@ -414,8 +447,11 @@ export class Engine implements FeedHandler {
     );
   }
 
-  /** Close one position or all at the feed's latest price. */
-  async closePositions(id: string, by: string): Promise<TradeRecord[]> {
+  /**
+   * Close one position or all at the feed's latest price (paper), or by a market sell (live: the
+   * trades come when the sells fill).
+   */
+  async closePositions(id: string, by: string): Promise<{ trades: TradeRecord[]; ordered: OrderRecord[] }> {
     const targets =
       id === 'all' ? Object.values(this.state.positions) : [this.state.positions[id.toUpperCase()]];
     if (targets.some((p) => p === undefined)) {
@@ -426,14 +462,27 @@ export class Engine implements FeedHandler {
       );
     }
     const prices = new Map<string, number>();
-    for (const p of targets)
-      if (!prices.has(p!.symbol)) prices.set(p!.symbol, await this.o.feed.price(p!.symbol));
+    if (this.broker.kind === 'paper')
+      for (const p of targets)
+        if (!prices.has(p!.symbol)) prices.set(p!.symbol, await this.o.feed.price(p!.symbol));
     const events: EngineEvent[] = [];
-    const trades = await this.o.store.update((s) => {
-      const out: TradeRecord[] = [];
+    const result = await this.o.store.update((s) => {
+      const out: { trades: TradeRecord[]; ordered: OrderRecord[] } = { trades: [], ordered: [] };
       for (const t of targets) {
         const rec = s.positions[t!.id];
         if (!rec) continue; // closed meanwhile by a stop
+        s.decisions.push({
+          time: this.o.feed.now(),
+          runId: rec.runId,
+          kind: 'close',
+          detail: `closed by ${by}`,
+          indicators: {},
+        });
+        if (this.broker.kind === 'live') {
+          const sell = this.broker.close(s, rec, 'manual');
+          if (sell) out.ordered.push(sell.ordered);
+          continue;
+        }
         const { fill, trade } = this.broker.close(
           s,
           rec,
@@ -443,20 +492,46 @@ export class Engine implements FeedHandler {
           this.costs,
         );
         this.booked(s, rec.runId, trade);
-        s.decisions.push({
-          time: this.o.feed.now(),
-          runId: rec.runId,
-          kind: 'close',
-          detail: `closed by ${by}`,
-          indicators: {},
-        });
         events.push({ type: 'exit', position: clone(rec), fill: clone(fill), trade: clone(trade) });
-        out.push(clone(trade));
+        out.trades.push(clone(trade));
       }
       return out;
     });
     this.emit(events);
-    return trades;
+    this.send();
+    return result;
+  }
+
+  /**
+   * Panic: stop every run, withdraw what waits, cancel open orders and close every position. Paper
+   * closes at the latest prices; live cancels bosun's open orders and sells at market.
+   */
+  async panic(by: string): Promise<string> {
+    const events: EngineEvent[] = [];
+    const stopped = await this.o.store.update((s) => {
+      let n = 0;
+      for (const run of Object.values(s.runs)) {
+        if (run.state === 'stopped') continue;
+        run.state = 'stopped';
+        run.reason = `panic by ${by}`;
+        this.dropPending(s, run, 'panic', events);
+        n++;
+      }
+      s.decisions.push({ time: this.o.feed.now(), runId: '-', kind: 'panic', detail: by, indicators: {} });
+      return n;
+    });
+    this.emit(events);
+    let detail: string;
+    if (this.broker.kind === 'live') {
+      const { cancelled, sells } = await this.broker.panic();
+      detail = `${stopped} run(s) stopped, ${cancelled} open order(s) cancelled, ${sells} position(s) sold at market`;
+    } else {
+      const open = Object.keys(this.state.positions).length;
+      if (open > 0) await this.closePositions('all', by);
+      detail = `${stopped} run(s) stopped, ${open} position(s) closed`;
+    }
+    this.emit([{ type: 'panic', by, detail }]);
+    return detail;
   }
 
   // --- approvals ---
@@ -512,6 +587,7 @@ export class Engine implements FeedHandler {
     });
     this.disarm(id);
     this.emit(events);
+    this.send();
     return result;
   }
 
@@ -767,6 +843,7 @@ export class Engine implements FeedHandler {
       if (resume) s.engine.replay = resume;
     });
     this.emit(events);
+    this.send();
   }
 
   private pause(s: State, run: RunRecord, reason: string, events: EngineEvent[]): void {
@@ -788,7 +865,9 @@ export class Engine implements FeedHandler {
   ): void {
     // 1. Orders from the previous close fill at this open: the exit, then the entry.
     let pos = this.positionOf(s, run.id);
-    if (run.pendingExit !== undefined && pos) {
+    if (run.pendingExit !== undefined && pos && this.broker.kind === 'live') {
+      this.broker.close(s, pos, run.pendingExit as ExitReason);
+    } else if (run.pendingExit !== undefined && pos && this.broker.kind === 'paper') {
       const { fill, trade } = this.broker.close(
         s,
         pos,
@@ -802,7 +881,7 @@ export class Engine implements FeedHandler {
       pos = undefined;
     }
     delete run.pendingExit;
-    if (run.pendingEntry && !pos) {
+    if (run.pendingEntry && !pos && !this.busy(s, run.id)) {
       const sig = s.signals[run.pendingEntry.signalId];
       if (sig) this.fillEntry(s, run, sig, c.time, c.open, run.pendingEntry.size, events);
       pos = this.positionOf(s, run.id);
@@ -971,7 +1050,7 @@ export class Engine implements FeedHandler {
       this.skip(s, sig, 'its strategy is not loaded', events);
       return false;
     }
-    if (this.positionOf(s, run.id)) {
+    if (this.positionOf(s, run.id) || this.busy(s, run.id)) {
       this.skip(s, sig, 'its run already holds a position', events);
       return false;
     }
@@ -1006,10 +1085,21 @@ export class Engine implements FeedHandler {
       this.skip(s, sig, result.refused, events);
       return false;
     }
+    if ('ordered' in result) {
+      // Live: the order goes out after this write; the fill becomes the position.
+      sig.status = 'ordered';
+      if (run.lastSignal?.id === sig.id) run.lastSignal.status = 'ordered';
+      return true;
+    }
     sig.status = 'filled';
     if (run.lastSignal?.id === sig.id) run.lastSignal.status = 'filled';
     events.push({ type: 'entry', position: clone(result.position), signal: clone(sig) });
     return true;
+  }
+
+  /** A live entry order of the run still working. */
+  private busy(s: Readonly<State>, runId: string): boolean {
+    return this.broker.kind === 'live' && this.broker.busy(s, runId);
   }
 
   private positionOf(s: State, runId: string): PositionRecord | undefined {

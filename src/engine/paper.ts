@@ -20,7 +20,7 @@ import {
 } from '../backtest/fills.js';
 import { toTrade } from '../backtest/simulate.js';
 import type { ExitRules } from '../strategy/define.js';
-import type { PositionRecord, State, TradeRecord } from '../store/state.js';
+import type { OrderRecord, PositionRecord, State, TradeRecord } from '../store/state.js';
 
 /** `BTC/USDT` -> `USDT` (and `BTC/USDT:USDT` -> `USDT`). */
 export function quoteOf(symbol: string): string {
@@ -107,7 +107,8 @@ export interface EntryOrder {
   size(price: number, stop: number): { quantity: number } | { refused: string };
 }
 
-export type EntryResult = { position: PositionRecord } | { refused: string };
+/** Paper fills at once (`position`); live records an order (`ordered`); or the entry is refused. */
+export type EntryResult = { position: PositionRecord } | { ordered: OrderRecord } | { refused: string };
 
 export class PaperBroker {
   readonly kind = 'paper' as const;

@@ -83,7 +83,8 @@ const SignalRecord = z.object({
   quantity: z.number(),
   risk: z.number(),
   rewardRisk: z.number().nullable(),
-  status: z.enum(['pending', 'approved', 'rejected', 'expired', 'refused', 'filled', 'skipped']),
+  /** `ordered`: sent to the exchange (live), waiting for the fill. */
+  status: z.enum(['pending', 'approved', 'rejected', 'expired', 'refused', 'ordered', 'filled', 'skipped']),
   reason: z.string().optional(),
   /** Share of the proposed size taken (0.5 for "half size"). */
   size: z.number().optional(),
@@ -118,6 +119,10 @@ const PositionRecord = z.object({
   trailOffset: z.number(),
   best: z.number(),
   trailStop: Num,
+  /** Live: the client id of the exchange-side stop order protecting it. */
+  stopOrder: z.string().optional(),
+  /** Live: an exit order is working (its reason). */
+  closing: z.string().optional(),
   barsHeld: z.number(),
   exits: z.array(ExitFillRecord),
   /** Last close seen, for unrealised PnL. */
@@ -169,6 +174,41 @@ const EngineRecord = z.object({
   lastReport: z.number().optional(),
 });
 
+/** A live order, recorded before it is sent; its client id (`id`) is what makes a retry safe. */
+const OrderRecord = z.object({
+  /** The client order id sent to the exchange, derived from the signal or position. */
+  id: z.string(),
+  exchangeId: z.string().optional(),
+  symbol: z.string(),
+  side: z.enum(['buy', 'sell']),
+  type: z.enum(['market', 'limit', 'stop']),
+  amount: z.number(),
+  price: z.number().optional(),
+  stopPrice: z.number().optional(),
+  purpose: z.enum(['entry', 'exit', 'stop']),
+  /** Why an exit is made (the position's exit reason). */
+  reason: z.string().optional(),
+  positionId: z.string(),
+  runId: z.string(),
+  signalId: z.string().optional(),
+  /**
+   * `new`: recorded, not known to have reached the exchange; `open`: working there; `unknown`: sent,
+   * outcome not learned yet (reconciliation looks it up by client id); the rest are final.
+   */
+  status: z.enum(['new', 'open', 'unknown', 'filled', 'cancelled', 'rejected']),
+  /** Quantity filled and booked into the position so far, its average price and fees (quote). */
+  filled: z.number(),
+  average: z.number().optional(),
+  fee: z.number(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  /** Limit entries: wall-clock time after which the rest is cancelled (then market or nothing). */
+  deadline: z.number().optional(),
+  error: z.string().optional(),
+  note: z.string().optional(),
+});
+export type OrderRecord = z.infer<typeof OrderRecord>;
+
 const StateSchema = z.looseObject({
   version: z.literal(1),
   install: z.object({
@@ -193,6 +233,17 @@ const StateSchema = z.looseObject({
     .default({}),
   settings: z.object({ risk: z.record(z.string(), z.unknown()).default({}) }).default({ risk: {} }),
   decisions: z.array(DecisionRecord).default([]),
+  /** Live orders by client id (paper trading has none). */
+  orders: z.record(z.string(), OrderRecord).default({}),
+  /** Live trading: who confirmed it; what reconciliation already reported (said once). */
+  live: z
+    .object({
+      confirmedBy: z.string().optional(),
+      confirmedAt: z.number().optional(),
+      lastSync: z.number().optional(),
+      reported: z.array(z.string()).default([]),
+    })
+    .default({ reported: [] }),
 });
 export type State = z.infer<typeof StateSchema>;
 
@@ -215,6 +266,8 @@ function freshState(now: number): State {
     subscriptions: {},
     settings: { risk: {} },
     decisions: [],
+    orders: {},
+    live: { reported: [] },
   };
 }
 
@@ -260,8 +313,8 @@ export class StateStore {
   ) {}
 
   /** Open (or create) the state file in `dataDir`. Throws BAD_DATA for a damaged file. */
-  static async open(dataDir: string, now = Date.now()): Promise<StateStore> {
-    const path = join(dataDir, 'bosun.json');
+  static async open(dataDir: string, now = Date.now(), file = 'bosun.json'): Promise<StateStore> {
+    const path = join(dataDir, file);
     const db = new Low<State>(new DurableJsonFile(path), freshState(now));
     await db.read();
     const store = new StateStore(db, path);

@@ -16,6 +16,8 @@ export const COMMAND_NAMES = [
   'close',
   'daily',
   'help',
+  'mode',
+  'panic',
   'pnl',
   'positions',
   'reject',

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { Engine, type EngineSettings } from '../../src/engine/engine.js';
 import { ReplayFeed } from '../../src/engine/feed.js';
 import { createLogger } from '../../src/logger.js';
+import type { LiveBroker } from '../../src/engine/live/broker.js';
+import { LIVE_STATE_FILE } from '../../src/engine/trading.js';
 import { StateStore } from '../../src/store/state.js';
 import { SAMPLES } from './fixtures.js';
 
@@ -44,9 +46,11 @@ export async function makeEngine(options: {
   risk?: Record<string, unknown>;
   settings?: Partial<EngineSettings>;
   wallClock?: () => number;
+  /** Trade live through this broker (state in the live file) instead of paper. */
+  live?: LiveBroker;
 }): Promise<TestEngine> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'bosun-engine-'));
-  const store = await StateStore.open(dir);
+  const store = await StateStore.open(dir, Date.now(), options.live ? LIVE_STATE_FILE : 'bosun.json');
   const logger = quietLogger();
   const cursor = store.data.engine.replay?.cursor;
   const feed = new ReplayFeed({
@@ -70,6 +74,7 @@ export async function makeEngine(options: {
       ...options.settings,
     },
     ...(options.wallClock ? { wallClock: options.wallClock } : {}),
+    ...(options.live ? { live: options.live } : {}),
   });
   return { engine, feed, store, dir };
 }

@@ -68,6 +68,8 @@ export interface LoggedRequest {
   status: number;
   /** Whether the request carried an API key (a private endpoint). */
   signed: boolean;
+  /** When it arrived (wall clock, ms). */
+  at: number;
 }
 
 export interface EmulatorOrder {
@@ -221,7 +223,9 @@ export class ExchangeEmulator {
       ...Object.fromEntries(new URLSearchParams(body)),
     };
     const signed = typeof req.headers['x-mbx-apikey'] === 'string';
-    const log = (status: number) => this.requests.push({ method, path: url.pathname, query, status, signed });
+    const at = Date.now();
+    const log = (status: number) =>
+      this.requests.push({ method, path: url.pathname, query, status, signed, at });
 
     const fault = this.faults.find(
       (f) =>

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { defineCommand, roleAllows } from '../src/chat/command.js';
+import { bold, reply } from '../src/chat/reply.js';
+import { AppError } from '../src/errors.js';
+
+export default defineCommand({
+  name: 'mode',
+  summary: 'Show paper or live trading; admins switch (live asks for a confirmation)',
+  role: 'viewer',
+  args: z.object({
+    mode: z
+      .enum(['show', 'paper', 'live'])
+      .default('show')
+      .describe('show (default), paper or live (admins)'),
+    confirm: z.string().optional().describe('the confirmation code the /mode live button carries'),
+  }),
+  positional: ['mode', 'confirm'],
+  examples: ['mode', 'mode live', 'mode paper'],
+  async run({ mode, confirm }, ctx) {
+    const trading = ctx.services.trading;
+    if (mode === 'show') {
+      const r = reply().line(bold('Trading mode: '), trading.mode === 'live' ? 'LIVE' : 'paper');
+      if (trading.mode === 'live') {
+        const l = trading.engine.state.live;
+        r.line(`Confirmed by ${l.confirmedBy ?? '?'}; orders go to ${ctx.services.config.exchange.id}.`);
+      } else r.line(trading.liveBlocked() ?? 'Live trading is possible: an admin can /mode live.');
+      return r;
+    }
+    if (!roleAllows(ctx.caller.role, 'admin'))
+      throw new AppError(
+        'FORBIDDEN',
+        `switching between paper and live needs the admin role; you are a ${ctx.caller.role}`,
+      );
+    if (mode === 'paper') {
+      if (trading.mode === 'paper') return reply('Already paper trading.');
+      const open = await trading.goPaper(ctx.caller.name);
+      return reply(
+        `Paper trading now.${open ? ` ${open} live position(s) stay on the exchange with their exchange stops; /mode live manages them again.` : ''}`,
+      );
+    }
+    if (trading.mode === 'live') return reply('Already trading live.');
+    const blocked = trading.liveBlocked();
+    if (blocked) throw new AppError('FORBIDDEN', `live trading refused: ${blocked}`);
+    if (confirm === undefined) {
+      const code = trading.confirmationCode(ctx.caller.name);
+      return reply()
+        .line(bold('Switch to LIVE trading?'))
+        .line(
+          `Orders will go to ${ctx.services.config.exchange.id} with real money. Paper runs stop; live runs start from the live state. The button is valid for 2 minutes, for you only.`,
+        )
+        .buttons([
+          { label: 'Confirm live trading', command: 'mode', args: ['live', code], style: 'danger' },
+          { label: 'Cancel', command: 'mode', args: ['show'], style: 'secondary' },
+        ]);
+    }
+    await trading.goLive(confirm, ctx.caller.name);
+    return reply().line(bold('LIVE trading is on.'), ' /mode paper switches back; /panic stops everything.');
+  },
+});

@@ -1,0 +1,182 @@
+/**
+ * Paper or live: which engine trades, and the rails around switching.
+ *
+ * Paper is the default and needs nothing. Live needs all of: API keys in the environment
+ * (`EXCHANGE_API_KEY`, `EXCHANGE_SECRET`), `TRADING_MODE=live`, `MARKET_FEED=exchange`, and an admin's
+ * `/mode live` confirmed with the button it answers with. The two keep separate state files
+ * (`bosun.json` for paper, `bosun-live.json` for live): runs, positions, trades and balances never mix.
+ * A confirmed live mode is remembered in the live state, so a restart resumes it (and says so);
+ * `/mode paper` ends it. Positions left on the exchange keep their exchange-side stops.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { getExchange } from '../market/download.js';
+import { StateStore } from '../store/state.js';
+import { Engine, type EngineEvent, engineSettings } from './engine.js';
+import type { Feed } from './feed.js';
+
+export const LIVE_STATE_FILE = 'bosun-live.json';
+const CONFIRM_MS = 2 * 60_000;
+
+export interface TradingOptions {
+  config: Readonly<Config>;
+  logger: Logger;
+  paper: Engine;
+  /** The exchange feed for the live engine (created on demand). */
+  liveFeed: () => Promise<Feed>;
+}
+
+export class Trading {
+  private current: Engine;
+  private readonly listeners = new Set<(e: EngineEvent) => void>();
+  private off: (() => void) | undefined;
+  private confirmations = new Map<string, { by: string; expires: number }>();
+  private switching: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: TradingOptions) {
+    this.current = o.paper;
+    this.off = this.current.on((e) => this.forward(e));
+  }
+
+  get engine(): Engine {
+    return this.current;
+  }
+
+  get mode(): 'paper' | 'live' {
+    return this.current.broker.kind;
+  }
+
+  /** Events of whichever engine trades now. */
+  on(listener: (e: EngineEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private forward(e: EngineEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  /** Why live trading cannot be switched on, or undefined when it can. */
+  liveBlocked(): string | undefined {
+    const c = this.o.config;
+    if (c.tradingMode !== 'live')
+      return 'live trading is off in the configuration: set TRADING_MODE=live in the environment and restart';
+    if (!c.exchange.apiKey || !c.exchange.secret)
+      return 'no API keys: set EXCHANGE_API_KEY and EXCHANGE_SECRET in the environment and restart';
+    if (c.engine.feed !== 'exchange')
+      return 'live trading needs live market data: set MARKET_FEED=exchange and restart';
+    return undefined;
+  }
+
+  /** A one-time code for the confirmation button, bound to the admin who asked. */
+  confirmationCode(by: string): string {
+    const code = randomBytes(6).toString('hex');
+    this.confirmations.set(code, { by, expires: Date.now() + CONFIRM_MS });
+    return code;
+  }
+
+  /** Start a live engine if the live state says an admin confirmed it earlier (a restart). */
+  async resumeLive(): Promise<string | undefined> {
+    if (this.liveBlocked()) return undefined;
+    const store = await StateStore.open(this.o.config.dataDir, Date.now(), LIVE_STATE_FILE);
+    const { confirmedBy, confirmedAt } = store.data.live;
+    if (!confirmedBy) return undefined;
+    await this.switchTo(await this.liveEngine(store), false);
+    const who = `${confirmedBy} at ${new Date(confirmedAt ?? 0).toISOString()}`;
+    this.forward({ type: 'mode', mode: 'live', detail: `resumed after a restart (confirmed by ${who})` });
+    return who;
+  }
+
+  /** Switch to live with a confirmation code from `/mode live`. */
+  async goLive(code: string, by: string): Promise<void> {
+    const blocked = this.liveBlocked();
+    if (blocked) throw new AppError('FORBIDDEN', blocked);
+    const c = this.confirmations.get(code);
+    this.confirmations.delete(code);
+    if (!c || c.expires < Date.now() || c.by !== by)
+      throw new AppError(
+        'BAD_INPUT',
+        'this confirmation is not valid (expired, used, or asked by someone else); send /mode live again',
+      );
+    if (this.mode === 'live') return;
+    const store = await StateStore.open(this.o.config.dataDir, Date.now(), LIVE_STATE_FILE);
+    await store.update((s) => {
+      s.live.confirmedBy = by;
+      s.live.confirmedAt = Date.now();
+    });
+    await this.switchTo(await this.liveEngine(store), true);
+    this.forward({
+      type: 'mode',
+      mode: 'live',
+      detail: `switched on by ${by}; orders now go to ${this.o.config.exchange.id}`,
+    });
+  }
+
+  /** Back to paper; the live state remembers nothing is confirmed any more. */
+  async goPaper(by: string): Promise<number> {
+    if (this.mode === 'paper') return 0;
+    const live = this.current;
+    const open = Object.keys(live.state.positions).length;
+    await this.switchTo(this.o.paper, true);
+    await live.store.update((s) => {
+      delete s.live.confirmedBy;
+      delete s.live.confirmedAt;
+    });
+    this.forward({
+      type: 'mode',
+      mode: 'paper',
+      detail: `switched on by ${by}${open ? `; ${open} live position(s) stay on the exchange with their exchange stops` : ''}`,
+    });
+    return open;
+  }
+
+  private async liveEngine(store: StateStore): Promise<Engine> {
+    const c = this.o.config;
+    const [{ LiveBroker }, exchange] = await Promise.all([
+      import('./live/broker.js'),
+      getExchange(c.exchange.id, c.exchange.apiUrl),
+    ]);
+    exchange.apiKey = c.exchange.apiKey!;
+    exchange.secret = c.exchange.secret!;
+    if (c.exchange.password) exchange.password = c.exchange.password;
+    const logger = this.o.logger.child({ module: 'live' });
+    return new Engine({
+      store,
+      feed: await this.o.liveFeed(),
+      settings: engineSettings(c),
+      logger,
+      scheduleReports: true,
+      live: new LiveBroker({ exchange, settings: c.live, logger }),
+    });
+  }
+
+  private async switchTo(next: Engine, stopFirst: boolean): Promise<void> {
+    const run = this.switching.then(async () => {
+      const previous = this.current;
+      if (stopFirst) await previous.stop();
+      this.off?.();
+      this.current = next;
+      this.off = next.on((e) => this.forward(e));
+      try {
+        await next.start();
+      } catch (err) {
+        // It could not start (the exchange unreachable, say): the previous engine goes on.
+        await next.stop().catch(() => undefined);
+        this.off();
+        this.current = previous;
+        this.off = previous.on((e) => this.forward(e));
+        if (stopFirst) await previous.start();
+        throw err;
+      }
+    });
+    this.switching = run.catch(() => undefined);
+    await run;
+  }
+
+  async stop(): Promise<void> {
+    await this.switching;
+    await this.current.stop();
+  }
+}
