@@ -5,7 +5,7 @@ import { bold, reply } from '../src/chat/reply.js';
 
 export default defineCommand({
   name: 'balance',
-  summary: 'Paper balances per quote currency: cash, in positions, equity',
+  summary: 'Balances per quote currency (paper or live): cash, in positions, equity',
   role: 'viewer',
   args: z.object({}),
   run(_args, ctx) {
@@ -15,8 +15,14 @@ export default defineCommand({
       const start = engine.initialBalance(q);
       return [q, price(a.cash), price(a.equity - a.cash), price(a.equity), money(a.equity - start)];
     });
+    const live = engine.broker.kind === 'live';
     return reply()
-      .line(bold('Paper balances'), ' (simulated; no real money moves)')
+      .line(
+        bold(live ? 'LIVE balances' : 'Paper balances'),
+        live
+          ? ` (on ${ctx.services.config.exchange.id}, as last synced)`
+          : ' (simulated; no real money moves)',
+      )
       .table(rows, { header: ['Currency', 'Cash', 'In positions', 'Equity', 'Since start'] });
   },
 });

@@ -686,14 +686,16 @@ export class Engine implements FeedHandler {
     const s = this.state;
     return [
       ...new Set([
-        ...Object.keys(this.o.settings.paperBalance),
+        ...(this.broker.kind === 'paper' ? Object.keys(this.o.settings.paperBalance) : []),
         ...Object.keys(s.balances),
         ...Object.values(s.positions).map((p) => p.quote),
       ]),
     ].sort();
   }
 
+  /** Cash a quote currency started with: the paper setting, or live the exchange's at the first sync. */
   initialBalance(quote: string): number {
+    if (this.broker.kind === 'live') return this.state.live.initial[quote] ?? 0;
     return this.o.settings.paperBalance[quote] ?? 0;
   }
 

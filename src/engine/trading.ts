@@ -148,7 +148,7 @@ export class Trading {
       settings: engineSettings(c),
       logger,
       scheduleReports: true,
-      live: new LiveBroker({ exchange, settings: c.live, logger }),
+      live: new LiveBroker({ exchange, settings: c.live, logger, quotes: Object.keys(c.paper.balance) }),
     });
   }
 

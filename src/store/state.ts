@@ -241,9 +241,11 @@ const StateSchema = z.looseObject({
       confirmedBy: z.string().optional(),
       confirmedAt: z.number().optional(),
       lastSync: z.number().optional(),
+      /** Quote cash at the first sync, per currency: where "since start" counts from. */
+      initial: z.record(z.string(), z.number()).default({}),
       reported: z.array(z.string()).default([]),
     })
-    .default({ reported: [] }),
+    .default({ initial: {}, reported: [] }),
 });
 export type State = z.infer<typeof StateSchema>;
 
@@ -267,7 +269,7 @@ function freshState(now: number): State {
     settings: { risk: {} },
     decisions: [],
     orders: {},
-    live: { reported: [] },
+    live: { initial: {}, reported: [] },
   };
 }
 

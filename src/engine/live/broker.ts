@@ -56,6 +56,8 @@ export interface LiveBrokerOptions {
   exchange: Exchange;
   settings: LiveConfig;
   logger: Logger;
+  /** The account's quote currencies (cash is tracked in these; default USDT). */
+  quotes?: readonly string[];
   /** Wall clock (tests). */
   clock?: () => number;
   retries?: number;
@@ -79,6 +81,8 @@ export class LiveBroker {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly clock: () => number;
+  /** Final errors already reported (each once until the exchange answers again). */
+  private readonly said = new Set<string>();
 
   constructor(private readonly o: LiveBrokerOptions) {
     this.clock = o.clock ?? Date.now;
@@ -721,9 +725,17 @@ export class LiveBroker {
           openOrders.push(
             ...(await client.read(`open orders of ${sym}`, () => this.ex.fetchOpenOrders(sym))),
           );
-      } catch {
+      } catch (err) {
+        // A refusal (a key the exchange rejects, say) is final: said once, not at every sync.
+        const e = toAppError(err);
+        this.o.logger.warn({ err: e.message }, 'reconciliation could not read the account');
+        if (e.code !== 'NETWORK' && !this.said.has(e.message)) {
+          this.said.add(e.message);
+          host.emit([{ type: 'exchange', up: false, detail: `reconciliation stopped: ${e.message}` }]);
+        }
         return;
       }
+      this.said.clear();
       const events: EngineEvent[] = [];
       await host.store.update((s) => {
         const say = (key: string, detail: string) => {
@@ -732,8 +744,14 @@ export class LiveBroker {
           if (s.live.reported.length > 500) s.live.reported.splice(0, s.live.reported.length - 500);
           events.push({ type: 'reconcile', detail });
         };
-        for (const q of new Set([...symbols.map(quoteOf), ...Object.keys(s.balances)]))
-          if (balance[q] !== undefined) s.balances[q] = balance[q]!;
+        for (const q of new Set([
+          ...(this.o.quotes ?? ['USDT']),
+          ...symbols.map(quoteOf),
+          ...Object.keys(s.balances),
+        ])) {
+          s.balances[q] = balance[q] ?? 0;
+          s.live.initial[q] ??= s.balances[q];
+        }
         for (const eo of openOrders)
           if (!eo.clientOrderId || !s.orders[eo.clientOrderId])
             say(

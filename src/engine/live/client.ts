@@ -11,6 +11,7 @@
  * - After `breakerFailures` exchange failures in a row the breaker opens: orders wait, the chats are
  *   told, and a probe asks the exchange for its time until it answers; then the breaker closes.
  */
+import type ccxtModule from 'ccxt';
 import type { Exchange, Order } from 'ccxt';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -47,7 +48,7 @@ export interface ClientOptions {
   onBreaker?: (open: boolean, detail: string) => void;
 }
 
-type Ccxt = typeof import('ccxt').default;
+type Ccxt = typeof ccxtModule;
 
 const firstLine = (e: unknown) => {
   const line = ((e as Error)?.message ?? String(e)).split('\n')[0] ?? '';

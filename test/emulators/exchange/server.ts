@@ -49,6 +49,8 @@ export interface Fault {
   /** HTTP status to answer with; omit with `hang: true` to never answer. */
   status?: number;
   hang?: boolean;
+  /** The JSON error to answer with (default: Binance's words for the status). */
+  body?: unknown;
   /** Carry the request out, then never answer (an order accepted whose response is lost). */
   lose?: boolean;
   /** Only requests with this method (default: any). */
@@ -253,11 +255,12 @@ export class ExchangeEmulator {
         return;
       }
       const body =
-        status === 429
+        fault.body ??
+        (status === 429
           ? { code: -1003, msg: 'Too many requests; current limit is 6000 request weight per 1 MINUTE.' }
           : status === 418
             ? { code: -1003, msg: 'Way too many requests; IP banned until 1700000000000.' }
-            : { code: -1000, msg: 'An unknown error occurred while processing the request.' };
+            : { code: -1000, msg: 'An unknown error occurred while processing the request.' });
       res.writeHead(status, { 'content-type': 'application/json', ...retryAfter }).end(JSON.stringify(body));
       return;
     }
