@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TELEGRAM_LIMITS } from '../../src/chat/throttle.js';
 import { type EmulatorCandle, ExchangeEmulator } from '../emulators/exchange/server.js';
 import { type BotMessage, TelegramEmulator, type TgUser } from '../emulators/telegram/server.js';
-import { startTestBot, type TestBot } from '../helpers/bot.js';
+import { startTestBot } from '../helpers/bot.js';
 
 const ADMIN: TgUser = { id: 3001, first_name: 'Ada', username: 'ada' };
 const TRADER: TgUser = { id: 3002, first_name: 'Tom', username: 'tom' };

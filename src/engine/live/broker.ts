@@ -329,7 +329,16 @@ export class LiveBroker {
       }
       if (next.purpose === 'exit') {
         const pos = host.store.data.positions[next.positionId];
-        if (pos?.stopOrder && !(await this.releaseStop(pos.id, pos.stopOrder))) return;
+        if (!pos) {
+          // Closed meanwhile (its stop filled first): nothing is left to sell.
+          await this.drop(next.id, 'its position was already closed');
+          continue;
+        }
+        if (pos.stopOrder) {
+          const released = await this.releaseStop(pos.id, pos.stopOrder);
+          if (released === 'wait') return;
+          if (released === 'filled') continue;
+        }
       }
       const outcome = await client.submit({
         clientId: next.id,
@@ -345,35 +354,48 @@ export class LiveBroker {
     }
   }
 
-  /** Cancel a position's stop order before selling; false when that could not be done now. */
-  private async releaseStop(positionId: string, stopId: string): Promise<boolean> {
+  /** A recorded order that will not be sent after all. */
+  private async drop(id: string, why: string): Promise<void> {
+    await this.host!.store.update((s) => {
+      const o = s.orders[id];
+      if (o?.status !== 'new') return;
+      o.status = 'cancelled';
+      o.note = why;
+      o.updatedAt = this.clock();
+    });
+  }
+
+  /**
+   * Cancel a position's stop order before selling: `ok`, or `wait` (the exchange did not answer), or
+   * `filled` (the stop filled first; it is booked, and the sell is dropped on the next pass).
+   */
+  private async releaseStop(positionId: string, stopId: string): Promise<'ok' | 'wait' | 'filled'> {
     const host = this.host!;
     const stop = host.store.data.orders[stopId];
-    let filled: Order | undefined;
+    let gone: Order | undefined;
     try {
       if (stop && !FINAL.has(stop.status)) {
         const cancelled = await this.client!.cancel(stop.symbol, stopId);
-        if (!cancelled) filled = await this.client!.lookup(stop.symbol, stopId);
+        if (!cancelled) gone = await this.client!.lookup(stop.symbol, stopId);
       }
     } catch {
-      return false;
+      return 'wait';
     }
-    if (filled) {
-      // It filled first: the stop closed the position; the exit is no longer needed.
-      await this.settle(stopId, { kind: 'adopted', order: filled });
-      return false;
+    if (gone && gone.status !== 'canceled') {
+      await this.settle(stopId, { kind: 'adopted', order: gone });
+      return 'filled';
     }
     await host.store.update((s) => {
       const o = s.orders[stopId];
       if (o && !FINAL.has(o.status)) {
         o.status = 'cancelled';
-        o.note = 'replaced by bosun before a sell';
+        o.note = 'cancelled by bosun before a sell';
         o.updatedAt = this.clock();
       }
       const pos = s.positions[positionId];
       if (pos?.stopOrder === stopId) delete pos.stopOrder;
     });
-    return true;
+    return 'ok';
   }
 
   /** Record an order's outcome: status, fills booked into positions and trades. */
