@@ -188,17 +188,22 @@ export class PaperBroker {
   }
 
   private finish(s: State, rec: PositionRecord, p: Position): TradeRecord {
-    delete s.positions[rec.id];
-    const t = toTrade(p);
-    const trade: TradeRecord = {
-      ...t,
-      exits: t.exits.map((e) => ({ ...e })),
-      id: rec.id,
-      runId: rec.runId,
-      symbol: rec.symbol,
-      quote: rec.quote,
-    };
-    s.trades.push(trade);
-    return trade;
+    return closeRecord(s, rec, p);
   }
+}
+
+/** A position that has nothing left: out of the open positions, into the trades (paper and live). */
+export function closeRecord(s: State, rec: PositionRecord, p: Position): TradeRecord {
+  delete s.positions[rec.id];
+  const t = toTrade(p);
+  const trade: TradeRecord = {
+    ...t,
+    exits: t.exits.map((e) => ({ ...e })),
+    id: rec.id,
+    runId: rec.runId,
+    symbol: rec.symbol,
+    quote: rec.quote,
+  };
+  s.trades.push(trade);
+  return trade;
 }

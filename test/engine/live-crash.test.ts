@@ -9,7 +9,7 @@ import { LiveBroker } from '../../src/engine/live/broker.js';
 import { Engine } from '../../src/engine/engine.js';
 import { ReplayFeed } from '../../src/engine/feed.js';
 import { StateStore } from '../../src/store/state.js';
-import { quietLogger, sampleSlice } from '../helpers/engine.js';
+import { NO_LIMITS, quietLogger, sampleSlice } from '../helpers/engine.js';
 import { ROOT } from '../helpers/fixtures.js';
 import {
   ALL_2H,
@@ -23,6 +23,10 @@ import {
 } from '../helpers/live.js';
 
 const KILLS = Number(process.env.TEST_KILLS ?? 200);
+const SETTINGS = JSON.stringify({
+  live: LIVE_DEFAULTS,
+  risk: { ...NO_LIMITS, sizing: 'fraction', fraction: 0.3, defaultStop: 0.02 },
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('kill -9 during live trading', () => {
@@ -45,6 +49,7 @@ describe('kill -9 during live trading', () => {
           EMU_URL: emu.url,
           EMU_KEY: KEY,
           EMU_SECRET: SECRET,
+          SETTINGS,
         },
       });
     let kills = 0;

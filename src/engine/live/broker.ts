@@ -34,14 +34,13 @@ import {
   planEntry,
   type Side,
 } from '../../backtest/fills.js';
-import { toTrade } from '../../backtest/simulate.js';
 import type { LiveConfig } from '../../config.js';
 import { AppError, toAppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { ExitRules } from '../../strategy/define.js';
 import type { OrderRecord, PositionRecord, State, StateStore, TradeRecord } from '../../store/state.js';
 import type { EngineEvent } from '../engine.js';
-import { type EntryOrder, type EntryResult, fromRecord, quoteOf, toRecord } from '../paper.js';
+import { closeRecord, type EntryOrder, type EntryResult, fromRecord, quoteOf, toRecord } from '../paper.js';
 import { ExchangeClient, type SubmitOutcome } from './client.js';
 
 export interface BrokerHost {
@@ -643,17 +642,7 @@ export class LiveBroker {
     if (o.purpose === 'stop') delete rec.stopOrder;
     if (FINAL.has(o.status)) delete rec.closing;
     if (p.qty <= 0) {
-      delete s.positions[rec.id];
-      const t = toTrade(p);
-      const trade: TradeRecord = {
-        ...t,
-        exits: t.exits.map((e) => ({ ...e })),
-        id: rec.id,
-        runId: rec.runId,
-        symbol: rec.symbol,
-        quote: rec.quote,
-      };
-      s.trades.push(trade);
+      const trade = closeRecord(s, rec, p);
       this.host!.booked(s, rec.runId, trade);
       // Nothing left to protect: any stop still resting is cancelled by the next reconciliation.
       for (const x of Object.values(s.orders))
