@@ -178,6 +178,28 @@ describe('live broker', () => {
     expect(emu.ordersByClientId(entry.id)).toHaveLength(1);
   });
 
+  it('sends a limit entry below the price, cancels it at its timeout, and buys the rest at market', async () => {
+    emu = await emulator();
+    const t = await session({ settings: { entryOrder: 'limit', limitOffsetBps: 50, limitTimeout: 150 } });
+    const id = await pendingSignal(t);
+    const price = emu.price('BTC/USDT');
+    await t.engine.decide(id, 'approve', 'alice');
+    await t.broker.idle();
+    const limit = Object.values(t.store.data.orders).find((o) => o.purpose === 'entry')!;
+    // 50 bps under the latest price, which the market does not reach while the clock stands still.
+    expect(limit.price).toBeCloseTo(price * 0.995, 1);
+    expect(emu.ordersByClientId(limit.id)[0]).toMatchObject({ type: 'LIMIT', status: 'NEW' });
+    expect(t.store.data.signals[id]!.status).toBe('ordered');
+
+    await new Promise((r) => setTimeout(r, 400));
+    await t.broker.idle();
+    expect(emu.ordersByClientId(limit.id)[0]!.status).toBe('CANCELED');
+    const market = emu.ordersByClientId(`${limit.id}m`)[0]!;
+    expect(market).toMatchObject({ type: 'MARKET', status: 'FILLED', origQty: limit.amount });
+    expect(Object.values(t.store.data.positions)).toHaveLength(1);
+    expect(t.store.data.signals[id]!.status).toBe('filled');
+  });
+
   it('refuses an entry below the market minimum or above the notional limit before sending', async () => {
     emu = await emulator();
     const t = await session({ settings: { maxNotionalRun: 3 } });

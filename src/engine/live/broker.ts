@@ -305,8 +305,13 @@ export class LiveBroker {
 
   /** Resolves when the orders recorded so far have been dealt with (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.kicked) await this.working;
-    await this.working;
+    for (;;) {
+      const w = this.working;
+      await w;
+      // Work queued as that finished (a reconciliation kicks a send) counts too.
+      await new Promise((r) => setImmediate(r));
+      if (w === this.working && !this.kicked) return;
+    }
   }
 
   private async drain(): Promise<void> {
@@ -420,6 +425,7 @@ export class LiveBroker {
       if (ex.id) o.exchangeId = ex.id;
       const wasNew = o.status === 'new' || o.status === 'unknown';
       this.book(s, o, ex, fills, events);
+      if (wasNew && o.deadline !== undefined && o.status === 'open') this.checkAt(o.deadline);
       if (wasNew && !FINAL.has(o.status))
         events.push({
           type: 'order',
@@ -431,6 +437,19 @@ export class LiveBroker {
       this.prune(s);
     });
     host.emit(events);
+  }
+
+  /** Reconcile at a limit entry's deadline (its timeout), rather than at the next periodic one. */
+  private checkAt(when: number): void {
+    const t = setTimeout(
+      () => {
+        void this.reconcile().catch((err: unknown) =>
+          this.o.logger.warn({ err: toAppError(err).message }, 'reconciliation failed'),
+        );
+      },
+      Math.max(0, when - this.clock()) + 10,
+    );
+    t.unref();
   }
 
   private rejected(
