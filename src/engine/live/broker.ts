@@ -711,8 +711,7 @@ export class LiveBroker {
               found = (await client.lookup(o.symbol, o.id).catch(() => undefined)) ?? found;
               await host.store.update((s) => {
                 const r = s.orders[o.id];
-                if (r)
-                  r.note = `limit not filled within ${Math.round(this.o.settings.limitTimeout / 1000)} s`;
+                if (r) r.note = `limit not filled within ${this.o.settings.limitTimeout / 1000} s`;
               });
             }
           }
