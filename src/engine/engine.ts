@@ -38,14 +38,15 @@ import { type Candle, candleAt } from '../market/types.js';
 import type { ExitRules, Signals, Strategy } from '../strategy/define.js';
 import { parseParams } from '../strategy/params.js';
 import { loadStrategy } from '../strategy/registry.js';
-import type {
-  OrderRecord,
-  PositionRecord,
-  RunRecord,
-  SignalRecord,
-  State,
-  StateStore,
-  TradeRecord,
+import {
+  markSignal,
+  type OrderRecord,
+  type PositionRecord,
+  type RunRecord,
+  type SignalRecord,
+  type State,
+  type StateStore,
+  type TradeRecord,
 } from '../store/state.js';
 import { CandleBuffer } from './buffer.js';
 import { nextTimeOfDay, startOfDay } from './clock.js';
@@ -621,20 +622,16 @@ export class Engine implements FeedHandler {
   }
 
   private expire(s: State, sig: SignalRecord, reason: string, events: EngineEvent[]): void {
-    sig.status = 'expired';
+    markSignal(s, sig, 'expired');
     sig.reason = reason;
     sig.decidedAt = this.wall();
-    const run = s.runs[sig.runId];
-    if (run?.lastSignal?.id === sig.id) run.lastSignal.status = 'expired';
     this.disarm(sig.id);
     events.push({ type: 'decided', signal: clone(sig) });
   }
 
   private skip(s: State, sig: SignalRecord, reason: string, events: EngineEvent[]): void {
-    sig.status = 'skipped';
+    markSignal(s, sig, 'skipped');
     sig.reason = reason;
-    const run = s.runs[sig.runId];
-    if (run?.lastSignal?.id === sig.id) run.lastSignal.status = 'skipped';
     events.push({ type: 'entry-skipped', signal: clone(sig), reason });
   }
 
@@ -1089,12 +1086,10 @@ export class Engine implements FeedHandler {
     }
     if ('ordered' in result) {
       // Live: the order goes out after this write; the fill becomes the position.
-      sig.status = 'ordered';
-      if (run.lastSignal?.id === sig.id) run.lastSignal.status = 'ordered';
+      markSignal(s, sig, 'ordered');
       return true;
     }
-    sig.status = 'filled';
-    if (run.lastSignal?.id === sig.id) run.lastSignal.status = 'filled';
+    markSignal(s, sig, 'filled');
     events.push({ type: 'entry', position: clone(result.position), signal: clone(sig) });
     return true;
   }

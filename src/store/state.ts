@@ -98,6 +98,13 @@ const SignalRecord = z.object({
 });
 export type SignalRecord = z.infer<typeof SignalRecord>;
 
+/** Set a signal's status, and its run's note of its last signal when this is that signal. */
+export function markSignal(s: State, sig: SignalRecord, status: SignalRecord['status']): void {
+  sig.status = status;
+  const run = s.runs[sig.runId];
+  if (run?.lastSignal?.id === sig.id) run.lastSignal.status = status;
+}
+
 const PositionRecord = z.object({
   id: z.string(),
   runId: z.string(),

@@ -38,7 +38,14 @@ import type { LiveConfig } from '../../config.js';
 import { AppError, toAppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { ExitRules } from '../../strategy/define.js';
-import type { OrderRecord, PositionRecord, State, StateStore, TradeRecord } from '../../store/state.js';
+import {
+  markSignal,
+  type OrderRecord,
+  type PositionRecord,
+  type State,
+  type StateStore,
+  type TradeRecord,
+} from '../../store/state.js';
 import type { EngineEvent } from '../engine.js';
 import { closeRecord, type EntryOrder, type EntryResult, fromRecord, quoteOf, toRecord } from '../paper.js';
 import { ExchangeClient, type SubmitOutcome } from './client.js';
@@ -68,6 +75,9 @@ const FINAL = new Set<OrderRecord['status']>(['filled', 'cancelled', 'rejected']
 const MAX_FINAL_ORDERS = 5_000;
 const clone = <T>(v: T): T => structuredClone(v);
 const baseOf = (symbol: string) => symbol.split('/')[0]!;
+/** How many orders of a kind a position has had (numbers its client ids: `_x1`, `_s2`). */
+const ordersOf = (s: State, positionId: string, purpose: OrderRecord['purpose']) =>
+  Object.values(s.orders).filter((o) => o.positionId === positionId && o.purpose === purpose).length;
 
 export class LiveBroker {
   readonly kind = 'live' as const;
@@ -234,7 +244,7 @@ export class LiveBroker {
     reason: ExitReason,
   ): { ordered: OrderRecord } | undefined {
     if (rec.closing) return undefined;
-    const n = Object.values(s.orders).filter((o) => o.positionId === rec.id && o.purpose === 'exit').length;
+    const n = ordersOf(s, rec.id, 'exit');
     const amount = Number(this.ex.amountToPrecision(rec.symbol, Math.min(qty, rec.qty)));
     if (!(amount > 0)) return undefined;
     rec.closing = reason;
@@ -465,10 +475,8 @@ export class LiveBroker {
     if (o.purpose === 'entry' && o.signalId) {
       const sig = s.signals[o.signalId];
       if (sig) {
-        sig.status = 'skipped';
+        markSignal(s, sig, 'skipped');
         sig.reason = `the exchange refused the order: ${reason}`;
-        const run = s.runs[sig.runId];
-        if (run?.lastSignal?.id === sig.id) run.lastSignal.status = 'skipped';
       }
     }
     if (o.purpose === 'exit' && pos) delete pos.closing;
@@ -544,7 +552,7 @@ export class LiveBroker {
   private entryNotFilled(s: State, o: OrderRecord, events: EngineEvent[]): void {
     const sig = o.signalId ? s.signals[o.signalId] : undefined;
     if (sig && sig.status === 'ordered') {
-      sig.status = 'skipped';
+      markSignal(s, sig, 'skipped');
       sig.reason = o.note ?? 'the entry order was not filled';
     }
     events.push({ type: 'order', order: clone(o), what: 'cancelled', detail: o.note ?? 'not filled' });
@@ -595,11 +603,7 @@ export class LiveBroker {
     });
     s.positions[rec.id] = rec;
     s.balances[rec.quote] = this.cash(s, rec.quote) + entryCash(p);
-    if (sig) {
-      sig.status = 'filled';
-      const run = s.runs[sig.runId];
-      if (run?.lastSignal?.id === sig.id) run.lastSignal.status = 'filled';
-    }
+    if (sig) markSignal(s, sig, 'filled');
     this.protect(s, rec);
     if (sig) events.push({ type: 'entry', position: clone(rec), signal: clone(sig) });
   }
@@ -611,7 +615,7 @@ export class LiveBroker {
     if (types && !types.includes('STOP_LOSS')) return;
     const amount = Number(this.ex.amountToPrecision(rec.symbol, rec.qty));
     if (!(amount > 0)) return;
-    const n = Object.values(s.orders).filter((x) => x.positionId === rec.id && x.purpose === 'stop').length;
+    const n = ordersOf(s, rec.id, 'stop');
     const order = this.record(s, {
       id: this.clientId(s, `${rec.id}_s${n + 1}`),
       symbol: rec.symbol,
@@ -834,7 +838,7 @@ export class LiveBroker {
       this.record(s, { ...rest, id, type: 'market' });
       const sig = o.signalId ? s.signals[o.signalId] : undefined;
       if (sig) {
-        sig.status = 'ordered';
+        markSignal(s, sig, 'ordered');
         delete sig.reason;
       }
     });
