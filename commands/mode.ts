@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import { defineCommand, roleAllows } from '../src/chat/command.js';
 import { bold, reply } from '../src/chat/reply.js';
-import { AppError } from '../src/errors.js';
+import { OneTimeCodes } from '../src/chat/confirm.js';
+import { AppError, badInput } from '../src/errors.js';
+
+/** Codes the /mode live button carries. */
+const codes = new OneTimeCodes();
 
 export default defineCommand({
   name: 'mode',
@@ -42,7 +46,7 @@ export default defineCommand({
     const blocked = trading.liveBlocked();
     if (blocked) throw new AppError('FORBIDDEN', `live trading refused: ${blocked}`);
     if (confirm === undefined) {
-      const code = trading.confirmationCode(ctx.caller.name);
+      const code = codes.issue(ctx.caller.name);
       return reply()
         .line(bold('Switch to LIVE trading?'))
         .line(
@@ -53,7 +57,11 @@ export default defineCommand({
           { label: 'Cancel', command: 'mode', args: ['show'], style: 'secondary' },
         ]);
     }
-    await trading.goLive(confirm, ctx.caller.name);
+    if (!codes.take(confirm, ctx.caller.name))
+      throw badInput(
+        'this confirmation is not valid (expired, used, or asked by someone else); send /mode live again',
+      );
+    await trading.goLive(ctx.caller.name);
     return reply().line(bold('LIVE trading is on.'), ' /mode paper switches back; /panic stops everything.');
   },
 });

@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { defineCommand } from '../src/chat/command.js';
+import { OneTimeCodes } from '../src/chat/confirm.js';
 import { bold, reply } from '../src/chat/reply.js';
 import { badInput } from '../src/errors.js';
 
-/** Confirmation codes handed out by /panic, one use each, for two minutes. */
-const codes = new Map<string, { by: string; expires: number }>();
+/** Codes the /panic button carries. */
+const codes = new OneTimeCodes();
 
 export default defineCommand({
   name: 'panic',
@@ -19,8 +19,7 @@ export default defineCommand({
   async run({ confirm }, ctx) {
     const engine = ctx.services.engine;
     if (confirm === undefined) {
-      const code = randomBytes(6).toString('hex');
-      codes.set(code, { by: ctx.caller.name, expires: Date.now() + 120_000 });
+      const code = codes.issue(ctx.caller.name);
       const s = engine.state;
       const runs = Object.values(s.runs).filter((r) => r.state !== 'stopped').length;
       return reply()
@@ -33,9 +32,7 @@ export default defineCommand({
           { label: 'Cancel', command: 'positions', args: [], style: 'secondary' },
         ]);
     }
-    const c = codes.get(confirm);
-    codes.delete(confirm);
-    if (!c || c.expires < Date.now() || c.by !== ctx.caller.name)
+    if (!codes.take(confirm, ctx.caller.name))
       throw badInput(
         'this confirmation is not valid (expired, used, or asked by someone else); send /panic again',
       );

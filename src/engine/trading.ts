@@ -8,7 +8,6 @@
  * A confirmed live mode is remembered in the live state, so a restart resumes it (and says so);
  * `/mode paper` ends it. Positions left on the exchange keep their exchange-side stops.
  */
-import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -18,7 +17,6 @@ import { Engine, type EngineEvent, engineSettings } from './engine.js';
 import type { Feed } from './feed.js';
 
 export const LIVE_STATE_FILE = 'bosun-live.json';
-const CONFIRM_MS = 2 * 60_000;
 
 export interface TradingOptions {
   config: Readonly<Config>;
@@ -32,7 +30,6 @@ export class Trading {
   private current: Engine;
   private readonly listeners = new Set<(e: EngineEvent) => void>();
   private off: (() => void) | undefined;
-  private confirmations = new Map<string, { by: string; expires: number }>();
   private switching: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: TradingOptions) {
@@ -70,13 +67,6 @@ export class Trading {
     return undefined;
   }
 
-  /** A one-time code for the confirmation button, bound to the admin who asked. */
-  confirmationCode(by: string): string {
-    const code = randomBytes(6).toString('hex');
-    this.confirmations.set(code, { by, expires: Date.now() + CONFIRM_MS });
-    return code;
-  }
-
   /** Start a live engine if the live state says an admin confirmed it earlier (a restart). */
   async resumeLive(): Promise<string | undefined> {
     if (this.liveBlocked()) return undefined;
@@ -89,17 +79,10 @@ export class Trading {
     return who;
   }
 
-  /** Switch to live with a confirmation code from `/mode live`. */
-  async goLive(code: string, by: string): Promise<void> {
+  /** Switch to live (`/mode live` has had the admin's confirmation). */
+  async goLive(by: string): Promise<void> {
     const blocked = this.liveBlocked();
     if (blocked) throw new AppError('FORBIDDEN', blocked);
-    const c = this.confirmations.get(code);
-    this.confirmations.delete(code);
-    if (!c || c.expires < Date.now() || c.by !== by)
-      throw new AppError(
-        'BAD_INPUT',
-        'this confirmation is not valid (expired, used, or asked by someone else); send /mode live again',
-      );
     if (this.mode === 'live') return;
     const store = await StateStore.open(this.o.config.dataDir, Date.now(), LIVE_STATE_FILE);
     await store.update((s) => {

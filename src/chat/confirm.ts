@@ -1,0 +1,26 @@
+/**
+ * One-time confirmation codes for dangerous commands (`/mode live`, `/panic`): the first answer
+ * hands out a code on a button; the command runs only when the same person comes back with it,
+ * once, before it expires.
+ */
+import { randomBytes } from 'node:crypto';
+
+export class OneTimeCodes {
+  private readonly codes = new Map<string, { by: string; expires: number }>();
+
+  constructor(private readonly ttlMs = 120_000) {}
+
+  /** A fresh code for `by`. */
+  issue(by: string): string {
+    const code = randomBytes(6).toString('hex');
+    this.codes.set(code, { by, expires: Date.now() + this.ttlMs });
+    return code;
+  }
+
+  /** Whether `code` was issued to `by` and is still valid; either way it is used up. */
+  take(code: string, by: string): boolean {
+    const c = this.codes.get(code);
+    this.codes.delete(code);
+    return c !== undefined && c.expires >= Date.now() && c.by === by;
+  }
+}
