@@ -6,10 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { LiveBroker } from '../../src/engine/live/broker.js';
-import { Engine } from '../../src/engine/engine.js';
-import { ReplayFeed } from '../../src/engine/feed.js';
-import { StateStore } from '../../src/store/state.js';
-import { NO_LIMITS, quietLogger, sampleSlice } from '../helpers/engine.js';
+import { makeEngine, NO_LIMITS, quietLogger, sampleSlice } from '../helpers/engine.js';
 import { ROOT } from '../helpers/fixtures.js';
 import {
   ALL_2H,
@@ -80,33 +77,13 @@ describe('kill -9 during live trading', () => {
     expect(duringTrading).toBeGreaterThan(KILLS / 2);
 
     // A last, clean start reconciles with the exchange; then bosun's books and the exchange's agree.
-    const store = await StateStore.open(dir, Date.now(), 'bosun-live.json');
     const broker = new LiveBroker({
       exchange: liveExchange(emu.url, 2000),
       settings: LIVE_DEFAULTS,
       logger: quietLogger(),
       backoffMs: 20,
     });
-    const engine = new Engine({
-      store,
-      feed: new ReplayFeed({
-        file,
-        speed: 1,
-        logger: quietLogger(),
-        cursor: store.data.engine.replay!.cursor,
-      }),
-      logger: quietLogger(),
-      live: broker,
-      settings: {
-        paperBalance: { USDT: 0 },
-        fee: 0.001,
-        slippageBps: 0,
-        approvalTimeoutMs: 60_000,
-        risk: {},
-        timezone: 'UTC',
-        reportTime: '00:00',
-      },
-    });
+    const { engine, store } = await makeEngine({ file, dir, speed: 1, live: broker });
     const frozen = emu.now();
     emu.now = () => frozen;
     await engine.start();
