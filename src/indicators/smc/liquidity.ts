@@ -151,35 +151,23 @@ export function liquidityLive(
   const events: LiquidityEvent[] = [];
   const tol = (level: number, bar: number) => tolerance(level, barToConfirm.get(bar) ?? bar);
   for (const p of pools(c, bars, kinds, levels, tol)) {
-    let sum = 0;
-    let known = -1;
-    for (let m = 0; m < p.members.length; m++) {
-      const s = p.members[m]!;
+    const [first, second] = p.members;
+    // The sweep is known at the sweeping bar, or when the pool itself became known if that was later.
+    const sweptAt = p.swept > 0 ? Math.max(p.swept, confirmAt[second!]!) : Number.POSITIVE_INFINITY;
+    let sum = levels[first!]!;
+    let count = 1;
+    let end = bars[first!]!;
+    const base = { dir: p.dir, origin: p.origin, sweepLevel: p.sweepLevel };
+    for (const s of p.members.slice(1)) {
+      if (confirmAt[s]! > sweptAt) break; // confirmed after the sweep: too late to count
       sum += levels[s]!;
-      known = Math.max(known, confirmAt[s]!);
-      if (m === 0) continue;
-      const base = {
-        dir: p.dir,
-        origin: p.origin,
-        level: sum / (m + 1),
-        end: bars[s]!,
-        sweepLevel: p.sweepLevel,
-      };
-      events.push({ ...base, at: known, kind: 'pool', swept: 0 });
+      count++;
+      end = bars[s]!;
+      if (confirmAt[s]! < sweptAt)
+        events.push({ ...base, at: confirmAt[s]!, kind: 'pool', level: sum / count, end, swept: 0 });
     }
-    if (p.swept > 0) {
-      const last = p.members[p.members.length - 1]!;
-      events.push({
-        at: Math.max(p.swept, known),
-        kind: 'swept',
-        dir: p.dir,
-        origin: p.origin,
-        level: p.level,
-        end: bars[last]!,
-        sweepLevel: p.sweepLevel,
-        swept: p.swept,
-      });
-    }
+    if (p.swept > 0)
+      events.push({ ...base, at: sweptAt, kind: 'swept', level: sum / count, end, swept: p.swept });
   }
   return events.sort((a, b) => a.at - b.at || (a.kind === b.kind ? 0 : a.kind === 'pool' ? -1 : 1));
 }

@@ -72,7 +72,8 @@ function run(
   const n = c.close.length;
   const { open, high, low, close } = c;
   const vol = c.volume;
-  const v = (i: number) => (vol ? vol[(i + n) % n]! : 0); // the reference indexes from the end below 0
+  // Below bar 0 the reference reads from the end of the data; the live form cannot, and reads 0.
+  const v = (i: number) => (!vol ? 0 : i >= 0 ? vol[i]! : onCreate ? 0 : vol[i + n]!);
   const a: Arrays = {
     ob: new Int8Array(n),
     top: new Float64Array(n),
