@@ -139,16 +139,30 @@ export function informativeSeries(
   const out: Record<string, InformativeSeries> = {};
   for (const [key, tf] of Object.entries(strategy.timeframes)) {
     if (key === 'main') continue;
-    const ms = timeframeMs(tf);
-    if (ms < tfMs || ms % tfMs !== 0) {
-      throw badInput(
-        `${strategy.name} needs ${tf} candles (${key}), which ${timeframeName(tfMs)} data cannot serve; use data whose timeframe divides ${tf}`,
-      );
-    }
-    const htf = resample(candles, tfMs, ms);
-    out[key] = { timeframe: tf, candles: htf, index: alignClosed(candles.time, tfMs, htf.time, ms) };
+    out[key] = alignedTimeframe(strategy.name, key, tf, candles, tfMs);
   }
   return out;
+}
+
+/**
+ * One higher timeframe resampled from the main candles, with each main bar's last closed candle of it.
+ * Strategies whose timeframes are parameters call it themselves.
+ */
+export function alignedTimeframe(
+  strategyName: string,
+  key: string,
+  tf: string,
+  candles: Candles,
+  tfMs: number,
+): InformativeSeries {
+  const ms = timeframeMs(tf);
+  if (ms < tfMs || ms % tfMs !== 0) {
+    throw badInput(
+      `${strategyName} needs ${tf} candles (${key}), which ${timeframeName(tfMs)} data cannot serve; use data whose timeframe divides ${tf}`,
+    );
+  }
+  const htf = resample(candles, tfMs, ms);
+  return { timeframe: tf, candles: htf, index: alignClosed(candles.time, tfMs, htf.time, ms) };
 }
 
 /** Exit rules at the edge: each number in range, take-profit levels ascending and closing at most 100%. */

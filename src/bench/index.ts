@@ -20,6 +20,7 @@ import { backtestChart } from '../charts/backtest-chart.js';
 import { LocalRenderer, loadChartLibraries } from '../charts/render/local.js';
 import { parseCommandArgs } from '../cli/args.js';
 import * as ind from '../indicators/index.js';
+import { smcRows } from './smc.js';
 import { loadCandlesFile } from '../market/load.js';
 import { type Candles, sliceCandles } from '../market/types.js';
 import { writeFileAtomic } from '../store/atomic.js';
@@ -251,6 +252,7 @@ export async function benchCommand(argv: string[], dataDir = 'data'): Promise<nu
     ratio: tiMs / baseEmaMs,
   });
 
+  rows.push(...smcRows(candles, runs, timeIt));
   rows.push(...(await chartRows(candles, runs)));
 
   if (v.json) {

@@ -1,6 +1,6 @@
 /**
  * The market chart behind `/chart SYMBOL [TF] [indicators]`: candles, volume, chosen overlays (EMA,
- * SMA, Bollinger, VWAP) on the price, oscillators (RSI, MACD) in their own panels, and open
+ * SMA, Bollinger, VWAP, Smart Money Concepts) on the price, oscillators (RSI, MACD) in their own panels, and open
  * positions' entry, stop and targets as horizontal lines. Indicators are computed over all the
  * candles given and the last `bars` are shown, so they are warm from the first bar drawn.
  */
@@ -18,6 +18,7 @@ import {
   pricePanel,
 } from './datasets.js';
 import { pointsAt, reduceIndices } from './reduce.js';
+import { smcDatasets } from './smc-overlay.js';
 import { palette } from './theme.js';
 import {
   type ChartDocument,
@@ -32,13 +33,14 @@ export type IndicatorRequest =
   | { kind: 'bb'; period: number; stdDev: number }
   | { kind: 'vwap' }
   | { kind: 'rsi'; period: number }
-  | { kind: 'macd'; fast: number; slow: number; signal: number };
+  | { kind: 'macd'; fast: number; slow: number; signal: number }
+  | { kind: 'smc'; swing: number };
 
 /** Bars loaded before those drawn, so indicators are warm on the first bar shown. */
 export const INDICATOR_WARMUP = 300;
 
 export const INDICATORS_ALLOWED =
-  'ema<N>, sma<N>, bb or bb<N>, vwap, rsi or rsi<N>, macd (e.g. ema20,ema50,bb,rsi)';
+  'ema<N>, sma<N>, bb or bb<N>, vwap, rsi or rsi<N>, macd, smc or smc<swing length> (e.g. ema20,ema50,bb,rsi)';
 
 /** Parse "ema20,ema50,bb,rsi,macd" (commas or spaces). */
 export function parseIndicators(text: string): IndicatorRequest[] {
@@ -64,6 +66,7 @@ export function parseIndicators(text: string): IndicatorRequest[] {
     else if (name === 'vwap' && n === undefined) out.push({ kind: 'vwap' });
     else if (name === 'rsi') out.push({ kind: 'rsi', period: period(14, 200) });
     else if (name === 'macd' && n === undefined) out.push({ kind: 'macd', fast: 12, slow: 26, signal: 9 });
+    else if (name === 'smc') out.push({ kind: 'smc', swing: period(5, 50) });
     else throw badInput(`unknown indicator "${token}"; allowed: ${INDICATORS_ALLOWED}`);
   }
   return out;
@@ -108,6 +111,7 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
   const show = (values: Float64Array) => values.subarray(start);
 
   const overlays: Array<[string, Float64Array]> = [];
+  let smcSwing = 0;
   const oscillators: IndicatorRequest[] = [];
   for (const req of input.indicators ?? []) {
     if (req.kind === 'ema' || req.kind === 'sma')
@@ -122,6 +126,7 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
       );
     } else if (req.kind === 'vwap')
       overlays.push(['VWAP', show(ind.vwap(all.high, all.low, all.close, all.volume, all.time))]);
+    else if (req.kind === 'smc') smcSwing = req.swing;
     else oscillators.push(req);
   }
 
@@ -166,6 +171,8 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
     hi = Math.max(hi, c.high[i]!);
     lo = Math.min(lo, c.low[i]!);
   }
+  if (smcSwing > 0)
+    priceSets.push(...smcDatasets({ all, start, to, swingLength: smcSwing, low: lo, high: hi }, p));
   const title = [input.symbol, input.timeframe, input.source].filter(Boolean).join(' · ');
   const subtitle = `Last ${money(last)}   ·   ${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}% over ${n} bars   ·   High ${money(hi)}   ·   Low ${money(lo)}`;
 

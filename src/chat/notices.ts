@@ -77,6 +77,7 @@ export function signalReply(sig: SignalRecord, tz: string, withButtons: boolean)
     .slice(0, 6)
     .map(([k, v]) => `${k} ${price(v)}`);
   if (ind.length > 0) r.line('On: ', ind.join(', '));
+  if (sig.note) r.line('Why: ', sig.note);
   r.line(statusText(sig, tz));
   if (withButtons && sig.status === 'pending')
     r.buttons([

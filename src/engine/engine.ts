@@ -994,6 +994,7 @@ export class Engine implements FeedHandler {
       ...(refused !== undefined ? { reason: refused } : {}),
       messages: [],
       indicators,
+      ...(signals.notes?.[t] ? { note: signals.notes[t] } : {}),
     };
     if (refused === undefined && run.approve === 'auto') {
       sig.decidedBy = 'auto';

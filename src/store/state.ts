@@ -95,6 +95,8 @@ const SignalRecord = z.object({
   /** Where the signal was announced: `platform:chatId` and the message id, for later edits. */
   messages: z.array(z.object({ chat: z.string(), ref: z.string() })),
   indicators: z.record(z.string(), z.number().nullable()),
+  /** The strategy's own words on why it signalled (for ict-confluence: which conditions held). */
+  note: z.string().optional(),
 });
 export type SignalRecord = z.infer<typeof SignalRecord>;
 

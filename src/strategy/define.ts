@@ -34,6 +34,8 @@ export interface Signals {
   readonly target?: Float64Array;
   /** Indicator lines the strategy decided on, by name, for charts and decision records. */
   readonly indicators: Record<string, Float64Array>;
+  /** Why the strategy signalled at bar t, in a few words for the signal message (sparse). */
+  readonly notes?: ReadonlyArray<string | undefined>;
 }
 
 /** A partial take-profit: when price has moved `at` (fraction, 0.015 = +1.5%) in favour, close `close` of the initial quantity. */

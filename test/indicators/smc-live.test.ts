@@ -28,7 +28,7 @@ const live = swingsLive(candles, L);
 
 function cut(c: Ohlc, t: number): Ohlc {
   return {
-    open: c.open.slice(0, t) as Float64Array,
+    open: (c.open as Float64Array).slice(0, t),
     high: (c.high as Float64Array).slice(0, t),
     low: (c.low as Float64Array).slice(0, t),
     close: (c.close as Float64Array).slice(0, t),

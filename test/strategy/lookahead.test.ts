@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { informativeSeries } from '../../src/backtest/run.js';
 import { loadCandlesFile } from '../../src/market/load.js';
+import { closedOnly, resample } from '../../src/market/resample.js';
+import { timeframeMs } from '../../src/market/timeframe.js';
 import { type Candles, sliceCandles } from '../../src/market/types.js';
 import { defineStrategy, emptySignals, type Signals, type Strategy } from '../../src/strategy/define.js';
 import { parseParams } from '../../src/strategy/params.js';
@@ -15,11 +17,22 @@ import { SAMPLES } from '../helpers/fixtures.js';
 
 const TWO_HOURS = 7_200_000;
 const candles = sliceCandles(loadCandlesFile(`${SAMPLES}binance_BTC-USDT_2h.csv`), 0, 3000);
+// Strategies on shorter timeframes (ict-confluence trades 15m) run on the 1m sample resampled to theirs.
+const MINUTE = 60_000;
+const minutes = loadCandlesFile(`${SAMPLES}binanceus_BTC-USDT_1m_2023-03.csv`);
+
+/** The bundled data a strategy runs on at its own main timeframe (2h, or the 1m sample resampled). */
+function dataFor(strategy: Strategy): { c: Candles; tfMs: number } {
+  const tfMs = timeframeMs(strategy.timeframes.main);
+  if (tfMs >= TWO_HOURS) return { c: candles, tfMs: TWO_HOURS };
+  return { c: closedOnly(resample(minutes, MINUTE, tfMs)), tfMs };
+}
 
 function signalsOn(strategy: Strategy, c: Candles, params: Record<string, unknown>): Signals {
+  const tfMs = c.time[1]! - c.time[0]!; // the cuts keep at least two bars
   return strategy.signals(c, params, {
-    timeframeMs: TWO_HOURS,
-    informative: informativeSeries(strategy, c, TWO_HOURS),
+    timeframeMs: tfMs,
+    informative: informativeSeries(strategy, c, tfMs),
   });
 }
 
@@ -52,6 +65,15 @@ function findLookAhead(
         ],
       ),
     ];
+    const notes: Array<[string, ArrayLike<unknown> | undefined, ArrayLike<unknown> | undefined]> = [
+      ['notes', cut.notes, full.notes],
+    ];
+    for (const [name, a, b] of notes) {
+      if (a === undefined && b === undefined) continue;
+      for (let i = 0; i < t; i++)
+        if (a?.[i] !== b?.[i])
+          return `${name}[${i}] is ${String(a?.[i])} on data cut at ${t} but ${String(b?.[i])} on the full data`;
+    }
     for (const [name, a, b] of series) {
       if (a === undefined && b === undefined) continue;
       if (a === undefined || b === undefined || a.length !== t)
@@ -72,18 +94,34 @@ describe('no strategy looks ahead', async () => {
 
   it('there are strategies to check', () => {
     expect(strategies.map((s) => s.name)).toEqual(
-      expect.arrayContaining(['ema-cross', 'rsi-reversion', 'macd-momentum', 'bb-breakout', 'ma-trend']),
+      expect.arrayContaining([
+        'ema-cross',
+        'rsi-reversion',
+        'macd-momentum',
+        'bb-breakout',
+        'ma-trend',
+        'ict-confluence',
+      ]),
     );
   });
 
   it.each(strategies.map((s) => [s.name, s] as const))('%s, default parameters', (_name, strategy) => {
-    expect(findLookAhead(strategy, candles, parseParams(strategy, {}), cuts)).toBeUndefined();
+    const { c } = dataFor(strategy);
+    const at = cuts.filter((t) => t < c.length);
+    expect(findLookAhead(strategy, c, parseParams(strategy, {}), at)).toBeUndefined();
+  });
+
+  it.each(['aggressive', 'conservative'])('ict-confluence, %s preset, shorts too', (preset) => {
+    const strategy = strategies.find((s) => s.name === 'ict-confluence')!;
+    const { c } = dataFor(strategy);
+    const at = [...cuts.filter((t) => t < c.length), 1200, 1201, 1202, 1650];
+    expect(findLookAhead(strategy, c, parseParams(strategy, { preset }), at)).toBeUndefined();
   });
 
   it.each(strategies.map((s) => [s.name, s] as const))(
     '%s gives signals on the full data (the check is not vacuous)',
     (_name, strategy) => {
-      const s = signalsOn(strategy, candles, parseParams(strategy, {}));
+      const s = signalsOn(strategy, dataFor(strategy).c, parseParams(strategy, {}));
       const entries = s.enterLong.reduce((n, v) => n + v, 0) + s.enterShort.reduce((n, v) => n + v, 0);
       expect(entries).toBeGreaterThan(0);
     },

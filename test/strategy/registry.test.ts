@@ -32,6 +32,7 @@ describe('strategy registry', () => {
     expect(strategyNames()).toEqual([
       'bb-breakout',
       'ema-cross',
+      'ict-confluence',
       'ma-trend',
       'macd-momentum',
       'rsi-reversion',

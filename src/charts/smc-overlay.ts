@@ -1,0 +1,175 @@
+/**
+ * Smart Money Concepts drawn on the market chart (`/chart BTC/USDT 15m smc`): the swing zigzag, BOS and
+ * CHOCH levels from the broken swing to the breaking bar, fair value gaps and order blocks as boxes
+ * from their candle until mitigated (or the chart's end), and liquidity levels until swept.
+ *
+ * Charts use the reference forms, which mark each concept at the bar it refers to; that is how traders
+ * read them. Only what reaches into the drawn window is drawn, and the most recent boxes first, so a
+ * long window stays readable.
+ */
+import * as smc from '../indicators/smc/index.js';
+import type { Candles } from '../market/types.js';
+import { lineDataset } from './datasets.js';
+import type { Palette } from './theme.js';
+import type { Dataset } from './types.js';
+
+/** At most this many boxes of each kind (the latest). */
+const MAX_BOXES = 25;
+const MAX_LINES = 40;
+
+/** '#rrggbb' with an alpha (0-1) as '#rrggbbaa'. */
+function alpha(color: string, a: number): string {
+  if (!/^#[0-9a-f]{6}$/i.test(color)) return color;
+  return `${color}${Math.round(a * 255)
+    .toString(16)
+    .padStart(2, '0')}`;
+}
+
+export interface SmcOverlayInput {
+  /** All candles (concepts are computed over all of them). */
+  all: Candles;
+  /** First drawn bar's index in `all`. */
+  start: number;
+  /** Time where the chart ends (after the last bar). */
+  to: number;
+  swingLength: number;
+  /** Price range of the drawn candles: levels far outside it are left out so the axis keeps its scale. */
+  low: number;
+  high: number;
+}
+
+export function smcDatasets(input: SmcOverlayInput, p: Palette): Dataset[] {
+  const { all, start, to, swingLength } = input;
+  const n = all.length;
+  const margin = (input.high - input.low) * 0.15;
+  const inRange = (...ys: number[]) => ys.every((y) => y >= input.low - margin && y <= input.high + margin);
+  const t = (i: number) => (i >= n ? to : all.time[i]!);
+  const swings = smc.swingHighsLows(all, swingLength);
+  const out: Dataset[] = [];
+
+  // Swing zigzag through the swings in view (and the one before, so the line enters from the left).
+  const points: Array<{ x: number; y: number }> = [];
+  let before: { x: number; y: number } | undefined;
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(swings.highLow[i]!)) continue;
+    const pt = { x: all.time[i]!, y: swings.level[i]! };
+    if (i < start) before = pt;
+    else points.push(pt);
+  }
+  if (before) points.unshift(before);
+  out.push(
+    lineDataset('Swings', points, p.muted, {
+      borderWidth: 1,
+      pointRadius: 2.5,
+      order: 1,
+    }),
+  );
+
+  // BOS / CHOCH: a level from the broken swing to the bar that broke it.
+  const structure = smc.bosChoch(all, swings);
+  const labelled = new Set<string>();
+  const segments: Dataset[] = [];
+  for (let i = 0; i < n; i++) {
+    const kind = !Number.isNaN(structure.bos[i]!) ? 'BOS' : !Number.isNaN(structure.choch[i]!) ? 'CHOCH' : '';
+    if (!kind) continue;
+    const end = structure.brokenIndex[i]!;
+    if (end < start || !inRange(structure.level[i]!)) continue;
+    const color = kind === 'BOS' ? p.overlays[0]! : p.overlays[1]!;
+    const label = labelled.has(kind) ? '' : kind;
+    labelled.add(kind);
+    const y = structure.level[i]!;
+    segments.push(
+      lineDataset(
+        label,
+        [
+          { x: t(Math.max(i, start)), y },
+          { x: t(end), y },
+        ],
+        color,
+        {
+          borderWidth: 1.4,
+          borderDash: kind === 'CHOCH' ? [6, 3] : [],
+          order: 1,
+        },
+      ),
+    );
+  }
+  out.push(...segments.slice(-MAX_LINES));
+
+  // Boxes: fair value gaps and order blocks, from their candle to the mitigating bar or the end.
+  const box = (label: string, from: number, until: number, top: number, bottom: number, color: string) =>
+    lineDataset(
+      label,
+      [
+        { x: t(Math.max(from, start)), y: top },
+        { x: until, y: top },
+      ],
+      alpha(color, 0.5),
+      {
+        borderWidth: 0.8,
+        backgroundColor: alpha(color, 0.18),
+        fill: { value: bottom },
+        order: 3,
+      },
+    );
+  const gaps = smc.fvg(all);
+  const gapBoxes: Dataset[] = [];
+  for (let i = 0; i < n; i++) {
+    const d = gaps.fvg[i]!;
+    if (Number.isNaN(d)) continue;
+    const m = gaps.mitigatedIndex[i]!;
+    const until = m > 0 ? m : n;
+    if (until < start || !inRange(gaps.top[i]!, gaps.bottom[i]!)) continue;
+    gapBoxes.push(box('', i, t(until), gaps.top[i]!, gaps.bottom[i]!, d === 1 ? p.up : p.down));
+  }
+  const keptGaps = gapBoxes.slice(-MAX_BOXES);
+  if (keptGaps[0]) keptGaps[0].label = 'FVG';
+  out.push(...keptGaps);
+
+  const blocks = smc.orderBlocks(all, swings);
+  const blockBoxes: Dataset[] = [];
+  for (let i = 0; i < n; i++) {
+    const d = blocks.ob[i]!;
+    if (Number.isNaN(d)) continue;
+    const m = blocks.mitigatedIndex[i]!;
+    const until = m > 0 ? m : n;
+    if (until < start || !inRange(blocks.top[i]!, blocks.bottom[i]!)) continue;
+    blockBoxes.push(
+      box('', i, t(until), blocks.top[i]!, blocks.bottom[i]!, d === 1 ? p.overlays[2]! : p.overlays[3]!),
+    );
+  }
+  const keptBlocks = blockBoxes.slice(-MAX_BOXES);
+  if (keptBlocks[0]) keptBlocks[0].label = 'Order block';
+  out.push(...keptBlocks);
+
+  // Liquidity: equal highs or lows, from the first swing until swept.
+  const pools = smc.liquidity(all, swings, 0.01);
+  const levels: Dataset[] = [];
+  for (let i = 0; i < n; i++) {
+    const d = pools.liquidity[i]!;
+    if (Number.isNaN(d)) continue;
+    const swept = pools.swept[i]!;
+    const until = swept > 0 ? swept : n;
+    const y = pools.level[i]!;
+    if (until < start || !inRange(y)) continue;
+    levels.push(
+      lineDataset(
+        '',
+        [
+          { x: t(Math.max(i, start)), y },
+          { x: t(until), y },
+        ],
+        p.overlays[4]!,
+        {
+          borderWidth: 1.2,
+          borderDash: [2, 3],
+          order: 1,
+        },
+      ),
+    );
+  }
+  const keptLevels = levels.slice(-MAX_LINES);
+  if (keptLevels[0]) keptLevels[0].label = 'Liquidity';
+  out.push(...keptLevels);
+  return out;
+}
