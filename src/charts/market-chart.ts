@@ -40,7 +40,7 @@ export type IndicatorRequest =
 export const INDICATOR_WARMUP = 300;
 
 export const INDICATORS_ALLOWED =
-  'ema<N>, sma<N>, bb or bb<N>, vwap, rsi or rsi<N>, macd, smc or smc<swing length> (e.g. ema20,ema50,bb,rsi)';
+  'ema<N>, sma<N>, bb or bb<N>, vwap, rsi or rsi<N>, macd, smc or smc<N> (e.g. ema20,bb,rsi,smc)';
 
 /** Parse "ema20,ema50,bb,rsi,macd" (commas or spaces). */
 export function parseIndicators(text: string): IndicatorRequest[] {

@@ -89,6 +89,24 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     for (const b of buttons(photo!)) expect(Buffer.byteLength(b.data)).toBeLessThanOrEqual(64);
   });
 
+  it('backtests ict-confluence on 15m like any strategy, and draws /chart with SMC overlays', async () => {
+    const [, summary, photo] = await ask(
+      ADMIN,
+      '/backtest ict-confluence BTC/USDT 15m 21d preset=aggressive',
+      3,
+    );
+    expect(summary!.text).toMatch(
+      /<b>Backtest ict-confluence BTC\/USDT 15m 3w<\/b>: [+-]\d+\.\d\d% over \d+ trades/,
+    );
+    expect(summary!.text).toContain('preset=aggressive');
+    expect(photo!.caption).toBe('ict-confluence on BTC/USDT 15m');
+    const chart = (await ask(VIEWER, '/chart BTC/USDT 15m smc bars=200', 2)).find((m) => m.photo);
+    expect(chart!.photo).toMatchObject({ width: 1280, height: 720 });
+    expect(chart!.caption).toBe('BTC/USDT 15m (smc)');
+    const [bad] = await ask(VIEWER, '/chart BTC/USDT 15m smc99');
+    expect(bad!.text).toContain('indicator "smc99": period 99 is out of range; allowed: 2 to 50');
+  });
+
   it.each([
     ['/backtest ema-cross', 'SYMBOL is missing; allowed: a market like BTC/USDT'],
     ['/backtest ema-cross BTCUSDT 1h', 'SYMBOL is "BTCUSDT"; allowed: a market like BTC/USDT'],
