@@ -127,7 +127,10 @@ describe('live-safe SMC forms', () => {
   it('liquidity: with the reference tolerance, pools and sweeps agree, each known when its swings are confirmed', () => {
     let hi = -Infinity;
     let lo = Infinity;
-    for (let i = 0; i < n; i++) ((hi = Math.max(hi, candles.high[i]!)), (lo = Math.min(lo, candles.low[i]!)));
+    for (let i = 0; i < n; i++) {
+      hi = Math.max(hi, candles.high[i]!);
+      lo = Math.min(lo, candles.low[i]!);
+    }
     const pip = (hi - lo) * 0.01;
     const r = liquidity(candles, ref, 0.01);
     const events = liquidityLive(candles, live, () => pip);

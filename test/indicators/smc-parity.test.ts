@@ -13,7 +13,6 @@ import {
   retracements,
   sessions,
   swingHighsLows,
-  type Ohlc,
 } from '../../src/indicators/smc/index.js';
 import { loadEurusd } from '../helpers/eurusd.js';
 import { FIXTURES, readColumns } from '../helpers/fixtures.js';

@@ -44,7 +44,10 @@ function bars(rows: Array<[number, number] | [number, number, number, number]>, 
 function swingsAt(n: number, marks: Array<[number, 1 | -1, number]>): Swings {
   const highLow = new Float64Array(n).fill(Number.NaN);
   const level = new Float64Array(n).fill(Number.NaN);
-  for (const [i, k, l] of marks) ((highLow[i] = k), (level[i] = l));
+  for (const [i, k, l] of marks) {
+    highLow[i] = k;
+    level[i] = l;
+  }
   return { highLow, level };
 }
 
@@ -282,8 +285,11 @@ describe('liquidity', () => {
     for (const [i, l] of [
       [2, 10],
       [6, 10.05],
-    ] as const)
-      ((live.highLow[i + 2] = 1), (live.level[i + 2] = l), (live.origin[i + 2] = i));
+    ] as const) {
+      live.highLow[i + 2] = 1;
+      live.level[i + 2] = l;
+      live.origin[i + 2] = i;
+    }
     const events = liquidityLive(c, live, () => 0.1);
     // band 9.9..10.1 around the first; 10.05 joins; average 10.025; bar 9's high 10.2 >= 10.1 sweeps it
     expect(events.map((e) => [e.at, e.kind, e.origin, e.end, e.swept])).toEqual([
