@@ -251,6 +251,7 @@ describe('npm run strategies', () => {
     expect(list.map((s: { name: string }) => s.name)).toEqual([
       'bb-breakout',
       'ema-cross',
+      'ict-confluence',
       'ma-trend',
       'macd-momentum',
       'rsi-reversion',

@@ -172,7 +172,7 @@ describe('market chart spec', () => {
     ]);
     expect(() => parseIndicators('ichimoku')).toThrow(AppError);
     expect(() => parseIndicators('ichimoku')).toThrow(
-      'unknown indicator "ichimoku"; allowed: ema<N>, sma<N>, bb or bb<N>, vwap, rsi or rsi<N>, macd (e.g. ema20,ema50,bb,rsi)',
+      'unknown indicator "ichimoku"; allowed: ema<N>, sma<N>, bb or bb<N>, vwap, rsi or rsi<N>, macd, smc or smc<N> (e.g. ema20,bb,rsi,smc)',
     );
     expect(() => parseIndicators('ema')).toThrow(/needs a period, e\.g\. ema20/);
     expect(() => parseIndicators('rsi1')).toThrow(
