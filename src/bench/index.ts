@@ -20,6 +20,7 @@ import { backtestChart } from '../charts/backtest-chart.js';
 import { LocalRenderer, loadChartLibraries } from '../charts/render/local.js';
 import { parseCommandArgs } from '../cli/args.js';
 import * as ind from '../indicators/index.js';
+import type { BenchRow } from './row.js';
 import { smcRows } from './smc.js';
 import { loadCandlesFile } from '../market/load.js';
 import { type Candles, sliceCandles } from '../market/types.js';
@@ -40,16 +41,7 @@ function projectRoot(): string {
   return dir;
 }
 
-interface Row {
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: number;
-  /** value / baseline (or baseline / value for throughputs, so that > 1 means bosun is slower). */
-  ratio?: number;
-  target?: string;
-  pass?: boolean;
-}
+type Row = BenchRow;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -6,19 +6,10 @@
 import * as smc from '../indicators/smc/index.js';
 import { type Candles, sliceCandles } from '../market/types.js';
 import { emaBaseline } from './baseline.js';
+import type { BenchRow } from './row.js';
 
 const COUNT = 100_000;
 const TARGET_MS = 1000;
-
-export interface SmcRow {
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: number;
-  ratio?: number;
-  target?: string;
-  pass?: boolean;
-}
 
 /** All SMC calls on one candle set, as a strategy and the chart would make them. */
 export function allSmc(c: Candles, swingLength = 5): number {
@@ -52,11 +43,11 @@ export function smcRows(
   candles: Candles,
   runs: number,
   timeIt: (runs: number, fn: () => unknown) => number,
-): SmcRow[] {
+): BenchRow[] {
   const c = sliceCandles(candles, 0, Math.min(COUNT, candles.length));
   const all = timeIt(runs, () => allSmc(c));
   const base = timeIt(runs, () => emaBaseline(c.close, 26));
-  const rows: SmcRow[] = [
+  const rows: BenchRow[] = [
     {
       name: `all SMC indicators, ${c.length.toLocaleString('en-US')} candles`,
       value: all,

@@ -65,6 +65,21 @@ function pattern(
   return undefined;
 }
 
+/** The pattern of the last four swings in the lists (kinds 1/-1 and their levels), if any. */
+function lastPattern(kinds: readonly number[], levels: readonly number[]): Pattern {
+  const m = kinds.length;
+  return pattern(
+    kinds[m - 4]!,
+    kinds[m - 3]!,
+    kinds[m - 2]!,
+    kinds[m - 1]!,
+    levels[m - 4]!,
+    levels[m - 3]!,
+    levels[m - 2]!,
+    levels[m - 1]!,
+  );
+}
+
 /** Answers "first bar from `from` on that closes beyond `level`" in O(log n). */
 class Breaks {
   private readonly up: FirstReach;
@@ -95,16 +110,7 @@ export function bosChoch(c: Ohlc, swings: Swings, closeBreak = true): Structure 
     const m = kinds.length;
     if (m >= 4) {
       const p = positions[positions.length - 2]!;
-      const found = pattern(
-        kinds[m - 4]!,
-        kinds[m - 3]!,
-        kinds[m - 2]!,
-        kinds[m - 1]!,
-        levels[m - 4]!,
-        levels[m - 3]!,
-        levels[m - 2]!,
-        levels[m - 1]!,
-      );
+      const found = lastPattern(kinds, levels);
       bos[p] = found?.kind === 'bos' ? found.dir : 0;
       choch[p] = found?.kind === 'choch' ? found.dir : 0;
       level[p] = found ? f32(levels[m - 3]!) : 0;
@@ -175,16 +181,7 @@ export function bosChochLive(c: Ohlc, swings: LiveSwings, closeBreak = true): St
     }
     const m = kinds.length;
     if (m < 4) continue;
-    const found = pattern(
-      kinds[m - 4]!,
-      kinds[m - 3]!,
-      kinds[m - 2]!,
-      kinds[m - 1]!,
-      levels[m - 4]!,
-      levels[m - 3]!,
-      levels[m - 2]!,
-      levels[m - 1]!,
-    );
+    const found = lastPattern(kinds, levels);
     const origin = origins[m - 3]!;
     if (!found || seen.has(origin)) continue;
     const level = f32(levels[m - 3]!);
