@@ -64,40 +64,6 @@ export class FirstReach {
   }
 }
 
-/** Maximum of values[i-before .. i+after] for each i (NaN where the window leaves the data). */
-export function centredMax(values: Series, before: number, after: number): Float64Array {
-  return centredExtreme(values, before, after, (a, b) => a >= b);
-}
-
-/** Minimum of values[i-before .. i+after] for each i (NaN where the window leaves the data). */
-export function centredMin(values: Series, before: number, after: number): Float64Array {
-  return centredExtreme(values, before, after, (a, b) => a <= b);
-}
-
-/** A monotonic deque over the window; `dominates(a, b)` says a makes b useless. O(n). */
-function centredExtreme(
-  values: Series,
-  before: number,
-  after: number,
-  dominates: (a: number, b: number) => boolean,
-): Float64Array {
-  const n = values.length;
-  const out = new Float64Array(n).fill(Number.NaN);
-  const deque = new Int32Array(n);
-  let head = 0;
-  let tail = 0;
-  for (let j = 0; j < n; j++) {
-    const v = values[j]!;
-    while (tail > head && dominates(v, values[deque[tail - 1]!]!)) tail--;
-    deque[tail++] = j;
-    const i = j - after; // the centre whose window ends at j
-    if (i - before < 0) continue;
-    while (deque[head]! < i - before) head++;
-    out[i] = values[deque[head]!]!;
-  }
-  return out;
-}
-
 /** NumPy's round(x, decimals): scale, round half to even, scale back (not a decimal-exact rounding). */
 export function npRound(x: number, decimals: number): number {
   if (!Number.isFinite(x)) return x;

@@ -11,7 +11,8 @@
  * opposite of the first and last swing so charts start and end on a point. It is for charts and
  * studies. `swingsLive` is the form a strategy may use: each swing appears at the bar that confirms it.
  */
-import { centredMax, centredMin, nanArray, type Ohlc } from './scan.js';
+import { highest, lowest } from '../index.js';
+import { nanArray, type Ohlc } from './scan.js';
 
 export interface Swings {
   /** 1 at a swing high, -1 at a swing low, NaN elsewhere. */
@@ -38,41 +39,62 @@ function checkLength(length: number): void {
 /** Raw candidates: 1 (high), -1 (low) or 0, before alternation. */
 function candidates(c: Ohlc, length: number): Int8Array {
   const n = c.high.length;
-  const hi = centredMax(c.high, length - 1, length);
-  const lo = centredMin(c.low, length - 1, length);
+  // The window of bar i is bars i - (length - 1) .. i + length: the trailing 2 * length bars of i + length.
+  const hi = highest(c.high, 2 * length);
+  const lo = lowest(c.low, 2 * length);
   const out = new Int8Array(n);
   // The reference's rolling window over the shifted series is full only from bar 2 * length - 1 on.
-  for (let i = 2 * length - 1; i < n; i++) {
-    if (c.high[i] === hi[i]) out[i] = 1;
-    else if (c.low[i] === lo[i]) out[i] = -1;
+  for (let i = 2 * length - 1; i + length < n; i++) {
+    if (c.high[i] === hi[i + length]) out[i] = 1;
+    else if (c.low[i] === lo[i + length]) out[i] = -1;
   }
   return out;
 }
+
+/** A candidate that leads its run of same-kind candidates when it comes, and the leader it displaces. */
+interface Leader {
+  bar: number;
+  kind: 1 | -1;
+  /** The earlier leader of the same run it displaces, or -1 when it starts a run. */
+  replaces: number;
+}
+
+/**
+ * Alternation, in bar order: a candidate of the other kind starts a run; one of the same kind leads
+ * only when more extreme (a higher high, a lower low) than the run's leader, else it is dropped. The
+ * last leader of each run is the run's first extreme, the swing the reference keeps.
+ */
+function leaders(c: Ohlc, length: number): Leader[] {
+  const cand = candidates(c, length);
+  const out: Leader[] = [];
+  let runKind = 0;
+  let keep = -1;
+  for (let i = 0; i < cand.length; i++) {
+    const k = cand[i]!;
+    if (k === 0) continue;
+    if (k !== runKind) {
+      out.push({ bar: i, kind: k as 1 | -1, replaces: -1 });
+      runKind = k;
+      keep = i;
+    } else if (k === 1 ? c.high[i]! > c.high[keep]! : c.low[i]! < c.low[keep]!) {
+      out.push({ bar: i, kind: k as 1 | -1, replaces: keep });
+      keep = i;
+    }
+  }
+  return out;
+}
+
+const levelAt = (c: Ohlc, i: number, kind: number) => (kind === 1 ? c.high[i]! : c.low[i]!);
 
 /** The reference library's swing_highs_lows(ohlc, swing_length). */
 export function swingHighsLows(c: Ohlc, length = 50): Swings {
   checkLength(length);
   const n = c.high.length;
-  const cand = candidates(c, length);
   const highLow = nanArray(n);
-  // In each run of same-kind candidates keep the first extreme.
-  let runKind = 0;
-  let keep = -1;
-  const flush = () => {
-    if (keep >= 0) highLow[keep] = runKind;
-  };
-  for (let i = 0; i < n; i++) {
-    const k = cand[i]!;
-    if (k === 0) continue;
-    if (k !== runKind) {
-      flush();
-      runKind = k;
-      keep = i;
-    } else if (k === 1 ? c.high[i]! > c.high[keep]! : c.low[i]! < c.low[keep]!) {
-      keep = i;
-    }
+  for (const l of leaders(c, length)) {
+    if (l.replaces >= 0) highLow[l.replaces] = Number.NaN;
+    highLow[l.bar] = l.kind;
   }
-  flush();
   // End points: the opposite of the first and last swing.
   let first = -1;
   let last = -1;
@@ -89,11 +111,7 @@ export function swingHighsLows(c: Ohlc, length = 50): Swings {
     if (highLow[last] === 1) highLow[n - 1] = -1;
   }
   const level = nanArray(n);
-  for (let i = 0; i < n; i++) {
-    const k = highLow[i]!;
-    if (k === 1) level[i] = c.high[i]!;
-    else if (k === -1) level[i] = c.low[i]!;
-  }
+  for (let i = 0; i < n; i++) if (!Number.isNaN(highLow[i]!)) level[i] = levelAt(c, i, highLow[i]!);
   return { highLow, level };
 }
 
@@ -106,29 +124,16 @@ export function swingHighsLows(c: Ohlc, length = 50): Swings {
 export function swingsLive(c: Ohlc, length = 50): LiveSwings {
   checkLength(length);
   const n = c.high.length;
-  const cand = candidates(c, length);
   const highLow = nanArray(n);
   const level = nanArray(n);
   const origin = new Int32Array(n).fill(-1);
   const replaces = new Int32Array(n).fill(-1);
-  let runKind = 0;
-  let keep = -1;
-  for (let i = 0; i + length < n; i++) {
-    const k = cand[i]!;
-    if (k === 0) continue;
-    const at = i + length;
-    if (k !== runKind) {
-      runKind = k;
-      keep = i;
-    } else if (k === 1 ? c.high[i]! > c.high[keep]! : c.low[i]! < c.low[keep]!) {
-      replaces[at] = keep;
-      keep = i;
-    } else {
-      continue;
-    }
-    highLow[at] = k;
-    level[at] = k === 1 ? c.high[i]! : c.low[i]!;
-    origin[at] = i;
+  for (const l of leaders(c, length)) {
+    const at = l.bar + length;
+    highLow[at] = l.kind;
+    level[at] = levelAt(c, l.bar, l.kind);
+    origin[at] = l.bar;
+    replaces[at] = l.replaces;
   }
   return { highLow, level, origin, replaces };
 }
