@@ -40,26 +40,18 @@ function gapAt(c: Ohlc, i: number): 1 | -1 | 0 {
   return 0;
 }
 
-/** The reference library's fvg(ohlc, join_consecutive). */
+/** The reference library's fvg(ohlc, join_consecutive): the live gaps, each at its middle candle. */
 export function fvg(c: Ohlc, joinConsecutive = false): FairValueGaps {
   const n = c.close.length;
   const side = nanArray(n);
   const top = nanArray(n);
   const bottom = nanArray(n);
-  for (let i = 1; i + 1 < n; i++) {
-    const d = gapAt(c, i);
-    if (d === 0) continue;
-    side[i] = d;
-    top[i] = d === 1 ? c.low[i + 1]! : c.low[i - 1]!;
-    bottom[i] = d === 1 ? c.high[i - 1]! : c.high[i + 1]!;
-  }
-  if (joinConsecutive) {
-    for (let i = 0; i + 1 < n; i++) {
-      if (side[i] !== side[i + 1]) continue; // NaN never equals NaN
-      top[i + 1] = Math.max(top[i]!, top[i + 1]!);
-      bottom[i + 1] = Math.min(bottom[i]!, bottom[i + 1]!);
-      side[i] = top[i] = bottom[i] = Number.NaN;
-    }
+  for (const g of fvgLive(c, joinConsecutive)) {
+    // A joined run keeps only its last gap.
+    if (g.extends) side[g.origin - 1] = top[g.origin - 1] = bottom[g.origin - 1] = Number.NaN;
+    side[g.origin] = g.dir;
+    top[g.origin] = g.top;
+    bottom[g.origin] = g.bottom;
   }
   const lows = new FirstReach(c.low, 'min');
   const highs = new FirstReach(c.high, 'max');
