@@ -38,17 +38,40 @@ function times(c: Ohlc): ArrayLike<number> {
   return c.time;
 }
 
-/** The period a time falls in: [label, bin key]. Weekly labels are the Sunday that ends the week. */
-function periodOf(t: number, period: PeriodName): { label: number; key: number } {
+/** The label of the period a time falls in: its start, or for weeks the Sunday that ends it (pandas' "W"). */
+function periodOf(t: number, period: PeriodName): number {
   if (period === '1w') {
     const day = Math.floor(t / DAY);
     const dow = (day + 4) % 7; // 1970-01-01 was a Thursday; 0 = Sunday
-    const sunday = (day + (dow === 0 ? 0 : 7 - dow)) * DAY;
-    return { label: sunday, key: sunday };
+    return (day + (dow === 0 ? 0 : 7 - dow)) * DAY;
   }
   const ms = period === '1h' ? HOUR : period === '4h' ? 4 * HOUR : DAY;
-  const start = Math.floor(t / ms) * ms;
-  return { label: start, key: start };
+  return Math.floor(t / ms) * ms;
+}
+
+/** The periods that hold data, in order, with their labels, highs and lows, and each bar's period. */
+function periodsOf(c: Ohlc, period: PeriodName) {
+  checkPeriod(period);
+  const t = times(c);
+  const index = new Int32Array(t.length);
+  const labels: number[] = [];
+  const highs: number[] = [];
+  const lows: number[] = [];
+  for (let i = 0; i < t.length; i++) {
+    const label = periodOf(t[i]!, period);
+    let k = labels.length - 1;
+    if (label !== labels[k]) {
+      labels.push(label);
+      highs.push(c.high[i]!);
+      lows.push(c.low[i]!);
+      k++;
+    } else {
+      if (c.high[i]! > highs[k]!) highs[k] = c.high[i]!;
+      if (c.low[i]! < lows[k]!) lows[k] = c.low[i]!;
+    }
+    index[i] = k;
+  }
+  return { t, index, labels, highs, lows };
 }
 
 export function checkPeriod(period: string): PeriodName {
@@ -58,27 +81,8 @@ export function checkPeriod(period: string): PeriodName {
 
 /** The reference library's previous_high_low(ohlc, time_frame) for 1h, 4h, 1D and W. */
 export function previousHighLow(c: Ohlc, period: PeriodName = '1d'): PreviousHighLow {
-  checkPeriod(period);
-  const t = times(c);
+  const { t, labels, highs, lows } = periodsOf(c, period);
   const n = t.length;
-  // The periods that hold data, in order, with their high and low.
-  const labels: number[] = [];
-  const highs: number[] = [];
-  const lows: number[] = [];
-  let key = Number.NaN;
-  for (let i = 0; i < n; i++) {
-    const p = periodOf(t[i]!, period);
-    if (p.key !== key) {
-      key = p.key;
-      labels.push(p.label);
-      highs.push(c.high[i]!);
-      lows.push(c.low[i]!);
-    } else {
-      const k = labels.length - 1;
-      if (c.high[i]! > highs[k]!) highs[k] = c.high[i]!;
-      if (c.low[i]! < lows[k]!) lows[k] = c.low[i]!;
-    }
-  }
   const out: PreviousHighLow = {
     previousHigh: nanArray(n),
     previousLow: nanArray(n),
@@ -117,32 +121,15 @@ export function previousPeriodLevels(
   c: Ohlc,
   period: PeriodName = '1d',
 ): { high: Float64Array; low: Float64Array } {
-  checkPeriod(period);
-  const t = times(c);
-  const n = t.length;
+  const { index, highs, lows } = periodsOf(c, period);
+  const n = index.length;
   const high = nanArray(n);
   const low = nanArray(n);
-  let key = Number.NaN;
-  let curHigh = Number.NaN;
-  let curLow = Number.NaN;
-  let prevHigh = Number.NaN;
-  let prevLow = Number.NaN;
   for (let i = 0; i < n; i++) {
-    const p = periodOf(t[i]!, period).key;
-    if (p !== key) {
-      if (!Number.isNaN(key)) {
-        prevHigh = curHigh;
-        prevLow = curLow;
-      }
-      key = p;
-      curHigh = c.high[i]!;
-      curLow = c.low[i]!;
-    } else {
-      curHigh = Math.max(curHigh, c.high[i]!);
-      curLow = Math.min(curLow, c.low[i]!);
-    }
-    high[i] = prevHigh;
-    low[i] = prevLow;
+    const k = index[i]!;
+    if (k === 0) continue;
+    high[i] = highs[k - 1]!;
+    low[i] = lows[k - 1]!;
   }
   return { high, low };
 }
