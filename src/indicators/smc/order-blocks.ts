@@ -67,13 +67,14 @@ function run(
   lastHigh: SwingPointer,
   lastLow: SwingPointer,
   closeMitigation: boolean,
+  form: 'reference' | 'live',
   onCreate?: (e: OrderBlockEvent) => void,
 ): Arrays {
   const n = c.close.length;
   const { open, high, low, close } = c;
   const vol = c.volume;
   // Below bar 0 the reference reads from the end of the data; the live form cannot, and reads 0.
-  const v = (i: number) => (!vol ? 0 : i >= 0 ? vol[i]! : onCreate ? 0 : vol[i + n]!);
+  const v = (i: number) => (!vol ? 0 : i >= 0 ? vol[i]! : form === 'live' ? 0 : vol[i + n]!);
   const a: Arrays = {
     ob: new Int8Array(n),
     top: new Float64Array(n),
@@ -156,7 +157,7 @@ function run(
       const older = v(i - 2);
       const hv = f32(dir === 1 ? recent : older);
       const lv = f32(dir === 1 ? older : recent);
-      const k = (obIndex + n) % n;
+      const k = obIndex; // the swing is before bar i, so i >= 1 and the block's bar >= 0
       if (a.ob[k] !== dir) active.push(k);
       a.ob[k] = dir;
       a.top[k] = f32(obTop);
@@ -194,6 +195,7 @@ export function orderBlocks(c: Ohlc, swings: Swings, closeMitigation = false): O
     (i) => lastHigh[i]!,
     (i) => lastLow[i]!,
     closeMitigation,
+    'reference',
   );
   const out: OrderBlocks = {
     ob: nanArray(n),
@@ -237,6 +239,7 @@ export function orderBlocksLive(c: Ohlc, swings: LiveSwings, closeMitigation = f
     (i) => lastHigh[i]!,
     (i) => lastLow[i]!,
     closeMitigation,
+    'live',
     (e) => events.push(e),
   );
   return events.sort((x, y) => x.at - y.at || x.dir - y.dir);
