@@ -96,51 +96,44 @@ export function smcDatasets(input: SmcOverlayInput, p: Palette): Dataset[] {
   }
   out.push(...segments.slice(-MAX_LINES));
 
-  // Boxes: fair value gaps and order blocks, from their candle to the mitigating bar or the end.
-  const box = (label: string, from: number, until: number, top: number, bottom: number, color: string) =>
-    lineDataset(
-      label,
-      [
-        { x: t(Math.max(from, start)), y: top },
-        { x: until, y: top },
-      ],
-      alpha(color, 0.5),
-      {
-        borderWidth: 0.8,
-        backgroundColor: alpha(color, 0.18),
-        fill: { value: bottom },
-        order: 3,
-      },
-    );
+  // Boxes: fair value gaps and order blocks, from their candle to the mitigating bar or the end; the
+  // latest MAX_BOXES of each kind, the first of them named in the legend.
+  const boxes = (
+    label: string,
+    z: { side: Float64Array; top: Float64Array; bottom: Float64Array; mitigatedIndex: Float64Array },
+    up: string,
+    down: string,
+  ): Dataset[] => {
+    const sets: Dataset[] = [];
+    for (let i = 0; i < n; i++) {
+      const d = z.side[i]!;
+      if (Number.isNaN(d)) continue;
+      const m = z.mitigatedIndex[i]!;
+      const until = m > 0 ? m : n;
+      const top = z.top[i]!;
+      const bottom = z.bottom[i]!;
+      if (until < start || !inRange(top, bottom)) continue;
+      const color = d === 1 ? up : down;
+      sets.push(
+        lineDataset(
+          '',
+          [
+            { x: t(Math.max(i, start)), y: top },
+            { x: t(until), y: top },
+          ],
+          alpha(color, 0.5),
+          { borderWidth: 0.8, backgroundColor: alpha(color, 0.18), fill: { value: bottom }, order: 3 },
+        ),
+      );
+    }
+    const kept = sets.slice(-MAX_BOXES);
+    if (kept[0]) kept[0].label = label;
+    return kept;
+  };
   const gaps = smc.fvg(all);
-  const gapBoxes: Dataset[] = [];
-  for (let i = 0; i < n; i++) {
-    const d = gaps.fvg[i]!;
-    if (Number.isNaN(d)) continue;
-    const m = gaps.mitigatedIndex[i]!;
-    const until = m > 0 ? m : n;
-    if (until < start || !inRange(gaps.top[i]!, gaps.bottom[i]!)) continue;
-    gapBoxes.push(box('', i, t(until), gaps.top[i]!, gaps.bottom[i]!, d === 1 ? p.up : p.down));
-  }
-  const keptGaps = gapBoxes.slice(-MAX_BOXES);
-  if (keptGaps[0]) keptGaps[0].label = 'FVG';
-  out.push(...keptGaps);
-
+  out.push(...boxes('FVG', { ...gaps, side: gaps.fvg }, p.up, p.down));
   const blocks = smc.orderBlocks(all, swings);
-  const blockBoxes: Dataset[] = [];
-  for (let i = 0; i < n; i++) {
-    const d = blocks.ob[i]!;
-    if (Number.isNaN(d)) continue;
-    const m = blocks.mitigatedIndex[i]!;
-    const until = m > 0 ? m : n;
-    if (until < start || !inRange(blocks.top[i]!, blocks.bottom[i]!)) continue;
-    blockBoxes.push(
-      box('', i, t(until), blocks.top[i]!, blocks.bottom[i]!, d === 1 ? p.overlays[2]! : p.overlays[3]!),
-    );
-  }
-  const keptBlocks = blockBoxes.slice(-MAX_BOXES);
-  if (keptBlocks[0]) keptBlocks[0].label = 'Order block';
-  out.push(...keptBlocks);
+  out.push(...boxes('Order block', { ...blocks, side: blocks.ob }, p.overlays[2]!, p.overlays[3]!));
 
   // Liquidity: equal highs or lows, from the first swing until swept.
   const pools = smc.liquidity(all, swings, 0.01);
