@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { signalIdArg } from '../src/chat/arg-types.js';
 import { defineCommand } from '../src/chat/command.js';
 import { reply } from '../src/chat/reply.js';
 
@@ -7,10 +8,7 @@ export default defineCommand({
   summary: 'Approve a signal waiting for approval (the Approve button does this)',
   role: 'trader',
   args: z.object({
-    id: z
-      .string()
-      .regex(/^[Ss]\d+$/)
-      .describe('a signal id like S12'),
+    id: signalIdArg(),
     size: z.enum(['full', 'half']).default('full').describe('full (default) or half'),
   }),
   positional: ['id', 'size'],

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { signalIdArg } from '../src/chat/arg-types.js';
 import { defineCommand } from '../src/chat/command.js';
 import { reply } from '../src/chat/reply.js';
 
@@ -7,10 +8,7 @@ export default defineCommand({
   summary: 'Reject a signal waiting for approval (the Reject button does this)',
   role: 'trader',
   args: z.object({
-    id: z
-      .string()
-      .regex(/^[Ss]\d+$/)
-      .describe('a signal id like S12'),
+    id: signalIdArg(),
   }),
   positional: ['id'],
   examples: ['reject S12'],

@@ -33,5 +33,12 @@ export const strategyArg = () =>
     .describe('a strategy name (see /strategies)')
     .meta({ complete: 'strategy' });
 
+/** A signal id as the signal messages and buttons show it (S12). */
+export const signalIdArg = () =>
+  z
+    .string()
+    .regex(/^[Ss]\d+$/)
+    .describe('a signal id like S12');
+
 /** The timeframes offered as choices and completions. */
 export const COMMON_TIMEFRAMES = ['1m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '12h', '1d', '1w'];
