@@ -22,6 +22,7 @@ import { parseCommandArgs } from '../cli/args.js';
 import * as ind from '../indicators/index.js';
 import type { BenchRow } from './row.js';
 import { smcRows } from './smc.js';
+import { sweepRows } from './sweep.js';
 import { loadCandlesFile } from '../market/load.js';
 import { type Candles, sliceCandles } from '../market/types.js';
 import { writeFileAtomic } from '../store/atomic.js';
@@ -246,6 +247,7 @@ export async function benchCommand(argv: string[], dataDir = 'data'): Promise<nu
 
   rows.push(...smcRows(candles, runs, timeIt));
   rows.push(...(await chartRows(candles, runs)));
+  rows.push(...(await sweepRows(root, runs, timeItAsync)));
 
   if (v.json) {
     console.log(JSON.stringify({ candles: candles.length, runs, node: process.version, rows }, null, 2));

@@ -14,12 +14,15 @@ import { fraction, numberOption, oneOf, parseCommandArgs, parseTakeProfit, parse
 import { CANDLE_SOURCE_OPTIONS, loadCandleSource } from './candles.js';
 import { renderChartFile, STYLE_OPTIONS, styleFromArgs } from './charts.js';
 import { progressBar } from './progress.js';
+import { planSweep, rankOption, sweepCli, walkForwardCli } from './sweep.js';
 
 export const BACKTEST_USAGE = `Usage: npm run backtest -- --strategy NAME (--data FILE | --exchange ID --symbol SYM --timeframe TF --from DATE [--to DATE])
   [--params k=v,...] [--fee 0.001] [--capital 10000] [--slippage BPS] [--sizing all-in|fraction:F|risk:R]
   [--direction long|short|both] [--stop 2%] [--take-profit 1.5%:30%,3%:40%,5%:30%] [--trailing 2%:1%]
   [--max-bars N] [--timeframe TF] [--from DATE] [--to DATE] [--json FILE] [--chart FILE.png]
-  [--theme dark|light] [--width PX] [--height PX] [--quiet] [--verbose]`;
+  [--theme dark|light] [--width PX] [--height PX] [--quiet] [--verbose]
+  [--sweep name=FROM..TO:STEP,name=a|b,...] [--rank sharpe|totalReturn|...] [--top N] [--workers N]
+  [--walk-forward N] [--oos 30%]`;
 
 const OPTIONS = {
   strategy: { type: 'string' },
@@ -39,6 +42,12 @@ const OPTIONS = {
   ...STYLE_OPTIONS,
   quiet: { type: 'boolean' },
   verbose: { type: 'boolean' },
+  sweep: { type: 'string', multiple: true },
+  rank: { type: 'string' },
+  top: { type: 'string' },
+  workers: { type: 'string' },
+  'walk-forward': { type: 'string' },
+  oos: { type: 'string' },
 } as const;
 
 export async function backtestCommand(argv: string[], config: Config, logger: Logger): Promise<number> {
@@ -56,10 +65,42 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
 
   const style = styleFromArgs(v);
   const progress = progressBar(!v.quiet);
+  const folds = numberOption('walk-forward', v['walk-forward'], 1, 50);
+  const grid = v.sweep !== undefined || folds !== undefined;
+  if (grid && v.chart) throw badInput('--chart draws one run; drop it from a sweep or walk-forward');
+  const plan = grid ? planSweep(strategy, v.sweep?.join(','), raw) : undefined;
   // Warm-up bars before --from, so the strategy is ready when trading starts.
-  const warmup = strategy.warmup(parseParams(strategy, raw));
+  const warmup = plan ? plan.warmup : strategy.warmup(parseParams(strategy, raw));
   progress.update(0, 'loading');
   const loaded = await loadCandleSource(v, config, logger, warmup + 1);
+  if (plan) {
+    const input = {
+      strategy,
+      plan,
+      candles: loaded.candles,
+      settings: {
+        capital: numberOption('capital', v.capital, 1, 1e12) ?? config.backtest.capital,
+        fee: numberOption('fee', v.fee, 0, 0.1) ?? config.backtest.fee,
+        slippageBps: numberOption('slippage', v.slippage, 0, 1000) ?? config.backtest.slippageBps,
+        ...(v.sizing ? { sizing: parseSizing(v.sizing) } : {}),
+        ...(direction ? { direction } : {}),
+        exits,
+        timeframeMs: loaded.timeframeMs,
+        source: loaded.source,
+        ...(loaded.symbol ? { symbol: loaded.symbol } : {}),
+      },
+      ...(loaded.from !== undefined ? { tradeFrom: loaded.from } : {}),
+      rank: rankOption(v.rank),
+      ...(v.workers !== undefined ? { workers: numberOption('workers', v.workers, 1, 64)! } : {}),
+      top: numberOption('top', v.top, 1, 10_000) ?? 20,
+      ...(v.json ? { json: v.json } : {}),
+      quiet: v.quiet ?? false,
+      progress,
+    };
+    if (folds === undefined) return sweepCli(input);
+    const oos = v.oos === undefined ? 0.3 : fraction('oos', v.oos);
+    return walkForwardCli({ ...input, folds, oosShare: oos });
+  }
   const long = loaded.candles.length >= 200_000;
   const result = runBacktest(strategy, raw, loaded.candles, {
     capital: numberOption('capital', v.capital, 1, 1e12) ?? config.backtest.capital,
