@@ -252,8 +252,10 @@ describe('npm run strategies', () => {
       'bb-breakout',
       'ema-cross',
       'ict-confluence',
+      'ma-accumulation',
       'ma-trend',
       'macd-momentum',
+      'momentum',
       'rsi-reversion',
     ]);
   });

@@ -87,7 +87,10 @@ export function runBacktest(
   }
   const ctx: StrategyContext = { timeframeMs: tfMs, informative: informativeSeries(strategy, candles, tfMs) };
   const exits = checkExits({ ...strategy.exits?.(params), ...options.exits });
-  const sizing = options.sizing ?? { mode: 'all-in' };
+  // A strategy with a position cap trades that share of equity unless the run says otherwise.
+  const cap = strategy.risk?.maxPositionSize;
+  const sizing: Sizing =
+    options.sizing ?? (cap !== undefined ? { mode: 'fraction', fraction: cap } : { mode: 'all-in' });
   const direction = options.direction ?? strategy.direction ?? 'long';
 
   const signals = strategy.signals(candles, params, ctx);

@@ -54,7 +54,7 @@ import { type Feed, type FeedHandler, seriesKey } from './feed.js';
 import type { LiveBroker } from './live/broker.js';
 import { PaperBroker, quoteOf } from './paper.js';
 import { equityOf, performance, type PerformanceReport } from './report.js';
-import { type Account, evaluate, parseRiskSettings, type RiskSettings } from './risk.js';
+import { type Account, evaluate, parseRiskSettings, type RiskSettings, withStrategyRisk } from './risk.js';
 
 export const NOTICE_CATEGORIES = ['signals', 'approvals', 'fills', 'exits', 'alerts', 'reports'] as const;
 export type NoticeCategory = (typeof NOTICE_CATEGORIES)[number];
@@ -959,14 +959,18 @@ export class Engine implements FeedHandler {
     const signalTarget = signals.target?.[t] ?? Number.NaN;
     const stop = initialStop(side, c.close, rt.rules, signalStop);
     const targets = this.targets(rt.rules, side, c.close, signalTarget);
-    const verdict = evaluate(this.risk(), this.account(s, quoteOf(run.symbol), run.symbol), {
-      side,
-      price: c.close,
-      stop,
-      target: targets[targets.length - 1] ?? Number.NaN,
-      fee: this.costs.fee,
-      now: c.time + rt.tfMs,
-    });
+    const verdict = evaluate(
+      withStrategyRisk(this.risk(), rt.strategy.risk),
+      this.account(s, quoteOf(run.symbol), run.symbol),
+      {
+        side,
+        price: c.close,
+        stop,
+        target: targets[targets.length - 1] ?? Number.NaN,
+        fee: this.costs.fee,
+        now: c.time + rt.tfMs,
+      },
+    );
     const id = `S${s.engine.nextId++}`;
     const refused = !verdict.ok
       ? verdict.reason
@@ -1070,14 +1074,18 @@ export class Engine implements FeedHandler {
       signalTarget,
       size: (fillPrice, stop) => {
         const targets = this.targets(rt.rules, side, fillPrice, signalTarget);
-        const v = evaluate(this.risk(), this.account(s, quoteOf(run.symbol), run.symbol), {
-          side,
-          price: fillPrice,
-          stop,
-          target: targets[targets.length - 1] ?? Number.NaN,
-          fee: this.costs.fee,
-          now: time,
-        });
+        const v = evaluate(
+          withStrategyRisk(this.risk(), rt.strategy.risk),
+          this.account(s, quoteOf(run.symbol), run.symbol),
+          {
+            side,
+            price: fillPrice,
+            stop,
+            target: targets[targets.length - 1] ?? Number.NaN,
+            fee: this.costs.fee,
+            now: time,
+          },
+        );
         return v.ok ? { quantity: v.quantity * share } : { refused: v.reason };
       },
     });

@@ -10,12 +10,14 @@
  * 4. max open positions;
  * 5. minimum reward/risk, when the signal has a target (no target: the rule cannot apply);
  * 6. sizing: risk % of equity over the stop distance (`risk`), a fixed fraction of equity
- *    (`fraction`), or Kelly from the closed trades (`kelly`, half-Kelly, capped by `fraction`);
+ *    (`fraction`), or Kelly from the closed trades (`kelly`, half-Kelly, capped by `fraction`),
+ *    never above `maxPositionSize` of equity;
  * 7. max exposure per symbol: the notional on one symbol, this entry included, as a share of equity.
  */
 import { z } from 'zod';
 import { positionSize, type Sizing } from '../backtest/sizing.js';
 import { badInput } from '../errors.js';
+import type { StrategyRisk } from '../strategy/define.js';
 
 export const RiskSettings = z
   .object({
@@ -24,6 +26,7 @@ export const RiskSettings = z
     fraction: z.number().gt(0).max(1).default(0.1),
     defaultStop: z.number().min(0).lt(1).default(0.02),
     maxOpenPositions: z.number().int().min(1).max(1000).default(5),
+    maxPositionSize: z.number().gt(0).max(1).default(1),
     maxSymbolExposure: z.number().gt(0).max(1).default(0.5),
     dailyLossLimit: z.number().gt(0).max(1).default(0.05),
     maxDrawdown: z.number().gt(0).max(1).default(0.2),
@@ -40,6 +43,7 @@ export const RISK_HELP: Record<keyof RiskSettings, string> = {
   fraction: 'share of equity per position for fraction sizing and the Kelly cap, above 0 up to 1',
   defaultStop: 'stop distance for signals without one, 0 to below 1 (0: no stop, risk sizing skips)',
   maxOpenPositions: 'open positions at most, 1 to 1000',
+  maxPositionSize: 'largest position as a share of equity, above 0 up to 1 (1: no cap)',
   maxSymbolExposure: 'notional on one symbol as a share of equity, above 0 up to 1',
   dailyLossLimit: 'loss since the day began that stops new entries, above 0 up to 1',
   maxDrawdown: 'fall from the peak that trips the kill-switch, above 0 up to 1',
@@ -132,6 +136,19 @@ export function sizingFor(settings: RiskSettings, account: Account): { sizing: S
   return { sizing: { mode: 'fraction', fraction: k }, label: `half-Kelly ${pct(k)}` };
 }
 
+/** The account's settings tightened by a strategy's own limits (the stricter of each applies). */
+export function withStrategyRisk(settings: RiskSettings, limits: StrategyRisk | undefined): RiskSettings {
+  if (!limits) return settings;
+  return {
+    ...settings,
+    maxPositionSize: Math.min(settings.maxPositionSize, limits.maxPositionSize ?? 1),
+    maxOpenPositions: Math.min(
+      settings.maxOpenPositions,
+      limits.maxOpenPositions ?? Number.POSITIVE_INFINITY,
+    ),
+  };
+}
+
 export function evaluate(settings: RiskSettings, account: Account, p: Proposal): Verdict {
   const no = (reason: string): Verdict => ({ ok: false, reason });
   if (account.killSwitch)
@@ -161,7 +178,11 @@ export function evaluate(settings: RiskSettings, account: Account, p: Proposal):
     return no('risk sizing needs a stop, and this signal has none (set defaultStop above 0)');
   // Size on equity like the backtester sizes on its account value, but never beyond the free cash.
   let quantity = positionSize(sizing, account.equity, p.price, p.fee, p.stop);
-  quantity = Math.min(quantity, account.cash / (p.price * (1 + p.fee)));
+  quantity = Math.min(
+    quantity,
+    account.cash / (p.price * (1 + p.fee)),
+    (settings.maxPositionSize * account.equity) / p.price,
+  );
   if (!(quantity > 0)) return no(`no free cash for a position (cash ${account.cash.toFixed(2)})`);
   const notional = quantity * p.price;
   const exposure = (account.symbolNotional + notional) / account.equity;

@@ -58,6 +58,14 @@ export interface ExitRules {
 
 export type Direction = 'long' | 'short' | 'both';
 
+/** A strategy's own limits on top of the account's risk settings; the stricter of the two applies. */
+export interface StrategyRisk {
+  /** Largest position as a share of equity (0.05 = 5 %); also the backtest's default sizing. */
+  maxPositionSize?: number;
+  /** Most positions open at once across the account. */
+  maxOpenPositions?: number;
+}
+
 /** Higher (informative) timeframe candles, aligned so that bar t sees only candles closed by t's close. */
 export interface InformativeSeries {
   readonly timeframe: string;
@@ -88,6 +96,8 @@ export interface StrategyDefinition<S extends ParamsSchema = ParamsSchema> {
   warmup: (params: z.output<S>) => number;
   /** Which sides the strategy trades by default (default 'long'). */
   direction?: Direction;
+  /** Limits from the strategy's spec (e.g. 5 % per position, 5 open); the account's stricter ones win. */
+  risk?: StrategyRisk;
   /** Default stop, targets, trailing stop and time exit (each can be overridden per run). */
   exits?: (params: z.output<S>) => ExitRules;
   /** Pure: candles up to the latest closed bar in, one signal per bar out. */

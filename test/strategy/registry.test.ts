@@ -33,8 +33,10 @@ describe('strategy registry', () => {
       'bb-breakout',
       'ema-cross',
       'ict-confluence',
+      'ma-accumulation',
       'ma-trend',
       'macd-momentum',
+      'momentum',
       'rsi-reversion',
     ]);
   });
