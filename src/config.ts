@@ -400,6 +400,132 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   },
   ...riskKeys(),
   {
+    env: 'REGIME_SYMBOL',
+    path: 'regime.symbol',
+    schema: z
+      .string()
+      .regex(/^[A-Z0-9]+\/[A-Z0-9]+$/)
+      .default('BTC/USDT'),
+    allowed: 'the market whose trend and volatility set the regime, e.g. BTC/USDT',
+  },
+  {
+    env: 'REGIME_TIMEFRAME',
+    path: 'regime.timeframe',
+    schema: z
+      .string()
+      .regex(/^\d+[mhdw]$/)
+      .default('4h'),
+    allowed: 'the candles the regime is measured on, e.g. 4h',
+  },
+  {
+    env: 'REGIME_GATE',
+    path: 'regime.gate',
+    schema: z.enum(['on', 'off']).default('on'),
+    allowed: 'on (runs obey the regime: no longs in RISK_OFF, nothing in CHOP, sized by it) or off',
+  },
+  {
+    env: 'REGIME_MIN_DWELL',
+    path: 'regime.minDwell',
+    schema: durationText.default(12 * 3_600_000),
+    allowed: 'least time in a regime before it may change, e.g. 12h',
+  },
+  {
+    env: 'REGIME_DXY_URL',
+    path: 'regime.dxyUrl',
+    schema: z.url().optional(),
+    allowed: 'a URL answering DXY closes as JSON [{"time":ms,"value":n},...] (off when unset)',
+  },
+  {
+    env: 'REGIME_DOMINANCE_URL',
+    path: 'regime.dominanceUrl',
+    schema: z.url().optional(),
+    allowed: 'a URL answering BTC dominance % as JSON [{"time":ms,"value":n},...] (off when unset)',
+  },
+  {
+    env: 'REGIME_NEWS_URL',
+    path: 'regime.newsUrl',
+    schema: z.url().optional(),
+    allowed: 'a URL answering headlines as JSON [{"time":ms,"title":"..."},...] (off when unset)',
+  },
+  {
+    env: 'PAIRLIST_QUOTES',
+    path: 'pairlist.quotes',
+    schema: z
+      .string()
+      .regex(/^[A-Z0-9]+(,[A-Z0-9]+)*$/)
+      .default('USDT'),
+    allowed: 'quote currencies markets may trade against, comma-separated, e.g. USDT,USDC',
+  },
+  {
+    env: 'PAIRLIST_MIN_VOLUME',
+    path: 'pairlist.minVolume',
+    schema: numberIn(0, 1e13).default(1_000_000),
+    allowed: 'least 24h volume in the quote currency, e.g. 1000000',
+  },
+  {
+    env: 'PAIRLIST_MAX_SPREAD',
+    path: 'pairlist.maxSpread',
+    schema: numberIn(0, 1).default(0.005),
+    allowed: 'largest bid/ask spread as a share of the mid price, 0 to 1 (0.005 = 0.5%)',
+  },
+  {
+    env: 'PAIRLIST_MAX_VOLATILITY',
+    path: 'pairlist.maxVolatility',
+    schema: numberIn(0, 10).default(0.25),
+    allowed: 'largest 24h range (high - low) / low, 0 to 10 (0.25 = 25%)',
+  },
+  {
+    env: 'PAIRLIST_MIN_HISTORY',
+    path: 'pairlist.minHistory',
+    schema: numberIn(0, 100_000).pipe(z.number().int()).default(200),
+    allowed: 'least candles of history a market needs to be scanned, 0 to 100000',
+  },
+  {
+    env: 'PAIRLIST_DENY',
+    path: 'pairlist.deny',
+    schema: z.string().default(''),
+    allowed: 'markets never traded, comma-separated, e.g. LUNA/USDT,UST/USDT',
+  },
+  {
+    env: 'PAIRLIST_MAX',
+    path: 'pairlist.max',
+    schema: numberIn(1, 500).pipe(z.number().int()).default(30),
+    allowed: 'most markets kept, by 24h quote volume, 1 to 500',
+  },
+  {
+    env: 'PAIRLIST_REFRESH',
+    path: 'pairlist.refresh',
+    schema: durationText.default(3_600_000),
+    allowed: 'how often the market list is refreshed (one tickers call), e.g. 1h',
+  },
+  {
+    env: 'SCAN_TIMEFRAME',
+    path: 'scanner.timeframe',
+    schema: z
+      .string()
+      .regex(/^\d+[mhdw]$/)
+      .default('15m'),
+    allowed: 'the candles the scanner ranks markets on, e.g. 15m',
+  },
+  {
+    env: 'SCAN_INTERVAL',
+    path: 'scanner.interval',
+    schema: z.union([z.literal('off'), durationText]).default('off'),
+    allowed: 'how often the scanner runs and pushes its top markets, e.g. 1h, or off',
+  },
+  {
+    env: 'SCAN_TOP',
+    path: 'scanner.top',
+    schema: numberIn(1, 50).pipe(z.number().int()).default(5),
+    allowed: 'markets a scheduled scan pushes, 1 to 50',
+  },
+  {
+    env: 'SNAPSHOT_RETENTION',
+    path: 'scanner.retention',
+    schema: numberIn(0, 100_000).pipe(z.number().int()).default(500),
+    allowed: 'market snapshots kept (oldest dropped first), 0 to 100000; 0 keeps none',
+  },
+  {
     env: 'CHAT_CONSOLE',
     path: 'chat.console',
     schema: z.enum(['auto', 'on', 'off']).default('auto'),
@@ -492,6 +618,10 @@ const OWN_PREFIXES = [
   'REPORT_',
   'RISK_',
   'LIVE_',
+  'REGIME_',
+  'PAIRLIST_',
+  'SCAN_',
+  'SNAPSHOT_',
 ];
 
 export interface Config {
@@ -519,6 +649,17 @@ export interface Config {
   /** Risk defaults set in the config; the rest take the engine's defaults. */
   risk?: Record<string, unknown>;
   chat: { console: 'auto' | 'on' | 'off'; buttonTtl: number };
+  regime: {
+    symbol: string;
+    timeframe: string;
+    gate: 'on' | 'off';
+    minDwell: number;
+    dxyUrl?: string;
+    dominanceUrl?: string;
+    newsUrl?: string;
+  };
+  pairlist: PairlistConfig;
+  scanner: { timeframe: string; interval: 'off' | number; top: number; retention: number };
   telegram: { token?: string; apiRoot: string; allowedUsers: Record<string, Role> };
   discord: {
     token?: string;
@@ -530,6 +671,17 @@ export interface Config {
 }
 
 export type Role = (typeof ROLES)[number];
+
+export interface PairlistConfig {
+  quotes: string;
+  minVolume: number;
+  maxSpread: number;
+  maxVolatility: number;
+  minHistory: number;
+  deny: string;
+  max: number;
+  refresh: number;
+}
 
 export interface LiveConfig {
   entryOrder: 'market' | 'limit';

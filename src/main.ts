@@ -19,7 +19,8 @@ import { type Config, loadConfig, secretValues } from './config.js';
 import { toAppError } from './errors.js';
 import { Notifier } from './chat/notifier.js';
 import { tokenize } from './chat/args.js';
-import { Engine, engineSettings, type RunSpec } from './engine/engine.js';
+import { Engine, type EngineOptions, engineSettings, type RunSpec } from './engine/engine.js';
+import { MarketWatch } from './engine/market-watch.js';
 import type { Feed } from './engine/feed.js';
 import { Trading } from './engine/trading.js';
 import { AppError } from './errors.js';
@@ -67,17 +68,30 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
   const fresh = Object.keys(store.data.runs).length === 0 && store.data.trades.length === 0;
   const registry = await loadCommands();
   const feed = await createFeed(config, logger, store);
+  const market = new MarketData(config, logger.child({ module: 'market' }));
+  // The market watch reads markets at the trading engine's clock (a replay's time, or now).
+  let clock = () => feed.now();
+  const watch = new MarketWatch({
+    config,
+    market,
+    store,
+    logger: logger.child({ module: 'watch' }),
+    now: () => clock(),
+  });
+  const regimeGate: EngineOptions['regimeGate'] = (side, confidence) => watch.gate(side, confidence);
   const paper = new Engine({
     store,
     feed,
     settings: engineSettings(config),
     logger: logger.child({ module: 'engine' }),
     scheduleReports: !feed.accelerated,
+    regimeGate,
   });
   const trading = new Trading({
     config,
     logger,
     paper,
+    regimeGate,
     liveFeed: async () => {
       const { ExchangeFeed } = await import('./engine/exchange-feed.js');
       return new ExchangeFeed(config, logger.child({ module: 'feed' }));
@@ -90,7 +104,8 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
     version: packageVersion(),
     startedAt: Date.now(),
     registry,
-    market: new MarketData(config, logger.child({ module: 'market' })),
+    market,
+    watch,
     store,
     get engine() {
       return trading.engine;
@@ -159,6 +174,8 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
   }
   const notifier = new Notifier(trading, services, () => adapters, logger.child({ module: 'notify' }));
   notifier.start();
+  clock = () => trading.engine.now();
+  const timers = watchSchedule(watch, trading, config, logger.child({ module: 'watch' }));
   // The console is the person at the terminal: on a fresh state it hears everything.
   if (wantConsole && fresh && !('console:local' in store.data.subscriptions))
     await store.update((s) => {
@@ -196,6 +213,7 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
       stopping ??= (async () => {
         logger.info('bosun stopping');
         // No new candles; what the engine announced reaches the chats; then the chats close.
+        for (const t of timers) clearInterval(t);
         await trading.stop();
         await notifier.idle();
         notifier.stop();
@@ -318,4 +336,46 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       process.exitCode = e.isUserError ? 2 : 1;
     },
   );
+}
+
+/**
+ * The market watch's schedule (wall clock): the regime measured every minute (a change is announced
+ * after it is stored), the pairlist refreshed every PAIRLIST_REFRESH, and, when SCAN_INTERVAL is set,
+ * a scan whose top SCAN_TOP markets go to the chats subscribed to signals. Failures are logged.
+ */
+function watchSchedule(
+  watch: MarketWatch,
+  trading: Trading,
+  config: Config,
+  logger: Logger,
+): NodeJS.Timeout[] {
+  const safely = (what: string, job: () => Promise<unknown>) => () =>
+    void job().catch((err: unknown) => logger.warn({ error: toAppError(err).message }, `${what} failed`));
+  let lastChange = watch.history().length;
+  const regime = safely('regime', async () => {
+    const r = await watch.regime();
+    for (const change of r.history.slice(lastChange)) trading.engine.announce([{ type: 'regime', change }]);
+    lastChange = r.history.length;
+  });
+  const timers = [
+    setInterval(regime, 60_000),
+    setInterval(
+      safely('pairlist', () => watch.refresh()),
+      config.pairlist.refresh,
+    ),
+  ];
+  if (config.scanner.interval !== 'off') {
+    const top = config.scanner.top;
+    timers.push(
+      setInterval(
+        safely('scan', async () =>
+          trading.engine.announce([{ type: 'scan', result: await watch.scan(), top }]),
+        ),
+        config.scanner.interval,
+      ),
+    );
+  }
+  for (const t of timers) t.unref();
+  setImmediate(regime);
+  return timers;
 }

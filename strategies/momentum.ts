@@ -49,6 +49,8 @@ export default defineStrategy({
     const m = momentumSeries(candles, params);
     const s = emptySignals(candles.length);
     const notes: Array<string | undefined> = new Array(candles.length);
+    // How sure: the score's strength, which the regime multiplies into the size.
+    const confidence = new Float64Array(candles.length).fill(Number.NaN);
     for (let t = 1; t < candles.length; t++) {
       const score = m.score[t]!;
       if (Number.isNaN(score)) continue;
@@ -58,6 +60,7 @@ export default defineStrategy({
       if (score >= p.minScore && m.rsi[t]! < params.rsiHigh && calm && (!p.trend || m.trend[t] === 1)) {
         s.enterLong[t] = 1;
         notes[t] = why();
+        confidence[t] = Math.abs(score) / MAX_SCORE;
       } else if (
         -score >= p.minScore &&
         m.rsi[t]! > params.rsiLow &&
@@ -66,6 +69,7 @@ export default defineStrategy({
       ) {
         s.enterShort[t] = 1;
         notes[t] = why();
+        confidence[t] = Math.abs(score) / MAX_SCORE;
       }
       if (score <= p.exitScore) s.exitLong[t] = 1;
       if (-score <= p.exitScore) s.exitShort[t] = 1;
@@ -83,6 +87,6 @@ export default defineStrategy({
       bbLower: m.bbLower,
       atrPct: m.atrPct,
     });
-    return { ...s, notes };
+    return { ...s, notes, confidence };
   },
 });

@@ -8,7 +8,8 @@ import type { EngineEvent } from '../engine/engine.js';
 import { currentStop } from '../engine/paper.js';
 import type { OpenPositionView, PerformanceReport } from '../engine/report.js';
 import type { PositionRecord, RunRecord, SignalRecord, TradeRecord } from '../store/state.js';
-import { bold, code, type ReplyBuilder, reply } from './reply.js';
+import type { ScanResult } from '../engine/market-watch.js';
+import { bold, code, italic, type ReplyBuilder, reply } from './reply.js';
 
 /** A price with as many decimals as its size needs. */
 export function price(v: number | null | undefined): string {
@@ -78,6 +79,7 @@ export function signalReply(sig: SignalRecord, tz: string, withButtons: boolean)
     .map(([k, v]) => `${k} ${price(v)}`);
   if (ind.length > 0) r.line('On: ', ind.join(', '));
   if (sig.note) r.line('Why: ', sig.note);
+  if (sig.regime) r.line('Regime: ', sig.regime);
   r.line(statusText(sig, tz));
   if (withButtons && sig.status === 'pending')
     r.buttons([
@@ -224,7 +226,43 @@ export function eventReply(e: EngineEvent, tz: string): ReplyBuilder | undefined
       return reply().line(bold('Panic'), ` by ${e.by}: ${e.detail}.`);
     case 'mode':
       return reply().line(bold(e.mode === 'live' ? 'LIVE TRADING' : 'Paper trading'), `: ${e.detail}.`);
+    case 'scan':
+      return scanReply(e.result, e.top, tz);
+    case 'regime':
+      return reply().line(
+        bold(`Regime ${e.change.to}`),
+        `${e.change.from ? ` (was ${e.change.from})` : ''}, confidence ${Math.round(e.change.confidence * 100)}%: ${e.change.why}.`,
+      );
   }
+}
+
+const signed = (n: number) => `${n > 0 ? '+' : ''}${n}`;
+
+/** The scanner's ranking: the strongest markets first, each with its score, side and reasons. */
+export function scanReply(result: ScanResult, top: number, tz: string): ReplyBuilder {
+  const r = reply().line(
+    bold(`Momentum scan ${result.timeframe}`),
+    ` at ${localStamp(result.at, tz)} ${tz}: ${result.rows.length} market${result.rows.length === 1 ? '' : 's'} from ${result.source}`,
+  );
+  if (result.rows.length === 0) r.line('Nothing to rank.');
+  result.rows.slice(0, top).forEach((row, i) => {
+    const corr = row.correlation === null ? '' : `, BTC corr ${row.correlation.toFixed(2)}`;
+    r.line(
+      `${i + 1}. `,
+      bold(row.symbol),
+      ` ${signed(row.score)}/10${row.side === 'none' ? '' : ` ${row.side}`} at ${price(row.last)}${corr}: ${row.reasons.join(', ')}`,
+    );
+  });
+  if (result.skipped.length > 0)
+    r.line(
+      italic(
+        `Skipped ${result.skipped.length}: ${result.skipped
+          .slice(0, 3)
+          .map((s) => `${s.symbol} (${s.reason})`)
+          .join('; ')}`,
+      ),
+    );
+  return r;
 }
 
 const ORDER_WORDS: Record<string, string> = { entry: 'entry', exit: 'exit', stop: 'stop-loss' };

@@ -3,6 +3,7 @@ import type { ChartRenderer } from '../charts/render/index.js';
 import type { Config } from '../config.js';
 import type { Engine } from '../engine/engine.js';
 import type { Trading } from '../engine/trading.js';
+import type { MarketWatch } from '../engine/market-watch.js';
 import type { MarketData } from '../market/provider.js';
 import type { StateStore } from '../store/state.js';
 import type { Platform } from './command.js';
@@ -22,6 +23,8 @@ export interface Services {
   startedAt: number;
   registry: CommandRegistry;
   market: MarketData;
+  /** Pairlist, scanner, snapshots and the market regime. */
+  watch: MarketWatch;
   store: StateStore;
   /** The engine trading now (paper or live): runs, signals, positions, the account. */
   readonly engine: Engine;

@@ -54,6 +54,8 @@ import { type Feed, type FeedHandler, seriesKey } from './feed.js';
 import type { LiveBroker } from './live/broker.js';
 import { PaperBroker, quoteOf } from './paper.js';
 import { equityOf, performance, type PerformanceReport } from './report.js';
+import type { ScanResult } from './market-watch.js';
+import type { RegimeChange } from './regime.js';
 import { type Account, evaluate, parseRiskSettings, type RiskSettings, withStrategyRisk } from './risk.js';
 
 export const NOTICE_CATEGORIES = ['signals', 'approvals', 'fills', 'exits', 'alerts', 'reports'] as const;
@@ -78,7 +80,10 @@ export type EngineEvent =
   | { type: 'exchange'; up: boolean; detail: string }
   | { type: 'reconcile'; detail: string }
   | { type: 'panic'; by: string; detail: string }
-  | { type: 'mode'; mode: 'paper' | 'live'; detail: string };
+  | { type: 'mode'; mode: 'paper' | 'live'; detail: string }
+  /** The scanner's top markets (a scheduled scan), and a change of market regime. */
+  | { type: 'scan'; result: ScanResult; top: number }
+  | { type: 'regime'; change: RegimeChange };
 
 /** Which chats' category an event belongs to. */
 export function categoryOf(e: EngineEvent): NoticeCategory {
@@ -95,6 +100,8 @@ export function categoryOf(e: EngineEvent): NoticeCategory {
       return 'exits';
     case 'report':
       return 'reports';
+    case 'scan':
+      return 'signals';
     default:
       return 'alerts';
   }
@@ -139,6 +146,14 @@ export interface EngineOptions {
   scheduleReports?: boolean;
   /** Live trading: orders on the exchange instead of paper fills (default: paper). */
   live?: LiveBroker;
+  /**
+   * The market regime's say on an entry (see MarketWatch.gate): refused, or a size factor; undefined
+   * when no regime is measured or the gate is off.
+   */
+  regimeGate?: (
+    side: 'long' | 'short',
+    signalConfidence: number,
+  ) => { ok: true; factor: number; state: string } | { ok: false; reason: string } | undefined;
 }
 
 export interface RunSpec {
@@ -219,6 +234,16 @@ export class Engine implements FeedHandler {
   on(listener: (e: EngineEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The engine's clock: the feed's time (a replay's, or now). */
+  now(): number {
+    return this.o.feed.now();
+  }
+
+  /** Publish events computed outside the engine (scans, regime changes) to its listeners. */
+  announce(events: EngineEvent[]): void {
+    this.emit(events);
   }
 
   private emit(events: EngineEvent[]): void {
@@ -972,11 +997,21 @@ export class Engine implements FeedHandler {
       },
     );
     const id = `S${s.engine.nextId++}`;
+    const confidence = signals.confidence?.[t];
+    const regime = verdict.ok
+      ? this.o.regimeGate?.(
+          side === 1 ? 'long' : 'short',
+          confidence === undefined || Number.isNaN(confidence) ? 1 : confidence,
+        )
+      : undefined;
+    if (verdict.ok && regime?.ok) verdict.quantity *= regime.factor;
     const refused = !verdict.ok
       ? verdict.reason
-      : catchUp
-        ? 'stale: it came while bosun was not running'
-        : undefined;
+      : regime && !regime.ok
+        ? regime.reason
+        : catchUp
+          ? 'stale: it came while bosun was not running'
+          : undefined;
     const sig: SignalRecord = {
       id,
       runId: run.id,
@@ -999,6 +1034,7 @@ export class Engine implements FeedHandler {
       messages: [],
       indicators,
       ...(signals.notes?.[t] ? { note: signals.notes[t] } : {}),
+      ...(regime?.ok ? { regime: `${regime.state} x${+regime.factor.toFixed(3)}` } : {}),
     };
     if (refused === undefined && run.approve === 'auto') {
       sig.decidedBy = 'auto';

@@ -13,7 +13,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { getExchange } from '../market/download.js';
 import { StateStore } from '../store/state.js';
-import { Engine, type EngineEvent, engineSettings } from './engine.js';
+import { Engine, type EngineEvent, type EngineOptions, engineSettings } from './engine.js';
 import type { Feed } from './feed.js';
 
 export const LIVE_STATE_FILE = 'bosun-live.json';
@@ -24,6 +24,8 @@ export interface TradingOptions {
   paper: Engine;
   /** The exchange feed for the live engine (created on demand). */
   liveFeed: () => Promise<Feed>;
+  /** The market regime's gate, for the live engine as for paper. */
+  regimeGate?: EngineOptions['regimeGate'];
 }
 
 export class Trading {
@@ -132,6 +134,7 @@ export class Trading {
       logger,
       scheduleReports: true,
       live: new LiveBroker({ exchange, settings: c.live, logger, quotes: Object.keys(c.paper.balance) }),
+      ...(this.o.regimeGate ? { regimeGate: this.o.regimeGate } : {}),
     });
   }
 

@@ -4,6 +4,7 @@
  * reached or `MARKET_DATA=samples`. Every answer says where its candles came from.
  */
 import { readdirSync } from 'node:fs';
+import type { Exchange } from 'ccxt';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { AppError, toAppError } from '../errors.js';
@@ -19,6 +20,8 @@ export interface CandleRequest {
   timeframe: string;
   /** How far back from the end (now, or the sample's last candle), in ms. */
   period: number;
+  /** Candles up to this time only (epoch ms; default: now, or the sample's end). */
+  until?: number;
   /** Extra bars wanted before the period, so indicators are warm when it starts. */
   warmupBars?: number;
   signal?: AbortSignal;
@@ -83,6 +86,22 @@ export class MarketData {
     return out;
   }
 
+  /**
+   * The exchange's ccxt client for markets, tickers and order books, or undefined when the
+   * configuration keeps bosun on the bundled samples.
+   */
+  async exchange(): Promise<Exchange | undefined> {
+    if (this.config.marketData === 'samples') return undefined;
+    if (this.config.marketData === 'auto' && this.now() < this.offlineUntil) return undefined;
+    const { getExchange } = await import('./download.js');
+    return getExchange(this.config.exchange.id, this.config.exchange.apiUrl);
+  }
+
+  /** After a network failure in `auto` mode, treat the exchange as unreachable for a while. */
+  markOffline(): void {
+    if (this.config.marketData === 'auto') this.offlineUntil = this.now() + OFFLINE_MS;
+  }
+
   /** Symbols with a bundled sample. */
   sampleSymbols(): string[] {
     return [...new Set(this.samples().map((s) => s.symbol))];
@@ -107,7 +126,7 @@ export class MarketData {
 
   private async fromExchange(req: CandleRequest, tfMs: number, retries: number): Promise<CandleAnswer> {
     const { downloadCandles } = await import('./download.js');
-    const end = this.now();
+    const end = Math.min(this.now(), req.until ?? Number.POSITIVE_INFINITY);
     const start = end - req.period;
     const warmFrom = start - (req.warmupBars ?? 0) * tfMs;
     const result = await downloadCandles(
@@ -169,6 +188,9 @@ export class MarketData {
       this.loaded.set(sample.file, candles);
     }
     if (tfMs !== sample.timeframeMs) candles = closedOnly(resample(candles, sample.timeframeMs, tfMs));
+    // Only candles closed by `until`.
+    if (req.until !== undefined)
+      candles = sliceCandles(candles, 0, indexAtOrAfter(candles.time, req.until - tfMs + 1));
     if (candles.length === 0)
       throw new AppError(
         'NOT_FOUND',

@@ -97,6 +97,8 @@ const SignalRecord = z.object({
   indicators: z.record(z.string(), z.number().nullable()),
   /** The strategy's own words on why it signalled (for ict-confluence: which conditions held). */
   note: z.string().optional(),
+  /** The regime the signal was sized in, e.g. "RISK_ON x0.8". */
+  regime: z.string().optional(),
 });
 export type SignalRecord = z.infer<typeof SignalRecord>;
 
@@ -240,7 +242,29 @@ const StateSchema = z.looseObject({
   subscriptions: z
     .record(z.string(), z.object({ since: z.number(), muted: z.array(z.string()) }))
     .default({}),
-  settings: z.object({ risk: z.record(z.string(), z.unknown()).default({}) }).default({ risk: {} }),
+  settings: z
+    .object({
+      risk: z.record(z.string(), z.unknown()).default({}),
+      /** Admins' changes to the market filters, by filter name, as typed. */
+      pairlist: z.record(z.string(), z.string()).default({}),
+    })
+    .default({ risk: {}, pairlist: {} }),
+  /** The market regime after hysteresis, and its recent changes. */
+  regime: z
+    .object({
+      state: z.enum(['RISK_ON', 'RISK_OFF', 'CHOP', 'DECOUPLED']),
+      since: z.number(),
+      history: z.array(
+        z.object({
+          at: z.number(),
+          from: z.enum(['RISK_ON', 'RISK_OFF', 'CHOP', 'DECOUPLED']).nullable(),
+          to: z.enum(['RISK_ON', 'RISK_OFF', 'CHOP', 'DECOUPLED']),
+          confidence: z.number(),
+          why: z.string(),
+        }),
+      ),
+    })
+    .optional(),
   decisions: z.array(DecisionRecord).default([]),
   /** Live orders by client id (paper trading has none). */
   orders: z.record(z.string(), OrderRecord).default({}),
@@ -275,7 +299,7 @@ function freshState(now: number): State {
     balances: {},
     equity: [],
     subscriptions: {},
-    settings: { risk: {} },
+    settings: { risk: {}, pairlist: {} },
     decisions: [],
     orders: {},
     live: { initial: {}, reported: [] },

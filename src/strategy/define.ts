@@ -34,6 +34,8 @@ export interface Signals {
   readonly target?: Float64Array;
   /** Indicator lines the strategy decided on, by name, for charts and decision records. */
   readonly indicators: Record<string, Float64Array>;
+  /** How sure the strategy is of the signal at bar t, 0..1 (absent or NaN: 1); the regime sizes by it. */
+  readonly confidence?: Float64Array;
   /** Why the strategy signalled at bar t, in a few words for the signal message (sparse). */
   readonly notes?: ReadonlyArray<string | undefined>;
 }

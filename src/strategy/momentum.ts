@@ -203,6 +203,11 @@ export function momentumReasons(
   if (v.vwap !== 0) out.push(v.vwap > 0 ? 'above VWAP' : 'below VWAP');
   if (v.bands !== 0) out.push(v.bands > 0 ? 'above upper band' : 'below lower band');
   if (v.adx !== 0) out.push(`ADX ${s.adx[t]!.toFixed(0)}`);
-  if (v.volume !== 0) out.push(`volume ${(c.volume[t]! / s.volumeSma[t]!).toFixed(1)}x avg`);
+  if (v.volume !== 0)
+    out.push(
+      c.volume[t]! > p.volumeSurge * s.volumeSma[t]!
+        ? `volume ${(c.volume[t]! / s.volumeSma[t]!).toFixed(1)}x avg`
+        : `volume +${s.volumeRoc[t]!.toFixed(0)}% over 10 bars`,
+    );
   return out;
 }

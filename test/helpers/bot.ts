@@ -54,6 +54,7 @@ export async function startTestBot(
       MARKET_DATA: 'samples',
       LOG_LEVEL: 'debug',
       REPLAY_RUNS: 'none',
+      REGIME_GATE: 'off',
       ...env,
     },
     dotenv: false,

@@ -43,6 +43,8 @@ export interface EmulatorMarket {
   /** Candles at `intervalMs` spacing, oldest first. */
   candles: EmulatorCandle[];
   intervalMs: number;
+  /** Fixed 24h ticker figures, instead of those derived from the candles (hand-made tickers). */
+  ticker?: { bid?: number; ask?: number; high?: number; low?: number; last?: number; quoteVolume?: number };
 }
 
 export interface Fault {
@@ -405,6 +407,15 @@ export class ExchangeEmulator {
               lastId: 2,
               count: day.length,
             };
+      const t = market.ticker;
+      if (t && 'quoteVolume' in row) {
+        if (t.bid !== undefined) row.bidPrice = fix(t.bid);
+        if (t.ask !== undefined) row.askPrice = fix(t.ask);
+        if (t.high !== undefined) row.highPrice = fix(t.high);
+        if (t.low !== undefined) row.lowPrice = fix(t.low);
+        if (t.last !== undefined) row.lastPrice = fix(t.last);
+        if (t.quoteVolume !== undefined) row.quoteVolume = fix(t.quoteVolume);
+      }
       out.push(row);
     }
     send(200, query.symbol ? out[0] : out);

@@ -1,0 +1,419 @@
+/**
+ * The market watch: the pairlist (market filters over one batched tickers call), the momentum
+ * scanner that ranks the listed markets, market snapshots kept for later analysis, and the regime
+ * that gates and sizes runs. It computes plain data; commands and notices put it into words.
+ */
+import { join } from 'node:path';
+import type { Exchange } from 'ccxt';
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config.js';
+import { AppError, toAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { MarketData } from '../market/provider.js';
+import { timeframeMs } from '../market/timeframe.js';
+import type { Candles } from '../market/types.js';
+import type { StateStore } from '../store/state.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import { MAX_SCORE, momentumReasons, momentumSeries } from '../strategy/momentum.js';
+import {
+  filtersFrom,
+  type PairlistFilters,
+  type PairlistResult,
+  refreshPairlist,
+  setFilter,
+  type TickerSource,
+} from './pairlist.js';
+import {
+  classify,
+  priceInputs,
+  REGIME_DEFAULTS,
+  type RegimeReading,
+  RegimeTracker,
+  regimeGate,
+} from './regime.js';
+import { configuredProviders, readProviders, type RegimeProvider } from './regime-providers.js';
+
+export interface ScanRow {
+  symbol: string;
+  /** Momentum score, -10..10, and its strength |score| / 10. */
+  score: number;
+  strength: number;
+  side: 'long' | 'short' | 'none';
+  reasons: string[];
+  last: number;
+  /** Correlation of 1-bar returns with the regime's reference market (BTC) over the last 100 bars. */
+  correlation: number | null;
+}
+
+export interface ScanResult {
+  at: number;
+  timeframe: string;
+  rows: ScanRow[];
+  /** Markets that could not be scanned, with why. */
+  skipped: Array<{ symbol: string; reason: string }>;
+  /** Where the market list came from. */
+  source: string;
+}
+
+export interface Snapshot {
+  at: number;
+  symbol: string;
+  timeframe: string;
+  candles: Array<[number, number, number, number, number, number]>;
+  indicators: Record<string, number | null>;
+  orderBook: { bid: number; bidSize: number; ask: number; askSize: number } | null;
+  correlationBtc: number | null;
+}
+
+const SCAN_BARS = 300;
+const SNAPSHOT_CANDLES = 50;
+const num = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x);
+
+/** Pearson correlation of 1-bar returns over the last `n` common bars (matched by time). */
+export function returnCorrelation(a: Candles, b: Candles, n = 100): number | null {
+  const byTime = new Map<number, number>();
+  for (let i = 1; i < b.length; i++) byTime.set(b.time[i]!, b.close[i]! / b.close[i - 1]! - 1);
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let i = a.length - 1; i >= 1 && xs.length < n; i--) {
+    const y = byTime.get(a.time[i]!);
+    if (y === undefined) continue;
+    xs.push(a.close[i]! / a.close[i - 1]! - 1);
+    ys.push(y);
+  }
+  if (xs.length < 10) return null;
+  const mx = xs.reduce((s, x) => s + x, 0) / xs.length;
+  const my = ys.reduce((s, y) => s + y, 0) / ys.length;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < xs.length; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+    syy += (ys[i]! - my) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : null;
+}
+
+export interface MarketWatchOptions {
+  config: Readonly<Config>;
+  market: MarketData;
+  store: StateStore;
+  logger: Logger;
+  /** The clock the markets are read at (the engine's: a replay's time, or now). */
+  now: () => number;
+  providers?: RegimeProvider[];
+  /** Where snapshots are kept (default: DATA_DIR/snapshots.json). */
+  snapshotFile?: string;
+}
+
+export class MarketWatch {
+  private pairs: PairlistResult | undefined;
+  private readonly tracker: RegimeTracker;
+  private readonly providers: RegimeProvider[];
+  private readonly snapshotFile: string;
+
+  constructor(private readonly o: MarketWatchOptions) {
+    const saved = o.store.data.regime;
+    this.tracker = new RegimeTracker(o.config.regime.minDwell, 50, saved);
+    this.providers = o.providers ?? configuredProviders(o.config.regime);
+    this.snapshotFile = o.snapshotFile ?? join(o.config.dataDir, 'snapshots.json');
+  }
+
+  // --- the pairlist ---
+
+  /** The filters in force: the configuration with admins' changes on top. */
+  filters(): PairlistFilters {
+    let f = filtersFrom(this.o.config.pairlist);
+    for (const [k, v] of Object.entries(this.o.store.data.settings.pairlist)) f = setFilter(f, k, v);
+    return f;
+  }
+
+  /** An admin's change, checked, then stored (before it is announced). */
+  async setFilter(key: string, value: string): Promise<PairlistFilters> {
+    const next = setFilter(this.filters(), key, value);
+    await this.o.store.update((s) => {
+      s.settings.pairlist[key] = value;
+    });
+    this.pairs = undefined;
+    return next;
+  }
+
+  async resetFilters(): Promise<PairlistFilters> {
+    await this.o.store.update((s) => {
+      s.settings.pairlist = {};
+    });
+    this.pairs = undefined;
+    return this.filters();
+  }
+
+  /** The last pairlist, refreshed when older than PAIRLIST_REFRESH. */
+  async pairlist(force = false): Promise<PairlistResult & { source: string }> {
+    const now = this.o.now();
+    if (!force && this.pairs && now - this.pairs.at < this.o.config.pairlist.refresh)
+      return { ...this.pairs, source: this.source };
+    return this.refresh();
+  }
+
+  private source = '';
+
+  /** One batched tickers call (never one per market); without an exchange, the bundled samples. */
+  async refresh(): Promise<PairlistResult & { source: string }> {
+    const f = this.filters();
+    const now = this.o.now();
+    try {
+      const ex = await this.o.market.exchange();
+      if (ex) {
+        const { withRetry } = await import('../market/download.js');
+        const opts = {
+          retries: this.o.config.marketData === 'auto' ? 1 : 3,
+          backoffMs: 300,
+          logger: this.o.logger,
+        };
+        const source: TickerSource = {
+          loadMarkets: () => withRetry(() => ex.loadMarkets(), opts, 'loading markets', ex) as Promise<never>,
+          fetchTickers: () =>
+            withRetry(() => ex.fetchTickers(), opts, 'fetching tickers', ex) as Promise<never>,
+        };
+        this.pairs = await refreshPairlist(source, f, now);
+        this.source = `${this.o.config.exchange.id} tickers`;
+        return { ...this.pairs, source: this.source };
+      }
+    } catch (err) {
+      const e = toAppError(err);
+      if (this.o.config.marketData !== 'auto' || e.code !== 'NETWORK') throw e;
+      this.o.market.markOffline();
+      this.o.logger.warn({ error: e.message }, 'tickers unavailable; the pairlist uses the bundled samples');
+    }
+    // Offline: the bundled samples' markets, filtered only by quote and deny list (no tickers to judge).
+    const pairs = this.o.market
+      .sampleSymbols()
+      .filter((symbol) => f.quotes.includes(symbol.split('/')[1]!) && !f.deny.includes(symbol))
+      .map((symbol) => ({ symbol, quoteVolume: 0, spread: 0, volatility: 0, last: 0 }));
+    this.pairs = { pairs, dropped: [], at: now };
+    this.source = 'bundled samples (no exchange: tickers not checked)';
+    return { ...this.pairs, source: this.source };
+  }
+
+  // --- the scanner ---
+
+  /** Rank the listed markets by momentum strength on `timeframe`, with the reasons; keep snapshots. */
+  async scan(timeframe = this.o.config.scanner.timeframe, signal?: AbortSignal): Promise<ScanResult> {
+    const tfMs = timeframeMs(timeframe);
+    const list = await this.pairlist();
+    const until = this.o.now();
+    const ref = this.o.config.regime.symbol;
+    const load = async (symbol: string) =>
+      (
+        await this.o.market.candles({
+          symbol,
+          timeframe,
+          period: SCAN_BARS * tfMs,
+          until,
+          ...(signal ? { signal } : {}),
+        })
+      ).candles;
+    const reference = await load(ref).catch(() => undefined);
+    const rows: ScanRow[] = [];
+    const skipped: ScanResult['skipped'] = [];
+    const snaps: Snapshot[] = [];
+    const f = this.filters();
+    for (const pair of list.pairs) {
+      if (signal?.aborted) throw new AppError('INTERNAL', 'stopped');
+      let c: Candles;
+      try {
+        c = pair.symbol === ref && reference ? reference : await load(pair.symbol);
+      } catch (err) {
+        skipped.push({ symbol: pair.symbol, reason: toAppError(err).message });
+        continue;
+      }
+      if (c.length < Math.max(f.minHistory, 60)) {
+        skipped.push({
+          symbol: pair.symbol,
+          reason: `${c.length} candles of history, below ${Math.max(f.minHistory, 60)}`,
+        });
+        continue;
+      }
+      const m = momentumSeries(c);
+      const t = c.length - 1;
+      const score = m.score[t]!;
+      if (Number.isNaN(score)) {
+        skipped.push({ symbol: pair.symbol, reason: 'indicators not formed' });
+        continue;
+      }
+      const correlation =
+        reference && pair.symbol !== ref ? returnCorrelation(c, reference) : pair.symbol === ref ? 1 : null;
+      rows.push({
+        symbol: pair.symbol,
+        score,
+        strength: Math.abs(score) / MAX_SCORE,
+        side: score >= 5 ? 'long' : score <= -5 ? 'short' : 'none',
+        reasons: momentumReasons(m, c, t),
+        last: c.close[t]!,
+        correlation: correlation === null ? null : +correlation.toFixed(3),
+      });
+      const candles: Snapshot['candles'] = [];
+      for (let i = Math.max(0, c.length - SNAPSHOT_CANDLES); i < c.length; i++)
+        candles.push([c.time[i]!, c.open[i]!, c.high[i]!, c.low[i]!, c.close[i]!, c.volume[i]!]);
+      snaps.push({
+        at: until,
+        symbol: pair.symbol,
+        timeframe,
+        candles,
+        indicators: {
+          score,
+          rsi: num(m.rsi[t]),
+          macdHistogram: num(m.macdHistogram[t]),
+          roc1: num(m.roc1[t]),
+          roc5: num(m.roc5[t]),
+          roc15: num(m.roc15[t]),
+          adx: num(m.adx[t]),
+          obv: num(m.obv[t]),
+          vwap: num(m.vwap[t]),
+          bbUpper: num(m.bbUpper[t]),
+          bbLower: num(m.bbLower[t]),
+          atrPct: num(m.atrPct[t]),
+        },
+        orderBook: null,
+        correlationBtc: correlation === null ? null : correlation,
+      });
+    }
+    rows.sort((a, b) => b.strength - a.strength || b.score - a.score || (a.symbol < b.symbol ? -1 : 1));
+    await this.orderBookTops(
+      snaps,
+      rows.slice(0, 5).map((r) => r.symbol),
+    );
+    this.keepSnapshots(snaps);
+    return { at: until, timeframe, rows, skipped, source: list.source };
+  }
+
+  /** Order-book tops for the leading markets only (one call each), when an exchange is reachable. */
+  private async orderBookTops(snaps: Snapshot[], symbols: string[]): Promise<void> {
+    let ex: Exchange | undefined;
+    try {
+      ex = await this.o.market.exchange();
+    } catch {
+      return;
+    }
+    if (!ex) return;
+    for (const symbol of symbols) {
+      try {
+        const book = await ex.fetchOrderBook(symbol, 5);
+        const [bid, bidSize] = (book.bids[0] ?? []) as number[];
+        const [ask, askSize] = (book.asks[0] ?? []) as number[];
+        const snap = snaps.find((s) => s.symbol === symbol);
+        if (snap && bid !== undefined && ask !== undefined)
+          snap.orderBook = { bid, bidSize: bidSize ?? 0, ask, askSize: askSize ?? 0 };
+      } catch (err) {
+        this.o.logger.debug(
+          { symbol, error: toAppError(err).message },
+          'order book unavailable for a snapshot',
+        );
+      }
+    }
+  }
+
+  /** All kept snapshots, oldest first. */
+  snapshots(): Snapshot[] {
+    try {
+      return JSON.parse(readFileSync(this.snapshotFile, 'utf8')) as Snapshot[];
+    } catch {
+      return [];
+    }
+  }
+
+  /** Append, then drop the oldest beyond SNAPSHOT_RETENTION; written atomically. */
+  private keepSnapshots(add: Snapshot[]): void {
+    const keep = this.o.config.scanner.retention;
+    if (add.length === 0 && keep > 0) return;
+    const all = keep === 0 ? [] : [...this.snapshots(), ...add].slice(-keep);
+    try {
+      writeFileAtomic(this.snapshotFile, JSON.stringify(all));
+    } catch (err) {
+      this.o.logger.warn({ error: toAppError(err).message }, 'snapshots not written');
+    }
+  }
+
+  // --- the regime ---
+
+  /**
+   * Measure the regime now: the reference market's trend and volatility, breadth over the listed
+   * markets, and the outside inputs if any are configured; then hysteresis. Stored before returned.
+   */
+  async regime(): Promise<{
+    reading: RegimeReading;
+    state: RegimeReading['state'];
+    since: number;
+    history: RegimeTracker['history'];
+    heldFor: number;
+    providers: number;
+  }> {
+    const { symbol, timeframe } = this.o.config.regime;
+    const tfMs = timeframeMs(timeframe);
+    const now = this.o.now();
+    const lookback = REGIME_DEFAULTS.lookback;
+    const req = { timeframe, period: (lookback + 60) * tfMs, until: now };
+    const reference = (await this.o.market.candles({ ...req, symbol })).candles;
+    if (reference.length < lookback)
+      throw new AppError(
+        'NOT_FOUND',
+        `the regime needs ${lookback} ${timeframe} candles of ${symbol}; only ${reference.length} are available`,
+      );
+    const markets: Candles[] = [];
+    const pairs = await this.pairlist().catch(() => undefined);
+    for (const p of pairs?.pairs ?? []) {
+      if (p.symbol === symbol) {
+        markets.push(reference);
+        continue;
+      }
+      const c = await this.o.market.candles({ ...req, symbol: p.symbol }).catch(() => undefined);
+      if (c) markets.push(c.candles);
+    }
+    const { readings, failures } = await readProviders(this.providers, now);
+    const reading = classify(
+      priceInputs(reference, markets, lookback),
+      readings,
+      {
+        ...REGIME_DEFAULTS,
+        minDwellMs: this.o.config.regime.minDwell,
+      },
+      failures,
+    );
+    const change = this.tracker.update(now, reading);
+    if (change) {
+      await this.o.store.update((s) => {
+        s.regime = {
+          state: this.tracker.state!,
+          since: this.tracker.since,
+          history: [...this.tracker.history],
+        };
+      });
+    }
+    return {
+      reading,
+      state: this.tracker.state!,
+      since: this.tracker.since,
+      history: this.tracker.history,
+      heldFor: this.tracker.heldFor(now),
+      providers: this.providers.length,
+    };
+  }
+
+  /** Regime changes so far (kept across restarts). */
+  history(): RegimeTracker['history'] {
+    return this.tracker.history;
+  }
+
+  /**
+   * The gate a run's entry passes (REGIME_GATE=on): undefined before the first reading, so a bot
+   * that could not measure the regime is not silently blocked; the reason says so in /regime.
+   */
+  gate(
+    side: 'long' | 'short',
+    signalConfidence = 1,
+  ): { ok: true; factor: number; state: string } | { ok: false; reason: string } | undefined {
+    if (this.o.config.regime.gate === 'off' || this.tracker.state === null) return undefined;
+    const g = regimeGate(this.tracker.state, side, signalConfidence);
+    return g.ok ? { ...g, state: this.tracker.state } : g;
+  }
+}
