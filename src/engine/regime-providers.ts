@@ -146,6 +146,18 @@ export interface ScoredHeadline {
   expiresAt: number;
 }
 
+/** Whole words only: "ban" must not match "bank". */
+function wordsIn(text: string, phrase: string): boolean {
+  let at = text.indexOf(phrase);
+  while (at >= 0) {
+    const before = at === 0 ? '' : text[at - 1]!;
+    const after = text[at + phrase.length] ?? '';
+    if (!/[a-z0-9]/.test(before) && !/[a-z0-9]/.test(after)) return true;
+    at = text.indexOf(phrase, at + 1);
+  }
+  return false;
+}
+
 /** Score headlines: each takes its strongest matching rule; unmatched and expired ones drop out. */
 export function scoreHeadlines(
   headlines: ReadonlyArray<{ title: string; time: number }>,
@@ -157,7 +169,7 @@ export function scoreHeadlines(
     const text = h.title.toLowerCase();
     let best: NewsRule | undefined;
     for (const r of rules)
-      if (r.keywords.some((k) => text.includes(k)) && (!best || r.impact > best.impact)) best = r;
+      if (r.keywords.some((k) => wordsIn(text, k)) && (!best || r.impact > best.impact)) best = r;
     if (!best) continue;
     const expiresAt = h.time + best.expiryHours * 3_600_000;
     if (h.time > now || expiresAt <= now) continue;
