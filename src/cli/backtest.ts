@@ -73,19 +73,23 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
   const warmup = plan ? plan.warmup : strategy.warmup(parseParams(strategy, raw));
   progress.update(0, 'loading');
   const loaded = await loadCandleSource(v, config, logger, warmup + 1);
+  // One set of run settings for a single run and for every run of a sweep.
+  const run = {
+    capital: numberOption('capital', v.capital, 1, 1e12) ?? config.backtest.capital,
+    fee: numberOption('fee', v.fee, 0, 0.1) ?? config.backtest.fee,
+    slippageBps: numberOption('slippage', v.slippage, 0, 1000) ?? config.backtest.slippageBps,
+    ...(v.sizing ? { sizing: parseSizing(v.sizing) } : {}),
+    ...(direction ? { direction } : {}),
+    exits,
+    timeframeMs: loaded.timeframeMs,
+  };
   if (plan) {
     const input = {
       strategy,
       plan,
       candles: loaded.candles,
       settings: {
-        capital: numberOption('capital', v.capital, 1, 1e12) ?? config.backtest.capital,
-        fee: numberOption('fee', v.fee, 0, 0.1) ?? config.backtest.fee,
-        slippageBps: numberOption('slippage', v.slippage, 0, 1000) ?? config.backtest.slippageBps,
-        ...(v.sizing ? { sizing: parseSizing(v.sizing) } : {}),
-        ...(direction ? { direction } : {}),
-        exits,
-        timeframeMs: loaded.timeframeMs,
+        ...run,
         source: loaded.source,
         ...(loaded.symbol ? { symbol: loaded.symbol } : {}),
       },
@@ -103,13 +107,7 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
   }
   const long = loaded.candles.length >= 200_000;
   const result = runBacktest(strategy, raw, loaded.candles, {
-    capital: numberOption('capital', v.capital, 1, 1e12) ?? config.backtest.capital,
-    fee: numberOption('fee', v.fee, 0, 0.1) ?? config.backtest.fee,
-    slippageBps: numberOption('slippage', v.slippage, 0, 1000) ?? config.backtest.slippageBps,
-    ...(v.sizing ? { sizing: parseSizing(v.sizing) } : {}),
-    ...(direction ? { direction } : {}),
-    exits,
-    timeframeMs: loaded.timeframeMs,
+    ...run,
     ...(loaded.from !== undefined ? { tradeFrom: loaded.from } : {}),
     ...(long ? { onProgress: (d: number) => progress.update(d, 'simulating') } : {}),
   });
