@@ -28,10 +28,12 @@ export function candleInfo(r: BacktestResult, source: string, symbol?: string): 
   };
 }
 
-const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)}%`;
+/** A signed percentage, `+12.34%`. */
+export const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)}%`;
 const money = (v: number) =>
   v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const ratio = (v: number | null) => (v === null ? 'n/a' : v.toFixed(2));
+/** A ratio to two decimals, `n/a` when undefined. */
+export const ratio = (v: number | null) => (v === null ? 'n/a' : v.toFixed(2));
 
 export function formatDuration(ms: number): string {
   const hours = ms / 3_600_000;

@@ -16,6 +16,7 @@ import {
   type SweepSettings,
   walkForwardFolds,
 } from '../backtest/sweep.js';
+import { pct, ratio } from '../backtest/summary.js';
 import type { Metrics } from '../backtest/types.js';
 import { badInput, toAppError } from '../errors.js';
 import { isoTime } from '../market/timeframe.js';
@@ -63,9 +64,6 @@ export function planSweep(
 
 export const rankOption = (text: string | undefined): RankMetric =>
   oneOf('rank', text, Object.keys(RANK_METRICS) as RankMetric[]) ?? 'sharpe';
-
-const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)}%`;
-const ratio = (v: number | null) => (v === null ? 'n/a' : v.toFixed(2));
 
 /** The swept parameters of a set, `fast=5 slow=20`. */
 export function sweptText(axes: readonly SweepAxis[], params: Readonly<Record<string, unknown>>): string {
