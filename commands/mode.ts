@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand, roleAllows } from '../src/chat/command.js';
+import { defineCommand, requireRole } from '../src/chat/command.js';
 import { bold, reply } from '../src/chat/reply.js';
 import { OneTimeCodes } from '../src/chat/confirm.js';
 import { AppError, badInput } from '../src/errors.js';
@@ -30,11 +30,7 @@ export default defineCommand({
       } else r.line(trading.liveBlocked() ?? 'Live trading is possible: an admin can /mode live.');
       return r;
     }
-    if (!roleAllows(ctx.caller.role, 'admin'))
-      throw new AppError(
-        'FORBIDDEN',
-        `switching between paper and live needs the admin role; you are a ${ctx.caller.role}`,
-      );
+    requireRole(ctx.caller.role, 'admin', 'switching between paper and live');
     if (mode === 'paper') {
       if (trading.mode === 'paper') return reply('Already paper trading.');
       const open = await trading.goPaper(ctx.caller.name);

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { defineCommand, roleAllows } from '../src/chat/command.js';
+import { defineCommand, requireRole } from '../src/chat/command.js';
 import { bold, italic, reply } from '../src/chat/reply.js';
 import { FILTER_HELP, type PairlistFilters } from '../src/engine/pairlist.js';
-import { AppError, badInput } from '../src/errors.js';
+import { badInput } from '../src/errors.js';
 
 const show = (f: PairlistFilters) =>
   (Object.keys(FILTER_HELP) as Array<keyof PairlistFilters>).map((k) => {
@@ -31,11 +31,7 @@ export default defineCommand({
   async run({ action, changes }, ctx) {
     const watch = ctx.services.watch;
     const changing = action === 'reset' || (changes !== undefined && Object.keys(changes).length > 0);
-    if (changing && !roleAllows(ctx.caller.role, 'admin'))
-      throw new AppError(
-        'FORBIDDEN',
-        `changing the market filters needs the admin role; you are a ${ctx.caller.role}`,
-      );
+    if (changing) requireRole(ctx.caller.role, 'admin', 'changing the market filters');
     const out = reply();
     if (action === 'reset') {
       await watch.resetFilters();

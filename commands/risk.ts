@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { defineCommand, roleAllows } from '../src/chat/command.js';
+import { defineCommand, requireRole } from '../src/chat/command.js';
 import { bold, reply } from '../src/chat/reply.js';
 import { RISK_HELP, type RiskSettings } from '../src/engine/risk.js';
-import { AppError, badInput } from '../src/errors.js';
+import { badInput } from '../src/errors.js';
 
 const show = (r: RiskSettings) =>
   (Object.keys(RISK_HELP) as Array<keyof RiskSettings>).map((k) => [k, String(r[k]), RISK_HELP[k]]);
@@ -27,11 +27,7 @@ export default defineCommand({
   async run({ action, changes }, ctx) {
     const engine = ctx.services.engine;
     const wantsChange = action === 'resume' || (changes !== undefined && Object.keys(changes).length > 0);
-    if (wantsChange && !roleAllows(ctx.caller.role, 'admin'))
-      throw new AppError(
-        'FORBIDDEN',
-        `changing risk settings needs the admin role; you are a ${ctx.caller.role}`,
-      );
+    if (wantsChange) requireRole(ctx.caller.role, 'admin', 'changing risk settings');
     if (action === 'resume') {
       const cleared = await engine.resume(ctx.caller.name);
       return reply(

@@ -18,6 +18,7 @@
  */
 import type { z } from 'zod';
 import { ROLES, type Role } from '../config.js';
+import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Reply } from './reply.js';
 import type { Services } from './services.js';
@@ -27,6 +28,15 @@ export { ROLES, type Role };
 
 export function roleAllows(have: Role, need: Role): boolean {
   return ROLES.indexOf(have) >= ROLES.indexOf(need);
+}
+
+/**
+ * For commands anyone may read but only some may change: fail with FORBIDDEN unless the caller
+ * has `need`, e.g. "changing risk settings needs the admin role; you are a viewer".
+ */
+export function requireRole(have: Role, need: Role, what: string): void {
+  if (!roleAllows(have, need))
+    throw new AppError('FORBIDDEN', `${what} needs the ${need} role; you are a ${have}`);
 }
 
 export type Platform = 'telegram' | 'discord' | 'console';
