@@ -69,14 +69,14 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
   const registry = await loadCommands();
   const feed = await createFeed(config, logger, store);
   const market = new MarketData(config, logger.child({ module: 'market' }));
-  // The market watch reads markets at the trading engine's clock (a replay's time, or now).
-  let clock = () => feed.now();
+  // The market watch reads markets at the clock of the engine trading now (a replay's time, or now);
+  // `trading` is built below, and the watch first reads the clock once the engines run.
   const watch = new MarketWatch({
     config,
     market,
     store,
     logger: logger.child({ module: 'watch' }),
-    now: () => clock(),
+    now: (): number => trading.engine.now(),
   });
   const regimeGate: EngineOptions['regimeGate'] = (side, confidence) => watch.gate(side, confidence);
   const paper = new Engine({
@@ -174,7 +174,6 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
   }
   const notifier = new Notifier(trading, services, () => adapters, logger.child({ module: 'notify' }));
   notifier.start();
-  clock = () => trading.engine.now();
   const timers = watchSchedule(watch, trading, config, logger.child({ module: 'watch' }));
   // The console is the person at the terminal: on a fresh state it hears everything.
   if (wantConsole && fresh && !('console:local' in store.data.subscriptions))
