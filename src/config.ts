@@ -240,6 +240,12 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     allowed: 'slippage in basis points, from 0 to 1000',
   },
   {
+    env: 'BACKTEST_CHAT_SWEEP_MAX',
+    path: 'backtest.chatSweepMax',
+    schema: z.coerce.number().pipe(z.number().int().min(1).max(1000)).default(100),
+    allowed: 'the most parameter sets one /backtest sweep in chat may run, a whole number from 1 to 1000',
+  },
+  {
     env: 'CHART_RENDERER',
     path: 'charts.renderer',
     schema: z.enum(['local', 'quickchart']).default('local'),
@@ -632,7 +638,7 @@ export interface Config {
   timezone: string;
   tradingMode: 'paper' | 'live';
   exchange: { id: string; apiUrl?: string; apiKey?: string; secret?: string; password?: string };
-  backtest: { capital: number; fee: number; slippageBps: number };
+  backtest: { capital: number; fee: number; slippageBps: number; chatSweepMax: number };
   charts: {
     renderer: 'local' | 'quickchart';
     quickchartUrl: string;

@@ -403,7 +403,9 @@ describe('npm start with nothing configured', () => {
     expect(r.status, r.stderr).toBe(0);
     const out = r.stdout;
     expect(out).toContain('bosun console chat. Type /help for the commands, Ctrl-D to quit.');
-    expect(out).toContain('/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [param=value ...]');
+    expect(out).toContain(
+      '/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [param=value ...]',
+    );
     expect(out).toContain('you are an admin');
     expect(out).toMatch(/Backtest ema-cross BTC\/USDT 4h 1y: \[#{10}\] 100% done/);
     expect(out).toMatch(/Total return\s+[+-]\d+\.\d\d%/);

@@ -144,6 +144,8 @@ export interface SweepRunOptions {
   /** Worker threads (default: the machine's cores, at most one per job). */
   workers?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Stops the workers; the sweep then fails with "stopped". */
+  signal?: AbortSignal;
 }
 
 /** The compiled worker; from the source tree (tests, tsx) it is dist's copy, so build first. */
@@ -258,9 +260,17 @@ export async function runSweep(
     settings,
     Math.min(options.workers ?? defaultWorkers(), jobs.length),
   );
+  const { signal } = options;
+  const stop = () => void pool.close();
+  signal?.addEventListener('abort', stop, { once: true });
   try {
+    if (signal?.aborted) throw new AppError('INTERNAL', 'stopped');
     return await pool.run(jobs, options.onProgress);
+  } catch (err) {
+    if (signal?.aborted) throw new AppError('INTERNAL', 'stopped');
+    throw err;
   } finally {
+    signal?.removeEventListener('abort', stop);
     await pool.close();
   }
 }

@@ -62,7 +62,7 @@ function metaOf(schema: AnySchema, key: string): unknown {
   return undefined;
 }
 
-/** `/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [param=value ...]` */
+/** `/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [param=value ...]` */
 export function usageLine(command: Command): string {
   const parts = [`/${command.name}`];
   for (const a of argInfos(command)) {
@@ -70,7 +70,8 @@ export function usageLine(command: Command): string {
       ? 'param=value ...'
       : a.positional
         ? a.name.toUpperCase()
-        : `${a.name}=${a.type === 'enum' ? a.options?.join('|') : 'VALUE'}`;
+        : // A short choice is spelled out; a long one is in /help NAME.
+          `${a.name}=${a.type === 'enum' && (a.options?.length ?? 0) <= 4 ? a.options!.join('|') : 'VALUE'}`;
     parts.push(a.required && !a.rest ? word : `[${word}]`);
   }
   return parts.join(' ');

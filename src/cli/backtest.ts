@@ -14,7 +14,8 @@ import { fraction, numberOption, oneOf, parseCommandArgs, parseTakeProfit, parse
 import { CANDLE_SOURCE_OPTIONS, loadCandleSource } from './candles.js';
 import { renderChartFile, STYLE_OPTIONS, styleFromArgs } from './charts.js';
 import { progressBar } from './progress.js';
-import { planSweep, rankOption, sweepCli, walkForwardCli } from './sweep.js';
+import { rankOption, sweepCli, walkForwardCli } from './sweep.js';
+import { planSweep } from '../backtest/sweep-report.js';
 
 export const BACKTEST_USAGE = `Usage: npm run backtest -- --strategy NAME (--data FILE | --exchange ID --symbol SYM --timeframe TF --from DATE [--to DATE])
   [--params k=v,...] [--fee 0.001] [--capital 10000] [--slippage BPS] [--sizing all-in|fraction:F|risk:R]

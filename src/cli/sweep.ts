@@ -1,95 +1,36 @@
 /** `bosun backtest --sweep ...` and `--walk-forward N`: grids in worker threads, ranked tables, folds. */
 import { writeFileSync } from 'node:fs';
 import {
+  rankedRows,
+  runPlannedSweep,
+  skippedLine,
+  type SweepPlan,
+  sweepFailures,
+  sweptText,
+} from '../backtest/sweep-report.js';
+import {
   defaultWorkers,
   type Fold,
-  parseSweep,
   RANK_METRICS,
   type RankMetric,
   rankOutcomes,
-  runSweep,
-  type SweepAxis,
   type SweepJob,
   SweepPool,
-  sweepGrid,
   type SweepOutcome,
   type SweepSettings,
   walkForwardFolds,
 } from '../backtest/sweep.js';
 import { pct, ratio } from '../backtest/summary.js';
 import type { Metrics } from '../backtest/types.js';
-import { badInput, toAppError } from '../errors.js';
+import { badInput } from '../errors.js';
 import { isoTime } from '../market/timeframe.js';
 import { type Candles, indexAtOrAfter } from '../market/types.js';
 import type { Strategy } from '../strategy/define.js';
-import { parseParams } from '../strategy/params.js';
 import { oneOf } from './args.js';
 import type { Progress } from './progress.js';
 
-export interface SweepPlan {
-  axes: SweepAxis[];
-  /** Parameter sets that passed the strategy's schema, and those that did not (with the reason). */
-  valid: Array<Record<string, unknown>>;
-  invalid: Array<{ params: Record<string, unknown>; error: string }>;
-  /** The largest warm-up among the valid sets. */
-  warmup: number;
-}
-
-/** Expand and check a grid against the strategy before any candle is loaded. */
-export function planSweep(
-  strategy: Strategy,
-  spec: string | undefined,
-  fixed: Readonly<Record<string, unknown>>,
-): SweepPlan {
-  const axes = spec ? parseSweep(spec) : [];
-  const valid: Array<Record<string, unknown>> = [];
-  const invalid: SweepPlan['invalid'] = [];
-  let warmup = 0;
-  let firstError: Error | undefined;
-  for (const params of sweepGrid(axes, fixed)) {
-    try {
-      warmup = Math.max(warmup, strategy.warmup(parseParams(strategy, params)));
-      valid.push(params);
-    } catch (err) {
-      const e = toAppError(err);
-      // A name the strategy does not have is wrong for every set: say so at once.
-      if (/unknown parameter/.test(e.message)) throw e;
-      firstError ??= e;
-      invalid.push({ params, error: e.message });
-    }
-  }
-  if (valid.length === 0) throw firstError ?? badInput('the sweep has no parameter sets');
-  return { axes, valid, invalid, warmup };
-}
-
 export const rankOption = (text: string | undefined): RankMetric =>
   oneOf('rank', text, Object.keys(RANK_METRICS) as RankMetric[]) ?? 'sharpe';
-
-/** The swept parameters of a set, `fast=5 slow=20`. */
-export function sweptText(axes: readonly SweepAxis[], params: Readonly<Record<string, unknown>>): string {
-  return axes.map((a) => `${a.name}=${String(params[a.name])}`).join(' ');
-}
-
-/** Rows of the ranked table: header first. */
-export function rankedRows(
-  axes: readonly SweepAxis[],
-  ranked: ReadonlyArray<{ params: Record<string, unknown>; metrics: Metrics }>,
-): string[][] {
-  return [
-    ['#', ...axes.map((a) => a.name), 'trades', 'return', 'CAGR', 'max DD', 'Sharpe', 'PF', 'win'],
-    ...ranked.map((r, i) => [
-      String(i + 1),
-      ...axes.map((a) => String(r.params[a.name])),
-      String(r.metrics.trades),
-      pct(r.metrics.totalReturn),
-      pct(r.metrics.cagr),
-      pct(-r.metrics.maxDrawdown),
-      ratio(r.metrics.sharpe),
-      ratio(r.metrics.profitFactor),
-      `${(r.metrics.winRate * 100).toFixed(0)}%`,
-    ]),
-  ];
-}
 
 export function printTable(rows: string[][]): void {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
@@ -121,18 +62,13 @@ export interface SweepCliInput {
 /** Run the grid once over the whole range; print the ranked table; write `{results:[{params,metrics}]}`. */
 export async function sweepCli(input: SweepCliInput): Promise<number> {
   const { plan, progress } = input;
-  const jobs = plan.valid.map((params) => ({
-    params,
-    ...(input.tradeFrom !== undefined ? { tradeFrom: input.tradeFrom } : {}),
-  }));
-  const started = performance.now();
-  const outcomes = await runSweep(input.strategy.name, input.candles, input.settings, jobs, {
+  const report = await runPlannedSweep(input.strategy.name, plan, input.candles, input.settings, input.rank, {
     ...(input.workers !== undefined ? { workers: input.workers } : {}),
+    ...(input.tradeFrom !== undefined ? { tradeFrom: input.tradeFrom } : {}),
     onProgress: (d, t) => progress.update(d / t, `sweep ${d}/${t}`),
   });
   progress.done();
-  const ranked = rankOutcomes(outcomes, input.rank);
-  const skipped = [...plan.invalid, ...failures(outcomes)];
+  const { ranked, skipped } = report;
   if (input.json) {
     writeJson(input.json, {
       strategy: input.strategy.name,
@@ -142,23 +78,15 @@ export async function sweepCli(input: SweepCliInput): Promise<number> {
     });
   }
   if (!input.quiet) {
-    const seconds = (performance.now() - started) / 1000;
     console.log(
-      `Sweep of ${input.strategy.name}: ${outcomes.length} runs in ${seconds.toFixed(1)} s, ranked by ${input.rank}${ranked.length > input.top ? ` (top ${input.top} of ${ranked.length})` : ''}\n`,
+      `Sweep of ${input.strategy.name}: ${report.outcomes.length} runs in ${report.seconds.toFixed(1)} s, ranked by ${input.rank}${ranked.length > input.top ? ` (top ${input.top} of ${ranked.length})` : ''}\n`,
     );
     printTable(rankedRows(plan.axes, ranked.slice(0, input.top)));
-    if (skipped.length > 0) {
-      console.log(
-        `\n${skipped.length} set${skipped.length === 1 ? '' : 's'} skipped, e.g. ${sweptText(plan.axes, skipped[0]!.params)}: ${skipped[0]!.error}`,
-      );
-    }
+    const skippedText = skippedLine(report);
+    if (skippedText) console.log(`\n${skippedText}`);
     if (input.json) console.log(`\nWrote ${input.json}`);
   }
   return 0;
-}
-
-function failures(outcomes: readonly SweepOutcome[]) {
-  return outcomes.flatMap((o) => (o.ok ? [] : [{ params: o.params, error: o.error }]));
 }
 
 function writeJson(file: string, doc: unknown): void {
@@ -223,7 +151,7 @@ async function foldResults(
     const top = rankOutcomes(slice, input.rank)[0];
     if (!top)
       throw badInput(
-        `walk-forward fold ${f.index}: no parameter set ran in-sample (${failures(slice)[0]?.error ?? 'no sets'})`,
+        `walk-forward fold ${f.index}: no parameter set ran in-sample (${sweepFailures(slice)[0]?.error ?? 'no sets'})`,
       );
     return top;
   });

@@ -237,7 +237,7 @@ describe('npm run backtest -- --sweep', () => {
       ],
       [
         ['--strategy', 'ema-cross', '--sweep', 'fast=30..40:10'],
-        /^error: ema-cross: fast must be smaller than slow$/,
+        /^error: every set of the sweep is refused, e.g. fast=30: ema-cross: fast must be smaller than slow$/,
       ],
       [
         ['--strategy', 'ema-cross', '--sweep', 'fast=5|9', '--chart', 'x.png'],

@@ -59,7 +59,21 @@ describe('Discord, through discord.js against the gateway and REST emulator', ()
       ['symbol', 3, true],
       ['timeframe', 3, true],
       ['period', 3, false],
+      ['sweep', 3, false],
+      ['rank', 3, false],
       ['params', 3, false],
+    ]);
+    const rank = backtest.options!.find((o) => o.name === 'rank')!;
+    expect(rank.choices!.map((c) => c.value)).toEqual([
+      'sharpe',
+      'totalReturn',
+      'cagr',
+      'profitFactor',
+      'sortino',
+      'calmar',
+      'winRate',
+      'expectancy',
+      'maxDrawdown',
     ]);
     expect(backtest.options!.find((o) => o.name === 'strategy')!.autocomplete).toBe(true);
     const bars = dc.guildCommands.find((c) => c.name === 'chart')!.options!.find((o) => o.name === 'bars')!;
@@ -82,7 +96,9 @@ describe('Discord, through discord.js against the gateway and REST emulator', ()
     const ix = dc.slash(VIEWER, 'help');
     const [msg] = await settled(ix);
     expect(ix.callback).toBe(4);
-    expect(msg!.content).toContain('`/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [param=value ...]`');
+    expect(msg!.content).toContain(
+      '`/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [param=value ...]`',
+    );
     expect(msg!.content).toContain('you are a viewer');
   });
 
@@ -109,6 +125,37 @@ describe('Discord, through discord.js against the gateway and REST emulator', ()
     ]);
     expect(buttons(result!).map((b) => b.label)).toEqual(['Chart BTC/USDT 4h', 'Parameters']);
     expect(result!.flags & EPHEMERAL).toBe(0);
+  });
+
+  it('sweeps a grid given in the sweep option, ranked as chosen, with the heatmap attached', async () => {
+    const ix = dc.slash(ADMIN, 'backtest', {
+      strategy: 'ema-cross',
+      symbol: 'BTC/USDT',
+      timeframe: '4h',
+      period: '1y',
+      sweep: 'fast=5..20:5,slow=20..60:10',
+      rank: 'profitFactor',
+    });
+    const [progress, result] = await settled(ix, 2, 'the sweep');
+    expect(progress!.content).toMatch(/^Sweep ema-cross BTC\/USDT 4h 1y: \[#{10}\] 100% done/);
+    expect(result!.content).toMatch(
+      /^\*\*Sweep ema-cross BTC\/USDT 4h 1y\*\*: 19 sets in \d+\.\d s, ranked by Profit factor\n/,
+    );
+    const pfs = /```\n([\s\S]*?)```/
+      .exec(result!.content)![1]!
+      .trim()
+      .split('\n')
+      .slice(2)
+      .map((l) => Number(l.trim().split(/\s+/)[9]));
+    expect(pfs).toHaveLength(10);
+    expect([...pfs].sort((a, b) => b - a)).toEqual(pfs);
+    expect(result!.attachments).toEqual([
+      expect.objectContaining({ filename: 'sweep-ema-cross.png', width: 1280, height: 720 }),
+    ]);
+    expect(buttons(result!).map((b) => b.label)).toEqual([
+      expect.stringMatching(/^Backtest fast=\d+ slow=\d+$/),
+      'Parameters',
+    ]);
   });
 
   it.each([

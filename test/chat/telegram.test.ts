@@ -60,7 +60,7 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     const [help] = await ask(ADMIN, '/help');
     expect(help!.parse_mode).toBe('HTML');
     expect(help!.text).toContain(
-      '<code>/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [param=value ...]</code>',
+      '<code>/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [param=value ...]</code>',
     );
     expect(help!.text).toContain('/chart SYMBOL [TIMEFRAME] [INDICATORS] [bars=VALUE]');
     expect(help!.text).toContain('you are an admin');
@@ -87,6 +87,82 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     expect(photo!.caption).toBe('ema-cross on BTC/USDT 4h');
     expect(buttons(photo!).map((b) => b.text)).toEqual(['Chart BTC/USDT 4h', 'Parameters']);
     for (const b of buttons(photo!)) expect(Buffer.byteLength(b.data)).toBeLessThanOrEqual(64);
+  });
+
+  it('sweeps a small grid from /backtest: a ranked table, a heatmap photo, and a button that backtests the best set alone to the same figures', async () => {
+    const [progress, summary, photo] = await ask(
+      ADMIN,
+      '/backtest ema-cross BTC/USDT 4h 1y fast=5..20:5 slow=20..60:10',
+      3,
+    );
+    expect(progress!.edits[0]).toBe('Sweep ema-cross BTC/USDT 4h 1y: [..........] 0% starting');
+    expect(progress!.text).toMatch(/\[#{10}\] 100% done in \d+\.\d s/);
+    const text = summary!.text!;
+    expect(text).toMatch(
+      /^<b>Sweep ema-cross BTC\/USDT 4h 1y<\/b>: 19 sets in \d+\.\d s, ranked by Sharpe\n/,
+    );
+    const best =
+      /\nBest fast=(\d+) slow=(\d+): ([+-]\d+\.\d\d%) over (\d+) trades, Sharpe (-?\d+\.\d\d), max drawdown (-\d+\.\d\d%)\n/.exec(
+        text,
+      )!;
+    expect(best).not.toBeNull();
+    // The table: header, rule, the ten best by Sharpe (non-increasing), the first being the best set.
+    const table = /<pre>([\s\S]*?)<\/pre>/.exec(text)![1]!.split('\n');
+    expect(table[0]!.trim().split(/\s+/)).toEqual([
+      '#',
+      'fast',
+      'slow',
+      'trades',
+      'return',
+      'CAGR',
+      'max',
+      'DD',
+      'Sharpe',
+      'PF',
+      'win',
+    ]);
+    const rows = table.slice(2).map((l) => l.trim().split(/\s+/));
+    expect(rows).toHaveLength(10);
+    expect(rows[0]!.slice(0, 5)).toEqual(['1', best[1], best[2], best[4], best[3]]);
+    const sharpes = rows.map((r) => Number(r[7]));
+    expect(sharpes[0]).toBe(Number(best[5]));
+    for (let i = 1; i < sharpes.length; i++) expect(sharpes[i]).toBeLessThanOrEqual(sharpes[i - 1]!);
+    expect(text).toContain('<i>top 10 of 19</i>');
+    expect(text).toContain('1 set skipped, e.g. fast=20 slow=20: ema-cross: fast must be smaller than slow');
+    expect(photo!.photo).toMatchObject({ width: 1280, height: 720 });
+    expect(photo!.photo!.bytes).toBeGreaterThan(10_000);
+    expect(photo!.caption).toBe('ema-cross on BTC/USDT 4h: Sharpe by fast and slow');
+    const [again, params] = buttons(photo!);
+    expect(again!.text).toBe(`Backtest fast=${best[1]} slow=${best[2]}`);
+    expect(params!.text).toBe('Parameters');
+
+    // The best set run alone, from its button: the same return, trades, Sharpe and drawdown.
+    const before = tg.chatMessages(ADMIN.id).length;
+    tg.userPresses(ADMIN, photo!, again!.data);
+    await tg.waitFor(() => tg.chatMessages(ADMIN.id).length >= before + 3, 'the single backtest');
+    const single = tg.chatMessages(ADMIN.id)[before + 1]!.text!;
+    expect(single).toContain(`<b>Backtest ema-cross BTC/USDT 4h 1y</b>: ${best[3]} over ${best[4]} trades`);
+    expect(single).toContain(`fast=${best[1]} slow=${best[2]}`);
+    expect(single).toMatch(new RegExp(`Sharpe / Sortino +${best[5]} /`));
+    expect(single).toMatch(new RegExp(`Max drawdown +${best[6]}`));
+  });
+
+  it('sweeps one parameter with sweep= and rank=, as bars', async () => {
+    const [, summary, photo] = await ask(
+      VIEWER,
+      '/backtest ema-cross BTC/USDT 4h 1y sweep=fast=5|10|15 rank=totalReturn slow=30',
+      3,
+    );
+    expect(summary!.text).toMatch(/: 3 sets in \d+\.\d s, ranked by Return\n/);
+    expect(summary!.text).toContain('Fixed: slow=30');
+    const returns = /<pre>([\s\S]*?)<\/pre>/
+      .exec(summary!.text!)![1]!
+      .split('\n')
+      .slice(2)
+      .map((l) => Number(l.trim().split(/\s+/)[3]!.replace('%', '')));
+    expect(returns).toHaveLength(3);
+    expect([...returns].sort((a, b) => b - a)).toEqual(returns);
+    expect(photo!.caption).toBe('ema-cross on BTC/USDT 4h: Return by fast');
   });
 
   it('backtests ict-confluence on 15m like any strategy, and draws /chart with SMC overlays', async () => {
@@ -124,6 +200,24 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     ['/chart BTC/USDT 1h bogus9', 'unknown indicator "bogus9"'],
     ['/chart BTC/USDT 1h colour=red', 'unknown argument "colour"'],
     ['/backtest "ema-cross BTC/USDT 1h', 'a quote (") is not closed'],
+    [
+      '/backtest ema-cross BTC/USDT 4h fast=2..200 slow=20..60:10',
+      'sweep has 995 combinations; allowed: at most 100 here',
+    ],
+    [
+      '/backtest ema-cross BTC/USDT 4h rank=sharpe',
+      'rank orders a sweep, and none was given; add a range like fast=5..20:5 or sweep=fast=5..20:5',
+    ],
+    [
+      '/backtest ema-cross BTC/USDT 4h fast=30..40:5 slow=10..20:5',
+      'every set of the sweep is refused, e.g. fast=30 slow=10: ema-cross: fast must be smaller than slow',
+    ],
+    ['/backtest ema-cross BTC/USDT 4h sweep=fast=9..5', 'sweep "fast=9..5": FROM must not be above TO'],
+    ['/backtest ema-cross BTC/USDT 4h sweep=fast=5|9 fast=20', 'fast is both swept and fixed; give it once'],
+    [
+      '/backtest ema-cross BTC/USDT 4h fast=5|9 rank=best',
+      'rank is "best"; allowed: one of sharpe, totalReturn',
+    ],
   ])('answers %s with the one thing wrong and the usage line', async (text, wrong) => {
     const [answer] = await ask(ADMIN, text);
     const lines = answer!.text!.split('\n');
