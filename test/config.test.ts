@@ -29,7 +29,7 @@ describe('loadConfig', () => {
     expect(c.tradingMode).toBe('paper');
     expect(c.logLevel).toBe('info');
     expect(c.dataDir).toBe('data');
-    expect(c.backtest).toEqual({ capital: 10_000, fee: 0.001, slippageBps: 0 });
+    expect(c.backtest).toEqual({ capital: 10_000, fee: 0.001, slippageBps: 0, chatSweepMax: 100 });
     expect(c.exchange.id).toBe('binance');
     expect(c.exchange.apiKey).toBeUndefined();
     expect(Object.isFrozen(c.backtest)).toBe(true);
