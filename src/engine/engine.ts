@@ -1005,6 +1005,7 @@ export class Engine implements FeedHandler {
         )
       : undefined;
     if (verdict.ok && regime?.ok) verdict.quantity *= regime.factor;
+    const sized = verdict.ok && regime?.ok !== false;
     const refused = !verdict.ok
       ? verdict.reason
       : regime && !regime.ok
@@ -1026,8 +1027,9 @@ export class Engine implements FeedHandler {
       signalTarget: num(signalTarget),
       stop: num(stop),
       targets,
-      quantity: verdict.ok ? verdict.quantity : 0,
-      risk: verdict.ok && !Number.isNaN(verdict.risk) ? verdict.risk : 0,
+      // A signal the risk rules or the regime refuse has no size.
+      quantity: sized ? verdict.quantity : 0,
+      risk: sized && !Number.isNaN(verdict.risk) ? verdict.risk : 0,
       rewardRisk: verdict.ok ? num(verdict.rewardRisk) : null,
       status: refused !== undefined ? 'refused' : run.approve === 'auto' ? 'approved' : 'pending',
       ...(refused !== undefined ? { reason: refused } : {}),

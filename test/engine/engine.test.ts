@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { EngineEvent } from '../../src/engine/engine.js';
+import type { EngineEvent, EngineOptions } from '../../src/engine/engine.js';
+import { type Regime, regimeGate } from '../../src/engine/regime.js';
 import { performance } from '../../src/engine/report.js';
 import type { State, TradeRecord } from '../../src/store/state.js';
 import { makeEngine, NO_LIMITS, replayEnd, sampleSlice } from '../helpers/engine.js';
@@ -12,8 +13,9 @@ async function replay(
   risk: Record<string, unknown>,
   runs: Array<Record<string, unknown>>,
   dir?: string,
+  regimeGate?: EngineOptions['regimeGate'],
 ) {
-  const t = await makeEngine({ file, risk, ...(dir ? { dir } : {}) });
+  const t = await makeEngine({ file, risk, ...(dir ? { dir } : {}), ...(regimeGate ? { regimeGate } : {}) });
   const events: EngineEvent[] = [];
   t.engine.on((e) => events.push(e));
   for (const r of runs)
@@ -71,6 +73,71 @@ describe('the engine', () => {
     expect(Object.keys(decision.indicators).sort()).toEqual(
       refused[0]!.runId === 'R1' ? ['ema12', 'ema26'] : ['ema30', 'ema5'],
     );
+  }, 60_000);
+
+  it('gates entries by the regime of the replay clock: none in CHOP, no longs in RISK_OFF, half size when DECOUPLED', async () => {
+    const file = sampleSlice('binance_BTC-USDT_2h.csv', 800);
+    const risk = { ...NO_LIMITS, sizing: 'fraction', fraction: 0.4 };
+    const ungated = await replay(file, risk, [{}]);
+    const times = Object.values(ungated.store.data.signals).map((s) => s.barTime);
+    expect(times.length).toBeGreaterThanOrEqual(8);
+    // CHOP until the 3rd signal's bar, RISK_OFF until the 6th, then DECOUPLED.
+    const [t1, t2] = [times[2]!, times[5]!];
+    const stateAt = (now: number): Regime => (now <= t1 ? 'CHOP' : now <= t2 ? 'RISK_OFF' : 'DECOUPLED');
+    const calls: Array<{ now: number; state: Regime }> = [];
+    let engineNow = () => 0;
+    const gate: EngineOptions['regimeGate'] = (side, confidence) => {
+      const now = engineNow();
+      const state = stateAt(now);
+      calls.push({ now, state });
+      const g = regimeGate(state, side, confidence);
+      return g.ok ? { ...g, state } : g;
+    };
+    const t = await makeEngine({ file, risk, regimeGate: gate });
+    engineNow = () => t.engine.now();
+    const events: EngineEvent[] = [];
+    t.engine.on((e) => events.push(e));
+    await t.engine.startRun(
+      { strategy: 'ema-cross', symbol: 'BTC/USDT', timeframe: '2h', params: {}, approve: 'auto' },
+      'test',
+    );
+    const ended = replayEnd(t.engine);
+    await t.engine.start();
+    await ended;
+    await t.engine.stop();
+
+    const signals = Object.values(t.store.data.signals);
+    // The gate is asked once per entry the risk rules allow, at the clock of the signal's bar close.
+    expect(calls).toHaveLength(signals.length);
+    signals.forEach((sig, k) => {
+      const { now, state } = calls[k]!;
+      expect(now).toBe(sig.barTime + 2 * 3_600_000);
+      if (state === 'CHOP') {
+        expect(sig).toMatchObject({
+          status: 'refused',
+          reason: 'regime CHOP: no entries while the market ranges',
+          quantity: 0,
+        });
+      } else if (state === 'RISK_OFF') {
+        expect(sig).toMatchObject({ status: 'refused', reason: 'regime RISK_OFF: no longs', quantity: 0 });
+      } else {
+        expect(sig.regime).toBe('DECOUPLED x0.5');
+        expect(sig.status).toBe('filled');
+      }
+    });
+    expect(new Set(calls.map((c) => c.state))).toEqual(new Set(['CHOP', 'RISK_OFF', 'DECOUPLED']));
+    const refusedEvent = events.find((e) => e.type === 'signal' && e.signal.status === 'refused');
+    expect(refusedEvent && refusedEvent.type === 'signal' && refusedEvent.signal.reason).toMatch(/^regime /);
+    // Nothing was bought before the regime let it. The first entry after is half what the account
+    // would buy ungated: until then it is untouched, like the ungated run at its first signal, and
+    // fraction sizing buys equity x fraction / price.
+    const entries = [...t.store.data.trades, ...Object.values(t.store.data.positions)];
+    expect(entries.length).toBeGreaterThan(0);
+    expect(entries.every((p) => p.entryTime > t2)).toBe(true);
+    const first = signals.find((s) => s.status !== 'refused')!;
+    const base = Object.values(ungated.store.data.signals)[0]!;
+    expect(base.status).toBe('filled');
+    expect((first.quantity * first.price) / (base.quantity * base.price)).toBeCloseTo(0.5, 12);
   }, 60_000);
 
   it('resumes after a stop mid-replay and ends with the trades of an uninterrupted replay', async () => {

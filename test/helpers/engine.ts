@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Engine, type EngineSettings } from '../../src/engine/engine.js';
+import { Engine, type EngineOptions, type EngineSettings } from '../../src/engine/engine.js';
 import { ReplayFeed } from '../../src/engine/feed.js';
 import { createLogger } from '../../src/logger.js';
 import type { LiveBroker } from '../../src/engine/live/broker.js';
@@ -48,6 +48,7 @@ export async function makeEngine(options: {
   wallClock?: () => number;
   /** Trade live through this broker (state in the live file) instead of paper. */
   live?: LiveBroker;
+  regimeGate?: EngineOptions['regimeGate'];
 }): Promise<TestEngine> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'bosun-engine-'));
   const store = await StateStore.open(dir, Date.now(), options.live ? LIVE_STATE_FILE : 'bosun.json');
@@ -75,6 +76,7 @@ export async function makeEngine(options: {
     },
     ...(options.wallClock ? { wallClock: options.wallClock } : {}),
     ...(options.live ? { live: options.live } : {}),
+    ...(options.regimeGate ? { regimeGate: options.regimeGate } : {}),
   });
   return { engine, feed, store, dir };
 }
