@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { defineCommand, requireRole } from '../src/chat/command.js';
 import { bold, italic, reply } from '../src/chat/reply.js';
 import { FILTER_HELP, type PairlistFilters } from '../src/engine/pairlist.js';
-import { badInput } from '../src/errors.js';
 
 const show = (f: PairlistFilters) =>
   (Object.keys(FILTER_HELP) as Array<keyof PairlistFilters>).map((k) => {
@@ -37,10 +36,8 @@ export default defineCommand({
       await watch.resetFilters();
       out.line(bold('Market filters reset'), ` to the configuration by ${ctx.caller.name}.`);
     } else if (changes && Object.keys(changes).length > 0) {
-      for (const k of Object.keys(changes))
-        if (!(k in FILTER_HELP))
-          throw badInput(`unknown filter "${k}"; allowed: ${Object.keys(FILTER_HELP).join(', ')}`);
-      for (const [k, v] of Object.entries(changes)) await watch.setFilter(k, v);
+      // All or nothing: one bad value leaves every filter as it was.
+      await watch.setFilters(changes);
       out.line(
         bold('Market filters changed'),
         ` by ${ctx.caller.name}: ${Object.entries(changes)

@@ -130,10 +130,19 @@ export class MarketWatch {
   }
 
   /** An admin's change, checked, then stored (before it is announced). */
-  async setFilter(key: string, value: string): Promise<PairlistFilters> {
-    const next = setFilter(this.filters(), key, value);
+  setFilter(key: string, value: string): Promise<PairlistFilters> {
+    return this.setFilters({ [key]: value });
+  }
+
+  /**
+   * Several changes at once: every one is checked before any is stored, so a command with one bad
+   * value changes nothing; then all are stored in one write.
+   */
+  async setFilters(changes: Readonly<Record<string, string>>): Promise<PairlistFilters> {
+    let next = this.filters();
+    for (const [k, v] of Object.entries(changes)) next = setFilter(next, k, v);
     await this.o.store.update((s) => {
-      s.settings.pairlist[key] = value;
+      Object.assign(s.settings.pairlist, changes);
     });
     this.pairs = undefined;
     return next;

@@ -71,8 +71,8 @@ export function filtersFrom(c: PairlistConfig): PairlistFilters {
 export const FILTER_HELP: Record<keyof PairlistFilters, string> = {
   quotes: 'quote currencies, comma-separated, e.g. USDT,USDC',
   minVolume: 'least 24h quote volume, 0 or more',
-  maxSpread: 'largest spread as a share of the mid price, 0 to 1 (0.005 = 0.5%)',
-  maxVolatility: 'largest 24h (high - low) / low, 0 to 10',
+  maxSpread: 'largest spread as a share of the mid price, 0 to 1, or a percentage (0.005 = 0.5%)',
+  maxVolatility: 'largest 24h (high - low) / low, 0 to 10, or a percentage (0.25 = 25%)',
   minHistory: 'least candles of history, a whole number 0 to 100000',
   deny: 'markets never traded, comma-separated, e.g. LUNA/USDT',
   max: 'most markets kept, a whole number 1 to 500',
@@ -91,7 +91,9 @@ export function setFilter(f: PairlistFilters, key: string, value: string): Pairl
       throw badInput(`${key} "${value}" is not valid; allowed: ${help}`);
     return { ...f, [k]: items };
   }
-  const n = Number(value);
+  // Shares may be written as percentages: maxSpread=0.5% is 0.005.
+  const share = (k === 'maxSpread' || k === 'maxVolatility') && /^\s*[\d.]+\s*%\s*$/.test(value);
+  const n = share ? Number(value.trim().slice(0, -1)) / 100 : Number(value);
   const [lo, hi, int] = {
     minVolume: [0, 1e13, false],
     maxSpread: [0, 1, false],

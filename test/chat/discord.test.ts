@@ -212,6 +212,25 @@ describe('Discord, through discord.js against the gateway and REST emulator', ()
     );
   });
 
+  it('scans with typed options, and refuses a bad filter change privately, changing nothing', async () => {
+    const scan = dc.slash(VIEWER, 'scan', { timeframe: '2h', top: 3 });
+    const [msg] = await settled(scan, 1, 'the scan');
+    expect(msg!.content).toMatch(
+      /^\*\*Momentum scan 2h\*\* at \d{4}-\d\d-\d\d \d\d:\d\d UTC: 1 market from bundled samples/,
+    );
+    expect(msg!.content).toMatch(/\n1\. \*\*BTC\/USDT\*\* [+-]?\d+\/10 at [\d,.]+, BTC corr 1\.00: RSI \d+/);
+    expect(buttons(msg!).map((b) => b.label)).toEqual(['Regime', 'Pairlist']);
+    const bad = dc.slash(ADMIN, 'pairlist', { changes: 'deny=ETH/USDT maxSpread=wide' });
+    const [answer] = await settled(bad);
+    expect(answer!.flags & EPHEMERAL).toBe(EPHEMERAL);
+    expect(answer!.content.split('\n')[0]).toBe(
+      'maxSpread is "wide"; allowed: largest spread as a share of the mid price, 0 to 1, or a percentage (0.005 = 0.5%)',
+    );
+    const show = dc.slash(VIEWER, 'pairlist', {});
+    const [list] = await settled(show);
+    expect(list!.content).toMatch(/\ndeny {2,}- {2,}/);
+  });
+
   it('refuses a stranger with an ephemeral reply and logs only the id', async () => {
     const ix = dc.slash(STRANGER, 'status');
     const [msg] = await settled(ix);

@@ -165,6 +165,46 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     expect(photo!.caption).toBe('ema-cross on BTC/USDT 4h: Return by fast');
   });
 
+  it('ranks markets with /scan, explains /regime from its button, and lets only admins change /pairlist, all or nothing', async () => {
+    const plain = (m: BotMessage) => m.text!.replace(/<[^>]+>/g, '');
+    const [scan] = await ask(VIEWER, '/scan 2h 3');
+    expect(plain(scan!)).toMatch(
+      /^Momentum scan 2h at \d{4}-\d\d-\d\d \d\d:\d\d UTC: 1 market from bundled samples/,
+    );
+    expect(plain(scan!)).toMatch(/\n1\. BTC\/USDT [+-]?\d+\/10 at [\d,.]+, BTC corr 1\.00: RSI \d+/);
+    const [regimeButton, pairlistButton] = buttons(scan!);
+    expect([regimeButton!.text, pairlistButton!.text]).toEqual(['Regime', 'Pairlist']);
+    const before = tg.chatMessages(VIEWER.id).length;
+    tg.userPresses(VIEWER, scan!, regimeButton!.data);
+    await tg.waitFor(() => tg.chatMessages(VIEWER.id).length > before, 'the regime');
+    const regime = plain(tg.chatMessages(VIEWER.id).at(-1)!);
+    expect(regime).toMatch(/^Regime (RISK_ON|RISK_OFF|CHOP|DECOUPLED) since .* UTC, on BTC\/USDT 4h\n/);
+    expect(regime).toContain(
+      'No outside inputs configured (REGIME_DXY_URL, REGIME_DOMINANCE_URL, REGIME_NEWS_URL): price alone.',
+    );
+    expect(regime).toContain('REGIME_GATE=off: runs ignore it.');
+
+    const [refused] = await ask(VIEWER, '/pairlist minVolume=5');
+    expect(plain(refused!)).toContain('changing the market filters needs the admin role; you are a viewer');
+    const [bad] = await ask(ADMIN, '/pairlist deny=ETH/USDT maxSpread=wide');
+    expect(plain(bad!).split('\n')).toEqual([
+      'maxSpread is "wide"; allowed: largest spread as a share of the mid price, 0 to 1, or a percentage (0.005 = 0.5%)',
+      'Usage: /pairlist [ACTION] [param=value ...]',
+    ]);
+    const row = (m: BotMessage, filter: string) =>
+      plain(m)
+        .split('\n')
+        .find((l) => l.startsWith(`${filter} `))!
+        .split(/\s{2,}/)[1];
+    const [unchanged] = await ask(VIEWER, '/pairlist');
+    expect(row(unchanged!, 'deny')).toBe('-');
+    const [changed] = await ask(ADMIN, '/pairlist deny=ETH/USDT maxSpread=0.5%');
+    expect(plain(changed!)).toMatch(/^Market filters changed by @ada: deny=ETH\/USDT maxSpread=0\.5%\n/);
+    expect([row(changed!, 'deny'), row(changed!, 'maxSpread')]).toEqual(['ETH/USDT', '0.005']);
+    const [reset] = await ask(ADMIN, '/pairlist reset');
+    expect(row(reset!, 'deny')).toBe('-');
+  });
+
   it('backtests ict-confluence on 15m like any strategy, and draws /chart with SMC overlays', async () => {
     const [, summary, photo] = await ask(
       ADMIN,

@@ -133,8 +133,16 @@ describe('market filters against the exchange emulator (real ccxt)', () => {
     const list = await watch.pairlist();
     expect(list.pairs.map((p) => p.symbol)).toEqual(['BTC/USDT', 'ETH/USDT', 'ETH/BTC', 'DOGE/USDT']);
     await expect(watch.setFilter('maxSpread', 'wide')).rejects.toThrow(
-      'maxSpread is "wide"; allowed: largest spread as a share of the mid price, 0 to 1 (0.005 = 0.5%)',
+      'maxSpread is "wide"; allowed: largest spread as a share of the mid price, 0 to 1, or a percentage (0.005 = 0.5%)',
     );
+    // Several changes are all or nothing: a bad one leaves the good one unstored.
+    const before = watch.filters();
+    await expect(watch.setFilters({ deny: 'DOGE/USDT', maxVolatility: '-1' })).rejects.toThrow(
+      /^maxVolatility is "-1"; allowed/,
+    );
+    expect(watch.filters()).toEqual(before);
+    await watch.setFilters({ deny: 'DOGE/USDT', maxSpread: '0.5%', maxVolatility: '30%' });
+    expect(watch.filters()).toMatchObject({ deny: ['DOGE/USDT'], maxSpread: 0.005, maxVolatility: 0.3 });
     await expect(watch.setFilter('minvolume', '1')).rejects.toThrow(
       /^unknown filter "minvolume"; allowed: quotes, minVolume/,
     );
