@@ -215,6 +215,12 @@ const OrderRecord = z.object({
   updatedAt: z.number(),
   /** Limit entries: wall-clock time after which the rest is cancelled (then market or nothing). */
   deadline: z.number().optional(),
+  /**
+   * Wall-clock time of the last request that carried it, written before the request leaves. Absent:
+   * never sent. A restart that finds it and no such order on the exchange waits out the resend grace
+   * before sending it again, as the request may still be carried out.
+   */
+  sentAt: z.number().optional(),
   error: z.string().optional(),
   note: z.string().optional(),
 });

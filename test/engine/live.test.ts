@@ -2,7 +2,11 @@
  * Live trading through real ccxt against the exchange emulator: orders are never doubled, fills are
  * never lost, and each failure is reported once.
  */
+import { cpSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LIVE_STATE_FILE } from '../../src/engine/trading.js';
+import type { OrderRecord } from '../../src/store/state.js';
 import type { ExchangeEmulator } from '../emulators/exchange/server.js';
 import { sliceEndingOnSignal } from '../helpers/signals.js';
 import { emulator, type LiveEngine, liveEngine, pendingSignal, tmp } from '../helpers/live.js';
@@ -22,6 +26,14 @@ afterEach(async () => {
   for (const t of engines.splice(0)) await t.engine.stop().catch(() => undefined);
   await emu?.stop();
 });
+
+/** The live state file of a directory, as written. */
+class StateFile {
+  constructor(private readonly dir: string) {}
+  order(id: string): OrderRecord {
+    return JSON.parse(readFileSync(join(this.dir, LIVE_STATE_FILE), 'utf8')).orders[id];
+  }
+}
 
 const posts = () => emu.requests.filter((r) => r.method === 'POST' && r.path === '/api/v3/order');
 
@@ -154,6 +166,89 @@ describe('live broker', () => {
     expect(Object.values(b.store.data.positions)).toHaveLength(1);
   });
 
+  it('does not send again an order the exchange carries out late, within the resend grace: one order', async () => {
+    emu = await emulator();
+    // Timeout 300 ms, so the grace is 1 s; the exchange carries the request out after 700 ms, unanswered.
+    const t = await session({ timeout: 300 });
+    const id = await pendingSignal(t);
+    emu.fault({ lose: true, lateMs: 700, path: '/api/v3/order', method: 'POST' });
+    const started = Date.now();
+    await t.engine.decide(id, 'approve', 'alice');
+    await t.broker.idle();
+
+    const entry = Object.values(t.store.data.orders).find((o) => o.purpose === 'entry')!;
+    // The lookup at ~350 ms found nothing; the one after the grace found the late order and adopted it.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(emu.ordersByClientId(entry.id)).toHaveLength(1);
+    expect(posts().filter((r) => r.query.newClientOrderId === entry.id)).toHaveLength(1);
+    expect(entry.status).toBe('filled');
+    expect(entry.sentAt).toBeGreaterThanOrEqual(started);
+    expect(t.events.some((e) => e.type === 'order' && e.what === 'adopted')).toBe(true);
+  });
+
+  /**
+   * A process that sends the entry and "dies" with the request in flight: its state directory is
+   * copied at that moment (the image a kill -9 leaves), and the process is left hanging on the
+   * request (its timeout is long) until the test ends.
+   */
+  async function crashWhileSending(fault: Parameters<ExchangeEmulator['fault']>[0]) {
+    const a = await session({ timeout: 60_000 });
+    engines.splice(engines.indexOf(a), 1);
+    const id = await pendingSignal(a);
+    emu.fault({ ...fault, path: '/api/v3/order', method: 'POST' });
+    await a.engine.decide(id, 'approve', 'alice');
+    await new Promise((r) => setTimeout(r, 100));
+    const entryId = Object.values(a.store.data.orders).find((o) => o.purpose === 'entry')!.id;
+    const image = tmp();
+    cpSync(a.dir, image, { recursive: true });
+    const crashed = new StateFile(image).order(entryId);
+    expect(crashed).toMatchObject({ status: 'new', sentAt: expect.any(Number) });
+    const cleanUp = async () => {
+      await emu.stop(); // the hung request fails, and the abandoned process winds down
+      await a.engine.stop().catch(() => undefined);
+    };
+    return { image, entryId, sentAt: crashed.sentAt as number, cleanUp };
+  }
+
+  it('after a restart, holds back an order sent just before the crash until the grace is over, then adopts it', async () => {
+    emu = await emulator();
+    // The exchange carries the request out 3 s after it arrived; the restart's grace is 5 s.
+    const crash = await crashWhileSending({ lose: true, lateMs: 3000 });
+    const b = await session({ dir: crash.image, timeout: 2500 });
+    await b.engine.start();
+    for (let i = 0; i < 160 && b.store.data.orders[crash.entryId]!.status !== 'filled'; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await b.broker.idle();
+    const lookups = emu.requests.filter(
+      (r) => r.path === '/api/v3/order' && r.method === 'GET' && r.query.origClientOrderId === crash.entryId,
+    );
+    // At start the exchange had no such order, and still it was not sent again.
+    expect(lookups[0]!.status).toBe(400);
+    expect(lookups.at(-1)!.status).toBe(200);
+    expect(posts().filter((r) => r.query.newClientOrderId === crash.entryId)).toHaveLength(1);
+    expect(emu.ordersByClientId(crash.entryId)).toHaveLength(1);
+    expect(b.store.data.orders[crash.entryId]!.status).toBe('filled');
+    expect(Object.values(b.store.data.positions)).toHaveLength(1);
+    await crash.cleanUp();
+  }, 20_000);
+
+  it('after a restart, sends once the grace is over an order that never arrived', async () => {
+    emu = await emulator();
+    const crash = await crashWhileSending({ hang: true });
+    const b = await session({ dir: crash.image, timeout: 500 });
+    await b.engine.start();
+    for (let i = 0; i < 60 && b.store.data.orders[crash.entryId]!.status !== 'filled'; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await b.broker.idle();
+    const sends = posts().filter((r) => r.query.newClientOrderId === crash.entryId);
+    // The hung request, then one send, a grace (1 s) after the first.
+    expect(sends).toHaveLength(2);
+    expect(sends[1]!.at - crash.sentAt).toBeGreaterThanOrEqual(1000);
+    expect(emu.ordersByClientId(crash.entryId)).toHaveLength(1);
+    expect(b.store.data.orders[crash.entryId]!.status).toBe('filled');
+    await crash.cleanUp();
+  }, 20_000);
+
   it('pauses trading after repeated exchange failures, tells the chats once, and resumes when it answers', async () => {
     emu = await emulator();
     // The order's send fails, then its lookup (after retries): two failures in a row.
@@ -173,9 +268,15 @@ describe('live broker', () => {
     await t.broker.idle();
     expect(t.events.filter((e) => e.type === 'exchange' && e.up)).toHaveLength(1);
     expect(t.broker.paused).toBe(false);
-    // The order that waited went out once, as the same order.
+    // The order that waited went out once, as the same order: a 502 leaves its fate unknown, so
+    // not before the resend grace (2 s at this 1 s timeout) after the failed send.
     const entry = Object.values(t.store.data.orders).find((o) => o.purpose === 'entry')!;
+    for (let i = 0; i < 80 && emu.ordersByClientId(entry.id).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await t.broker.idle();
     expect(emu.ordersByClientId(entry.id)).toHaveLength(1);
+    const sends = posts().filter((r) => r.query.newClientOrderId === entry.id);
+    expect(sends.at(-1)!.at - t.store.data.orders[entry.id]!.createdAt).toBeGreaterThanOrEqual(2000);
   });
 
   it('sends a limit entry below the price, cancels it at its timeout, and buys the rest at market', async () => {

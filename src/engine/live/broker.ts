@@ -48,7 +48,7 @@ import {
 } from '../../store/state.js';
 import type { EngineEvent } from '../engine.js';
 import { closeRecord, type EntryOrder, type EntryResult, fromRecord, quoteOf, toRecord } from '../paper.js';
-import { ExchangeClient, type SubmitOutcome } from './client.js';
+import { ExchangeClient, resendGraceMs, type SubmitOutcome } from './client.js';
 
 export interface BrokerHost {
   store: StateStore;
@@ -87,6 +87,11 @@ export class LiveBroker {
   private kicked = false;
   /** Orders recorded by this process: known not to have been sent before. */
   private readonly fresh = new Set<string>();
+  /**
+   * Orders sent before (by an earlier process, or by this one with no answer) that the exchange does
+   * not show yet: not sent again before this wall-clock time (the resend grace), then looked up again.
+   */
+  private readonly waiting = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly clock: () => number;
@@ -117,6 +122,7 @@ export class LiveBroker {
       ...(this.o.retries !== undefined ? { retries: this.o.retries } : {}),
       ...(this.o.backoffMs !== undefined ? { backoffMs: this.o.backoffMs } : {}),
       ...(this.o.probeMs !== undefined ? { probeMs: this.o.probeMs } : {}),
+      clock: this.clock,
       onBreaker: (open, detail) => {
         host.emit([{ type: 'exchange', up: !open, detail }]);
         // Back: settle what was left unknown, then send what waits.
@@ -329,17 +335,23 @@ export class LiveBroker {
     const client = this.client!;
     for (;;) {
       if (this.stopped || client.paused) return;
-      const next = Object.values(host.store.data.orders).find((o) => o.status === 'new');
+      const now = this.clock();
+      const next = Object.values(host.store.data.orders).find(
+        (o) => o.status === 'new' && !((this.waiting.get(o.id) ?? 0) > now),
+      );
       if (!next) return;
       // An order recorded before a restart may have been sent just before it: ask first.
       if (!this.fresh.has(next.id)) {
         const found = await client.lookup(next.symbol, next.id).catch(() => null);
         if (found === null) return; // the exchange is not answering; try again later
-        this.fresh.add(next.id);
         if (found) {
+          this.fresh.add(next.id);
+          this.waiting.delete(next.id);
           await this.settle(next.id, { kind: 'adopted', order: found });
           continue;
         }
+        if (this.holdBack(next)) continue;
+        this.fresh.add(next.id);
       }
       if (next.purpose === 'exit') {
         const pos = host.store.data.positions[next.positionId];
@@ -354,18 +366,45 @@ export class LiveBroker {
           if (released === 'filled') continue;
         }
       }
-      const outcome = await client.submit({
-        clientId: next.id,
-        symbol: next.symbol,
-        type: next.type,
-        side: next.side,
-        amount: next.amount,
-        ...(next.price !== undefined ? { price: next.price } : {}),
-        ...(next.stopPrice !== undefined ? { stopPrice: next.stopPrice } : {}),
-      });
+      const outcome = await client.submit(
+        {
+          clientId: next.id,
+          symbol: next.symbol,
+          type: next.type,
+          side: next.side,
+          amount: next.amount,
+          ...(next.price !== undefined ? { price: next.price } : {}),
+          ...(next.stopPrice !== undefined ? { stopPrice: next.stopPrice } : {}),
+        },
+        // Written before each request leaves, so a restart knows it may be out there.
+        () =>
+          host.store.update((s) => {
+            const r = s.orders[next.id];
+            if (r) r.sentAt = this.clock();
+          }),
+      );
       if (outcome.kind === 'deferred') return;
       await this.settle(next.id, outcome);
     }
+  }
+
+  /**
+   * An order sent before that the exchange does not show: hold it back until the resend grace after
+   * its last send is over (the request may still be carried out), then look again. True if held.
+   */
+  private holdBack(o: OrderRecord): boolean {
+    if (o.sentAt === undefined) return false;
+    const until = o.sentAt + resendGraceMs(this.ex);
+    if (until <= this.clock()) {
+      this.waiting.delete(o.id);
+      return false;
+    }
+    if (this.waiting.get(o.id) !== until) {
+      this.waiting.set(o.id, until);
+      const t = setTimeout(() => this.kick(), until - this.clock() + 10);
+      t.unref();
+    }
+    return true;
   }
 
   /** A recorded order that will not be sent after all. */
@@ -702,8 +741,9 @@ export class LiveBroker {
         } catch {
           return;
         }
-        this.fresh.add(o.id);
         if (found) {
+          this.fresh.add(o.id);
+          this.waiting.delete(o.id);
           // A limit entry past its time: cancel the rest, then market or nothing.
           if (
             o.purpose === 'entry' &&
@@ -735,7 +775,9 @@ export class LiveBroker {
         } else if (o.status === 'open') {
           await this.settle(o.id, { kind: 'rejected', reason: 'the exchange no longer knows this order' });
         } else {
-          // Recorded (or sent with no answer) and not on the exchange: it never arrived; it goes (again).
+          // Recorded (or sent with no answer) and not on the exchange: it goes (again), at once if it
+          // was never sent, else once the resend grace is over and it is still not there.
+          if (!this.holdBack(o)) this.fresh.add(o.id);
           await host.store.update((s) => {
             const r = s.orders[o.id];
             if (r && (r.status === 'new' || r.status === 'unknown')) r.status = 'new';

@@ -5,8 +5,10 @@
  * - Reads retry on network errors with backoff (and the exchange's Retry-After).
  * - `submit` never resends an order whose outcome is unknown (a timeout, a lost response, a gateway
  *   error): it looks the order up by its client id and adopts it; only when the exchange says it has
- *   no such order is the same request (same client id) sent again. A 429/418 is a refusal, so it is
- *   resent after the wait.
+ *   no such order, at least the resend grace (`resendGraceMs`) after it was sent, is the same request
+ *   (same client id) sent again. A request can reach the matching engine after the client gave up
+ *   on it, so an early "no such order" is not proof that it never will. A 429/418 is a refusal, so
+ *   it is resent after the wait.
  * - InsufficientFunds, InvalidOrder, BadRequest and AuthenticationError are final.
  * - After `breakerFailures` exchange failures in a row the breaker opens: orders wait, the chats are
  *   told, and a probe asks the exchange for its time until it answers; then the breaker closes.
@@ -46,6 +48,17 @@ export interface ClientOptions {
   /** How often the open breaker probes the exchange, ms (default 10 s). */
   probeMs?: number;
   onBreaker?: (open: boolean, detail: string) => void;
+  /** Wall clock (tests). */
+  clock?: () => number;
+}
+
+/**
+ * How long after sending an order whose outcome is unknown the exchange's "no such order" is
+ * believed: twice the request timeout (an exchange may still carry out a request it took too long to
+ * answer), at least one second.
+ */
+export function resendGraceMs(ex: Pick<Exchange, 'timeout'>): number {
+  return Math.max(1000, 2 * (Number(ex.timeout) || 10_000));
 }
 
 type Ccxt = typeof ccxtModule;
@@ -168,13 +181,19 @@ export class ExchangeClient {
     }
   }
 
-  /** Place an order at most once (see the module comment). */
-  async submit(req: OrderRequest): Promise<SubmitOutcome> {
+  /**
+   * Place an order at most once (see the module comment). `beforeSend` runs before each request
+   * leaves (the broker writes down when, durably, so a restart knows the order may be out there).
+   */
+  async submit(req: OrderRequest, beforeSend?: () => Promise<void>): Promise<SubmitOutcome> {
     const C = this.ccxt;
     const retries = this.o.retries ?? 5;
     const what = `${req.side} ${req.amount} ${req.symbol} (${req.clientId})`;
+    const clock = this.o.clock ?? Date.now;
     for (let attempt = 0; ; attempt++) {
       if (this.open) return { kind: 'deferred', reason: this.lastFailure };
+      await beforeSend?.();
+      const sentAt = clock();
       try {
         const params: Record<string, unknown> = { clientOrderId: req.clientId };
         if (req.type === 'stop') params.stopLossPrice = req.stopPrice;
@@ -227,12 +246,18 @@ export class ExchangeClient {
         let found: Order | undefined;
         try {
           found = await this.lookup(req.symbol, req.clientId);
+          // Not there yet is not proof: ask again once the grace after sending is over.
+          const wait = sentAt + resendGraceMs(this.ex) - clock();
+          if (!found && wait > 0) {
+            await this.sleep(wait);
+            found = await this.lookup(req.symbol, req.clientId);
+          }
         } catch {
           return { kind: 'unknown', reason };
         }
         if (found) return { kind: 'adopted', order: found };
         if (attempt >= retries) return { kind: 'unknown', reason };
-        // The exchange has no such order: it never arrived; the same request may go again.
+        // The exchange has no such order, well after it was sent: it never arrived; it may go again.
       }
     }
   }

@@ -55,6 +55,11 @@ export interface Fault {
   body?: unknown;
   /** Carry the request out, then never answer (an order accepted whose response is lost). */
   lose?: boolean;
+  /**
+   * With `lose`: carry the request out only this many ms after it arrived (it reached the matching
+   * engine after the client had given up on it, and after any lookup made meanwhile).
+   */
+  lateMs?: number;
   /** Only requests with this method (default: any). */
   method?: string;
   /** Seconds, sent as Retry-After. */
@@ -140,6 +145,8 @@ export class ExchangeEmulator {
   private faults: Array<Required<Pick<Fault, 'times'>> & Fault> = [];
   private readonly markets = new Map<string, EmulatorMarket>();
   private readonly hung = new Set<ServerResponse>();
+  /** Requests to carry out later (a `lateMs` fault). */
+  private readonly late = new Set<NodeJS.Timeout>();
   /** The emulator's market clock (epoch ms): which candles exist, where orders fill. Default: real time. */
   now: () => number = () => Date.now();
   /** The clock signed requests' timestamps are checked against (the client's real time). */
@@ -194,6 +201,8 @@ export class ExchangeEmulator {
   async stop(): Promise<void> {
     for (const res of this.hung) res.destroy();
     this.hung.clear();
+    for (const t of this.late) clearTimeout(t);
+    this.late.clear();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server?.closeAllConnections?.();
   }
@@ -219,7 +228,7 @@ export class ExchangeEmulator {
     req.on('end', () => this.route(req, res, Buffer.concat(chunks).toString('utf8')));
   }
 
-  private route(req: IncomingMessage, res: ServerResponse, body: string): void {
+  private route(req: IncomingMessage, res: ServerResponse, body: string, held?: Fault): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     const query = {
@@ -231,13 +240,23 @@ export class ExchangeEmulator {
     const log = (status: number) =>
       this.requests.push({ method, path: url.pathname, query, status, signed, at });
 
-    const fault = this.faults.find(
-      (f) =>
-        f.times > 0 && (!f.path || url.pathname.startsWith(f.path)) && (!f.method || f.method === method),
-    );
-    if (fault) {
-      fault.times--;
+    const fault =
+      held ??
+      this.faults.find(
+        (f) =>
+          f.times > 0 && (!f.path || url.pathname.startsWith(f.path)) && (!f.method || f.method === method),
+      );
+    if (fault && !held) {
+      fault.times = (fault.times ?? 1) - 1;
       this.faults = this.faults.filter((f) => f.times > 0);
+    }
+    if (fault?.lose && fault.lateMs !== undefined && !held) {
+      const later = setTimeout(() => {
+        this.late.delete(later);
+        this.route(req, res, body, { ...fault, lateMs: undefined });
+      }, fault.lateMs);
+      this.late.add(later);
+      return;
     }
     if (fault && !fault.lose) {
       if (fault.hang) {
