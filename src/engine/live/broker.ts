@@ -69,6 +69,8 @@ export interface LiveBrokerOptions {
   retries?: number;
   backoffMs?: number;
   probeMs?: number;
+  /** The resend grace, ms (default: twice the exchange's request timeout; see `resendGraceMs`). */
+  resendGraceMs?: number;
 }
 
 const FINAL = new Set<OrderRecord['status']>(['filled', 'cancelled', 'rejected']);
@@ -123,6 +125,7 @@ export class LiveBroker {
       ...(this.o.backoffMs !== undefined ? { backoffMs: this.o.backoffMs } : {}),
       ...(this.o.probeMs !== undefined ? { probeMs: this.o.probeMs } : {}),
       clock: this.clock,
+      ...(this.o.resendGraceMs !== undefined ? { resendGraceMs: this.o.resendGraceMs } : {}),
       onBreaker: (open, detail) => {
         host.emit([{ type: 'exchange', up: !open, detail }]);
         // Back: settle what was left unknown, then send what waits.
@@ -394,7 +397,7 @@ export class LiveBroker {
    */
   private holdBack(o: OrderRecord): boolean {
     if (o.sentAt === undefined) return false;
-    const until = o.sentAt + resendGraceMs(this.ex);
+    const until = o.sentAt + (this.o.resendGraceMs ?? resendGraceMs(this.ex));
     if (until <= this.clock()) {
       this.waiting.delete(o.id);
       return false;

@@ -50,6 +50,8 @@ export interface ClientOptions {
   onBreaker?: (open: boolean, detail: string) => void;
   /** Wall clock (tests). */
   clock?: () => number;
+  /** The resend grace, ms (default: `resendGraceMs` of the exchange). */
+  resendGraceMs?: number;
 }
 
 /**
@@ -82,6 +84,11 @@ export class ExchangeClient {
 
   static async create(ex: Exchange, o: ClientOptions): Promise<ExchangeClient> {
     return new ExchangeClient(ex, (await import('ccxt')).default, o);
+  }
+
+  /** How long after a send with no answer "no such order" is believed (see `resendGraceMs`). */
+  get grace(): number {
+    return this.o.resendGraceMs ?? resendGraceMs(this.ex);
   }
 
   /** Whether the breaker is open (trading paused). */
@@ -247,7 +254,7 @@ export class ExchangeClient {
         try {
           found = await this.lookup(req.symbol, req.clientId);
           // Not there yet is not proof: ask again once the grace after sending is over.
-          const wait = sentAt + resendGraceMs(this.ex) - clock();
+          const wait = sentAt + this.grace - clock();
           if (!found && wait > 0) {
             await this.sleep(wait);
             found = await this.lookup(req.symbol, req.clientId);
