@@ -117,6 +117,28 @@ describe('sweeps in worker threads', async () => {
     return resultJson(r, candleInfo(r, settings.source)).metrics;
   };
 
+  it('stops its workers when asked, failing with "stopped" rather than finishing the grid', async () => {
+    const grid = sweepGrid(parseSweep('fast=2..40,slow=50|60|70'));
+    const stop = new AbortController();
+    let done = 0;
+    const run = runSweep(
+      'ema-cross',
+      candles,
+      settings,
+      grid.map((params) => ({ params })),
+      {
+        workers: 2,
+        signal: stop.signal,
+        onProgress: (d) => {
+          done = d;
+          if (d === 3) stop.abort();
+        },
+      },
+    );
+    await expect(run).rejects.toThrow(/^stopped$/);
+    expect(done).toBeLessThan(grid.length);
+  });
+
   it('gives each set the metrics of the same backtest run alone, in grid order, on two workers', async () => {
     const grid = sweepGrid(parseSweep('fast=5..15:5,slow=20|30|10'));
     const outcomes = await runSweep(
