@@ -110,6 +110,25 @@ describe('exchange emulator: trading through real ccxt', () => {
     expect(trades[0]!.fee!.cost).toBeCloseTo(0.001, 10);
   });
 
+  it('can carry an order out late: unknown to a lookup at first, then there, and a resend is refused', async () => {
+    const ex = client(emu.url);
+    await ex.loadMarkets();
+    emu.fault({ lose: true, lateMs: 2000, path: '/api/v3/order', method: 'POST' });
+    await expect(
+      ex.createOrder('BTC/USDT', 'market', 'buy', 1, undefined, { clientOrderId: 'late' }),
+    ).rejects.toBeInstanceOf(ccxt.RequestTimeout);
+    await expect(
+      ex.fetchOrder(undefined as never, 'BTC/USDT', { clientOrderId: 'late' }),
+    ).rejects.toBeInstanceOf(ccxt.OrderNotFound);
+    // Timed out at 1.5 s; carried out at 2 s.
+    await new Promise((r) => setTimeout(r, 700));
+    const found = await ex.fetchOrder(undefined as never, 'BTC/USDT', { clientOrderId: 'late' });
+    expect(found).toMatchObject({ clientOrderId: 'late', status: 'closed', filled: 1 });
+    await expect(
+      ex.createOrder('BTC/USDT', 'market', 'buy', 1, undefined, { clientOrderId: 'late' }),
+    ).rejects.toThrow(/Duplicate order sent/);
+  });
+
   it('cancels an open order and releases its funds', async () => {
     const ex = client(emu.url);
     await ex.createOrder('BTC/USDT', 'limit', 'buy', 1, 50, { clientOrderId: 'lim' });
