@@ -94,8 +94,10 @@ describe('kill -9 during live trading', () => {
     const s = store.data;
 
     const ours = emu.orders.filter((o) => o.clientOrderId.startsWith('bsn'));
-    // The session traded (under a loaded CI about one order per four kills; most of a life is start-up).
-    expect(ours.length).toBeGreaterThan(20);
+    // The session traded. Most of a life is start-up, and an order in flight at a kill waits out the
+    // resend grace (1 s here) in the next life, often past that life's end: under a loaded CI about
+    // one order per seven kills, about 40 when run alone.
+    expect(ours.length).toBeGreaterThan(12);
     console.log(
       `live kill -9: ${kills} kills (${duringTrading} while trading), ${ours.length} orders, ${emu.trades.length} fills, ${s.trades.length} trades`,
     );
