@@ -110,6 +110,17 @@ async function load(
 
 const elapsed = (l: Loaded) => `done in ${((Date.now() - l.started) / 1000).toFixed(1)} s`;
 
+/** The settings a single run and every run of a sweep share: the config's costs, the candles' timeframe. */
+function runSettings(ctx: CommandContext, l: Loaded) {
+  const { backtest } = ctx.services.config;
+  return {
+    capital: backtest.capital,
+    fee: backtest.fee,
+    slippageBps: backtest.slippageBps,
+    timeframeMs: l.data.timeframeMs,
+  };
+}
+
 async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
   const params = parseParams(strategy, a.params ?? {});
   const l = await load('Backtest', strategy, a, strategy.warmup(params), 0.7, ctx);
@@ -117,10 +128,7 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
   await progress.update(0.7, 'simulating');
   const { config } = ctx.services;
   const result = runBacktest(strategy, a.params ?? {}, data.candles, {
-    capital: config.backtest.capital,
-    fee: config.backtest.fee,
-    slippageBps: config.backtest.slippageBps,
-    timeframeMs: data.timeframeMs,
+    ...runSettings(ctx, l),
     tradeFrom: data.from,
   });
   await progress.update(0.8, 'drawing the chart');
@@ -130,7 +138,7 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
   await progress.done(elapsed(l));
 
   const m = result.metrics;
-  const r = reply().line(bold(l.title), `: ${signed(m.totalReturn)} over ${m.trades} trades`);
+  const r = reply().line(bold(l.title), `: ${pct(m.totalReturn)} over ${m.trades} trades`);
   if (data.note) r.line(italic(data.note));
   const info = candleInfo(result, data.source, a.symbol);
   return r
@@ -147,8 +155,6 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
       { label: 'Parameters', command: 'strategies', args: [strategy.name] },
     ]);
 }
-
-const signed = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`;
 
 /**
  * A small grid in chat: every set is an ordinary backtest on the same candles, run in worker
@@ -171,15 +177,7 @@ async function sweep(
     strategy.name,
     plan,
     data.candles,
-    {
-      capital: config.backtest.capital,
-      fee: config.backtest.fee,
-      slippageBps: config.backtest.slippageBps,
-      exits: {},
-      timeframeMs: data.timeframeMs,
-      source: data.source,
-      symbol: a.symbol,
-    },
+    { ...runSettings(ctx, l), exits: {}, source: data.source, symbol: a.symbol },
     rank,
     {
       tradeFrom: data.from,
@@ -222,7 +220,7 @@ async function sweep(
       `: ${report.outcomes.length} sets in ${report.seconds.toFixed(1)} s, ranked by ${metricName(rank)}`,
     )
     .line(
-      `Best ${sweptText(plan.axes, bestParams)}: ${signed(m.totalReturn)} over ${m.trades} trades, Sharpe ${ratio(m.sharpe)}, max drawdown ${pct(-m.maxDrawdown)}`,
+      `Best ${sweptText(plan.axes, bestParams)}: ${pct(m.totalReturn)} over ${m.trades} trades, Sharpe ${ratio(m.sharpe)}, max drawdown ${pct(-m.maxDrawdown)}`,
     );
   if (Object.keys(fixed).length > 0)
     r.line(
