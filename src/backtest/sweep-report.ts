@@ -9,6 +9,7 @@ import type { Strategy } from '../strategy/define.js';
 import { parseParams } from '../strategy/params.js';
 import { pct, ratio } from './summary.js';
 import {
+  combinationCount,
   parseSweep,
   RANK_METRICS,
   type RankMetric,
@@ -44,7 +45,7 @@ export function planSweep(
   const axes = spec && spec.length > 0 ? parseSweep(spec) : [];
   for (const a of axes)
     if (a.name in fixed) throw badInput(`${a.name} is both swept and fixed; give it once`);
-  const total = axes.reduce((n, a) => n * a.values.length, 1);
+  const total = combinationCount(axes);
   if (maxCombinations !== undefined && total > maxCombinations)
     throw badInput(`sweep has ${total} combinations; allowed: at most ${maxCombinations} here`);
   const valid: Array<Record<string, unknown>> = [];
