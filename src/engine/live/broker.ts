@@ -48,7 +48,7 @@ import {
 } from '../../store/state.js';
 import type { EngineEvent } from '../engine.js';
 import { closeRecord, type EntryOrder, type EntryResult, fromRecord, quoteOf, toRecord } from '../paper.js';
-import { ExchangeClient, resendGraceMs, type SubmitOutcome } from './client.js';
+import { ExchangeClient, type SubmitOutcome } from './client.js';
 
 export interface BrokerHost {
   store: StateStore;
@@ -397,7 +397,7 @@ export class LiveBroker {
    */
   private holdBack(o: OrderRecord): boolean {
     if (o.sentAt === undefined) return false;
-    const until = o.sentAt + (this.o.resendGraceMs ?? resendGraceMs(this.ex));
+    const until = o.sentAt + this.client!.grace;
     if (until <= this.clock()) {
       this.waiting.delete(o.id);
       return false;
