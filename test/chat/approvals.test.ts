@@ -8,7 +8,7 @@ import { TELEGRAM_LIMITS } from '../../src/chat/throttle.js';
 import { StateStore } from '../../src/store/state.js';
 import { type DcMessage, type DcUser, DiscordEmulator } from '../emulators/discord/server.js';
 import { type BotMessage, TelegramEmulator, type TgUser } from '../emulators/telegram/server.js';
-import { startTestBot, type TestBot } from '../helpers/bot.js';
+import { BUSY_TELEGRAM, startTestBot, type TestBot } from '../helpers/bot.js';
 import { sampleSlice } from '../helpers/engine.js';
 import { sliceEndingOnSignal } from '../helpers/signals.js';
 import { mkdtempSync } from 'node:fs';
@@ -52,7 +52,7 @@ describe('approvals on Telegram', () => {
   async function boot(timeout?: string): Promise<{ tg: TelegramEmulator; t: TestBot; signal: BotMessage }> {
     // Fast limits on both sides (a little under the emulator's on the bot's), so tests run quickly.
     const tg = await new TelegramEmulator({
-      limits: { perChat: { burst: 20, perSecond: 20 }, global: { burst: 30, perSecond: 30 } },
+      limits: BUSY_TELEGRAM.limits,
     }).start();
     const dir = await subscribed(`telegram:${GROUP}`);
     const t = await startTestBot(
@@ -62,16 +62,7 @@ describe('approvals on Telegram', () => {
         TELEGRAM_ALLOWED_USERS: `${ADMIN.id}:admin,${TRADER.id}:trader,${VIEWER.id}:viewer`,
         ...engineEnv(timeout),
       },
-      {
-        telegram: {
-          pollTimeout: 1,
-          throttle: {
-            ...TELEGRAM_LIMITS,
-            private: { burst: 18, perSecond: 18 },
-            group: { burst: 18, perSecond: 18 },
-          },
-        },
-      },
+      BUSY_TELEGRAM.options,
       dir,
     );
     cleanups.push(async () => {

@@ -6,10 +6,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TELEGRAM_LIMITS } from '../../src/chat/throttle.js';
 import { type EmulatorCandle, ExchangeEmulator } from '../emulators/exchange/server.js';
 import { type BotMessage, TelegramEmulator, type TgUser } from '../emulators/telegram/server.js';
-import { startTestBot } from '../helpers/bot.js';
+import { BUSY_TELEGRAM, startTestBot } from '../helpers/bot.js';
 
 const ADMIN: TgUser = { id: 3001, first_name: 'Ada', username: 'ada' };
 const TRADER: TgUser = { id: 3002, first_name: 'Tom', username: 'tom' };
@@ -42,7 +41,7 @@ async function boot(env: Record<string, string>, secret = CANARY_SECRET) {
   ).start();
   cleanups.push(() => emu.stop());
   const tg = await new TelegramEmulator({
-    limits: { perChat: { burst: 20, perSecond: 20 }, global: { burst: 30, perSecond: 30 } },
+    limits: BUSY_TELEGRAM.limits,
   }).start();
   cleanups.push(() => tg.stop());
   const t = await startTestBot(
@@ -54,16 +53,7 @@ async function boot(env: Record<string, string>, secret = CANARY_SECRET) {
       EXCHANGE_API_URL: emu.url,
       ...env,
     },
-    {
-      telegram: {
-        pollTimeout: 1,
-        throttle: {
-          ...TELEGRAM_LIMITS,
-          private: { burst: 18, perSecond: 18 },
-          group: { burst: 18, perSecond: 18 },
-        },
-      },
-    },
+    BUSY_TELEGRAM.options,
   );
   cleanups.push(() => t.bot.stop());
   return { emu, tg, t };

@@ -2,6 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TELEGRAM_LIMITS } from '../../src/chat/throttle.js';
 import { loadConfig, secretValues } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { type Bot, type StartOptions, startBot } from '../../src/main.js';
@@ -44,6 +45,24 @@ export interface TestBot {
   /** The raw log text (for checking that something never appears). */
   logText(): string;
 }
+
+/**
+ * For tests that push many Telegram messages: the emulator's limits, and the bot's own throttle a
+ * little under them (as a client should stay under a server's), with a short poll.
+ */
+export const BUSY_TELEGRAM = {
+  limits: { perChat: { burst: 20, perSecond: 20 }, global: { burst: 30, perSecond: 30 } },
+  options: {
+    telegram: {
+      pollTimeout: 1,
+      throttle: {
+        ...TELEGRAM_LIMITS,
+        private: { burst: 18, perSecond: 18 },
+        group: { burst: 18, perSecond: 18 },
+      },
+    },
+  } satisfies Partial<StartOptions>,
+};
 
 export async function startTestBot(
   env: Record<string, string>,
