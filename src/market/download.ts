@@ -93,7 +93,30 @@ async function createExchange(id: string, apiUrl?: string): Promise<Exchange> {
     options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
   });
   if (apiUrl) rewriteApiUrls(ex, apiUrl);
+  forgetFailedMarketLoads(ex);
   return ex;
+}
+
+/**
+ * ccxt keeps the promise of its first `loadMarkets` (`marketsLoading`) and hands it back to every later
+ * call, its own calls inside fetchOHLCV, fetchTickers, createOrder... included: a load that failed (the
+ * exchange down at start) failed every retry and every request after it, without asking again, until
+ * a restart. A failed load is forgotten here, so the next call, whoever makes it, asks the exchange.
+ */
+export function forgetFailedMarketLoads(ex: Exchange): void {
+  const load = ex.loadMarkets.bind(ex);
+  const held = ex as unknown as { marketsLoading?: Promise<unknown> };
+  ex.loadMarkets = async (reload?: boolean, params?: object) => {
+    const answer = load(reload, params);
+    // Set synchronously by the call above: the load this call joined or started.
+    const loading = held.marketsLoading;
+    try {
+      return await answer;
+    } catch (err) {
+      if (held.marketsLoading === loading) held.marketsLoading = undefined;
+      throw err;
+    }
+  };
 }
 
 /** Point every API URL of an exchange at another origin, keeping the paths. */
