@@ -152,7 +152,13 @@ export class ExchangeFeed implements Feed {
     const next = bucketStart(this.clock(), w.ms) + w.ms + SETTLE_MS;
     w.job?.cancel();
     w.job = schedule.scheduleJob(new Date(next), () => {
-      this.queue = this.queue.then(() => this.poll(key)).finally(() => this.arm(key));
+      this.queue = this.queue
+        .then(() => this.poll(key))
+        // The engine could not take a candle (its state not saved, say): said once here, not a crash.
+        .catch((err: unknown) =>
+          this.logger.error({ series: key, err: toAppError(err).message }, 'candles not processed'),
+        )
+        .finally(() => this.arm(key));
     });
   }
 
