@@ -137,7 +137,7 @@ export function storageError(
   doing = 'write',
 ): AppError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const dir = doing === 'write' ? dirname(path) : path;
+  const dir = dirname(path);
   const orElse = options.elsewhere ? `, or ${options.elsewhere}` : '';
   const why: Record<string, string> = {
     EROFS: `the file system is read-only; mount ${dir} writable${orElse}`,
