@@ -15,7 +15,7 @@ export default defineCommand({
       .line(bold('Engine settings'), ' (risk rules: /risk)')
       .table(
         [
-          ['Mode', config.tradingMode === 'live' ? 'live' : 'paper (simulated fills)'],
+          ['Mode', ctx.services.trading.mode === 'live' ? 'live' : 'paper (simulated fills)'],
           ['Market feed', engine.feed.describe()],
           [
             'Paper balance',

@@ -12,7 +12,9 @@ export function statusRows(s: Services, now = Date.now()): string[][] {
   return [
     ['Version', s.version],
     ['Uptime', uptime(now - s.startedAt)],
-    ['Mode', s.config.tradingMode === 'live' ? 'live (real orders)' : 'paper (simulated)'],
+    // The mode that trades now, not the configured one: TRADING_MODE=live alone trades paper.
+    ['Mode', s.trading.mode === 'live' ? 'live (real orders)' : 'paper (simulated)'],
+    ...liveWaits(s),
     [
       'Exchange',
       `${s.config.exchange.id}${s.config.exchange.apiUrl ? ` via ${s.config.exchange.apiUrl}` : ''}`,
@@ -20,6 +22,12 @@ export function statusRows(s: Services, now = Date.now()): string[][] {
     ['Market data', s.config.marketData],
     ['Chats', chats || 'none'],
   ];
+}
+
+/** With TRADING_MODE=live while paper trades: what live waits for, one short item a row. */
+function liveWaits(s: Services): string[][] {
+  if (s.config.tradingMode !== 'live') return [];
+  return s.trading.liveWaitsFor().map((need, i) => [i === 0 ? 'Live waits' : '', need]);
 }
 
 /** 42s, 5m 3s, 3h 12m, 2d 4h */
@@ -37,6 +45,16 @@ export default defineCommand({
   role: 'viewer',
   args: z.object({}),
   run(_args, ctx) {
-    return reply().line(bold('bosun status')).table(statusRows(ctx.services));
+    const r = reply().line(bold('bosun status')).table(statusRows(ctx.services));
+    const { config, trading } = ctx.services;
+    if (config.tradingMode === 'live' && trading.mode === 'paper') {
+      const blocked = trading.liveBlocked();
+      r.line(
+        blocked
+          ? `TRADING_MODE=live, but trading paper: ${blocked}.`
+          : 'TRADING_MODE=live, trading paper until an admin sends /mode live and confirms it.',
+      );
+    }
+    return r;
   },
 });

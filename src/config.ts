@@ -12,7 +12,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import { RISK_HELP, RiskSettings } from './engine/risk.js';
 import { AppError } from './errors.js';
+import { isTimeframe } from './market/timeframe.js';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -65,6 +67,13 @@ const durationText = z
     (t) => Number(t.slice(0, -1)) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[t.slice(-1) as 's'],
   );
 
+/** The longest wait a Node timer keeps (2^31-1 ms); past it, setTimeout/setInterval fire after 1 ms. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+/** A duration bosun waits on with a timer: at most 24d, so the timer does not fire at once. */
+const timerDuration = durationText.refine((ms) => ms <= TIMER_MAX_MS);
+/** A timeframe the market code reads (src/market/timeframe.ts): 1m, 37m, 4h, 1d, 1w... */
+const timeframeText = z.string().refine(isTimeframe);
+
 const numberIn = (min: number, max: number) => z.coerce.number().pipe(z.number().min(min).max(max));
 
 interface KeySpec {
@@ -79,72 +88,38 @@ interface KeySpec {
   secret?: boolean;
 }
 
-/** The risk manager's defaults; unset keys take the engine's defaults (see src/engine/risk.ts). */
+/** Each risk setting's environment name; the path is `risk.<name>`, as `/risk` names it. */
+const RISK_ENV: Record<keyof RiskSettings, string> = {
+  sizing: 'RISK_SIZING',
+  riskPerTrade: 'RISK_PER_TRADE',
+  fraction: 'RISK_FRACTION',
+  defaultStop: 'RISK_DEFAULT_STOP',
+  maxOpenPositions: 'RISK_MAX_OPEN',
+  maxPositionSize: 'RISK_MAX_POSITION_SIZE',
+  maxSymbolExposure: 'RISK_MAX_SYMBOL_EXPOSURE',
+  dailyLossLimit: 'RISK_DAILY_LOSS',
+  maxDrawdown: 'RISK_MAX_DRAWDOWN',
+  minRewardRisk: 'RISK_MIN_REWARD_RISK',
+  cooldownMinutes: 'RISK_COOLDOWN_MINUTES',
+};
+
+/**
+ * The risk manager's settings, checked with the engine's own schema (src/engine/risk.ts), so a value
+ * start-up takes is one every candle's risk step takes too. Unset keys take the engine's defaults.
+ */
 function riskKeys(): KeySpec[] {
-  const n = (min: number, max: number) => numberIn(min, max).optional();
-  const spec = (env: string, key: string, schema: z.ZodType, allowed: string): KeySpec => ({
-    env,
-    path: `risk.${key}`,
-    schema,
-    allowed,
+  const defaults = RiskSettings.parse({});
+  return (Object.keys(RISK_ENV) as Array<keyof RiskSettings>).map((key) => {
+    const field = RiskSettings.shape[key].unwrap() as z.ZodType<number, number>;
+    // Numbers arrive as text from the environment; the engine's bounds (ints, ranges) decide.
+    const schema = key === 'sizing' ? field : z.coerce.number().pipe(field);
+    return {
+      env: RISK_ENV[key],
+      path: `risk.${key}`,
+      schema: schema.optional(),
+      allowed: `${RISK_HELP[key]} (default ${defaults[key]})`,
+    };
   });
-  return [
-    spec(
-      'RISK_SIZING',
-      'sizing',
-      z.enum(['risk', 'fraction', 'kelly']).optional(),
-      'one of risk (default), fraction, kelly',
-    ),
-    spec(
-      'RISK_PER_TRADE',
-      'riskPerTrade',
-      n(0.0001, 0.2),
-      'share of equity risked per trade, 0.0001 to 0.2 (default 0.01)',
-    ),
-    spec(
-      'RISK_FRACTION',
-      'fraction',
-      n(0.001, 1),
-      'share of equity per position for fraction sizing and the Kelly cap (default 0.1)',
-    ),
-    spec(
-      'RISK_DEFAULT_STOP',
-      'defaultStop',
-      n(0, 0.99),
-      'stop distance for signals without one, 0 to 0.99 (default 0.02)',
-    ),
-    spec('RISK_MAX_OPEN', 'maxOpenPositions', n(1, 1000), 'most open positions, 1 to 1000 (default 5)'),
-    spec(
-      'RISK_MAX_SYMBOL_EXPOSURE',
-      'maxSymbolExposure',
-      n(0.001, 1),
-      'notional on one symbol as a share of equity (default 0.5)',
-    ),
-    spec(
-      'RISK_DAILY_LOSS',
-      'dailyLossLimit',
-      n(0.001, 1),
-      'loss since the day began that stops entries (default 0.05)',
-    ),
-    spec(
-      'RISK_MAX_DRAWDOWN',
-      'maxDrawdown',
-      n(0.001, 1),
-      'fall from the peak that trips the kill-switch (default 0.2)',
-    ),
-    spec(
-      'RISK_MIN_REWARD_RISK',
-      'minRewardRisk',
-      n(0, 100),
-      'least reward/risk for signals with a target (default 1.5)',
-    ),
-    spec(
-      'RISK_COOLDOWN_MINUTES',
-      'cooldownMinutes',
-      n(0, 100_000),
-      'minutes without entries on a symbol after a loss (default 60)',
-    ),
-  ];
 }
 
 /** Every setting bosun reads. `.env.example` lists each of them (a test checks it). */
@@ -380,20 +355,23 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   {
     env: 'LIVE_RECONCILE_INTERVAL',
     path: 'live.reconcileInterval',
-    schema: durationText.default(5 * 60_000),
-    allowed: 'how often live orders, fills and balances are checked against the exchange, e.g. 5m',
+    schema: timerDuration.default(5 * 60_000),
+    allowed:
+      'how often live orders, fills and balances are checked against the exchange, e.g. 5m; at most 24d',
   },
   {
     env: 'LIVE_BREAKER_FAILURES',
     path: 'live.breakerFailures',
     schema: numberIn(1, 100).pipe(z.number().int()).default(3),
-    allowed: 'exchange failures in a row after which live trading pauses until it answers again, 1 to 100',
+    allowed:
+      'exchange failures in a row after which live trading pauses until it answers again, a whole number 1 to 100',
   },
   {
     env: 'APPROVAL_TIMEOUT',
     path: 'engine.approvalTimeout',
-    schema: durationText.default(15 * 60_000),
-    allowed: 'how long a signal waits for approval (wall clock): a number and s, m, h or d, e.g. 15m',
+    schema: timerDuration.default(15 * 60_000),
+    allowed:
+      'how long a signal waits for approval (wall clock): a number and s, m, h or d, e.g. 15m; at most 24d',
   },
   {
     env: 'REPORT_TIME',
@@ -417,11 +395,8 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
   {
     env: 'REGIME_TIMEFRAME',
     path: 'regime.timeframe',
-    schema: z
-      .string()
-      .regex(/^\d+[mhdw]$/)
-      .default('4h'),
-    allowed: 'the candles the regime is measured on, e.g. 4h',
+    schema: timeframeText.default('4h'),
+    allowed: 'the candles the regime is measured on, a number from 1 and m, h, d or w, e.g. 4h',
   },
   {
     env: 'REGIME_GATE',
@@ -484,7 +459,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: 'PAIRLIST_MIN_HISTORY',
     path: 'pairlist.minHistory',
     schema: numberIn(0, 100_000).pipe(z.number().int()).default(200),
-    allowed: 'least candles of history a market needs to be scanned, 0 to 100000',
+    allowed: 'least candles of history a market needs to be scanned, a whole number 0 to 100000',
   },
   {
     env: 'PAIRLIST_DENY',
@@ -496,40 +471,37 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: 'PAIRLIST_MAX',
     path: 'pairlist.max',
     schema: numberIn(1, 500).pipe(z.number().int()).default(30),
-    allowed: 'most markets kept, by 24h quote volume, 1 to 500',
+    allowed: 'most markets kept, by 24h quote volume, a whole number 1 to 500',
   },
   {
     env: 'PAIRLIST_REFRESH',
     path: 'pairlist.refresh',
-    schema: durationText.default(3_600_000),
-    allowed: 'how often the market list is refreshed (one tickers call), e.g. 1h',
+    schema: timerDuration.default(3_600_000),
+    allowed: 'how often the market list is refreshed (one tickers call), e.g. 1h; at most 24d',
   },
   {
     env: 'SCAN_TIMEFRAME',
     path: 'scanner.timeframe',
-    schema: z
-      .string()
-      .regex(/^\d+[mhdw]$/)
-      .default('15m'),
-    allowed: 'the candles the scanner ranks markets on, e.g. 15m',
+    schema: timeframeText.default('15m'),
+    allowed: 'the candles the scanner ranks markets on, a number from 1 and m, h, d or w, e.g. 15m',
   },
   {
     env: 'SCAN_INTERVAL',
     path: 'scanner.interval',
-    schema: z.union([z.literal('off'), durationText]).default('off'),
-    allowed: 'how often the scanner runs and pushes its top markets, e.g. 1h, or off',
+    schema: z.union([z.literal('off'), timerDuration]).default('off'),
+    allowed: 'how often the scanner runs and pushes its top markets, e.g. 1h (at most 24d), or off',
   },
   {
     env: 'SCAN_TOP',
     path: 'scanner.top',
     schema: numberIn(1, 50).pipe(z.number().int()).default(5),
-    allowed: 'markets a scheduled scan pushes, 1 to 50',
+    allowed: 'markets a scheduled scan pushes, a whole number 1 to 50',
   },
   {
     env: 'SNAPSHOT_RETENTION',
     path: 'scanner.retention',
     schema: numberIn(0, 100_000).pipe(z.number().int()).default(500),
-    allowed: 'market snapshots kept (oldest dropped first), 0 to 100000; 0 keeps none',
+    allowed: 'market snapshots kept (oldest dropped first), a whole number 0 to 100000; 0 keeps none',
   },
   {
     env: 'CHAT_CONSOLE',

@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'EXCHANGE',
   /** A network failure talking to an outside service (after any retries). */
   'NETWORK',
+  /** A file bosun keeps cannot be written (read-only, full disk, a directory in the way). */
+  'STORAGE',
   /** The person is not allowed to do this. */
   'FORBIDDEN',
   /** A bug: something that should not happen. */

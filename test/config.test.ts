@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_KEYS, loadConfig, secretValues } from '../src/config.js';
+import { RiskSettings } from '../src/engine/risk.js';
 import { AppError } from '../src/errors.js';
 import { ROOT } from './helpers/fixtures.js';
 
@@ -125,5 +126,70 @@ describe('loadConfig', () => {
     const c = loadConfig({ env: {}, cwd: dir({ '.env': text }) });
     expect(c.exchange.apiKey).toBeUndefined();
     expect(c.tradingMode).toBe('paper');
+  });
+});
+
+describe('settings are checked once, at start, with the bounds the engine uses', () => {
+  const bad = (env: Record<string, string>) => configError(() => loadConfig({ env, cwd: dir() }));
+
+  it('refuses fractional counts the risk step would refuse on every candle', () => {
+    expect(bad({ RISK_COOLDOWN_MINUTES: '1.5' })).toBe(
+      'RISK_COOLDOWN_MINUTES is "1.5"; allowed: minutes without entries on a symbol after a losing trade, a whole number 0 to 100000 (default 60)',
+    );
+    expect(bad({ RISK_MAX_OPEN: '2.5' })).toBe(
+      'RISK_MAX_OPEN is "2.5"; allowed: open positions at most, a whole number 1 to 1000 (default 5)',
+    );
+    const cwd = dir({ 'bosun.config.json': JSON.stringify({ risk: { maxOpenPositions: 2.5 } }) });
+    expect(configError(() => loadConfig({ env: {}, cwd }))).toBe(
+      'config file bosun.config.json: risk.maxOpenPositions is 2.5; allowed: open positions at most, a whole number 1 to 1000 (default 5)',
+    );
+  });
+
+  it('has a key for every /risk setting, maxPositionSize included, and the engine takes what start-up took', () => {
+    const riskPaths = CONFIG_KEYS.filter((k) => k.path.startsWith('risk.')).map((k) => k.path.slice(5));
+    expect(riskPaths.sort()).toEqual(Object.keys(RiskSettings.shape).sort());
+    const c = loadConfig({ env: { RISK_MAX_POSITION_SIZE: '0.25', RISK_MAX_OPEN: '3' }, cwd: dir() });
+    expect(c.risk).toEqual({ maxPositionSize: 0.25, maxOpenPositions: 3 });
+    expect(RiskSettings.parse(c.risk).maxPositionSize).toBe(0.25);
+    expect(bad({ RISK_MAX_POSITION_SIZE: '1.5' })).toBe(
+      'RISK_MAX_POSITION_SIZE is "1.5"; allowed: largest position as a share of equity, above 0 up to 1 (1: no cap) (default 1)',
+    );
+  });
+
+  it('accepts a risk value exactly when the engine does', () => {
+    const probes = ['-1', '0', '0.00005', '0.5', '0.99', '1', '1.5', '3', '100', '1000', '1001', '100001'];
+    for (const spec of CONFIG_KEYS.filter((k) => k.path.startsWith('risk.') && k.env !== 'RISK_SIZING')) {
+      const key = spec.path.slice(5);
+      for (const value of probes) {
+        const engine = RiskSettings.safeParse({ [key]: Number(value) }).success;
+        let config = true;
+        try {
+          loadConfig({ env: { [spec.env]: value }, cwd: dir() });
+        } catch {
+          config = false;
+        }
+        expect({ key: spec.env, value, accepted: config }).toEqual({
+          key: spec.env,
+          value,
+          accepted: engine,
+        });
+      }
+    }
+  });
+
+  it('refuses timeframes the market code cannot read', () => {
+    expect(bad({ REGIME_TIMEFRAME: '0h' })).toBe(
+      'REGIME_TIMEFRAME is "0h"; allowed: the candles the regime is measured on, a number from 1 and m, h, d or w, e.g. 4h',
+    );
+    expect(bad({ SCAN_TIMEFRAME: '015m' })).toMatch(/^SCAN_TIMEFRAME is "015m"; allowed: /);
+  });
+
+  it('refuses timer periods longer than a Node timer can wait (24 days)', () => {
+    // setInterval/setTimeout fire after 1 ms for anything over 2^31-1 ms: a 30d period would spin.
+    for (const env of ['APPROVAL_TIMEOUT', 'LIVE_RECONCILE_INTERVAL', 'PAIRLIST_REFRESH', 'SCAN_INTERVAL'])
+      expect(bad({ [env]: '30d' })).toMatch(new RegExp(`^${env} is "30d"; allowed: .*at most 24d`));
+    expect(loadConfig({ env: { PAIRLIST_REFRESH: '24d' }, cwd: dir() }).pairlist.refresh).toBe(
+      24 * 86_400_000,
+    );
   });
 });

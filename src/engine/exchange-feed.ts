@@ -63,7 +63,9 @@ export class ExchangeFeed implements Feed {
     if (!isTimeframe(timeframe))
       throw badInput(`timeframe "${timeframe}" is not valid; allowed: like 15m, 1h, 4h, 1d`);
     const ex = await this.ex();
-    await withRetry(() => ex.loadMarkets(), { retries: 2, logger: this.logger }, 'loading markets', ex);
+    const retry = { retries: this.options.retries ?? 2, logger: this.logger };
+    if (this.options.backoffMs !== undefined) Object.assign(retry, { backoffMs: this.options.backoffMs });
+    await withRetry(() => ex.loadMarkets(), retry, 'loading markets', ex);
     if (!ex.markets?.[symbol])
       throw badInput(
         `${symbol} is not listed on ${this.config.exchange.id}; allowed: a market like BTC/USDT`,
@@ -150,7 +152,13 @@ export class ExchangeFeed implements Feed {
     const next = bucketStart(this.clock(), w.ms) + w.ms + SETTLE_MS;
     w.job?.cancel();
     w.job = schedule.scheduleJob(new Date(next), () => {
-      this.queue = this.queue.then(() => this.poll(key)).finally(() => this.arm(key));
+      this.queue = this.queue
+        .then(() => this.poll(key))
+        // The engine could not take a candle (its state not saved, say): said once here, not a crash.
+        .catch((err: unknown) =>
+          this.logger.error({ series: key, err: toAppError(err).message }, 'candles not processed'),
+        )
+        .finally(() => this.arm(key));
     });
   }
 

@@ -42,13 +42,13 @@ export const RISK_HELP: Record<keyof RiskSettings, string> = {
   riskPerTrade: 'share of equity risked per trade, above 0 up to 0.2 (0.01 = 1%)',
   fraction: 'share of equity per position for fraction sizing and the Kelly cap, above 0 up to 1',
   defaultStop: 'stop distance for signals without one, 0 to below 1 (0: no stop, risk sizing skips)',
-  maxOpenPositions: 'open positions at most, 1 to 1000',
+  maxOpenPositions: 'open positions at most, a whole number 1 to 1000',
   maxPositionSize: 'largest position as a share of equity, above 0 up to 1 (1: no cap)',
   maxSymbolExposure: 'notional on one symbol as a share of equity, above 0 up to 1',
   dailyLossLimit: 'loss since the day began that stops new entries, above 0 up to 1',
   maxDrawdown: 'fall from the peak that trips the kill-switch, above 0 up to 1',
   minRewardRisk: 'least reward/risk for signals with a target, 0 to 100 (0: off)',
-  cooldownMinutes: 'minutes without entries on a symbol after a losing trade, 0 to 100000',
+  cooldownMinutes: 'minutes without entries on a symbol after a losing trade, a whole number 0 to 100000',
 };
 
 /** Parse settings (from config and from admins' changes), one clear line on failure. */

@@ -69,12 +69,61 @@ export class Trading {
     return undefined;
   }
 
-  /** Start a live engine if the live state says an admin confirmed it earlier (a restart). */
+  /**
+   * What live trading still waits for while paper trades, each a few words (for /status): settings
+   * that need a restart, then an admin's confirmation in chat. Empty while trading live.
+   */
+  liveWaitsFor(): string[] {
+    if (this.mode === 'live') return [];
+    return [...this.missingForLive().map((m) => m.need), "an admin's /mode live"];
+  }
+
+  /** The settings live trading lacks, each with what to set. */
+  private missingForLive(): Array<{ need: string; what: string; fix: string }> {
+    const c = this.o.config;
+    const missing: Array<{ need: string; what: string; fix: string }> = [];
+    if (c.tradingMode !== 'live')
+      missing.push({ need: 'TRADING_MODE=live', what: 'TRADING_MODE=paper', fix: 'set TRADING_MODE=live' });
+    if (!c.exchange.apiKey || !c.exchange.secret)
+      missing.push({
+        need: 'API keys',
+        what: 'no API keys',
+        fix: 'set EXCHANGE_API_KEY and EXCHANGE_SECRET',
+      });
+    if (c.engine.feed !== 'exchange')
+      missing.push({
+        need: 'MARKET_FEED=exchange',
+        what: `MARKET_FEED=${c.engine.feed}`,
+        fix: 'set MARKET_FEED=exchange',
+      });
+    return missing;
+  }
+
+  /**
+   * Start a live engine if the live state says an admin confirmed it earlier (a restart). Called once
+   * at start: with TRADING_MODE=live and paper trading, it logs one warning saying what live waits for.
+   */
   async resumeLive(): Promise<string | undefined> {
-    if (this.liveBlocked()) return undefined;
+    const configuredLive = this.o.config.tradingMode === 'live';
+    if (this.liveBlocked()) {
+      if (configuredLive) {
+        const missing = this.missingForLive()
+          .map((m) => `${m.what} (${m.fix})`)
+          .join(' and ');
+        this.o.logger.warn(
+          `TRADING_MODE=live, but trading paper: ${missing}; restart after, then an admin confirms /mode live in chat`,
+        );
+      }
+      return undefined;
+    }
     const store = await StateStore.open(this.o.config.dataDir, Date.now(), LIVE_STATE_FILE);
     const { confirmedBy, confirmedAt } = store.data.live;
-    if (!confirmedBy) return undefined;
+    if (!confirmedBy) {
+      this.o.logger.warn(
+        'TRADING_MODE=live: trading paper until an admin sends /mode live in chat and confirms it',
+      );
+      return undefined;
+    }
     await this.switchTo(await this.liveEngine(store), false);
     const who = `${confirmedBy} at ${new Date(confirmedAt ?? 0).toISOString()}`;
     this.forward({ type: 'mode', mode: 'live', detail: `resumed after a restart (confirmed by ${who})` });

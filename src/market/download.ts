@@ -13,12 +13,12 @@
  *
  * ccxt is imported here only, lazily, so the backtest path never loads it.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Exchange } from 'ccxt';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { writeFileAtomic } from '../store/atomic.js';
+import { ensureDir, writeFileAtomic } from '../store/atomic.js';
 import { parseCandlesCsv } from './load.js';
 import { closedOnly, resample } from './resample.js';
 import { HOUR, isoTime, timeframeMs } from './timeframe.js';
@@ -93,7 +93,30 @@ async function createExchange(id: string, apiUrl?: string): Promise<Exchange> {
     options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
   });
   if (apiUrl) rewriteApiUrls(ex, apiUrl);
+  forgetFailedMarketLoads(ex);
   return ex;
+}
+
+/**
+ * ccxt keeps the promise of its first `loadMarkets` (`marketsLoading`) and hands it back to every later
+ * call, its own calls inside fetchOHLCV, fetchTickers, createOrder... included: a load that failed (the
+ * exchange down at start) failed every retry and every request after it, without asking again, until
+ * a restart. A failed load is forgotten here, so the next call, whoever makes it, asks the exchange.
+ */
+export function forgetFailedMarketLoads(ex: Exchange): void {
+  const load = ex.loadMarkets.bind(ex);
+  const held = ex as unknown as { marketsLoading?: Promise<unknown> };
+  ex.loadMarkets = async (reload?: boolean, params?: object) => {
+    const answer = load(reload, params);
+    // Set synchronously by the call above: the load this call joined or started.
+    const loading = held.marketsLoading;
+    try {
+      return await answer;
+    } catch (err) {
+      if (held.marketsLoading === loading) held.marketsLoading = undefined;
+      throw err;
+    }
+  };
 }
 
 /** Point every API URL of an exchange at another origin, keeping the paths. */
@@ -284,6 +307,9 @@ function firstLine(s: string): string {
   return line.length > 200 ? `${line.slice(0, 197)}...` : line;
 }
 
+/** The way out offered when the cache cannot be written (it lives under DATA_DIR). */
+const CACHE_WAY_OUT = { elsewhere: 'set DATA_DIR to a writable directory' };
+
 /** The on-disk cache of one exchange/symbol/timeframe. */
 class OhlcvCache {
   private readonly dir: string;
@@ -326,7 +352,7 @@ class OhlcvCache {
 
   /** Merge fetched rows into the chunk files, then record the range as covered. */
   store(rows: number[][], range: Range): void {
-    mkdirSync(this.dir, { recursive: true });
+    ensureDir(this.dir, CACHE_WAY_OUT);
     const byChunk = new Map<string, number[][]>();
     for (const r of rows) {
       const key = this.chunkKey(r[0]!);
@@ -352,12 +378,14 @@ class OhlcvCache {
       writeFileAtomic(
         join(this.dir, `${key}.csv`),
         `timestamp,open,high,low,close,volume\n${sorted.map((r) => r.join(',')).join('\n')}\n`,
+        CACHE_WAY_OUT,
       );
     }
     const covered = mergeRanges([...this.coverage(), range]);
     writeFileAtomic(
       join(this.dir, 'coverage.json'),
       `${JSON.stringify({ timeframe: this.tf, covered }, null, 1)}\n`,
+      CACHE_WAY_OUT,
     );
   }
 

@@ -6,14 +6,22 @@
  * file and its directory) instead. Every change is written before the caller goes on to announce it.
  * A state file that is empty, not JSON, or not a bosun state stops start-up with a clear message and
  * is never overwritten.
+ *
+ * Opening checks that DATA_DIR can be written (a read-only mount, a directory where the file should
+ * be: one line naming the path and what to do) and removes temporary files that writers killed
+ * mid-write left there. A change whose write fails is undone in memory, so what bosun holds is what
+ * it saved; the caller gets the one line and announces nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type Adapter, Low } from 'lowdb';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { ensureDir, removeStaleTemps, storageError, type WriteOptions, writeFileAtomic } from './atomic.js';
+
+/** The way out bosun offers when its data directory cannot be written. */
+const DATA_DIR_WAY_OUT: WriteOptions = { elsewhere: 'set DATA_DIR to a writable directory' };
 
 const ButtonRecord = z.object({
   command: z.string(),
@@ -314,11 +322,24 @@ function freshState(now: number): State {
 
 /** A lowdb adapter that reads strictly and writes atomically and durably. */
 export class DurableJsonFile implements Adapter<State> {
+  /** The text last read or written: the state as it is on disk. */
+  private saved: string | undefined;
+
   constructor(readonly path: string) {}
 
   async read(): Promise<State | null> {
     if (!existsSync(this.path)) return null;
-    const text = readFileSync(this.path, 'utf8');
+    let text: string;
+    try {
+      text = readFileSync(this.path, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new AppError(
+        'STORAGE',
+        `cannot read state file ${this.path} (${code}); give bosun's user access to it, or ${DATA_DIR_WAY_OUT.elsewhere}`,
+        { cause: err },
+      );
+    }
     const stop = (why: string) =>
       new AppError(
         'BAD_DATA',
@@ -336,12 +357,20 @@ export class DurableJsonFile implements Adapter<State> {
       const issue = parsed.error.issues[0]!;
       throw stop(`is not a bosun state (${issue.path.join('.') || 'top level'}: ${issue.message})`);
     }
+    this.saved = text;
     return parsed.data;
   }
 
   async write(data: State): Promise<void> {
-    mkdirSync(dirname(this.path), { recursive: true });
-    writeFileAtomic(this.path, `${JSON.stringify(data, null, 1)}\n`);
+    const text = `${JSON.stringify(data, null, 1)}\n`;
+    ensureDir(dirname(this.path), DATA_DIR_WAY_OUT);
+    writeFileAtomic(this.path, text, DATA_DIR_WAY_OUT);
+    this.saved = text;
+  }
+
+  /** The state as last read or written, as a restart would see it. */
+  savedState(): State | undefined {
+    return this.saved === undefined ? undefined : StateSchema.parse(JSON.parse(this.saved));
   }
 }
 
@@ -350,15 +379,22 @@ export class StateStore {
 
   private constructor(
     private readonly db: Low<State>,
+    private readonly file: DurableJsonFile,
     readonly path: string,
   ) {}
 
-  /** Open (or create) the state file in `dataDir`. Throws BAD_DATA for a damaged file. */
+  /**
+   * Open (or create) the state file in `dataDir`. Throws BAD_DATA for a damaged file, STORAGE when
+   * `dataDir` cannot be written or the state path is a directory; removes stale temporary files.
+   */
   static async open(dataDir: string, now = Date.now(), file = 'bosun.json'): Promise<StateStore> {
     const path = join(dataDir, file);
-    const db = new Low<State>(new DurableJsonFile(path), freshState(now));
+    checkWritable(dataDir, path);
+    removeStaleTemps(dataDir);
+    const adapter = new DurableJsonFile(path);
+    const db = new Low<State>(adapter, freshState(now));
     await db.read();
-    const store = new StateStore(db, path);
+    const store = new StateStore(db, adapter, path);
     if (!existsSync(path)) await db.write();
     return store;
   }
@@ -375,10 +411,38 @@ export class StateStore {
   update<T>(change: (state: State) => T): Promise<T> {
     const run = this.queue.then(async () => {
       const result = change(this.db.data);
-      await this.db.write();
+      try {
+        await this.db.write();
+      } catch (err) {
+        // Not saved, so it did not happen: back to the state on disk.
+        const saved = this.file.savedState();
+        if (saved) this.db.data = saved;
+        throw err;
+      }
       return result;
     });
     this.queue = run.catch(() => undefined);
     return run;
+  }
+}
+
+/** DATA_DIR exists (or is made), can be written, and the state path is not a directory: else one line. */
+function checkWritable(dataDir: string, path: string): void {
+  ensureDir(dataDir, DATA_DIR_WAY_OUT);
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch {
+    // No state file yet.
+  }
+  if (isDir)
+    throw new AppError(
+      'STORAGE',
+      `state file ${path} is a directory; move it away (bosun keeps its state in a file of that name), or ${DATA_DIR_WAY_OUT.elsewhere}`,
+    );
+  try {
+    accessSync(dataDir, constants.W_OK);
+  } catch (err) {
+    throw storageError(err, path, DATA_DIR_WAY_OUT);
   }
 }

@@ -76,3 +76,28 @@ describe('the exchange feed (real ccxt against the exchange emulator)', () => {
     expect(got.map((c) => (c.time - T0) / H)).toEqual([30, 31]);
   });
 });
+
+describe('the exchange feed after an outage at start', () => {
+  it('loads the markets again when the exchange comes back, with no restart', async () => {
+    const emu = await new ExchangeEmulator([{ symbol: 'BTC/USDT', candles: hourly, intervalMs: H }]).start();
+    const now = T0 + 30 * H + 5000;
+    emu.now = () => now;
+    const config = loadConfig({ env: { EXCHANGE_API_URL: emu.url, MARKET_FEED: 'exchange' }, dotenv: false });
+    const feed = new ExchangeFeed(config, quietLogger(), { clock: () => now, retries: 2, backoffMs: 5 });
+    try {
+      emu.fault({ status: 503, times: 1000, path: '/api/v3/exchangeInfo' });
+      await feed.start({ onCandle: async () => undefined, onStatus: () => undefined });
+      await expect(feed.check('BTC/USDT', '1h')).rejects.toThrow(/^loading markets failed after 3 attempts/);
+      expect(emu.calls('/api/v3/exchangeInfo')).toHaveLength(3);
+      emu.clearFaults();
+      // The next read (ccxt loads the markets before fetching candles) asks the exchange again.
+      expect((await feed.history('BTC/USDT', '1h', 5)).time.length).toBe(5);
+      expect(emu.calls('/api/v3/exchangeInfo')).toHaveLength(4);
+      await feed.check('BTC/USDT', '1h');
+      expect(emu.calls('/api/v3/exchangeInfo')).toHaveLength(4);
+    } finally {
+      await feed.stop();
+      await emu.stop();
+    }
+  });
+});

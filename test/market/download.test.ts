@@ -132,3 +132,31 @@ describe('downloadCandles (real ccxt against the exchange emulator)', () => {
     expect((err as AppError).message).toMatch(/^exchange "nosuchexchange" is not supported/);
   });
 });
+
+describe('market loads (real ccxt against the exchange emulator going down and coming back)', () => {
+  it('asks the exchange again at every retry, and recovers by itself once it answers', async () => {
+    const emu = await new ExchangeEmulator([
+      { symbol: 'BTC/USDT', candles: oneMinute, intervalMs: M },
+    ]).start();
+    try {
+      emu.now = () => T0 + 3 * 1440 * M;
+      const dataDir = mkdtempSync(join(tmpdir(), 'bosun-dl-'));
+      const opts = { dataDir, apiUrl: emu.url, retries: 3, backoffMs: 5, now: emu.now() };
+      const req = { exchange: 'binance', symbol: 'BTC/USDT', timeframe: '1m', from: T0, to: T0 + 10 * M };
+      // Down: every market load gets a gateway error.
+      emu.fault({ status: 503, times: 1000, path: '/api/v3/exchangeInfo' });
+      await expect(downloadCandles(req, opts)).rejects.toThrow(/^loading markets failed after 4 attempts/);
+      // ccxt kept its first failed load and handed it back: one request reached the exchange.
+      expect(emu.calls('/api/v3/exchangeInfo')).toHaveLength(4);
+      // Back: ccxt's own calls (fetchOHLCV loads the markets first) ask again, without a restart.
+      emu.clearFaults();
+      const ex = await getExchange('binance', emu.url);
+      expect(await ex.fetchOHLCV('BTC/USDT', '1m', T0, 5)).toHaveLength(5);
+      expect(emu.calls('/api/v3/exchangeInfo')).toHaveLength(5);
+      expect((await downloadCandles(req, opts)).candles.length).toBe(10);
+      expect(emu.calls('/api/v3/exchangeInfo')).toHaveLength(5);
+    } finally {
+      await emu.stop();
+    }
+  });
+});
