@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand, requireRole } from '../src/chat/command.js';
+import { defineCommand } from '../src/chat/command.js';
 import { bold, reply } from '../src/chat/reply.js';
 import { RISK_HELP, type RiskSettings } from '../src/engine/risk.js';
 import { badInput } from '../src/errors.js';
@@ -23,11 +23,13 @@ export default defineCommand({
   }),
   positional: ['action'],
   rest: 'changes',
+  needs: ({ action, changes }) =>
+    action === 'resume' || Object.keys(changes ?? {}).length > 0
+      ? { role: 'admin', what: 'changing risk settings' }
+      : undefined,
   examples: ['risk', 'risk maxOpenPositions=3 riskPerTrade=0.005', 'risk resume'],
   async run({ action, changes }, ctx) {
     const engine = ctx.services.engine;
-    const wantsChange = action === 'resume' || (changes !== undefined && Object.keys(changes).length > 0);
-    if (wantsChange) requireRole(ctx.caller.role, 'admin', 'changing risk settings');
     if (action === 'resume') {
       const cleared = await engine.resume(ctx.caller.name);
       return reply(

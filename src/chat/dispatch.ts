@@ -97,10 +97,11 @@ export class Dispatcher {
     await this.track(async () => {
       const denied = this.refuseStranger(person, 'button');
       if (denied) return decide({ refused: denied });
-      const redeemed = await this.buttons.redeem(payload, chat, person.name, (name) => {
+      // Who may press is settled before the button is spent, arguments included (/mode live).
+      const redeemed = await this.buttons.redeem(payload, chat, person.name, (name, args) => {
         const command = this.services.registry.get(name);
         if (!command) return 'This button runs something this bot no longer has.';
-        return this.refuseRole(person.role!, command);
+        return this.refuseRole(person.role!, command) ?? this.refuseArgs(person.role!, command, args);
       });
       if (!redeemed.ok) {
         if (redeemed.reason === 'forged')
@@ -153,6 +154,26 @@ export class Dispatcher {
     return `/${command.name} needs the ${command.role} role; you are ${role === 'admin' ? 'an' : 'a'} ${role}.`;
   }
 
+  /** The refusal when these arguments need more than the caller's role (see `CommandSpec.needs`). */
+  private refuseNeeds(role: Role, command: Command, args: Record<string, unknown>): string | undefined {
+    const need = command.needs?.(args);
+    if (!need || roleAllows(role, need.role)) return undefined;
+    const what = need.what.charAt(0).toUpperCase() + need.what.slice(1);
+    return `${what} needs the ${need.role} role; you are ${role === 'admin' ? 'an' : 'a'} ${role}.`;
+  }
+
+  /** {@link refuseNeeds} for a button's words; words that do not parse are left to the command. */
+  private refuseArgs(role: Role, command: Command, words: readonly string[]): string | undefined {
+    if (!command.needs) return undefined;
+    let args: Record<string, unknown>;
+    try {
+      args = validateArgs(command, argsFromWords(command, words));
+    } catch {
+      return undefined;
+    }
+    return this.refuseNeeds(role, command, args);
+  }
+
   private async execute(inv: Invocation): Promise<void> {
     const { person, chat, transport } = inv;
     const say = (r: Reply) => transport.send(r).then(() => undefined);
@@ -190,6 +211,12 @@ export class Dispatcher {
         command,
         inv.options ?? argsFromWords(command, inv.words ?? tokenize(inv.text ?? '')),
       );
+      const needed = this.refuseNeeds(caller.role, command, parsed);
+      if (needed) {
+        log.info('refused: role too low for these arguments');
+        await transport.send(reply(needed).privately());
+        return;
+      }
       const result = await command.run(parsed, {
         caller,
         chat,

@@ -185,7 +185,7 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     expect(regime).toContain('REGIME_GATE=off: runs ignore it.');
 
     const [refused] = await ask(VIEWER, '/pairlist minVolume=5');
-    expect(plain(refused!)).toContain('changing the market filters needs the admin role; you are a viewer');
+    expect(plain(refused!)).toContain('Changing the market filters needs the admin role; you are a viewer.');
     const [bad] = await ask(ADMIN, '/pairlist deny=ETH/USDT maxSpread=wide');
     expect(plain(bad!).split('\n')).toEqual([
       'maxSpread is "wide"; allowed: largest spread as a share of the mid price, 0 to 1, or a percentage (0.005 = 0.5%)',
