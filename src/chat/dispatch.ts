@@ -76,6 +76,18 @@ export class Dispatcher {
   }
 
   /**
+   * Text that is not a command. A stranger gets the refusal and nothing else; an allowed user in a
+   * one-to-one chat gets a pointer to /help; in a group, people talk among themselves.
+   */
+  chatter(person: Person, chat: ChatRef, transport: Transport): Promise<void> {
+    return this.track(async () => {
+      if (!chat.private) return;
+      const denied = this.refuseStranger(person, 'text');
+      await transport.send(reply(denied ?? 'Send /help for what I can do.').privately());
+    });
+  }
+
+  /**
    * Handle a button press (the platform's payload). Never throws. `decided` is called as soon as the
    * press is accepted or refused, before the button's command runs, so the adapter can acknowledge
    * the press at once (and take a used single-use button away).

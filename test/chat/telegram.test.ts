@@ -283,6 +283,20 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     expect(t.logText()).not.toContain('hunter2');
   });
 
+  it('answers a stranger’s plain text with the refusal alone; an allowed user’s with /help', async () => {
+    const [answer] = await ask(STRANGER, 'hello, what can you do? my key is hunter3');
+    expect(answer!.text).toBe(
+      `Sorry, I only take commands from my allowed users. Your telegram id is ${STRANGER.id}; ask the bot's admin to add it.`,
+    );
+    expect(t.logs.filter((l) => l.userId === String(STRANGER.id)).at(-1)).toMatchObject({
+      msg: 'refused: not an allowed user',
+      command: 'text',
+    });
+    expect(t.logText()).not.toContain('hunter3');
+    const [pointer] = await ask(VIEWER, 'hello');
+    expect(pointer!.text).toBe('Send /help for what I can do.');
+  });
+
   it('refuses a stranger before reading their arguments', async () => {
     const [answer] = await ask(STRANGER, '/backtest "unclosed');
     expect(answer!.text).toContain('I only take commands from my allowed users');
