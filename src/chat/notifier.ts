@@ -6,7 +6,6 @@
  * stored with the signal, so the decision (or the expiry) can edit every copy later, after a
  * restart too.
  */
-import { chartStyle, performanceChart } from '../charts/index.js';
 import { categoryOf, type Engine, type EngineEvent } from '../engine/engine.js';
 
 /** Where engine events come from: the engine trading now (paper or live) and its events. */
@@ -14,12 +13,11 @@ export interface EngineSource {
   readonly engine: Engine;
   on(listener: (e: EngineEvent) => void): () => void;
 }
-import type { PerformanceReport } from '../engine/report.js';
 import { toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ChatAdapter } from './adapter.js';
 import type { Platform } from './command.js';
-import { eventReply, reportReply, signalReply } from './notices.js';
+import { eventReply, reportWithChart, signalReply } from './notices.js';
 import type { Reply } from './reply.js';
 import type { Services } from './services.js';
 
@@ -83,7 +81,10 @@ export class Notifier {
       return;
     }
     if (chats.length === 0) return;
-    const r = e.type === 'report' ? await this.report(e.report, e.title) : eventReply(e, tz);
+    const r =
+      e.type === 'report'
+        ? await reportWithChart(e.report, e.title, this.services, this.logger)
+        : eventReply(e, tz);
     if (!r) return;
     const refs = await Promise.all(chats.map(async (c) => ({ chat: c, ref: await this.sendOne(c, r) })));
     if (e.type === 'signal' && e.signal.status === 'pending')
@@ -91,30 +92,6 @@ export class Notifier {
         e.signal.id,
         refs.filter((x): x is { chat: string; ref: string } => x.ref !== undefined),
       );
-  }
-
-  private async report(rep: PerformanceReport, title: string): Promise<Reply> {
-    const tz = this.services.config.timezone;
-    const r = reportReply(rep, title, tz);
-    if (rep.days.length > 0) {
-      try {
-        const doc = performanceChart(
-          rep.days,
-          `${title} · ${rep.quote}`,
-          rep.quote,
-          chartStyle(this.services.config),
-        );
-        const png = await (await this.services.charts()).render(doc);
-        r.image(png, {
-          caption: `${title}: equity and daily PnL, ${rep.quote}`,
-          filename: 'performance.png',
-        });
-      } catch (err) {
-        this.logger.warn({ err: toAppError(err).message }, 'report chart failed; sending the numbers alone');
-        r.line('(The chart could not be drawn this time.)');
-      }
-    }
-    return r;
   }
 
   private async sendOne(chat: string, r: Reply): Promise<string | undefined> {
