@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { defineCommand } from '../src/chat/command.js';
 import { bold, reply } from '../src/chat/reply.js';
 import { RISK_HELP, type RiskSettings } from '../src/engine/risk.js';
+import { echo } from '../src/echo.js';
 import { badInput } from '../src/errors.js';
+import { coerceText } from '../src/strategy/params.js';
 
 const show = (r: RiskSettings) =>
   (Object.keys(RISK_HELP) as Array<keyof RiskSettings>).map((k) => [k, String(r[k]), RISK_HELP[k]]);
@@ -41,9 +43,13 @@ export default defineCommand({
     if (changes && Object.keys(changes).length > 0) {
       const typed: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(changes)) {
-        if (!(k in RISK_HELP))
-          throw badInput(`unknown risk setting "${k}"; allowed: ${Object.keys(RISK_HELP).join(', ')}`);
-        typed[k] = k === 'sizing' ? v : Number(v);
+        if (!Object.hasOwn(RISK_HELP, k))
+          throw badInput(`unknown risk setting ${echo(k)}; allowed: ${Object.keys(RISK_HELP).join(', ')}`);
+        const help = RISK_HELP[k as keyof RiskSettings];
+        // Text to a finite number here: Number('NaN') would reach the rules as NaN, shown as null.
+        typed[k] = coerceText(v, { type: k === 'sizing' ? 'string' : 'number' }, () =>
+          badInput(`risk setting ${k} is ${echo(v)}; allowed: ${help}`),
+        );
       }
       const now = await engine.setRisk(typed);
       return reply()

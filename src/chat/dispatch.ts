@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closest } from '../config.js';
+import { harmless, shorten, tidyEcho } from '../echo.js';
 import { type AppError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { argsFromWords, tokenize, usageLine, validateArgs } from './args.js';
@@ -198,7 +199,7 @@ export class Dispatcher {
       const near = closest(inv.command, names);
       return say(
         reply(
-          `Unknown command /${inv.command}${near ? ` (did you mean /${near}?)` : ''}. Send /help for the list.`,
+          `Unknown command /${harmless(shorten(inv.command))}${near ? ` (did you mean /${near}?)` : ''}. Send /help for the list.`,
         ).privately(),
       );
     }
@@ -250,9 +251,9 @@ export class Dispatcher {
 
   private async sayError(e: AppError, command: Command, transport: Transport, log: Logger): Promise<void> {
     if (e.isUserError) {
-      log.info({ code: e.code, error: e.message }, 'command refused its input');
+      log.info({ code: e.code, error: tidyEcho(e.message) }, 'command refused its input');
       await transport.send(
-        reply(e.message)
+        reply(tidyEcho(e.message))
           .line(`Usage: ${usageLine(command)}`)
           .privately(),
       );
@@ -270,8 +271,8 @@ export class Dispatcher {
       );
       return;
     }
-    log.warn({ code: e.code, error: e.message }, 'command failed');
-    await transport.send(reply(`Sorry, /${command.name} failed: ${e.message}`).privately());
+    log.warn({ code: e.code, error: tidyEcho(e.message) }, 'command failed');
+    await transport.send(reply(`Sorry, /${command.name} failed: ${tidyEcho(e.message)}`).privately());
   }
 
   private track(work: () => Promise<void>): Promise<void> {
