@@ -278,7 +278,7 @@ describe('a burst of notifications on Telegram', () => {
         RISK_MAX_DRAWDOWN: '1',
         RISK_DAILY_LOSS: '1',
       },
-      { telegram: { pollTimeout: 1, throttle: { ...TELEGRAM_LIMITS, private: { burst: 4, perSecond: 9 } } } },
+      { telegram: { pollTimeout: 1, throttle: { ...TELEGRAM_LIMITS, private: { max: 4, windowMs: 450 } } } },
       dir,
     );
     cleanups.push(async () => {
