@@ -23,13 +23,13 @@ const ESC = '\x1b[2J\x1b[31mred';
 let t: TestBot;
 
 /** The text lines of every reply to one command line. */
-async function answer(line: string): Promise<string[]> {
+async function answer(line: string, person: Person = ADMIN): Promise<string[]> {
   const replies: Reply[] = [];
   const [, command = '', text = ''] = /^\/(\S*)\s*([\s\S]*)$/.exec(line)!;
   await t.bot.dispatcher.run({
     command,
     text,
-    person: ADMIN,
+    person,
     chat: CHAT,
     transport: {
       send: async (r) => {
@@ -134,6 +134,17 @@ describe('bad commands through the dispatcher', () => {
       expect(Object.keys(t.bot.services.engine.state.runs)).toEqual([]);
     },
   );
+
+  it.each([
+    ['/start ema-cross BTC/USDT 15m', 'Starting a run needs the trader role; you are a viewer.'],
+    ['/risk riskPerTrade=0.5', 'Changing risk settings needs the admin role; you are a viewer.'],
+    ['/mode live', 'Switching between paper and live needs the admin role; you are a viewer.'],
+    ['/pairlist reset', 'Changing the market filters needs the admin role; you are a viewer.'],
+  ])('answers a viewer’s %s with the role it needs, in one line', async (line, expected) => {
+    const viewer: Person = { ...ADMIN, id: '43', role: 'viewer' };
+    expect(await answer(line, viewer)).toEqual([expected]);
+    expect(Object.keys(t.bot.services.engine.state.runs)).toEqual([]);
+  });
 
   it('prints nothing typed to the console raw: terminal escapes show escaped', async () => {
     const input = new PassThrough();
