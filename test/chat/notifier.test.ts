@@ -164,4 +164,17 @@ describe('the notifier with a chat slower than the engine', () => {
     );
     expect(chat.taken.at(-1)).toBe('\u26a0 Exchange: timeout 49.');
   });
+
+  it('lets a shutdown wait a bounded time, then drops what is unsent', async () => {
+    for (let k = 0; k < 5; k++) emit({ type: 'exchange', up: false, detail: `timeout ${k}` });
+    const started = Date.now();
+    await notifier.idle(100); // the chat takes nothing: the wait ends all the same
+    expect(Date.now() - started).toBeLessThan(2_000);
+    notifier.stop();
+    expect(notifier.backlog(CHAT)).toBe(1); // the one in flight
+    await drain();
+    expect(chat.taken).toEqual(['\u26a0 Exchange: timeout 0.']);
+    emit({ type: 'exchange', up: true, detail: 'back' });
+    expect(notifier.backlog(CHAT)).toBe(0);
+  });
 });
