@@ -98,6 +98,41 @@ const TABLE: Array<[string, string]> = [
   ],
   [`/risk ${LONG}=1`, `unknown risk setting ${CUT}; allowed: ${RISK_KEYS}`],
   [`/status ${LONG}`, `too many arguments: ${CUT} is one more than /status takes`],
+  [`/help ${LONG}`, `there is no /${'x'.repeat(39)}… for you; send /help for the list`],
+  [
+    `/strategies ${LONG}`,
+    `unknown strategy ${CUT}; available: bb-breakout, ema-cross, ict-confluence, ma-accumulation, ma-trend, macd-momentum, momentum, rsi-reversion`,
+  ],
+  [`/approve ${LONG}`, `ID is ${CUT}; allowed: a signal id like S12`],
+  [`/close ${LONG}`, `ID is ${CUT}; allowed: a position id like P12 (see /positions), or all`],
+  [`/stop ${LONG}`, `ID is ${CUT}; allowed: a run id like R3 (see /runs), or all`],
+  [
+    `/subscribe ${LONG}`,
+    `${CUT} is not a notification category; allowed: signals, approvals, fills, exits, alerts, reports or all`,
+  ],
+  [`/scan ${LONG}`, `TIMEFRAME is ${CUT}; allowed: a timeframe like 15m, 1h, 4h or 1d`],
+  [`/trades ${LONG}`, `N is ${CUT}; allowed: a whole number from 1 to 50`],
+  [`/pnl ${LONG}`, `PERIOD is ${CUT}; allowed: one of day, week, month, all`],
+  [
+    `/chart BTC/USDT 4h ${LONG}`,
+    `INDICATORS is ${CUT}; allowed: ema<N>, sma<N>, bb or bb<N>, vwap, rsi or rsi<N>, macd, smc or smc<N> (e.g. ema20,bb,rsi,smc)`,
+  ],
+  [
+    `/backtest ema-cross BTC/USDT 1h rank=${LONG}`,
+    `rank is ${CUT}; allowed: one of sharpe, totalReturn, cagr, profitFactor, sortino, calmar, winRate, expectancy, maxDrawdown`,
+  ],
+  [`/mode ${LONG}`, `MODE is ${CUT}; allowed: one of show, paper, live`],
+  [
+    `/risk sizing=${LONG}`,
+    `risk setting sizing is ${CUT}; allowed: risk (risk % over the stop), fraction (of equity) or kelly (half-Kelly, capped by fraction)`,
+  ],
+  [
+    `/pairlist deny=${LONG}`,
+    `deny ${CUT} is not valid; allowed: markets never traded, comma-separated, e.g. LUNA/USDT`,
+  ],
+  [`/start ema-cross BTC/USDT 1h approve=${LONG}`, `approve is ${CUT}; allowed: one of auto, manual`],
+  [`/backtest ema-cross ${LONG} 1h`, `SYMBOL is ${CUT}; allowed: a market like BTC/USDT`],
+  [`/regime ${LONG}`, `too many arguments: ${CUT} is one more than /regime takes`],
   [`/${LONG}`, `Unknown command /${'x'.repeat(39)}…. Send /help for the list.`],
   [
     `/chart BTC/USDT "${ESC}"`,
