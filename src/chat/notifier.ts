@@ -7,7 +7,8 @@
  * Each chat has its own outbox, sent in order at the pace its adapter allows (Telegram: 20 a minute
  * in a group), so a slow chat never holds up another. An outbox stays short however fast events
  * come (a replay at full speed makes a day's report every fraction of a second):
- * - a newer report replaces the unsent one of the same title and currency, in its place;
+ * - a newer report replaces the unsent one of the same title and currency, in its place (and a
+ *   newer scan the unsent one of its timeframe);
  * - a notice about a run that has stopped (its signals and skipped entries) is dropped unsent;
  * - past {@link OUTBOX_LIMIT} notices the oldest are dropped (proposals before facts such as fills
  *   and exits), and the next message says how many were skipped.
@@ -183,6 +184,8 @@ export class Notifier {
         if (!r) continue;
         this.enqueue(chat, {
           ...base,
+          // A newer scan of the same timeframe makes an unsent one moot.
+          ...(e.type === 'scan' ? { key: `scan:${e.result.timeframe}` } : {}),
           deliver: (c, skipped) => this.sendOne(c, withSkipped(r, skipped)).then(),
         });
       }

@@ -134,6 +134,23 @@ describe('the notifier with a chat slower than the engine', () => {
     expect(chat.taken.at(-1)).toMatch(/^Daily report · USDT · 2024-07-18 00:00 to 2024-07-19 00:00 UTC/);
   });
 
+  it('sends the newest scan of a timeframe, not every unsent one', async () => {
+    const scan = (k: number, timeframe: string): EngineEvent => ({
+      type: 'scan',
+      top: 3,
+      result: { at: Date.UTC(2024, 0, 1, k), timeframe, rows: [], skipped: [], source: 'the test' },
+    });
+    for (let k = 0; k < 10; k++) emit(scan(k, '1h'));
+    emit(scan(10, '4h'));
+    expect(notifier.backlog(CHAT)).toBe(3); // 1h 00:00 in flight, the newest 1h, the 4h
+    await drain();
+    expect(chat.taken.map((m) => m.split(':').slice(0, 2).join(':'))).toEqual([
+      'Momentum scan 1h at 2024-01-01 00:00 UTC',
+      'Momentum scan 1h at 2024-01-01 09:00 UTC',
+      'Momentum scan 4h at 2024-01-01 10:00 UTC',
+    ]);
+  });
+
   it('drops the queued notices of a run once it is stopped', async () => {
     emit({ type: 'signal', signal: SIGNAL('S901', 'R90'), run: RUN('R90', 'active') });
     for (let k = 2; k <= 6; k++)
