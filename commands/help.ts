@@ -4,6 +4,7 @@ import { defineCommand } from '../src/chat/command.js';
 import { helpLines } from '../src/chat/registry.js';
 import { bold, code, reply } from '../src/chat/reply.js';
 import { closest } from '../src/config.js';
+import { harmless, shorten } from '../src/echo.js';
 import { AppError } from '../src/errors.js';
 
 export default defineCommand({
@@ -37,7 +38,7 @@ export default defineCommand({
       );
       throw new AppError(
         'NOT_FOUND',
-        `there is no /${name.replace(/^\//, '')} for you${near ? ` (did you mean /${near}?)` : ''}; send /help for the list`,
+        `there is no /${harmless(shorten(name.replace(/^\//, '')))} for you${near ? ` (did you mean /${near}?)` : ''}; send /help for the list`,
       );
     }
     const r = reply()

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand, requireRole } from '../src/chat/command.js';
+import { defineCommand } from '../src/chat/command.js';
 import { bold, reply } from '../src/chat/reply.js';
 import { OneTimeCodes } from '../src/chat/confirm.js';
 import { AppError, badInput } from '../src/errors.js';
@@ -19,6 +19,8 @@ export default defineCommand({
     confirm: z.string().optional().describe('the confirmation code the /mode live button carries'),
   }),
   positional: ['mode', 'confirm'],
+  needs: ({ mode }) =>
+    mode === 'show' ? undefined : { role: 'admin', what: 'switching between paper and live' },
   examples: ['mode', 'mode live', 'mode paper'],
   async run({ mode, confirm }, ctx) {
     const trading = ctx.services.trading;
@@ -30,7 +32,6 @@ export default defineCommand({
       } else r.line(trading.liveBlocked() ?? 'Live trading is possible: an admin can /mode live.');
       return r;
     }
-    requireRole(ctx.caller.role, 'admin', 'switching between paper and live');
     if (mode === 'paper') {
       if (trading.mode === 'paper') return reply('Already paper trading.');
       const open = await trading.goPaper(ctx.caller.name);

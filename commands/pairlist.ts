@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand, requireRole } from '../src/chat/command.js';
+import { defineCommand } from '../src/chat/command.js';
 import { bold, italic, reply } from '../src/chat/reply.js';
 import { FILTER_HELP, type PairlistFilters } from '../src/engine/pairlist.js';
 
@@ -26,11 +26,14 @@ export default defineCommand({
   }),
   positional: ['action'],
   rest: 'changes',
+  needs: ({ action, changes }) =>
+    action === 'reset' || Object.keys(changes ?? {}).length > 0
+      ? { role: 'admin', what: 'changing the market filters' }
+      : undefined,
   examples: ['pairlist', 'pairlist refresh', 'pairlist minVolume=5000000 deny=LUNA/USDT', 'pairlist reset'],
   async run({ action, changes }, ctx) {
     const watch = ctx.services.watch;
     const changing = action === 'reset' || (changes !== undefined && Object.keys(changes).length > 0);
-    if (changing) requireRole(ctx.caller.role, 'admin', 'changing the market filters');
     const out = reply();
     if (action === 'reset') {
       await watch.resetFilters();

@@ -1,8 +1,10 @@
 import { z } from 'zod';
-import { defineCommand, requireRole } from '../src/chat/command.js';
+import { defineCommand } from '../src/chat/command.js';
 import { bold, reply } from '../src/chat/reply.js';
 import { RISK_HELP, type RiskSettings } from '../src/engine/risk.js';
+import { echo } from '../src/echo.js';
 import { badInput } from '../src/errors.js';
+import { coerceText } from '../src/strategy/params.js';
 
 const show = (r: RiskSettings) =>
   (Object.keys(RISK_HELP) as Array<keyof RiskSettings>).map((k) => [k, String(r[k]), RISK_HELP[k]]);
@@ -23,11 +25,13 @@ export default defineCommand({
   }),
   positional: ['action'],
   rest: 'changes',
+  needs: ({ action, changes }) =>
+    action === 'resume' || Object.keys(changes ?? {}).length > 0
+      ? { role: 'admin', what: 'changing risk settings' }
+      : undefined,
   examples: ['risk', 'risk maxOpenPositions=3 riskPerTrade=0.005', 'risk resume'],
   async run({ action, changes }, ctx) {
     const engine = ctx.services.engine;
-    const wantsChange = action === 'resume' || (changes !== undefined && Object.keys(changes).length > 0);
-    if (wantsChange) requireRole(ctx.caller.role, 'admin', 'changing risk settings');
     if (action === 'resume') {
       const cleared = await engine.resume(ctx.caller.name);
       return reply(
@@ -39,9 +43,13 @@ export default defineCommand({
     if (changes && Object.keys(changes).length > 0) {
       const typed: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(changes)) {
-        if (!(k in RISK_HELP))
-          throw badInput(`unknown risk setting "${k}"; allowed: ${Object.keys(RISK_HELP).join(', ')}`);
-        typed[k] = k === 'sizing' ? v : Number(v);
+        if (!Object.hasOwn(RISK_HELP, k))
+          throw badInput(`unknown risk setting ${echo(k)}; allowed: ${Object.keys(RISK_HELP).join(', ')}`);
+        const help = RISK_HELP[k as keyof RiskSettings];
+        // Text to a finite number here: Number('NaN') would reach the rules as NaN, shown as null.
+        typed[k] = coerceText(v, { type: k === 'sizing' ? 'string' : 'number' }, () =>
+          badInput(`risk setting ${k} is ${echo(v)}; allowed: ${help}`),
+        );
       }
       const now = await engine.setRisk(typed);
       return reply()

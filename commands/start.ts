@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { strategyArg, symbolArg, timeframeArg } from '../src/chat/arg-types.js';
-import { chatKey, defineCommand, roleAllows } from '../src/chat/command.js';
+import { chatKey, defineCommand } from '../src/chat/command.js';
 import { runTitle } from '../src/chat/notices.js';
 import { bold, code, reply } from '../src/chat/reply.js';
-import { AppError, badInput } from '../src/errors.js';
+import { badInput } from '../src/errors.js';
 import { statusRows } from './status.js';
 
 export default defineCommand({
@@ -25,6 +25,7 @@ export default defineCommand({
   }),
   positional: ['strategy', 'symbol', 'timeframe'],
   rest: 'params',
+  needs: ({ strategy }) => (strategy === undefined ? undefined : { role: 'trader', what: 'starting a run' }),
   examples: ['start', 'start ema-cross BTC/USDT 15m fast=9 slow=21 approve=auto'],
   async run(args, ctx) {
     const { caller, services } = ctx;
@@ -53,8 +54,6 @@ export default defineCommand({
           { label: 'Help', command: 'help', args: [] },
         ]);
     }
-    if (!roleAllows(caller.role, 'trader'))
-      throw new AppError('FORBIDDEN', `starting a run needs the trader role; you are a ${caller.role}`);
     if (args.symbol === undefined || args.timeframe === undefined)
       throw badInput('a run needs STRATEGY SYMBOL TIMEFRAME, e.g. /start ema-cross BTC/USDT 15m');
     const run = await services.engine.startRun(

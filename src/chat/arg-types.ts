@@ -3,7 +3,7 @@
  * a person sees when the value is wrong, in help, and as the Discord option's description.
  */
 import { z } from 'zod';
-import { isSpan, isTimeframe, parseSpan } from '../market/timeframe.js';
+import { isSpan, isTimeframe, MAX_SPAN_YEARS, parseSpan } from '../market/timeframe.js';
 
 /** A market such as BTC/USDT (upper-cased). */
 export const symbolArg = () =>
@@ -22,9 +22,13 @@ export const timeframeArg = () =>
     .describe('a timeframe like 15m, 1h, 4h or 1d')
     .meta({ complete: 'timeframe' });
 
-/** A span back from now such as 90d, 6w, 1y; parsed to ms. */
+/** A span back from now such as 90d, 6w, 1y (at most a century); parsed to ms. */
 export const periodArg = () =>
-  z.string().refine(isSpan).transform(parseSpan).describe('how far back, like 90d, 12w or 1y');
+  z
+    .string()
+    .refine(isSpan)
+    .transform(parseSpan)
+    .describe(`how far back, like 90d, 12w or 1y (at most ${MAX_SPAN_YEARS}y)`);
 
 export const strategyArg = () =>
   z

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { closest } from '../config.js';
+import { echo, shorten } from '../echo.js';
 import { badInput } from '../errors.js';
 import {
   allowedText,
@@ -124,26 +125,31 @@ export function argsFromWords(command: Command, words: readonly string[]): Recor
     const kv = /^([A-Za-z_][\w.-]*)=(.*)$/s.exec(word);
     if (kv) {
       const [, key, value] = kv as unknown as [string, string, string];
+      // Names that every object already has (__proto__, constructor, toString) would be dropped or
+      // worse on the way to the command: refused here, for every command.
+      if (key in Object.prototype)
+        throw badInput(`"${key}" is not a name I take; allowed: the names in /help ${command.name}`);
       const info = byName.get(key);
       // With a rest argument (strategy parameters), a key naming a positional argument belongs to
       // the rest: `/backtest rsi-reversion BTC/USDT 1h period=10` sets the strategy's period.
       if (info && !info.rest && !(restArg && info.positional)) {
-        if (key in raw) throw badInput(`${key} is given twice`);
+        if (key in raw) throw badInput(`${shorten(key)} is given twice; give each once`);
         raw[key] = value;
       } else if (restArg) {
+        if (key in rest) throw badInput(`${shorten(key)} is given twice; give each once`);
         rest[key] = value;
       } else {
         const names = infos.map((a) => a.name);
         const near = closest(key, names);
         throw badInput(
-          `unknown argument "${key}"${near ? ` (did you mean ${near}?)` : ''}; allowed: ${names.join(', ') || 'none'}`,
+          `unknown argument ${echo(key)}${near ? ` (did you mean ${near}?)` : ''}; allowed: ${names.join(', ') || 'none'}`,
         );
       }
       continue;
     }
     while (next < slots.length && slots[next]!.name in raw) next++;
     const slot = slots[next++];
-    if (!slot) throw badInput(`too many arguments: "${word}" is one more than /${command.name} takes`);
+    if (!slot) throw badInput(`too many arguments: ${echo(word)} is one more than /${command.name} takes`);
     raw[slot.name] = word;
   }
   if (restArg && Object.keys(rest).length > 0) raw[restArg.name] = rest;
@@ -174,7 +180,7 @@ export function validateArgs(command: Command, raw: Record<string, unknown>): Re
   if (!info) throw badInput(issue.message);
   if (coerced[info.name] === undefined)
     throw badInput(`${argWord(info)} is missing; allowed: ${allowed(info)}`);
-  throw badInput(`${argWord(info)} is ${JSON.stringify(coerced[info.name])}; allowed: ${allowed(info)}`);
+  throw badInput(`${argWord(info)} is ${echo(coerced[info.name])}; allowed: ${allowed(info)}`);
 }
 
 function coerceArg(value: unknown, info: ArgInfo): unknown {
@@ -184,7 +190,7 @@ function coerceArg(value: unknown, info: ArgInfo): unknown {
     return info.options?.find((o) => o.toLowerCase() === text.toLowerCase()) ?? text;
   }
   return coerceText(value, info, () =>
-    badInput(`${argWord(info)} is "${value.trim()}"; allowed: ${allowed(info)}`),
+    badInput(`${argWord(info)} is ${echo(value.trim())}; allowed: ${allowed(info)}`),
   );
 }
 

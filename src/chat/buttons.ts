@@ -57,15 +57,15 @@ export class ButtonSigner {
   }
 
   /**
-   * Check a press. `refusal(command)` says why the presser may not run the button's command (or
-   * undefined when they may); a refused press does not use the button up. For a single-use button
+   * Check a press. `refusal(command, args)` says why the presser may not run the button's command
+   * with its arguments (or undefined when they may); a refused press does not use the button up. For a single-use button
    * the use is recorded durably before this resolves.
    */
   async redeem(
     payload: string,
     chat: ChatRef,
     presserName: string,
-    refusal: (command: string) => string | undefined,
+    refusal: (command: string, args: readonly string[]) => string | undefined,
   ): Promise<Redeemed> {
     const m = PAYLOAD_RE.exec(payload);
     const refuse = (reason: Exclude<Redeemed, { ok: true }>['reason'], message: string): Redeemed => ({
@@ -89,7 +89,7 @@ export class ButtonSigner {
           'used',
           `This button was already used${record.usedBy ? ` by ${record.usedBy}` : ''}; nothing was done.`,
         );
-      const refused = refusal(record.command);
+      const refused = refusal(record.command, record.args);
       if (refused !== undefined) return refuse('forbidden', refused);
       if (record.once) {
         record.usedAt = this.now();

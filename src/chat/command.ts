@@ -18,7 +18,6 @@
  */
 import type { z } from 'zod';
 import { ROLES, type Role } from '../config.js';
-import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Reply } from './reply.js';
 import type { Services } from './services.js';
@@ -30,13 +29,11 @@ export function roleAllows(have: Role, need: Role): boolean {
   return ROLES.indexOf(have) >= ROLES.indexOf(need);
 }
 
-/**
- * For commands anyone may read but only some may change: fail with FORBIDDEN unless the caller
- * has `need`, e.g. "changing risk settings needs the admin role; you are a viewer".
- */
-export function requireRole(have: Role, need: Role, what: string): void {
-  if (!roleAllows(have, need))
-    throw new AppError('FORBIDDEN', `${what} needs the ${need} role; you are a ${have}`);
+/** What some arguments of a command need beyond the command's own role (see `CommandSpec.needs`). */
+export interface RoleNeed {
+  role: Role;
+  /** What those arguments do, e.g. "changing risk settings". */
+  what: string;
 }
 
 export type Platform = 'telegram' | 'discord' | 'console';
@@ -99,6 +96,13 @@ export interface CommandSpec<S extends ArgsSchema> {
    * strategy's parameters: `/backtest ema-cross BTC/USDT 1h fast=9 slow=21`.
    */
   rest?: keyof z.infer<S> & string;
+  /**
+   * For commands anyone may read but only some may change: the role these arguments need, when it
+   * is more than `role`, e.g. `/risk riskPerTrade=0.005` needs an admin. The dispatcher checks it
+   * before anything is spent (a single-use button is used only by someone who may run it) and
+   * refuses with "changing risk settings needs the admin role; you are a viewer.".
+   */
+  needs?(args: z.infer<S>): RoleNeed | undefined;
   /** May take longer than 2 s: platforms that need an early acknowledgement get one at once. */
   slow?: boolean;
   /** Example invocations for help, without the leading slash. */

@@ -17,10 +17,14 @@ export class OneTimeCodes {
     return code;
   }
 
-  /** Whether `code` was issued to `by` and is still valid; either way it is used up. */
+  /**
+   * Whether `code` was issued to `by` and is still valid. Taking it uses it up; someone else's try
+   * leaves it for the person it was issued to.
+   */
   take(code: string, by: string): boolean {
     const c = this.codes.get(code);
+    if (c === undefined || c.by !== by) return false;
     this.codes.delete(code);
-    return c !== undefined && c.expires >= Date.now() && c.by === by;
+    return c.expires >= Date.now();
   }
 }

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closest } from '../config.js';
+import { harmless, shorten, tidyEcho } from '../echo.js';
 import { type AppError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { argsFromWords, tokenize, usageLine, validateArgs } from './args.js';
@@ -76,6 +77,18 @@ export class Dispatcher {
   }
 
   /**
+   * Text that is not a command. A stranger gets the refusal and nothing else; an allowed user in a
+   * one-to-one chat gets a pointer to /help; in a group, people talk among themselves.
+   */
+  chatter(person: Person, chat: ChatRef, transport: Transport): Promise<void> {
+    return this.track(async () => {
+      if (!chat.private) return;
+      const denied = this.refuseStranger(person, 'text');
+      await transport.send(reply(denied ?? 'Send /help for what I can do.').privately());
+    });
+  }
+
+  /**
    * Handle a button press (the platform's payload). Never throws. `decided` is called as soon as the
    * press is accepted or refused, before the button's command runs, so the adapter can acknowledge
    * the press at once (and take a used single-use button away).
@@ -97,10 +110,11 @@ export class Dispatcher {
     await this.track(async () => {
       const denied = this.refuseStranger(person, 'button');
       if (denied) return decide({ refused: denied });
-      const redeemed = await this.buttons.redeem(payload, chat, person.name, (name) => {
+      // Who may press is settled before the button is spent, arguments included (/mode live).
+      const redeemed = await this.buttons.redeem(payload, chat, person.name, (name, args) => {
         const command = this.services.registry.get(name);
         if (!command) return 'This button runs something this bot no longer has.';
-        return this.refuseRole(person.role!, command);
+        return this.refuseRole(person.role!, command) ?? this.refuseArgs(person.role!, command, args);
       });
       if (!redeemed.ok) {
         if (redeemed.reason === 'forged')
@@ -153,6 +167,26 @@ export class Dispatcher {
     return `/${command.name} needs the ${command.role} role; you are ${role === 'admin' ? 'an' : 'a'} ${role}.`;
   }
 
+  /** The refusal when these arguments need more than the caller's role (see `CommandSpec.needs`). */
+  private refuseNeeds(role: Role, command: Command, args: Record<string, unknown>): string | undefined {
+    const need = command.needs?.(args);
+    if (!need || roleAllows(role, need.role)) return undefined;
+    const what = need.what.charAt(0).toUpperCase() + need.what.slice(1);
+    return `${what} needs the ${need.role} role; you are ${role === 'admin' ? 'an' : 'a'} ${role}.`;
+  }
+
+  /** {@link refuseNeeds} for a button's words; words that do not parse are left to the command. */
+  private refuseArgs(role: Role, command: Command, words: readonly string[]): string | undefined {
+    if (!command.needs) return undefined;
+    let args: Record<string, unknown>;
+    try {
+      args = validateArgs(command, argsFromWords(command, words));
+    } catch {
+      return undefined;
+    }
+    return this.refuseNeeds(role, command, args);
+  }
+
   private async execute(inv: Invocation): Promise<void> {
     const { person, chat, transport } = inv;
     const say = (r: Reply) => transport.send(r).then(() => undefined);
@@ -165,7 +199,7 @@ export class Dispatcher {
       const near = closest(inv.command, names);
       return say(
         reply(
-          `Unknown command /${inv.command}${near ? ` (did you mean /${near}?)` : ''}. Send /help for the list.`,
+          `Unknown command /${harmless(shorten(inv.command))}${near ? ` (did you mean /${near}?)` : ''}. Send /help for the list.`,
         ).privately(),
       );
     }
@@ -190,6 +224,12 @@ export class Dispatcher {
         command,
         inv.options ?? argsFromWords(command, inv.words ?? tokenize(inv.text ?? '')),
       );
+      const needed = this.refuseNeeds(caller.role, command, parsed);
+      if (needed) {
+        log.info('refused: role too low for these arguments');
+        await transport.send(reply(needed).privately());
+        return;
+      }
       const result = await command.run(parsed, {
         caller,
         chat,
@@ -211,9 +251,9 @@ export class Dispatcher {
 
   private async sayError(e: AppError, command: Command, transport: Transport, log: Logger): Promise<void> {
     if (e.isUserError) {
-      log.info({ code: e.code, error: e.message }, 'command refused its input');
+      log.info({ code: e.code, error: tidyEcho(e.message) }, 'command refused its input');
       await transport.send(
-        reply(e.message)
+        reply(tidyEcho(e.message))
           .line(`Usage: ${usageLine(command)}`)
           .privately(),
       );
@@ -231,8 +271,8 @@ export class Dispatcher {
       );
       return;
     }
-    log.warn({ code: e.code, error: e.message }, 'command failed');
-    await transport.send(reply(`Sorry, /${command.name} failed: ${e.message}`).privately());
+    log.warn({ code: e.code, error: tidyEcho(e.message) }, 'command failed');
+    await transport.send(reply(`Sorry, /${command.name} failed: ${tidyEcho(e.message)}`).privately());
   }
 
   private track(work: () => Promise<void>): Promise<void> {

@@ -3,13 +3,17 @@
  * the number formats the trading commands share. The engine never formats; commands and the notifier
  * call these.
  */
+import { chartStyle, performanceChart } from '../charts/index.js';
 import { localStamp } from '../engine/clock.js';
 import type { EngineEvent } from '../engine/engine.js';
 import { currentStop } from '../engine/paper.js';
 import type { OpenPositionView, PerformanceReport } from '../engine/report.js';
 import type { PositionRecord, RunRecord, SignalRecord, TradeRecord } from '../store/state.js';
 import type { ScanResult } from '../engine/market-watch.js';
+import { toAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { bold, code, italic, type ReplyBuilder, reply } from './reply.js';
+import type { Services } from './services.js';
 
 /** A price with as many decimals as its size needs. */
 export function price(v: number | null | undefined): string {
@@ -167,6 +171,32 @@ export function reportReply(rep: PerformanceReport, title: string, tz: string): 
     );
   if (rep.open.length > 0) r.line(bold('Open positions')).table(openRows(rep.open), { header: OPEN_HEADER });
   else r.line('No open positions.');
+  return r;
+}
+
+/**
+ * The report with its chart (equity and daily PnL), for /daily and the scheduled report alike. A
+ * chart that cannot be drawn (the renderer down or failing) costs the picture, never the report:
+ * the numbers go alone, with one line saying so.
+ */
+export async function reportWithChart(
+  rep: PerformanceReport,
+  title: string,
+  services: Pick<Services, 'config' | 'charts'>,
+  logger: Logger,
+): Promise<ReplyBuilder> {
+  const r = reportReply(rep, title, services.config.timezone);
+  if (rep.days.length === 0) return r;
+  try {
+    const doc = performanceChart(rep.days, `${title} · ${rep.quote}`, rep.quote, chartStyle(services.config));
+    const png = await (await services.charts()).render(doc);
+    r.image(png, { caption: `${title}: equity and daily PnL, ${rep.quote}`, filename: 'performance.png' });
+  } catch (err) {
+    logger.warn({ err: toAppError(err).message }, 'report chart failed; sending the numbers alone');
+    r.line(
+      italic('The chart could not be drawn this time (the chart renderer failed); the numbers are above.'),
+    );
+  }
   return r;
 }
 

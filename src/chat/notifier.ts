@@ -1,30 +1,67 @@
 /**
  * The notifier: turns engine events into messages for the chats subscribed to their category
- * (`/subscribe`), on every platform. Events go out in the order they happened; one event reaches
- * its chats in parallel, each chat's pace set by its adapter (Telegram's per-chat rate). A signal
- * that waits for approval carries Approve / Half size / Reject buttons, and where it was sent is
- * stored with the signal, so the decision (or the expiry) can edit every copy later, after a
- * restart too.
+ * (`/subscribe`), on every platform. A signal that waits for approval carries Approve / Half size /
+ * Reject buttons, and where it was sent is stored with the signal, so the decision (or the expiry)
+ * can edit every copy later, after a restart too.
+ *
+ * Each chat has its own outbox, sent in order at the pace its adapter allows (Telegram: 20 a minute
+ * in a group), so a slow chat never holds up another. An outbox stays short however fast events
+ * come (a replay at full speed makes a day's report every fraction of a second):
+ * - a newer report replaces the unsent one of the same title and currency, in its place (and a
+ *   newer scan the unsent one of its timeframe);
+ * - a notice about a run that has stopped (its signals and skipped entries) is dropped unsent;
+ * - past {@link OUTBOX_LIMIT} notices the oldest are dropped (proposals before facts such as fills
+ *   and exits), and the next message says how many were skipped.
+ * Messages are built when their turn comes, from the state then: a queued signal shows its
+ * decision, and a report's chart is drawn only for the report that goes.
  */
-import { chartStyle, performanceChart } from '../charts/index.js';
 import { categoryOf, type Engine, type EngineEvent } from '../engine/engine.js';
+import { toAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { SignalRecord } from '../store/state.js';
+import type { ChatAdapter } from './adapter.js';
+import type { Platform } from './command.js';
+import { eventReply, reportWithChart, signalReply } from './notices.js';
+import { italic, type ReplyBuilder } from './reply.js';
+import type { Services } from './services.js';
 
 /** Where engine events come from: the engine trading now (paper or live) and its events. */
 export interface EngineSource {
   readonly engine: Engine;
   on(listener: (e: EngineEvent) => void): () => void;
 }
-import type { PerformanceReport } from '../engine/report.js';
-import { toAppError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { ChatAdapter } from './adapter.js';
-import type { Platform } from './command.js';
-import { eventReply, reportReply, signalReply } from './notices.js';
-import type { Reply } from './reply.js';
-import type { Services } from './services.js';
+
+/** The most notices one chat's outbox holds unsent. */
+export const OUTBOX_LIMIT = 20;
+
+interface Notice {
+  /** While unsent, a later notice with the same key takes its place (reports, signal edits). */
+  key?: string;
+  /** The run it is about: dropped unsent once that run has stopped. */
+  runId?: string;
+  /** Dropped first when the outbox is full: a proposal or a summary, not a fill or an exit. */
+  minor: boolean;
+  /** Sends it to the chat (built now, from the state now). */
+  deliver(chat: string, skipped: number): Promise<void>;
+}
+
+interface Outbox {
+  notices: Notice[];
+  /** Notices dropped since the last message went. */
+  skipped: number;
+  worker: Promise<void> | undefined;
+}
+
+/**
+ * Events whose notices lose their point once their run has stopped. (A decision still edits the
+ * copies of its signal already sent, so none keeps buttons; only its line to other chats goes.)
+ */
+const RUN_BOUND = new Set<EngineEvent['type']>(['signal', 'entry-skipped']);
+/** Events that may be dropped before others when a chat cannot keep up. */
+const MINOR = new Set<EngineEvent['type']>(['signal', 'decided', 'report', 'scan', 'regime', 'feed']);
 
 export class Notifier {
-  private chain: Promise<void> = Promise.resolve();
+  private readonly outboxes = new Map<string, Outbox>();
   private off: (() => void) | undefined;
 
   constructor(
@@ -36,21 +73,47 @@ export class Notifier {
 
   start(): void {
     this.off = this.source.on((e) => {
-      this.chain = this.chain.then(() =>
-        this.handle(e).catch((err: unknown) =>
-          this.logger.error({ err: toAppError(err).message, event: e.type }, 'notification failed'),
-        ),
-      );
+      try {
+        this.handle(e);
+      } catch (err) {
+        this.logger.error({ err: toAppError(err).message, event: e.type }, 'notification failed');
+      }
     });
   }
 
+  /** Take no more events, and drop what is still unsent (saying how much in the log). */
   stop(): void {
     this.off?.();
+    let unsent = 0;
+    for (const box of this.outboxes.values()) {
+      unsent += box.notices.length;
+      box.notices = [];
+    }
+    if (unsent > 0) this.logger.warn({ unsent }, 'notices left unsent at shutdown');
   }
 
-  /** Resolves when every event so far has been delivered (tests, shutdown). */
-  idle(): Promise<void> {
-    return this.chain;
+  /**
+   * Resolves when every notice so far has been delivered or dropped (tests, shutdown), or after
+   * `withinMs` if given: a group takes 20 messages a minute, a shutdown cannot wait for all of them.
+   */
+  async idle(withinMs?: number): Promise<void> {
+    const all = (async () => {
+      for (;;) {
+        const busy = [...this.outboxes.values()].map((o) => o.worker).filter((w) => w !== undefined);
+        if (busy.length === 0) return;
+        await Promise.all(busy);
+      }
+    })();
+    if (withinMs === undefined) return all;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, withinMs)))]);
+    clearTimeout(timer);
+  }
+
+  /** Notices waiting for a chat (`platform:chatId`), the one being sent included. */
+  backlog(chat: string): number {
+    const box = this.outboxes.get(chat);
+    return box ? box.notices.length + (box.worker ? 1 : 0) : 0;
   }
 
   private adapter(platform: string): ChatAdapter | undefined {
@@ -65,59 +128,129 @@ export class Notifier {
       .map(([key]) => key);
   }
 
-  private async handle(e: EngineEvent): Promise<void> {
-    const tz = this.services.config.timezone;
-    const chats = this.audience(e);
+  private handle(e: EngineEvent): void {
+    if (e.type === 'run' && e.what === 'stopped') this.dropRun(e.run.id);
+    const runId = runOf(e);
+    const base = {
+      minor: MINOR.has(e.type),
+      ...(runId !== undefined && RUN_BOUND.has(e.type) ? { runId } : {}),
+    };
     if (e.type === 'decided') {
-      // Every copy of the signal message shows the outcome and loses its buttons.
-      const sig = this.source.engine.state.signals[e.signal.id] ?? e.signal;
-      const edited = new Set<string>();
-      await Promise.all(
-        sig.messages.map(async (m) => {
-          edited.add(m.chat);
-          await this.editOne(m.chat, m.ref, signalReply(sig, tz, false));
-        }),
-      );
-      const line = eventReply(e, tz)!;
-      await Promise.all(chats.filter((c) => !edited.has(c)).map((c) => this.sendOne(c, line)));
+      // Every copy of the signal message shows the outcome and loses its buttons; subscribed chats
+      // without a copy get a line. Where a copy is still queued, it will show the outcome itself.
+      const id = e.signal.id;
+      const withCopy = new Set(this.signal(id, e.signal).messages.map((m) => m.chat));
+      const approvals = new Set(this.audience(e));
+      for (const chat of new Set([...withCopy, ...approvals])) {
+        if (this.queued(chat, `signal:${id}`)) continue;
+        this.enqueue(chat, {
+          ...base,
+          key: `decided:${id}`,
+          deliver: async (c, skipped) => {
+            const sig = this.signal(id, e.signal);
+            const copy = sig.messages.find((m) => m.chat === c);
+            if (copy) await this.editOne(c, copy.ref, signalReply(sig, this.tz(), false));
+            else if (approvals.has(c) && !this.stopped(sig.runId))
+              await this.sendOne(c, withSkipped(eventReply(e, this.tz())!, skipped));
+          },
+        });
+      }
       return;
     }
-    if (chats.length === 0) return;
-    const r = e.type === 'report' ? await this.report(e.report, e.title) : eventReply(e, tz);
-    if (!r) return;
-    const refs = await Promise.all(chats.map(async (c) => ({ chat: c, ref: await this.sendOne(c, r) })));
-    if (e.type === 'signal' && e.signal.status === 'pending')
-      await this.source.engine.noteMessages(
-        e.signal.id,
-        refs.filter((x): x is { chat: string; ref: string } => x.ref !== undefined),
-      );
-  }
-
-  private async report(rep: PerformanceReport, title: string): Promise<Reply> {
-    const tz = this.services.config.timezone;
-    const r = reportReply(rep, title, tz);
-    if (rep.days.length > 0) {
-      try {
-        const doc = performanceChart(
-          rep.days,
-          `${title} · ${rep.quote}`,
-          rep.quote,
-          chartStyle(this.services.config),
-        );
-        const png = await (await this.services.charts()).render(doc);
-        r.image(png, {
-          caption: `${title}: equity and daily PnL, ${rep.quote}`,
-          filename: 'performance.png',
+    for (const chat of this.audience(e)) {
+      if (e.type === 'report') {
+        this.enqueue(chat, {
+          ...base,
+          key: `report:${e.title}:${e.report.quote}`,
+          deliver: async (c, skipped) => {
+            const r = await reportWithChart(e.report, e.title, this.services, this.logger);
+            await this.sendOne(c, withSkipped(r, skipped));
+          },
         });
-      } catch (err) {
-        this.logger.warn({ err: toAppError(err).message }, 'report chart failed; sending the numbers alone');
-        r.line('(The chart could not be drawn this time.)');
+      } else if (e.type === 'signal') {
+        const id = e.signal.id;
+        this.enqueue(chat, {
+          ...base,
+          key: `signal:${id}`,
+          deliver: async (c, skipped) => {
+            const sig = this.signal(id, e.signal);
+            const pending = sig.status === 'pending';
+            const ref = await this.sendOne(c, withSkipped(signalReply(sig, this.tz(), pending), skipped));
+            if (pending && ref !== undefined) await this.source.engine.noteMessages(id, [{ chat: c, ref }]);
+          },
+        });
+      } else {
+        const r = eventReply(e, this.tz());
+        if (!r) continue;
+        this.enqueue(chat, {
+          ...base,
+          // A newer scan of the same timeframe makes an unsent one moot.
+          ...(e.type === 'scan' ? { key: `scan:${e.result.timeframe}` } : {}),
+          deliver: (c, skipped) => this.sendOne(c, withSkipped(r, skipped)).then(),
+        });
       }
     }
-    return r;
   }
 
-  private async sendOne(chat: string, r: Reply): Promise<string | undefined> {
+  private tz(): string {
+    return this.services.config.timezone;
+  }
+
+  /** The signal as it stands now (decided, filled...), or as the event had it. */
+  private signal(id: string, fallback: SignalRecord): SignalRecord {
+    return this.source.engine.state.signals[id] ?? fallback;
+  }
+
+  private stopped(runId: string): boolean {
+    return this.source.engine.state.runs[runId]?.state === 'stopped';
+  }
+
+  private queued(chat: string, key: string): boolean {
+    return this.outboxes.get(chat)?.notices.some((n) => n.key === key) ?? false;
+  }
+
+  private enqueue(chat: string, notice: Notice): void {
+    let box = this.outboxes.get(chat);
+    if (!box) {
+      box = { notices: [], skipped: 0, worker: undefined };
+      this.outboxes.set(chat, box);
+    }
+    const same = notice.key === undefined ? -1 : box.notices.findIndex((n) => n.key === notice.key);
+    if (same >= 0) box.notices[same] = notice;
+    else {
+      box.notices.push(notice);
+      while (box.notices.length > OUTBOX_LIMIT) {
+        const minor = box.notices.findIndex((n) => n.minor);
+        box.notices.splice(minor >= 0 ? minor : 0, 1);
+        box.skipped++;
+      }
+    }
+    box.worker ??= this.work(chat, box);
+  }
+
+  /** Drop what is queued about a run that has stopped: its proposals can no longer be taken. */
+  private dropRun(runId: string): void {
+    for (const box of this.outboxes.values()) box.notices = box.notices.filter((n) => n.runId !== runId);
+  }
+
+  private async work(chat: string, box: Outbox): Promise<void> {
+    try {
+      for (let n = box.notices.shift(); n; n = box.notices.shift()) {
+        if (n.runId !== undefined && this.stopped(n.runId)) continue;
+        const skipped = box.skipped;
+        box.skipped = 0;
+        try {
+          await n.deliver(chat, skipped);
+        } catch (err) {
+          this.logger.warn({ chat, err: toAppError(err).message }, 'could not notify a chat');
+        }
+      }
+    } finally {
+      box.worker = undefined;
+    }
+  }
+
+  private async sendOne(chat: string, r: ReplyBuilder): Promise<string | undefined> {
     const [platform, id] = splitChat(chat);
     const adapter = this.adapter(platform);
     if (!adapter) return undefined;
@@ -129,7 +262,7 @@ export class Notifier {
     }
   }
 
-  private async editOne(chat: string, ref: string, r: Reply): Promise<void> {
+  private async editOne(chat: string, ref: string, r: ReplyBuilder): Promise<void> {
     const [platform, id] = splitChat(chat);
     const adapter = this.adapter(platform);
     if (!adapter) return;
@@ -139,6 +272,33 @@ export class Notifier {
       this.logger.warn({ chat, err: toAppError(err).message }, 'could not edit a signal message');
     }
   }
+}
+
+/** The run an event is about, if any. */
+function runOf(e: EngineEvent): string | undefined {
+  switch (e.type) {
+    case 'signal':
+    case 'decided':
+    case 'entry-skipped':
+      return e.signal.runId;
+    case 'entry':
+    case 'exit':
+      return e.position.runId;
+    case 'run':
+      return e.run.id;
+    default:
+      return undefined;
+  }
+}
+
+/** The reply, with a line saying how many notices before it were skipped. */
+function withSkipped(r: ReplyBuilder, skipped: number): ReplyBuilder {
+  if (skipped === 0) return r;
+  return r.line(
+    italic(
+      `(${skipped} older notice${skipped === 1 ? ' was' : 's were'} skipped: they came faster than this chat takes messages.)`,
+    ),
+  );
 }
 
 export function splitChat(chat: string): [string, string] {

@@ -1,84 +1,91 @@
 /**
- * Outgoing rate limits, kept on our side so a burst of replies never meets the platform's 429s:
- * a token bucket for the whole bot and one per chat. Requests for one chat leave in the order they
- * were made.
+ * Outgoing rate limits, kept on our side so replies and notices never meet the platform's 429s:
+ * sliding windows, one for the whole bot and one per chat. A window lets at most `max` requests go
+ * in ANY span of `windowMs`, so a quiet spell earns no extra burst on top of the rate (a token
+ * bucket with a burst of 5 and 20 a minute let 24 messages into a group in 57 s, over Telegram's
+ * 20). Requests for one chat leave in the order they were made.
  */
 
-export interface BucketSpec {
-  /** Requests that may go at once after a quiet spell. */
-  burst: number;
-  /** Sustained requests per second. */
-  perSecond: number;
+export interface WindowSpec {
+  /** Requests at most in any span of `windowMs`. */
+  max: number;
+  windowMs: number;
 }
 
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
+/** When requests went, the last `max` of them: how long until one more may go. */
+export class SlidingWindow {
+  private readonly sent: number[] = [];
 
   constructor(
-    private readonly spec: BucketSpec,
+    readonly spec: WindowSpec,
     private readonly now: () => number = Date.now,
-  ) {
-    this.tokens = spec.burst;
-    this.last = now();
+  ) {}
+
+  /** Ms until a request may go without breaking the window (0: now). */
+  wait(): number {
+    const t = this.now();
+    while (this.sent.length > 0 && this.sent[0]! <= t - this.spec.windowMs) this.sent.shift();
+    return this.sent.length < this.spec.max ? 0 : this.sent[0]! + this.spec.windowMs - t;
   }
 
-  /** Take a token if there is one (returns 0), else how many ms until there will be. */
-  take(): number {
-    const t = this.now();
-    this.tokens = Math.min(this.spec.burst, this.tokens + ((t - this.last) / 1000) * this.spec.perSecond);
-    this.last = t;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - this.tokens) / this.spec.perSecond) * 1000);
+  /** A request goes now. */
+  record(): void {
+    this.sent.push(this.now());
+    if (this.sent.length > this.spec.max) this.sent.shift();
   }
 }
 
 export interface ThrottleSpec {
-  global: BucketSpec;
+  global: WindowSpec;
   /** One-to-one chats. */
-  private: BucketSpec;
+  private: WindowSpec;
   /** Groups and channels. */
-  group: BucketSpec;
+  group: WindowSpec;
 }
 
 /**
- * Telegram's published limits: about 30 messages a second overall, one a second in a chat (short
- * bursts tolerated), 20 a minute in a group.
+ * Telegram's documented limits (Bots FAQ): about 30 messages a second overall; about one a second
+ * in a chat (short bursts tolerated: 3 in any 3 s); at most 20 a minute in a group, kept over 61 s
+ * so that network delay cannot bunch 21 into Telegram's minute. Edits count like messages.
  */
 export const TELEGRAM_LIMITS: ThrottleSpec = {
-  global: { burst: 30, perSecond: 30 },
-  private: { burst: 5, perSecond: 1 },
-  group: { burst: 5, perSecond: 20 / 60 },
+  global: { max: 30, windowMs: 1_000 },
+  private: { max: 3, windowMs: 3_000 },
+  group: { max: 20, windowMs: 61_000 },
 };
 
 export class Throttle {
-  private readonly global: TokenBucket;
-  private readonly chats = new Map<string, { bucket: TokenBucket; tail: Promise<void> }>();
+  private readonly global: SlidingWindow;
+  private readonly chats = new Map<string, { window: SlidingWindow; tail: Promise<void> }>();
 
   constructor(
     private readonly spec: ThrottleSpec,
     private readonly now: () => number = Date.now,
   ) {
-    this.global = new TokenBucket(spec.global, now);
+    this.global = new SlidingWindow(spec.global, now);
   }
 
-  /** Resolves when a request for this chat may go. */
+  /** Resolves when a request for this chat may go (and counts it as gone). */
   acquire(chatKey: string, group: boolean): Promise<void> {
     let chat = this.chats.get(chatKey);
     if (!chat) {
       chat = {
-        bucket: new TokenBucket(group ? this.spec.group : this.spec.private, this.now),
+        window: new SlidingWindow(group ? this.spec.group : this.spec.private, this.now),
         tail: Promise.resolve(),
       };
       this.chats.set(chatKey, chat);
     }
     const entry = chat;
     const turn = entry.tail.then(async () => {
-      for (let wait = entry.bucket.take(); wait > 0; wait = entry.bucket.take()) await sleep(wait);
-      for (let wait = this.global.take(); wait > 0; wait = this.global.take()) await sleep(wait);
+      // Both windows are checked and counted at the same moment, so neither counts a request
+      // earlier than it really goes.
+      for (;;) {
+        const wait = Math.max(entry.window.wait(), this.global.wait());
+        if (wait <= 0) break;
+        await sleep(wait);
+      }
+      entry.window.record();
+      this.global.record();
     });
     entry.tail = turn;
     return turn;

@@ -1,3 +1,4 @@
+import { echo } from '../echo.js';
 import { badInput } from '../errors.js';
 
 const UNIT_MS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
@@ -22,7 +23,7 @@ export function timeframeMs(tf: string): number {
   const m = TIMEFRAME_RE.exec(tf);
   if (!m)
     throw badInput(
-      `timeframe "${tf}" is not valid; allowed: a number and a unit m, h, d or w (e.g. 15m, 37m, 4h, 1d)`,
+      `timeframe ${echo(tf)} is not valid; allowed: a number and a unit m, h, d or w (e.g. 15m, 37m, 4h, 1d)`,
     );
   return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
 }
@@ -63,14 +64,26 @@ export function parseDate(text: string, what = 'date'): number {
     const ms = Date.parse(iso.replace(' ', 'T'));
     if (Number.isFinite(ms)) return ms;
   }
-  throw badInput(`${what} "${text}" is not valid; allowed: YYYY-MM-DD, an ISO time, or epoch milliseconds`);
+  throw badInput(
+    `${what} ${echo(text)} is not valid; allowed: YYYY-MM-DD, an ISO time, or epoch milliseconds`,
+  );
 }
 
 const SPAN_RE = /^([1-9][0-9]*)([mhdwy])$/;
 
-/** True for spans like 90d, 12h, 6w, 1y. */
+/** The longest span taken: a century (longer is no history any market has, and overflows dates). */
+export const MAX_SPAN_YEARS = 100;
+const MAX_SPAN_MS = MAX_SPAN_YEARS * YEAR;
+
+/** True for spans like 90d, 12h, 6w, 1y, up to {@link MAX_SPAN_YEARS} years. */
 export function isSpan(text: string): boolean {
-  return SPAN_RE.test(text);
+  const m = SPAN_RE.exec(text);
+  return m !== null && spanMs(m) <= MAX_SPAN_MS;
+}
+
+function spanMs(m: RegExpExecArray): number {
+  const n = Number(m[1]);
+  return m[2] === 'y' ? n * YEAR : n * UNIT_MS[m[2] as keyof typeof UNIT_MS];
 }
 
 /** Parse a span like 90d, 12h, 6w or 1y into ms. */
@@ -78,10 +91,12 @@ export function parseSpan(text: string): number {
   const m = SPAN_RE.exec(text);
   if (!m)
     throw badInput(
-      `period "${text}" is not valid; allowed: a number and a unit m, h, d, w or y (e.g. 90d, 1y)`,
+      `period ${echo(text)} is not valid; allowed: a number and a unit m, h, d, w or y (e.g. 90d, 1y)`,
     );
-  const n = Number(m[1]);
-  return m[2] === 'y' ? n * YEAR : n * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  const ms = spanMs(m);
+  if (!(ms <= MAX_SPAN_MS))
+    throw badInput(`period ${echo(text)} is too long; allowed: up to ${MAX_SPAN_YEARS}y (e.g. 90d, 1y)`);
+  return ms;
 }
 
 /** The name of a span, the inverse of {@link parseSpan}: 1y, 90d, 12w, 6h. */

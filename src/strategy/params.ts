@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { closest } from '../config.js';
+import { echo, shorten } from '../echo.js';
 import { badInput } from '../errors.js';
 import type { ParamsSchema, Strategy } from './define.js';
 
@@ -93,8 +94,12 @@ export function parseParamList(text: string | readonly string[]): Record<string,
   for (const token of tokens) {
     const eq = token.indexOf('=');
     if (eq <= 0 || eq === token.length - 1)
-      throw badInput(`parameter "${token}" is not name=value (e.g. fast=12)`);
-    out[token.slice(0, eq)] = token.slice(eq + 1);
+      throw badInput(`parameter ${echo(token)} is not name=value (e.g. fast=12)`);
+    const name = token.slice(0, eq);
+    if (name in Object.prototype)
+      throw badInput(`parameter ${echo(name)} is not a name I take; allowed: the strategy's parameters`);
+    if (name in out) throw badInput(`${shorten(name)} is given twice; give each once`);
+    out[name] = token.slice(eq + 1);
   }
   return out;
 }
@@ -116,7 +121,7 @@ export function parseParams(
       const names = infos.map((p) => p.name);
       const near = closest(name, names);
       throw badInput(
-        `unknown parameter "${name}" for ${strategy.name}${near ? ` (did you mean ${near}?)` : ''}; allowed: ${names.join(', ') || 'none'}`,
+        `unknown parameter ${echo(name)} for ${strategy.name}${near ? ` (did you mean ${near}?)` : ''}; allowed: ${names.join(', ') || 'none'}`,
       );
     }
     coerced[name] = coerce(value, info, strategy.name);
@@ -127,7 +132,7 @@ export function parseParams(
   const name = issue.path[0];
   if (typeof name === 'string' && byName.has(name)) {
     throw badInput(
-      `${strategy.name}: ${name} is ${JSON.stringify(coerced[name])}; allowed: ${allowedText(byName.get(name)!)}`,
+      `${strategy.name}: ${name} is ${echo(coerced[name])}; allowed: ${allowedText(byName.get(name)!)}`,
     );
   }
   throw badInput(`${strategy.name}: ${issue.message}`);
@@ -136,7 +141,7 @@ export function parseParams(
 function coerce(value: unknown, info: ParamInfo, strategy: string): unknown {
   if (typeof value !== 'string') return value;
   return coerceText(value, info, () =>
-    badInput(`${strategy}: ${info.name} is "${value.trim()}"; allowed: ${allowedText(info)}`),
+    badInput(`${strategy}: ${info.name} is ${echo(value.trim())}; allowed: ${allowedText(info)}`),
   );
 }
 

@@ -13,7 +13,6 @@ import { type Reply, renderMessages, reply, tableLines } from '../../src/chat/re
 import type { Services } from '../../src/chat/services.js';
 import { TELEGRAM_HTML } from '../../src/chat/telegram/index.js';
 import { DISCORD_MARKDOWN } from '../../src/chat/discord/index.js';
-import { TokenBucket } from '../../src/chat/throttle.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { StateStore } from '../../src/store/state.js';
@@ -334,16 +333,7 @@ describe('the state store', () => {
   });
 });
 
-describe('throttling and progress', () => {
-  it('a token bucket gives a burst, then one token per 1/rate', () => {
-    let now = 0;
-    const b = new TokenBucket({ burst: 2, perSecond: 4 }, () => now);
-    expect([b.take(), b.take()]).toEqual([0, 0]);
-    expect(b.take()).toBe(250);
-    now += 250;
-    expect(b.take()).toBe(0);
-  });
-
+describe('progress', () => {
   it('edits progress at 10% steps, no more often than the interval, and always at the end', async () => {
     let now = 0;
     const edits: string[] = [];

@@ -241,6 +241,12 @@ describe('Discord, through discord.js against the gateway and REST emulator', ()
     ).toMatchObject({ platform: 'discord' });
   });
 
+  it('offers a stranger no completions (strategies, markets)', async () => {
+    const strategies = dc.autocomplete(STRANGER, 'backtest', 'strategy', 'cro');
+    await dc.waitFor(() => strategies.callback === 8, 'autocomplete');
+    expect(strategies.callbackData!.choices).toEqual([]);
+  });
+
   it('gives a member the role their server role maps to', async () => {
     const ix = dc.slash(TRADER_BY_ROLE, 'help', {}, { roles: [TRADERS_ROLE] });
     const [msg] = await settled(ix);

@@ -115,20 +115,41 @@ describe('live mode', () => {
     expect(emu.signedCalls()).toEqual([]);
   });
 
+  it('leaves the /panic button to the admin when a trader presses it first', async () => {
+    const { tg, t } = await boot({});
+    await ask(tg, ADMIN, '/start ema-cross BTC/USDT 1h approve=auto', /Started R\d+|started/i);
+    const p = await ask(tg, ADMIN, '/panic', /Panic \(paper\)\?/);
+    const yes = TelegramEmulator.buttons(p).find((b) => /Yes/.test(b.text))!.data;
+    const press = tg.userPresses(TRADER, p, yes);
+    expect(await tg.waitFor(() => tg.answers.get(press), 'the trader refused')).toEqual({
+      text: '/panic needs the admin role; you are a trader.',
+      show_alert: true,
+    });
+    expect(Object.values(t.bot.services.engine.state.runs).filter((r) => r.state !== 'stopped')).toHaveLength(
+      1,
+    );
+    tg.userPresses(ADMIN, p, yes);
+    await tg.waitFor(() => tg.chatMessages(ADMIN.id).find((m) => /Panic done/.test(plain(m))), 'panic done');
+    expect(Object.values(t.bot.services.engine.state.runs).filter((r) => r.state !== 'stopped')).toHaveLength(
+      0,
+    );
+  });
+
   it('switches to live only through the admin’s confirmation button; keys reach no log, chat or file', async () => {
     const { emu, tg, t } = await boot(LIVE_ENV);
     await ask(tg, ADMIN, '/subscribe', /This chat gets/);
     const confirmOf = (m: BotMessage) =>
       TelegramEmulator.buttons(m).find((b) => b.text === 'Confirm live trading')!.data;
-    // The trader cannot use the admin's button (it is spent, and nothing changes).
-    const first = await ask(tg, ADMIN, '/mode live', /Switch to LIVE trading\?/);
-    tg.userPresses(TRADER, first, confirmOf(first));
-    await tg.waitFor(
-      () => tg.chatMessages(ADMIN.id).find((m) => /needs the admin role; you are a trader/.test(plain(m))),
-      'the trader refused',
-    );
-    expect(t.bot.services.trading.mode).toBe('paper');
+    // The trader cannot use the admin's button, and their press does not spend it.
     const ask1 = await ask(tg, ADMIN, '/mode live', /Switch to LIVE trading\?/);
+    const press = tg.userPresses(TRADER, ask1, confirmOf(ask1));
+    const refusal = await tg.waitFor(() => tg.answers.get(press), 'the trader refused');
+    expect(refusal).toEqual({
+      text: 'Switching between paper and live needs the admin role; you are a trader.',
+      show_alert: true,
+    });
+    expect(t.bot.services.trading.mode).toBe('paper');
+    expect(TelegramEmulator.buttons(tg.chatMessages(ADMIN.id).find((m) => m === ask1)!)).toHaveLength(2);
     tg.userPresses(ADMIN, ask1, confirmOf(ask1));
     await tg.waitFor(
       () => tg.chatMessages(ADMIN.id).find((m) => /LIVE trading is on/.test(plain(m))),

@@ -110,6 +110,39 @@ describe('Telegram Bot API emulator', () => {
     expect((await call('sendMessage', { chat_id: 10, text: 'another chat' })).status).toBe(200);
   });
 
+  it('takes at most 20 messages and edits in any minute in a group, then 429 with retry_after', async () => {
+    const group = await new TelegramEmulator({
+      limits: { perChat: { burst: 100, perSecond: 100 }, global: { burst: 100, perSecond: 100 } },
+    }).start();
+    try {
+      const send = (method: string, body: Record<string, unknown>) =>
+        fetch(`${group.apiRoot}/bot${group.token}/${method}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }).then(async (r) => ({
+          status: r.status,
+          body: (await r.json()) as { result?: { message_id: number }; parameters?: { retry_after: number } },
+        }));
+      const first = await send('sendMessage', { chat_id: -100500, text: 'm1' });
+      for (let k = 2; k <= 19; k++)
+        expect((await send('sendMessage', { chat_id: -100500, text: `m${k}` })).status).toBe(200);
+      // An edit counts like a message: the 20th.
+      const edit = { chat_id: -100500, message_id: first.body.result!.message_id, text: 'edited' };
+      expect((await send('editMessageText', edit)).status).toBe(200);
+      const over = await send('sendMessage', { chat_id: -100500, text: 'm21' });
+      expect(over.status).toBe(429);
+      expect(over.body.parameters!.retry_after).toBeGreaterThanOrEqual(59);
+      expect(over.body.parameters!.retry_after).toBeLessThanOrEqual(60);
+      expect(group.busiestWindow(-100500, 60_000)).toBe(20);
+      // A private chat and another group are not held back.
+      expect((await send('sendMessage', { chat_id: 77, text: 'private' })).status).toBe(200);
+      expect((await send('sendMessage', { chat_id: -100501, text: 'other group' })).status).toBe(200);
+    } finally {
+      await group.stop();
+    }
+  });
+
   it('takes a photo as multipart and checks it is a PNG', async () => {
     const png = Buffer.alloc(33);
     png.writeUInt32BE(0x89504e47, 0);

@@ -57,8 +57,8 @@ export const BUSY_TELEGRAM = {
       pollTimeout: 1,
       throttle: {
         ...TELEGRAM_LIMITS,
-        private: { burst: 18, perSecond: 18 },
-        group: { burst: 18, perSecond: 18 },
+        private: { max: 18, windowMs: 1_000 },
+        group: { max: 18, windowMs: 1_000 },
       },
     },
   } satisfies Partial<StartOptions>,

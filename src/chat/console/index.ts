@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { writeFileAtomic } from '../../store/atomic.js';
+import { harmless } from '../../echo.js';
 import type { ChatAdapter } from '../adapter.js';
 import type { ChatRef, SentMessage } from '../command.js';
 import type { Dispatcher, Person, Transport } from '../dispatch.js';
@@ -164,7 +165,8 @@ export class ConsoleChat implements ChatAdapter {
       }
       out.push(`Choose: ${labels.join('  ')}`);
     }
-    const text = `${out.join('\n')}\n`;
+    // Replies may carry what someone typed: no control character of theirs reaches the terminal.
+    const text = `${out.map((l) => l.split('\n').map(harmless).join('\n')).join('\n')}\n`;
     if (editOf !== undefined && this.options.interactive && this.lastBlock?.id === editOf) {
       this.write(`\x1b[${this.lastBlock.lines}A\x1b[0J`);
     }

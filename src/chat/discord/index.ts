@@ -239,6 +239,8 @@ export class DiscordChat implements ChatAdapter {
   }
 
   private async onAutocomplete(interaction: AutocompleteInteraction): Promise<void> {
+    // A stranger learns nothing from completions (strategies, markets); their command is refused.
+    if (this.person(interaction).role === undefined) return interaction.respond([]);
     const command = this.dispatcher.services.registry.get(interaction.commandName);
     const focused = interaction.options.getFocused(true);
     const kind = command ? argInfos(command).find((a) => a.name === focused.name)?.complete : undefined;

@@ -17,7 +17,7 @@ import type { Logger } from '../../logger.js';
 import type { ChatAdapter } from '../adapter.js';
 import type { ChatRef, SentMessage } from '../command.js';
 import type { Dispatcher, Person, Transport } from '../dispatch.js';
-import { type Dialect, images, type Reply, renderMessages, reply } from '../reply.js';
+import { type Dialect, images, type Reply, renderMessages } from '../reply.js';
 import type { ChatStatus } from '../services.js';
 import { TELEGRAM_LIMITS, Throttle, type ThrottleSpec } from '../throttle.js';
 
@@ -122,10 +122,7 @@ export class TelegramChat implements ChatAdapter {
     const text = ctx.message!.text!;
     const command = /^\/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s+([\s\S]*))?$/.exec(text);
     const chat = this.chatOf(ctx);
-    if (!command) {
-      if (chat.private) await this.sendReply(chat, reply('Send /help for what I can do.'));
-      return;
-    }
+    if (!command) return this.dispatcher.chatter(this.person(ctx), chat, this.transport(chat));
     const [, name, addressee, rest = ''] = command;
     // In a group, "/help@otherbot" is for another bot.
     if (addressee && addressee.toLowerCase() !== this.bot.botInfo.username.toLowerCase()) return;

@@ -5,8 +5,8 @@
  * editMessageText, editMessageReplyMarkup, answerCallbackQuery, setMyCommands, getMyCommands,
  * deleteWebhook. It checks what Telegram checks that bots get wrong: HTML entities, message (4096)
  * and caption (1024) lengths, callback data (64 bytes), "message is not modified", answering a
- * callback query twice. Rate limits per chat and overall answer 429 with retry_after, and faults can
- * be injected. Test helpers send a user's message or button press and read what the bot sent.
+ * callback query twice. Rate limits per chat and overall answer 429 with retry_after (a group also
+ * takes at most 20 messages in any minute, as the Bots FAQ says), and faults can be injected. Test helpers send a user's message or button press and read what the bot sent.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -52,6 +52,8 @@ export interface ApiCall {
 export interface LimitSpec {
   perChat: { burst: number; perSecond: number };
   global: { burst: number; perSecond: number };
+  /** Groups also take at most `max` messages (edits included) in any `windowMs`: 20 a minute. */
+  group?: { max: number; windowMs: number };
 }
 
 interface Fault {
@@ -79,6 +81,8 @@ export class TelegramEmulator extends Observable {
   private server: Server | undefined;
   private readonly faults: Fault[] = [];
   private readonly chatLimits = new Map<string, Limit>();
+  /** When each group was last sent to (the messages its window still counts). */
+  private readonly groupSends = new Map<string, number[]>();
   private globalLimit: Limit;
   /** Requests refused with 429 by the rate limits (not by injected faults). */
   rateLimited = 0;
@@ -88,9 +92,9 @@ export class TelegramEmulator extends Observable {
   /** Limits default to Telegram's: a burst then one message a second per chat, 30 a second overall. */
   constructor(options: { token?: string; limits?: LimitSpec } = {}) {
     super();
-    this.limits = options.limits ?? {
-      perChat: { burst: 5, perSecond: 1 },
-      global: { burst: 30, perSecond: 30 },
+    this.limits = {
+      group: { max: 20, windowMs: 60_000 },
+      ...(options.limits ?? { perChat: { burst: 5, perSecond: 1 }, global: { burst: 30, perSecond: 30 } }),
     };
     this.token = options.token ?? '7000000001:AAEmulatorTokenForTestsOnly_0123456789';
     this.globalLimit = new Limit(this.limits.global.burst, this.limits.global.perSecond);
@@ -204,8 +208,10 @@ export class TelegramEmulator extends Observable {
       throw err;
     }
     const chatId = params.chat_id !== undefined ? String(params.chat_id) : undefined;
+    // When the request was taken in: what rate limits count, and what `calls` shows.
+    const received = Date.now();
     const record = (status: number) => {
-      this.calls.push({ method, at: Date.now(), status, ...(chatId ? { chatId } : {}) });
+      this.calls.push({ method, at: received, status, ...(chatId ? { chatId } : {}) });
       this.changed();
     };
     const fail = (status: number, description: string, extra: Record<string, unknown> = {}) => {
@@ -222,8 +228,13 @@ export class TelegramEmulator extends Observable {
       );
     }
     if (/^(send|edit)/.test(method) && chatId) {
-      const wait = Math.max(this.chatLimit(chatId).take(), this.globalLimit.take());
-      if (wait > 0) {
+      const wait = Math.max(
+        this.groupWait(chatId, received),
+        this.chatLimit(chatId).take(),
+        this.globalLimit.take(),
+      );
+      if (wait === 0) this.groupSends.get(chatId)?.push(received);
+      else {
         this.rateLimited++;
         const retry = Math.max(1, Math.ceil(wait));
         return fail(429, `Too Many Requests: retry after ${retry}`, { parameters: { retry_after: retry } });
@@ -238,6 +249,29 @@ export class TelegramEmulator extends Observable {
       if (err instanceof ApiError) return fail(err.status, err.description);
       throw err;
     }
+  }
+
+  /** Seconds until a group may take one more message (0: now); a taken one is pushed by the caller. */
+  private groupWait(chatId: string, now: number): number {
+    const spec = this.limits.group;
+    if (!spec || !chatId.startsWith('-')) return 0;
+    const sends = (this.groupSends.get(chatId) ?? []).filter((t) => t > now - spec.windowMs);
+    this.groupSends.set(chatId, sends);
+    return sends.length >= spec.max ? (sends[0]! + spec.windowMs - now) / 1000 : 0;
+  }
+
+  /** The most successful sends and edits to a chat in any span of `windowMs`. */
+  busiestWindow(chatId: number, windowMs: number): number {
+    const times = this.calls
+      .filter((c) => c.chatId === String(chatId) && c.status === 200 && /^(send|edit)/.test(c.method))
+      .map((c) => c.at)
+      .sort((a, b) => a - b);
+    let best = 0;
+    for (let i = 0, j = 0; j < times.length; j++) {
+      while (times[j]! - times[i]! >= windowMs) i++;
+      best = Math.max(best, j - i + 1);
+    }
+    return best;
   }
 
   private chatLimit(chatId: string): Limit {
