@@ -20,6 +20,7 @@ export default defineStrategy({
     .refine((p) => p.fast < p.slow, { message: 'fast must be smaller than slow' }),
   timeframes: { main: '1h' },
   warmup: (p) => p.slow * 3,
+  plot: (p) => ({ [`ema${p.fast}`]: 'price', [`ema${p.slow}`]: 'price' }),
   signals(candles, p) {
     const fast = ema(candles.close, p.fast);
     const slow = ema(candles.close, p.slow);

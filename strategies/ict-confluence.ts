@@ -174,6 +174,15 @@ export default defineStrategy({
       ...(q.maxBars > 0 ? { maxBars: q.maxBars } : {}),
     };
   },
+  // The six-condition scores against the entry threshold (the HTF bias is one of the six); the
+  // bias and candle times are for decision records.
+  plot: (p) => ({
+    scoreLong: { panel: 'Score of 6', min: 0, max: 6, levels: [resolve(p).minScore] },
+    scoreShort: { panel: 'Score of 6', min: 0, max: 6 },
+    bias: 'hidden',
+    biasCandle: 'hidden',
+    zoneCandle: 'hidden',
+  }),
   signals(candles: Candles, p, ctx) {
     const q = resolve(p);
     const n = candles.length;

@@ -37,6 +37,21 @@ export default defineStrategy({
   // MA125 must be formed on every timeframe the preset reads, counted in 1m bars.
   warmup: (p) =>
     ((SLOW + 1) * (p.preset === 'aggressive' ? timeframeMs('148m') : timeframeMs('1d'))) / 60_000,
+  // The MAs on price; the closes are the candles' own (hidden), and the 1d MAs only where the preset reads them.
+  plot: (p) => {
+    const daily = p.preset === 'aggressive' ? 'hidden' : 'price';
+    return {
+      close37m: 'hidden',
+      ma44_37m: 'price',
+      ma125_37m: 'price',
+      close148m: 'hidden',
+      ma44_148m: 'price',
+      ma125_148m: 'price',
+      close1d: 'hidden',
+      ma44_1d: daily,
+      ma125_1d: daily,
+    };
+  },
   exits: (p) => (p.stop > 0 ? { stopLoss: p.stop } : {}),
   signals(candles, p, ctx) {
     const n = candles.length;

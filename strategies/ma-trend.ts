@@ -21,6 +21,7 @@ export default defineStrategy({
     .refine((p) => p.fast < p.slow, { message: 'fast must be smaller than slow' }),
   timeframes: { main: '1d' },
   warmup: (p) => (p.type === 'ema' ? p.slow * 3 : p.slow),
+  plot: (p) => ({ [`${p.type}${p.fast}`]: 'price', [`${p.type}${p.slow}`]: 'price' }),
   exits: (p) => (p.stopLoss > 0 ? { stopLoss: p.stopLoss } : {}),
   signals(candles, p) {
     const close = candles.close;

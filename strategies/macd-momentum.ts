@@ -29,6 +29,12 @@ export default defineStrategy({
     .refine((p) => p.fast < p.slow, { message: 'fast must be smaller than slow' }),
   timeframes: { main: '4h' },
   warmup: (p) => Math.max(p.slow + p.signal, p.trend) * 2,
+  plot: (p) => ({
+    macd: { panel: 'MACD' },
+    macdSignal: { panel: 'MACD' },
+    macdHistogram: { panel: 'MACD', bars: true },
+    [`ema${p.trend}`]: 'price',
+  }),
   signals(candles, p) {
     const { close, high, low } = candles;
     const m = macd(close, p.fast, p.slow, p.signal);

@@ -31,6 +31,20 @@ export default defineStrategy({
   timeframes: { main: '15m' },
   warmup: (p) => (p.trend ? 600 : 120),
   risk: { maxPositionSize: 0.05, maxOpenPositions: 5 },
+  // The score is what it trades on; RSI and the other votes are in each signal's reasons.
+  plot: (p) => ({
+    score: { panel: 'Score', min: -MAX_SCORE, max: MAX_SCORE, levels: [p.minScore, p.exitScore] },
+    rsi: 'hidden',
+    vwap: 'price',
+    bbUpper: 'price',
+    bbLower: 'price',
+    macdHistogram: 'hidden',
+    roc1: 'hidden',
+    roc5: 'hidden',
+    roc15: 'hidden',
+    adx: 'hidden',
+    atrPct: 'hidden',
+  }),
   exits: () => ({
     stopLoss: 0.02,
     takeProfit: [

@@ -41,6 +41,10 @@ export default defineStrategy({
     .refine((p) => p.exitLevel > p.oversold, { message: 'exitLevel must be above oversold' }),
   timeframes: { main: '1h' },
   warmup: (p) => Math.max(p.period * 4, p.trend),
+  plot: (p) => ({
+    [`rsi${p.period}`]: { panel: 'RSI', min: 0, max: 100, levels: [p.oversold, p.overbought] },
+    [`sma${p.trend}`]: 'price',
+  }),
   exits: (p) => ({
     ...(p.stopLoss > 0 ? { stopLoss: p.stopLoss } : {}),
     ...(p.maxBars > 0 ? { maxBars: p.maxBars } : {}),

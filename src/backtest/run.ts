@@ -11,6 +11,7 @@ import type {
   Direction,
   ExitRules,
   InformativeSeries,
+  LinePlot,
   Signals,
   Strategy,
   StrategyContext,
@@ -54,6 +55,8 @@ export interface BacktestResult {
   /** The candles traded (from tradeFrom on), with signals, simulation and metrics over the same bars. */
   candles: Candles;
   signals: Signals;
+  /** How the strategy draws each of its indicator lines (see `LinePlot`). */
+  plot: Readonly<Record<string, LinePlot>>;
   simulation: Simulation;
   metrics: Metrics;
 }
@@ -128,6 +131,7 @@ export function runBacktest(
     exits,
     candles: traded,
     signals: tradedSignals,
+    plot: strategy.plot?.(params) ?? {},
     simulation,
     metrics: computeMetrics(traded, simulation, capital, tfMs),
   };

@@ -27,8 +27,12 @@ const STEPS = [
   730 * D,
 ];
 
-/** Width reserved for every y axis, in pixels. */
-export const Y_AXIS_WIDTH = 78;
+/** Width reserved for every y axis, in layout pixels. */
+export const Y_AXIS_WIDTH = 56;
+/** Left padding of every panel (half a date label), in layout pixels. */
+export const LEFT_PADDING = 20;
+/** Text sizes in layout pixels: twice that in a 1280-pixel image, still legible at phone width. */
+export const FONT = { tick: 11, legend: 11, title: 16, subtitle: 12, label: 10 } as const;
 
 /** A round tick step giving about `target` ticks over the span. */
 export function timeStep(spanMs: number, target = 8): number {
@@ -122,9 +126,9 @@ export function timeAxis(
       display: showLabels,
       maxRotation: 0,
       autoSkip: true,
-      autoSkipPadding: 24,
+      autoSkipPadding: 12,
       color: p.muted,
-      font: { size: 12 },
+      font: { size: FONT.tick },
       callback: dateTickFormatter(timezone, step),
     },
   };
@@ -132,7 +136,7 @@ export function timeAxis(
 
 /** Fixes a scale's width; self-contained so it can be sent as source text. */
 function fixedWidth(scale: { width: number }): void {
-  scale.width = 78;
+  scale.width = 56;
 }
 
 export function valueAxis(p: Palette, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -142,7 +146,7 @@ export function valueAxis(p: Palette, extra: Record<string, unknown> = {}): Reco
     grid: { color: p.grid },
     border: { color: p.grid },
     afterFit: fixedWidth,
-    ticks: { color: p.muted, font: { size: 12 }, maxTicksLimit: 6, ...ticks },
+    ticks: { color: p.muted, font: { size: FONT.tick }, maxTicksLimit: 5, ...ticks },
     ...rest,
   };
 }
@@ -168,13 +172,12 @@ export function baseOptions(p: Palette, legend: boolean): Record<string, unknown
     animation: false,
     responsive: false,
     maintainAspectRatio: false,
-    devicePixelRatio: 1,
     locale: 'en-US',
     parsing: false,
     normalized: true,
     color: p.text,
     // The same left padding everywhere, wide enough for half a date label, keeps stacked plots aligned.
-    layout: { padding: { left: 36, right: 8, top: 4, bottom: 4 } },
+    layout: { padding: { left: LEFT_PADDING, right: 4, top: 2, bottom: 2 } },
     interaction: { mode: 'nearest', intersect: false },
     plugins: {
       legend: {
@@ -184,16 +187,18 @@ export function baseOptions(p: Palette, legend: boolean): Record<string, unknown
         labels: {
           color: p.text,
           usePointStyle: true,
-          boxWidth: 8,
-          boxHeight: 8,
-          padding: 14,
-          font: { size: 12 },
+          boxWidth: 6,
+          boxHeight: 6,
+          padding: 8,
+          font: { size: FONT.legend },
           sort: byDatasetIndex,
           filter: hasLabel,
         },
       },
       tooltip: { enabled: false },
       title: { display: false },
+      // chartjs-plugin-datalabels (here and at QuickChart) labels every point unless told not to.
+      datalabels: { display: false },
     },
   };
 }
@@ -215,8 +220,8 @@ export function withTitle(
         text: title,
         color: p.text,
         align: 'start',
-        font: { size: 18, weight: '600' },
-        padding: { top: 6, bottom: 2 },
+        font: { size: FONT.title, weight: '600' },
+        padding: { top: 4, bottom: subtitle ? 1 : 8 },
       },
       subtitle: subtitle
         ? {
@@ -224,8 +229,8 @@ export function withTitle(
             text: subtitle,
             color: p.muted,
             align: 'start',
-            font: { size: 13 },
-            padding: { bottom: 6 },
+            font: { size: FONT.subtitle },
+            padding: { bottom: 4 },
           }
         : { display: false },
     },

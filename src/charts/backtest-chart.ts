@@ -7,17 +7,20 @@
 import type { BacktestResult } from '../backtest/run.js';
 import type { Trade } from '../backtest/types.js';
 import type { Candles } from '../market/types.js';
-import { percentTicks, Y_AXIS_WIDTH } from './axes.js';
-import { CANDLE_LIMIT, lineDataset, panel, priceDataset, pricePanel } from './datasets.js';
-import { pointsAt, reduceIndices } from './reduce.js';
-import { type Palette, palette } from './theme.js';
+import type { LinePlot } from '../strategy/define.js';
+import { LEFT_PADDING, percentTicks, Y_AXIS_WIDTH } from './axes.js';
 import {
-  type ChartDocument,
-  type ChartPanel,
-  type ChartStyle,
-  type Dataset,
-  DEFAULT_STYLE,
-} from './types.js';
+  barDataset,
+  CANDLE_LIMIT,
+  levelDataset,
+  lineDataset,
+  panel,
+  priceDataset,
+  pricePanel,
+} from './datasets.js';
+import { pointsAt, reduceIndices } from './reduce.js';
+import { type Palette, palette, SeriesColours } from './theme.js';
+import { type ChartDocument, type ChartPanel, type ChartStyle, type Dataset, chartLayout } from './types.js';
 
 export type MarkerKind = 'long-entry' | 'short-entry' | 'exit' | 'stop-exit' | 'target-exit';
 
@@ -74,29 +77,29 @@ function markerDataset(kind: MarkerKind, markers: readonly Marker[], p: Palette,
       rotation: 0,
       backgroundColor: p.longEntry,
       borderColor: p.longEntry,
-      pointRadius: r(7),
+      pointRadius: r(5),
     },
     'short-entry': {
       pointStyle: 'triangle',
       rotation: 180,
       backgroundColor: p.shortEntry,
       borderColor: p.shortEntry,
-      pointRadius: r(7),
+      pointRadius: r(5),
     },
-    exit: { pointStyle: 'rectRot', backgroundColor: p.exit, borderColor: p.exit, pointRadius: r(5) },
+    exit: { pointStyle: 'rectRot', backgroundColor: p.exit, borderColor: p.exit, pointRadius: r(4) },
     'stop-exit': {
       pointStyle: 'crossRot',
       backgroundColor: p.stopExit,
       borderColor: p.stopExit,
-      pointRadius: r(7),
-      borderWidth: 2.5 * scale,
+      pointRadius: r(5),
+      borderWidth: 2 * scale,
     },
     'target-exit': {
       pointStyle: 'star',
       backgroundColor: p.targetExit,
       borderColor: p.targetExit,
-      pointRadius: r(8),
-      borderWidth: 2 * scale,
+      pointRadius: r(6),
+      borderWidth: 1.5 * scale,
     },
   };
   return {
@@ -136,6 +139,65 @@ function dateIn(ms: number, timezone: string): string {
   }).format(new Date(ms));
 }
 
+/**
+ * Most indicator panels under the price: with price, equity and drawdown, more would squeeze every
+ * panel below legibility at phone size.
+ */
+export const MAX_INDICATOR_PANELS = 1;
+
+export interface IndicatorPanel {
+  name: string;
+  /** The scale and guide levels: the first line's that sets each. */
+  min?: number;
+  max?: number;
+  levels: number[];
+  lines: Array<{ name: string; values: Float64Array; bars: boolean }>;
+}
+
+/**
+ * The strategy's lines as drawn: price overlays and indicator panels, by the strategy's `plot`
+ * declaration. A line it does not declare goes on the price when its values live on the price's
+ * scale, else into a panel of its own. Hidden lines are left out, and panels past
+ * `MAX_INDICATOR_PANELS` too (a test holds every strategy within it), and lines with no value at all
+ * (a 1d MA that the data is too short to form).
+ */
+export function plotGroups(
+  indicators: Readonly<Record<string, Float64Array>>,
+  plot: Readonly<Record<string, LinePlot>>,
+  close: Float64Array,
+): { overlays: Array<[string, Float64Array]>; panels: IndicatorPanel[] } {
+  const overlays: Array<[string, Float64Array]> = [];
+  const panels = new Map<string, IndicatorPanel>();
+  for (const [name, values] of Object.entries(indicators)) {
+    const how: LinePlot = plot[name] ?? (isPriceOverlay(values, close) ? 'price' : { panel: name });
+    if (how === 'hidden' || !values.some(Number.isFinite)) continue;
+    if (how === 'price') {
+      overlays.push([name, values]);
+      continue;
+    }
+    const group = panels.get(how.panel) ?? { name: how.panel, levels: [], lines: [] };
+    group.min ??= how.min;
+    group.max ??= how.max;
+    for (const level of how.levels ?? []) if (!group.levels.includes(level)) group.levels.push(level);
+    group.lines.push({ name, values, bars: how.bars === true });
+    panels.set(how.panel, group);
+  }
+  return { overlays, panels: [...panels.values()].slice(0, MAX_INDICATOR_PANELS) };
+}
+
+/** Equity against buy-and-hold switches to a log scale when one ends more than this many times the other. */
+export const LOG_SCALE_RATIO = 10;
+
+/** Whether equity and buy-and-hold are drawn on a log scale: far apart at the end, and all positive. */
+export function wantsLogScale(equity: Float64Array, hold: Float64Array): boolean {
+  const n = equity.length;
+  if (n === 0) return false;
+  const ratio = equity[n - 1]! / hold[n - 1]!;
+  if (!(ratio > LOG_SCALE_RATIO || ratio < 1 / LOG_SCALE_RATIO)) return false;
+  for (let i = 0; i < n; i++) if (!(equity[i]! > 0 && hold[i]! > 0)) return false;
+  return true;
+}
+
 export interface BacktestChartInput {
   result: BacktestResult;
   symbol?: string;
@@ -143,15 +205,16 @@ export interface BacktestChartInput {
 
 export function backtestChart(input: BacktestChartInput, style: ChartStyle = {}): ChartDocument {
   const { result, symbol } = input;
-  const { width, height, theme, timezone } = { ...DEFAULT_STYLE, ...style };
+  const { width, height, theme, timezone, pixelRatio, layoutWidth } = chartLayout(style);
   const p = palette(theme);
+  const colours = new SeriesColours(p);
   const c: Candles = result.candles;
   const n = c.length;
   const m = result.metrics;
   const from = c.time[0]!;
   const to = m.endTime;
 
-  // Series to draw: equity, buy-and-hold, drawdown (in %), overlays and other indicators.
+  // Series to draw: equity, buy-and-hold, drawdown (in %), overlays and indicator panels.
   const equity = result.simulation.equity;
   const hold = new Float64Array(n);
   const drawdown = new Float64Array(n);
@@ -161,33 +224,30 @@ export function backtestChart(input: BacktestChartInput, style: ChartStyle = {})
     if (equity[i]! > peak) peak = equity[i]!;
     drawdown[i] = (equity[i]! / peak - 1) * 100;
   }
-  const overlays: Array<[string, Float64Array]> = [];
-  const oscillators: Array<[string, Float64Array]> = [];
-  for (const [name, values] of Object.entries(result.signals.indicators)) {
-    // At most four lines in the indicator panel: more would not be readable.
-    if (isPriceOverlay(values, c.close)) overlays.push([name, values]);
-    else if (oscillators.length < 4) oscillators.push([name, values]);
-  }
+  const { overlays, panels: indicatorPanels } = plotGroups(result.signals.indicators, result.plot, c.close);
 
-  const plotWidth = width - Y_AXIS_WIDTH - 40;
+  const plotWidth = layoutWidth - Y_AXIS_WIDTH - LEFT_PADDING - 4;
   const candles = n <= CANDLE_LIMIT;
   const idx = reduceIndices(
-    [c.close, equity, hold, drawdown, ...overlays.map(([, v]) => v), ...oscillators.map(([, v]) => v)],
+    [
+      c.close,
+      equity,
+      hold,
+      drawdown,
+      ...overlays.map(([, v]) => v),
+      ...indicatorPanels.flatMap((g) => g.lines.map((l) => l.values)),
+    ],
     n,
-    plotWidth,
+    Math.round(plotWidth * pixelRatio),
   );
   const markers = tradeMarkers(result.simulation.trades);
 
   // Price panel.
   const priceSets: Dataset[] = [priceDataset(c, candles ? 'Price' : 'Close', p, idx)];
-  overlays.forEach(([name, values], k) => {
+  for (const [name, values] of overlays)
     priceSets.push(
-      lineDataset(name, pointsAt(c.time, values, idx), p.overlays[k % p.overlays.length]!, {
-        borderWidth: 1.3,
-        order: 1,
-      }),
+      lineDataset(name, pointsAt(c.time, values, idx), colours.next(), { borderWidth: 1.2, order: 1 }),
     );
-  });
   const scale = markerScale(markers.length, plotWidth);
   for (const kind of Object.keys(MARKER_LABELS) as MarkerKind[]) {
     const ds = markerDataset(kind, markers, p, scale);
@@ -205,17 +265,17 @@ export function backtestChart(input: BacktestChartInput, style: ChartStyle = {})
   const subtitle = [
     `Return ${formatPct(m.totalReturn)}`,
     `Max DD ${formatPct(-m.maxDrawdown)}`,
-    `Win rate ${(m.winRate * 100).toFixed(1)}%`,
+    `Win ${(m.winRate * 100).toFixed(1)}%`,
     `Trades ${m.trades.toLocaleString('en-US')}`,
     `Sharpe ${m.sharpe.toFixed(2)}`,
-    `Buy & hold ${formatPct(m.buyAndHoldReturn)}`,
-  ].join('   ·   ');
+    `B&H ${formatPct(m.buyAndHoldReturn)}`,
+  ].join(' · ');
 
-  const panels: ChartPanel[] = [];
-  const hasOscillators = oscillators.length > 0;
-  panels.push(
+  // Heights: the price keeps about half; indicator panels share what they need.
+  const k = indicatorPanels.length;
+  const panels: ChartPanel[] = [
     pricePanel(p, {
-      weight: hasOscillators ? 0.5 : 0.56,
+      weight: k === 0 ? 0.58 : 0.48,
       datasets: priceSets,
       candles,
       title,
@@ -224,37 +284,56 @@ export function backtestChart(input: BacktestChartInput, style: ChartStyle = {})
       to,
       timezone,
     }),
-  );
-
+  ];
   const axis = { from, to, timezone };
-  if (hasOscillators) {
+  for (const group of indicatorPanels) {
+    const datasets: Dataset[] = group.lines.map(({ name, values, bars }) =>
+      bars
+        ? barDataset(
+            name,
+            pointsAt(c.time, values, idx) as Array<{ x: number; y: number }>,
+            Array.from(idx as ArrayLike<number>, (i) => (values[i]! >= 0 ? p.volumeUp : p.volumeDown)),
+          )
+        : lineDataset(name, pointsAt(c.time, values, idx), colours.next()),
+    );
+    for (const level of group.levels)
+      datasets.push(levelDataset('', level, from, to, p.muted, { borderDash: [4, 4], borderWidth: 0.8 }));
     panels.push(
       panel(p, {
         ...axis,
-        weight: 0.14,
+        weight: 0.17,
         showDates: false,
-        datasets: oscillators.map(([name, values], k) =>
-          lineDataset(name, pointsAt(c.time, values, idx), p.overlays[k % p.overlays.length]!),
-        ),
+        datasets,
+        y: {
+          ...(group.min !== undefined ? { min: group.min } : {}),
+          ...(group.max !== undefined ? { max: group.max } : {}),
+          ticks: { maxTicksLimit: 3 },
+        },
       }),
     );
   }
+  const log = wantsLogScale(equity, hold);
+  const suffix = log ? ' (log scale)' : '';
   panels.push(
     panel(p, {
       ...axis,
-      weight: hasOscillators ? 0.2 : 0.24,
+      weight: k === 0 ? 0.24 : 0.2,
       showDates: false,
       datasets: [
-        lineDataset('Equity', pointsAt(c.time, equity, idx), p.equity, { borderWidth: 2 }),
-        lineDataset('Buy & hold', pointsAt(c.time, hold, idx), p.benchmark, { borderDash: [6, 4] }),
+        lineDataset(`Equity${suffix}`, pointsAt(c.time, equity, idx), p.equity, { borderWidth: 1.6 }),
+        lineDataset(`Buy & hold${suffix}`, pointsAt(c.time, hold, idx), p.benchmark, {
+          borderDash: [5, 3],
+        }),
       ],
+      y: log ? { type: 'logarithmic', ticks: { maxTicksLimit: 4 } } : { ticks: { maxTicksLimit: 4 } },
     }),
   );
   panels.push(
     panel(p, {
       ...axis,
-      weight: hasOscillators ? 0.16 : 0.2,
+      weight: k === 0 ? 0.18 : 0.15,
       showDates: true,
+      legend: k === 0,
       datasets: [
         lineDataset('Drawdown', pointsAt(c.time, drawdown, idx), p.drawdown, {
           fill: 'origin',
@@ -262,8 +341,8 @@ export function backtestChart(input: BacktestChartInput, style: ChartStyle = {})
           borderWidth: 1,
         }),
       ],
-      y: { max: 0, ticks: { callback: percentTicks } },
+      y: { max: 0, ticks: { callback: percentTicks, maxTicksLimit: 3 } },
     }),
   );
-  return { width, height, theme, background: p.background, panels };
+  return { width, height, pixelRatio, theme, background: p.background, panels };
 }

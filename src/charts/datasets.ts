@@ -104,6 +104,8 @@ export interface PanelArgs {
   y?: Record<string, unknown>;
   /** A title and subtitle above the panel (the top panel of a chart). */
   title?: { text: string; subtitle?: string };
+  /** More scales beside x and y (a hidden volume axis under the price). */
+  scales?: Record<string, unknown>;
 }
 
 /** One panel: its datasets over the shared time axis and a right-hand value axis. */
@@ -116,7 +118,11 @@ export function panel(p: Palette, a: PanelArgs): ChartPanel {
       data: { datasets: a.datasets },
       options: {
         ...(a.title ? withTitle(options, p, a.title.text, a.title.subtitle) : options),
-        scales: { x: timeAxis(p, a.from, a.to, a.timezone, a.showDates), y: valueAxis(p, a.y) },
+        scales: {
+          x: timeAxis(p, a.from, a.to, a.timezone, a.showDates),
+          y: valueAxis(p, a.y),
+          ...a.scales,
+        },
       },
     },
   };
@@ -129,13 +135,36 @@ export function pricePanel(
     candles: boolean;
     title: string;
     subtitle: string;
+    showDates?: boolean;
   },
 ): ChartPanel {
   return panel(p, {
     ...a,
     type: a.candles ? 'candlestick' : 'line',
-    showDates: false,
+    showDates: a.showDates ?? false,
     y: { ticks: { maxTicksLimit: 8 } },
     title: { text: a.title, subtitle: a.subtitle },
   });
+}
+
+/**
+ * Volume as bars along the bottom fifth of the price panel, on a hidden axis of its own (`volume`),
+ * so it costs no panel of its own.
+ */
+export function volumeUnderPrice(
+  p: Palette,
+  c: Candles,
+  points: ReadonlyArray<{ x: number; y: number }>,
+): { dataset: Dataset; scale: Record<string, unknown> } {
+  let max = 0;
+  for (const pt of points) if (pt.y > max) max = pt.y;
+  return {
+    dataset: barDataset(
+      '',
+      points,
+      Array.from({ length: c.length }, (_, i) => (c.close[i]! >= c.open[i]! ? p.volumeUp : p.volumeDown)),
+      { yAxisID: 'volume', order: 4 },
+    ),
+    scale: { volume: { display: false, min: 0, max: max > 0 ? max * 5 : 1, grid: { display: false } } },
+  };
 }

@@ -8,9 +8,9 @@
  */
 import { type HeatmapCell, type HeatmapGrid, metricText } from '../backtest/sweep-report.js';
 import type { RankMetric } from '../backtest/sweep.js';
-import { baseOptions, percentTicks, withTitle } from './axes.js';
+import { baseOptions, FONT, percentTicks, withTitle } from './axes.js';
 import { type Palette, palette } from './theme.js';
-import { type ChartDocument, type ChartStyle, DEFAULT_STYLE, type Dataset } from './types.js';
+import { type ChartDocument, type ChartStyle, chartLayout, type Dataset } from './types.js';
 
 export interface SweepHeatmapInput {
   grid: HeatmapGrid;
@@ -94,11 +94,29 @@ function mix(a: string, b: string, t: number): string {
 /** A band's colour: at the band's centre, from neutral towards the up or down colour. */
 export function bandColour(p: Palette, band: number, neutral: string): string {
   const t = ((band + 0.5) / BANDS) * 2 - 1;
-  return t >= 0 ? mix(neutral, p.up, 0.25 + 0.75 * t) : mix(neutral, p.down, 0.25 + 0.75 * -t);
+  return t >= 0 ? mix(neutral, p.up, 0.15 + 0.85 * t) : mix(neutral, p.down, 0.15 + 0.85 * -t);
+}
+
+/** Cells at least this wide (layout pixels) print their value. */
+const LABELLED_CELL = 24;
+
+/**
+ * Each cell's (or bar's) value printed on it (chartjs-plugin-datalabels; QuickChart has it too). The
+ * text rides on the point, so the formatter is self-contained, as what is sent to QuickChart must be.
+ */
+function valueLabels(color: string, size: number, onBar: boolean): Record<string, unknown> {
+  return {
+    display: true,
+    formatter: (value: { text?: string }) => value.text ?? '',
+    color,
+    font: { size, weight: '600' },
+    ...(onBar ? { anchor: 'end', align: 'end', offset: 1 } : { anchor: 'center', align: 'center' }),
+    clip: false,
+  };
 }
 
 export function sweepHeatmap(input: SweepHeatmapInput, style: ChartStyle = {}): ChartDocument {
-  const { width, height, theme } = { ...DEFAULT_STYLE, ...style };
+  const { width, height, theme, pixelRatio, layoutWidth, layoutHeight } = chartLayout(style);
   const p = palette(theme);
   const neutral = theme === 'light' ? '#d6d8de' : '#3b404d';
   const { grid } = input;
@@ -114,29 +132,41 @@ export function sweepHeatmap(input: SweepHeatmapInput, style: ChartStyle = {}): 
     const [a, b] = [scale.value((band / BANDS) * 2 - 1), scale.value(((band + 1) / BANDS) * 2 - 1)];
     // From worse to better as read: -33% to -32% for drawdowns (stored as 0.33 and 0.32), +1 to +2 otherwise.
     const [lo, hi] = a <= b !== (grid.metric === 'maxDrawdown') ? [a, b] : [b, a];
-    return { band, cells, label: `${name} ${metricText(grid.metric, lo)} to ${metricText(grid.metric, hi)}` };
+    // The legend's title names the metric; each band gives its range.
+    return { band, cells, label: `${metricText(grid.metric, lo)} to ${metricText(grid.metric, hi)}` };
   });
   const skipped = grid.cells.filter((c) => !Number.isFinite(c.value));
   const best = bestCell(grid);
 
   const oneAxis = grid.y.name === '';
   const datasets: Dataset[] = [];
-  const plotW = width - 190;
-  const plotH = height - 210;
+  // The legend (the colour scale) stands at the right, one band a line, like a colour bar.
+  const plotW = layoutWidth - 230;
+  const plotH = layoutHeight - 100;
   const cell = Math.min(plotW / grid.x.values.length, plotH / grid.y.values.length);
   // A 'rect' point of radius r is a square of side r·√2; leave a small gap between squares.
   const radius = Math.max(2, (cell * 0.94) / Math.SQRT2);
   // Bars of percentages are drawn in percent, drawdowns below zero.
   const percent = PERCENT.has(grid.metric);
   const height100 = (v: number) => (grid.metric === 'maxDrawdown' ? -v : v) * (percent ? 100 : 1);
-  const point = (c: HeatmapCell) => ({ x: c.x, y: oneAxis ? height100(c.value) : c.y });
+  const point = (c: HeatmapCell) => ({
+    x: c.x,
+    y: oneAxis ? height100(c.value) : c.y,
+    text: metricText(grid.metric, c.value),
+  });
+  const labelSize = Math.min(FONT.legend, Math.max(7, cell * 0.26));
+  const labelled = oneAxis ? grid.x.values.length <= 24 : cell >= LABELLED_CELL;
 
   for (const b of bands) {
     if (b.cells.length === 0) continue;
     const colour = bandColour(p, b.band, neutral);
+    // Dark text on the brightest shades, the theme's text on the rest.
+    const strong = Math.abs(((b.band + 0.5) / BANDS) * 2 - 1) > 0.55;
+    const text = oneAxis ? p.text : strong && theme === 'dark' ? p.background : p.text;
+    const labels = labelled ? { datalabels: valueLabels(text, labelSize, oneAxis) } : {};
     datasets.push(
       oneAxis
-        ? { type: 'bar', label: b.label, data: b.cells.map(point), backgroundColor: colour }
+        ? { type: 'bar', label: b.label, data: b.cells.map(point), backgroundColor: colour, ...labels }
         : {
             type: 'scatter',
             label: b.label,
@@ -145,6 +175,7 @@ export function sweepHeatmap(input: SweepHeatmapInput, style: ChartStyle = {}): 
             pointRadius: radius,
             backgroundColor: colour,
             borderWidth: 0,
+            ...labels,
           },
     );
   }
@@ -161,10 +192,11 @@ export function sweepHeatmap(input: SweepHeatmapInput, style: ChartStyle = {}): 
     });
   }
   if (best) {
+    // The value is printed on the cell itself; the legend names the set.
     const text = `Best ${[grid.x.name, grid.y.name]
       .filter(Boolean)
       .map((n) => `${n}=${String(best.params[n])}`)
-      .join(' ')}: ${metricText(grid.metric, best.value)}`;
+      .join(' ')}`;
     datasets.push(
       oneAxis
         ? {
@@ -190,15 +222,34 @@ export function sweepHeatmap(input: SweepHeatmapInput, style: ChartStyle = {}): 
     );
   }
 
-  const options = withTitle(baseOptions(p, true), p, input.title, input.subtitle);
-  const axisTitle = (text: string) => ({ display: true, text, color: p.muted, font: { size: 13 } });
+  const base = withTitle(baseOptions(p, true), p, input.title, input.subtitle);
+  const plugins = base.plugins as { legend: { labels: Record<string, unknown> } };
+  const options = {
+    ...base,
+    plugins: {
+      ...plugins,
+      legend: {
+        ...plugins.legend,
+        position: 'right',
+        align: 'center',
+        title: { display: true, text: name, color: p.muted, font: { size: FONT.legend } },
+        labels: { ...plugins.legend.labels, usePointStyle: false, boxWidth: 12, boxHeight: 9, padding: 5 },
+      },
+    },
+  };
+  const axisTitle = (text: string) => ({
+    display: true,
+    text,
+    color: p.muted,
+    font: { size: FONT.legend },
+  });
   const category = (labels: string[], title: string) => ({
     type: 'category',
     labels,
     offset: true,
     grid: { display: false },
     border: { color: p.grid },
-    ticks: { color: p.muted, font: { size: 12 }, autoSkip: true, maxRotation: 0 },
+    ticks: { color: p.muted, font: { size: FONT.tick }, autoSkip: true, maxRotation: 0 },
     title: axisTitle(title),
   });
   const yAxis = oneAxis
@@ -208,8 +259,8 @@ export function sweepHeatmap(input: SweepHeatmapInput, style: ChartStyle = {}): 
         border: { color: p.grid },
         ticks: {
           color: p.muted,
-          font: { size: 12 },
-          maxTicksLimit: 8,
+          font: { size: FONT.tick },
+          maxTicksLimit: 6,
           ...(percent ? { callback: percentTicks } : {}),
         },
         title: axisTitle(name),
@@ -218,6 +269,7 @@ export function sweepHeatmap(input: SweepHeatmapInput, style: ChartStyle = {}): 
   return {
     width,
     height,
+    pixelRatio,
     theme,
     background: p.background,
     panels: [
@@ -228,7 +280,7 @@ export function sweepHeatmap(input: SweepHeatmapInput, style: ChartStyle = {}): 
           data: { datasets },
           options: {
             ...options,
-            layout: { padding: { left: 16, right: 24, top: 4, bottom: 8 } },
+            layout: { padding: { left: 8, right: 8, top: 2, bottom: 4 } },
             ...(oneAxis ? { datasets: { bar: { grouped: false, barPercentage: 0.85 } } } : {}),
             scales: { x: category(grid.x.values, grid.x.name), y: yAxis },
           },

@@ -7,7 +7,7 @@
 import { badInput } from '../errors.js';
 import * as ind from '../indicators/index.js';
 import { type Candles, sliceCandles } from '../market/types.js';
-import { Y_AXIS_WIDTH } from './axes.js';
+import { LEFT_PADDING, Y_AXIS_WIDTH } from './axes.js';
 import {
   barDataset,
   CANDLE_LIMIT,
@@ -16,17 +16,12 @@ import {
   panel,
   priceDataset,
   pricePanel,
+  volumeUnderPrice,
 } from './datasets.js';
 import { pointsAt, reduceIndices } from './reduce.js';
 import { smcDatasets } from './smc-overlay.js';
-import { palette } from './theme.js';
-import {
-  type ChartDocument,
-  type ChartPanel,
-  type ChartStyle,
-  type Dataset,
-  DEFAULT_STYLE,
-} from './types.js';
+import { palette, SeriesColours } from './theme.js';
+import { type ChartDocument, type ChartPanel, type ChartStyle, type Dataset, chartLayout } from './types.js';
 
 export type IndicatorRequest =
   | { kind: 'ema' | 'sma'; period: number }
@@ -97,8 +92,9 @@ export interface MarketChartInput {
 const money = (v: number) => v.toLocaleString('en-US', { maximumFractionDigits: v >= 100 ? 2 : 6 });
 
 export function marketChart(input: MarketChartInput, style: ChartStyle = {}): ChartDocument {
-  const { width, height, theme, timezone } = { ...DEFAULT_STYLE, ...style };
+  const { width, height, theme, timezone, pixelRatio, layoutWidth } = chartLayout(style);
   const p = palette(theme);
+  const colours = new SeriesColours(p);
   const all = input.candles;
   if (all.length === 0) throw badInput(`no ${input.symbol} ${input.timeframe} candles to draw`);
   const bars = Math.min(input.bars ?? 120, all.length);
@@ -110,7 +106,8 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
   const to = c.time[n - 1]! + tfMs;
   const show = (values: Float64Array) => values.subarray(start);
 
-  const overlays: Array<[string, Float64Array]> = [];
+  // Each overlay: label, values, and whether it continues the previous one's colour (a band's lines).
+  const overlays: Array<[string, Float64Array, boolean?]> = [];
   let smcSwing = 0;
   const oscillators: IndicatorRequest[] = [];
   for (const req of input.indicators ?? []) {
@@ -121,8 +118,8 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
       // One legend entry for the band: its edges have no label.
       overlays.push(
         ['', show(b.upper)],
-        [`BB ${req.period},${req.stdDev}`, show(b.middle)],
-        ['', show(b.lower)],
+        [`BB ${req.period},${req.stdDev}`, show(b.middle), true],
+        ['', show(b.lower), true],
       );
     } else if (req.kind === 'vwap')
       overlays.push(['VWAP', show(ind.vwap(all.high, all.low, all.close, all.volume, all.time))]);
@@ -130,24 +127,25 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
     else oscillators.push(req);
   }
 
-  const plotWidth = width - Y_AXIS_WIDTH - 44;
-  const idx = reduceIndices([c.close, ...overlays.map(([, v]) => v)], n, plotWidth);
+  const plotWidth = layoutWidth - Y_AXIS_WIDTH - LEFT_PADDING - 4;
+  const idx = reduceIndices([c.close, ...overlays.map(([, v]) => v)], n, Math.round(plotWidth * pixelRatio));
   const line = (label: string, data: unknown[], color: string, extra: Record<string, unknown> = {}) =>
-    lineDataset(label, data, color, { borderWidth: 1.4, ...extra });
+    lineDataset(label, data, color, { borderWidth: 1.2, ...extra });
 
   const candles = n <= CANDLE_LIMIT;
   const priceSets: Dataset[] = [priceDataset(c, input.symbol, p, idx)];
-  overlays.forEach(([label, values], k) => {
+  // One colour per series; a band's three lines share one.
+  let color = '';
+  for (const [label, values, sameColour] of overlays) {
     const isBandEdge = label === '';
-    const isBand = isBandEdge || label.startsWith('BB');
-    const color = isBand ? p.overlays[1]! : p.overlays[k % p.overlays.length]!;
+    if (!sameColour) color = colours.next();
     priceSets.push(
       line(label, pointsAt(c.time, values, idx), color, {
         order: 1,
         ...(isBandEdge ? { borderDash: [4, 3] } : {}),
       }),
     );
-  });
+  }
   const level = (label: string, price: number, color: string, dash: number[]) =>
     levelDataset(`${label} ${money(price)}`, price, from, to, color, {
       borderDash: dash,
@@ -172,37 +170,35 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
     lo = Math.min(lo, c.low[i]!);
   }
   if (smcSwing > 0)
-    priceSets.push(...smcDatasets({ all, start, to, swingLength: smcSwing, low: lo, high: hi }, p));
+    priceSets.push(...smcDatasets({ all, start, to, swingLength: smcSwing, low: lo, high: hi }, p, colours));
   const title = [input.symbol, input.timeframe, input.source].filter(Boolean).join(' · ');
-  const subtitle = `Last ${money(last)}   ·   ${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}% over ${n} bars   ·   High ${money(hi)}   ·   Low ${money(lo)}`;
+  const subtitle = `Last ${money(last)} · ${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}% over ${n} bars · High ${money(hi)} · Low ${money(lo)}`;
 
+  // Mid-bar x positions for the bar series.
+  const midBars = (values: Float64Array) =>
+    Array.from({ length: n }, (_, i) => ({ x: c.time[i]! + tfMs / 2, y: values[i]! }));
+  const volume = volumeUnderPrice(p, c, midBars(c.volume));
+  priceSets.push(volume.dataset);
+
+  // The price takes what the oscillators leave; the bottom panel carries the dates.
   const panels: ChartPanel[] = [];
-  const bottom = oscillators.length === 0 ? 'volume' : oscillators.length - 1;
+  const bottom = oscillators.length - 1;
   panels.push(
-    pricePanel(p, { weight: 0.58, datasets: priceSets, candles, title, subtitle, from, to, timezone }),
+    pricePanel(p, {
+      weight: [1, 0.64, 0.5][oscillators.length] ?? 0.44,
+      datasets: priceSets,
+      candles,
+      title,
+      subtitle,
+      from,
+      to,
+      timezone,
+      showDates: bottom < 0,
+      scales: volume.scale,
+    }),
   );
 
   const axis = { from, to, timezone };
-  // Mid-bar x positions for the bar panels.
-  const midBars = (values: Float64Array) =>
-    Array.from({ length: n }, (_, i) => ({ x: c.time[i]! + tfMs / 2, y: values[i]! }));
-  panels.push(
-    panel(p, {
-      ...axis,
-      weight: 0.14,
-      type: 'bar',
-      legend: false,
-      showDates: bottom === 'volume',
-      datasets: [
-        barDataset(
-          'Volume',
-          midBars(c.volume),
-          Array.from({ length: n }, (_, i) => (c.close[i]! >= c.open[i]! ? p.volumeUp : p.volumeDown)),
-        ),
-      ],
-      y: { beginAtZero: true, ticks: { maxTicksLimit: 3 } },
-    }),
-  );
   oscillators.forEach((req, k) => {
     const showDates = k === bottom;
     if (req.kind === 'rsi') {
@@ -210,12 +206,12 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
       panels.push(
         panel(p, {
           ...axis,
-          weight: 0.16,
+          weight: 0.22,
           showDates,
           datasets: [
-            line(`RSI ${req.period}`, pointsAt(c.time, r, idx), p.overlays[2]!),
-            levelDataset('', 70, from, to, p.muted, { borderDash: [4, 4], borderWidth: 1 }),
-            levelDataset('', 30, from, to, p.muted, { borderDash: [4, 4], borderWidth: 1 }),
+            line(`RSI ${req.period}`, pointsAt(c.time, r, idx), colours.next()),
+            levelDataset('', 70, from, to, p.muted, { borderDash: [4, 4], borderWidth: 0.8 }),
+            levelDataset('', 30, from, to, p.muted, { borderDash: [4, 4], borderWidth: 0.8 }),
           ],
           y: { min: 0, max: 100, ticks: { stepSize: 50 } },
         }),
@@ -226,7 +222,7 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
       panels.push(
         panel(p, {
           ...axis,
-          weight: 0.18,
+          weight: 0.28,
           type: 'bar',
           showDates,
           datasets: [
@@ -236,15 +232,17 @@ export function marketChart(input: MarketChartInput, style: ChartStyle = {}): Ch
               Array.from(hist, (h) => (h >= 0 ? p.volumeUp : p.volumeDown)),
               { order: 2 },
             ),
-            line(`MACD ${req.fast},${req.slow}`, pointsAt(c.time, show(m.macd), idx), p.overlays[2]!, {
+            line(`MACD ${req.fast},${req.slow}`, pointsAt(c.time, show(m.macd), idx), colours.next(), {
               order: 1,
             }),
-            line(`Signal ${req.signal}`, pointsAt(c.time, show(m.signal), idx), p.overlays[0]!, { order: 1 }),
+            line(`Signal ${req.signal}`, pointsAt(c.time, show(m.signal), idx), colours.next(), {
+              order: 1,
+            }),
           ],
-          y: { ticks: { maxTicksLimit: 4 } },
+          y: { grace: '5%', ticks: { maxTicksLimit: 3 } },
         }),
       );
     }
   });
-  return { width, height, theme, background: p.background, panels };
+  return { width, height, pixelRatio, theme, background: p.background, panels };
 }

@@ -5,7 +5,7 @@
 import { badInput } from '../errors.js';
 import { barDataset, lineDataset, panel } from './datasets.js';
 import { palette } from './theme.js';
-import { type ChartDocument, type ChartStyle, DEFAULT_STYLE } from './types.js';
+import { type ChartDocument, type ChartStyle, chartLayout } from './types.js';
 
 export interface DailyPerformance {
   /** Start of the day, epoch ms. */
@@ -27,7 +27,7 @@ export function performanceChart(
   style: ChartStyle = {},
 ): ChartDocument {
   if (days.length === 0) throw badInput('no days to chart yet');
-  const { width, height, theme, timezone } = { ...DEFAULT_STYLE, ...style };
+  const { width, height, theme, timezone, pixelRatio } = chartLayout(style);
   const p = palette(theme);
   const from = days[0]!.time;
   const to = days[days.length - 1]!.time + DAY;
@@ -41,12 +41,13 @@ export function performanceChart(
     `Winning days ${up}/${days.length}`,
     `Best ${money(best)}`,
     `Worst ${money(worst)}`,
-  ].join('   ·   ');
+  ].join(' · ');
 
   const axis = { from, to, timezone };
   return {
     width,
     height,
+    pixelRatio,
     theme,
     background: p.background,
     panels: [

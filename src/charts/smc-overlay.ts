@@ -9,8 +9,9 @@
  */
 import * as smc from '../indicators/smc/index.js';
 import type { Candles } from '../market/types.js';
+import { FONT } from './axes.js';
 import { lineDataset } from './datasets.js';
-import type { Palette } from './theme.js';
+import type { Palette, SeriesColours } from './theme.js';
 import type { Dataset } from './types.js';
 
 /** At most this many boxes of each kind (the latest). */
@@ -38,7 +39,25 @@ export interface SmcOverlayInput {
   high: number;
 }
 
-export function smcDatasets(input: SmcOverlayInput, p: Palette): Dataset[] {
+/**
+ * A label at a level line's right end (chartjs-plugin-datalabels, which QuickChart has too), so each
+ * BOS and CHOCH line says what it is where it is drawn, not only in the legend.
+ */
+function endLabel(color: string): Record<string, unknown> {
+  return {
+    // Self-contained functions (they are sent to QuickChart as source): the text rides on the point.
+    display: (ctx: { dataIndex: number }) => ctx.dataIndex === 1,
+    formatter: (value: { label?: string }) => value.label ?? '',
+    align: 'top',
+    anchor: 'center',
+    offset: 0,
+    color,
+    font: { size: FONT.label, weight: '600' },
+    clip: false,
+  };
+}
+
+export function smcDatasets(input: SmcOverlayInput, p: Palette, colours: SeriesColours): Dataset[] {
   const { all, start, to, swingLength } = input;
   const n = all.length;
   const margin = (input.high - input.low) * 0.15;
@@ -67,29 +86,29 @@ export function smcDatasets(input: SmcOverlayInput, p: Palette): Dataset[] {
 
   // BOS / CHOCH: a level from the broken swing to the bar that broke it.
   const structure = smc.bosChoch(all, swings);
-  const labelled = new Set<string>();
+  const structureColour = { BOS: colours.next(), CHOCH: colours.next() };
   const segments: Dataset[] = [];
   for (let i = 0; i < n; i++) {
     const kind = !Number.isNaN(structure.bos[i]!) ? 'BOS' : !Number.isNaN(structure.choch[i]!) ? 'CHOCH' : '';
     if (!kind) continue;
     const end = structure.brokenIndex[i]!;
     if (end < start || !inRange(structure.level[i]!)) continue;
-    const color = kind === 'BOS' ? p.overlays[0]! : p.overlays[1]!;
-    const label = labelled.has(kind) ? '' : kind;
-    labelled.add(kind);
+    const color = structureColour[kind];
     const y = structure.level[i]!;
     segments.push(
+      // Named on the chart at the line's end, not in the legend.
       lineDataset(
-        label,
+        '',
         [
           { x: t(Math.max(i, start)), y },
-          { x: t(end), y },
+          { x: t(end), y, label: kind },
         ],
         color,
         {
-          borderWidth: 1.4,
+          borderWidth: 1.2,
           borderDash: kind === 'CHOCH' ? [6, 3] : [],
           order: 1,
+          datalabels: endLabel(color),
         },
       ),
     );
@@ -133,11 +152,13 @@ export function smcDatasets(input: SmcOverlayInput, p: Palette): Dataset[] {
   const gaps = smc.fvg(all);
   out.push(...boxes('FVG', { ...gaps, side: gaps.fvg }, p.up, p.down));
   const blocks = smc.orderBlocks(all, swings);
-  out.push(...boxes('Order block', { ...blocks, side: blocks.ob }, p.overlays[2]!, p.overlays[3]!));
+  const blockColour = colours.next();
+  out.push(...boxes('Order block', { ...blocks, side: blocks.ob }, blockColour, blockColour));
 
   // Liquidity: equal highs or lows, from the first swing until swept.
   const pools = smc.liquidity(all, swings, 0.01);
   const levels: Dataset[] = [];
+  const liquidityColour = colours.next();
   for (let i = 0; i < n; i++) {
     const d = pools.liquidity[i]!;
     if (Number.isNaN(d)) continue;
@@ -152,7 +173,7 @@ export function smcDatasets(input: SmcOverlayInput, p: Palette): Dataset[] {
           { x: t(Math.max(i, start)), y },
           { x: t(until), y },
         ],
-        p.overlays[4]!,
+        liquidityColour,
         {
           borderWidth: 1.2,
           borderDash: [2, 3],

@@ -15,8 +15,11 @@ export interface Palette {
   drawdownFill: string;
   volumeUp: string;
   volumeDown: string;
-  /** Overlay lines, in order of use. */
-  overlays: string[];
+  /**
+   * Colours for indicator series, in order of use; each differs from every fixed colour above and
+   * below, and `SeriesColours` hands each series of a chart its own.
+   */
+  series: string[];
   longEntry: string;
   shortEntry: string;
   exit: string;
@@ -41,7 +44,20 @@ const DARK: Palette = {
   drawdownFill: 'rgba(239, 83, 80, 0.35)',
   volumeUp: 'rgba(38, 166, 154, 0.5)',
   volumeDown: 'rgba(239, 83, 80, 0.5)',
-  overlays: ['#f7a600', '#7e57c2', '#29b6f6', '#ec407a', '#9ccc65'],
+  series: [
+    '#f7a600',
+    '#ba68c8',
+    '#4dd0e1',
+    '#f06292',
+    '#aed581',
+    '#7986cb',
+    '#ff8a65',
+    '#bcaaa4',
+    '#fff176',
+    '#90caf9',
+    '#9575cd',
+    '#e0e0e0',
+  ],
   longEntry: '#00e676',
   shortEntry: '#ff9100',
   exit: '#b0bec5',
@@ -66,7 +82,20 @@ const LIGHT: Palette = {
   drawdownFill: 'rgba(242, 54, 69, 0.25)',
   volumeUp: 'rgba(8, 153, 129, 0.45)',
   volumeDown: 'rgba(242, 54, 69, 0.45)',
-  overlays: ['#e65100', '#5e35b1', '#0288d1', '#c2185b', '#558b2f'],
+  series: [
+    '#f9a825',
+    '#8e24aa',
+    '#00838f',
+    '#c2185b',
+    '#558b2f',
+    '#3949ab',
+    '#6d4c41',
+    '#9e9d24',
+    '#5e35b1',
+    '#f4511e',
+    '#0277bd',
+    '#ad1457',
+  ],
   longEntry: '#00a152',
   shortEntry: '#e65100',
   exit: '#546e7a',
@@ -79,4 +108,19 @@ const LIGHT: Palette = {
 
 export function palette(theme: Theme): Palette {
   return theme === 'light' ? LIGHT : DARK;
+}
+
+/**
+ * Hands out the palette's series colours in order, one per series, so no two series of one chart
+ * share a colour; with more series than colours it starts over (charts draw far fewer).
+ */
+export class SeriesColours {
+  private used = 0;
+  constructor(private readonly p: Palette) {}
+
+  next(): string {
+    const colour = this.p.series[this.used % this.p.series.length]!;
+    this.used++;
+    return colour;
+  }
 }

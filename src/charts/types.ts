@@ -26,8 +26,15 @@ export interface ChartPanel {
 }
 
 export interface ChartDocument {
+  /** The image's size in pixels. */
   width: number;
   height: number;
+  /**
+   * Image pixels per layout pixel. Panels are laid out at `width / pixelRatio` (640 for the default 1280) and drawn
+   * at this ratio, so text, lines and markers keep their size relative to the image whatever its
+   * width, and a 1280-pixel chart still reads when a phone shows it 390 pixels wide.
+   */
+  pixelRatio: number;
   theme: Theme;
   background: string;
   panels: ChartPanel[];
@@ -42,3 +49,13 @@ export interface ChartStyle {
 }
 
 export const DEFAULT_STYLE = { width: 1280, height: 720, theme: 'dark' as Theme, timezone: 'UTC' };
+
+/** The width charts are laid out at; wider images draw the same layout at a higher pixel ratio. */
+export const LAYOUT_WIDTH = 640;
+
+/** A chart's style with its defaults, and the layout it implies (sizes in layout pixels). */
+export function chartLayout(style: ChartStyle = {}) {
+  const s = { ...DEFAULT_STYLE, ...style };
+  const pixelRatio = Math.max(1, s.width / LAYOUT_WIDTH);
+  return { ...s, pixelRatio, layoutWidth: s.width / pixelRatio, layoutHeight: s.height / pixelRatio };
+}

@@ -149,6 +149,72 @@ export interface Dialect {
   escapePre(text: string): string;
   /** Longest message the platform accepts. */
   limit: number;
+  /**
+   * Widest monospaced line that reads without wrapping (40 on a phone; none on a terminal). Wider
+   * tables become stacked cards and wider monospaced lines are wrapped to it.
+   */
+  width?: number;
+}
+
+/** Monospaced columns a phone shows without wrapping: Telegram's and Discord's dialects use it. */
+export const PHONE_WIDTH = 40;
+
+/**
+ * Fold a line into lines of at most `width` characters, breaking at spaces where it can, with the
+ * continuation lines indented by `indent`.
+ */
+export function wrapLine(line: string, width: number, indent = '  '): string[] {
+  if (line.length <= width) return [line];
+  const out: string[] = [];
+  let rest = line;
+  let room = width;
+  while (rest.length > room) {
+    const space = rest.lastIndexOf(' ', room);
+    const cut = space > room / 3 ? space : room;
+    out.push(rest.slice(0, cut).trimEnd());
+    rest = rest.slice(cut).trimStart();
+    room = width - indent.length;
+  }
+  if (rest) out.push(rest);
+  return out.map((l, k) => (k === 0 ? l : indent + l));
+}
+
+/**
+ * A table too wide for `width` as stacked cards: one card per row, its first cell as the card's
+ * title and each other cell on a line of its own under its column's name; a table without a header
+ * keeps its rows, each wrapped. Every line fits `width`.
+ */
+export function cardLines(block: Extract<Block, { kind: 'table' }>, width: number): string[] {
+  const out: string[] = [];
+  if (!block.header) {
+    for (const row of block.rows) {
+      const [first = '', ...rest] = row;
+      out.push(...wrapLine([first, ...rest.filter((c) => c !== '')].join('  '), width));
+    }
+    return out;
+  }
+  const names = block.header.slice(1);
+  const pad = Math.min(Math.max(0, ...names.map((n) => n.length)), Math.floor(width / 2));
+  block.rows.forEach((row, k) => {
+    if (k > 0) out.push('');
+    out.push(...wrapLine(row[0] ?? '', width));
+    const indent = ' '.repeat(Math.min(pad + 4, Math.floor(width / 2)));
+    names.forEach((name, c) => {
+      const value = row[c + 1] ?? '';
+      if (value === '' || value === '-') return;
+      // A column without a name shows its value alone.
+      if (name === '') out.push(...wrapLine(`  ${value}`, width, '    '));
+      else out.push(...wrapLine(`  ${name.padEnd(pad)}  ${value}`, width, indent));
+    });
+  });
+  return out;
+}
+
+/** The monospaced lines of a table as the dialect shows them: aligned columns, or cards when too wide. */
+export function tableFor(block: Extract<Block, { kind: 'table' }>, width?: number): string[] {
+  const lines = tableLines(block);
+  if (width === undefined || lines.every((l) => l.length <= width)) return lines;
+  return cardLines(block, width);
 }
 
 interface Segment {
@@ -168,9 +234,19 @@ export function renderMessages(blocks: readonly Block[], dialect: Dialect): stri
     if (block.kind === 'text') {
       segments.push({ pre: false, lines: block.lines.map((l) => renderLine(l, dialect)) });
     } else if (block.kind === 'table') {
-      segments.push({ pre: true, lines: tableLines(block).map((l) => dialect.escapePre(l)) });
+      segments.push({
+        pre: true,
+        lines: tableFor(block, dialect.width).map((l) => dialect.escapePre(l)),
+      });
     } else if (block.kind === 'pre') {
-      segments.push({ pre: true, lines: block.text.split('\n').map((l) => dialect.escapePre(l)) });
+      const width = dialect.width;
+      const lines = block.text.split('\n');
+      segments.push({
+        pre: true,
+        lines: (width === undefined ? lines : lines.flatMap((l) => wrapLine(l, width))).map((l) =>
+          dialect.escapePre(l),
+        ),
+      });
     }
   }
   const wrap = dialect.preOpen.length + dialect.preClose.length;

@@ -60,6 +60,17 @@ export interface ExitRules {
 
 export type Direction = 'long' | 'short' | 'both';
 
+/**
+ * How one indicator line is drawn on charts (it is kept in decision records whatever is chosen):
+ * - `'price'`: over the candles, on the price scale;
+ * - `'hidden'`: not drawn (timestamps, helper series, values already shown another way);
+ * - a panel: in its own panel below the price, with its own scale. Lines naming the same `panel`
+ *   share it; `min`/`max` fix the scale (0 to 100 for RSI), `levels` draws guide lines (30, 70),
+ *   and `bars` draws the line as bars coloured by sign (a histogram).
+ */
+export type LinePlot =
+  'price' | 'hidden' | { panel: string; min?: number; max?: number; levels?: number[]; bars?: boolean };
+
 /** A strategy's own limits on top of the account's risk settings; the stricter of the two applies. */
 export interface StrategyRisk {
   /** Largest position as a share of equity (0.05 = 5 %); also the backtest's default sizing. */
@@ -100,6 +111,11 @@ export interface StrategyDefinition<S extends ParamsSchema = ParamsSchema> {
   direction?: Direction;
   /** Limits from the strategy's spec (e.g. 5 % per position, 5 open); the account's stricter ones win. */
   risk?: StrategyRisk;
+  /**
+   * How each indicator line is drawn, by line name (the names `signals` gives, which may depend on
+   * the parameters). A test holds every strategy to declaring each line it returns.
+   */
+  plot?: (params: z.output<S>) => Readonly<Record<string, LinePlot>>;
   /** Default stop, targets, trailing stop and time exit (each can be overridden per run). */
   exits?: (params: z.output<S>) => ExitRules;
   /** Pure: candles up to the latest closed bar in, one signal per bar out. */
@@ -119,6 +135,8 @@ export function defineStrategy<S extends ParamsSchema>(def: StrategyDefinition<S
   if (typeof def.warmup !== 'function')
     throw new TypeError(`strategy ${def.name}: warmup must be a function`);
   if (!def.timeframes?.main) throw new TypeError(`strategy ${def.name}: timeframes.main is required`);
+  if (def.plot !== undefined && typeof def.plot !== 'function')
+    throw new TypeError(`strategy ${def.name}: plot must be a function of the parameters`);
   return Object.freeze({ ...(def as unknown as StrategyDefinition), __strategy: true as const });
 }
 

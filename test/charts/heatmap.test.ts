@@ -65,12 +65,12 @@ describe('sweep heatmap', () => {
     const { config } = doc.panels[0]!;
     expect(config.type).toBe('scatter');
     const sets = config.data.datasets as Dataset[];
-    const bands = sets.filter((d) => d.label.startsWith('Sharpe '));
-    const lows = bands.map((d) => Number(/Sharpe (-?[\d.]+) to/.exec(d.label)![1]));
+    const bands = sets.filter((d) => / to /.test(d.label));
+    const lows = bands.map((d) => Number(/^(-?[\d.]+) to/.exec(d.label)![1]));
     expect([...lows].sort((a, b) => b - a)).toEqual(lows); // best first
     const seen = new Map<string, number>();
     for (const d of bands) {
-      const [lo, hi] = /Sharpe (-?[\d.]+) to (-?[\d.]+)/.exec(d.label)!.slice(1).map(Number);
+      const [lo, hi] = /^(-?[\d.]+) to (-?[\d.]+)/.exec(d.label)!.slice(1).map(Number);
       for (const pt of d.data as Array<{ x: number; y: number }>) {
         const cell = g.cells.find((c) => c.x === pt.x && c.y === pt.y)!;
         expect(cell.value).toBeGreaterThanOrEqual(lo! - 0.005);
@@ -93,10 +93,10 @@ describe('sweep heatmap', () => {
 
     const skipped = sets.find((d) => d.label.startsWith('Skipped'))!;
     expect(skipped.label).toBe('Skipped (1)');
-    expect(skipped.data).toEqual([{ x: 3, y: 0 }]);
+    expect(skipped.data).toEqual([{ x: 3, y: 0, text: 'n/a' }]);
     const best = sets.at(-1)!;
-    expect(best.label).toBe(`Best fast=20 slow=50: ${metricText('sharpe', 1.5)}`);
-    expect(best.data).toEqual([{ x: 3, y: 3 }]);
+    expect(best.label).toBe('Best fast=20 slow=50');
+    expect(best.data).toEqual([{ x: 3, y: 3, text: metricText('sharpe', 1.5) }]);
     expect(bestCell(g)!.params).toEqual({ fast: '20', slow: '50' });
     const scales = config.options.scales as Record<string, { labels: string[]; title: { text: string } }>;
     expect(scales.x!.labels).toEqual(['5', '10', '15', '20']);
@@ -125,7 +125,7 @@ describe('sweep heatmap', () => {
       .flatMap((d) => d.data as Array<{ x: number; y: number }>)
       .sort((a, b) => a.x - b.x);
     expect(points.map((pt) => pt.y)).toEqual([10, -5, 30]);
-    expect((config.data.datasets as Dataset[]).at(-1)!.label).toBe('Best fast=15: +30.00%');
+    expect((config.data.datasets as Dataset[]).at(-1)!.label).toBe('Best fast=15');
   });
 
   it('renders to a PNG of the requested size with each band colour filled in', async () => {
@@ -141,9 +141,7 @@ describe('sweep heatmap', () => {
       const key = `rgb(${data[i]}, ${data[i + 1]}, ${data[i + 2]})`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
-    const bands = (doc.panels[0]!.config.data.datasets as Dataset[]).filter((d) =>
-      d.label.startsWith('Sharpe '),
-    );
+    const bands = (doc.panels[0]!.config.data.datasets as Dataset[]).filter((d) => / to /.test(d.label));
     for (const d of bands) {
       // Each square is at least 60 px a side here; the legend swatch alone is 64 px.
       expect(counts.get(d.backgroundColor as string) ?? 0).toBeGreaterThan(

@@ -56,9 +56,17 @@ describe('QuickChart renderer against the local stub', () => {
     const png = await renderer.render(doc);
     expect(pngSize(png)).toEqual({ width: 1280, height: 720 });
     const posted = stub.requests.slice(-doc.panels.length);
-    expect(posted.map((r) => r.height)).toEqual(panelHeights(doc));
+    // Each panel is laid out at the layout size and drawn at the document's pixel ratio (2 at 1280).
+    expect(doc.pixelRatio).toBe(2);
+    expect(posted.map((r) => r.height)).toEqual(panelHeights(doc).map((h) => Math.round(h / 2)));
     expect(
-      posted.every((r) => r.version === '4' && r.width === 1280 && r.backgroundColor === doc.background),
+      posted.every(
+        (r) =>
+          r.version === '4' &&
+          r.width === 640 &&
+          r.devicePixelRatio === 2 &&
+          r.backgroundColor === doc.background,
+      ),
     ).toBe(true);
     const labels = posted.map((r) =>
       (r.config.data as { datasets: Array<{ label: string }> }).datasets.map((d) => d.label),

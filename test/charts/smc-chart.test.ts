@@ -33,10 +33,25 @@ describe('market chart with SMC overlays', () => {
   const sets = doc.panels[0]!.config.data.datasets as Dataset[];
   const labels = sets.map((d) => d.label).filter(Boolean);
 
-  it('has one legend entry per concept', () => {
-    expect(labels).toEqual(
-      expect.arrayContaining(['Swings', 'BOS', 'CHOCH', 'FVG', 'Order block', 'Liquidity']),
-    );
+  it('has one legend entry per concept; BOS and CHOCH lines are named on the chart at their ends', () => {
+    expect(labels).toEqual(expect.arrayContaining(['Swings', 'FVG', 'Order block', 'Liquidity']));
+    const structure = sets.filter((d) => (d.data as Array<{ label?: string }>)[1]?.label !== undefined);
+    const kinds = new Set(structure.map((d) => (d.data as Array<{ label: string }>)[1]!.label));
+    expect([...kinds].sort()).toEqual(['BOS', 'CHOCH']);
+    for (const d of structure) {
+      expect(d.label).toBe(''); // out of the legend
+      const dl = d.datalabels as {
+        display: (ctx: { dataIndex: number }) => boolean;
+        formatter: (v: { label?: string }) => string;
+        color: string;
+      };
+      // Shown once, at the line's end, in the line's colour; the functions survive being sent as source.
+      const display = new Function(`return (${dl.display.toString()})`)() as typeof dl.display;
+      const formatter = new Function(`return (${dl.formatter.toString()})`)() as typeof dl.formatter;
+      expect([display({ dataIndex: 0 }), display({ dataIndex: 1 })]).toEqual([false, true]);
+      expect(formatter((d.data as Array<{ label: string }>)[1]!)).toMatch(/^(BOS|CHOCH)$/);
+      expect(dl.color).toBe(d.borderColor);
+    }
   });
 
   it('draws the swings in view as the zigzag, at their levels', () => {

@@ -125,7 +125,7 @@ describe('backtest chart spec', async () => {
       .plugins as Record<string, { text: string }>;
     expect(plugins.title!.text).toBe('ema-cross · BTC/USDT · 2h · 2017-08-17 → 2025-08-26');
     expect(plugins.subtitle!.text).toMatch(
-      /^Return \+2,656\.1% .* Max DD -61\.7% .* Win rate 29\.6% .* Trades 557 .* Sharpe 1\.10/,
+      /^Return \+2,656\.1% .* Max DD -61\.7% .* Win 29\.6% .* Trades 557 .* Sharpe 1\.10/,
     );
   });
 
@@ -150,7 +150,16 @@ describe('backtest chart spec', async () => {
     const rsiReversion = await loadStrategy('rsi-reversion');
     const doc = backtestChart({ result: runBacktest(rsiReversion, {}, sliceCandles(twoHour, 0, 3000)) });
     expect(doc.panels).toHaveLength(4);
-    expect(doc.panels[1]!.config.data.datasets.map((d) => d.label)).toEqual(['rsi14']);
+    // RSI in its own panel on 0 to 100, with the strategy's oversold and overbought levels as guides.
+    const rsiPanel = doc.panels[1]!.config;
+    expect(rsiPanel.data.datasets.map((d) => d.label)).toEqual(['rsi14', '', '']);
+    expect(rsiPanel.data.datasets.slice(1).map((d) => (d.data as Array<{ y: number }>)[0]!.y)).toEqual([
+      30, 70,
+    ]);
+    expect((rsiPanel.options.scales as { y: { min: number; max: number } }).y).toMatchObject({
+      min: 0,
+      max: 100,
+    });
   });
 
   it('sizes markers down as they crowd, within bounds', () => {
@@ -191,7 +200,6 @@ describe('market chart spec', () => {
     });
     expect(doc.panels.map((p) => p.config.data.datasets[0]!.label)).toEqual([
       'BTC/USDT',
-      'Volume',
       'RSI 14',
       'Histogram',
     ]);
@@ -209,7 +217,15 @@ describe('market chart spec', () => {
     const showsDates = doc.panels.map(
       (p) => (p.config.options.scales as { x: { ticks: { display: boolean } } }).x.ticks.display,
     );
-    expect(showsDates).toEqual([false, false, false, true]);
+    expect(showsDates).toEqual([false, false, true]);
+    // Volume: bars along the bottom of the price panel, on a hidden axis of their own.
+    const volume = price.data.datasets.find((d) => d.yAxisID === 'volume')!;
+    expect((volume.data as Array<{ y: number }>).map((d) => d.y)).toEqual(
+      Array.from(twoHour.volume.subarray(twoHour.length - 100)),
+    );
+    const volumeAxis = (price.options.scales as Record<string, { display: boolean; max: number }>).volume!;
+    expect(volumeAxis.display).toBe(false);
+    expect(volumeAxis.max).toBe(5 * Math.max(...twoHour.volume.subarray(twoHour.length - 100)));
   });
 });
 

@@ -20,14 +20,17 @@ let libraries: Promise<Libraries> | undefined;
 /** Load Chart.js, its financial charts and the canvas once, and register the fonts. */
 export function loadChartLibraries(): Promise<Libraries> {
   libraries ??= (async () => {
-    const [{ Chart, registerables }, financial, canvas] = await Promise.all([
+    const [{ Chart, registerables }, financial, canvas, datalabels] = await Promise.all([
       import('chart.js'),
       // The package's "main" is a UMD build that wants a global Chart; its ES module is this file.
       import('chartjs-chart-financial/dist/chartjs-chart-financial.esm.js'),
       import('@napi-rs/canvas'),
+      // Value labels (heatmap cells, SMC levels); QuickChart has the same plugin. Its ES module, as above.
+      import('chartjs-plugin-datalabels/dist/chartjs-plugin-datalabels.esm.js'),
     ]);
     Chart.register(
       ...registerables,
+      datalabels.default,
       financial.CandlestickController,
       financial.CandlestickElement,
       financial.OhlcController,
@@ -59,10 +62,15 @@ export class LocalRenderer implements ChartRenderer {
     let y = 0;
     doc.panels.forEach((panel, k) => {
       const h = heights[k]!;
-      const sub = createCanvas(doc.width, h);
+      // Laid out at the layout size; Chart.js scales the canvas up by the pixel ratio as it draws.
+      const sub = createCanvas(Math.round(doc.width / doc.pixelRatio), Math.round(h / doc.pixelRatio));
+      const config = {
+        ...panel.config,
+        options: { ...panel.config.options, devicePixelRatio: doc.pixelRatio },
+      };
       // Chart.js draws on any 2D context; in Node it uses its basic (DOM-free) platform.
-      const chart = new Chart(sub.getContext('2d') as never, panel.config as unknown as ChartConfiguration);
-      ctx.drawImage(sub, 0, y);
+      const chart = new Chart(sub.getContext('2d') as never, config as unknown as ChartConfiguration);
+      ctx.drawImage(sub, 0, y, doc.width, h);
       chart.destroy(); // after copying: destroy() clears the canvas
       y += h;
     });

@@ -41,10 +41,10 @@ export class QuickChartRenderer implements ChartRenderer {
       doc.panels.map(async (panel, k) => {
         const qc = new QuickChart(this.apiKey);
         qc.setConfig(panel.config as object)
-          .setWidth(doc.width)
-          .setHeight(heights[k]!)
+          .setWidth(Math.round(doc.width / doc.pixelRatio))
+          .setHeight(Math.round(heights[k]! / doc.pixelRatio))
           .setBackgroundColor(doc.background)
-          .setDevicePixelRatio(1)
+          .setDevicePixelRatio(doc.pixelRatio)
           .setVersion('4')
           .setFormat('png')
           .setHost(this.url.host)

@@ -29,7 +29,7 @@ import { argInfos } from '../args.js';
 import { type ChatRef, ROLES, type SentMessage } from '../command.js';
 import { completions } from '../complete.js';
 import type { Dispatcher, Person, Transport } from '../dispatch.js';
-import { type Dialect, images, type Reply, renderMessages, reply } from '../reply.js';
+import { type Dialect, images, PHONE_WIDTH, type Reply, renderMessages, reply } from '../reply.js';
 import type { ChatStatus } from '../services.js';
 import { deployCommands, slashCommands } from './commands.js';
 
@@ -45,6 +45,7 @@ export const DISCORD_MARKDOWN: Dialect = {
   preClose: '\n```',
   escapePre: (t) => t.replace(/```/g, '`\u200b``'),
   limit: 2000,
+  width: PHONE_WIDTH,
 };
 
 const BUTTON_STYLE = { primary: 1, secondary: 2, success: 3, danger: 4 } as const;

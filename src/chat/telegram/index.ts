@@ -17,7 +17,7 @@ import type { Logger } from '../../logger.js';
 import type { ChatAdapter } from '../adapter.js';
 import type { ChatRef, SentMessage } from '../command.js';
 import type { Dispatcher, Person, Transport } from '../dispatch.js';
-import { type Dialect, images, type Reply, renderMessages } from '../reply.js';
+import { type Dialect, images, PHONE_WIDTH, type Reply, renderMessages } from '../reply.js';
 import type { ChatStatus } from '../services.js';
 import { TELEGRAM_LIMITS, Throttle, type ThrottleSpec } from '../throttle.js';
 
@@ -32,6 +32,7 @@ export const TELEGRAM_HTML: Dialect = {
   preClose: '</pre>',
   escapePre: escapeHtml,
   limit: 4096,
+  width: PHONE_WIDTH,
 };
 const CAPTION_LIMIT = 1024;
 
