@@ -257,5 +257,6 @@ export class MarketData {
 
 /** Why a decision has no data: the exchange has not answered (the samples are not taken for now). */
 export function noMarketData(exchange: string, error: string): string {
-  return `no market data yet: ${exchange} unreachable (${error.split('\n')[0]!.slice(0, 160)})`;
+  const cause = error.split('\n')[0]!.split(' <')[0]!;
+  return `no market data yet: ${exchange} unreachable (${cause.length > 120 ? `${cause.slice(0, 119)}…` : cause})`;
 }

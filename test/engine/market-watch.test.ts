@@ -330,3 +330,68 @@ describe('correlation', () => {
     expect(returnCorrelation(a, candlesFrom(series(5, (i) => i + 1)))).toBeNull();
   });
 });
+
+describe('no sample feeds a decision while the exchange is down (MARKET_DATA=auto, exchange feed)', () => {
+  // An exchange whose BTC climbs 0.4 % an hour around 60,000: nothing like any bundled sample.
+  const candles = series(400, (i) => 60_000 * 1.004 ** i);
+  const NOW = T0 + 399 * H + 60_000;
+  let emu: ExchangeEmulator;
+
+  beforeAll(async () => {
+    emu = await new ExchangeEmulator([
+      { symbol: 'BTC/USDT', candles, intervalMs: H },
+      { symbol: 'ETH/USDT', candles, intervalMs: H },
+    ]).start();
+    emu.now = () => NOW;
+  });
+  afterAll(async () => emu.stop());
+
+  it('says the regime, scanner and pairlist have no data and refuses entries, until the exchange answers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bosun-outage-'));
+    const config = loadConfig({
+      env: {
+        EXCHANGE_API_URL: emu.url,
+        MARKET_FEED: 'exchange',
+        DATA_DIR: dir,
+        REGIME_TIMEFRAME: '1h',
+        SCAN_TIMEFRAME: '1h',
+      },
+      dotenv: false,
+    });
+    const store = await StateStore.open(join(dir, 'state'));
+    const market = new MarketData(config, logger, undefined, () => NOW);
+    const watch = new MarketWatch({ config, market, store, logger, now: () => NOW, providers: [] });
+
+    // Down: candles, tickers and books answered 503 (ccxt: ExchangeNotAvailable, a network error).
+    // The market list still answers, so recovery here does not hang on ccxt keeping a failed market
+    // load (issue 17 item 16, fixed in the download code).
+    for (const path of ['/api/v3/klines', '/api/v3/ticker', '/api/v3/depth'])
+      emu.fault({ status: 503, path, times: 10_000 });
+    const noData = /^no market data yet: binance unreachable \(/;
+    await expect(watch.clock(NOW, true)).rejects.toThrow(noData);
+    expect(watch.gate('long')).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/^regime unknown: no market data yet: binance unreachable/),
+    });
+    expect(watch.regime()).toMatchObject({
+      state: 'unknown',
+      why: expect.stringMatching(noData),
+      effect: 'Entries are refused until it is measured.',
+    });
+    await expect(watch.scan('1h')).rejects.toThrow(noData);
+    await expect(watch.pairlist()).rejects.toThrow(noData);
+    expect(store.data.regime).toBeUndefined();
+
+    // Up: the next attempt reads the exchange's candles, and nothing else.
+    emu.clearFaults();
+    const change = await watch.clock(NOW, true);
+    expect(change).toMatchObject({ at: NOW, from: null, to: 'RISK_ON' });
+    expect(watch.gate('long')).toMatchObject({ ok: true, state: 'RISK_ON' });
+    const scan = await watch.scan('1h');
+    expect(scan.source).toBe('binance tickers');
+    const btc = scan.rows.find((r) => r.symbol === 'BTC/USDT')!;
+    // Priced from the exchange's candles (near 295,000), not from a bundled sample.
+    const nearest = Math.min(...[398, 399].map((i) => Math.abs(candles[i]!.close - btc.last)));
+    expect(nearest / btc.last).toBeLessThan(1e-9);
+  });
+});
