@@ -468,7 +468,7 @@ export class MarketWatch {
    * The engine's clock reached `now`: measure when a candle of REGIME_TIMEFRAME closed since the
    * last attempt (or none was made yet); with `retry`, also when the last attempt failed (the wall
    * clock's retries on a live feed). Calls run one at a time, in order, so a replay measures at the
-   * same candles, and hence trades the same, at any speed.
+   * same candles, and hence trades the same, at any speed (and across a restart).
    */
   clock(now: number, retry = false): Promise<RegimeChange | undefined> {
     const next = this.queue.then(() => {
@@ -476,7 +476,9 @@ export class MarketWatch {
       const closed =
         this.attemptedAt === undefined || bucketStart(now, tfMs) > bucketStart(this.attemptedAt, tfMs);
       if (!closed && !(retry && this.unknown !== undefined)) return undefined;
-      return this.measure(now);
+      // Between two closes the inputs are those of the last close, so the reading is stamped with
+      // it: a replay resumed after a restart then holds and changes state exactly as without one.
+      return this.measure(bucketStart(now, tfMs));
     });
     this.queue = next.then(
       () => undefined,

@@ -385,7 +385,8 @@ describe('no sample feeds a decision while the exchange is down (MARKET_DATA=aut
     // Up: the next attempt reads the exchange's candles, and nothing else.
     emu.clearFaults();
     const change = await watch.clock(NOW, true);
-    expect(change).toMatchObject({ at: NOW, from: null, to: 'RISK_ON' });
+    // Read at the last hourly close before NOW.
+    expect(change).toMatchObject({ at: T0 + 399 * H, from: null, to: 'RISK_ON' });
     expect(watch.gate('long')).toMatchObject({ ok: true, state: 'RISK_ON' });
     const scan = await watch.scan('1h');
     expect(scan.source).toBe('binance tickers');
