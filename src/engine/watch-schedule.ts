@@ -123,21 +123,27 @@ export function watchSchedule(
   const safely = (what: string, job: () => Promise<unknown>) => () =>
     void job().catch((err: unknown) => logger.warn({ error: toAppError(err).message }, `${what} failed`));
   let failing = false;
+  let busy = false;
   const regime = () => {
     const e = engine();
-    if (e.feed.accelerated) return;
-    void watch.clock(e.now(), true).then(
-      (change) => {
-        if (failing) logger.info('regime measured again');
-        failing = false;
-        if (change) e.announce([{ type: 'regime', change }]);
-      },
-      (err: unknown) => {
-        // Said once per outage; the reason is in /regime and in each refused entry.
-        if (!failing) logger.warn({ error: toAppError(err).message }, 'regime unknown; retrying');
-        failing = true;
-      },
-    );
+    // One attempt at a time: a slow exchange does not pile them up.
+    if (e.feed.accelerated || busy) return;
+    busy = true;
+    void watch
+      .clock(e.now(), true)
+      .finally(() => (busy = false))
+      .then(
+        (change) => {
+          if (failing) logger.info('regime measured again');
+          failing = false;
+          if (change) e.announce([{ type: 'regime', change }]);
+        },
+        (err: unknown) => {
+          // Said once per outage; the reason is in /regime and in each refused entry.
+          if (!failing) logger.warn({ error: toAppError(err).message }, 'regime unknown; retrying');
+          failing = true;
+        },
+      );
   };
   const timers = [
     setInterval(regime, retryMs),

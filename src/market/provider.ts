@@ -143,25 +143,36 @@ export class MarketData {
    */
   private async forDecision(req: CandleRequest, tfMs: number): Promise<CandleAnswer> {
     const mode = this.config.marketData;
+    const until = Math.min(this.now(), req.until ?? Number.POSITIVE_INFINITY);
+    const why = `${this.config.exchange.id} unreachable`;
+    /** A sample that reaches `until`, or undefined. */
+    const covering = (): CandleAnswer | undefined => {
+      let sample: CandleAnswer;
+      try {
+        sample = this.fromSamples(req, tfMs, why);
+      } catch {
+        return undefined;
+      }
+      const c = sample.candles;
+      const end = c.length > 0 ? c.time[c.length - 1]! + tfMs : Number.NEGATIVE_INFINITY;
+      return until - end < 2 * tfMs ? sample : undefined;
+    };
+    // A read of the past (a replay's clock) while the exchange was just found unreachable: a sample
+    // of that time answers at once. A read of now always asks the exchange again.
+    const past = this.now() - until >= 2 * tfMs;
+    if (mode === 'auto' && past && this.now() < this.offlineUntil) {
+      const sample = covering();
+      if (sample) return sample;
+    }
     try {
       return await this.fromExchange(req, tfMs, mode === 'auto' ? 1 : 5);
     } catch (err) {
       const e = toAppError(err);
       if (e.code !== 'NETWORK') throw e;
       this.markOffline();
-      const none = new AppError('NETWORK', noMarketData(this.config.exchange.id, e.message), { cause: err });
-      if (mode !== 'auto') throw none;
-      const until = Math.min(this.now(), req.until ?? Number.POSITIVE_INFINITY);
-      let sample: CandleAnswer;
-      try {
-        sample = this.fromSamples(req, tfMs, `${this.config.exchange.id} unreachable`);
-      } catch {
-        throw none;
-      }
-      const c = sample.candles;
-      const end = c.length > 0 ? c.time[c.length - 1]! + tfMs : Number.NEGATIVE_INFINITY;
-      if (until - end >= 2 * tfMs) throw none;
-      return sample;
+      const sample = mode === 'auto' ? covering() : undefined;
+      if (sample) return sample;
+      throw new AppError('NETWORK', noMarketData(this.config.exchange.id, e.message), { cause: err });
     }
   }
 

@@ -6,9 +6,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import type { Engine, EngineEvent } from '../../src/engine/engine.js';
 import { MarketWatch, returnCorrelation } from '../../src/engine/market-watch.js';
+import { watchSchedule } from '../../src/engine/watch-schedule.js';
 import { filterPairs, filtersFrom, setFilter } from '../../src/engine/pairlist.js';
 import {
   classify,
@@ -394,5 +396,38 @@ describe('no sample feeds a decision while the exchange is down (MARKET_DATA=aut
     // Priced from the exchange's candles (near 295,000), not from a bundled sample.
     const nearest = Math.min(...[398, 399].map((i) => Math.abs(candles[i]!.close - btc.last)));
     expect(nearest / btc.last).toBeLessThan(1e-9);
+  });
+
+  it('is measured on a live feed as soon as the exchange answers, retried on the wall clock, and announced', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bosun-outage-'));
+    const config = loadConfig({
+      env: { EXCHANGE_API_URL: emu.url, MARKET_FEED: 'exchange', DATA_DIR: dir, REGIME_TIMEFRAME: '1h' },
+      dotenv: false,
+    });
+    const store = await StateStore.open(join(dir, 'state'));
+    const market = new MarketData(config, logger, undefined, () => NOW);
+    const watch = new MarketWatch({ config, market, store, logger, now: () => NOW, providers: [] });
+    emu.fault({ status: 503, path: '/api/v3/klines', times: 10_000 });
+    // The schedule needs of the engine only its clock, its feed's pace and its announcements.
+    const announced: EngineEvent[] = [];
+    const engine = {
+      feed: { accelerated: false },
+      now: () => NOW,
+      announce: (events: EngineEvent[]) => announced.push(...events),
+    } as unknown as Engine;
+    const timers = watchSchedule(watch, () => engine, config, logger, 50);
+    try {
+      const wait = { timeout: 8000 };
+      await vi.waitFor(() => expect(watch.regime()).toMatchObject({ state: 'unknown' }), wait);
+      const asked = emu.calls('/api/v3/klines').length;
+      await vi.waitFor(() => expect(emu.calls('/api/v3/klines').length).toBeGreaterThan(asked), wait);
+      expect(announced).toEqual([]);
+      emu.clearFaults();
+      await vi.waitFor(() => expect(announced).toHaveLength(1), wait);
+      expect(announced[0]).toMatchObject({ type: 'regime', change: { from: null, to: 'RISK_ON' } });
+      expect(watch.gate('long')).toMatchObject({ ok: true, state: 'RISK_ON' });
+    } finally {
+      for (const t of timers) clearInterval(t);
+    }
   });
 });
