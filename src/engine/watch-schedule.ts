@@ -15,6 +15,8 @@ import type { MarketWatch } from './market-watch.js';
 
 /** How often a live feed retries a regime that could not be measured (wall clock). */
 export const REGIME_RETRY_MS = 60_000;
+/** How long after a close the wall clock asks for it (exchanges publish a candle with a delay). */
+const SETTLE_MS = 3000;
 
 /**
  * A feed that first tells `before` where the engine's clock is going: with the close of each
@@ -130,7 +132,7 @@ export function watchSchedule(
     if (e.feed.accelerated || busy) return;
     busy = true;
     void watch
-      .clock(e.now(), true)
+      .clock(e.now() - SETTLE_MS, true)
       .finally(() => (busy = false))
       .then(
         (change) => {
