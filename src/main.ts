@@ -21,7 +21,7 @@ import { Notifier } from './chat/notifier.js';
 import { tokenize } from './chat/args.js';
 import { Engine, type EngineOptions, engineSettings, type RunSpec } from './engine/engine.js';
 import { MarketWatch } from './engine/market-watch.js';
-import { type Feed, ReplayFeed } from './engine/feed.js';
+import type { Feed, ReplayFeed } from './engine/feed.js';
 import { regimeClock, watchSchedule } from './engine/watch-schedule.js';
 import { Trading } from './engine/trading.js';
 import { AppError } from './errors.js';
@@ -78,7 +78,8 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
     store,
     logger: logger.child({ module: 'watch' }),
     now: (): number => trading.engine.now(),
-    ...(feed instanceof ReplayFeed ? { replay: feed } : {}),
+    // A replay's regime is read from the replay's own candles.
+    ...(feed.kind === 'replay' ? { replay: feed as ReplayFeed } : {}),
   });
   const clocked = (f: Feed): Feed =>
     regimeClock(f, watch, (): Engine => trading.engine, logger.child({ module: 'watch' }));
