@@ -14,19 +14,23 @@ export default defineCommand({
   async run(_args, ctx) {
     const { config } = ctx.services;
     const tz = config.timezone;
-    const r = await ctx.services.watch.regime();
-    const x = r.reading;
-    const out = reply()
-      .line(
-        bold(`Regime ${r.state}`),
-        ` since ${localStamp(r.since, tz)} ${tz}, on ${config.regime.symbol} ${config.regime.timeframe}`,
-      )
-      .line(
-        `Now the inputs say ${x.state} (confidence ${Math.round(x.confidence * 100)}%, price score ${x.score >= 0 ? '+' : ''}${x.score.toFixed(2)})` +
-          (x.state !== r.state ? `; held ${formatDuration(r.heldFor)} more before it may change` : ''),
-      );
-    for (const reason of x.reasons) out.line(`• ${reason}`);
-    for (const f of x.failures) out.line(italic(`${f.provider} unavailable: ${f.error}`));
+    const r = ctx.services.watch.regime();
+    const on = `on ${config.regime.symbol} ${config.regime.timeframe}`;
+    const out = reply();
+    if (r.state === 'unknown') {
+      out.line(bold('Regime unknown'), `, ${on}: ${r.why}`);
+      if (r.effect) out.line(r.effect);
+    } else {
+      const x = r.reading;
+      out
+        .line(bold(`Regime ${r.state}`), ` since ${localStamp(r.since, tz)} ${tz}, ${on}`)
+        .line(
+          `Now the inputs say ${x.state} (confidence ${Math.round(x.confidence * 100)}%, price score ${x.score >= 0 ? '+' : ''}${x.score.toFixed(2)})` +
+            (x.state !== r.state ? `; held ${formatDuration(r.heldFor)} more before it may change` : ''),
+        );
+      for (const reason of x.reasons) out.line(`• ${reason}`);
+      for (const f of x.failures) out.line(italic(`${f.provider} unavailable: ${f.error}`));
+    }
     if (r.providers === 0)
       out.line(
         italic(

@@ -21,7 +21,8 @@ import { Notifier } from './chat/notifier.js';
 import { tokenize } from './chat/args.js';
 import { Engine, type EngineOptions, engineSettings, type RunSpec } from './engine/engine.js';
 import { MarketWatch } from './engine/market-watch.js';
-import type { Feed } from './engine/feed.js';
+import type { Feed, ReplayFeed } from './engine/feed.js';
+import { regimeClock, watchSchedule } from './engine/watch-schedule.js';
 import { Trading } from './engine/trading.js';
 import { AppError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
@@ -77,11 +78,15 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
     store,
     logger: logger.child({ module: 'watch' }),
     now: (): number => trading.engine.now(),
+    // A replay's regime is read from the replay's own candles.
+    ...(feed.kind === 'replay' ? { replay: feed as ReplayFeed } : {}),
   });
+  const clocked = (f: Feed): Feed =>
+    regimeClock(f, watch, (): Engine => trading.engine, logger.child({ module: 'watch' }));
   const regimeGate: EngineOptions['regimeGate'] = (side, confidence) => watch.gate(side, confidence);
   const paper = new Engine({
     store,
-    feed,
+    feed: clocked(feed),
     settings: engineSettings(config),
     logger: logger.child({ module: 'engine' }),
     scheduleReports: !feed.accelerated,
@@ -94,7 +99,7 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
     regimeGate,
     liveFeed: async () => {
       const { ExchangeFeed } = await import('./engine/exchange-feed.js');
-      return new ExchangeFeed(config, logger.child({ module: 'feed' }));
+      return clocked(new ExchangeFeed(config, logger.child({ module: 'feed' })));
     },
   });
   const adapters: ChatAdapter[] = [];
@@ -174,7 +179,12 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
   }
   const notifier = new Notifier(trading, services, () => adapters, logger.child({ module: 'notify' }));
   notifier.start();
-  const timers = watchSchedule(watch, trading, config, logger.child({ module: 'watch' }));
+  const timers = watchSchedule(
+    watch,
+    (): Engine => trading.engine,
+    config,
+    logger.child({ module: 'watch' }),
+  );
   // The console is the person at the terminal: on a fresh state it hears everything.
   if (wantConsole && fresh && !('console:local' in store.data.subscriptions))
     await store.update((s) => {
@@ -335,46 +345,4 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       process.exitCode = e.isUserError ? 2 : 1;
     },
   );
-}
-
-/**
- * The market watch's schedule (wall clock): the regime measured every minute (a change is announced
- * after it is stored), the pairlist refreshed every PAIRLIST_REFRESH, and, when SCAN_INTERVAL is set,
- * a scan whose top SCAN_TOP markets go to the chats subscribed to signals. Failures are logged.
- */
-function watchSchedule(
-  watch: MarketWatch,
-  trading: Trading,
-  config: Config,
-  logger: Logger,
-): NodeJS.Timeout[] {
-  const safely = (what: string, job: () => Promise<unknown>) => () =>
-    void job().catch((err: unknown) => logger.warn({ error: toAppError(err).message }, `${what} failed`));
-  let lastChange = watch.history().length;
-  const regime = safely('regime', async () => {
-    const r = await watch.regime();
-    for (const change of r.history.slice(lastChange)) trading.engine.announce([{ type: 'regime', change }]);
-    lastChange = r.history.length;
-  });
-  const timers = [
-    setInterval(regime, 60_000),
-    setInterval(
-      safely('pairlist', () => watch.refresh()),
-      config.pairlist.refresh,
-    ),
-  ];
-  if (config.scanner.interval !== 'off') {
-    const top = config.scanner.top;
-    timers.push(
-      setInterval(
-        safely('scan', async () =>
-          trading.engine.announce([{ type: 'scan', result: await watch.scan(), top }]),
-        ),
-        config.scanner.interval,
-      ),
-    );
-  }
-  for (const t of timers) t.unref();
-  setImmediate(regime);
-  return timers;
 }

@@ -807,7 +807,12 @@ export class Engine implements FeedHandler {
 
   onEnd(): void {
     this.emit([
-      { type: 'feed', up: false, detail: 'the replay reached the end of its file; runs wait for candles' },
+      {
+        type: 'feed',
+        up: false,
+        detail:
+          'the replay reached the end of its file; runs wait for candles. To start it over, stop bosun, delete bosun.json in DATA_DIR (the runs, trades and balances of this replay) and start it again',
+      },
     ]);
   }
 

@@ -9,8 +9,9 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
 import { AppError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { MarketData } from '../market/provider.js';
-import { timeframeMs } from '../market/timeframe.js';
+import { type MarketData, noMarketData } from '../market/provider.js';
+import { bucketStart } from '../market/resample.js';
+import { isoTime, timeframeMs } from '../market/timeframe.js';
 import type { Candles } from '../market/types.js';
 import type { StateStore } from '../store/state.js';
 import { writeFileAtomic } from '../store/atomic.js';
@@ -27,11 +28,13 @@ import {
   classify,
   priceInputs,
   REGIME_DEFAULTS,
+  type RegimeChange,
   type RegimeReading,
   RegimeTracker,
   regimeGate,
 } from './regime.js';
 import { configuredProviders, readProviders, type RegimeProvider } from './regime-providers.js';
+import type { ReplayFeed } from './feed.js';
 
 export interface ScanRow {
   symbol: string;
@@ -95,6 +98,19 @@ export function returnCorrelation(a: Candles, b: Candles, n = 100): number | nul
   return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : null;
 }
 
+/** What /regime shows: the state in force with the reading it came from, or why it is unknown. */
+export type RegimeView = {
+  since: number;
+  history: RegimeTracker['history'];
+  /** Ms the state is held before it may change. */
+  heldFor: number;
+  /** Outside inputs configured. */
+  providers: number;
+} & (
+  | { state: RegimeReading['state']; reading: RegimeReading }
+  | { state: 'unknown'; why: string; effect: string }
+);
+
 export interface MarketWatchOptions {
   config: Readonly<Config>;
   market: MarketData;
@@ -105,11 +121,22 @@ export interface MarketWatchOptions {
   providers?: RegimeProvider[];
   /** Where snapshots are kept (default: DATA_DIR/snapshots.json). */
   snapshotFile?: string;
+  /**
+   * The replay the engine plays (MARKET_FEED=replay): the regime reads its own candles, closed by its
+   * clock, and nothing else; the scanner and pairlist may take the bundled samples of its time.
+   */
+  replay?: Pick<ReplayFeed, 'symbol' | 'history'>;
 }
 
 export class MarketWatch {
   private pairs: PairlistResult | undefined;
   private readonly tracker: RegimeTracker;
+  /** Engine-clock times of the last regime attempt and of the last reading taken in this process. */
+  private attemptedAt: number | undefined;
+  private measuredAt: number | undefined;
+  /** Why the last attempt failed (undefined after a reading). */
+  private unknown: string | undefined;
+  private queue: Promise<void> = Promise.resolve();
   private readonly providers: RegimeProvider[];
   private readonly snapshotFile: string;
 
@@ -166,12 +193,17 @@ export class MarketWatch {
 
   private source = '';
 
-  /** One batched tickers call (never one per market); without an exchange, the bundled samples. */
+  /**
+   * One batched tickers call (never one per market). The bundled samples' markets stand in only
+   * with MARKET_DATA=samples, or on a replay (whose time is theirs) while the exchange is
+   * unreachable. Otherwise an unreachable exchange leaves no list: a NETWORK error saying there is no
+   * market data yet (old samples never stand in for now).
+   */
   async refresh(): Promise<PairlistResult & { source: string }> {
     const f = this.filters();
     const now = this.o.now();
     try {
-      const ex = await this.o.market.exchange();
+      const ex = await this.o.market.exchange(!this.o.replay);
       if (ex) {
         const { withRetry } = await import('../market/download.js');
         const opts = {
@@ -192,9 +224,13 @@ export class MarketWatch {
       const e = toAppError(err);
       if (this.o.config.marketData !== 'auto' || e.code !== 'NETWORK') throw e;
       this.o.market.markOffline();
-      this.o.logger.warn({ error: e.message }, 'tickers unavailable; the pairlist uses the bundled samples');
+      if (!this.o.replay) {
+        this.pairs = undefined;
+        throw new AppError('NETWORK', noMarketData(this.o.config.exchange.id, e.message), { cause: err });
+      }
+      this.o.logger.warn({ error: e.message }, 'tickers unavailable; the replay lists the bundled samples');
     }
-    // Offline: the bundled samples' markets, filtered only by quote and deny list (no tickers to judge).
+    // The bundled samples' markets, filtered only by quote and deny list (no tickers to judge).
     const pairs = this.o.market
       .sampleSymbols()
       .filter((symbol) => f.quotes.includes(symbol.split('/')[1]!) && !f.deny.includes(symbol))
@@ -204,24 +240,35 @@ export class MarketWatch {
     return { ...this.pairs, source: this.source };
   }
 
+  /**
+   * Candles a decision rests on, closed by the engine's clock: the exchange's, or a bundled sample
+   * only where it reaches that time (see MarketData: never an old sample in place of now).
+   */
+  private async decisionCandles(
+    symbol: string,
+    timeframe: string,
+    bars: number,
+    signal?: AbortSignal,
+  ): Promise<Candles> {
+    const answer = await this.o.market.candles({
+      symbol,
+      timeframe,
+      period: bars * timeframeMs(timeframe),
+      until: this.o.now(),
+      decision: true,
+      ...(signal ? { signal } : {}),
+    });
+    return answer.candles;
+  }
+
   // --- the scanner ---
 
   /** Rank the listed markets by momentum strength on `timeframe`, with the reasons; keep snapshots. */
   async scan(timeframe = this.o.config.scanner.timeframe, signal?: AbortSignal): Promise<ScanResult> {
-    const tfMs = timeframeMs(timeframe);
     const list = await this.pairlist();
     const until = this.o.now();
     const ref = this.o.config.regime.symbol;
-    const load = async (symbol: string) =>
-      (
-        await this.o.market.candles({
-          symbol,
-          timeframe,
-          period: SCAN_BARS * tfMs,
-          until,
-          ...(signal ? { signal } : {}),
-        })
-      ).candles;
+    const load = (symbol: string) => this.decisionCandles(symbol, timeframe, SCAN_BARS, signal);
     const reference = await load(ref).catch(() => undefined);
     const rows: ScanRow[] = [];
     const skipped: ScanResult['skipped'] = [];
@@ -296,8 +343,12 @@ export class MarketWatch {
     return { at: until, timeframe, rows, skipped, source: list.source };
   }
 
-  /** Order-book tops for the leading markets only (one call each), when an exchange is reachable. */
+  /**
+   * Order-book tops for the leading markets only (one call each), when an exchange is reachable;
+   * none on a replay (today's book says nothing of the replay's time).
+   */
   private async orderBookTops(snaps: Snapshot[], symbols: string[]): Promise<void> {
+    if (this.o.replay) return;
     let ex: Exchange | undefined;
     try {
       ex = await this.o.market.exchange();
@@ -346,48 +397,60 @@ export class MarketWatch {
   // --- the regime ---
 
   /**
-   * Measure the regime now: the reference market's trend and volatility, breadth over the listed
-   * markets, and the outside inputs if any are configured; then hysteresis. Stored before returned.
+   * The regime's inputs at `now`: the reference market's trend and volatility, breadth over the
+   * listed markets, and the outside inputs if any are configured. Only candles closed by `now`
+   * count (a replay's own candles up to its clock). Throws, with why, when there is no data.
    */
-  async regime(): Promise<{
-    reading: RegimeReading;
-    state: RegimeReading['state'];
-    since: number;
-    history: RegimeTracker['history'];
-    heldFor: number;
-    providers: number;
-  }> {
+  private async read(now: number): Promise<RegimeReading> {
     const { symbol, timeframe } = this.o.config.regime;
-    const tfMs = timeframeMs(timeframe);
-    const now = this.o.now();
     const lookback = REGIME_DEFAULTS.lookback;
-    const req = { timeframe, period: (lookback + 60) * tfMs, until: now };
-    const reference = (await this.o.market.candles({ ...req, symbol })).candles;
+    const bars = lookback + 60;
+    // A replay's regime is read from its own candles (its one market, breadth included): the same
+    // at any speed, and never beyond its clock.
+    const replay = this.o.replay;
+    const reference = replay
+      ? await replay.history(symbol, timeframe, bars)
+      : await this.decisionCandles(symbol, timeframe, bars);
     if (reference.length < lookback)
       throw new AppError(
         'NOT_FOUND',
-        `the regime needs ${lookback} ${timeframe} candles of ${symbol}; only ${reference.length} are available`,
+        `the regime needs ${lookback} ${timeframe} candles of ${symbol}; only ${reference.length} are available yet`,
       );
-    const markets: Candles[] = [];
-    const pairs = await this.pairlist().catch(() => undefined);
+    const markets: Candles[] = replay ? [reference] : [];
+    const pairs = replay ? undefined : await this.pairlist().catch(() => undefined);
     for (const p of pairs?.pairs ?? []) {
       if (p.symbol === symbol) {
         markets.push(reference);
         continue;
       }
-      const c = await this.o.market.candles({ ...req, symbol: p.symbol }).catch(() => undefined);
-      if (c) markets.push(c.candles);
+      const c = await this.decisionCandles(p.symbol, timeframe, bars).catch(() => undefined);
+      if (c) markets.push(c);
     }
     const { readings, failures } = await readProviders(this.providers, now);
-    const reading = classify(
+    return classify(
       priceInputs(reference, markets, lookback),
       readings,
-      {
-        ...REGIME_DEFAULTS,
-        minDwellMs: this.o.config.regime.minDwell,
-      },
+      { ...REGIME_DEFAULTS, minDwellMs: this.o.config.regime.minDwell },
       failures,
     );
+  }
+
+  /**
+   * Measure the regime at `now` (the engine's clock) and feed the hysteresis; a change is stored
+   * before it is returned (the caller announces it). A failure is kept as the reason the regime is
+   * unknown, and thrown.
+   */
+  async measure(now = this.o.now()): Promise<RegimeChange | undefined> {
+    this.attemptedAt = now;
+    let reading: RegimeReading;
+    try {
+      reading = await this.read(now);
+    } catch (err) {
+      this.unknown = toAppError(err).message;
+      throw err;
+    }
+    this.unknown = undefined;
+    this.measuredAt = now;
     const change = this.tracker.update(now, reading);
     if (change) {
       await this.o.store.update((s) => {
@@ -398,14 +461,74 @@ export class MarketWatch {
         };
       });
     }
-    return {
-      reading,
-      state: this.tracker.state!,
+    return change;
+  }
+
+  /**
+   * The engine's clock reached `now`: measure when a candle of REGIME_TIMEFRAME closed since the
+   * last attempt (or none was made yet); with `retry`, also when the last attempt failed (the wall
+   * clock's retries on a live feed). Calls run one at a time, in order, so a replay measures at the
+   * same candles, and hence trades the same, at any speed (and across a restart).
+   */
+  clock(now: number, retry = false): Promise<RegimeChange | undefined> {
+    const next = this.queue.then(() => {
+      const tfMs = timeframeMs(this.o.config.regime.timeframe);
+      const closed =
+        this.attemptedAt === undefined || bucketStart(now, tfMs) > bucketStart(this.attemptedAt, tfMs);
+      if (!closed && !(retry && this.unknown !== undefined)) return undefined;
+      // Between two closes the inputs are those of the last close, so the reading is stamped with
+      // it: a replay resumed after a restart then holds and changes state exactly as without one.
+      return this.measure(bucketStart(now, tfMs));
+    });
+    this.queue = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  /**
+   * The state in force at the engine's clock, or undefined while it is unknown: never measured in
+   * this process, or (off a replay) its last reading is older than two regime candles.
+   */
+  private known(): RegimeReading['state'] | undefined {
+    if (this.measuredAt === undefined || this.tracker.state === null) return undefined;
+    const tfMs = timeframeMs(this.o.config.regime.timeframe);
+    if (!this.o.replay && this.o.now() - this.measuredAt > 2 * tfMs) return undefined;
+    return this.tracker.state;
+  }
+
+  /** Why the regime is unknown now, for a refusal and /regime. */
+  private unknownWhy(): string {
+    if (this.measuredAt !== undefined && this.unknown === undefined)
+      return `its last reading, at ${isoTime(this.measuredAt)}, is too old`;
+    return this.unknown ?? 'no market data yet';
+  }
+
+  /**
+   * The regime as last measured on the engine's clock (what the gate uses), with its inputs and
+   * history; or `unknown`, with why and what runs do meanwhile.
+   */
+  regime(): RegimeView {
+    const state = this.known();
+    const reading = this.tracker.last;
+    const common = {
       since: this.tracker.since,
       history: this.tracker.history,
-      heldFor: this.tracker.heldFor(now),
+      heldFor: this.tracker.heldFor(this.o.now()),
       providers: this.providers.length,
     };
+    if (state === undefined || reading === undefined)
+      return { ...common, state: 'unknown', why: this.unknownWhy(), effect: this.unknownEffect() };
+    return { ...common, state, reading };
+  }
+
+  /** What runs do while the regime is unknown (see gate()); empty with REGIME_GATE=off. */
+  private unknownEffect(): string {
+    if (this.o.config.regime.gate === 'off') return '';
+    return this.o.replay
+      ? 'On a replay, entries pass ungated until its candles can measure it.'
+      : 'Entries are refused until it is measured.';
   }
 
   /** Regime changes so far (kept across restarts). */
@@ -414,15 +537,21 @@ export class MarketWatch {
   }
 
   /**
-   * The gate a run's entry passes (REGIME_GATE=on): undefined before the first reading, so a bot
-   * that could not measure the regime is not silently blocked; the reason says so in /regime.
+   * The gate a run's entry passes (REGIME_GATE=on). While the regime is unknown, entries are refused
+   * ("regime unknown: no market data yet"): a live bot whose exchange has not answered must not
+   * trade on a guess, nor on old samples. A replay is the exception: its regime is read from its own
+   * candles, and until the file has given enough of them (the first REGIME_TIMEFRAME x 50) entries
+   * pass without a regime factor (undefined), so the first minutes of a replay trade.
    */
   gate(
     side: 'long' | 'short',
     signalConfidence = 1,
   ): { ok: true; factor: number; state: string } | { ok: false; reason: string } | undefined {
-    if (this.o.config.regime.gate === 'off' || this.tracker.state === null) return undefined;
-    const g = regimeGate(this.tracker.state, side, signalConfidence);
-    return g.ok ? { ...g, state: this.tracker.state } : g;
+    if (this.o.config.regime.gate === 'off') return undefined;
+    const state = this.known();
+    if (state === undefined)
+      return this.o.replay ? undefined : { ok: false, reason: `regime unknown: ${this.unknownWhy()}` };
+    const g = regimeGate(state, side, signalConfidence);
+    return g.ok ? { ...g, state } : g;
   }
 }

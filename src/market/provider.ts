@@ -2,6 +2,11 @@
  * Candles for chat commands and the engine: from the exchange through ccxt (with the disk cache, so
  * a range is fetched once), or from the samples bundled with bosun when the exchange cannot be
  * reached or `MARKET_DATA=samples`. Every answer says where its candles came from.
+ *
+ * A sample is old data. It may answer a person who asked for a backtest or a chart (the answer says
+ * so), but a decision (`decision: true`: the regime, the scanner) takes one only when it reaches the
+ * time asked for (a replay's clock inside its span) or `MARKET_DATA=samples` chose the samples;
+ * never in place of now.
  */
 import { readdirSync } from 'node:fs';
 import type { Exchange } from 'ccxt';
@@ -27,6 +32,11 @@ export interface CandleRequest {
   signal?: AbortSignal;
   /** 0..1 while downloading. */
   onProgress?: (fraction: number) => void;
+  /**
+   * The candles feed a decision (regime, scanner): no bundled sample that ends before `until` (now,
+   * off a replay), unless MARKET_DATA=samples; else a NETWORK error saying there is no market data.
+   */
+  decision?: boolean;
 }
 
 export interface CandleAnswer {
@@ -88,11 +98,12 @@ export class MarketData {
 
   /**
    * The exchange's ccxt client for markets, tickers and order books, or undefined when the
-   * configuration keeps bosun on the bundled samples.
+   * configuration keeps bosun on the bundled samples. For a decision it is asked again even while a
+   * recent failure marked it offline: a decision waits for the exchange, it never takes a sample.
    */
-  async exchange(): Promise<Exchange | undefined> {
+  async exchange(decision = false): Promise<Exchange | undefined> {
     if (this.config.marketData === 'samples') return undefined;
-    if (this.config.marketData === 'auto' && this.now() < this.offlineUntil) return undefined;
+    if (this.config.marketData === 'auto' && !decision && this.now() < this.offlineUntil) return undefined;
     const { getExchange } = await import('./download.js');
     return getExchange(this.config.exchange.id, this.config.exchange.apiUrl);
   }
@@ -111,6 +122,7 @@ export class MarketData {
     const tfMs = timeframeMs(req.timeframe);
     const mode = this.config.marketData;
     if (mode === 'samples') return this.fromSamples(req, tfMs, 'MARKET_DATA=samples');
+    if (req.decision) return this.forDecision(req, tfMs);
     if (mode === 'auto' && this.now() < this.offlineUntil)
       return this.fromSamples(req, tfMs, `${this.config.exchange.id} unreachable`);
     try {
@@ -121,6 +133,46 @@ export class MarketData {
       this.offlineUntil = this.now() + OFFLINE_MS;
       this.logger.warn({ error: e.message }, 'exchange unreachable; using the bundled samples');
       return this.fromSamples(req, tfMs, `${this.config.exchange.id} unreachable`);
+    }
+  }
+
+  /**
+   * The exchange; while it is unreachable (MARKET_DATA=auto), a bundled sample only if it reaches the
+   * time asked for (a replay's clock inside its span), never one that ended before: else one line
+   * saying there is no market data yet. The exchange is asked again on every call.
+   */
+  private async forDecision(req: CandleRequest, tfMs: number): Promise<CandleAnswer> {
+    const mode = this.config.marketData;
+    const until = Math.min(this.now(), req.until ?? Number.POSITIVE_INFINITY);
+    const why = `${this.config.exchange.id} unreachable`;
+    /** A sample that reaches `until`, or undefined. */
+    const covering = (): CandleAnswer | undefined => {
+      let sample: CandleAnswer;
+      try {
+        sample = this.fromSamples(req, tfMs, why);
+      } catch {
+        return undefined;
+      }
+      const c = sample.candles;
+      const end = c.length > 0 ? c.time[c.length - 1]! + tfMs : Number.NEGATIVE_INFINITY;
+      return until - end < 2 * tfMs ? sample : undefined;
+    };
+    // A read of the past (a replay's clock) while the exchange was just found unreachable: a sample
+    // of that time answers at once. A read of now always asks the exchange again.
+    const past = this.now() - until >= 2 * tfMs;
+    if (mode === 'auto' && past && this.now() < this.offlineUntil) {
+      const sample = covering();
+      if (sample) return sample;
+    }
+    try {
+      return await this.fromExchange(req, tfMs, mode === 'auto' ? 1 : 5);
+    } catch (err) {
+      const e = toAppError(err);
+      if (e.code !== 'NETWORK') throw e;
+      this.markOffline();
+      const sample = mode === 'auto' ? covering() : undefined;
+      if (sample) return sample;
+      throw new AppError('NETWORK', noMarketData(this.config.exchange.id, e.message), { cause: err });
     }
   }
 
@@ -212,4 +264,10 @@ export class MarketData {
       note: `${why}: bundled sample, ending ${isoTime(end).slice(0, 10)}${short}`,
     };
   }
+}
+
+/** Why a decision has no data: the exchange has not answered (the samples are not taken for now). */
+export function noMarketData(exchange: string, error: string): string {
+  const cause = error.split('\n')[0]!.split(' <')[0]!;
+  return `no market data yet: ${exchange} unreachable (${cause.length > 120 ? `${cause.slice(0, 119)}…` : cause})`;
 }

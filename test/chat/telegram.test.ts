@@ -179,7 +179,10 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     tg.userPresses(VIEWER, scan!, regimeButton!.data);
     await tg.waitFor(() => tg.chatMessages(VIEWER.id).length > before, 'the regime');
     const regime = plain(tg.chatMessages(VIEWER.id).at(-1)!);
-    expect(regime).toMatch(/^Regime (RISK_ON|RISK_OFF|CHOP|DECOUPLED) since .* UTC, on BTC\/USDT 4h\n/);
+    // A replay's regime comes from its own candles: minutes into it, there are too few 4h ones.
+    expect(regime).toMatch(
+      /^Regime unknown, on BTC\/USDT 4h: the regime needs 50 4h candles of BTC\/USDT; only \d+ are available yet\n/,
+    );
     expect(regime).toContain(
       'No outside inputs configured (REGIME_DXY_URL, REGIME_DOMINANCE_URL, REGIME_NEWS_URL): price alone.',
     );

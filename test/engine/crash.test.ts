@@ -39,6 +39,9 @@ function start(dataDir: string, file: string): ChildProcess {
       REPLAY_FILE: file,
       REPLAY_SPEED: '400',
       REPLAY_RUNS: RUNS,
+      // The uninterrupted replay below has no regime gate (the regime's own restarts are tested in
+      // test/engine/regime-clock.test.ts).
+      REGIME_GATE: 'off',
       ...RISK_ENV,
     },
   });

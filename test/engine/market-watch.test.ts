@@ -6,9 +6,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import type { Engine, EngineEvent } from '../../src/engine/engine.js';
 import { MarketWatch, returnCorrelation } from '../../src/engine/market-watch.js';
+import { watchSchedule } from '../../src/engine/watch-schedule.js';
 import { filterPairs, filtersFrom, setFilter } from '../../src/engine/pairlist.js';
 import {
   classify,
@@ -328,5 +330,104 @@ describe('correlation', () => {
     expect(returnCorrelation(a, a)).toBeCloseTo(1, 12);
     expect(returnCorrelation(a, b)!).toBeLessThan(-0.99);
     expect(returnCorrelation(a, candlesFrom(series(5, (i) => i + 1)))).toBeNull();
+  });
+});
+
+describe('no sample feeds a decision while the exchange is down (MARKET_DATA=auto, exchange feed)', () => {
+  // An exchange whose BTC climbs 0.4 % an hour around 60,000: nothing like any bundled sample.
+  const candles = series(400, (i) => 60_000 * 1.004 ** i);
+  const NOW = T0 + 399 * H + 60_000;
+  let emu: ExchangeEmulator;
+
+  beforeAll(async () => {
+    emu = await new ExchangeEmulator([
+      { symbol: 'BTC/USDT', candles, intervalMs: H },
+      { symbol: 'ETH/USDT', candles, intervalMs: H },
+    ]).start();
+    emu.now = () => NOW;
+  });
+  afterAll(async () => emu.stop());
+
+  it('says the regime, scanner and pairlist have no data and refuses entries, until the exchange answers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bosun-outage-'));
+    const config = loadConfig({
+      env: {
+        EXCHANGE_API_URL: emu.url,
+        MARKET_FEED: 'exchange',
+        DATA_DIR: dir,
+        REGIME_TIMEFRAME: '1h',
+        SCAN_TIMEFRAME: '1h',
+      },
+      dotenv: false,
+    });
+    const store = await StateStore.open(join(dir, 'state'));
+    const market = new MarketData(config, logger, undefined, () => NOW);
+    const watch = new MarketWatch({ config, market, store, logger, now: () => NOW, providers: [] });
+
+    // Down: candles, tickers and books answered 503 (ccxt: ExchangeNotAvailable, a network error).
+    // The market list still answers, so recovery here does not hang on ccxt keeping a failed market
+    // load (issue 17 item 16, fixed in the download code).
+    for (const path of ['/api/v3/klines', '/api/v3/ticker', '/api/v3/depth'])
+      emu.fault({ status: 503, path, times: 10_000 });
+    const noData = /^no market data yet: binance unreachable \(/;
+    await expect(watch.clock(NOW, true)).rejects.toThrow(noData);
+    expect(watch.gate('long')).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/^regime unknown: no market data yet: binance unreachable/),
+    });
+    expect(watch.regime()).toMatchObject({
+      state: 'unknown',
+      why: expect.stringMatching(noData),
+      effect: 'Entries are refused until it is measured.',
+    });
+    await expect(watch.scan('1h')).rejects.toThrow(noData);
+    await expect(watch.pairlist()).rejects.toThrow(noData);
+    expect(store.data.regime).toBeUndefined();
+
+    // Up: the next attempt reads the exchange's candles, and nothing else.
+    emu.clearFaults();
+    const change = await watch.clock(NOW, true);
+    // Read at the last hourly close before NOW.
+    expect(change).toMatchObject({ at: T0 + 399 * H, from: null, to: 'RISK_ON' });
+    expect(watch.gate('long')).toMatchObject({ ok: true, state: 'RISK_ON' });
+    const scan = await watch.scan('1h');
+    expect(scan.source).toBe('binance tickers');
+    const btc = scan.rows.find((r) => r.symbol === 'BTC/USDT')!;
+    // Priced from the exchange's candles (near 295,000), not from a bundled sample.
+    const nearest = Math.min(...[398, 399].map((i) => Math.abs(candles[i]!.close - btc.last)));
+    expect(nearest / btc.last).toBeLessThan(1e-9);
+  });
+
+  it('is measured on a live feed as soon as the exchange answers, retried on the wall clock, and announced', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bosun-outage-'));
+    const config = loadConfig({
+      env: { EXCHANGE_API_URL: emu.url, MARKET_FEED: 'exchange', DATA_DIR: dir, REGIME_TIMEFRAME: '1h' },
+      dotenv: false,
+    });
+    const store = await StateStore.open(join(dir, 'state'));
+    const market = new MarketData(config, logger, undefined, () => NOW);
+    const watch = new MarketWatch({ config, market, store, logger, now: () => NOW, providers: [] });
+    emu.fault({ status: 503, path: '/api/v3/klines', times: 10_000 });
+    // The schedule needs of the engine only its clock, its feed's pace and its announcements.
+    const announced: EngineEvent[] = [];
+    const engine = {
+      feed: { accelerated: false },
+      now: () => NOW,
+      announce: (events: EngineEvent[]) => announced.push(...events),
+    } as unknown as Engine;
+    const timers = watchSchedule(watch, () => engine, config, logger, 50);
+    try {
+      const wait = { timeout: 8000 };
+      await vi.waitFor(() => expect(watch.regime()).toMatchObject({ state: 'unknown' }), wait);
+      const asked = emu.calls('/api/v3/klines').length;
+      await vi.waitFor(() => expect(emu.calls('/api/v3/klines').length).toBeGreaterThan(asked), wait);
+      expect(announced).toEqual([]);
+      emu.clearFaults();
+      await vi.waitFor(() => expect(announced).toHaveLength(1), wait);
+      expect(announced[0]).toMatchObject({ type: 'regime', change: { from: null, to: 'RISK_ON' } });
+      expect(watch.gate('long')).toMatchObject({ ok: true, state: 'RISK_ON' });
+    } finally {
+      for (const t of timers) clearInterval(t);
+    }
   });
 });
