@@ -6,7 +6,7 @@ import {
   bestIndex,
   heatmapGrid,
   planSweep,
-  rankedRows,
+  compactRankedRows,
   runPlannedSweep,
   skippedLine,
   sweepFromParams,
@@ -229,7 +229,7 @@ async function sweep(
         .join(' ')}`,
     );
   if (data.note) r.line(italic(data.note));
-  const rows = rankedRows(plan.axes, report.ranked.slice(0, TOP_ROWS));
+  const rows = compactRankedRows(plan.axes, report.ranked.slice(0, TOP_ROWS), rank);
   r.table(rows.slice(1), { header: rows[0]! });
   if (report.ranked.length > TOP_ROWS) r.line(italic(`top ${TOP_ROWS} of ${report.ranked.length}`));
   const skipped = skippedLine(report);

@@ -167,6 +167,41 @@ export function rankedRows(
   ];
 }
 
+/** Short column names of the rank metrics, for the narrow chat table. */
+const METRIC_COLUMN: Record<RankMetric, string> = {
+  sharpe: 'Sharpe',
+  totalReturn: 'return',
+  cagr: 'CAGR',
+  profitFactor: 'PF',
+  sortino: 'Sortino',
+  calmar: 'Calmar',
+  winRate: 'win',
+  expectancy: 'exp.',
+  maxDrawdown: 'max DD',
+};
+
+/**
+ * The ranked sets for a phone: rank, the swept values, the rank metric, the return (when it is not
+ * the rank) and the trades; the single backtest behind the button gives the rest.
+ */
+export function compactRankedRows(
+  axes: readonly SweepAxis[],
+  ranked: ReadonlyArray<{ params: Record<string, unknown>; metrics: Metrics }>,
+  rank: RankMetric,
+): string[][] {
+  const withReturn = rank !== 'totalReturn';
+  return [
+    ['#', ...axes.map((a) => a.name), METRIC_COLUMN[rank], ...(withReturn ? ['return'] : []), 'trades'],
+    ...ranked.map((r, i) => [
+      String(i + 1),
+      ...axes.map((a) => String(r.params[a.name])),
+      metricText(rank, r.metrics[rank]),
+      ...(withReturn ? [pct(r.metrics.totalReturn)] : []),
+      String(r.metrics.trades),
+    ]),
+  ];
+}
+
 /** A rank metric's value as the table shows it. */
 export function metricText(metric: RankMetric, value: number | null | undefined): string {
   if (value === null || value === undefined || Number.isNaN(value)) return 'n/a';

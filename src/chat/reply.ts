@@ -182,14 +182,21 @@ export function wrapLine(line: string, width: number, indent = '  '): string[] {
 /**
  * A table too wide for `width` as stacked cards: one card per row, its first cell as the card's
  * title and each other cell on a line of its own under its column's name; a table without a header
- * keeps its rows, each wrapped. Every line fits `width`.
+ * keeps its rows, a value that does not fit beside its name going under it. Every line fits `width`.
  */
 export function cardLines(block: Extract<Block, { kind: 'table' }>, width: number): string[] {
   const out: string[] = [];
   if (!block.header) {
+    // Name and value: on one line when they fit, else the value under its name.
     for (const row of block.rows) {
       const [first = '', ...rest] = row;
-      out.push(...wrapLine([first, ...rest.filter((c) => c !== '')].join('  '), width));
+      const value = rest.filter((c) => c !== '').join('  ');
+      const line = value ? `${first}  ${value}` : first;
+      if (line.length <= width) out.push(line);
+      else {
+        out.push(...wrapLine(first, width));
+        if (value) out.push(...wrapLine(`  ${value}`, width, '  '));
+      }
     }
     return out;
   }
@@ -203,8 +210,12 @@ export function cardLines(block: Extract<Block, { kind: 'table' }>, width: numbe
       const value = row[c + 1] ?? '';
       if (value === '' || value === '-') return;
       // A column without a name shows its value alone.
+      const line = `  ${name.padEnd(pad)}  ${value}`;
       if (name === '') out.push(...wrapLine(`  ${value}`, width, '    '));
-      else out.push(...wrapLine(`  ${name.padEnd(pad)}  ${value}`, width, indent));
+      else if (line.length <= width) out.push(line);
+      // A value too long beside its name goes whole under it when it fits there.
+      else if (value.length + 4 <= width) out.push(`  ${name}`, `    ${value}`);
+      else out.push(...wrapLine(line, width, indent));
     });
   });
   return out;
