@@ -115,4 +115,21 @@ describe('a chat that cannot connect at start', () => {
     const ix = dc.slash(DC_ADMIN, 'status');
     await dc.waitFor(() => ix.messages.some((m) => m.content !== ''), 'a reply on Discord');
   });
+
+  it('a Discord token refused: reported once without the token, not retried, and the console runs on', async () => {
+    const dc = await new DiscordEmulator({ heartbeatMs: 500 }).start();
+    cleanups.push(() => dc.stop());
+    const wrong = dc.token.replace(/x{5}$/, 'yyyyy');
+    const b = await boot({ DISCORD_BOT_TOKEN: wrong, DISCORD_API_ROOT: dc.apiRoot });
+    await expect(b.bot.connected()).rejects.toThrow(/refused: discord/);
+    const refused = b.logs().filter((l) => /discord refused bosun/.test(String(l.msg)));
+    expect(refused).toHaveLength(1);
+    expect(String(refused[0]!.error)).toMatch(/Discord refused DISCORD_BOT_TOKEN \(invalid token\)/);
+    b.input.write('/status\n');
+    await b.until('the console’s status', () => /discord failed \(Discord refused/.test(b.printed()));
+    // connected() settled: the connecting ended with that one attempt, nothing retries it.
+    expect(dc.restCalls.filter((c) => c.path === '/gateway/bot')).toHaveLength(1);
+    expect(b.logs().filter((l) => /unreachable/.test(String(l.msg)))).toHaveLength(0);
+    expect(JSON.stringify(b.logs()) + b.printed()).not.toContain(wrong.split('.')[2]!);
+  });
 });
