@@ -95,8 +95,7 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
     if (options.signal?.aborted) throw new AppError('INTERNAL', 'start-up abandoned: stopping');
   };
   try {
-    const bot = await assemble(config, logger, options, undo, check);
-    return bot;
+    return await assemble(config, logger, options, undo, check);
   } catch (err) {
     await unwind();
     throw err;
@@ -196,6 +195,7 @@ async function assemble(
   const wantConsole =
     config.chat.console === 'on' || (config.chat.console === 'auto' && (interactive || remote === 0));
   let finished: Promise<void> = new Promise(() => {});
+  let stopping: Promise<void> | undefined;
   if (wantConsole) {
     const { ConsoleChat } = await import('./chat/console/index.js');
     const chat = new ConsoleChat(dispatcher, {
@@ -207,7 +207,7 @@ async function assemble(
     adapters.push(chat);
     finished = chat.closed.then(() => {
       // Ctrl-D on a terminal, or the end of piped commands: the person is done.
-      if (interactive || chat.linesRead > 0) return;
+      if (interactive || chat.linesRead > 0 || stopping) return;
       // Nothing was ever read (stdin is /dev/null or closed): no one asked to stop.
       logger.warn(
         remote > 0 ? {} : { reach: HOW_TO_REACH },
@@ -287,7 +287,6 @@ async function assemble(
     'bosun started',
   );
 
-  let stopping: Promise<void> | undefined;
   return {
     services,
     dispatcher,
@@ -466,7 +465,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.exitCode = code;
     // What the bot started has stopped, and the process ends by itself; a library's leftover timer
     // or socket must not hold it up (nor keep a half-started bot alive after its error line).
-    setTimeout(() => process.exit(code), code === 0 ? 3000 : 500).unref();
+    setTimeout(() => process.exit(code), code === 0 ? 1000 : 500).unref();
   });
 }
 
