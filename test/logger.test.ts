@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rewriteApiUrls } from '../src/market/download.js';
+import { toAppError } from '../src/errors.js';
 import { createLogger, redactor } from '../src/logger.js';
 import { type DcUser, DiscordEmulator } from './emulators/discord/server.js';
 import { ExchangeEmulator } from './emulators/exchange/server.js';
@@ -217,5 +218,14 @@ describe('logger canary: errors of the chat and exchange libraries', () => {
     createLogger({ level: 'info', format: 'json', destination: stream }).warn({ err: new Error(text) }, 'x');
     expect(lines.join('')).not.toContain('hunter2');
     expect(lines.join('')).not.toContain('AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw');
+  });
+
+  it('a library’s error message made into bosun’s error (what a person may be shown) carries no token', () => {
+    const token = '7777777:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
+    const e = toAppError(
+      new Error(`request to http://127.0.0.1:1/bot${token}/getMe failed, reason: refused`),
+    );
+    expect(e.message).toBe('request to http://127.0.0.1:1/bot[REDACTED]/getMe failed, reason: refused');
+    expect(toAppError(`GET /webhooks/1/${'t'.repeat(40)}`).message).toBe('GET /webhooks/1/[REDACTED]');
   });
 });
