@@ -14,6 +14,7 @@ import { type ChatAdapter, keepConnected } from './chat/adapter.js';
 import { Dispatcher } from './chat/dispatch.js';
 import { loadCommands } from './chat/registry.js';
 import type { Services } from './chat/services.js';
+import type { DiscordOptions } from './chat/discord/index.js';
 import type { TelegramOptions } from './chat/telegram/index.js';
 import { type Config, loadConfig, secretValues } from './config.js';
 import { toAppError } from './errors.js';
@@ -64,6 +65,8 @@ export interface StartOptions {
   signal?: AbortSignal;
   /** Telegram tuning (tests): outgoing limits and the long-polling timeout. */
   telegram?: Pick<TelegramOptions, 'throttle' | 'pollTimeout'>;
+  /** Discord tuning (tests): how long to wait for the gateway's READY. */
+  discord?: Pick<DiscordOptions, 'readyTimeoutMs'>;
 }
 
 /** How long the engine waits for the chats' first connection attempts before it starts. */
@@ -187,6 +190,7 @@ async function assemble(
         allowedUsers: config.discord.allowedUsers,
         allowedRoles: config.discord.allowedRoles,
         logger: logger.child({ module: 'discord' }),
+        ...options.discord,
       }),
     );
   }

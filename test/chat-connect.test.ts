@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 
 /** The bot with a console on a pipe and every log line kept; start-up is not told to wait for chats. */
-async function boot(env: Record<string, string>) {
+async function boot(env: Record<string, string>, readyTimeoutMs?: number) {
   const config = loadConfig({
     env: {
       DATA_DIR: mkdtempSync(join(tmpdir(), 'bosun-connect-')),
@@ -57,6 +57,7 @@ async function boot(env: Record<string, string>) {
     interactive: false,
     chatRetryMs: 200,
     telegram: { pollTimeout: 1 },
+    ...(readyTimeoutMs ? { discord: { readyTimeoutMs } } : {}),
   });
   cleanups.push(() => bot.stop());
   const logs = () => raw.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -132,4 +133,34 @@ describe('a chat that cannot connect at start', () => {
     expect(b.logs().filter((l) => /unreachable/.test(String(l.msg)))).toHaveLength(0);
     expect(JSON.stringify(b.logs()) + b.printed()).not.toContain(wrong.split('.')[2]!);
   });
+
+  it.each([
+    ['down', /cannot reach .*Unexpected server response: 503/],
+    ['mute', /no READY from the Discord gateway within 1 s/],
+  ] as const)(
+    'Discord with its REST up and its gateway %s: each failed attempt is handled, reported once, and it connects when the gateway is back',
+    async (state, why) => {
+      const dc = new DiscordEmulator({ heartbeatMs: 500 });
+      dc.gateway = state;
+      await dc.start();
+      cleanups.push(() => dc.stop());
+      const b = await boot(
+        {
+          DISCORD_BOT_TOKEN: dc.token,
+          DISCORD_API_ROOT: dc.apiRoot,
+          DISCORD_GUILD_ID: dc.guildId,
+          DISCORD_ALLOWED_USERS: `${DC_ADMIN.id}:admin`,
+        },
+        1_000,
+      );
+      await b.until('a second attempt', () => b.logs().some((l) => l.msg === 'still unreachable'));
+      const reported = b.logs().filter((l) => /unreachable; retrying/.test(String(l.msg)));
+      expect(reported).toHaveLength(1);
+      expect(reported[0]!.error).toMatch(why);
+      dc.gateway = 'up';
+      await b.bot.connected();
+      const ix = dc.slash(DC_ADMIN, 'status');
+      await dc.waitFor(() => ix.messages.some((m) => m.content !== ''), 'a reply on Discord');
+    },
+  );
 });

@@ -1,6 +1,7 @@
 /** What every chat adapter offers the composition root, and how the root keeps one connected. */
 import { AppError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { redactor } from '../redact.js';
 import type { Platform } from './command.js';
 import type { Reply } from './reply.js';
 import type { ChatStatus } from './services.js';
@@ -121,10 +122,14 @@ export function networkCode(err: unknown): string | undefined {
   return undefined;
 }
 
+const scrub = redactor();
+
 /** One attempt's failure as an error that may be retried, naming where and, when known, why. */
 export function unreachable(platform: string, where: string, err: unknown): AppError {
   const code = networkCode(err);
-  const why = code ?? (isAbort(err) ? 'no answer in time' : 'no answer');
+  const message = err instanceof Error ? err.message : String(err);
+  // The library's own words, when there is no errno to name: cleared of tokens, and short.
+  const why = code ?? (isAbort(err) ? 'no answer in time' : scrub(message).slice(0, 120) || 'no answer');
   return new AppError('NETWORK', `${platform}: cannot reach ${where} (${why})`, { cause: err });
 }
 

@@ -67,7 +67,8 @@ type RepliableInteraction = ChatInputCommandInteraction | ButtonInteraction;
 
 export class DiscordChat implements ChatAdapter {
   readonly platform = 'discord' as const;
-  readonly client: Client;
+  /** The discord.js client; a new one after a failed connection attempt. */
+  client: Client;
   private state: ChatStatus['state'] = 'stopped';
   private detail: string | undefined;
   private accepting = false;
@@ -77,16 +78,31 @@ export class DiscordChat implements ChatAdapter {
     private readonly dispatcher: Dispatcher,
     private readonly options: DiscordOptions,
   ) {
-    this.client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: options.apiRoot } });
-    this.client.on(Events.InteractionCreate, (interaction) => {
-      if (!this.accepting) return;
+    this.client = this.newClient();
+  }
+
+  private newClient(): Client {
+    const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: this.options.apiRoot } });
+    client.on(Events.InteractionCreate, (interaction) => {
+      // Only the current client serves: an earlier one left half-destroyed must not answer twice.
+      if (!this.accepting || client !== this.client) return;
       const p = this.onInteraction(interaction).catch((err: unknown) =>
-        options.logger.error({ err: toAppError(err).message }, 'discord interaction failed'),
+        this.options.logger.error({ err: toAppError(err).message }, 'discord interaction failed'),
       );
       this.handling.add(p);
       void p.finally(() => this.handling.delete(p));
     });
-    this.client.on(Events.Error, (err) => options.logger.error({ err: err.message }, 'discord client error'));
+    client.on(Events.Error, (err) => this.options.logger.error({ err: err.message }, 'discord client error'));
+    return client;
+  }
+
+  /**
+   * Close a client, within 3 s: discord.js's destroy() waits without end on a gateway that took the
+   * connection and never said READY.
+   */
+  private static async destroy(client: Client): Promise<void> {
+    const destroyed = client.destroy().catch(() => undefined);
+    await Promise.race([destroyed, new Promise((r) => setTimeout(r, 3_000).unref())]);
   }
 
   status(): ChatStatus {
@@ -144,7 +160,11 @@ export class DiscordChat implements ChatAdapter {
       const e = this.connectError(err);
       this.state = 'failed';
       this.detail = e.message;
-      await this.client.destroy();
+      // The next attempt starts from a new client: this one may be stuck half-way.
+      const failed = this.client;
+      failed.off(Events.ClientReady, onReady!);
+      this.client = this.newClient();
+      await DiscordChat.destroy(failed);
       throw e;
     } finally {
       clearTimeout(timer);
@@ -178,7 +198,7 @@ export class DiscordChat implements ChatAdapter {
   async stop(): Promise<void> {
     this.accepting = false;
     await Promise.allSettled([...this.handling]);
-    await this.client.destroy();
+    await DiscordChat.destroy(this.client);
     this.state = 'stopped';
   }
 

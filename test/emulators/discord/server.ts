@@ -123,6 +123,11 @@ export class DiscordEmulator extends Observable {
   readonly restCalls: Array<{ method: string; path: string; status: number; at: number }> = [];
   /** Requests refused by the rate limits (not injected). */
   rateLimited = 0;
+  /**
+   * The gateway's health while REST answers: 'down' refuses connections (503 to the upgrade),
+   * 'mute' takes them and says HELLO but never answers IDENTIFY (no READY).
+   */
+  gateway: 'up' | 'down' | 'mute' = 'up';
   heartbeats = 0;
   identifies = 0;
   private server: Server | undefined;
@@ -162,7 +167,13 @@ export class DiscordEmulator extends Observable {
         this.json(res, 500, { message: (err as Error).message, code: 0 });
       });
     });
-    this.wss = new WebSocketServer({ server: this.server, path: '/gateway' });
+    this.wss = new WebSocketServer({
+      server: this.server,
+      path: '/gateway',
+      // A gateway that is down refuses the upgrade, as Discord's does in an outage.
+      verifyClient: (_info, done) =>
+        this.gateway === 'down' ? done(false, 503, 'Service Unavailable') : done(true),
+    });
     this.wss.on('connection', (ws) => this.onSocket(ws));
     await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', r));
     return this;
@@ -208,6 +219,7 @@ export class DiscordEmulator extends Observable {
   }
 
   private identify(ws: WebSocket, d: Record<string, unknown>): void {
+    if (this.gateway === 'mute') return;
     if (d.token !== this.token) {
       ws.close(4004, 'Authentication failed.');
       return;
