@@ -84,7 +84,7 @@ export class TelegramChat implements ChatAdapter {
   /**
    * One attempt to connect: getMe, deleteWebhook and setMyCommands straight to the Bot API (without
    * the retries of `bot.api`, which would retry a network failure without end), within 20 s; then
-   * long polling starts. A token the Bot API refuses (401, or 404 for a malformed one) is BAD_CONFIG.
+   * long polling starts. A token the Bot API refuses (401, or 404 to getMe) is BAD_CONFIG.
    */
   async start(signal?: AbortSignal): Promise<void> {
     this.state = 'connecting';
@@ -119,7 +119,11 @@ export class TelegramChat implements ChatAdapter {
 
   /** A failed connection attempt in words safe to print: the Bot API's own text may echo the token. */
   private connectError(err: unknown): AppError {
-    if (err instanceof GrammyError && (err.error_code === 401 || err.error_code === 404))
+    // 401 anywhere; 404 from getMe is how the Bot API answers a malformed token.
+    if (
+      err instanceof GrammyError &&
+      (err.error_code === 401 || (err.error_code === 404 && err.method === 'getMe'))
+    )
       return new AppError(
         'BAD_CONFIG',
         `Telegram refused TELEGRAM_BOT_TOKEN (${err.error_code} on ${err.method}); check the token with @BotFather`,
