@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Build: compile TypeScript with the dev dependencies.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -11,7 +11,9 @@ COPY commands ./commands
 RUN npm run build
 
 # Run: production dependencies and compiled JavaScript only, as the unprivileged "node" user.
-FROM node:20-bookworm-slim
+# Node 24 is the current LTS (20 left support in April 2026); the code runs on 20 and later.
+# test/docker-layout.test.ts lays this stage out line by line and starts the bot and CLI from it.
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -12,7 +12,7 @@ import { DOWNLOAD_USAGE, downloadCommand } from './cli/download.js';
 import { strategiesCommand } from './cli/strategies.js';
 import { type Config, loadConfig, secretValues } from './config.js';
 import { badInput, toAppError } from './errors.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, type Logger, redactor } from './logger.js';
 
 const HELP = `bosun: a crypto trading bot you steer from chat
 
@@ -44,6 +44,8 @@ const COMMANDS: Record<string, Command> = {
 
 export async function runCli(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
+  // The error line goes through the log's redaction too (a URL in a library's message, a key).
+  let scrub = redactor();
   try {
     const [name, ...rest] = argv;
     if (
@@ -59,6 +61,7 @@ export async function runCli(argv: string[]): Promise<number> {
     const command = COMMANDS[name];
     if (!command) throw badInput(`unknown command "${name}"; allowed: ${Object.keys(COMMANDS).join(', ')}`);
     const config = loadConfig();
+    scrub = redactor(secretValues(config));
     const logger = createLogger({
       level: verbose ? 'debug' : config.logLevel,
       format: config.logFormat,
@@ -67,8 +70,9 @@ export async function runCli(argv: string[]): Promise<number> {
     return await command(rest, config, logger);
   } catch (err) {
     const e = toAppError(err);
-    process.stderr.write(`error: ${e.message}\n`);
-    if (verbose && e.stack) process.stderr.write(`${(e.cause as Error | undefined)?.stack ?? e.stack}\n`);
+    process.stderr.write(`error: ${scrub(e.message)}\n`);
+    if (verbose && e.stack)
+      process.stderr.write(`${scrub((e.cause as Error | undefined)?.stack ?? e.stack)}\n`);
     return e.isUserError ? 2 : 1;
   }
 }

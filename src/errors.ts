@@ -5,6 +5,8 @@
  * The message is written for a person: one line that says what was wrong and what is allowed,
  * e.g. `data/x.csv:12: close is "abc", expected a number`.
  */
+import { redactor } from './redact.js';
+
 export const ERROR_CODES = [
   /** A command-line or chat argument, or a parameter, is not acceptable. */
   'BAD_INPUT',
@@ -48,16 +50,23 @@ export class AppError extends Error {
   }
 }
 
-/** Normalise anything thrown into an AppError; unknown errors become INTERNAL with their message. */
+/**
+ * Normalise anything thrown into an AppError; unknown errors become INTERNAL with their message,
+ * cleared of the tokens a library may echo from its request (a bot token in a URL, a signed query):
+ * the message may be shown to a person.
+ */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return new AppError('NOT_FOUND', err.message, { cause: err });
-    return new AppError('INTERNAL', err.message || err.name, { cause: err });
+    const message = scrubTokens(err.message || err.name);
+    if (code === 'ENOENT') return new AppError('NOT_FOUND', message, { cause: err });
+    return new AppError('INTERNAL', message, { cause: err });
   }
-  return new AppError('INTERNAL', String(err));
+  return new AppError('INTERNAL', scrubTokens(String(err)));
 }
+
+const scrubTokens = redactor();
 
 /** Shorthand for the commonest failure: a bad argument, with what is allowed. */
 export function badInput(message: string): AppError {

@@ -4,16 +4,17 @@
  *
  * It starts every chat whose token is set, and the console chat when stdin is a terminal, or when
  * nothing else is set up (so a fresh clone runs offline: console chat, paper trading, bundled data).
- * SIGINT and SIGTERM stop it cleanly: no new commands, replies in flight finished, connections
- * closed.
+ * Chats connect in the background. SIGINT and SIGTERM stop it cleanly within 10 s: no new commands,
+ * replies in flight finished (4 s at most), connections closed; a second signal ends it at once.
  */
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { ChatAdapter } from './chat/adapter.js';
+import { type ChatAdapter, keepConnected } from './chat/adapter.js';
 import { Dispatcher } from './chat/dispatch.js';
 import { loadCommands } from './chat/registry.js';
 import type { Services } from './chat/services.js';
+import type { DiscordOptions } from './chat/discord/index.js';
 import type { TelegramOptions } from './chat/telegram/index.js';
 import { type Config, loadConfig, secretValues } from './config.js';
 import { toAppError } from './errors.js';
@@ -25,7 +26,7 @@ import type { Feed, ReplayFeed } from './engine/feed.js';
 import { regimeClock, watchSchedule } from './engine/watch-schedule.js';
 import { Trading } from './engine/trading.js';
 import { AppError } from './errors.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, type Logger, redactor } from './logger.js';
 import { MarketData } from './market/provider.js';
 import { PACKAGE_ROOT, SAMPLES_DIR } from './paths.js';
 import { parseParamList } from './strategy/params.js';
@@ -35,8 +36,17 @@ export interface Bot {
   services: Services;
   dispatcher: Dispatcher;
   adapters: ChatAdapter[];
-  /** Resolves when the bot should stop on its own (the console's input ended). */
+  /**
+   * Resolves when the bot should stop on its own: the console's input ended after commands (a pipe
+   * of commands, or Ctrl-D on a terminal). Input that ends without a line (stdin is /dev/null, as
+   * under `docker run` without -i) does not stop it.
+   */
   finished: Promise<void>;
+  /**
+   * Resolves once every chat has connected (start-up does not wait for them); rejects when one is
+   * refused for good (a wrong token).
+   */
+  connected(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,27 +58,66 @@ export interface StartOptions {
   output?: NodeJS.WritableStream;
   /** Whether stdin is a terminal (default: process.stdin.isTTY). */
   interactive?: boolean;
-  /** How long replies in flight may take to finish at shutdown (default 10 s). */
+  /** How long replies in flight may take to finish at shutdown (default 4 s: all of a stop fits in 10). */
   graceMs?: number;
+  /** How long between attempts to connect a chat that could not connect (default 15 s). */
+  chatRetryMs?: number;
+  /** Abandons start-up (a signal arrived): what was started stops, and startBot rejects. */
+  signal?: AbortSignal;
   /** Telegram tuning (tests): outgoing limits and the long-polling timeout. */
   telegram?: Pick<TelegramOptions, 'throttle' | 'pollTimeout'>;
+  /** Discord tuning (tests): how long to wait for the gateway's READY. */
+  discord?: Pick<DiscordOptions, 'readyTimeoutMs'>;
 }
+
+/** How long the engine waits for the chats' first connection attempts before it starts. */
+const CHAT_HEAD_START_MS = 10_000;
+/** The grace for replies in flight at shutdown: with the rest of a stop, within Docker's 10 s. */
+const STOP_GRACE_MS = 4_000;
 
 export function packageVersion(): string {
   return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string })
     .version;
 }
 
-/** Build and start the bot. */
+/**
+ * Build and start the bot. Chats connect in the background: one that cannot connect is reported and
+ * retried without holding up the engine or the other chats. A failure that stops start-up stops
+ * whatever was started before it rejects.
+ */
 export async function startBot(options: StartOptions = {}): Promise<Bot> {
   const config = options.config ?? loadConfig();
   const logger =
     options.logger ??
     createLogger({ level: config.logLevel, format: config.logFormat, secrets: secretValues(config) });
+  // What has been started, undone in reverse when start-up fails.
+  const undo: Array<() => unknown> = [];
+  const unwind = async () => {
+    for (const step of undo.splice(0).reverse()) await Promise.resolve(step()).catch(() => undefined);
+  };
+  const check = () => {
+    if (options.signal?.aborted) throw new AppError('INTERNAL', 'start-up abandoned: stopping');
+  };
+  try {
+    return await assemble(config, logger, options, undo, check);
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+async function assemble(
+  config: Readonly<Config>,
+  logger: Logger,
+  options: StartOptions,
+  undo: Array<() => unknown>,
+  check: () => void,
+): Promise<Bot> {
   const store = await StateStore.open(config.dataDir);
   const fresh = Object.keys(store.data.runs).length === 0 && store.data.trades.length === 0;
   const registry = await loadCommands();
   const feed = await createFeed(config, logger, store);
+  check();
   const market = new MarketData(config, logger.child({ module: 'market' }));
   // The market watch reads markets at the clock of the engine trading now (a replay's time, or now);
   // `trading` is built below, and the watch first reads the clock once the engines run.
@@ -146,14 +195,16 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
         allowedUsers: config.discord.allowedUsers,
         allowedRoles: config.discord.allowedRoles,
         logger: logger.child({ module: 'discord' }),
+        ...options.discord,
       }),
     );
   }
   const interactive = options.interactive ?? Boolean(process.stdin.isTTY);
+  const remote = adapters.length;
   const wantConsole =
-    config.chat.console === 'on' ||
-    (config.chat.console === 'auto' && (interactive || adapters.length === 0));
+    config.chat.console === 'on' || (config.chat.console === 'auto' && (interactive || remote === 0));
   let finished: Promise<void> = new Promise(() => {});
+  let stopping: Promise<void> | undefined;
   if (wantConsole) {
     const { ConsoleChat } = await import('./chat/console/index.js');
     const chat = new ConsoleChat(dispatcher, {
@@ -163,45 +214,83 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
       interactive,
     });
     adapters.push(chat);
-    finished = chat.closed;
+    finished = chat.closed.then(() => {
+      // Ctrl-D on a terminal, or the end of piped commands: the person is done.
+      if (interactive || chat.linesRead > 0 || stopping) return;
+      // Nothing was ever read (stdin is /dev/null or closed): no one asked to stop.
+      logger.warn(
+        remote > 0 ? {} : { reach: HOW_TO_REACH },
+        'console input ended without a command; bosun keeps running (SIGTERM or SIGINT stops it)',
+      );
+      return new Promise<void>(() => {});
+    });
   }
-  if (adapters.length === 0)
-    logger.warn('no chat to serve: set TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN, or CHAT_CONSOLE=on');
+  if (adapters.length === 0) logger.warn({ reach: HOW_TO_REACH }, 'no chat to serve');
+  else if (remote === 0 && !interactive)
+    logger.warn({ reach: HOW_TO_REACH }, 'no chat token set and no terminal: only piped input reaches bosun');
+  check();
 
-  for (const adapter of adapters) {
-    try {
-      await adapter.start();
-      logger.info({ platform: adapter.platform }, 'chat connected');
-    } catch (err) {
-      for (const a of adapters) await a.stop().catch(() => undefined);
-      throw err;
-    }
-  }
-  const notifier = new Notifier(trading, services, () => adapters, logger.child({ module: 'notify' }));
+  const connectedAdapters = () => adapters.filter((a) => a.status().state === 'connected');
+  const notifier = new Notifier(trading, services, connectedAdapters, logger.child({ module: 'notify' }));
   notifier.start();
+  undo.push(() => notifier.stop());
+  // Chats connect in the background, each retried on its own until it connects or is refused.
+  const connecting = new AbortController();
+  // A signal during start-up abandons the attempts under way.
+  options.signal?.addEventListener('abort', () => connecting.abort(), { once: true });
+  const connections = adapters.map((adapter) =>
+    keepConnected(adapter, {
+      logger,
+      retryMs: options.chatRetryMs ?? 15_000,
+      signal: connecting.signal,
+    }),
+  );
+  const stopChats = () =>
+    Promise.all(
+      adapters.map((a) =>
+        a
+          .stop()
+          .catch((err: unknown) =>
+            logger.warn({ platform: a.platform, err: toAppError(err).message }, 'chat did not stop cleanly'),
+          ),
+      ),
+    );
+  const outcomes = Promise.all(connections.map((c) => c.outcome));
+  undo.push(async () => {
+    connecting.abort();
+    await outcomes;
+    await stopChats();
+  });
+  // The engine gives the chats a head start, so its first notices reach those that connect at once;
+  // one that has not answered within it goes on connecting in the background.
+  await Promise.race([
+    Promise.all(connections.map((c) => c.firstAttempt)),
+    delay(CHAT_HEAD_START_MS),
+    aborted(connecting.signal),
+  ]);
+  // The console is the person at the terminal: on a fresh state it hears everything.
+  if (wantConsole && fresh && !('console:local' in store.data.subscriptions))
+    await store.update((s) => {
+      s.subscriptions['console:local'] = { since: Date.now(), muted: [] };
+    });
+  check();
+  undo.push(() => trading.stop());
+  // A live mode an admin confirmed before a restart resumes; otherwise paper.
+  const resumedLive = await trading.resumeLive();
+  check();
+  if (resumedLive) logger.warn({ confirmed: resumedLive }, 'live trading resumed');
+  else {
+    if (feed.kind === 'replay' && fresh) await startReplayRuns(paper, config.replay.runs, logger);
+    check();
+    await paper.start();
+  }
+  check();
   const timers = watchSchedule(
     watch,
     (): Engine => trading.engine,
     config,
     logger.child({ module: 'watch' }),
   );
-  // The console is the person at the terminal: on a fresh state it hears everything.
-  if (wantConsole && fresh && !('console:local' in store.data.subscriptions))
-    await store.update((s) => {
-      s.subscriptions['console:local'] = { since: Date.now(), muted: [] };
-    });
-  try {
-    // A live mode an admin confirmed before a restart resumes; otherwise paper.
-    const resumedLive = await trading.resumeLive();
-    if (resumedLive) logger.warn({ confirmed: resumedLive }, 'live trading resumed');
-    else {
-      if (feed.kind === 'replay' && fresh) await startReplayRuns(paper, config.replay.runs, logger);
-      await paper.start();
-    }
-  } catch (err) {
-    for (const a of adapters) await a.stop().catch(() => undefined);
-    throw err;
-  }
   logger.info(
     {
       mode: trading.mode,
@@ -212,38 +301,48 @@ export async function startBot(options: StartOptions = {}): Promise<Bot> {
     'bosun started',
   );
 
-  let stopping: Promise<void> | undefined;
   return {
     services,
     dispatcher,
     adapters,
     finished,
+    connected: async () => {
+      const ended = await outcomes;
+      const refused = adapters.filter((_, i) => ended[i] === 'refused').map((a) => a.platform);
+      if (refused.length > 0) throw new AppError('BAD_CONFIG', `refused: ${refused.join(', ')}`);
+    },
     stop() {
       stopping ??= (async () => {
         logger.info('bosun stopping');
         // No new candles; what the engine announced reaches the chats; then the chats close.
+        connecting.abort();
         for (const t of timers) clearInterval(t);
         await trading.stop();
-        await notifier.idle();
+        // A chat that stopped answering does not hold the stop up.
+        await Promise.race([notifier.idle(), delay(2_000)]);
         notifier.stop();
-        await Promise.all([
-          dispatcher.close(options.graceMs ?? 10_000),
-          ...adapters.map((a) =>
-            a
-              .stop()
-              .catch((err: unknown) =>
-                logger.warn(
-                  { platform: a.platform, err: toAppError(err).message },
-                  'chat did not stop cleanly',
-                ),
-              ),
-          ),
-        ]);
+        await outcomes;
+        await Promise.all([dispatcher.close(options.graceMs ?? STOP_GRACE_MS), stopChats()]);
         logger.info('bosun stopped');
       })();
       return stopping;
     },
   };
+}
+
+/** How to reach a bot that has no chat: said in the log when that is so. */
+const HOW_TO_REACH =
+  'set TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN for a chat, or run it in a terminal (docker run -it) for the console';
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((r) => {
+    if (signal.aborted) r();
+    else signal.addEventListener('abort', () => r(), { once: true });
+  });
 }
 
 /** The market feed the config asks for; a replay resumes where the state says it stood. */
@@ -320,29 +419,66 @@ async function startReplayRuns(engine: Engine, text: string, logger: Logger): Pr
   }
 }
 
+/** Exit codes of a process ended by a signal, as shells report them. */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+/** A stop that takes longer than this (a hung library) ends the process anyway: Docker waits 10 s. */
+const STOP_DEADLINE_MS = 9_000;
+
+/**
+ * Run the bot until a signal or the console's end. The signals are heard from the first moment: one
+ * during start-up abandons it; the first stops the bot cleanly, within 10 s whatever it is doing; a
+ * second ends the process at once. Every line printed goes through the log's redaction.
+ */
 export async function main(): Promise<number> {
-  // Listen before starting: a signal during start-up stops the bot as soon as it is up.
-  const stopOn = new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
-  const bot = await startBot();
-  await Promise.race([bot.finished, stopOn]);
-  await bot.stop();
-  return 0;
+  let config: Readonly<Config> | undefined;
+  let logger: Logger | undefined;
+  const abandon = new AbortController();
+  let signalled: string | undefined;
+  const onSignal = (name: string) => {
+    if (signalled !== undefined) {
+      logger?.warn({ signal: name }, 'second signal: exiting now');
+      process.exit(SIGNAL_EXIT[name] ?? 1);
+    }
+    signalled = name;
+    logger?.info({ signal: name }, 'stopping on a signal');
+    abandon.abort();
+    setTimeout(() => {
+      logger?.error({ deadlineMs: STOP_DEADLINE_MS }, 'stop did not finish in time: exiting now');
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  const stopOn = new Promise<void>((r) => abandon.signal.addEventListener('abort', () => r()));
+  try {
+    config = loadConfig();
+    logger = createLogger({
+      level: config.logLevel,
+      format: config.logFormat,
+      secrets: secretValues(config),
+    });
+    const bot = await startBot({ config, logger, signal: abandon.signal });
+    await Promise.race([bot.finished, stopOn]);
+    await bot.stop();
+    return 0;
+  } catch (err) {
+    // Abandoned on a signal (what had started is stopped): as asked, not a failure.
+    if (signalled !== undefined) {
+      logger?.info({ during: 'start-up' }, 'bosun stopped');
+      return 0;
+    }
+    const e = toAppError(err);
+    const scrub = redactor(config ? secretValues(config) : []);
+    process.stderr.write(`error: ${scrub(e.message)}\n`);
+    return e.isUserError ? 2 : 1;
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-      // Timers of libraries (keep-alive sockets) must not hold a stopped bot up.
-      setTimeout(() => process.exit(code), 3000).unref();
-    },
-    (err) => {
-      const e = toAppError(err);
-      process.stderr.write(`error: ${e.message}\n`);
-      process.exitCode = e.isUserError ? 2 : 1;
-    },
-  );
+  void main().then((code) => {
+    process.exitCode = code;
+    // What the bot started has stopped, and the process ends by itself; a library's leftover timer
+    // or socket must not hold it up (nor keep a half-started bot alive after its error line).
+    setTimeout(() => process.exit(code), code === 0 ? 1000 : 500).unref();
+  });
 }

@@ -1,20 +1,34 @@
 /** Where bosun's own files are, wherever it runs from (the source tree, dist/, a Docker image). */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AppError } from './errors.js';
 
+/**
+ * The package root: the nearest folder above this module whose package.json is bosun's. That is the
+ * repository from src/ and dist/src/, and /app in the Docker image (which has package.json and dist/
+ * but no strategies/ or src/ beside it).
+ */
 function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'strategies'))) return dir;
+    if (isBosunPackage(join(dir, 'package.json'))) return dir;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('bosun: cannot find the package root');
+    if (parent === dir) throw new Error('bosun: cannot find the package root (a package.json named bosun)');
     dir = parent;
   }
 }
 
-/** The package root (holds package.json, strategies/, commands/, data/samples/). */
+function isBosunPackage(file: string): boolean {
+  if (!existsSync(file)) return false;
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown }).name === 'bosun';
+  } catch {
+    return false;
+  }
+}
+
+/** The package root (holds package.json and data/samples/; strategies/ and commands/ sit beside the code). */
 export const PACKAGE_ROOT = findRoot();
 /** The candle samples bundled with bosun. */
 export const SAMPLES_DIR = join(PACKAGE_ROOT, 'data', 'samples');

@@ -90,6 +90,8 @@ export async function startTestBot(
     destination: { write: (line: string) => void raw.push(line) },
   });
   const bot = await startBot({ config, logger, interactive: false, ...options });
+  // Chats connect in the background; tests talk to them once they have.
+  await bot.connected();
   return {
     bot,
     dataDir,

@@ -46,6 +46,7 @@ export class ConsoleChat implements ChatAdapter {
   private nextId = 1;
   private imageCount = 0;
   private outputGone = false;
+  private lines = 0;
   private closedResolve!: () => void;
   /** Resolves when the input ends (Ctrl-D, or the end of a pipe) and every line has been answered. */
   readonly closed = new Promise<void>((r) => (this.closedResolve = r));
@@ -85,6 +86,7 @@ export class ConsoleChat implements ChatAdapter {
     this.write('bosun console chat. Type /help for the commands, Ctrl-D to quit.\n');
     this.prompt();
     this.rl.on('line', (line) => {
+      this.lines++;
       this.queue = this.queue.then(() => this.handle(line)).then(() => this.prompt());
     });
     this.rl.on('close', () => {
@@ -93,6 +95,11 @@ export class ConsoleChat implements ChatAdapter {
         this.closedResolve();
       });
     });
+  }
+
+  /** Lines read from the input so far (none: it was empty, as /dev/null). */
+  get linesRead(): number {
+    return this.lines;
   }
 
   async stop(): Promise<void> {

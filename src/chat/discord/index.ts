@@ -24,7 +24,7 @@ import {
 import type { Role } from '../../config.js';
 import { AppError, toAppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { ChatAdapter } from '../adapter.js';
+import { type ChatAdapter, unreachable } from '../adapter.js';
 import { argInfos } from '../args.js';
 import { type ChatRef, ROLES, type SentMessage } from '../command.js';
 import { completions } from '../complete.js';
@@ -68,7 +68,8 @@ type RepliableInteraction = ChatInputCommandInteraction | ButtonInteraction;
 
 export class DiscordChat implements ChatAdapter {
   readonly platform = 'discord' as const;
-  readonly client: Client;
+  /** The discord.js client; a new one after a failed connection attempt. */
+  client: Client;
   private state: ChatStatus['state'] = 'stopped';
   private detail: string | undefined;
   private accepting = false;
@@ -78,63 +79,127 @@ export class DiscordChat implements ChatAdapter {
     private readonly dispatcher: Dispatcher,
     private readonly options: DiscordOptions,
   ) {
-    this.client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: options.apiRoot } });
-    this.client.on(Events.InteractionCreate, (interaction) => {
-      if (!this.accepting) return;
+    this.client = this.newClient();
+  }
+
+  private newClient(): Client {
+    const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: this.options.apiRoot } });
+    client.on(Events.InteractionCreate, (interaction) => {
+      // Only the current client serves: an earlier one left half-destroyed must not answer twice.
+      if (!this.accepting || client !== this.client) return;
       const p = this.onInteraction(interaction).catch((err: unknown) =>
-        options.logger.error({ err: toAppError(err).message }, 'discord interaction failed'),
+        this.options.logger.error({ err: toAppError(err).message }, 'discord interaction failed'),
       );
       this.handling.add(p);
       void p.finally(() => this.handling.delete(p));
     });
-    this.client.on(Events.Error, (err) => options.logger.error({ err: err.message }, 'discord client error'));
+    client.on(Events.Error, (err) => this.options.logger.error({ err: err.message }, 'discord client error'));
+    return client;
+  }
+
+  /**
+   * Close a client, within 3 s: discord.js's destroy() waits without end on a gateway that took the
+   * connection and never said READY.
+   */
+  private static async destroy(client: Client): Promise<void> {
+    const destroyed = client.destroy().catch(() => undefined);
+    await Promise.race([destroyed, new Promise((r) => setTimeout(r, 3_000).unref())]);
   }
 
   status(): ChatStatus {
     return { platform: 'discord', state: this.state, ...(this.detail ? { detail: this.detail } : {}) };
   }
 
-  async start(): Promise<void> {
+  /** Discord's REST base, for the log. */
+  get endpoint(): string {
+    return this.options.apiRoot;
+  }
+
+  /**
+   * One attempt to connect: log in, wait for the gateway's READY (30 s at most), register the slash
+   * commands. A failed attempt destroys the client, so the next starts clean; a token Discord
+   * refuses is BAD_CONFIG.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
     this.state = 'connecting';
-    try {
-      const ready = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new AppError('NETWORK', 'Discord gateway did not become ready in time')),
-          this.options.readyTimeoutMs ?? 30_000,
-        );
-        this.client.once(Events.ClientReady, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      await this.client.login(this.options.token);
-      await ready;
-      const app = this.client.application!;
-      const result = await deployCommands(
-        this.client.rest,
-        app.id,
-        slashCommands(this.dispatcher.services.registry),
-        this.options.guildId,
+    const seconds = Math.round((this.options.readyTimeoutMs ?? 30_000) / 1000);
+    let onReady: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    // Whatever comes first ends the attempt: READY, a failure, the time limit, or the bot stopping.
+    const ready = new Promise<void>((resolve, reject) => {
+      onReady = resolve;
+      this.client.once(Events.ClientReady, onReady);
+      timer = setTimeout(
+        () => reject(new AppError('NETWORK', `no READY from the Discord gateway within ${seconds} s`)),
+        this.options.readyTimeoutMs ?? 30_000,
       );
+      onAbort = () => reject(new AppError('NETWORK', 'connection abandoned: stopping'));
+      signal?.addEventListener('abort', onAbort);
+      if (signal?.aborted) onAbort();
+    });
+    try {
+      const login = this.client.login(this.options.token);
+      // A login still under way when the attempt ends fails later, into the void.
+      login.catch(() => undefined);
+      await Promise.race([login.then(() => ready), ready]);
+      const app = this.client.application!;
+      const result = await Promise.race([
+        deployCommands(
+          this.client.rest,
+          app.id,
+          slashCommands(this.dispatcher.services.registry),
+          this.options.guildId,
+        ),
+        ready.then(() => new Promise<never>(() => {})),
+      ]);
       this.options.logger.info(
         result,
         result.changed ? 'slash commands registered' : 'slash commands unchanged',
       );
     } catch (err) {
+      const e = this.connectError(err);
       this.state = 'failed';
-      this.detail = toAppError(err).message;
-      await this.client.destroy();
-      throw new AppError('NETWORK', `Discord: ${toAppError(err).message}`, { cause: err });
+      this.detail = e.message;
+      // The next attempt starts from a new client: this one may be stuck half-way.
+      const failed = this.client;
+      failed.off(Events.ClientReady, onReady!);
+      this.client = this.newClient();
+      await DiscordChat.destroy(failed);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      if (onReady) this.client.off(Events.ClientReady, onReady);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
     this.detail = this.client.user?.tag;
     this.accepting = true;
     this.state = 'connected';
   }
 
+  /** A failed connection attempt in words safe to print. */
+  private connectError(err: unknown): AppError {
+    const code = (err as { code?: unknown }).code;
+    const status = (err as { status?: unknown }).status;
+    if (code === 'TokenInvalid' || status === 401)
+      return new AppError(
+        'BAD_CONFIG',
+        'Discord refused DISCORD_BOT_TOKEN (invalid token); check it in the Developer Portal',
+      );
+    if (status === 403)
+      return new AppError(
+        'BAD_CONFIG',
+        `Discord refused access (403: ${(err as Error).message}); check DISCORD_GUILD_ID and the bot's invitation`,
+      );
+    if (err instanceof AppError) return new AppError(err.code, `Discord: ${err.message}`);
+    if (typeof status === 'number') return new AppError('NETWORK', `Discord answered ${status}`);
+    return unreachable('Discord', this.options.apiRoot, err);
+  }
+
   async stop(): Promise<void> {
     this.accepting = false;
     await Promise.allSettled([...this.handling]);
-    await this.client.destroy();
+    await DiscordChat.destroy(this.client);
     this.state = 'stopped';
   }
 

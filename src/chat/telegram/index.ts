@@ -10,11 +10,11 @@
  */
 import { autoRetry } from '@grammyjs/auto-retry';
 import { run, type RunnerHandle, sequentialize } from '@grammyjs/runner';
-import { Bot, type Context, GrammyError, InlineKeyboard, InputFile, type Transformer } from 'grammy';
+import { Api, Bot, type Context, GrammyError, InlineKeyboard, InputFile, type Transformer } from 'grammy';
 import type { Role } from '../../config.js';
-import { toAppError } from '../../errors.js';
+import { AppError, toAppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { ChatAdapter } from '../adapter.js';
+import { type ChatAdapter, unreachable } from '../adapter.js';
 import type { ChatRef, SentMessage } from '../command.js';
 import type { Dispatcher, Person, Transport } from '../dispatch.js';
 import { type Dialect, images, PHONE_WIDTH, type Reply, renderMessages } from '../reply.js';
@@ -47,6 +47,8 @@ export interface TelegramOptions {
   throttle?: ThrottleSpec;
   /** Long-polling timeout in seconds (default 30). */
   pollTimeout?: number;
+  /** How long one connection attempt may take (default 20 s). */
+  connectTimeoutMs?: number;
 }
 
 export class TelegramChat implements ChatAdapter {
@@ -75,19 +77,36 @@ export class TelegramChat implements ChatAdapter {
     return { platform: 'telegram', state: this.state, ...(this.detail ? { detail: this.detail } : {}) };
   }
 
-  async start(): Promise<void> {
+  /** The Bot API server, for the log. */
+  get endpoint(): string {
+    return this.options.apiRoot;
+  }
+
+  /**
+   * One attempt to connect: getMe, deleteWebhook and setMyCommands straight to the Bot API (without
+   * the retries of `bot.api`, which would retry a network failure without end), within 20 s; then
+   * long polling starts. A token the Bot API refuses (401, or 404 to getMe) is BAD_CONFIG.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
     this.state = 'connecting';
+    // grammY types its signal as the abort-controller shim's; Node's own is what it gets.
+    const attempt = AbortSignal.any([
+      ...(signal ? [signal] : []),
+      AbortSignal.timeout(this.options.connectTimeoutMs ?? 20_000),
+    ]) as unknown as Parameters<Api['getMe']>[0];
     try {
-      await this.bot.init();
-      await this.bot.api.deleteWebhook();
+      const api = new Api(this.options.token, { apiRoot: this.options.apiRoot });
+      this.bot.botInfo = await api.getMe(attempt);
+      await api.deleteWebhook({}, attempt);
       const commands = this.dispatcher.services.registry
         .all()
         .map((c) => ({ command: c.name, description: c.summary }));
-      await this.bot.api.setMyCommands(commands);
+      await api.setMyCommands(commands, {}, attempt);
     } catch (err) {
+      const e = this.connectError(err);
       this.state = 'failed';
-      this.detail = toAppError(err).message;
-      throw toAppError(err);
+      this.detail = e.message;
+      throw e;
     }
     this.detail = `@${this.bot.botInfo.username}`;
     this.runner = run(this.bot, {
@@ -97,6 +116,22 @@ export class TelegramChat implements ChatAdapter {
       },
     });
     this.state = 'connected';
+  }
+
+  /** A failed connection attempt in words safe to print: the Bot API's own text may echo the token. */
+  private connectError(err: unknown): AppError {
+    // 401 anywhere; 404 from getMe is how the Bot API answers a malformed token.
+    if (
+      err instanceof GrammyError &&
+      (err.error_code === 401 || (err.error_code === 404 && err.method === 'getMe'))
+    )
+      return new AppError(
+        'BAD_CONFIG',
+        `Telegram refused TELEGRAM_BOT_TOKEN (${err.error_code} on ${err.method}); check the token with @BotFather`,
+      );
+    if (err instanceof GrammyError)
+      return new AppError('NETWORK', `Telegram answered ${err.error_code} to ${err.method}`);
+    return unreachable('Telegram', this.options.apiRoot, err);
   }
 
   async stop(): Promise<void> {

@@ -123,6 +123,11 @@ export class DiscordEmulator extends Observable {
   readonly restCalls: Array<{ method: string; path: string; status: number; at: number }> = [];
   /** Requests refused by the rate limits (not injected). */
   rateLimited = 0;
+  /**
+   * The gateway's health while REST answers: 'down' refuses connections (503 to the upgrade),
+   * 'mute' takes them and says HELLO but never answers IDENTIFY (no READY).
+   */
+  gateway: 'up' | 'down' | 'mute' = 'up';
   heartbeats = 0;
   identifies = 0;
   private server: Server | undefined;
@@ -130,6 +135,7 @@ export class DiscordEmulator extends Observable {
   private readonly sockets = new Set<WebSocket>();
   private seq = 0;
   private readonly buckets = new Map<string, Limit>();
+  private readonly faults: Array<{ route: RegExp; status: number; code: number; message: string }> = [];
 
   constructor(
     private readonly options: {
@@ -152,7 +158,8 @@ export class DiscordEmulator extends Observable {
     return addr.port;
   }
 
-  async start(): Promise<this> {
+  /** Listen on `port` (default: any free one; a given one brings it up where a client already looks). */
+  async start(port = 0): Promise<this> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         if (err instanceof RestError)
@@ -160,9 +167,15 @@ export class DiscordEmulator extends Observable {
         this.json(res, 500, { message: (err as Error).message, code: 0 });
       });
     });
-    this.wss = new WebSocketServer({ server: this.server, path: '/gateway' });
+    this.wss = new WebSocketServer({
+      server: this.server,
+      path: '/gateway',
+      // A gateway that is down refuses the upgrade, as Discord's does in an outage.
+      verifyClient: (_info, done) =>
+        this.gateway === 'down' ? done(false, 503, 'Service Unavailable') : done(true),
+    });
     this.wss.on('connection', (ws) => this.onSocket(ws));
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', r));
     return this;
   }
 
@@ -171,6 +184,14 @@ export class DiscordEmulator extends Observable {
     this.wss?.close();
     this.server?.closeAllConnections();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  /**
+   * The next REST call whose `METHOD /path` (without /api/v10) matches `route` fails as Discord fails
+   * it: this status and a JSON body `{ message, code }` (e.g. 404, 10062, 'Unknown interaction').
+   */
+  failNext(route: RegExp, status: number, code: number, message: string): void {
+    this.faults.push({ route, status, code, message });
   }
 
   /** Open gateway sessions. */
@@ -198,6 +219,7 @@ export class DiscordEmulator extends Observable {
   }
 
   private identify(ws: WebSocket, d: Record<string, unknown>): void {
+    if (this.gateway === 'mute') return;
     if (d.token !== this.token) {
       ws.close(4004, 'Authentication failed.');
       return;
@@ -496,6 +518,12 @@ export class DiscordEmulator extends Observable {
       'x-ratelimit-remaining': String(Math.floor(limit.available())),
       'x-ratelimit-reset-after': (1 / limit.perSecond).toFixed(3),
     };
+    const fault = this.faults.findIndex((f) => f.route.test(`${method} ${path}`));
+    if (fault >= 0) {
+      const f = this.faults.splice(fault, 1)[0]!;
+      record(f.status);
+      return this.json(res, f.status, { message: f.message, code: f.code }, headers);
+    }
     try {
       const { status, result } = this.route(method, path, req.headers.authorization, url, payload, files);
       record(status);

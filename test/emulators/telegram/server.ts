@@ -106,7 +106,8 @@ export class TelegramEmulator extends Observable {
     return `http://127.0.0.1:${addr.port}`;
   }
 
-  async start(): Promise<this> {
+  /** Listen on `port` (default: any free one; a given one brings it up where a client already looks). */
+  async start(port = 0): Promise<this> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) =>
         this.reply(res, 500, {
@@ -116,7 +117,7 @@ export class TelegramEmulator extends Observable {
         }),
       );
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => this.server!.listen(port, '127.0.0.1', r));
     return this;
   }
 
