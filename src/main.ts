@@ -319,7 +319,7 @@ async function assemble(
         for (const t of timers) clearInterval(t);
         await trading.stop();
         // A chat that stopped answering does not hold the stop up.
-        await Promise.race([notifier.idle(), delay(2_000)]);
+        await notifier.idle(2_000);
         notifier.stop();
         await outcomes;
         await Promise.all([dispatcher.close(options.graceMs ?? STOP_GRACE_MS), stopChats()]);
