@@ -36,7 +36,7 @@ describe('the Quick start', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const promised: Record<string, RegExp> = {
       signal: /^Signal S\d+ · (LONG|SHORT) BTC\/USDT 15m · /,
-      approval: /^Choose: \[1\] Approve {2}\[2\] Half size {2}\[3\] Reject$/,
+      approval: /^Choose: \[(\d+)\.1\] Approve {2}\[\1\.2\] Half size {2}\[\1\.3\] Reject$/,
       approved: /^Signal S\d+ approved\.$/,
       position: /^Opened P\d+ (long|short) [\d.]+ BTC\/USDT at /,
       report: /^Daily report · USDT · /,
@@ -53,8 +53,9 @@ describe('the Quick start', () => {
         for (const line of lines) {
           for (const [what, pattern] of Object.entries(promised))
             if (seenAt[what] === undefined && pattern.test(line)) seenAt[what] = Date.now() - started;
-          // The README: "an approval to answer (type its number)".
-          if (promised.approval!.test(line)) child.stdin.write('1\n');
+          // Approve, typed as shown: the message's number and the choice.
+          const approve = promised.approval!.exec(line);
+          if (approve) child.stdin.write(`${approve[1]}.1\n`);
         }
         if (Object.keys(promised).every((what) => seenAt[what] !== undefined)) resolve();
       });

@@ -1,8 +1,11 @@
 /**
  * The console chat: the same commands on a terminal (or a pipe), for running bosun with nothing
  * configured and for scripting. Replies print as plain text, tables as aligned columns, images are
- * saved under `DATA_DIR/out/` with their path printed, and buttons become numbered choices: typing
- * the number presses the button. The console user is an admin. Lines run one at a time, in order.
+ * saved under `DATA_DIR/out/` with their path printed, and buttons become choices named by their
+ * message (`[6.1] Approve`): typing `6.1` presses that button. A number alone (`1`) presses the
+ * choice of the one message with choices shown since the last line typed (or the only one still
+ * open); when a newer message has taken the numbers it is refused, so a choice never lands on a
+ * message other than the one read. The console user is an admin. Lines run one at a time, in order.
  */
 import { mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -27,6 +30,9 @@ const PLAIN: Dialect = {
   limit: Number.MAX_SAFE_INTEGER,
 };
 
+/** Messages whose choices stay open (older ones' buttons are no longer typed). */
+const MAX_OPEN_MESSAGES = 20;
+
 export interface ConsoleOptions {
   input?: Readable;
   output?: Writable;
@@ -40,7 +46,10 @@ export class ConsoleChat implements ChatAdapter {
   readonly platform = 'console' as const;
   private rl: Interface | undefined;
   private queue: Promise<void> = Promise.resolve();
-  private choices = new Map<number, string>();
+  /** Open choices by message number: the signed button payloads, numbered from 1. */
+  private choices = new Map<number, string[]>();
+  /** The message count when the line being handled was typed: messages after it are new to the reader. */
+  private seenUpTo = 0;
   private state: ChatStatus['state'] = 'stopped';
   private lastBlock: { id: number; lines: number } | undefined;
   private nextId = 1;
@@ -124,12 +133,22 @@ export class ConsoleChat implements ChatAdapter {
     const text = line.trim();
     if (text === '') return;
     const transport = this.transport();
-    if (/^\d+$/.test(text)) {
-      const payload = this.choices.get(Number(text));
-      if (!payload) {
-        this.write(`No choice ${text} here; the numbers are those of the last buttons shown.\n`);
+    const seen = this.seenUpTo;
+    this.seenUpTo = this.nextId - 1;
+    const choice = /^(?:(\d+)\.)?(\d+)$/.exec(text);
+    if (choice) {
+      const message = choice[1] !== undefined ? Number(choice[1]) : this.onlyOpen(seen);
+      if (typeof message === 'string') {
+        this.write(`${message}\n`);
         return;
       }
+      const payload = this.choices.get(message)?.[Number(choice[2]) - 1];
+      if (!payload) {
+        this.write(`No choice ${harmless(text)} here; type a choice as shown, like ${this.example()}.\n`);
+        return;
+      }
+      // A button is used once: its message's choices close with it.
+      this.choices.delete(message);
       const { refused } = await this.dispatcher.press(payload, this.person, this.chat, transport);
       if (refused) this.write(`${refused}\n`);
       return;
@@ -142,6 +161,24 @@ export class ConsoleChat implements ChatAdapter {
       chat: this.chat,
       transport,
     });
+  }
+
+  /**
+   * The message a number alone means: the one message with choices printed since the reader last
+   * typed (after message `seen`), else the only one with choices open; otherwise why it is refused.
+   */
+  private onlyOpen(seen: number): number | string {
+    const open = [...this.choices.keys()];
+    const fresh = open.filter((id) => id > seen);
+    const candidates = fresh.length > 0 ? fresh : open;
+    if (candidates.length === 1) return candidates[0]!;
+    if (candidates.length === 0) return 'No choices are open; buttons come with the replies that offer them.';
+    return `More than one message has choices (${candidates.join(', ')}); type the message's number too, like ${candidates.at(-1)}.1.`;
+  }
+
+  private example(): string {
+    const last = [...this.choices.keys()].at(-1);
+    return last === undefined ? '3.1' : `${last}.1`;
   }
 
   private transport(): Transport {
@@ -162,14 +199,19 @@ export class ConsoleChat implements ChatAdapter {
     const out: string[] = renderMessages(r.blocks, PLAIN);
     for (const img of images(r))
       out.push(`[image] ${img.caption ? `${img.caption}: ` : ''}${this.saveImage(img.png, img.filename)}`);
+    const id = editOf ?? this.nextId++;
+    // An edit replaces the message's choices (an approval decided or expired has none left).
+    this.choices.delete(id);
     if (r.actions.length > 0) {
-      this.choices = new Map();
+      const payloads: string[] = [];
       const labels: string[] = [];
       for (const signed of (await this.dispatcher.signButtons(r, this.chat)).flat()) {
-        const n = this.choices.size + 1;
-        this.choices.set(n, signed.payload);
-        labels.push(`[${n}] ${signed.label}`);
+        payloads.push(signed.payload);
+        labels.push(`[${id}.${payloads.length}] ${signed.label}`);
       }
+      this.choices.set(id, payloads);
+      // Only the latest few messages keep open choices.
+      for (const old of [...this.choices.keys()].slice(0, -MAX_OPEN_MESSAGES)) this.choices.delete(old);
       out.push(`Choose: ${labels.join('  ')}`);
     }
     // Replies may carry what someone typed: no control character of theirs reaches the terminal.
@@ -178,7 +220,6 @@ export class ConsoleChat implements ChatAdapter {
       this.write(`\x1b[${this.lastBlock.lines}A\x1b[0J`);
     }
     this.write(text);
-    const id = editOf ?? this.nextId++;
     this.lastBlock = { id, lines: text.split('\n').length - 1 };
     return id;
   }
