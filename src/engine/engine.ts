@@ -27,6 +27,7 @@ import {
   initialStop,
   nextOrders,
   offsetPrice,
+  planEntry,
   type Side,
 } from '../backtest/fills.js';
 import { checkExits, informativeSeries } from '../backtest/run.js';
@@ -603,7 +604,16 @@ export class Engine implements FeedHandler {
           message: `Signal ${id} approved, but its run is no longer active: nothing was bought.`,
         };
       }
-      const filled = this.fillEntry(s, run, sig, this.o.feed.now(), price, sig.size, events);
+      // A person approved the quantity the signal showed: that (or half of it) is what fills.
+      const filled = this.fillEntry(
+        s,
+        run,
+        sig,
+        this.o.feed.now(),
+        price,
+        { quantity: sig.quantity * sig.size },
+        events,
+      );
       return {
         ok: true,
         message: filled
@@ -907,7 +917,7 @@ export class Engine implements FeedHandler {
     delete run.pendingExit;
     if (run.pendingEntry && !pos && !this.busy(s, run.id)) {
       const sig = s.signals[run.pendingEntry.signalId];
-      if (sig) this.fillEntry(s, run, sig, c.time, c.open, run.pendingEntry.size, events);
+      if (sig) this.fillEntry(s, run, sig, c.time, c.open, { scale: run.pendingEntry.size }, events);
       pos = this.positionOf(s, run.id);
     }
     delete run.pendingEntry;
@@ -984,14 +994,17 @@ export class Engine implements FeedHandler {
     const signalTarget = signals.target?.[t] ?? Number.NaN;
     const stop = initialStop(side, c.close, rt.rules, signalStop);
     const targets = this.targets(rt.rules, side, c.close, signalTarget);
+    // Sized as the fill will be: a market order at this close, slipped, with the stop it would get.
+    const plan = planEntry(side, c.close, rt.rules, this.costs, signalStop);
+    const planTargets = this.targets(rt.rules, side, plan.price, signalTarget);
     const verdict = evaluate(
       withStrategyRisk(this.risk(), rt.strategy.risk),
       this.account(s, quoteOf(run.symbol), run.symbol),
       {
         side,
-        price: c.close,
-        stop,
-        target: targets[targets.length - 1] ?? Number.NaN,
+        price: plan.price,
+        stop: plan.stop,
+        target: planTargets[planTargets.length - 1] ?? Number.NaN,
         fee: this.costs.fee,
         now: c.time + rt.tfMs,
       },
@@ -1041,7 +1054,8 @@ export class Engine implements FeedHandler {
     if (refused === undefined && run.approve === 'auto') {
       sig.decidedBy = 'auto';
       sig.size = 1;
-      run.pendingEntry = { signalId: id, size: 1 };
+      // The next open sizes again at its own price, like the backtest, times the regime's factor.
+      run.pendingEntry = { signalId: id, size: regime?.ok ? regime.factor : 1 };
     }
     if (refused === undefined && run.approve === 'manual') {
       // A newer signal replaces one still waiting.
@@ -1077,14 +1091,19 @@ export class Engine implements FeedHandler {
     return (rules.takeProfit ?? []).map((l) => offsetPrice(price, side * l.at));
   }
 
-  /** Open the position for an approved signal at `price` (the next open, or the latest price). */
+  /**
+   * Open the position for an approved signal at `price` (the next open, or the latest price). The
+   * size is either the approved `quantity` (checked again by the risk rules), or the risk rules'
+   * size at the fill price times `scale` (an auto-approved entry at the next open: the regime's
+   * factor), which is the announced quantity when the open is the price the signal was sized at.
+   */
   private fillEntry(
     s: State,
     run: RunRecord,
     sig: SignalRecord,
     time: number,
     price: number,
-    share: number,
+    order: { scale: number } | { quantity: number },
     events: EngineEvent[],
   ): boolean {
     const rt = this.runtimes.get(run.id);
@@ -1122,9 +1141,11 @@ export class Engine implements FeedHandler {
             target: targets[targets.length - 1] ?? Number.NaN,
             fee: this.costs.fee,
             now: time,
+            ...('quantity' in order ? { quantity: order.quantity } : {}),
           },
         );
-        return v.ok ? { quantity: v.quantity * share } : { refused: v.reason };
+        if (!v.ok) return { refused: v.reason };
+        return { quantity: 'quantity' in order ? v.quantity : v.quantity * order.scale };
       },
     });
     if ('refused' in result) {

@@ -90,6 +90,11 @@ export interface Proposal {
   fee: number;
   /** Engine-clock now. */
   now: number;
+  /**
+   * A quantity already announced and approved (a person's approval): the rules check it, sizing does
+   * not change it; only the free cash and `maxPositionSize` can lower it.
+   */
+  quantity?: number;
 }
 
 export type Verdict =
@@ -177,7 +182,7 @@ export function evaluate(settings: RiskSettings, account: Account, p: Proposal):
   if (sizing.mode === 'risk' && Number.isNaN(p.stop))
     return no('risk sizing needs a stop, and this signal has none (set defaultStop above 0)');
   // Size on equity like the backtester sizes on its account value, but never beyond the free cash.
-  let quantity = positionSize(sizing, account.equity, p.price, p.fee, p.stop);
+  let quantity = p.quantity ?? positionSize(sizing, account.equity, p.price, p.fee, p.stop);
   quantity = Math.min(
     quantity,
     account.cash / (p.price * (1 + p.fee)),
