@@ -1006,6 +1006,7 @@ export class Engine implements FeedHandler {
         stop: plan.stop,
         target: planTargets[planTargets.length - 1] ?? Number.NaN,
         fee: this.costs.fee,
+        slippage: this.costs.slippage,
         now: c.time + rt.tfMs,
       },
     );
@@ -1140,6 +1141,7 @@ export class Engine implements FeedHandler {
             stop,
             target: targets[targets.length - 1] ?? Number.NaN,
             fee: this.costs.fee,
+            slippage: this.costs.slippage,
             now: time,
             ...('quantity' in order ? { quantity: order.quantity } : {}),
           },

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EngineEvent, EngineOptions } from '../../src/engine/engine.js';
 import { type Regime, regimeGate } from '../../src/engine/regime.js';
-import { performance } from '../../src/engine/report.js';
+import { performance, winRate } from '../../src/engine/report.js';
 import type { State, TradeRecord } from '../../src/store/state.js';
 import { makeEngine, NO_LIMITS, replayEnd, sampleSlice } from '../helpers/engine.js';
 
@@ -270,6 +270,8 @@ describe('performance numbers', () => {
         trade(D1 + 10 * 3_600_000, 100),
         trade(D1 + DAY + 3_600_000, -40),
         trade(D1 + DAY + 5 * 3_600_000, 25),
+        // Out at its entry price without fees: neither a win nor a loss.
+        trade(D1 + DAY + 5.5 * 3_600_000, 0),
       ],
       // After the trades: 10,000 + 100 - 40 + 25 = 10,085; then 0.5 BTC bought at 20,000 with a fee of 10.
       balances: { USDT: 75 },
@@ -311,7 +313,12 @@ describe('performance numbers', () => {
     // The day began at 10,100 (the snapshot at midnight): 10,325 - 10,100.
     expect(rep.windowPnl).toBe(225);
     expect(rep.windowRealized).toBe(-15);
-    expect([rep.windowTrades, rep.windowWins, rep.allTrades, rep.allWins]).toEqual([2, 1, 3, 2]);
+    expect([rep.windowTrades, rep.windowWins, rep.windowLosses]).toEqual([3, 1, 1]);
+    expect([rep.allTrades, rep.allWins, rep.allLosses]).toEqual([4, 2, 1]);
+    // Win rates count decided trades only: 1 of 2 in the window, 2 of 3 overall.
+    expect(winRate(rep.windowWins, rep.windowLosses)).toBe(0.5);
+    expect(winRate(rep.allWins, rep.allLosses)).toBeCloseTo(2 / 3, 12);
+    expect(winRate(0, 0)).toBeUndefined();
     expect(rep.open).toEqual([
       expect.objectContaining({
         id: 'P9',
