@@ -51,7 +51,7 @@ import {
 } from '../store/state.js';
 import { CandleBuffer } from './buffer.js';
 import { nextTimeOfDay, startOfDay } from './clock.js';
-import { type Feed, type FeedHandler, seriesKey } from './feed.js';
+import { type Feed, type FeedHandler, seriesKey, TimeSlice } from './feed.js';
 import type { LiveBroker } from './live/broker.js';
 import { PaperBroker, quoteOf } from './paper.js';
 import { equityOf, performance, type PerformanceReport } from './report.js';
@@ -386,7 +386,12 @@ export class Engine implements FeedHandler {
     while (i < history.length && history.time[i]! <= seen) i++;
     ser.buffer.pushAll(history, 0, i);
     this.series.set(key, ser);
-    for (; i < history.length; i++) await this.process(ser, candleAt(history, i), i < history.length - 1);
+    // Candles missed while down can be many: the chats keep their turns meanwhile.
+    const slice = new TimeSlice();
+    for (; i < history.length; i++) {
+      await this.process(ser, candleAt(history, i), i < history.length - 1);
+      await slice.pass();
+    }
     this.o.feed.watch(symbol, timeframe);
     return ser;
   }
