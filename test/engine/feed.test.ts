@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { ReplayFeed } from '../../src/engine/feed.js';
+import { TelegramEmulator, type TgUser } from '../emulators/telegram/server.js';
+import { BUSY_TELEGRAM, startTestBot } from '../helpers/bot.js';
 import { makeEngine, NO_LIMITS, replayEnd, sampleSlice } from '../helpers/engine.js';
 
 const ROWS = 12_000;
@@ -88,5 +91,44 @@ describe('a full-speed replay', () => {
     expect(stopped.asked).toBeLessThan(ROWS);
     expect(stopped.after - stopped.asked).toBeLessThanOrEqual(1);
     expect(ended).toBe(false);
+  }, 60_000);
+
+  it('on the whole bot at REPLAY_SPEED=1000000: /status is answered on Telegram, and the bot stops, while it plays', async () => {
+    const ADMIN: TgUser = { id: 1001, first_name: 'Ada' };
+    const tg = await new TelegramEmulator({ limits: BUSY_TELEGRAM.limits }).start();
+    const bot = await startTestBot(
+      {
+        TELEGRAM_BOT_TOKEN: tg.token,
+        TELEGRAM_API_ROOT: tg.apiRoot,
+        TELEGRAM_ALLOWED_USERS: `${ADMIN.id}:admin`,
+        REPLAY_SPEED: '1000000',
+        REPLAY_RUNS: 'ema-cross BTC/USDT 15m approve=auto; bb-breakout BTC/USDT 15m approve=auto',
+      },
+      BUSY_TELEGRAM.options,
+    );
+    const feed = bot.bot.services.engine.feed as ReplayFeed;
+    const end = feed.source.length;
+    try {
+      while (feed.position < 100) await new Promise((resolve) => setTimeout(resolve, 5));
+      const said = (what: string) => tg.chatMessages(ADMIN.id).filter((m) => m.text?.includes(what));
+      tg.userSends(ADMIN, '/subscribe');
+      await tg.waitFor(() => said('This chat gets').length > 0, 'the answer to /subscribe');
+      // Twenty questions, each asked when the last is answered. Before, the replay gave way about
+      // once a second (when its pacing fell a second behind), so they outlasted the replay.
+      for (let k = 1; k <= 20; k++) {
+        tg.userSends(ADMIN, '/status');
+        await tg.waitFor(() => said('bosun status').length >= k, `answer ${k} to /status`);
+      }
+      // And the notifier is not starved: the runs' notices reach the chat while the replay plays.
+      const notices = () =>
+        tg.chatMessages(ADMIN.id).filter((m) => !/bosun status|This chat gets/.test(m.text ?? ''));
+      await tg.waitFor(() => notices().length > 0, 'a notice of the runs');
+      expect(feed.position).toBeLessThan(end);
+    } finally {
+      await bot.bot.stop();
+      await tg.stop();
+    }
+    // The stop (as on SIGTERM) did not wait for the rest of the file.
+    expect(feed.position).toBeLessThan(end);
   }, 60_000);
 });
