@@ -38,6 +38,8 @@ function start(dataDir: string, file: string): ChildProcess {
       REPLAY_FILE: file,
       REPLAY_SPEED: '400',
       REPLAY_RUNS: RUNS,
+      // The uninterrupted replay it is compared with has no regime gate.
+      REGIME_GATE: 'off',
       ...RISK_ENV,
     },
   });
