@@ -1,6 +1,6 @@
 /**
- * Position sizing: all-in, a fixed fraction of equity, or a fixed risk per trade from the stop
- * distance. Shared by the backtester and the paper broker.
+ * Position sizing: all-in, a fixed fraction of equity, or a fixed risk per trade from what a
+ * stop-out loses. Shared by the backtester and the engine's risk manager.
  */
 import { badInput } from '../errors.js';
 import { marketPrice } from './fills.js';
@@ -45,8 +45,8 @@ export function positionSize(
 
 /**
  * What one unit entered at `price` loses when stopped out at `stop` (a long when the stop is below
- * the price, a short when above): the price move to the slipped stop fill, and both fees. NaN or 0
- * for no stop or a stop at the price.
+ * the price, a short when above): the price move to the slipped stop fill, and both fees. 0 for no
+ * stop (NaN) or a stop at the price.
  */
 export function stopLossPerUnit(price: number, stop: number, fee: number, slippage = 0): number {
   const side = stop < price ? 1 : -1;

@@ -10,8 +10,8 @@
  * 4. max open positions;
  * 5. minimum reward/risk, when the signal has a target (no target: the rule cannot apply);
  * 6. sizing: risk % of equity over what a unit loses at the stop, fees and slippage included
- *    (`risk`), a fixed fraction of equity (`fraction`), or Kelly from the closed trades (`kelly`, half-Kelly, capped by `fraction`),
- *    never above `maxPositionSize` of equity;
+ *    (`risk`), a fixed fraction of equity (`fraction`), or Kelly from the closed trades (`kelly`,
+ *    half-Kelly, capped by `fraction`), never above `maxPositionSize` of equity;
  * 7. max exposure per symbol: the notional on one symbol, this entry included, as a share of equity.
  */
 import { z } from 'zod';
