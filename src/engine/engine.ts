@@ -390,7 +390,7 @@ export class Engine implements FeedHandler {
     const slice = new TimeSlice();
     for (; i < history.length; i++) {
       await this.process(ser, candleAt(history, i), i < history.length - 1);
-      await slice.pass();
+      if (slice.over) await slice.next();
     }
     this.o.feed.watch(symbol, timeframe);
     return ser;
