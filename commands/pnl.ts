@@ -3,6 +3,7 @@ import { defineCommand } from '../src/chat/command.js';
 import { money, percent } from '../src/chat/notices.js';
 import { bold, reply } from '../src/chat/reply.js';
 import { localStamp, startOfPeriod } from '../src/engine/clock.js';
+import { winRate } from '../src/engine/report.js';
 
 export default defineCommand({
   name: 'pnl',
@@ -19,7 +20,8 @@ export default defineCommand({
     const from = period === 'all' ? Number.NEGATIVE_INFINITY : startOfPeriod(now, tz, period);
     const rows = engine.quotes().map((q) => {
       const p = engine.performance(q, from, now);
-      const rate = p.windowTrades ? `${((p.windowWins / p.windowTrades) * 100).toFixed(1)}%` : '-';
+      const won = winRate(p.windowWins, p.windowLosses);
+      const rate = won === undefined ? '-' : `${(won * 100).toFixed(1)}%`;
       return [
         q,
         money(p.windowPnl),

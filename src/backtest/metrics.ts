@@ -5,7 +5,9 @@
  * - Sharpe = mean / sample standard deviation of per-bar returns x sqrt(bars per year);
  *   Sortino uses the downside deviation sqrt(sum(min(r, 0)^2) / N); risk-free rate 0;
  * - a year is 365.25 days; CAGR spans from the first bar's open to the last bar's close;
- * - Calmar = CAGR / max drawdown.
+ * - Calmar = CAGR / max drawdown;
+ * - a trade with a net result of exactly 0 is neither a win nor a loss: the win rate is wins over
+ *   wins and losses; expectancy is the average net result of every trade.
  */
 import { YEAR } from '../market/timeframe.js';
 import type { Candles } from '../market/types.js';
@@ -69,10 +71,11 @@ export function computeMetrics(
   let best = 0;
   let worst = 0;
   for (const t of trades) {
+    // A trade that made exactly nothing is neither a win nor a loss.
     if (t.pnl > 0) {
       wins++;
       grossProfit += t.pnl;
-    } else {
+    } else if (t.pnl < 0) {
       losses++;
       grossLoss -= t.pnl;
     }
@@ -93,7 +96,7 @@ export function computeMetrics(
     trades: count,
     wins,
     losses,
-    winRate: count > 0 ? wins / count : 0,
+    winRate: wins + losses > 0 ? wins / (wins + losses) : 0,
     profitFactor: grossLoss > 0 ? grossProfit / grossLoss : null,
     expectancy: count > 0 ? (grossProfit - grossLoss) / count : 0,
     avgWin: wins > 0 ? grossProfit / wins : 0,

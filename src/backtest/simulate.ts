@@ -81,7 +81,9 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
       const side = pendingEntry;
       const signalStop = stopAt ? stopAt[pendingFrom]! : Number.NaN;
       const plan = planEntry(side, o, opts.exits, costs, signalStop);
-      const qty = plan.valid ? positionSize(opts.sizing, cash, plan.price, costs.fee, plan.stop) : 0;
+      const qty = plan.valid
+        ? positionSize(opts.sizing, cash, plan.price, costs.fee, plan.stop, costs.slippage)
+        : 0;
       if (qty > 0) {
         pos = openPosition({
           side,

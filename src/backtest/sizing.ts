@@ -1,15 +1,23 @@
 /**
- * Position sizing: all-in, a fixed fraction of equity, or a fixed risk per trade from the stop
- * distance. Shared by the backtester and the paper broker.
+ * Position sizing: all-in, a fixed fraction of equity, or a fixed risk per trade from what a
+ * stop-out loses. Shared by the backtester and the engine's risk manager.
  */
 import { badInput } from '../errors.js';
+import { marketPrice } from './fills.js';
 
 export type Sizing =
   { mode: 'all-in' } | { mode: 'fraction'; fraction: number } | { mode: 'risk'; risk: number };
 
 /**
- * Quantity to trade at `price`. `equity` is the account value now; the quantity never needs more than
- * the equity (fees included): all-in is quantity = equity / (price x (1 + fee)).
+ * Quantity to trade at `price` (the fill price, slipped already). `equity` is the account value now;
+ * the quantity never needs more than the equity (fees included): all-in is
+ * quantity = equity / (price x (1 + fee)).
+ *
+ * Risk sizing makes a stop-out lose exactly `risk` of equity, costs included: per unit, the distance
+ * from the fill to the stop's fill (a market order, slipped by `slippage` against the trader), plus
+ * the fee on the entry and on the exit at that price. A gap through the stop fills beyond it and
+ * loses more; nothing can size for that.
+ *
  * Returns 0 when no trade should be made (no stop for risk sizing, stop on the wrong side).
  */
 export function positionSize(
@@ -18,6 +26,7 @@ export function positionSize(
   price: number,
   fee: number,
   stop: number,
+  slippage = 0,
 ): number {
   if (!(equity > 0) || !(price > 0)) return 0;
   const allIn = equity / (price * (1 + fee));
@@ -27,11 +36,23 @@ export function positionSize(
     case 'fraction':
       return allIn * sizing.fraction;
     case 'risk': {
-      const distance = Math.abs(price - stop);
-      if (!(distance > 0)) return 0;
-      return Math.min(allIn, (equity * sizing.risk) / distance);
+      const loss = stopLossPerUnit(price, stop, fee, slippage);
+      if (!(loss > 0)) return 0;
+      return Math.min(allIn, (equity * sizing.risk) / loss);
     }
   }
+}
+
+/**
+ * What one unit entered at `price` loses when stopped out at `stop` (a long when the stop is below
+ * the price, a short when above): the price move to the slipped stop fill, and both fees. 0 for no
+ * stop (NaN) or a stop at the price.
+ */
+export function stopLossPerUnit(price: number, stop: number, fee: number, slippage = 0): number {
+  const side = stop < price ? 1 : -1;
+  if (!(Math.abs(price - stop) > 0)) return 0;
+  const exit = marketPrice(stop, side === -1, slippage);
+  return side * (price - exit) + fee * (price + exit);
 }
 
 /** Parse `all-in`, `fraction:0.25` or `risk:0.01` (CLI and chat). */

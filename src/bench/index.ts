@@ -8,7 +8,8 @@
  * Targets: the whole `npm run backtest` process within 1.5x of the baseline script's whole process;
  * the simulation loop at 5 million candles/s or more; the backtest chart of 1,000 bars with about 100
  * trades in 250 ms or less, warm, and of 50,000 bars in 1 s or less (beside a plain Chart.js line
- * chart of the same size and points, the baseline).
+ * chart of the same size and points, the baseline); the event loop's delay p99 during a full-speed
+ * replay through the engine at 100 ms or less (`replay.ts`).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { LocalRenderer, loadChartLibraries } from '../charts/render/local.js';
 import { parseCommandArgs } from '../cli/args.js';
 import * as ind from '../indicators/index.js';
 import type { BenchRow } from './row.js';
+import { replayRows } from './replay.js';
 import { smcRows } from './smc.js';
 import { sweepRows } from './sweep.js';
 import { loadCandlesFile } from '../market/load.js';
@@ -248,6 +250,7 @@ export async function benchCommand(argv: string[], dataDir = 'data'): Promise<nu
   rows.push(...smcRows(candles, runs, timeIt));
   rows.push(...(await chartRows(candles, runs)));
   rows.push(...(await sweepRows(root, runs, timeItAsync)));
+  rows.push(...(await replayRows(root, runs, Boolean(v.quick))));
 
   if (v.json) {
     console.log(JSON.stringify({ candles: candles.length, runs, node: process.version, rows }, null, 2));
@@ -320,6 +323,7 @@ async function chartRows(candles: Candles, runs: number): Promise<Row[]> {
 function fmt(value: number, unit: string): string {
   if (unit.endsWith('/s')) {
     if (value >= 1e6) return `${(value / 1e6).toFixed(1)}M`;
+    if (value < 1e4) return value.toFixed(0);
     return `${(value / 1e3).toFixed(0)}k`;
   }
   return value.toFixed(unit === 'MB' ? 0 : 1);

@@ -7,7 +7,7 @@ import { chartStyle, performanceChart } from '../charts/index.js';
 import { localStamp } from '../engine/clock.js';
 import type { EngineEvent } from '../engine/engine.js';
 import { currentStop } from '../engine/paper.js';
-import type { OpenPositionView, PerformanceReport } from '../engine/report.js';
+import { type OpenPositionView, type PerformanceReport, winRate } from '../engine/report.js';
 import type { PositionRecord, RunRecord, SignalRecord, TradeRecord } from '../store/state.js';
 import type { ScanResult } from '../engine/market-watch.js';
 import { toAppError } from '../errors.js';
@@ -148,7 +148,8 @@ export const OPEN_HEADER = ['Id', 'Symbol', 'Side', 'Qty', 'Entry', 'Mark', 'Unr
 
 /** The report text (the chart goes with it as an image). */
 export function reportReply(rep: PerformanceReport, title: string, tz: string): ReplyBuilder {
-  const winRate = (w: number, n: number) => (n === 0 ? '-' : `${((w / n) * 100).toFixed(1)}% (${w}/${n})`);
+  const rate = (w: number, l: number) =>
+    w + l === 0 ? '-' : `${(winRate(w, l)! * 100).toFixed(1)}% (${w}/${w + l})`;
   const r = reply()
     .line(
       bold(`${title} · ${rep.quote}`),
@@ -164,8 +165,8 @@ export function reportReply(rep: PerformanceReport, title: string, tz: string): 
         ],
         ['Equity', `${price(rep.equity)} ${rep.quote} (cash ${price(rep.cash)})`],
         ['Trades in period', String(rep.windowTrades)],
-        ['Win rate in period', winRate(rep.windowWins, rep.windowTrades)],
-        ['Win rate overall', winRate(rep.allWins, rep.allTrades)],
+        ['Win rate in period', rate(rep.windowWins, rep.windowLosses)],
+        ['Win rate overall', rate(rep.allWins, rep.allLosses)],
       ],
       { align: ['left', 'left'] },
     );

@@ -27,6 +27,7 @@ import {
   initialStop,
   nextOrders,
   offsetPrice,
+  planEntry,
   type Side,
 } from '../backtest/fills.js';
 import { checkExits, informativeSeries } from '../backtest/run.js';
@@ -50,7 +51,7 @@ import {
 } from '../store/state.js';
 import { CandleBuffer } from './buffer.js';
 import { nextTimeOfDay, startOfDay } from './clock.js';
-import { type Feed, type FeedHandler, seriesKey } from './feed.js';
+import { type Feed, type FeedHandler, seriesKey, TimeSlice } from './feed.js';
 import type { LiveBroker } from './live/broker.js';
 import { PaperBroker, quoteOf } from './paper.js';
 import { equityOf, performance, type PerformanceReport } from './report.js';
@@ -385,7 +386,12 @@ export class Engine implements FeedHandler {
     while (i < history.length && history.time[i]! <= seen) i++;
     ser.buffer.pushAll(history, 0, i);
     this.series.set(key, ser);
-    for (; i < history.length; i++) await this.process(ser, candleAt(history, i), i < history.length - 1);
+    // Candles missed while down can be many: the chats keep their turns meanwhile.
+    const slice = new TimeSlice();
+    for (; i < history.length; i++) {
+      await this.process(ser, candleAt(history, i), i < history.length - 1);
+      if (slice.over) await slice.next();
+    }
     this.o.feed.watch(symbol, timeframe);
     return ser;
   }
@@ -603,7 +609,16 @@ export class Engine implements FeedHandler {
           message: `Signal ${id} approved, but its run is no longer active: nothing was bought.`,
         };
       }
-      const filled = this.fillEntry(s, run, sig, this.o.feed.now(), price, sig.size, events);
+      // A person approved the quantity the signal showed: that (or half of it) is what fills.
+      const filled = this.fillEntry(
+        s,
+        run,
+        sig,
+        this.o.feed.now(),
+        price,
+        { quantity: sig.quantity * sig.size },
+        events,
+      );
       return {
         ok: true,
         message: filled
@@ -912,7 +927,7 @@ export class Engine implements FeedHandler {
     delete run.pendingExit;
     if (run.pendingEntry && !pos && !this.busy(s, run.id)) {
       const sig = s.signals[run.pendingEntry.signalId];
-      if (sig) this.fillEntry(s, run, sig, c.time, c.open, run.pendingEntry.size, events);
+      if (sig) this.fillEntry(s, run, sig, c.time, c.open, { scale: run.pendingEntry.size }, events);
       pos = this.positionOf(s, run.id);
     }
     delete run.pendingEntry;
@@ -989,15 +1004,19 @@ export class Engine implements FeedHandler {
     const signalTarget = signals.target?.[t] ?? Number.NaN;
     const stop = initialStop(side, c.close, rt.rules, signalStop);
     const targets = this.targets(rt.rules, side, c.close, signalTarget);
+    // Sized as the fill will be: a market order at this close, slipped, with the stop it would get.
+    const plan = planEntry(side, c.close, rt.rules, this.costs, signalStop);
+    const planTargets = this.targets(rt.rules, side, plan.price, signalTarget);
     const verdict = evaluate(
       withStrategyRisk(this.risk(), rt.strategy.risk),
       this.account(s, quoteOf(run.symbol), run.symbol),
       {
         side,
-        price: c.close,
-        stop,
-        target: targets[targets.length - 1] ?? Number.NaN,
+        price: plan.price,
+        stop: plan.stop,
+        target: planTargets[planTargets.length - 1] ?? Number.NaN,
         fee: this.costs.fee,
+        slippage: this.costs.slippage,
         now: c.time + rt.tfMs,
       },
     );
@@ -1046,7 +1065,8 @@ export class Engine implements FeedHandler {
     if (refused === undefined && run.approve === 'auto') {
       sig.decidedBy = 'auto';
       sig.size = 1;
-      run.pendingEntry = { signalId: id, size: 1 };
+      // The next open sizes again at its own price, like the backtest, times the regime's factor.
+      run.pendingEntry = { signalId: id, size: regime?.ok ? regime.factor : 1 };
     }
     if (refused === undefined && run.approve === 'manual') {
       // A newer signal replaces one still waiting.
@@ -1082,14 +1102,19 @@ export class Engine implements FeedHandler {
     return (rules.takeProfit ?? []).map((l) => offsetPrice(price, side * l.at));
   }
 
-  /** Open the position for an approved signal at `price` (the next open, or the latest price). */
+  /**
+   * Open the position for an approved signal at `price` (the next open, or the latest price). The
+   * size is either the approved `quantity` (checked again by the risk rules), or the risk rules'
+   * size at the fill price times `scale` (an auto-approved entry at the next open: the regime's
+   * factor), which is the announced quantity when the open is the price the signal was sized at.
+   */
   private fillEntry(
     s: State,
     run: RunRecord,
     sig: SignalRecord,
     time: number,
     price: number,
-    share: number,
+    order: { scale: number } | { quantity: number },
     events: EngineEvent[],
   ): boolean {
     const rt = this.runtimes.get(run.id);
@@ -1126,10 +1151,13 @@ export class Engine implements FeedHandler {
             stop,
             target: targets[targets.length - 1] ?? Number.NaN,
             fee: this.costs.fee,
+            slippage: this.costs.slippage,
             now: time,
+            ...('quantity' in order ? { quantity: order.quantity } : {}),
           },
         );
-        return v.ok ? { quantity: v.quantity * share } : { refused: v.reason };
+        if (!v.ok) return { refused: v.reason };
+        return { quantity: 'quantity' in order ? v.quantity : v.quantity * order.scale };
       },
     });
     if ('refused' in result) {

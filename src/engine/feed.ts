@@ -50,6 +50,41 @@ export interface Feed {
 
 export const seriesKey = (symbol: string, timeframe: string) => `${symbol}|${timeframe}`;
 
+/**
+ * The longest stretch, ms, a replay (or a catch-up over missed candles) works before it lets the
+ * event loop serve the rest: chat commands and button presses, the notifier's paced sends, signals
+ * from the OS. A candle's processing is promises that never wait on I/O (the state write is
+ * synchronous), so without these turns a full-speed replay would hold the loop until its end.
+ */
+export const SLICE_MS = 10;
+
+/**
+ * Time slices for a long loop. Between steps: `if (slice.over) await slice.next();` - the loop goes
+ * on at once while its slice lasts, and after it on the next event-loop turn (setImmediate: expired
+ * timers and I/O run first). Checking costs a clock read, not a promise, so a fast loop stays fast.
+ */
+export class TimeSlice {
+  private start = performance.now();
+
+  constructor(private readonly ms = SLICE_MS) {}
+
+  /** The slice is used up: the loop should give way. */
+  get over(): boolean {
+    return performance.now() - this.start >= this.ms;
+  }
+
+  /** Give way for one event-loop turn, then start a new slice. */
+  async next(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.restart();
+  }
+
+  /** The loop waited anyway (a paced replay's sleep): a new slice starts. */
+  restart(): void {
+    this.start = performance.now();
+  }
+}
+
 export interface ReplayOptions {
   file: string;
   /** Source candles per second; Infinity plays as fast as the engine takes them. */
@@ -58,6 +93,8 @@ export interface ReplayOptions {
   symbol?: string;
   /** Resume after this source candle's open time (a restart). */
   cursor?: number;
+  /** Work between event-loop turns, ms (default {@link SLICE_MS}; 0 yields after every candle). */
+  sliceMs?: number;
   logger: Logger;
 }
 
@@ -182,13 +219,17 @@ export class ReplayFeed implements Feed {
     const { source, sourceMs } = this;
     const interval = Number.isFinite(this.options.speed) ? 1000 / this.options.speed : 0;
     let due = Date.now();
+    const slice = new TimeSlice(this.options.sliceMs);
     this.options.logger.info({ feed: this.describe() }, 'replay started');
     while (!this.stopping && this.next < source.length) {
       if (interval > 0) {
         due += interval;
         // A slow engine does not make the replay rush afterwards to catch up.
         if (due < Date.now() - 1000) due = Date.now();
-        await this.sleep(due - Date.now());
+        if (due > Date.now()) {
+          await this.sleep(due - Date.now());
+          slice.restart();
+        }
         if (this.stopping) break;
       }
       const i = this.next++;
@@ -202,6 +243,8 @@ export class ReplayFeed implements Feed {
           await handler.onCandle(this.symbol, s.timeframe, candleAt(s.candles, k));
       }
       await handler.onClock?.(end);
+      // At any speed, the chats, the notifier and signals get their turn between candles.
+      if (slice.over) await slice.next();
     }
     if (this.next >= source.length) {
       this.options.logger.info('replay reached the end of its file');

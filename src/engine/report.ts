@@ -36,11 +36,19 @@ export interface PerformanceReport {
   /** Equity now minus the starting balance. */
   cumulativePnl: number;
   windowTrades: number;
+  /** Trades with a net result above 0, and below 0; one of exactly 0 is neither. */
   windowWins: number;
+  windowLosses: number;
   allTrades: number;
   allWins: number;
+  allLosses: number;
   open: OpenPositionView[];
   days: DailyPerformance[];
+}
+
+/** Wins over decided trades (a trade that made exactly nothing is neither); undefined with none. */
+export function winRate(wins: number, losses: number): number | undefined {
+  return wins + losses > 0 ? wins / (wins + losses) : undefined;
 }
 
 export function equityOf(s: State, quote: string, cash: number): number {
@@ -105,8 +113,10 @@ export function performance(
     cumulativePnl: equity - initial,
     windowTrades: inWindow.length,
     windowWins: inWindow.filter((t) => t.pnl > 0).length,
+    windowLosses: inWindow.filter((t) => t.pnl < 0).length,
     allTrades: trades.length,
     allWins: trades.filter((t) => t.pnl > 0).length,
+    allLosses: trades.filter((t) => t.pnl < 0).length,
     open: openPositions(s, quote),
     days: dailySeries(s, quote, initial, equity, to, opts.tz, opts.days ?? 30),
   };

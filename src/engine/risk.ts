@@ -9,13 +9,13 @@
  * 3. cooldown: a losing trade on this symbol closed less than `cooldownMinutes` ago;
  * 4. max open positions;
  * 5. minimum reward/risk, when the signal has a target (no target: the rule cannot apply);
- * 6. sizing: risk % of equity over the stop distance (`risk`), a fixed fraction of equity
- *    (`fraction`), or Kelly from the closed trades (`kelly`, half-Kelly, capped by `fraction`),
- *    never above `maxPositionSize` of equity;
+ * 6. sizing: risk % of equity over what a unit loses at the stop, fees and slippage included
+ *    (`risk`), a fixed fraction of equity (`fraction`), or Kelly from the closed trades (`kelly`,
+ *    half-Kelly, capped by `fraction`), never above `maxPositionSize` of equity;
  * 7. max exposure per symbol: the notional on one symbol, this entry included, as a share of equity.
  */
 import { z } from 'zod';
-import { positionSize, type Sizing } from '../backtest/sizing.js';
+import { positionSize, type Sizing, stopLossPerUnit } from '../backtest/sizing.js';
 import { badInput } from '../errors.js';
 import type { StrategyRisk } from '../strategy/define.js';
 
@@ -88,8 +88,15 @@ export interface Proposal {
   /** Final target price, NaN for none. */
   target: number;
   fee: number;
+  /** Slippage of market fills as a fraction (a stop-out sells slipped; risk sizing counts it). */
+  slippage?: number;
   /** Engine-clock now. */
   now: number;
+  /**
+   * A quantity already announced and approved (a person's approval): the rules check it, sizing does
+   * not change it; only the free cash and `maxPositionSize` can lower it.
+   */
+  quantity?: number;
 }
 
 export type Verdict =
@@ -104,13 +111,14 @@ export const KELLY_MIN_TRADES = 20;
 /** Half-Kelly fraction from closed results, capped at `cap`; undefined without enough history. */
 export function kellyFraction(pnls: readonly number[], cap: number): number | undefined {
   if (pnls.length < KELLY_MIN_TRADES) return undefined;
+  // A trade that made exactly nothing is neither a win nor a loss.
   const wins = pnls.filter((p) => p > 0);
-  const losses = pnls.filter((p) => p <= 0);
-  if (losses.length === 0) return cap;
+  const losses = pnls.filter((p) => p < 0);
   if (wins.length === 0) return 0;
+  if (losses.length === 0) return cap;
   const avgWin = wins.reduce((a, b) => a + b, 0) / wins.length;
   const avgLoss = -losses.reduce((a, b) => a + b, 0) / losses.length;
-  const w = wins.length / pnls.length;
+  const w = wins.length / (wins.length + losses.length);
   const kelly = avgLoss > 0 ? w - (1 - w) / (avgWin / avgLoss) : w;
   return Math.max(0, Math.min(cap, kelly / 2));
 }
@@ -177,7 +185,7 @@ export function evaluate(settings: RiskSettings, account: Account, p: Proposal):
   if (sizing.mode === 'risk' && Number.isNaN(p.stop))
     return no('risk sizing needs a stop, and this signal has none (set defaultStop above 0)');
   // Size on equity like the backtester sizes on its account value, but never beyond the free cash.
-  let quantity = positionSize(sizing, account.equity, p.price, p.fee, p.stop);
+  let quantity = p.quantity ?? positionSize(sizing, account.equity, p.price, p.fee, p.stop, p.slippage);
   quantity = Math.min(
     quantity,
     account.cash / (p.price * (1 + p.fee)),
@@ -190,6 +198,9 @@ export function evaluate(settings: RiskSettings, account: Account, p: Proposal):
     return no(
       `max exposure per symbol: this entry would put ${pct(exposure)} of equity on it, the limit is ${pct(settings.maxSymbolExposure)}`,
     );
-  const risk = Number.isNaN(riskPerUnit) ? Number.NaN : riskPerUnit * quantity;
+  // What a stop-out loses, fees and slippage included (risk sizing makes it riskPerTrade x equity).
+  const risk = Number.isNaN(riskPerUnit)
+    ? Number.NaN
+    : stopLossPerUnit(p.price, p.stop, p.fee, p.slippage) * quantity;
   return { ok: true, quantity, risk, rewardRisk, sizing: label };
 }

@@ -54,6 +54,21 @@ describe('computeMetrics on a hand-made four-day run', () => {
     expect(m.calmar! / (cagr / 0.1)).toBeCloseTo(1, 9);
   });
 
+  it('counts a trade that made exactly nothing as neither a win nor a loss', () => {
+    const withEven: Simulation = { ...sim, trades: [trade(10), trade(-5), trade(0), trade(20)] };
+    const e = computeMetrics(candles, withEven, 100, DAY);
+    expect([e.trades, e.wins, e.losses]).toEqual([4, 2, 1]);
+    // Win rate over decided trades: 2 of 3; the even trade dilutes neither it nor the average loss.
+    expect(e.winRate).toBeCloseTo(2 / 3, 12);
+    expect(e.avgLoss).toBe(-5);
+    expect(e.profitFactor).toBeCloseTo(30 / 5, 12);
+    // Expectancy is the average net result of every trade taken: 25 over 4.
+    expect(e.expectancy).toBeCloseTo(25 / 4, 12);
+    const onlyEven = computeMetrics(candles, { ...sim, trades: [trade(0)] }, 100, DAY);
+    expect([onlyEven.wins, onlyEven.losses, onlyEven.winRate]).toEqual([0, 0, 0]);
+    expect(onlyEven.profitFactor).toBeNull();
+  });
+
   it('reports no profit factor, Sortino or Calmar where they are undefined', () => {
     const up: Simulation = {
       trades: [trade(5)],

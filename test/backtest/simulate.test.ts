@@ -216,15 +216,36 @@ describe('simulate: sizing', () => {
     expect(sim.trades[0]!.quantity).toBeCloseTo((0.25 * 10_000) / (100 * 1.001), 10);
   });
 
-  it('fixed risk sizes so that the stop loses that share of equity', () => {
+  it('fixed risk sizes so that the stop, fees included, loses that share of equity', () => {
     const c = bars([flat(100), [100, 100, 97, 98], flat(98)]);
     const opts = simOptions({ sizing: { mode: 'risk', risk: 0.01 }, exits: { stopLoss: 0.02 } });
     const sim = simulate(c, signalsAt(3, { enterLong: [0] }), opts);
     const t = sim.trades[0]!;
-    // 1% of 10,000 = 100 at risk over a 2-point stop distance: 50 units.
-    expect(t.quantity).toBeCloseTo(50, 10);
+    // 1% of 10,000 = 100 at risk. Each unit loses the 2-point stop distance plus 0.1% of 100 at
+    // entry and 0.1% of 98 at the stop: 2 + 0.1 + 0.098 = 2.198, so 100 / 2.198 units.
+    expect(t.quantity).toBeCloseTo(100 / 2.198, 10);
     expect(t.exitPrice).toBe(98);
-    expect(t.pnl).toBeCloseTo(-100 - 50 * 100 * 0.001 - 50 * 98 * 0.001, 9);
+    expect(t.pnl).toBeCloseTo(-100, 9);
+    expect(sim.equity[2]).toBeCloseTo(9_900, 9);
+  });
+
+  it('fixed risk counts the slippage of both market fills: a short stopped out loses the stated risk', () => {
+    const c = bars([flat(100), [100, 103, 100, 102], flat(102)]);
+    const opts = simOptions({
+      sizing: { mode: 'risk', risk: 0.02 },
+      exits: { stopLoss: 0.02 },
+      direction: 'short',
+      slippageBps: 10,
+    });
+    const sim = simulate(c, signalsAt(3, { enterShort: [0] }), opts);
+    const t = sim.trades[0]!;
+    // Sold at 100 x 0.999 = 99.9; stop 2% above: 101.898, bought back slipped at 101.898 x 1.001
+    // = 101.999898. Per unit: 101.999898 - 99.9 = 2.099898 of price, plus fees of 0.0999 and
+    // 0.101999898: 2.301797898. 2% of 10,000 = 200 at risk.
+    expect(t.entryPrice).toBeCloseTo(99.9, 12);
+    expect(t.exitPrice).toBeCloseTo(101.999898, 9);
+    expect(t.quantity).toBeCloseTo(200 / 2.301797898, 9);
+    expect(t.pnl).toBeCloseTo(-200, 9);
   });
 
   it('caps risk sizing at all-in and skips an entry whose stop is on the wrong side', () => {

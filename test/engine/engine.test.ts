@@ -1,11 +1,32 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EngineEvent, EngineOptions } from '../../src/engine/engine.js';
 import { type Regime, regimeGate } from '../../src/engine/regime.js';
-import { performance } from '../../src/engine/report.js';
+import { performance, winRate } from '../../src/engine/report.js';
 import type { State, TradeRecord } from '../../src/store/state.js';
 import { makeEngine, NO_LIMITS, replayEnd, sampleSlice } from '../helpers/engine.js';
 
 const DAY = 86_400_000;
+
+/**
+ * The candles of `file` with each open moved to the previous close (highs and lows widened to hold
+ * it): an auto-approved entry then fills at the very price its signal was priced at.
+ */
+function seamless(file: string): string {
+  const [header, ...rows] = readFileSync(file, 'utf8').trimEnd().split('\n');
+  let prevClose: number | undefined;
+  const out = rows.map((row) => {
+    const [time, o, h, l, c, v] = row.split(',').map(Number) as number[];
+    const open = prevClose ?? o!;
+    prevClose = c!;
+    return [time, open, Math.max(h!, open), Math.min(l!, open), c, v].join(',');
+  });
+  const path = file.replace(/\.csv$/, '') + '-seamless/' + file.split('/').pop()!;
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${[header, ...out].join('\n')}\n`);
+  return path;
+}
 const D1 = Date.UTC(2024, 4, 1);
 
 async function replay(
@@ -140,6 +161,55 @@ describe('the engine', () => {
     expect((first.quantity * first.price) / (base.quantity * base.price)).toBeCloseTo(0.5, 12);
   }, 60_000);
 
+  it('fills the size it announced, regime factor included: auto, manual approve and half size', async () => {
+    const file = seamless(sampleSlice('binance_BTC-USDT_2h.csv', 800));
+    const risk = { ...NO_LIMITS, sizing: 'risk', riskPerTrade: 0.01, defaultStop: 0.02 };
+    const gate: EngineOptions['regimeGate'] = () => ({ ok: true, factor: 0.7, state: 'RISK_ON' });
+    const run = async (approve: 'auto' | 'manual', regimeGate: typeof gate | null = gate) => {
+      const t = await makeEngine({
+        file,
+        risk,
+        settings: { slippageBps: 5 },
+        ...(regimeGate ? { regimeGate } : {}),
+      });
+      const entries: Array<Extract<EngineEvent, { type: 'entry' }>> = [];
+      let k = 0;
+      t.engine.on((e) => {
+        if (e.type === 'entry') entries.push(e);
+        // Manual: approve one signal, take the next at half size, and so on.
+        if (e.type === 'signal' && e.signal.status === 'pending')
+          void t.engine.decide(e.signal.id, k++ % 2 === 0 ? 'approve' : 'half', 'tester');
+      });
+      await t.engine.startRun(
+        { strategy: 'ema-cross', symbol: 'BTC/USDT', timeframe: '2h', params: {}, approve },
+        'test',
+      );
+      const ended = replayEnd(t.engine);
+      await t.engine.start();
+      await ended;
+      await t.engine.stop();
+      return { entries, signals: Object.values(t.store.data.signals) };
+    };
+
+    const auto = await run('auto');
+    expect(auto.entries.length).toBeGreaterThanOrEqual(4);
+    for (const { position, signal } of auto.entries) {
+      expect(signal.regime).toBe('RISK_ON x0.7');
+      expect(position.initialQty).toBeCloseTo(signal.quantity, 12);
+    }
+    const manual = await run('manual');
+    const shares = manual.entries.map(({ signal }) => signal.size);
+    expect(shares).toContain(1);
+    expect(shares).toContain(0.5);
+    for (const { position, signal } of manual.entries)
+      expect(position.initialQty).toBe(signal.quantity * signal.size!);
+    // The announced size is the risk rules' size times 0.7: the first signal, on an untouched
+    // account, is 0.7 of the ungated one's.
+    const base = (await run('auto', null)).signals[0]!;
+    expect(base.regime).toBeUndefined();
+    expect(auto.signals[0]!.quantity / base.quantity).toBeCloseTo(0.7, 12);
+  }, 60_000);
+
   it('resumes after a stop mid-replay and ends with the trades of an uninterrupted replay', async () => {
     const file = sampleSlice('binance_BTC-USDT_2h.csv', 900);
     const risk = { ...NO_LIMITS, sizing: 'risk', riskPerTrade: 0.02, defaultStop: 0.03 };
@@ -200,6 +270,8 @@ describe('performance numbers', () => {
         trade(D1 + 10 * 3_600_000, 100),
         trade(D1 + DAY + 3_600_000, -40),
         trade(D1 + DAY + 5 * 3_600_000, 25),
+        // Out at its entry price without fees: neither a win nor a loss.
+        trade(D1 + DAY + 5.5 * 3_600_000, 0),
       ],
       // After the trades: 10,000 + 100 - 40 + 25 = 10,085; then 0.5 BTC bought at 20,000 with a fee of 10.
       balances: { USDT: 75 },
@@ -241,7 +313,12 @@ describe('performance numbers', () => {
     // The day began at 10,100 (the snapshot at midnight): 10,325 - 10,100.
     expect(rep.windowPnl).toBe(225);
     expect(rep.windowRealized).toBe(-15);
-    expect([rep.windowTrades, rep.windowWins, rep.allTrades, rep.allWins]).toEqual([2, 1, 3, 2]);
+    expect([rep.windowTrades, rep.windowWins, rep.windowLosses]).toEqual([3, 1, 1]);
+    expect([rep.allTrades, rep.allWins, rep.allLosses]).toEqual([4, 2, 1]);
+    // Win rates count decided trades only: 1 of 2 in the window, 2 of 3 overall.
+    expect(winRate(rep.windowWins, rep.windowLosses)).toBe(0.5);
+    expect(winRate(rep.allWins, rep.allLosses)).toBeCloseTo(2 / 3, 12);
+    expect(winRate(0, 0)).toBeUndefined();
     expect(rep.open).toEqual([
       expect.objectContaining({
         id: 'P9',

@@ -20,6 +20,19 @@ describe('the risk manager', () => {
     expect(v).toMatchObject({ ok: true, quantity: 50, risk: 100 });
   });
 
+  it('sizes so that the stop-out, fees and slippage included, loses exactly the stated risk', () => {
+    // The case: 1% risk, a 2% stop, 0.1% fee a side. Long at 100, stop at 98: a unit loses
+    // 2 + 0.1 (entry fee) + 0.098 (exit fee at the stop) = 2.198; 100 / 2.198 units lose 100.
+    const fees = { ...long, fee: 0.001 };
+    const v = evaluate(settings({ maxSymbolExposure: 1 }), account(), fees);
+    expect(v.ok && v.quantity).toBeCloseTo(100 / 2.198, 10);
+    expect(v.ok && v.risk).toBeCloseTo(100, 9);
+    // With 10 bps of slippage the stop sells at 98 x 0.999 = 97.902: 2.098 + 0.1 + 0.097902.
+    const slipped = evaluate(settings({ maxSymbolExposure: 1 }), account(), { ...fees, slippage: 0.001 });
+    expect(slipped.ok && slipped.quantity).toBeCloseTo(100 / 2.295902, 10);
+    expect(slipped.ok && slipped.risk).toBeCloseTo(100, 9);
+  });
+
   it('sizes a fixed fraction: 10% of 10,000 at 100 (no fee) is 10 units', () => {
     const v = evaluate(settings({ sizing: 'fraction', fraction: 0.1 }), account(), long);
     expect(v.ok && v.quantity).toBeCloseTo(10, 12);
@@ -31,6 +44,9 @@ describe('the risk manager', () => {
     expect(kellyFraction(pnls, 1)).toBeCloseTo(1 / 6, 12);
     expect(kellyFraction(pnls, 0.1)).toBe(0.1);
     expect(kellyFraction(pnls.slice(1), 1)).toBeUndefined();
+    // Trades that made exactly nothing are neither wins nor losses: W stays 12 of 20.
+    expect(kellyFraction([...pnls, 0, 0, 0, 0, 0], 1)).toBeCloseTo(1 / 6, 12);
+    expect(kellyFraction(Array(20).fill(0), 1)).toBe(0);
     const v = evaluate(
       settings({ sizing: 'kelly', fraction: 1, maxSymbolExposure: 1 }),
       account({ closedPnls: pnls }),

@@ -43,6 +43,8 @@ export async function makeEngine(options: {
   file: string;
   dir?: string;
   speed?: number;
+  /** The replay's slice of work between event-loop turns, ms (default: the feed's). */
+  sliceMs?: number;
   risk?: Record<string, unknown>;
   settings?: Partial<EngineSettings>;
   wallClock?: () => number;
@@ -58,6 +60,7 @@ export async function makeEngine(options: {
     file: options.file,
     speed: options.speed ?? Number.POSITIVE_INFINITY,
     logger,
+    ...(options.sliceMs !== undefined ? { sliceMs: options.sliceMs } : {}),
     ...(cursor !== undefined ? { cursor } : {}),
   });
   const engine = new Engine({
