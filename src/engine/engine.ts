@@ -811,7 +811,11 @@ export class Engine implements FeedHandler {
     if (now >= this.nextReportAt) {
       const at = this.nextReportAt;
       this.nextReportAt = nextTimeOfDay(at + 1, tz, this.o.settings.reportTime);
-      if (Object.keys(this.state.runs).length > 0) await this.sendReport(at);
+      // Only while something is being traded: stopped runs with no position left say nothing new.
+      const trading =
+        Object.values(this.state.runs).some((r) => r.state !== 'stopped') ||
+        Object.keys(this.state.positions).length > 0;
+      if (trading) await this.sendReport(at);
     }
   }
 

@@ -210,6 +210,29 @@ describe('the engine', () => {
     expect(auto.signals[0]!.quantity / base.quantity).toBeCloseTo(0.7, 12);
   }, 60_000);
 
+  it("sends a replay's daily reports only while a run is active or a position open", async () => {
+    const day = async (stopFirst: boolean) => {
+      const t = await makeEngine({ file: sampleSlice('binanceus_BTC-USDT_1m_2023-03.csv', 3 * 1440) });
+      const events: EngineEvent[] = [];
+      t.engine.on((e) => events.push(e));
+      const run = await t.engine.startRun(
+        { strategy: 'ema-cross', symbol: 'BTC/USDT', timeframe: '15m', params: {}, approve: 'auto' },
+        'test',
+      );
+      if (stopFirst) await t.engine.stopRun(run.id, 'test');
+      const ended = replayEnd(t.engine);
+      await t.engine.start();
+      await ended;
+      await t.engine.stop();
+      return events.filter((e) => e.type === 'report').length;
+    };
+    // Three replayed days from 1 March 00:00: the clock passes midnight on 2, 3 and 4 March (the
+    // last candle closes at 4 March 00:00), a report each while the run is on.
+    expect(await day(false)).toBe(3);
+    // Stopped before its first candle (no position): no reports at all.
+    expect(await day(true)).toBe(0);
+  });
+
   it('resumes after a stop mid-replay and ends with the trades of an uninterrupted replay', async () => {
     const file = sampleSlice('binance_BTC-USDT_2h.csv', 900);
     const risk = { ...NO_LIMITS, sizing: 'risk', riskPerTrade: 0.02, defaultStop: 0.03 };
