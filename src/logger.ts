@@ -75,6 +75,11 @@ export interface LoggerOptions {
   destination?: DestinationStream;
   /** Whether the destination is a terminal, for format 'auto' (default: stderr.isTTY). */
   isTTY?: boolean;
+  /**
+   * A console chat shares the terminal: every line goes to this file (JSON, at `level`) and the
+   * terminal gets warnings and errors only, one line each, so no log block lands between chat lines.
+   */
+  file?: string;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -100,7 +105,16 @@ export function createLogger(options: LoggerOptions): Logger {
       sync: true,
       colorize: options.isTTY ?? process.stderr.isTTY,
       ignore: 'pid,hostname',
+      singleLine: options.file !== undefined,
     });
   }
-  return pino(opts, destination);
+  if (options.file === undefined || options.level === 'silent') return pino(opts, destination);
+  const file = pino.destination({ dest: options.file, mkdir: true, sync: true, append: true });
+  return pino(
+    opts,
+    pino.multistream([
+      { level: options.level as pino.Level, stream: file },
+      { level: 'warn', stream: destination },
+    ]),
+  );
 }

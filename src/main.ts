@@ -85,11 +85,31 @@ export function packageVersion(): string {
  * retried without holding up the engine or the other chats. A failure that stops start-up stops
  * whatever was started before it rejects.
  */
+/**
+ * bosun's logger for this config. When the console chat runs on the terminal, the log goes to
+ * `DATA_DIR/bosun.log` and the terminal shows only warnings and errors, one line each.
+ */
+export function botLogger(config: Readonly<Config>, interactive = Boolean(process.stdin.isTTY)): Logger {
+  return createLogger({
+    level: config.logLevel,
+    format: config.logFormat,
+    secrets: secretValues(config),
+    ...(consoleOnTerminal(config, interactive) ? { file: logFile(config) } : {}),
+  });
+}
+
+/** Where the log goes while the console chat has the terminal. */
+export const logFile = (config: Readonly<Config>) => join(config.dataDir, 'bosun.log');
+
+/** Whether the console chat serves this terminal (see `startBot`'s choice of chats). */
+function consoleOnTerminal(config: Readonly<Config>, interactive: boolean): boolean {
+  if (!interactive) return false;
+  return config.chat.console === 'on' || config.chat.console === 'auto';
+}
+
 export async function startBot(options: StartOptions = {}): Promise<Bot> {
   const config = options.config ?? loadConfig();
-  const logger =
-    options.logger ??
-    createLogger({ level: config.logLevel, format: config.logFormat, secrets: secretValues(config) });
+  const logger = options.logger ?? botLogger(config, options.interactive);
   // What has been started, undone in reverse when start-up fails.
   const undo: Array<() => unknown> = [];
   const unwind = async () => {
@@ -212,6 +232,8 @@ async function assemble(
       output: (options.output ?? process.stdout) as never,
       outDir: join(config.dataDir, 'out'),
       interactive,
+      // The log went to a file to keep the terminal for the chat (see botLogger).
+      ...(interactive && !options.logger ? { logFile: logFile(config) } : {}),
     });
     adapters.push(chat);
     finished = chat.closed.then(() => {
@@ -452,11 +474,7 @@ export async function main(): Promise<number> {
   const stopOn = new Promise<void>((r) => abandon.signal.addEventListener('abort', () => r()));
   try {
     config = loadConfig();
-    logger = createLogger({
-      level: config.logLevel,
-      format: config.logFormat,
-      secrets: secretValues(config),
-    });
+    logger = botLogger(config);
     const bot = await startBot({ config, logger, signal: abandon.signal });
     await Promise.race([bot.finished, stopOn]);
     await bot.stop();

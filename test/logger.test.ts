@@ -1,8 +1,13 @@
-import { Writable } from 'node:stream';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rewriteApiUrls } from '../src/market/download.js';
+import { loadConfig } from '../src/config.js';
 import { toAppError } from '../src/errors.js';
 import { createLogger, redactor } from '../src/logger.js';
+import { startBot } from '../src/main.js';
 import { type DcUser, DiscordEmulator } from './emulators/discord/server.js';
 import { ExchangeEmulator } from './emulators/exchange/server.js';
 import { TelegramEmulator, type TgUser } from './emulators/telegram/server.js';
@@ -227,5 +232,52 @@ describe('logger canary: errors of the chat and exchange libraries', () => {
     );
     expect(e.message).toBe('request to http://127.0.0.1:1/bot[REDACTED]/getMe failed, reason: refused');
     expect(toAppError(`GET /webhooks/1/${'t'.repeat(40)}`).message).toBe('GET /webhooks/1/[REDACTED]');
+  });
+});
+
+describe('log beside the console chat', () => {
+  it('writes every line to the file and only warnings and worse to the terminal, one line each', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'bosun-log-')), 'bosun.log');
+    let terminal = '';
+    const destination = new Writable({
+      write(chunk, _enc, done) {
+        terminal += String(chunk);
+        done();
+      },
+    });
+    const log = createLogger({
+      level: 'info',
+      format: 'pretty',
+      isTTY: false,
+      destination: destination as never,
+      file,
+      secrets: ['sekrit-value'],
+    });
+    log.info({ feed: 'replay', chats: ['console'] }, 'bosun started');
+    log.warn({ platform: 'telegram', detail: { retryMs: 15_000 } }, 'chat cannot connect sekrit-value');
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string });
+    expect(lines.map((l) => l.msg)).toEqual(['bosun started', 'chat cannot connect [REDACTED]']);
+    expect(terminal).not.toContain('bosun started');
+    expect(terminal).toContain('chat cannot connect [REDACTED]');
+    expect(terminal.trimEnd().split('\n')).toHaveLength(1); // the object on the same line
+  });
+
+  it('is what startBot chooses when the console chat has the terminal, and the greeting says where', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'bosun-logfile-'));
+    const config = loadConfig({
+      env: { DATA_DIR: dataDir, REPLAY_RUNS: 'none', MARKET_DATA: 'samples', LOG_FORMAT: 'json' },
+      dotenv: false,
+    });
+    const output = new PassThrough();
+    let printed = '';
+    output.on('data', (d) => (printed += String(d)));
+    const bot = await startBot({ config, interactive: true, input: new PassThrough(), output });
+    await bot.stop();
+    expect(printed).toContain(`The log is in ${join(dataDir, 'bosun.log')}`);
+    expect(existsSync(join(dataDir, 'bosun.log'))).toBe(true);
+    expect(readFileSync(join(dataDir, 'bosun.log'), 'utf8')).toContain('"msg":"bosun started"');
   });
 });

@@ -40,6 +40,8 @@ export interface ConsoleOptions {
   outDir: string;
   /** Show a prompt and redraw progress in place (a terminal). */
   interactive?: boolean;
+  /** Where the log goes meanwhile (named in the greeting). */
+  logFile?: string;
 }
 
 export class ConsoleChat implements ChatAdapter {
@@ -93,6 +95,8 @@ export class ConsoleChat implements ChatAdapter {
     });
     this.state = 'connected';
     this.write('bosun console chat. Type /help for the commands, Ctrl-D to quit.\n');
+    if (this.options.logFile)
+      this.write(`The log is in ${this.options.logFile}; warnings and errors show here too.\n`);
     this.prompt();
     this.rl.on('line', (line) => {
       this.lines++;
