@@ -76,8 +76,11 @@ export default defineCommand({
     const params = Object.entries(run.params)
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(' ');
-    return reply()
-      .line(bold(`Run ${run.id} started`), `: ${runTitle(run)}, ${run.approve} approval`)
+    const r = reply().line(bold(`Run ${run.id} started`), `: ${runTitle(run)}, ${run.approve} approval`);
+    // A warm-up the feed can never supply: say so now, not after days of silence.
+    const shortfall = services.engine.warmupShortfall(run.id);
+    if (shortfall) r.line(bold('Warning: '), shortfall);
+    return r
       .line(params ? `Parameters: ${params}` : 'Default parameters.')
       .line(`It acts on closed candles from ${services.engine.feed.describe()}.`)
       .line(

@@ -449,6 +449,20 @@ export class Engine implements FeedHandler {
     return run;
   }
 
+  /**
+   * Why a run can never signal on this feed: its warm-up needs more candles of its timeframe than the
+   * feed will ever give (a 1d run on a three-week replay). Undefined when it can, or the feed has no end.
+   */
+  warmupShortfall(id: string): string | undefined {
+    const run = this.state.runs[id];
+    const rt = this.runtimes.get(id);
+    const most = run ? this.o.feed.capacity?.(run.timeframe) : undefined;
+    if (!run || !rt || most === undefined) return undefined;
+    const need = rt.strategy.warmup(rt.params) + 1;
+    if (most >= need) return undefined;
+    return `${run.id} needs ${need} ${run.timeframe} candles to warm up, and the replay holds ${most}: it will never signal. A shorter timeframe or a longer REPLAY_FILE would.`;
+  }
+
   /** Stop one run or all: no new signals; open positions keep their stops and targets. */
   async stopRun(id: string, by: string): Promise<RunRecord[]> {
     const events: EngineEvent[] = [];

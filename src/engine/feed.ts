@@ -46,6 +46,8 @@ export interface Feed {
   stop(): Promise<void>;
   /** Where a replay stands, saved with each state change so a restart resumes there. */
   resumePoint?(): { file: string; cursor: number } | undefined;
+  /** The most candles of a timeframe this feed will ever give (a replay: its file's span); none: no end. */
+  capacity?(timeframe: string): number;
 }
 
 export const seriesKey = (symbol: string, timeframe: string) => `${symbol}|${timeframe}`;
@@ -136,6 +138,13 @@ export class ReplayFeed implements Feed {
   describe(): string {
     const at = this.next < this.source.length ? isoTime(this.source.time[this.next]!) : 'the end';
     return `replay of ${basename(this.options.file)} (${this.symbol} ${timeframeName(this.sourceMs)}) at ${this.options.speed} candles/s, now at ${at}`;
+  }
+
+  capacity(timeframe: string): number {
+    const n = this.source.length;
+    return Math.floor(
+      (this.source.time[n - 1]! + this.sourceMs - this.source.time[0]!) / timeframeMs(timeframe),
+    );
   }
 
   async check(symbol: string, timeframe: string): Promise<void> {

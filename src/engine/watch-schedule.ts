@@ -24,12 +24,14 @@ const SETTLE_MS = 3000;
  */
 export class ClockedFeed implements Feed {
   readonly resumePoint?: Feed['resumePoint'];
+  readonly capacity?: Feed['capacity'];
 
   constructor(
     readonly inner: Feed,
     private readonly before: (now: number) => Promise<void>,
   ) {
     if (inner.resumePoint) this.resumePoint = () => inner.resumePoint!();
+    if (inner.capacity) this.capacity = (timeframe) => inner.capacity!(timeframe);
   }
 
   get kind(): Feed['kind'] {
