@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ReplayFeed } from '../../src/engine/feed.js';
+import type { ClockedFeed } from '../../src/engine/watch-schedule.js';
 import { TelegramEmulator, type TgUser } from '../emulators/telegram/server.js';
 import { BUSY_TELEGRAM, startTestBot } from '../helpers/bot.js';
 import { makeEngine, NO_LIMITS, replayEnd, sampleSlice } from '../helpers/engine.js';
@@ -106,7 +107,8 @@ describe('a full-speed replay', () => {
       },
       BUSY_TELEGRAM.options,
     );
-    const feed = bot.bot.services.engine.feed as ReplayFeed;
+    // The engine's feed is the replay behind the regime's clock (ClockedFeed).
+    const feed = (bot.bot.services.engine.feed as ClockedFeed).inner as ReplayFeed;
     const end = feed.source.length;
     try {
       while (feed.position < 100) await new Promise((resolve) => setTimeout(resolve, 5));
