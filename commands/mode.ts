@@ -17,13 +17,20 @@ export default defineCommand({
       .default('show')
       .describe('show (default), paper or live (admins)'),
     confirm: z.string().optional().describe('the confirmation code the /mode live button carries'),
+    cancel: z.string().optional().describe('the code its Cancel button withdraws'),
   }),
   positional: ['mode', 'confirm'],
   needs: ({ mode }) =>
     mode === 'show' ? undefined : { role: 'admin', what: 'switching between paper and live' },
   examples: ['mode', 'mode live', 'mode paper'],
-  async run({ mode, confirm }, ctx) {
+  async run({ mode, confirm, cancel }, ctx) {
     const trading = ctx.services.trading;
+    if (cancel !== undefined) {
+      codes.withdraw(cancel, ctx.caller.name);
+      return reply(
+        `Cancelled, nothing was done: still ${trading.mode === 'live' ? 'trading LIVE' : 'paper trading'}.`,
+      );
+    }
     if (mode === 'show') {
       const r = reply().line(bold('Trading mode: '), trading.mode === 'live' ? 'LIVE' : 'paper');
       if (trading.mode === 'live') {
@@ -51,7 +58,7 @@ export default defineCommand({
         )
         .buttons([
           { label: 'Confirm live trading', command: 'mode', args: ['live', code], style: 'danger' },
-          { label: 'Cancel', command: 'mode', args: ['show'], style: 'secondary' },
+          { label: 'Cancel', command: 'mode', args: ['live', `cancel=${code}`], style: 'secondary' },
         ]);
     }
     if (!codes.take(confirm, ctx.caller.name))

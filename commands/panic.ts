@@ -13,11 +13,16 @@ export default defineCommand({
   role: 'admin',
   args: z.object({
     confirm: z.string().optional().describe('the confirmation code the /panic button carries'),
+    cancel: z.string().optional().describe('the code its Cancel button withdraws'),
   }),
   positional: ['confirm'],
   examples: ['panic'],
-  async run({ confirm }, ctx) {
+  async run({ confirm, cancel }, ctx) {
     const engine = ctx.services.engine;
+    if (cancel !== undefined) {
+      codes.withdraw(cancel, ctx.caller.name);
+      return reply('Cancelled, nothing was done.');
+    }
     if (confirm === undefined) {
       const code = codes.issue(ctx.caller.name);
       const s = engine.state;
@@ -29,7 +34,7 @@ export default defineCommand({
         )
         .buttons([
           { label: 'Yes, close everything', command: 'panic', args: [code], style: 'danger' },
-          { label: 'Cancel', command: 'positions', args: [], style: 'secondary' },
+          { label: 'Cancel', command: 'panic', args: [`cancel=${code}`], style: 'secondary' },
         ]);
     }
     if (!codes.take(confirm, ctx.caller.name))

@@ -27,4 +27,9 @@ export class OneTimeCodes {
     this.codes.delete(code);
     return c.expires >= Date.now();
   }
+
+  /** Withdraw `code` (its Cancel button): it can no longer be taken. Someone else's try changes nothing. */
+  withdraw(code: string, by: string): void {
+    if (this.codes.get(code)?.by === by) this.codes.delete(code);
+  }
 }

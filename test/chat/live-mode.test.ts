@@ -135,6 +135,53 @@ describe('live mode', () => {
     );
   });
 
+  it('answers Cancel under /panic and /mode live with "nothing was done", and the code is spent', async () => {
+    const { tg, t } = await boot(LIVE_ENV);
+    await ask(tg, ADMIN, '/start ema-cross BTC/USDT 1h approve=auto', /Started R\d+|started/i);
+    const p = await ask(tg, ADMIN, '/panic', /Panic \(paper\)\?/);
+    const [yes, cancel] = ['Yes', 'Cancel'].map(
+      (label) => TelegramEmulator.buttons(p).find((b) => b.text.startsWith(label))!.data,
+    );
+    const before = tg.chatMessages(ADMIN.id).length;
+    tg.userPresses(ADMIN, p, cancel!);
+    const answer = await tg.waitFor(
+      () =>
+        tg
+          .chatMessages(ADMIN.id)
+          .slice(before)
+          .find((m) => /nothing was done/.test(plain(m))),
+      'the cancel answer',
+    );
+    expect(plain(answer!)).toBe('Cancelled, nothing was done.');
+    expect(Object.values(t.bot.services.engine.state.runs).filter((r) => r.state !== 'stopped')).toHaveLength(
+      1,
+    );
+    // The withdrawn code no longer confirms, typed by hand either.
+    const yesButton = Object.values(t.bot.services.store.data.buttons).find(
+      (b) => b.command === 'panic' && b.args.length === 1 && !b.args[0]!.startsWith('cancel='),
+    )!;
+    expect(yes).toBeDefined();
+    await ask(tg, ADMIN, `/panic ${yesButton.args[0]!}`, /confirmation is not valid/);
+    expect(Object.values(t.bot.services.engine.state.runs).filter((r) => r.state !== 'stopped')).toHaveLength(
+      1,
+    );
+
+    const m = await ask(tg, ADMIN, '/mode live', /Switch to LIVE trading\?/);
+    const cancelLive = TelegramEmulator.buttons(m).find((b) => b.text === 'Cancel')!.data;
+    const beforeMode = tg.chatMessages(ADMIN.id).length;
+    tg.userPresses(ADMIN, m, cancelLive);
+    const said = await tg.waitFor(
+      () =>
+        tg
+          .chatMessages(ADMIN.id)
+          .slice(beforeMode)
+          .find((x) => /nothing was done/.test(plain(x))),
+      'the mode cancel answer',
+    );
+    expect(plain(said!)).toBe('Cancelled, nothing was done: still paper trading.');
+    expect(t.bot.services.trading.mode).toBe('paper');
+  });
+
   it('switches to live only through the admin’s confirmation button; keys reach no log, chat or file', async () => {
     const { emu, tg, t } = await boot(LIVE_ENV);
     await ask(tg, ADMIN, '/subscribe', /This chat gets/);
