@@ -1046,7 +1046,11 @@ export class Engine implements FeedHandler {
           confidence === undefined || Number.isNaN(confidence) ? 1 : confidence,
         )
       : undefined;
-    if (verdict.ok && regime?.ok) verdict.quantity *= regime.factor;
+    // The regime scales the size, and so the amount at risk with it.
+    if (verdict.ok && regime?.ok) {
+      verdict.quantity *= regime.factor;
+      verdict.risk *= regime.factor;
+    }
     const sized = verdict.ok && regime?.ok !== false;
     const refused = !verdict.ok
       ? verdict.reason

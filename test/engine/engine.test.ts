@@ -208,6 +208,9 @@ describe('the engine', () => {
     const base = (await run('auto', null)).signals[0]!;
     expect(base.regime).toBeUndefined();
     expect(auto.signals[0]!.quantity / base.quantity).toBeCloseTo(0.7, 12);
+    // And so is the risk it announces: 1% of equity ungated, 0.7% gated (it showed the ungated 1%).
+    expect(base.risk).toBeCloseTo(100, 6);
+    expect(auto.signals[0]!.risk / base.risk).toBeCloseTo(0.7, 12);
   }, 60_000);
 
   it("sends a replay's daily reports only while a run is active or a position open", async () => {
