@@ -112,7 +112,9 @@ export function timeAxis(
   timezone: string,
   showLabels: boolean,
 ): Record<string, unknown> {
-  const step = timeStep(to - from);
+  // Intraday labels ("1 Mar, 12:00") are about twice as wide as day labels: fewer of them fit.
+  const fine = timeStep(to - from);
+  const step = fine < D ? timeStep(to - from, 5) : fine;
   return {
     type: 'linear',
     min: from,
@@ -124,6 +126,9 @@ export function timeAxis(
     border: { color: p.grid },
     ticks: {
       display: showLabels,
+      // The first and last labels sit inside the plot, so no panel widens its margin for them and
+      // stacked panels keep one plot width (a long first date shifted the bottom panel).
+      align: 'inner',
       maxRotation: 0,
       autoSkip: true,
       autoSkipPadding: 12,

@@ -222,6 +222,20 @@ describe('colours, scales and labels', () => {
 });
 
 describe('phone-size layout', () => {
+  it('keeps the time labels inside every panel, so stacked plots share one width (a long first date widened one)', () => {
+    const D = 86_400_000;
+    const days = [0, 1, 2].map((k) => ({
+      time: Date.UTC(2023, 2, 1) + k * D,
+      pnl: 10 - k,
+      equity: 10_000 + k,
+    }));
+    const doc = performanceChart(days, 'Report');
+    for (const panel of doc.panels) {
+      const x = (panel.config.options.scales as { x: { ticks: { align: string } } }).x;
+      expect(x.ticks.align).toBe('inner');
+    }
+  });
+
   it('lays a 1280x720 chart out at 640x360 and draws it at twice that, whatever the renderer', async () => {
     const doc = performanceChart(
       [
