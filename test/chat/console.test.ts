@@ -31,13 +31,13 @@ function approval(signal: string): Reply {
   ]);
 }
 
-async function consoleWith() {
+async function consoleWith(interactive = false) {
   const { dispatcher, pressed } = recorder();
   const input = new PassThrough();
   const output = new PassThrough();
   let printed = '';
   output.on('data', (d) => (printed += String(d)));
-  const chat = new ConsoleChat(dispatcher, { input, output, outDir: '/nonexistent' });
+  const chat = new ConsoleChat(dispatcher, { input, output, outDir: '/nonexistent', interactive });
   await chat.start();
   const type = async (line: string) => {
     input.write(`${line}\n`);
@@ -93,6 +93,22 @@ describe('console choices', () => {
     await c.type(`${s72}.1`);
     expect(c.pressed).toEqual(['approve S61', 'reject S71']);
     expect(s61).not.toBe(s72);
+    await c.chat.stop();
+  });
+
+  it('redraws an edited message in place only while nothing was typed under it', async () => {
+    const c = await consoleWith(true);
+    const up = new RegExp(String.raw`\x1b\[\d+A\x1b\[0J`);
+    const first = await c.chat.push('local', reply('Backtest: [..........] 0%'));
+    await c.chat.edit('local', first, reply('Backtest: [#####.....] 50%'));
+    expect(c.printed()).toMatch(up); // the progress line redrawn in place
+    const second = await c.chat.push('local', reply('Backtest: [..........] 0%'));
+    const before = c.printed().length;
+    await c.type('/status'); // a line typed under it
+    await c.chat.edit('local', second, reply('Backtest: [##########] 100%'));
+    const after = c.printed().slice(before);
+    expect(after).toContain('Backtest: [##########] 100%');
+    expect(after).not.toMatch(up); // printed anew: erasing would take the typed line and more
     await c.chat.stop();
   });
 });

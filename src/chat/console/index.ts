@@ -100,6 +100,8 @@ export class ConsoleChat implements ChatAdapter {
     this.prompt();
     this.rl.on('line', (line) => {
       this.lines++;
+      // The typed line now stands under the last message: it can no longer be redrawn in place.
+      this.lastBlock = undefined;
       this.queue = this.queue.then(() => this.handle(line)).then(() => this.prompt());
     });
     this.rl.on('close', () => {
