@@ -137,6 +137,8 @@ async function assemble(
   const fresh = Object.keys(store.data.runs).length === 0 && store.data.trades.length === 0;
   const registry = await loadCommands();
   const feed = await createFeed(config, logger, store);
+  // The runs a fresh replay starts must be playable from its file: checked before any chat starts.
+  if (feed.kind === 'replay' && fresh) await checkReplayRuns(feed, config);
   check();
   const market = new MarketData(config, logger.child({ module: 'market' }));
   // The market watch reads markets at the clock of the engine trading now (a replay's time, or now);
@@ -374,7 +376,7 @@ async function createFeed(config: Readonly<Config>, logger: Logger, store: State
     return new ExchangeFeed(config, logger.child({ module: 'feed' }));
   }
   const { ReplayFeed } = await import('./engine/feed.js');
-  const file = config.replay.file ?? join(SAMPLES_DIR, 'binanceus_BTC-USDT_1m_2023-03.csv');
+  const file = config.replay.file ?? DEFAULT_REPLAY_FILE;
   const saved = store.data.engine.replay;
   const resume = saved && saved.file === basename(file) ? saved.cursor : undefined;
   try {
@@ -425,6 +427,26 @@ export function parseRunList(text: string): RunSpec[] {
         throw bad();
       return { strategy, symbol: symbol.toUpperCase(), timeframe, params, approve };
     });
+}
+
+/** The bundled March 2023 1m candles a replay plays when REPLAY_FILE is not set. */
+const DEFAULT_REPLAY_FILE = join(SAMPLES_DIR, 'binanceus_BTC-USDT_1m_2023-03.csv');
+
+/** Each REPLAY_RUNS run can be played from REPLAY_FILE; else one line naming both settings. */
+async function checkReplayRuns(feed: Feed, config: Readonly<Config>): Promise<void> {
+  const file = basename(config.replay.file ?? DEFAULT_REPLAY_FILE);
+  for (const spec of parseRunList(config.replay.runs)) {
+    try {
+      await feed.check(spec.symbol, spec.timeframe);
+    } catch (err) {
+      // The feed says what is wrong and what it allows ("...; allowed: a multiple of 2h").
+      const [why, allowed = 'what this file can make'] = toAppError(err).message.split('; allowed: ');
+      throw new AppError(
+        'BAD_CONFIG',
+        `REPLAY_RUNS has ${spec.strategy} ${spec.symbol} ${spec.timeframe}, which REPLAY_FILE ${file} cannot play (${why}); allowed: runs on ${allowed} in REPLAY_RUNS, or REPLAY_RUNS=none`,
+      );
+    }
+  }
 }
 
 async function startReplayRuns(engine: Engine, text: string, logger: Logger): Promise<void> {
