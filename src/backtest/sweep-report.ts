@@ -9,7 +9,6 @@ import type { Strategy } from '../strategy/define.js';
 import { parseParams } from '../strategy/params.js';
 import { pct, ratio } from './summary.js';
 import {
-  combinationCount,
   parseSweep,
   RANK_METRICS,
   type RankMetric,
@@ -42,12 +41,9 @@ export function planSweep(
   fixed: Readonly<Record<string, unknown>>,
   maxCombinations?: number,
 ): SweepPlan {
-  const axes = spec && spec.length > 0 ? parseSweep(spec) : [];
+  const axes = spec && spec.length > 0 ? parseSweep(spec, maxCombinations) : [];
   for (const a of axes)
     if (a.name in fixed) throw badInput(`${a.name} is both swept and fixed; give it once`);
-  const total = combinationCount(axes);
-  if (maxCombinations !== undefined && total > maxCombinations)
-    throw badInput(`sweep has ${total} combinations; allowed: at most ${maxCombinations} here`);
   const valid: Array<Record<string, unknown>> = [];
   const invalid: SweepPlan['invalid'] = [];
   let warmup = 0;

@@ -32,7 +32,7 @@ const RANGE = new RegExp(`^(${NUM})\\.\\.(${NUM})(?::(${NUM}))?$`);
  * Parse `name=FROM..TO[:STEP]` (inclusive; step 1 by default) or `name=a|b|c` (a list), comma- or
  * space-separated. One clear line for each mistake.
  */
-export function parseSweep(spec: string | readonly string[]): SweepAxis[] {
+export function parseSweep(spec: string | readonly string[], max = MAX_COMBINATIONS): SweepAxis[] {
   const parts = (typeof spec === 'string' ? [spec] : spec).flatMap((s) => s.split(/[,\s]+/)).filter(Boolean);
   if (parts.length === 0)
     throw badInput('sweep is empty; allowed: name=FROM..TO:STEP or name=a|b|c, comma-separated');
@@ -48,9 +48,10 @@ export function parseSweep(spec: string | readonly string[]): SweepAxis[] {
     axes.push({ name, values: axisValues(part, body) });
   }
   const total = combinationCount(axes);
-  if (total > MAX_COMBINATIONS)
+  // A smaller bound than the CLI's is a chat's own ("here").
+  if (total > max)
     throw badInput(
-      `sweep has ${total.toLocaleString('en-US')} combinations; allowed: at most ${MAX_COMBINATIONS.toLocaleString('en-US')}`,
+      `sweep has ${total.toLocaleString('en-US')} combinations; allowed: at most ${max.toLocaleString('en-US')}${max < MAX_COMBINATIONS ? ' here' : ''}`,
     );
   return axes;
 }

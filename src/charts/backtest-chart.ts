@@ -333,7 +333,6 @@ export function backtestChart(input: BacktestChartInput, style: ChartStyle = {})
       ...axis,
       weight: k === 0 ? 0.18 : 0.15,
       showDates: true,
-      legend: k === 0,
       datasets: [
         lineDataset('Drawdown', pointsAt(c.time, drawdown, idx), p.drawdown, {
           fill: 'origin',

@@ -245,6 +245,11 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
       '/backtest ema-cross BTC/USDT 4h fast=2..200 slow=20..60:10',
       'sweep has 995 combinations; allowed: at most 100 here',
     ],
+    // Past the CLI's bound too: still the chat's own bound (it said 10,000).
+    [
+      '/backtest ema-cross BTC/USDT 4h fast=1..1000:1 slow=2..1000:1',
+      'sweep has 999,000 combinations; allowed: at most 100 here',
+    ],
     [
       '/backtest ema-cross BTC/USDT 4h rank=sharpe',
       'rank orders a sweep, and none was given; add a range like fast=5..20:5 or sweep=fast=5..20:5',
