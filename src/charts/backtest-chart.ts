@@ -333,6 +333,8 @@ export function backtestChart(input: BacktestChartInput, style: ChartStyle = {})
       ...axis,
       weight: k === 0 ? 0.18 : 0.15,
       showDates: true,
+      // Under an indicator panel there is no room for a legend line: the red area and its % axis say it.
+      legend: k === 0,
       datasets: [
         lineDataset('Drawdown', pointsAt(c.time, drawdown, idx), p.drawdown, {
           fill: 'origin',
