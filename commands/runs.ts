@@ -14,10 +14,12 @@ export default defineCommand({
   run({ all }, ctx) {
     const s = ctx.services.engine.state;
     const runs = Object.values(s.runs).filter((r) => all || r.state !== 'stopped');
-    if (runs.length === 0)
+    if (runs.length === 0) {
+      const stopped = Object.keys(s.runs).length;
       return reply(
-        'No runs. Start one with /start STRATEGY SYMBOL TIMEFRAME, e.g. /start ema-cross BTC/USDT 15m.',
+        `${stopped > 0 ? `No active runs (${stopped} stopped: /runs all lists them).` : 'No runs.'} Start one with /start STRATEGY SYMBOL TIMEFRAME, e.g. /start ema-cross BTC/USDT 15m.`,
       );
+    }
     const rows = runs.map((r) => {
       const pos = Object.values(s.positions).find((p) => p.runId === r.id);
       const unreal = pos ? pos.side * pos.qty * (pos.mark - pos.entryPrice) : 0;

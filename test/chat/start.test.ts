@@ -34,5 +34,12 @@ describe('/start on a replay', () => {
     await start(['ema-cross', 'BTC/USDT', '1h']);
     expect(said[0]).toMatch(/^Run R2 started/);
     expect(said.some((l) => l.startsWith('Warning'))).toBe(false);
+    // Stopped runs are not "no runs": /runs points at /runs all.
+    await t.bot.dispatcher.run({ command: 'stop', words: ['all'], person: admin, chat, transport });
+    said.length = 0;
+    await t.bot.dispatcher.run({ command: 'runs', words: [], person: admin, chat, transport });
+    expect(said[0]).toBe(
+      'No active runs (2 stopped: /runs all lists them). Start one with /start STRATEGY SYMBOL TIMEFRAME, e.g. /start ema-cross BTC/USDT 15m.',
+    );
   });
 });
