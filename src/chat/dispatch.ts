@@ -5,10 +5,11 @@
  * the input was wrong). Adapters only translate platform events into calls here and replies back.
  */
 import { randomBytes } from 'node:crypto';
-import { closest } from '../config.js';
+import { closest, secretValues } from '../config.js';
 import { harmless, shorten, tidyEcho } from '../echo.js';
 import { type AppError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { redactor } from '../redact.js';
 import { argsFromWords, tokenize, usageLine, validateArgs } from './args.js';
 import { ButtonSigner } from './buttons.js';
 import {
@@ -69,7 +70,11 @@ export class Dispatcher {
     private readonly logger: Logger,
   ) {
     this.buttons = new ButtonSigner(services.store, services.config.chat.buttonTtl);
+    this.scrub = redactor(secretValues(services.config));
   }
+
+  /** Takes configured secrets and token-shaped text out of what a chat is told (errors quote libraries). */
+  private readonly scrub: (text: string) => string;
 
   /** Run a command for a person. Never throws: every outcome is a reply. */
   run(inv: Invocation): Promise<void> {
@@ -253,7 +258,7 @@ export class Dispatcher {
     if (e.isUserError) {
       log.info({ code: e.code, error: tidyEcho(e.message) }, 'command refused its input');
       await transport.send(
-        reply(tidyEcho(e.message))
+        reply(this.scrub(tidyEcho(e.message)))
           .line(`Usage: ${usageLine(command)}`)
           .privately(),
       );
@@ -272,7 +277,9 @@ export class Dispatcher {
       return;
     }
     log.warn({ code: e.code, error: tidyEcho(e.message) }, 'command failed');
-    await transport.send(reply(`Sorry, /${command.name} failed: ${tidyEcho(e.message)}`).privately());
+    await transport.send(
+      reply(`Sorry, /${command.name} failed: ${this.scrub(tidyEcho(e.message))}`).privately(),
+    );
   }
 
   private track(work: () => Promise<void>): Promise<void> {

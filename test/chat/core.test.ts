@@ -14,6 +14,7 @@ import type { Services } from '../../src/chat/services.js';
 import { TELEGRAM_HTML } from '../../src/chat/telegram/index.js';
 import { DISCORD_MARKDOWN } from '../../src/chat/discord/index.js';
 import { loadConfig } from '../../src/config.js';
+import { AppError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { StateStore } from '../../src/store/state.js';
 import { COMMAND_NAMES } from '../helpers/bot.js';
@@ -251,6 +252,63 @@ describe('roles', () => {
         "'",
       ),
     ]);
+  });
+});
+
+describe('errors in chat', () => {
+  it('never quote a configured secret, or a token-shaped string, from an error a library raised', async () => {
+    const dataDir = tmp();
+    const store = await StateStore.open(dataDir);
+    const KEY = 'canaryKeyAbCdEf0123456789';
+    const SECRET = 'canarySecretZyXw9876543210';
+    const registry = new CommandRegistry([
+      defineCommand({
+        name: 'balance',
+        summary: 'Balance',
+        role: 'viewer',
+        args: z.object({}),
+        run: () => {
+          throw new AppError(
+            'EXCHANGE',
+            `binance {"code":-2014,"msg":"API-key ${KEY} rejected, secret ${SECRET}"}`,
+          );
+        },
+      }),
+      defineCommand({
+        name: 'pnl',
+        summary: 'PnL',
+        role: 'viewer',
+        args: z.object({}),
+        run: () => {
+          throw new AppError(
+            'BAD_INPUT',
+            `POST /bot7777777:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe said no`,
+          );
+        },
+      }),
+    ]);
+    const config = loadConfig({
+      env: { DATA_DIR: dataDir, EXCHANGE_API_KEY: KEY, EXCHANGE_SECRET: SECRET },
+      dotenv: false,
+    });
+    const services = { config, registry, store } as unknown as Services;
+    const dispatcher = new Dispatcher(services, silent);
+    const chat: ChatRef = { platform: 'console', id: 'c', private: true };
+    const said: string[] = [];
+    const transport = {
+      send: async (r: Reply) => (
+        said.push(renderMessages(r.blocks, TELEGRAM_HTML).join('\n')),
+        { edit: async () => undefined }
+      ),
+    };
+    const person: Person = { platform: 'telegram', id: '7', name: 'p', role: 'admin' };
+    await dispatcher.run({ command: 'balance', words: [], person, chat, transport });
+    await dispatcher.run({ command: 'pnl', words: [], person, chat, transport });
+    const text = said.join('\n');
+    expect(said).toHaveLength(2);
+    expect(text).toContain('Sorry, /balance failed: binance');
+    for (const secret of [KEY, SECRET, 'AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw'])
+      expect(text).not.toContain(secret);
   });
 });
 
