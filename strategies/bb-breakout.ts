@@ -38,7 +38,11 @@ export default defineStrategy({
     .strict(),
   timeframes: { main: '1h' },
   warmup: (p) => Math.max(p.period, p.volumePeriod) + 1,
-  plot: () => ({ bbUpper: 'price', bbMiddle: 'price', bbLower: 'price' }),
+  plot: () => ({
+    bbUpper: { price: true, label: 'BB upper' },
+    bbMiddle: { price: true, label: 'BB middle' },
+    bbLower: { price: true, label: 'BB lower' },
+  }),
   exits: (p) => ({
     ...(p.stopLoss > 0 ? { stopLoss: p.stopLoss } : {}),
     ...(p.trailOffset > 0 ? { trailing: { activation: p.trailActivation, offset: p.trailOffset } } : {}),

@@ -20,7 +20,10 @@ export default defineStrategy({
     .refine((p) => p.fast < p.slow, { message: 'fast must be smaller than slow' }),
   timeframes: { main: '1h' },
   warmup: (p) => p.slow * 3,
-  plot: (p) => ({ [`ema${p.fast}`]: 'price', [`ema${p.slow}`]: 'price' }),
+  plot: (p) => ({
+    [`ema${p.fast}`]: { price: true, label: `EMA ${p.fast}` },
+    [`ema${p.slow}`]: { price: true, label: `EMA ${p.slow}` },
+  }),
   signals(candles, p) {
     const fast = ema(candles.close, p.fast);
     const slow = ema(candles.close, p.slow);

@@ -177,8 +177,14 @@ export default defineStrategy({
   // The six-condition scores against the entry threshold (the HTF bias is one of the six); the
   // bias and candle times are for decision records.
   plot: (p) => ({
-    scoreLong: { panel: 'Score of 6', min: 0, max: 6, levels: [resolve(p).minScore] },
-    scoreShort: { panel: 'Score of 6', min: 0, max: 6 },
+    scoreLong: {
+      panel: 'Score of 6',
+      label: 'Long score of 6',
+      min: 0,
+      max: 6,
+      levels: [resolve(p).minScore],
+    },
+    scoreShort: { panel: 'Score of 6', label: 'Short score of 6', min: 0, max: 6 },
     bias: 'hidden',
     biasCandle: 'hidden',
     zoneCandle: 'hidden',

@@ -39,17 +39,18 @@ export default defineStrategy({
     ((SLOW + 1) * (p.preset === 'aggressive' ? timeframeMs('148m') : timeframeMs('1d'))) / 60_000,
   // The MAs on price; the closes are the candles' own (hidden), and the 1d MAs only where the preset reads them.
   plot: (p) => {
-    const daily = p.preset === 'aggressive' ? 'hidden' : 'price';
+    const ma = (label: string) => ({ price: true, label }) as const;
+    const daily = (label: string) => (p.preset === 'aggressive' ? 'hidden' : ma(label));
     return {
       close37m: 'hidden',
-      ma44_37m: 'price',
-      ma125_37m: 'price',
+      ma44_37m: ma('MA44 37m'),
+      ma125_37m: ma('MA125 37m'),
       close148m: 'hidden',
-      ma44_148m: 'price',
-      ma125_148m: 'price',
+      ma44_148m: ma('MA44 148m'),
+      ma125_148m: ma('MA125 148m'),
       close1d: 'hidden',
-      ma44_1d: daily,
-      ma125_1d: daily,
+      ma44_1d: daily('MA44 1d'),
+      ma125_1d: daily('MA125 1d'),
     };
   },
   exits: (p) => (p.stop > 0 ? { stopLoss: p.stop } : {}),

@@ -21,7 +21,10 @@ export default defineStrategy({
     .refine((p) => p.fast < p.slow, { message: 'fast must be smaller than slow' }),
   timeframes: { main: '1d' },
   warmup: (p) => (p.type === 'ema' ? p.slow * 3 : p.slow),
-  plot: (p) => ({ [`${p.type}${p.fast}`]: 'price', [`${p.type}${p.slow}`]: 'price' }),
+  plot: (p) => ({
+    [`${p.type}${p.fast}`]: { price: true, label: `${p.type.toUpperCase()} ${p.fast}` },
+    [`${p.type}${p.slow}`]: { price: true, label: `${p.type.toUpperCase()} ${p.slow}` },
+  }),
   exits: (p) => (p.stopLoss > 0 ? { stopLoss: p.stopLoss } : {}),
   signals(candles, p) {
     const close = candles.close;

@@ -30,10 +30,10 @@ export default defineStrategy({
   timeframes: { main: '4h' },
   warmup: (p) => Math.max(p.slow + p.signal, p.trend) * 2,
   plot: (p) => ({
-    macd: { panel: 'MACD' },
-    macdSignal: { panel: 'MACD' },
-    macdHistogram: { panel: 'MACD', bars: true },
-    [`ema${p.trend}`]: 'price',
+    macd: { panel: 'MACD', label: `MACD ${p.fast},${p.slow}` },
+    macdSignal: { panel: 'MACD', label: `Signal ${p.signal}` },
+    macdHistogram: { panel: 'MACD', label: 'Histogram', bars: true },
+    [`ema${p.trend}`]: { price: true, label: `EMA ${p.trend}` },
   }),
   signals(candles, p) {
     const { close, high, low } = candles;

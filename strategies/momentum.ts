@@ -33,11 +33,17 @@ export default defineStrategy({
   risk: { maxPositionSize: 0.05, maxOpenPositions: 5 },
   // The score is what it trades on; RSI and the other votes are in each signal's reasons.
   plot: (p) => ({
-    score: { panel: 'Score', min: -MAX_SCORE, max: MAX_SCORE, levels: [p.minScore, p.exitScore] },
+    score: {
+      panel: 'Score',
+      label: `Score of ${MAX_SCORE}`,
+      min: -MAX_SCORE,
+      max: MAX_SCORE,
+      levels: [p.minScore, p.exitScore],
+    },
     rsi: 'hidden',
-    vwap: 'price',
-    bbUpper: 'price',
-    bbLower: 'price',
+    vwap: { price: true, label: 'VWAP' },
+    bbUpper: { price: true, label: 'BB upper' },
+    bbLower: { price: true, label: 'BB lower' },
     macdHistogram: 'hidden',
     roc1: 'hidden',
     roc5: 'hidden',

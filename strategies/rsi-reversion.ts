@@ -42,8 +42,14 @@ export default defineStrategy({
   timeframes: { main: '1h' },
   warmup: (p) => Math.max(p.period * 4, p.trend),
   plot: (p) => ({
-    [`rsi${p.period}`]: { panel: 'RSI', min: 0, max: 100, levels: [p.oversold, p.overbought] },
-    [`sma${p.trend}`]: 'price',
+    [`rsi${p.period}`]: {
+      panel: 'RSI',
+      label: `RSI ${p.period}`,
+      min: 0,
+      max: 100,
+      levels: [p.oversold, p.overbought],
+    },
+    [`sma${p.trend}`]: { price: true, label: `SMA ${p.trend}` },
   }),
   exits: (p) => ({
     ...(p.stopLoss > 0 ? { stopLoss: p.stopLoss } : {}),

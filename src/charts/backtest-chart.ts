@@ -171,15 +171,15 @@ export function plotGroups(
   for (const [name, values] of Object.entries(indicators)) {
     const how: LinePlot = plot[name] ?? (isPriceOverlay(values, close) ? 'price' : { panel: name });
     if (how === 'hidden' || !values.some(Number.isFinite)) continue;
-    if (how === 'price') {
-      overlays.push([name, values]);
+    if (how === 'price' || 'price' in how) {
+      overlays.push([(typeof how === 'object' && how.label) || name, values]);
       continue;
     }
     const group = panels.get(how.panel) ?? { name: how.panel, levels: [], lines: [] };
     group.min ??= how.min;
     group.max ??= how.max;
     for (const level of how.levels ?? []) if (!group.levels.includes(level)) group.levels.push(level);
-    group.lines.push({ name, values, bars: how.bars === true });
+    group.lines.push({ name: how.label ?? name, values, bars: how.bars === true });
     panels.set(how.panel, group);
   }
   return { overlays, panels: [...panels.values()].slice(0, MAX_INDICATOR_PANELS) };

@@ -67,9 +67,14 @@ export type Direction = 'long' | 'short' | 'both';
  * - a panel: in its own panel below the price, with its own scale. Lines naming the same `panel`
  *   share it; `min`/`max` fix the scale (0 to 100 for RSI), `levels` draws guide lines (30, 70),
  *   and `bars` draws the line as bars coloured by sign (a histogram).
+ * `label` (on the price: `{ price: true, label }`) names the line in the legend, e.g. "BB upper" for
+ * `bbUpper`; by default the legend shows the line's name.
  */
 export type LinePlot =
-  'price' | 'hidden' | { panel: string; min?: number; max?: number; levels?: number[]; bars?: boolean };
+  | 'price'
+  | 'hidden'
+  | { price: true; label?: string }
+  | { panel: string; label?: string; min?: number; max?: number; levels?: number[]; bars?: boolean };
 
 /** A strategy's own limits on top of the account's risk settings; the stricter of the two applies. */
 export interface StrategyRisk {

@@ -94,7 +94,9 @@ describe('strategy plot declarations', () => {
           where,
         ).toEqual([]);
         const panels = new Set(
-          Object.values(plot).flatMap((how) => (typeof how === 'object' ? [how.panel] : [])),
+          Object.values(plot).flatMap((how) =>
+            typeof how === 'object' && 'panel' in how ? [how.panel] : [],
+          ),
         );
         expect(panels.size, where).toBeLessThanOrEqual(MAX_INDICATOR_PANELS);
       }
@@ -109,7 +111,8 @@ describe('strategy plot declarations', () => {
     expect(labels).not.toContain('biasCandle');
     expect(labels).not.toContain('zoneCandle');
     const scores = doc.panels[1]!.config;
-    expect(scores.data.datasets.map((d) => d.label)).toEqual(['scoreLong', 'scoreShort', '']);
+    // Named as the strategy labels them, not by their field names.
+    expect(scores.data.datasets.map((d) => d.label)).toEqual(['Long score of 6', 'Short score of 6', '']);
     expect((scores.options.scales as { y: object }).y).toMatchObject({ min: 0, max: 6 });
     expect((scores.data.datasets[2]!.data as Array<{ y: number }>)[0]!.y).toBe(4); // conservative: 4 of 6
     expectDistinctColours(doc);
@@ -122,9 +125,8 @@ describe('strategy plot declarations', () => {
     // price, equity, drawdown: no indicator panel
     expect(doc.panels).toHaveLength(3);
     const onPrice = doc.panels[0]!.config.data.datasets.map((d) => d.label);
-    expect(onPrice).toEqual(expect.arrayContaining(['ma44_37m', 'ma125_37m', 'ma44_148m', 'ma125_148m']));
-    expect(onPrice).not.toContain('close37m');
-    expect(onPrice).not.toContain('ma44_1d');
+    expect(onPrice).toEqual(expect.arrayContaining(['MA44 37m', 'MA125 37m', 'MA44 148m', 'MA125 148m']));
+    expect(onPrice.filter((l) => /close|1d/.test(l))).toEqual([]);
     expectDistinctColours(doc);
     // Undeclared and all-NaN lines: a line with no value is never drawn, wherever it was declared.
     const groups = plotGroups(

@@ -152,7 +152,7 @@ describe('backtest chart spec', async () => {
     expect(doc.panels).toHaveLength(4);
     // RSI in its own panel on 0 to 100, with the strategy's oversold and overbought levels as guides.
     const rsiPanel = doc.panels[1]!.config;
-    expect(rsiPanel.data.datasets.map((d) => d.label)).toEqual(['rsi14', '', '']);
+    expect(rsiPanel.data.datasets.map((d) => d.label)).toEqual(['RSI 14', '', '']);
     expect(rsiPanel.data.datasets.slice(1).map((d) => (d.data as Array<{ y: number }>)[0]!.y)).toEqual([
       30, 70,
     ]);
