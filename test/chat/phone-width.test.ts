@@ -99,12 +99,15 @@ describe('every command at phone width', () => {
       REPLAY_RUNS:
         'ema-cross BTC/USDT 5m fast=5 slow=13 approve=auto; rsi-reversion BTC/USDT 15m approve=manual; momentum BTC/USDT 15m approve=auto',
     });
-    // Let the replay trade: positions open and closed, signals waiting.
+    // Let the replay trade until it has closed trades and holds a position, then hold it there, so
+    // every table has rows: runs, positions, trades.
     const store = t.bot.services.store;
-    const deadline = Date.now() + 25_000;
-    while (Date.now() < deadline && store.data.trades.length < 6)
-      await new Promise((r) => setTimeout(r, 100));
+    const deadline = Date.now() + 40_000;
+    const ready = () => store.data.trades.length >= 6 && Object.keys(store.data.positions).length > 0;
+    while (Date.now() < deadline && !ready()) await new Promise((r) => setTimeout(r, 20));
+    await t.bot.services.engine.stop();
     expect(store.data.trades.length).toBeGreaterThanOrEqual(6);
+    expect(Object.keys(store.data.positions).length).toBeGreaterThan(0);
     const transport = {
       send: async (r: Reply) => {
         replies.push([current, r]);
