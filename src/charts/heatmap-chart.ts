@@ -52,6 +52,11 @@ export function metricName(metric: RankMetric): string {
 export interface ColourScale {
   t(value: number): number;
   value(t: number): number;
+  /**
+   * Set when every value is on one side of the neutral value: that side then takes all the bands,
+   * in shades of its one colour, so the steps stay as many and as visible.
+   */
+  side?: 'up' | 'down';
 }
 
 export function colourScale(metric: RankMetric, values: readonly number[]): ColourScale {
@@ -68,9 +73,11 @@ export function colourScale(metric: RankMetric, values: readonly number[]): Colo
   const upSpan = hi - up || 1;
   const downSpan = down - lo || 1;
   const clamp = (t: number) => Math.max(-1, Math.min(1, t));
+  const side = finite.length === 0 ? undefined : lo >= pivot ? 'up' : hi < pivot ? 'down' : undefined;
   return {
     t: (v) => clamp(v >= pivot ? (v - up) / upSpan : -(down - v) / downSpan),
     value: (t) => (t >= 0 ? up + t * upSpan : down + t * downSpan),
+    ...(side ? { side } : {}),
   };
 }
 
@@ -91,10 +98,29 @@ function mix(a: string, b: string, t: number): string {
   return `rgb(${c.join(', ')})`;
 }
 
-/** A band's colour: at the band's centre, from neutral towards the up or down colour. */
-export function bandColour(p: Palette, band: number, neutral: string): string {
-  const t = ((band + 0.5) / BANDS) * 2 - 1;
+/**
+ * A band's colour: at the band's centre, from neutral towards the up or down colour; on a one-sided
+ * scale, every band in that side's colour, the best (up) or the least bad (down) the strongest.
+ */
+export function bandColour(p: Palette, band: number, neutral: string, side?: ColourScale['side']): string {
+  const centre = (band + 0.5) / BANDS;
+  if (side === 'up') return mix(neutral, p.up, 0.1 + 0.9 * centre);
+  if (side === 'down') return mix(neutral, p.down, 0.1 + 0.9 * (1 - centre));
+  const t = centre * 2 - 1;
   return t >= 0 ? mix(neutral, p.up, 0.15 + 0.85 * t) : mix(neutral, p.down, 0.15 + 0.85 * -t);
+}
+
+/** The t range of a band: the whole [-1, 1], or the one side's half on a one-sided scale. */
+function bandRange(band: number, side: ColourScale['side']): [number, number] {
+  const offset = side === 'up' ? 0 : side === 'down' ? -1 : undefined;
+  if (offset === undefined) return [(band / BANDS) * 2 - 1, ((band + 1) / BANDS) * 2 - 1];
+  return [offset + band / BANDS, offset + (band + 1) / BANDS];
+}
+
+/** The band a value's t falls in, on the scale's sides. */
+function bandFor(t: number, side: ColourScale['side']): number {
+  if (side === undefined) return bandOf(t);
+  return Math.min(BANDS - 1, Math.max(0, Math.floor((side === 'up' ? t : t + 1) * BANDS)));
 }
 
 /** Cells at least this wide (layout pixels) print their value. */
@@ -128,8 +154,10 @@ export function sweepHeatmap(input: SweepHeatmapInput, style: ChartStyle = {}): 
 
   // One dataset per band, best first (the legend is the scale), then the skipped sets, then the outline of the best.
   const bands = Array.from({ length: BANDS }, (_, k) => BANDS - 1 - k).map((band) => {
-    const cells = grid.cells.filter((c) => Number.isFinite(c.value) && bandOf(scale.t(c.value)) === band);
-    const [a, b] = [scale.value((band / BANDS) * 2 - 1), scale.value(((band + 1) / BANDS) * 2 - 1)];
+    const cells = grid.cells.filter(
+      (c) => Number.isFinite(c.value) && bandFor(scale.t(c.value), scale.side) === band,
+    );
+    const [a, b] = bandRange(band, scale.side).map((t) => scale.value(t)) as [number, number];
     // From worse to better as read: -33% to -32% for drawdowns (stored as 0.33 and 0.32), +1 to +2 otherwise.
     const [lo, hi] = a <= b !== (grid.metric === 'maxDrawdown') ? [a, b] : [b, a];
     // The legend's title names the metric; each band gives its range.
@@ -159,9 +187,12 @@ export function sweepHeatmap(input: SweepHeatmapInput, style: ChartStyle = {}): 
 
   for (const b of bands) {
     if (b.cells.length === 0) continue;
-    const colour = bandColour(p, b.band, neutral);
+    const colour = bandColour(p, b.band, neutral, scale.side);
     // Dark text on the brightest shades, the theme's text on the rest.
-    const strong = Math.abs(((b.band + 0.5) / BANDS) * 2 - 1) > 0.55;
+    const centre = (b.band + 0.5) / BANDS;
+    const intensity =
+      scale.side === 'up' ? centre : scale.side === 'down' ? 1 - centre : Math.abs(centre * 2 - 1);
+    const strong = intensity > 0.55;
     const text = oneAxis ? p.text : strong && theme === 'dark' ? p.background : p.text;
     const labels = labelled ? { datalabels: valueLabels(text, labelSize, oneAxis) } : {};
     datasets.push(

@@ -43,6 +43,7 @@ describe('sweep heatmap', () => {
     // All above neutral: the lowest is at the neutral end, so shades still spread.
     const up = colourScale('totalReturn', [0.1, 0.2, 0.3]);
     expect([up.t(0.1), up.t(0.3)]).toEqual([0, 1]);
+    expect([up.side, s.side, colourScale('sharpe', [-2, -1]).side]).toEqual(['up', undefined, 'down']);
     expect(colourScale('profitFactor', [0.5, 1.5]).t(1)).toBe(0);
     // Drawdown: smaller is better, no neutral value.
     const dd = colourScale('maxDrawdown', [0.1, 0.3]);
@@ -148,5 +149,30 @@ describe('sweep heatmap', () => {
         (d.data as unknown[]).length * 3000,
       );
     }
+  });
+
+  it('gives a grid whose values are all on one side of neutral every step, in shades of that side', () => {
+    const g = grid();
+    // fast 5..20 x slow 20..50 again, every Sharpe now above 0: 0.26 to 1.7.
+    const up: HeatmapGrid = {
+      ...g,
+      cells: g.cells.map((c) => ({
+        ...c,
+        value: Number.isFinite(c.value) ? c.value + 2.01 - 0.25 : c.value,
+      })),
+    };
+    const doc = sweepHeatmap({ grid: up, title: 'Sharpe' });
+    const bands = (doc.panels[0]!.config.data.datasets as Dataset[]).filter((d) => / to /.test(d.label));
+    // 15 values over ten steps: more than the five one side of a diverging scale would give.
+    expect(bands.length).toBeGreaterThan(BANDS / 2);
+    const p = palette('dark');
+    const colours = bands.map((d) => d.backgroundColor);
+    expect(new Set(colours).size).toBe(bands.length);
+    // All green shades: each nearer the up colour than the down colour.
+    const rgb = (c: string) => c.match(/\d+/g)!.map(Number);
+    const dist = (a: number[], b: number[]) => Math.hypot(...a.map((v, i) => v - b[i]!));
+    const hex = (c: string) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
+    for (const c of colours)
+      expect(dist(rgb(c as string), hex(p.up))).toBeLessThan(dist(rgb(c as string), hex(p.down)));
   });
 });
