@@ -232,6 +232,49 @@ export class Engine implements FeedHandler {
     return parseRiskSettings({ ...this.o.settings.risk, ...this.state.settings.risk });
   }
 
+  /**
+   * Risk changes an admin stored with /risk are checked again with this version's bounds: one that no
+   * longer passes (it would fail every candle) is taken back to the configured value, and the log
+   * says which and why.
+   */
+  private storedRiskChecked(): Promise<void> {
+    this.riskCheck ??= this.checkStoredRisk();
+    return this.riskCheck;
+  }
+
+  private riskCheck: Promise<void> | undefined;
+
+  private async checkStoredRisk(): Promise<void> {
+    const stored = this.state.settings.risk;
+    const failing = (keys: string[]) =>
+      keys.filter((key) => {
+        try {
+          parseRiskSettings({ ...this.o.settings.risk, [key]: stored[key] });
+          return false;
+        } catch {
+          return true;
+        }
+      });
+    let bad = failing(Object.keys(stored));
+    // Each may pass alone and the set still fail together: then all go back.
+    if (bad.length === 0) {
+      try {
+        this.risk();
+      } catch {
+        bad = Object.keys(stored);
+      }
+    }
+    if (bad.length === 0) return;
+    const taken = bad.map((key) => `${key}=${JSON.stringify(stored[key])}`);
+    await this.o.store.update((st) => {
+      for (const key of bad) delete st.settings.risk[key];
+    });
+    this.o.logger.warn(
+      { taken },
+      `risk settings stored by /risk no longer pass this version's bounds and were taken back to the configured values: ${taken.join(', ')}`,
+    );
+  }
+
   on(listener: (e: EngineEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -260,6 +303,7 @@ export class Engine implements FeedHandler {
 
   /** Resume the runs, positions and approvals in the state, then start the feed. */
   async start(): Promise<void> {
+    await this.storedRiskChecked();
     const s = this.state;
     const resumed = Object.values(s.runs).filter(
       (run) =>
@@ -342,6 +386,8 @@ export class Engine implements FeedHandler {
   // --- runs ---
 
   private async runtime(run: Pick<RunRecord, 'strategy' | 'params' | 'timeframe'>): Promise<Runtime> {
+    // The first run sized before start() (REPLAY_RUNS, /start) needs the stored risk checked too.
+    await this.storedRiskChecked();
     const strategy = await loadStrategy(run.strategy);
     const params = parseParams(strategy, run.params);
     const exits = checkExits({ ...strategy.exits?.(params) });

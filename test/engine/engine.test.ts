@@ -1,10 +1,12 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EngineEvent, EngineOptions } from '../../src/engine/engine.js';
 import { type Regime, regimeGate } from '../../src/engine/regime.js';
 import { performance, winRate } from '../../src/engine/report.js';
-import type { State, TradeRecord } from '../../src/store/state.js';
+import { parseRiskSettings } from '../../src/engine/risk.js';
+import { type State, StateStore, type TradeRecord } from '../../src/store/state.js';
 import { makeEngine, NO_LIMITS, replayEnd, sampleSlice } from '../helpers/engine.js';
 
 const DAY = 86_400_000;
@@ -212,6 +214,27 @@ describe('the engine', () => {
     expect(base.risk).toBeCloseTo(100, 6);
     expect(auto.signals[0]!.risk / base.risk).toBeCloseTo(0.7, 12);
   }, 60_000);
+
+  it('takes back, at start, a stored /risk change that no longer passes the bounds (it failed every candle)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bosun-risk-'));
+    const before = await StateStore.open(dir);
+    await before.update((s) => {
+      s.settings.risk = { maxOpenPositions: 2.5, riskPerTrade: 0.02 };
+    });
+    const t = await makeEngine({ file: sampleSlice('binance_BTC-USDT_2h.csv', 300), dir });
+    await t.engine.startRun(
+      { strategy: 'ema-cross', symbol: 'BTC/USDT', timeframe: '2h', params: {}, approve: 'auto' },
+      'test',
+    );
+    const ended = replayEnd(t.engine);
+    await t.engine.start();
+    await ended;
+    await t.engine.stop();
+    // The whole number of positions went back to the configured one; the good change stays.
+    expect(t.store.data.settings.risk).toEqual({ riskPerTrade: 0.02 });
+    expect(t.engine.risk().maxOpenPositions).toBe(parseRiskSettings({}).maxOpenPositions);
+    expect(Object.values(t.store.data.runs).map((r) => r.state)).toEqual(['active']);
+  });
 
   it("sends a replay's daily reports only while a run is active or a position open", async () => {
     const day = async (stopFirst: boolean) => {
