@@ -216,34 +216,46 @@ describe('the command registry', () => {
   });
 });
 
+/**
+ * A dispatcher over these commands alone, on a fresh data directory with `env`; `send` runs a
+ * command as `role` on Telegram and collects each reply as Telegram HTML in `said`.
+ */
+async function dispatcherWith(
+  commands: Parameters<typeof defineCommand>[0][],
+  env: Record<string, string> = {},
+) {
+  const dataDir = tmp();
+  const store = await StateStore.open(dataDir);
+  const registry = new CommandRegistry(commands.map((c) => defineCommand(c)));
+  const config = loadConfig({ env: { DATA_DIR: dataDir, ...env }, dotenv: false });
+  const dispatcher = new Dispatcher({ config, registry, store } as unknown as Services, silent);
+  const chat: ChatRef = { platform: 'console', id: 'c', private: true };
+  const said: string[] = [];
+  const transport = {
+    send: async (r: Reply) => (
+      said.push(renderMessages(r.blocks, TELEGRAM_HTML).join('\n')),
+      { edit: async () => undefined }
+    ),
+  };
+  const send = (command: string, role: Person['role']) =>
+    dispatcher.run({
+      command,
+      words: [],
+      person: { platform: 'telegram', id: '7', name: 'p', role },
+      chat,
+      transport,
+    });
+  return { said, send };
+}
+
 describe('roles', () => {
   it("refuses a command above the caller's role, and a stranger, with one line", async () => {
-    const dataDir = tmp();
-    const store = await StateStore.open(dataDir);
-    const registry = new CommandRegistry([
-      defineCommand({
-        name: 'stop',
-        summary: 'Stop runs',
-        role: 'trader',
-        args: z.object({}),
-        run: () => reply('stopped'),
-      }),
+    const { said, send } = await dispatcherWith([
+      { name: 'stop', summary: 'Stop runs', role: 'trader', args: z.object({}), run: () => reply('stopped') },
     ]);
-    const config = loadConfig({ env: { DATA_DIR: dataDir }, dotenv: false });
-    const services = { config, registry, store } as unknown as Services;
-    const dispatcher = new Dispatcher(services, silent);
-    const chat: ChatRef = { platform: 'console', id: 'c', private: true };
-    const said: string[] = [];
-    const transport = {
-      send: async (r: Reply) => (
-        said.push(renderMessages(r.blocks, TELEGRAM_HTML).join('\n')),
-        { edit: async () => undefined }
-      ),
-    };
-    const person = (role: Person['role']): Person => ({ platform: 'telegram', id: '7', name: 'p', role });
-    await dispatcher.run({ command: 'stop', words: [], person: person('viewer'), chat, transport });
-    await dispatcher.run({ command: 'stop', words: [], person: person('trader'), chat, transport });
-    await dispatcher.run({ command: 'stop', words: [], person: person(undefined), chat, transport });
+    await send('stop', 'viewer');
+    await send('stop', 'trader');
+    await send('stop', undefined);
     expect(said).toEqual([
       '/stop needs the trader role; you are a viewer.',
       'stopped',
@@ -257,53 +269,35 @@ describe('roles', () => {
 
 describe('errors in chat', () => {
   it('never quote a configured secret, or a token-shaped string, from an error a library raised', async () => {
-    const dataDir = tmp();
-    const store = await StateStore.open(dataDir);
     const KEY = 'canaryKeyAbCdEf0123456789';
     const SECRET = 'canarySecretZyXw9876543210';
-    const registry = new CommandRegistry([
-      defineCommand({
-        name: 'balance',
-        summary: 'Balance',
-        role: 'viewer',
-        args: z.object({}),
-        run: () => {
-          throw new AppError(
+    const failing = (name: string, error: AppError) => ({
+      name,
+      summary: name,
+      role: 'viewer' as const,
+      args: z.object({}),
+      run: () => {
+        throw error;
+      },
+    });
+    const { said, send } = await dispatcherWith(
+      [
+        failing(
+          'balance',
+          new AppError(
             'EXCHANGE',
             `binance {"code":-2014,"msg":"API-key ${KEY} rejected, secret ${SECRET}"}`,
-          );
-        },
-      }),
-      defineCommand({
-        name: 'pnl',
-        summary: 'PnL',
-        role: 'viewer',
-        args: z.object({}),
-        run: () => {
-          throw new AppError(
-            'BAD_INPUT',
-            `POST /bot7777777:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe said no`,
-          );
-        },
-      }),
-    ]);
-    const config = loadConfig({
-      env: { DATA_DIR: dataDir, EXCHANGE_API_KEY: KEY, EXCHANGE_SECRET: SECRET },
-      dotenv: false,
-    });
-    const services = { config, registry, store } as unknown as Services;
-    const dispatcher = new Dispatcher(services, silent);
-    const chat: ChatRef = { platform: 'console', id: 'c', private: true };
-    const said: string[] = [];
-    const transport = {
-      send: async (r: Reply) => (
-        said.push(renderMessages(r.blocks, TELEGRAM_HTML).join('\n')),
-        { edit: async () => undefined }
-      ),
-    };
-    const person: Person = { platform: 'telegram', id: '7', name: 'p', role: 'admin' };
-    await dispatcher.run({ command: 'balance', words: [], person, chat, transport });
-    await dispatcher.run({ command: 'pnl', words: [], person, chat, transport });
+          ),
+        ),
+        failing(
+          'pnl',
+          new AppError('BAD_INPUT', 'POST /bot7777777:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/getMe said no'),
+        ),
+      ],
+      { EXCHANGE_API_KEY: KEY, EXCHANGE_SECRET: SECRET },
+    );
+    await send('balance', 'admin');
+    await send('pnl', 'admin');
     const text = said.join('\n');
     expect(said).toHaveLength(2);
     expect(text).toContain('Sorry, /balance failed: binance');
