@@ -53,6 +53,8 @@ export interface Bot {
 export interface StartOptions {
   config?: Readonly<Config>;
   logger?: Logger;
+  /** The file the given `logger` writes to (named in the console's greeting); see `botLogger`. */
+  logFile?: string;
   /** Console streams (tests); default process.stdin/stdout. */
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream;
@@ -90,21 +92,22 @@ export function packageVersion(): string {
  * `DATA_DIR/bosun.log` and the terminal shows only warnings and errors, one line each.
  */
 export function botLogger(config: Readonly<Config>, interactive = Boolean(process.stdin.isTTY)): Logger {
+  const file = logFile(config, interactive);
   return createLogger({
     level: config.logLevel,
     format: config.logFormat,
     secrets: secretValues(config),
-    ...(consoleOnTerminal(config, interactive) ? { file: logFile(config) } : {}),
+    ...(file ? { file } : {}),
   });
 }
 
-/** Where the log goes while the console chat has the terminal. */
-export const logFile = (config: Readonly<Config>) => join(config.dataDir, 'bosun.log');
-
-/** Whether the console chat serves this terminal (see `startBot`'s choice of chats). */
-function consoleOnTerminal(config: Readonly<Config>, interactive: boolean): boolean {
-  if (!interactive) return false;
-  return config.chat.console === 'on' || config.chat.console === 'auto';
+/**
+ * Where `botLogger` sends the log: `DATA_DIR/bosun.log` while the console chat has the terminal
+ * (see `startBot`'s choice of chats), else nowhere but stderr.
+ */
+export function logFile(config: Readonly<Config>, interactive: boolean): string | undefined {
+  const console = interactive && (config.chat.console === 'on' || config.chat.console === 'auto');
+  return console ? join(config.dataDir, 'bosun.log') : undefined;
 }
 
 export async function startBot(options: StartOptions = {}): Promise<Bot> {
@@ -222,6 +225,7 @@ async function assemble(
     );
   }
   const interactive = options.interactive ?? Boolean(process.stdin.isTTY);
+  const logTo = options.logger ? options.logFile : logFile(config, interactive);
   const remote = adapters.length;
   const wantConsole =
     config.chat.console === 'on' || (config.chat.console === 'auto' && (interactive || remote === 0));
@@ -235,7 +239,7 @@ async function assemble(
       outDir: join(config.dataDir, 'out'),
       interactive,
       // The log went to a file to keep the terminal for the chat (see botLogger).
-      ...(interactive && !options.logger ? { logFile: logFile(config) } : {}),
+      ...(logTo ? { logFile: logTo } : {}),
     });
     adapters.push(chat);
     finished = chat.closed.then(() => {
@@ -497,7 +501,13 @@ export async function main(): Promise<number> {
   try {
     config = loadConfig();
     logger = botLogger(config);
-    const bot = await startBot({ config, logger, signal: abandon.signal });
+    const logTo = logFile(config, Boolean(process.stdin.isTTY));
+    const bot = await startBot({
+      config,
+      logger,
+      signal: abandon.signal,
+      ...(logTo ? { logFile: logTo } : {}),
+    });
     await Promise.race([bot.finished, stopOn]);
     await bot.stop();
     return 0;

@@ -279,5 +279,23 @@ describe('log beside the console chat', () => {
     expect(printed).toContain(`The log is in ${join(dataDir, 'bosun.log')}`);
     expect(existsSync(join(dataDir, 'bosun.log'))).toBe(true);
     expect(readFileSync(join(dataDir, 'bosun.log'), 'utf8')).toContain('"msg":"bosun started"');
+
+    // npm start makes its logger first (main) and says where it writes; a logger of a test's own, nothing.
+    for (const logFile of [join(dataDir, 'bosun.log'), undefined]) {
+      const out = new PassThrough();
+      let greeting = '';
+      out.on('data', (d) => (greeting += String(d)));
+      const logger = createLogger({ level: 'silent', format: 'json' });
+      const again = await startBot({
+        config,
+        logger,
+        interactive: true,
+        input: new PassThrough(),
+        output: out,
+        ...(logFile ? { logFile } : {}),
+      });
+      await again.stop();
+      expect(greeting.includes('The log is in')).toBe(logFile !== undefined);
+    }
   });
 });
