@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type ChatAdapter, keepConnected } from './chat/adapter.js';
+import { type ChatAdapter, keepConnected, pause } from './chat/adapter.js';
 import { Dispatcher } from './chat/dispatch.js';
 import { loadCommands } from './chat/registry.js';
 import type { Services } from './chat/services.js';
@@ -83,11 +83,6 @@ export function packageVersion(): string {
 }
 
 /**
- * Build and start the bot. Chats connect in the background: one that cannot connect is reported and
- * retried without holding up the engine or the other chats. A failure that stops start-up stops
- * whatever was started before it rejects.
- */
-/**
  * bosun's logger for this config. When the console chat runs on the terminal, the log goes to
  * `DATA_DIR/bosun.log` and the terminal shows only warnings and errors, one line each.
  */
@@ -110,6 +105,11 @@ export function logFile(config: Readonly<Config>, interactive: boolean): string 
   return console ? join(config.dataDir, 'bosun.log') : undefined;
 }
 
+/**
+ * Build and start the bot. Chats connect in the background: one that cannot connect is reported and
+ * retried without holding up the engine or the other chats. A failure that stops start-up stops
+ * whatever was started before it rejects.
+ */
 export async function startBot(options: StartOptions = {}): Promise<Bot> {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? botLogger(config, options.interactive);
@@ -293,8 +293,7 @@ async function assemble(
   // one that has not answered within it goes on connecting in the background.
   await Promise.race([
     Promise.all(connections.map((c) => c.firstAttempt)),
-    delay(CHAT_HEAD_START_MS),
-    aborted(connecting.signal),
+    pause(CHAT_HEAD_START_MS, connecting.signal),
   ]);
   // The console is the person at the terminal: on a fresh state it hears everything.
   if (wantConsole && fresh && !('console:local' in store.data.subscriptions))
@@ -361,17 +360,6 @@ async function assemble(
 /** How to reach a bot that has no chat: said in the log when that is so. */
 const HOW_TO_REACH =
   'set TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN for a chat, or run it in a terminal (docker run -it) for the console';
-
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
-}
-
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((r) => {
-    if (signal.aborted) r();
-    else signal.addEventListener('abort', () => r(), { once: true });
-  });
-}
 
 /** The market feed the config asks for; a replay resumes where the state says it stood. */
 async function createFeed(config: Readonly<Config>, logger: Logger, store: StateStore): Promise<Feed> {

@@ -98,8 +98,8 @@ async function connectLoop(
   }
 }
 
-/** Wait `ms`, or less when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
+/** Wait `ms`, or less when `signal` aborts (at once when it already has). */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
@@ -107,17 +107,25 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     };
     const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
+    if (signal.aborted) done();
+    else signal.addEventListener('abort', done);
   });
+}
+
+/** An error and the errors under it (`cause`, or a library's `error`), a few levels deep. */
+function* causes(err: unknown): Generator<object> {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 6; depth++) {
+    yield e;
+    const next = e as { cause?: unknown; error?: unknown };
+    e = next.cause ?? next.error;
+  }
 }
 
 /** The code of the network failure at the bottom of an error's causes (ECONNREFUSED...), if any. */
 export function networkCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 6; depth++) {
+  for (const e of causes(err)) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
-    const next = e as { cause?: unknown; error?: unknown };
-    e = next.cause ?? next.error;
   }
   return undefined;
 }
@@ -134,11 +142,9 @@ export function unreachable(platform: string, where: string, err: unknown): AppE
 }
 
 function isAbort(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 6; depth++) {
+  for (const e of causes(err)) {
     const name = (e as { name?: unknown }).name;
     if (name === 'AbortError' || name === 'TimeoutError') return true;
-    const next = e as { cause?: unknown; error?: unknown };
-    e = next.cause ?? next.error;
   }
   return false;
 }

@@ -202,10 +202,10 @@ export function cardLines(block: Extract<Block, { kind: 'table' }>, width: numbe
   }
   const names = block.header.slice(1);
   const pad = Math.min(Math.max(0, ...names.map((n) => n.length)), Math.floor(width / 2));
+  const indent = ' '.repeat(Math.min(pad + 4, Math.floor(width / 2)));
   block.rows.forEach((row, k) => {
     if (k > 0) out.push('');
     out.push(...wrapLine(row[0] ?? '', width));
-    const indent = ' '.repeat(Math.min(pad + 4, Math.floor(width / 2)));
     names.forEach((name, c) => {
       const value = row[c + 1] ?? '';
       if (value === '' || value === '-') return;

@@ -232,11 +232,7 @@ export class Engine implements FeedHandler {
     return parseRiskSettings({ ...this.o.settings.risk, ...this.state.settings.risk });
   }
 
-  /**
-   * Risk changes an admin stored with /risk are checked again with this version's bounds: one that no
-   * longer passes (it would fail every candle) is taken back to the configured value, and the log
-   * says which and why.
-   */
+  /** The stored risk changes, checked once (see checkStoredRisk), before anything sizes with them. */
   private storedRiskChecked(): Promise<void> {
     this.riskCheck ??= this.checkStoredRisk();
     return this.riskCheck;
@@ -244,6 +240,11 @@ export class Engine implements FeedHandler {
 
   private riskCheck: Promise<void> | undefined;
 
+  /**
+   * Risk changes an admin stored with /risk are checked again with this version's bounds: one that no
+   * longer passes (it would fail every candle) is taken back to the configured value, and the log
+   * says which and why.
+   */
   private async checkStoredRisk(): Promise<void> {
     const stored = this.state.settings.risk;
     const failing = (keys: string[]) =>
