@@ -14,7 +14,7 @@ export default defineCommand({
     const now = engine.feed.now();
     const quotes = engine.quotes();
     for (const [i, q] of quotes.entries()) {
-      const rep = engine.performance(q, startOfDay(now, config.timezone), now);
+      const rep = await engine.performance(q, startOfDay(now, config.timezone), now);
       const r = await reportWithChart(rep, 'Report so far today', ctx.services, ctx.logger);
       if (i === quotes.length - 1) return r;
       await ctx.send(r);

@@ -13,13 +13,14 @@ export default defineCommand({
     period: z.enum(['day', 'week', 'month', 'all']).default('day').describe('day, week, month or all'),
   }),
   positional: ['period'],
-  run({ period }, ctx) {
+  async run({ period }, ctx) {
     const engine = ctx.services.engine;
     const tz = ctx.services.config.timezone;
     const now = engine.feed.now();
     const from = period === 'all' ? Number.NEGATIVE_INFINITY : startOfPeriod(now, tz, period);
-    const rows = engine.quotes().map((q) => {
-      const p = engine.performance(q, from, now);
+    const reports = await Promise.all(engine.quotes().map((q) => engine.performance(q, from, now)));
+    const rows = reports.map((p) => {
+      const q = p.quote;
       const won = winRate(p.windowWins, p.windowLosses);
       const rate = won === undefined ? '-' : `${(won * 100).toFixed(1)}%`;
       return [

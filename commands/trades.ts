@@ -12,13 +12,14 @@ export default defineCommand({
     n: z.coerce.number().int().min(1).max(50).default(10).describe('how many, 1 to 50 (default 10)'),
   }),
   positional: ['n'],
-  run({ n }, ctx) {
-    const all = ctx.services.engine.state.trades;
-    if (all.length === 0) return reply('No closed trades yet.');
+  async run({ n }, ctx) {
+    const journal = ctx.services.engine.store.journal;
+    const { trades: total } = await journal.tradeCounts();
+    if (total === 0) return reply('No closed trades yet.');
     const tz = ctx.services.config.timezone;
-    const last = all.slice(-n).reverse();
+    const last = (await journal.trades({ limit: n })).reverse();
     return reply()
-      .line(bold(`Last ${last.length} of ${all.length} trades`), ` (times in ${tz})`)
+      .line(bold(`Last ${last.length} of ${total} trades`), ` (times in ${tz})`)
       .table(
         last.map((t) => [
           t.id,

@@ -74,6 +74,14 @@ const timerDuration = durationText.refine((ms) => ms <= TIMER_MAX_MS);
 /** A timeframe the market code reads (src/market/timeframe.ts): 1m, 37m, 4h, 1d, 1w... */
 const timeframeText = z.string().refine(isTimeframe);
 
+/** `keep`, or a number of days (`90d`): how long a history kind is kept. */
+const retention = z.union([
+  z.literal('keep'),
+  z
+    .string()
+    .regex(/^[1-9][0-9]{0,4}d$/)
+    .transform((t) => Number(t.slice(0, -1))),
+]);
 const numberIn = (min: number, max: number) => z.coerce.number().pipe(z.number().min(min).max(max));
 
 interface KeySpec {
@@ -147,6 +155,63 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     path: 'dataDir',
     schema: z.string().min(1).default('data'),
     allowed: 'a directory path for state and caches',
+  },
+  {
+    env: 'DATABASE_URL',
+    path: 'store.url',
+    schema: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/)
+      .optional(),
+    allowed:
+      'a PostgreSQL URL, postgres://user:password@host:5432/database (unset: the journal is SQLite in DATA_DIR)',
+    secret: true,
+  },
+  {
+    env: 'INSTANCE',
+    path: 'store.instance',
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/)
+      .default('main'),
+    allowed: "this bosun's name in a shared database: letters, digits, - and _, at most 40 (default main)",
+  },
+  {
+    env: 'RETENTION_DECISIONS',
+    path: 'store.retention.decisions',
+    schema: retention.default('keep'),
+    allowed:
+      'how long decisions and their indicator values are kept: keep (the default), or a number of days such as 90d',
+  },
+  {
+    env: 'RETENTION_EQUITY',
+    path: 'store.retention.equity',
+    schema: retention.default('keep'),
+    allowed: 'how long equity points are kept: keep (the default), or a number of days such as 90d',
+  },
+  {
+    env: 'RETENTION_NOTIFICATIONS',
+    path: 'store.retention.notifications',
+    schema: retention.default('keep'),
+    allowed: 'how long chat notifications sent are kept: keep (the default), or a number of days such as 90d',
+  },
+  {
+    env: 'RETENTION_REGIME_CHANGES',
+    path: 'store.retention.regime_changes',
+    schema: retention.default('keep'),
+    allowed: 'how long regime changes are kept: keep (the default), or a number of days such as 90d',
+  },
+  {
+    env: 'RETENTION_SNAPSHOTS',
+    path: 'store.retention.snapshots',
+    schema: retention.default('keep'),
+    allowed: 'how long scanner snapshots are kept: keep (the default), or a number of days such as 90d',
+  },
+  {
+    env: 'RETENTION_CANDLES',
+    path: 'store.retention.candles',
+    schema: retention.default('keep'),
+    allowed: 'how long collected candles are kept: keep (the default), or a number of days such as 90d',
   },
   {
     env: 'TIMEZONE',
@@ -498,12 +563,6 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     allowed: 'markets a scheduled scan pushes, a whole number 1 to 50',
   },
   {
-    env: 'SNAPSHOT_RETENTION',
-    path: 'scanner.retention',
-    schema: numberIn(0, 100_000).pipe(z.number().int()).default(500),
-    allowed: 'market snapshots kept (oldest dropped first), a whole number 0 to 100000; 0 keeps none',
-  },
-  {
     env: 'CHAT_CONSOLE',
     path: 'chat.console',
     schema: z.enum(['auto', 'on', 'off']).default('auto'),
@@ -599,7 +658,7 @@ const OWN_PREFIXES = [
   'REGIME_',
   'PAIRLIST_',
   'SCAN_',
-  'SNAPSHOT_',
+  'RETENTION_',
 ];
 
 export interface Config {
@@ -637,7 +696,14 @@ export interface Config {
     newsUrl?: string;
   };
   pairlist: PairlistConfig;
-  scanner: { timeframe: string; interval: 'off' | number; top: number; retention: number };
+  scanner: { timeframe: string; interval: 'off' | number; top: number };
+  store: {
+    /** PostgreSQL URL; unset: SQLite in DATA_DIR. */
+    url?: string;
+    instance: string;
+    /** Days each prunable history kind is kept, or `keep`. */
+    retention: Record<PrunableKind, 'keep' | number>;
+  };
   telegram: { token?: string; apiRoot: string; allowedUsers: Record<string, Role> };
   discord: {
     token?: string;
@@ -649,6 +715,17 @@ export interface Config {
 }
 
 export type Role = (typeof ROLES)[number];
+
+/** History kinds a retention setting may prune; trades, fills and settings changes are always kept. */
+export const PRUNABLE_KINDS = [
+  'decisions',
+  'equity',
+  'notifications',
+  'regime_changes',
+  'snapshots',
+  'candles',
+] as const;
+export type PrunableKind = (typeof PRUNABLE_KINDS)[number];
 
 export interface PairlistConfig {
   quotes: string;

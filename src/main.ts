@@ -30,7 +30,7 @@ import { createLogger, type Logger, redactor } from './logger.js';
 import { MarketData } from './market/provider.js';
 import { PACKAGE_ROOT, SAMPLES_DIR } from './paths.js';
 import { parseParamList } from './strategy/params.js';
-import { StateStore } from './store/state.js';
+import { StateStore, storeOptions } from './store/state.js';
 
 export interface Bot {
   services: Services;
@@ -136,8 +136,9 @@ async function assemble(
   undo: Array<() => unknown>,
   check: () => void,
 ): Promise<Bot> {
-  const store = await StateStore.open(config.dataDir);
-  const fresh = Object.keys(store.data.runs).length === 0 && store.data.trades.length === 0;
+  const store = await StateStore.open(config.dataDir, Date.now(), 'paper', storeOptions(config));
+  undo.push(() => store.close());
+  const fresh = Object.keys(store.data.runs).length === 0 && (await store.journal.tradeCounts()).trades === 0;
   const registry = await loadCommands();
   const feed = await createFeed(config, logger, store);
   // The runs a fresh replay starts must be playable from its file: checked before any chat starts.
@@ -165,6 +166,7 @@ async function assemble(
     logger: logger.child({ module: 'engine' }),
     scheduleReports: !feed.accelerated,
     regimeGate,
+    source: feed.kind === 'exchange' ? config.exchange.id : 'replay',
   });
   const trading = new Trading({
     config,
@@ -350,6 +352,11 @@ async function assemble(
         notifier.stop();
         await outcomes;
         await Promise.all([dispatcher.close(options.graceMs ?? STOP_GRACE_MS), stopChats()]);
+        await store
+          .close()
+          .catch((err: unknown) =>
+            logger.warn({ err: toAppError(err).message }, 'the journal did not close cleanly'),
+          );
         logger.info('bosun stopped');
       })();
       return stopping;

@@ -39,3 +39,15 @@ export function redactor(secrets: readonly string[] = []): (text: string) => str
     return out;
   };
 }
+
+/** A URL fit to show: its password (and any query string) masked, the rest kept to say where. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = REDACTED;
+    if (u.search) u.search = `?${REDACTED}`;
+    return u.toString().split(encodeURIComponent(REDACTED)).join(REDACTED);
+  } catch {
+    return redactor()(url).replace(/:[^:@/\s]+@/, `:${REDACTED}@`);
+  }
+}

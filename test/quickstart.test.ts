@@ -95,7 +95,7 @@ describe('the Quick start', () => {
           }
         });
       });
-      const trades = bot.services.store.data.trades.map((t) => ({ ...t }));
+      const trades = (await bot.services.store.journal.trades()).map((t) => ({ ...t }));
       await bot.stop();
       input.end();
       return { text, trades };

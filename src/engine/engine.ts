@@ -143,6 +143,8 @@ export interface EngineOptions {
   bufferBars?: number;
   /** Wall clock for approval expiry (tests). */
   wallClock?: () => number;
+  /** What the journal tags collected candles with: the exchange id (default: the feed's kind). */
+  source?: string;
   /** Schedule the daily report on the wall clock (off for replays, which follow the feed's clock). */
   scheduleReports?: boolean;
   /** Live trading: orders on the exchange instead of paper fills (default: paper). */
@@ -184,13 +186,11 @@ interface Series {
 
 const clone = <T>(v: T): T => structuredClone(v);
 const num = (v: number | undefined): number | null => (v === undefined || Number.isNaN(v) ? null : v);
-/** Keep the newest `n` entries of a log kept in the state. */
-const trim = <T>(a: T[], n: number) => {
-  if (a.length > n) a.splice(0, a.length - n);
-};
-const MAX_EQUITY_POINTS = 20_000;
-const MAX_DECISIONS = 5_000;
-const MAX_SIGNALS = 2_000;
+/**
+ * Decided signals kept in memory besides those still in play (all of them are in the journal): the
+ * working set stays small, so a step's commit costs the same however long bosun has run.
+ */
+const RECENT_SIGNALS = 200;
 
 export class Engine implements FeedHandler {
   readonly broker: PaperBroker | LiveBroker;
@@ -564,7 +564,7 @@ export class Engine implements FeedHandler {
       for (const t of targets) {
         const rec = s.positions[t!.id];
         if (!rec) continue; // closed meanwhile by a stop
-        s.decisions.push({
+        s.log.decisions.push({
           time: this.o.feed.now(),
           runId: rec.runId,
           kind: 'close',
@@ -610,7 +610,13 @@ export class Engine implements FeedHandler {
         this.dropPending(s, run, 'panic', events);
         n++;
       }
-      s.decisions.push({ time: this.o.feed.now(), runId: '-', kind: 'panic', detail: by, indicators: {} });
+      s.log.decisions.push({
+        time: this.o.feed.now(),
+        runId: '-',
+        kind: 'panic',
+        detail: by,
+        indicators: {},
+      });
       return n;
     });
     this.emit(events);
@@ -754,13 +760,8 @@ export class Engine implements FeedHandler {
     const positions = Object.values(s.positions);
     let symbolNotional = 0;
     for (const p of positions) if (p.symbol === symbol) symbolNotional += p.qty * p.mark;
-    let lastLossAt: number | undefined;
-    const closedPnls: number[] = [];
-    for (const t of s.trades) {
-      if (t.quote !== quote) continue;
-      closedPnls.push(t.pnl);
-      if (t.symbol === symbol && t.pnl < 0) lastLossAt = Math.max(lastLossAt ?? 0, t.exitTime);
-    }
+    const lastLossAt = symbol === undefined ? undefined : s.engine.recent?.lastLoss[symbol];
+    const closedPnls = s.engine.recent?.closedPnls[quote] ?? [];
     const equity = this.equity(s, quote);
     return {
       cash,
@@ -769,7 +770,7 @@ export class Engine implements FeedHandler {
       openPositions: positions.length,
       symbolNotional,
       ...(lastLossAt !== undefined ? { lastLossAt } : {}),
-      closedPnls: closedPnls.slice(-200),
+      closedPnls: [...closedPnls],
       ...(s.engine.killSwitch ? { killSwitch: s.engine.killSwitch.reason } : {}),
     };
   }
@@ -798,9 +799,9 @@ export class Engine implements FeedHandler {
   }
 
   /** Performance over [from, to) for a quote currency. */
-  performance(quote: string, from: number, to = this.o.feed.now()): PerformanceReport {
+  performance(quote: string, from: number, to = this.o.feed.now()): Promise<PerformanceReport> {
     const s = this.state;
-    return performance(s as State, {
+    return performance(s as State, this.o.store.journal, {
       quote,
       initial: this.initialBalance(quote),
       cash: this.broker.cash(s as State, quote),
@@ -812,7 +813,7 @@ export class Engine implements FeedHandler {
 
   /** Build the daily report (the day so far, or the 24 hours ending at `at`) and announce it. */
   async sendReport(at: number, title = 'Daily report'): Promise<PerformanceReport[]> {
-    const reports = this.quotes().map((q) => this.performance(q, at - 86_400_000, at));
+    const reports = await Promise.all(this.quotes().map((q) => this.performance(q, at - 86_400_000, at)));
     await this.o.store.update((s) => {
       s.engine.lastReport = at;
     });
@@ -835,7 +836,7 @@ export class Engine implements FeedHandler {
       if (!s.engine.killSwitch) return false;
       delete s.engine.killSwitch;
       for (const q of this.quotes()) s.engine.peak[q] = this.equity(s, q);
-      s.decisions.push({
+      s.log.decisions.push({
         time: this.o.feed.now(),
         runId: '-',
         kind: 'resume',
@@ -925,6 +926,12 @@ export class Engine implements FeedHandler {
     const events: EngineEvent[] = [];
     const quote = quoteOf(ser.symbol);
     await this.o.store.update((s) => {
+      s.log.candles.push({
+        source: this.o.source ?? this.o.feed.kind,
+        symbol: ser.symbol,
+        timeframe: ser.timeframe,
+        ...candle,
+      });
       this.rollDay(s, candle.time, quote);
       for (const r of runs) {
         const run = s.runs[r.id]!;
@@ -1031,7 +1038,7 @@ export class Engine implements FeedHandler {
     const indicators = this.indicatorsAt(signals, t);
     if (pos && orders & (EXIT_ON_SIGNAL | EXIT_ON_TIME)) {
       run.pendingExit = orders & EXIT_ON_SIGNAL ? 'signal' : 'time';
-      s.decisions.push({
+      s.log.decisions.push({
         time: c.time,
         runId: run.id,
         kind: `exit-${run.pendingExit}`,
@@ -1043,7 +1050,6 @@ export class Engine implements FeedHandler {
       const side: Side = orders & ENTER_LONG ? 1 : -1;
       this.entrySignal(s, run, rt, c, signals, t, side, indicators, catchUp, events);
     }
-    trim(s.decisions, MAX_DECISIONS);
   }
 
   private indicatorsAt(signals: Signals, t: number): Record<string, number | null> {
@@ -1147,7 +1153,7 @@ export class Engine implements FeedHandler {
     s.signals[id] = sig;
     this.pruneSignals(s);
     run.lastSignal = { id, time: c.time, side: sig.side, status: sig.status };
-    s.decisions.push({
+    s.log.decisions.push({
       time: c.time,
       runId: run.id,
       kind: 'entry-signal',
@@ -1161,9 +1167,12 @@ export class Engine implements FeedHandler {
 
   private pruneSignals(s: State): void {
     const ids = Object.keys(s.signals);
-    if (ids.length <= MAX_SIGNALS) return;
-    for (const id of ids.slice(0, ids.length - MAX_SIGNALS))
-      if (s.signals[id]!.status !== 'pending') delete s.signals[id];
+    if (ids.length <= RECENT_SIGNALS) return;
+    const inPlay = new Set<string>();
+    for (const run of Object.values(s.runs)) if (run.pendingEntry) inPlay.add(run.pendingEntry.signalId);
+    for (const o of Object.values(s.orders)) if (o.signalId) inPlay.add(o.signalId);
+    for (const id of ids.slice(0, ids.length - RECENT_SIGNALS))
+      if (s.signals[id]!.status !== 'pending' && !inPlay.has(id)) delete s.signals[id];
   }
 
   private targets(rules: ExitRules, side: Side, price: number, signalTarget: number): number[] {
@@ -1271,10 +1280,7 @@ export class Engine implements FeedHandler {
   /** Equity snapshot after a candle, and the drawdown kill-switch. */
   private mark(s: State, quote: string, time: number, events: EngineEvent[]): void {
     const equity = this.equity(s, quote);
-    const last = s.equity[s.equity.length - 1];
-    if (last && last.quote === quote && last.time === time) last.equity = equity;
-    else s.equity.push({ time, quote, equity });
-    trim(s.equity, MAX_EQUITY_POINTS);
+    s.log.equity.push({ time, quote, equity });
     const peak = Math.max(s.engine.peak[quote] ?? this.initialBalance(quote), equity);
     s.engine.peak[quote] = peak;
     const limit = this.risk().maxDrawdown;
@@ -1287,7 +1293,7 @@ export class Engine implements FeedHandler {
         run.reason = 'kill-switch';
         this.dropPending(s, run, 'the kill-switch stopped its run', events);
       }
-      s.decisions.push({ time, runId: '-', kind: 'kill-switch', detail: reason, indicators: {} });
+      s.log.decisions.push({ time, runId: '-', kind: 'kill-switch', detail: reason, indicators: {} });
       events.push({ type: 'kill-switch', reason });
     }
   }

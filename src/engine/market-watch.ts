@@ -3,9 +3,7 @@
  * scanner that ranks the listed markets, market snapshots kept for later analysis, and the regime
  * that gates and sizes runs. It computes plain data; commands and notices put it into words.
  */
-import { join } from 'node:path';
 import type { Exchange } from 'ccxt';
-import { readFileSync } from 'node:fs';
 import type { Config } from '../config.js';
 import { AppError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -13,8 +11,7 @@ import { type MarketData, noMarketData } from '../market/provider.js';
 import { bucketStart } from '../market/resample.js';
 import { isoTime, timeframeMs } from '../market/timeframe.js';
 import type { Candles } from '../market/types.js';
-import type { StateStore } from '../store/state.js';
-import { writeFileAtomic } from '../store/atomic.js';
+import type { SnapshotRecord, StateStore } from '../store/state.js';
 import { MAX_SCORE, momentumReasons, momentumSeries } from '../strategy/momentum.js';
 import {
   filtersFrom,
@@ -58,15 +55,7 @@ export interface ScanResult {
   source: string;
 }
 
-export interface Snapshot {
-  at: number;
-  symbol: string;
-  timeframe: string;
-  candles: Array<[number, number, number, number, number, number]>;
-  indicators: Record<string, number | null>;
-  orderBook: { bid: number; bidSize: number; ask: number; askSize: number } | null;
-  correlationBtc: number | null;
-}
+export type Snapshot = SnapshotRecord;
 
 const SCAN_BARS = 300;
 const SNAPSHOT_CANDLES = 50;
@@ -119,8 +108,6 @@ export interface MarketWatchOptions {
   /** The clock the markets are read at (the engine's: a replay's time, or now). */
   now: () => number;
   providers?: RegimeProvider[];
-  /** Where snapshots are kept (default: DATA_DIR/snapshots.json). */
-  snapshotFile?: string;
   /**
    * The replay the engine plays (MARKET_FEED=replay): the regime reads its own candles, closed by its
    * clock, and nothing else; the scanner and pairlist may take the bundled samples of its time.
@@ -138,13 +125,11 @@ export class MarketWatch {
   private unknown: string | undefined;
   private queue: Promise<void> = Promise.resolve();
   private readonly providers: RegimeProvider[];
-  private readonly snapshotFile: string;
 
   constructor(private readonly o: MarketWatchOptions) {
     const saved = o.store.data.regime;
     this.tracker = new RegimeTracker(o.config.regime.minDwell, 50, saved);
     this.providers = o.providers ?? configuredProviders(o.config.regime);
-    this.snapshotFile = o.snapshotFile ?? join(o.config.dataDir, 'snapshots.json');
   }
 
   // --- the pairlist ---
@@ -339,7 +324,7 @@ export class MarketWatch {
       snaps,
       rows.slice(0, 5).map((r) => r.symbol),
     );
-    this.keepSnapshots(snaps);
+    await this.keepSnapshots(snaps);
     return { at: until, timeframe, rows, skipped, source: list.source };
   }
 
@@ -373,22 +358,18 @@ export class MarketWatch {
     }
   }
 
-  /** All kept snapshots, oldest first. */
-  snapshots(): Snapshot[] {
-    try {
-      return JSON.parse(readFileSync(this.snapshotFile, 'utf8')) as Snapshot[];
-    } catch {
-      return [];
-    }
+  /** Kept snapshots, oldest first: the latest `limit` (all of them are in the journal). */
+  snapshots(limit = 1_000): Promise<Snapshot[]> {
+    return this.o.store.journal.snapshots(limit);
   }
 
-  /** Append, then drop the oldest beyond SNAPSHOT_RETENTION; written atomically. */
-  private keepSnapshots(add: Snapshot[]): void {
-    const keep = this.o.config.scanner.retention;
-    if (add.length === 0 && keep > 0) return;
-    const all = keep === 0 ? [] : [...this.snapshots(), ...add].slice(-keep);
+  /** Into the journal, with the scan; a failed write is logged and the scan still answers. */
+  private async keepSnapshots(add: Snapshot[]): Promise<void> {
+    if (add.length === 0) return;
     try {
-      writeFileAtomic(this.snapshotFile, JSON.stringify(all));
+      await this.o.store.update((s) => {
+        s.log.snapshots.push(...add);
+      });
     } catch (err) {
       this.o.logger.warn({ error: toAppError(err).message }, 'snapshots not written');
     }
@@ -459,6 +440,7 @@ export class MarketWatch {
           since: this.tracker.since,
           history: [...this.tracker.history],
         };
+        s.log.regime.push(change);
       });
     }
     return change;

@@ -20,7 +20,13 @@ import {
 } from '../backtest/fills.js';
 import { toTrade } from '../backtest/simulate.js';
 import type { ExitRules } from '../strategy/define.js';
-import type { OrderRecord, PositionRecord, State, TradeRecord } from '../store/state.js';
+import {
+  noteClosed,
+  type OrderRecord,
+  type PositionRecord,
+  type State,
+  type TradeRecord,
+} from '../store/state.js';
 
 /** `BTC/USDT` -> `USDT` (and `BTC/USDT:USDT` -> `USDT`). */
 export function quoteOf(symbol: string): string {
@@ -204,6 +210,7 @@ export function closeRecord(s: State, rec: PositionRecord, p: Position): TradeRe
     symbol: rec.symbol,
     quote: rec.quote,
   };
-  s.trades.push(trade);
+  s.log.trades.push(trade);
+  noteClosed((s.engine.recent ??= { lastLoss: {}, closedPnls: {} }), trade);
   return trade;
 }

@@ -1,9 +1,10 @@
 /**
  * Performance numbers from the state: PnL over a window and since the start, win rates, open
- * positions with unrealised PnL, and one point per day for the performance chart. Pure; the daily
- * report, /pnl and /daily all read these.
+ * positions with unrealised PnL, and one point per day for the performance chart, from the working
+ * state and the journal. The daily report, /pnl and /daily all read these.
  */
 import type { DailyPerformance } from '../charts/performance-chart.js';
+import type { Journal } from '../store/journal.js';
 import type { State } from '../store/state.js';
 import { startOfDay } from './clock.js';
 import { currentStop } from './paper.js';
@@ -74,33 +75,24 @@ export function openPositions(s: State, quote?: string): OpenPositionView[] {
     }));
 }
 
-/** The equity at time t: the last snapshot at or before t, else the starting balance. */
-function equityAt(s: State, quote: string, t: number, initial: number): number {
-  let value = initial;
-  for (const e of s.equity) {
-    if (e.quote !== quote) continue;
-    if (e.time > t) break;
-    value = e.equity;
-  }
-  return value;
-}
-
-export function performance(
+/**
+ * Performance over [from, to) for one quote currency, read from the journal: every trade and equity
+ * point ever kept counts, so a 30-day window is right however many bars it spans.
+ */
+export async function performance(
   s: State,
+  journal: Journal,
   opts: { quote: string; initial: number; cash: number; from: number; to: number; tz: string; days?: number },
-): PerformanceReport {
+): Promise<PerformanceReport> {
   const { quote, initial, from, to } = opts;
   const equity = equityOf(s, quote, opts.cash);
-  const trades = s.trades.filter((t) => t.quote === quote);
-  const inWindow = trades.filter((t) => t.exitTime >= from && t.exitTime < to);
-  let windowRealized = 0;
-  const fills = [
-    ...trades.flatMap((t) => t.exits),
-    ...Object.values(s.positions)
-      .filter((p) => p.quote === quote)
-      .flatMap((p) => p.exits),
-  ];
-  for (const f of fills) if (f.time >= from && f.time < to) windowRealized += f.pnl;
+  const [inWindow, all, windowRealized, atFrom, days] = await Promise.all([
+    journal.tradeCounts({ quote, from, to }),
+    journal.tradeCounts({ quote }),
+    journal.realized(quote, from, to),
+    journal.equityAt(quote, from),
+    dailySeries(journal, quote, initial, equity, to, opts.tz, opts.days ?? 30),
+  ]);
   return {
     quote,
     from,
@@ -108,40 +100,50 @@ export function performance(
     initial,
     equity,
     cash: opts.cash,
-    windowPnl: equity - equityAt(s, quote, from, initial),
+    windowPnl: equity - (atFrom ?? initial),
     windowRealized,
     cumulativePnl: equity - initial,
-    windowTrades: inWindow.length,
-    windowWins: inWindow.filter((t) => t.pnl > 0).length,
-    windowLosses: inWindow.filter((t) => t.pnl < 0).length,
-    allTrades: trades.length,
-    allWins: trades.filter((t) => t.pnl > 0).length,
-    allLosses: trades.filter((t) => t.pnl < 0).length,
+    windowTrades: inWindow.trades,
+    windowWins: inWindow.wins,
+    windowLosses: inWindow.losses,
+    allTrades: all.trades,
+    allWins: all.wins,
+    allLosses: all.losses,
     open: openPositions(s, quote),
-    days: dailySeries(s, quote, initial, equity, to, opts.tz, opts.days ?? 30),
+    days,
   };
 }
 
-/** One point per local day: its PnL and the equity at its end, the current day ending at `now`. */
-export function dailySeries(
-  s: State,
+/**
+ * One point per local day over the last `maxDays` days: its PnL and the equity at its end (the last
+ * point of the day; the current day ends at `now` with `equityNow`). Days without points are left
+ * out; the first day's PnL counts from the end of the last day before it that has one.
+ */
+export async function dailySeries(
+  journal: Journal,
   quote: string,
   initial: number,
   equityNow: number,
   now: number,
   tz: string,
   maxDays: number,
-): DailyPerformance[] {
-  const points = s.equity.filter((e) => e.quote === quote);
-  const ends = new Map<number, number>();
-  for (const e of points) ends.set(startOfDay(e.time - 1, tz), e.equity);
-  ends.set(startOfDay(now - 1, tz), equityNow);
-  const days = [...ends.entries()].sort((a, b) => a[0] - b[0]);
-  const out: DailyPerformance[] = [];
-  let previous = initial;
-  for (const [time, end] of days) {
-    out.push({ time, pnl: end - previous, equity: end });
-    previous = end;
+): Promise<DailyPerformance[]> {
+  // Day starts, newest first: a point at time t ends the day that holds t - 1, so day [S, N) ends
+  // with its last point in (S, N].
+  const starts = [startOfDay(now - 1, tz)];
+  while (starts.length < maxDays) starts.push(startOfDay(starts[starts.length - 1]! - 1, tz));
+  const ends = await Promise.all(
+    starts.slice(1).map((start, k) => journal.lastEquityIn(quote, start, starts[k]!)),
+  );
+  const out: DailyPerformance[] = [{ time: starts[0]!, pnl: 0, equity: equityNow }];
+  ends.forEach((end, k) => {
+    if (end !== undefined) out.push({ time: starts[k + 1]!, pnl: 0, equity: end });
+  });
+  out.reverse();
+  let previous = (await journal.equityAt(quote, out[0]!.time)) ?? initial;
+  for (const d of out) {
+    d.pnl = d.equity - previous;
+    previous = d.equity;
   }
-  return out.slice(-maxDays);
+  return out;
 }

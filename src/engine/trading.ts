@@ -12,11 +12,9 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { getExchange } from '../market/download.js';
-import { StateStore } from '../store/state.js';
+import { StateStore, storeOptions } from '../store/state.js';
 import { Engine, type EngineEvent, type EngineOptions, engineSettings } from './engine.js';
 import type { Feed } from './feed.js';
-
-export const LIVE_STATE_FILE = 'bosun-live.json';
 
 export interface TradingOptions {
   config: Readonly<Config>;
@@ -116,9 +114,15 @@ export class Trading {
       }
       return undefined;
     }
-    const store = await StateStore.open(this.o.config.dataDir, Date.now(), LIVE_STATE_FILE);
+    const store = await StateStore.open(
+      this.o.config.dataDir,
+      Date.now(),
+      'live',
+      storeOptions(this.o.config),
+    );
     const { confirmedBy, confirmedAt } = store.data.live;
     if (!confirmedBy) {
+      await store.close();
       this.o.logger.warn(
         'TRADING_MODE=live: trading paper until an admin sends /mode live in chat and confirms it',
       );
@@ -135,7 +139,12 @@ export class Trading {
     const blocked = this.liveBlocked();
     if (blocked) throw new AppError('FORBIDDEN', blocked);
     if (this.mode === 'live') return;
-    const store = await StateStore.open(this.o.config.dataDir, Date.now(), LIVE_STATE_FILE);
+    const store = await StateStore.open(
+      this.o.config.dataDir,
+      Date.now(),
+      'live',
+      storeOptions(this.o.config),
+    );
     await store.update((s) => {
       s.live.confirmedBy = by;
       s.live.confirmedAt = Date.now();
@@ -158,6 +167,7 @@ export class Trading {
       delete s.live.confirmedBy;
       delete s.live.confirmedAt;
     });
+    await live.store.close();
     this.forward({
       type: 'mode',
       mode: 'paper',
@@ -182,6 +192,7 @@ export class Trading {
       settings: engineSettings(c),
       logger,
       scheduleReports: true,
+      source: c.exchange.id,
       live: new LiveBroker({ exchange, settings: c.live, logger, quotes: Object.keys(c.paper.balance) }),
       ...(this.o.regimeGate ? { regimeGate: this.o.regimeGate } : {}),
     });
@@ -213,5 +224,7 @@ export class Trading {
   async stop(): Promise<void> {
     await this.switching;
     await this.current.stop();
+    // The paper store is main's to close; a live one was opened here.
+    if (this.current !== this.o.paper) await this.current.store.close();
   }
 }

@@ -1,114 +1,104 @@
 /**
- * bosun's state store: one JSON document in `DATA_DIR/bosun.json`, kept with lowdb.
+ * bosun's state store: the engine's working records in memory, every change written to the journal
+ * (SQLite in `DATA_DIR/bosun.db`, or PostgreSQL by `DATABASE_URL`) in one transaction before the
+ * caller goes on to announce it.
  *
- * lowdb's own file adapter renames a temporary file but never flushes it to disk, so a power cut can
- * leave an empty file; {@link DurableJsonFile} writes through {@link writeFileAtomic} (fsync of the
- * file and its directory) instead. Every change is written before the caller goes on to announce it.
- * A state file that is empty, not JSON, or not a bosun state stops start-up with a clear message and
- * is never overwritten.
+ * Callers read {@link StateStore.data} and change it only inside {@link StateStore.update}. A change
+ * mutates the records in place and appends what happened to `s.log` (decisions, trades, equity
+ * points, candles, ...). When it returns, the store works out what changed since the last commit
+ * (each working record is compared with its last written JSON, so the cost follows the working set,
+ * not the history), and writes the changed records and the log's rows in one transaction. A change
+ * that throws, or whose write fails, is undone in memory: what bosun holds is what it saved.
  *
- * Opening checks that DATA_DIR can be written (a read-only mount, a directory where the file should
- * be: one line naming the path and what to do) and removes temporary files that writers killed
- * mid-write left there. A change whose write fails is undone in memory, so what bosun holds is what
- * it saved; the caller gets the one line and announces nothing.
+ * Records that leave the working set (a closed position, an old signal, a spent button) keep their
+ * rows, marked as no longer current; history rows are never rewritten. Reports and exports read the
+ * journal ({@link StateStore.journal}), so nothing needs cutting to stay fast.
  */
-import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { type Adapter, Low } from 'lowdb';
-import { z } from 'zod';
-import { AppError } from '../errors.js';
-import { ensureDir, removeStaleTemps, storageError, type WriteOptions, writeFileAtomic } from './atomic.js';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Kysely, Transaction } from 'kysely';
+import { AppError, toAppError } from '../errors.js';
+import { ensureDir, removeStaleTemps, storageError } from './atomic.js';
+import { type JournalDatabase, openDatabase, postgresError, sqliteError } from './database.js';
+import { type Install, loadInstall } from './install.js';
+import { Journal } from './journal.js';
+import {
+  type ButtonRecord,
+  type CandleRow,
+  type DecisionRecord,
+  type EngineRecord,
+  type EquityPoint,
+  LegacyStateSchema,
+  type LegacyState,
+  type LiveRecord,
+  type NotificationRecord,
+  type OrderRecord,
+  type PositionRecord,
+  type RegimeChangeRecord,
+  type RegimeRecord,
+  type RunRecord,
+  type SettingsChange,
+  type SettingsRecord,
+  type SignalRecord,
+  type SnapshotRecord,
+  type SubscriptionRecord,
+  type TradeRecord,
+} from './records.js';
+import type { Database } from './schema.js';
 
-/** The way out bosun offers when its data directory cannot be written. */
-const DATA_DIR_WAY_OUT: WriteOptions = { elsewhere: 'set DATA_DIR to a writable directory' };
+export type {
+  ButtonRecord,
+  CandleRow,
+  DecisionRecord,
+  EquityPoint,
+  NotificationRecord,
+  OrderRecord,
+  PositionRecord,
+  RegimeChangeRecord,
+  RunRecord,
+  SettingsChange,
+  SignalRecord,
+  SnapshotRecord,
+  TradeRecord,
+} from './records.js';
 
-const ButtonRecord = z.object({
-  command: z.string(),
-  args: z.array(z.string()),
-  /** `platform:chatId` the button was sent to; a press from another chat is refused. */
-  chat: z.string(),
-  once: z.boolean(),
-  createdAt: z.number(),
-  expiresAt: z.number(),
-  usedAt: z.number().optional(),
-  usedBy: z.string().optional(),
-});
-export type ButtonRecord = z.infer<typeof ButtonRecord>;
+/** The two accounts a bosun keeps apart: simulated and real. */
+export type Book = 'paper' | 'live';
 
-/** NaN and the infinities do not survive JSON; these numbers carry them as null / strings. */
-const Num = z.union([z.number(), z.null(), z.literal('inf')]);
+/** v0.1 state files, one per book, imported into the journal on first start. */
+export const LEGACY_FILES: Record<Book, string> = { paper: 'bosun.json', live: 'bosun-live.json' };
 
-const ExitFillRecord = z.object({
-  time: z.number(),
-  price: z.number(),
-  quantity: z.number(),
-  fee: z.number(),
-  pnl: z.number(),
-  reason: z.enum(['signal', 'stop', 'trailing-stop', 'take-profit', 'time', 'end', 'manual']),
-});
+/** Rows a change adds to the journal's history; written with the change, then emptied. */
+export interface JournalLog {
+  decisions: DecisionRecord[];
+  trades: TradeRecord[];
+  equity: EquityPoint[];
+  notifications: NotificationRecord[];
+  settings: SettingsChange[];
+  regime: RegimeChangeRecord[];
+  snapshots: SnapshotRecord[];
+  candles: CandleRow[];
+}
 
-const RunRecord = z.object({
-  id: z.string(),
-  strategy: z.string(),
-  symbol: z.string(),
-  timeframe: z.string(),
-  params: z.record(z.string(), z.unknown()),
-  approve: z.enum(['auto', 'manual']),
-  state: z.enum(['active', 'paused', 'stopped']),
-  /** Why the run is paused or stopped. */
-  reason: z.string().optional(),
-  createdAt: z.number(),
-  createdBy: z.string(),
-  /** Open time of the last candle this run processed (engine clock). */
-  lastBar: z.number().optional(),
-  lastSignal: z.object({ id: z.string(), time: z.number(), side: z.string(), status: z.string() }).optional(),
-  /** Orders decided at the last close, filled at the next candle's open. */
-  pendingExit: z.string().optional(),
-  pendingEntry: z.object({ signalId: z.string(), size: z.number() }).optional(),
-  realizedPnl: z.number(),
-  trades: z.number(),
-});
-export type RunRecord = z.infer<typeof RunRecord>;
-
-const SignalRecord = z.object({
-  id: z.string(),
-  runId: z.string(),
-  symbol: z.string(),
-  timeframe: z.string(),
-  strategy: z.string(),
-  side: z.enum(['long', 'short']),
-  /** Open time of the bar whose close made the signal. */
-  barTime: z.number(),
-  createdAt: z.number(),
-  price: z.number(),
-  /** Absolute stop and target the strategy gave (null: none; the exit rules apply). */
-  signalStop: z.number().nullable(),
-  signalTarget: z.number().nullable(),
-  /** Estimated stop and targets at the signal's price. */
-  stop: z.number().nullable(),
-  targets: z.array(z.number()),
-  quantity: z.number(),
-  risk: z.number(),
-  rewardRisk: z.number().nullable(),
-  /** `ordered`: sent to the exchange (live), waiting for the fill. */
-  status: z.enum(['pending', 'approved', 'rejected', 'expired', 'refused', 'ordered', 'filled', 'skipped']),
-  reason: z.string().optional(),
-  /** Share of the proposed size taken (0.5 for "half size"). */
-  size: z.number().optional(),
-  decidedBy: z.string().optional(),
-  decidedAt: z.number().optional(),
-  /** Wall-clock expiry of a pending approval. */
-  expiresAt: z.number().optional(),
-  /** Where the signal was announced: `platform:chatId` and the message id, for later edits. */
-  messages: z.array(z.object({ chat: z.string(), ref: z.string() })),
-  indicators: z.record(z.string(), z.number().nullable()),
-  /** The strategy's own words on why it signalled (for ict-confluence: which conditions held). */
-  note: z.string().optional(),
-  /** The regime the signal was sized in, e.g. "RISK_ON x0.8". */
-  regime: z.string().optional(),
-});
-export type SignalRecord = z.infer<typeof SignalRecord>;
+/** The engine's working records: what is current, not what happened (that is in the journal). */
+export interface State {
+  install: Install;
+  buttons: Record<string, ButtonRecord>;
+  engine: EngineRecord;
+  runs: Record<string, RunRecord>;
+  signals: Record<string, SignalRecord>;
+  positions: Record<string, PositionRecord>;
+  /** Paper cash per quote currency. */
+  balances: Record<string, number>;
+  /** Chats that get notifications: `platform:chatId` -> muted categories. */
+  subscriptions: Record<string, SubscriptionRecord>;
+  settings: SettingsRecord;
+  regime?: RegimeRecord | undefined;
+  /** Live orders by client id (paper trading has none). */
+  orders: Record<string, OrderRecord>;
+  live: LiveRecord;
+  log: JournalLog;
+}
 
 /** Set a signal's status, and its run's note of its last signal when this is that signal. */
 export function markSignal(s: State, sig: SignalRecord, status: SignalRecord['status']): void {
@@ -117,332 +107,752 @@ export function markSignal(s: State, sig: SignalRecord, status: SignalRecord['st
   if (run?.lastSignal?.id === sig.id) run.lastSignal.status = status;
 }
 
-const PositionRecord = z.object({
-  id: z.string(),
-  runId: z.string(),
-  signalId: z.string(),
-  symbol: z.string(),
-  quote: z.string(),
-  side: z.union([z.literal(1), z.literal(-1)]),
-  entryIndex: z.number(),
-  entryTime: z.number(),
-  entryPrice: z.number(),
-  initialQty: z.number(),
-  qty: z.number(),
-  entryFee: z.number(),
-  stop: Num,
-  targetPrices: z.array(z.number()),
-  targetQty: z.array(Num),
-  nextTarget: z.number(),
-  trailActivation: Num,
-  trailOffset: z.number(),
-  best: z.number(),
-  trailStop: Num,
-  /** Live: the client id of the exchange-side stop order protecting it. */
-  stopOrder: z.string().optional(),
-  /** Live: an exit order is working (its reason). */
-  closing: z.string().optional(),
-  barsHeld: z.number(),
-  exits: z.array(ExitFillRecord),
-  /** Last close seen, for unrealised PnL. */
-  mark: z.number(),
-});
-export type PositionRecord = z.infer<typeof PositionRecord>;
-
-const TradeRecord = z.object({
-  id: z.string(),
-  runId: z.string(),
-  symbol: z.string(),
-  quote: z.string(),
-  side: z.enum(['long', 'short']),
-  entryTime: z.number(),
-  entryPrice: z.number(),
-  exitTime: z.number(),
-  exitPrice: z.number(),
-  quantity: z.number(),
-  pnl: z.number(),
-  returnPct: z.number(),
-  fees: z.number(),
-  exitReason: z.string(),
-  bars: z.number(),
-  exits: z.array(ExitFillRecord),
-});
-export type TradeRecord = z.infer<typeof TradeRecord>;
-
-const DecisionRecord = z.object({
-  time: z.number(),
-  runId: z.string(),
-  kind: z.string(),
-  detail: z.string(),
-  signalId: z.string().optional(),
-  indicators: z.record(z.string(), z.number().nullable()),
-});
-export type DecisionRecord = z.infer<typeof DecisionRecord>;
-
-const EngineRecord = z.object({
-  nextId: z.number(),
-  /** Set while the drawdown kill-switch holds: no run may trade until an admin resumes. */
-  killSwitch: z.object({ at: z.number(), reason: z.string() }).optional(),
-  /** Highest account value seen per quote currency (for drawdown). */
-  peak: z.record(z.string(), z.number()),
-  /** Account value at the start of the current day per quote currency (daily loss limit). */
-  day: z.object({ start: z.number(), equity: z.record(z.string(), z.number()) }).optional(),
-  /** Replay position: open time of the last candle delivered. */
-  replay: z.object({ file: z.string(), cursor: z.number() }).optional(),
-  /** Engine-clock time of the last daily report sent. */
-  lastReport: z.number().optional(),
-});
-
-/** A live order, recorded before it is sent; its client id (`id`) is what makes a retry safe. */
-const OrderRecord = z.object({
-  /** The client order id sent to the exchange, derived from the signal or position. */
-  id: z.string(),
-  exchangeId: z.string().optional(),
-  symbol: z.string(),
-  side: z.enum(['buy', 'sell']),
-  type: z.enum(['market', 'limit', 'stop']),
-  amount: z.number(),
-  price: z.number().optional(),
-  stopPrice: z.number().optional(),
-  purpose: z.enum(['entry', 'exit', 'stop']),
-  /** Why an exit is made (the position's exit reason). */
-  reason: z.string().optional(),
-  positionId: z.string(),
-  runId: z.string(),
-  signalId: z.string().optional(),
-  /**
-   * `new`: recorded, not known to have reached the exchange; `open`: working there; `unknown`: sent,
-   * outcome not learned yet (reconciliation looks it up by client id); the rest are final.
-   */
-  status: z.enum(['new', 'open', 'unknown', 'filled', 'cancelled', 'rejected']),
-  /** Quantity filled and booked into the position so far, its average price and fees (quote). */
-  filled: z.number(),
-  average: z.number().optional(),
-  fee: z.number(),
-  createdAt: z.number(),
-  updatedAt: z.number(),
-  /** Limit entries: wall-clock time after which the rest is cancelled (then market or nothing). */
-  deadline: z.number().optional(),
-  /**
-   * Wall-clock time of the last request that carried it, written before the request leaves. Absent:
-   * never sent. A restart that finds it and no such order on the exchange waits out the resend grace
-   * before sending it again, as the request may still be carried out.
-   */
-  sentAt: z.number().optional(),
-  error: z.string().optional(),
-  note: z.string().optional(),
-});
-export type OrderRecord = z.infer<typeof OrderRecord>;
-
-const StateSchema = z.looseObject({
-  version: z.literal(1),
-  install: z.object({
-    id: z.string().min(8),
-    /** Signs chat buttons (HMAC); never leaves this file. */
-    secret: z.string().min(32),
-    createdAt: z.number(),
+/** The working-set collections, each kept in its table with the columns a query needs. */
+const COLLECTIONS = {
+  runs: (r: RunRecord) => ({
+    strategy: r.strategy,
+    symbol: r.symbol,
+    timeframe: r.timeframe,
+    state: r.state,
+    created_at: r.createdAt,
   }),
-  buttons: z.record(z.string(), ButtonRecord),
-  engine: EngineRecord.default({ nextId: 1, peak: {} }),
-  runs: z.record(z.string(), RunRecord).default({}),
-  signals: z.record(z.string(), SignalRecord).default({}),
-  positions: z.record(z.string(), PositionRecord).default({}),
-  trades: z.array(TradeRecord).default([]),
-  /** Paper cash per quote currency. */
-  balances: z.record(z.string(), z.number()).default({}),
-  /** Account value per quote currency over time (engine clock), one point per closed bar at most. */
-  equity: z.array(z.object({ time: z.number(), quote: z.string(), equity: z.number() })).default([]),
-  /** Chats that get notifications: `platform:chatId` -> muted categories. */
-  subscriptions: z
-    .record(z.string(), z.object({ since: z.number(), muted: z.array(z.string()) }))
-    .default({}),
-  settings: z
-    .object({
-      risk: z.record(z.string(), z.unknown()).default({}),
-      /** Admins' changes to the market filters, by filter name, as typed. */
-      pairlist: z.record(z.string(), z.string()).default({}),
-    })
-    .default({ risk: {}, pairlist: {} }),
-  /** The market regime after hysteresis, and its recent changes. */
-  regime: z
-    .object({
-      state: z.enum(['RISK_ON', 'RISK_OFF', 'CHOP', 'DECOUPLED']),
-      since: z.number(),
-      history: z.array(
-        z.object({
-          at: z.number(),
-          from: z.enum(['RISK_ON', 'RISK_OFF', 'CHOP', 'DECOUPLED']).nullable(),
-          to: z.enum(['RISK_ON', 'RISK_OFF', 'CHOP', 'DECOUPLED']),
-          confidence: z.number(),
-          why: z.string(),
-        }),
-      ),
-    })
-    .optional(),
-  decisions: z.array(DecisionRecord).default([]),
-  /** Live orders by client id (paper trading has none). */
-  orders: z.record(z.string(), OrderRecord).default({}),
-  /** Live trading: who confirmed it; what reconciliation already reported (said once). */
-  live: z
-    .object({
-      confirmedBy: z.string().optional(),
-      confirmedAt: z.number().optional(),
-      lastSync: z.number().optional(),
-      /** Quote cash at the first sync, per currency: where "since start" counts from. */
-      initial: z.record(z.string(), z.number()).default({}),
-      reported: z.array(z.string()).default([]),
-    })
-    .default({ initial: {}, reported: [] }),
-});
-export type State = z.infer<typeof StateSchema>;
+  signals: (r: SignalRecord) => ({
+    run_id: r.runId,
+    symbol: r.symbol,
+    side: r.side,
+    status: r.status,
+    bar_time: r.barTime,
+    created_at: r.createdAt,
+  }),
+  positions: (r: PositionRecord) => ({
+    run_id: r.runId,
+    symbol: r.symbol,
+    quote: r.quote,
+    side: r.side,
+    entry_time: r.entryTime,
+  }),
+  orders: (r: OrderRecord) => ({
+    run_id: r.runId,
+    position_id: r.positionId,
+    symbol: r.symbol,
+    purpose: r.purpose,
+    status: r.status,
+    created_at: r.createdAt,
+  }),
+  buttons: (r: ButtonRecord) => ({
+    command: r.command,
+    chat: r.chat,
+    created_at: r.createdAt,
+    expires_at: r.expiresAt,
+  }),
+  subscriptions: (_r: SubscriptionRecord) => ({}),
+} as const;
+type Collection = keyof typeof COLLECTIONS;
+const COLLECTION_NAMES = Object.keys(COLLECTIONS) as Collection[];
 
-function freshState(now: number): State {
-  return {
-    version: 1,
-    install: {
-      id: randomBytes(6).toString('hex'),
-      secret: randomBytes(32).toString('base64url'),
-      createdAt: now,
-    },
-    buttons: {},
-    engine: { nextId: 1, peak: {} },
-    runs: {},
-    signals: {},
-    positions: {},
-    trades: [],
-    balances: {},
-    equity: [],
-    subscriptions: {},
-    settings: { risk: {}, pairlist: {} },
-    decisions: [],
-    orders: {},
-    live: { initial: {}, reported: [] },
-  };
+/** Records of which each book has one. */
+const DOCUMENTS = ['engine', 'balances', 'settings', 'regime', 'live'] as const;
+type DocumentKey = (typeof DOCUMENTS)[number];
+
+const emptyLog = (): JournalLog => ({
+  decisions: [],
+  trades: [],
+  equity: [],
+  notifications: [],
+  settings: [],
+  regime: [],
+  snapshots: [],
+  candles: [],
+});
+
+const defaults: Record<DocumentKey, () => unknown> = {
+  engine: () => ({ nextId: 1, peak: {} }),
+  balances: () => ({}),
+  settings: () => ({ risk: {}, pairlist: {} }),
+  regime: () => undefined,
+  live: () => ({ initial: {}, reported: [] }),
+};
+
+/** The store options the configuration gives (DATABASE_URL, INSTANCE). */
+export function storeOptions(config: {
+  store: { url?: string | undefined; instance: string };
+}): StoreOptions {
+  return { url: config.store.url, instance: config.store.instance };
 }
 
-/** A lowdb adapter that reads strictly and writes atomically and durably. */
-export class DurableJsonFile implements Adapter<State> {
-  /** The text last read or written: the state as it is on disk. */
-  private saved: string | undefined;
+export interface StoreOptions {
+  /** `postgres://...`: keep the journal on that server instead of in DATA_DIR. */
+  url?: string | undefined;
+  /** This bosun's name in a shared database (default `main`). */
+  instance?: string | undefined;
+}
 
-  constructor(readonly path: string) {}
-
-  async read(): Promise<State | null> {
-    if (!existsSync(this.path)) return null;
-    let text: string;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      throw new AppError(
-        'STORAGE',
-        `cannot read state file ${this.path} (${code}); give bosun's user access to it, or ${DATA_DIR_WAY_OUT.elsewhere}`,
-        { cause: err },
-      );
-    }
-    const stop = (why: string) =>
-      new AppError(
-        'BAD_DATA',
-        `state file ${this.path} ${why}; bosun will not start on it and will not overwrite it: restore it from a backup, or move it away to start afresh`,
-      );
-    if (text.trim() === '') throw stop('is empty');
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      throw stop(`is not valid JSON (${(err as Error).message})`);
-    }
-    const parsed = StateSchema.safeParse(value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw stop(`is not a bosun state (${issue.path.join('.') || 'top level'}: ${issue.message})`);
-    }
-    this.saved = text;
-    return parsed.data;
-  }
-
-  async write(data: State): Promise<void> {
-    const text = `${JSON.stringify(data, null, 1)}\n`;
-    ensureDir(dirname(this.path), DATA_DIR_WAY_OUT);
-    writeFileAtomic(this.path, text, DATA_DIR_WAY_OUT);
-    this.saved = text;
-  }
-
-  /** The state as last read or written, as a restart would see it. */
-  savedState(): State | undefined {
-    return this.saved === undefined ? undefined : StateSchema.parse(JSON.parse(this.saved));
-  }
+/** What one commit writes: working rows changed or retired, documents, history, derived fills. */
+interface Plan {
+  upserts: Array<{ collection: Collection; id: string; json: string; record: unknown }>;
+  retired: Array<{ collection: Collection; id: string }>;
+  documents: Array<{ key: DocumentKey; json: string }>;
+  log: JournalLog;
+  fills: Database['fills'][];
+  fillCounts: Map<string, number>;
 }
 
 export class StateStore {
   private queue: Promise<unknown> = Promise.resolve();
+  /** The JSON last committed for each working record (`collection/id`) and document. */
+  private readonly saved = new Map<string, string>();
+  /** Fills already written per position id (its entry counts as one). */
+  private readonly fillCounts = new Map<string, number>();
+  readonly journal: Journal;
 
   private constructor(
-    private readonly db: Low<State>,
-    private readonly file: DurableJsonFile,
-    readonly path: string,
-  ) {}
+    private readonly conn: JournalDatabase,
+    private readonly state: State,
+    readonly book: Book,
+    readonly instance: string,
+    /** Where the journal is, safe to show. */
+    readonly where: string,
+  ) {
+    this.journal = new Journal(conn.db, instance, book);
+  }
 
   /**
-   * Open (or create) the state file in `dataDir`. Throws BAD_DATA for a damaged file, STORAGE when
-   * `dataDir` cannot be written or the state path is a directory; removes stale temporary files.
+   * Open the journal for `book` (the paper account by default) and load the working records.
+   * SQLite in `dataDir` unless `options.url` names a PostgreSQL server. On first start a v0.1 state
+   * file in `dataDir` is imported in one transaction and kept beside as `<file>.v0.1.bak`. Throws
+   * STORAGE when the journal cannot be opened or written, BAD_DATA for a damaged v0.1 file.
    */
-  static async open(dataDir: string, now = Date.now(), file = 'bosun.json'): Promise<StateStore> {
-    const path = join(dataDir, file);
-    checkWritable(dataDir, path);
+  static async open(
+    dataDir: string,
+    now = Date.now(),
+    book: Book = 'paper',
+    options: StoreOptions = {},
+  ): Promise<StateStore> {
+    const instance = options.instance ?? 'main';
+    ensureDir(dataDir, { elsewhere: 'set DATA_DIR to a writable directory' });
     removeStaleTemps(dataDir);
-    const adapter = new DurableJsonFile(path);
-    const db = new Low<State>(adapter, freshState(now));
-    await db.read();
-    const store = new StateStore(db, adapter, path);
-    if (!existsSync(path)) await db.write();
-    return store;
+    const legacyPath = join(dataDir, LEGACY_FILES[book]);
+    const legacy = existsSync(legacyPath) ? readLegacy(legacyPath) : undefined;
+    const install = await loadInstall(dataDir, now, legacy?.install);
+    const conn = await openDatabase({ dataDir, url: options.url, lockName: `bosun:${instance}:${book}` });
+    try {
+      const journal = new Journal(conn.db, instance, book);
+      if (legacy && !(await journal.imported(LEGACY_FILES[book])))
+        await importLegacy(conn, instance, book, legacy, legacyPath, now);
+      if (legacy) keepBackup(legacyPath);
+      const state = await load(conn.db, instance, book, install);
+      const store = new StateStore(conn, state, book, instance, conn.where);
+      store.remember();
+      return store;
+    } catch (err) {
+      await conn.close().catch(() => undefined);
+      throw conn.dialect === 'sqlite' ? sqliteError(err, conn.where, 'read') : postgresError(err, conn.where);
+    }
   }
 
-  /** The current state, read-only by convention: change it through {@link update}. */
+  /** The current working records, read-only by convention: change them through {@link update}. */
   get data(): Readonly<State> {
-    return this.db.data;
+    return this.state;
   }
 
   /**
-   * Change the state and write it durably; resolves after the write, so the change can then be
-   * announced. Updates run one at a time, in call order.
+   * Change the state and commit it to the journal; resolves after the commit, so the change can then
+   * be announced. Updates run one at a time, in call order. A change that throws, or whose commit
+   * fails, leaves memory and journal as they were, and the error goes to the caller.
    */
   update<T>(change: (state: State) => T): Promise<T> {
     const run = this.queue.then(async () => {
-      const result = change(this.db.data);
+      let result: T;
       try {
-        await this.db.write();
+        result = change(this.state);
       } catch (err) {
-        // Not saved, so it did not happen: back to the state on disk.
-        const saved = this.file.savedState();
-        if (saved) this.db.data = saved;
+        this.undo(this.plan());
         throw err;
       }
+      const plan = this.plan();
+      try {
+        await this.write(plan);
+      } catch (err) {
+        this.undo(plan);
+        throw this.conn.dialect === 'sqlite'
+          ? sqliteError(err, this.where, 'write')
+          : postgresError(err, this.where);
+      }
+      this.commit(plan);
       return result;
     });
     this.queue = run.catch(() => undefined);
     return run;
   }
+
+  /** Wait for the updates queued so far, then close the journal. */
+  async close(): Promise<void> {
+    await this.queue;
+    await this.conn.close();
+  }
+
+  // --- working out what changed ---
+
+  private remember(): void {
+    for (const c of COLLECTION_NAMES)
+      for (const [id, rec] of Object.entries(this.state[c]))
+        this.saved.set(`${c}/${id}`, JSON.stringify(rec));
+    for (const key of DOCUMENTS) this.saved.set(`@${key}`, JSON.stringify(this.state[key]) ?? 'null');
+  }
+
+  private plan(): Plan {
+    const plan: Plan = {
+      upserts: [],
+      retired: [],
+      documents: [],
+      log: this.state.log,
+      fills: [],
+      fillCounts: new Map(),
+    };
+    for (const c of COLLECTION_NAMES) {
+      const records = this.state[c] as Record<string, unknown>;
+      for (const id in records) {
+        const json = JSON.stringify(records[id]);
+        if (this.saved.get(`${c}/${id}`) !== json)
+          plan.upserts.push({ collection: c, id, json, record: records[id] });
+      }
+    }
+    for (const key of this.saved.keys()) {
+      if (key.startsWith('@')) continue;
+      const slash = key.indexOf('/');
+      const c = key.slice(0, slash) as Collection;
+      const id = key.slice(slash + 1);
+      if (!Object.hasOwn(this.state[c], id)) plan.retired.push({ collection: c, id });
+    }
+    for (const key of DOCUMENTS) {
+      const json = JSON.stringify(this.state[key]) ?? 'null';
+      if (this.saved.get(`@${key}`) !== json) plan.documents.push({ key, json });
+    }
+    this.planFills(plan);
+    return plan;
+  }
+
+  /** Fills as they appear: a new position's entry, exits added to a position or to a closed trade. */
+  private planFills(plan: Plan): void {
+    const written = (id: string) => plan.fillCounts.get(id) ?? this.fillCounts.get(id) ?? 0;
+    for (const u of plan.upserts) {
+      if (u.collection !== 'positions') continue;
+      const p = u.record as PositionRecord;
+      let n = written(p.id);
+      const base = { position_id: p.id, run_id: p.runId, symbol: p.symbol, quote: p.quote, side: p.side };
+      if (n === 0) {
+        plan.fills.push({
+          ...this.scope(),
+          ...base,
+          kind: 'entry',
+          time: p.entryTime,
+          price: p.entryPrice,
+          quantity: p.initialQty,
+          fee: p.entryFee,
+          pnl: 0,
+          reason: 'entry',
+        } as Database['fills']);
+        n = 1;
+      }
+      n = this.exitFills(plan, base, p.exits, n);
+      plan.fillCounts.set(p.id, n);
+    }
+    for (const t of plan.log.trades) {
+      const base = {
+        position_id: t.id,
+        run_id: t.runId,
+        symbol: t.symbol,
+        quote: t.quote,
+        side: t.side === 'long' ? 1 : -1,
+      };
+      let n = written(t.id);
+      if (n === 0) {
+        plan.fills.push({
+          ...this.scope(),
+          ...base,
+          kind: 'entry',
+          time: t.entryTime,
+          price: t.entryPrice,
+          quantity: t.quantity,
+          fee: t.fees - t.exits.reduce((sum, e) => sum + e.fee, 0),
+          pnl: 0,
+          reason: 'entry',
+        } as Database['fills']);
+        n = 1;
+      }
+      plan.fillCounts.set(t.id, this.exitFills(plan, base, t.exits, n));
+    }
+  }
+
+  private exitFills(
+    plan: Plan,
+    base: Pick<Database['fills'], 'position_id' | 'run_id' | 'symbol' | 'quote' | 'side'>,
+    exits: PositionRecord['exits'],
+    n: number,
+  ): number {
+    for (const e of exits.slice(n - 1))
+      plan.fills.push({
+        ...this.scope(),
+        ...base,
+        kind: 'exit',
+        time: e.time,
+        price: e.price,
+        quantity: e.quantity,
+        fee: e.fee,
+        pnl: e.pnl,
+        reason: e.reason,
+      } as Database['fills']);
+    return Math.max(n, exits.length + 1);
+  }
+
+  private empty(plan: Plan): boolean {
+    return (
+      plan.upserts.length === 0 &&
+      plan.retired.length === 0 &&
+      plan.documents.length === 0 &&
+      plan.fills.length === 0 &&
+      Object.values(plan.log).every((rows) => rows.length === 0)
+    );
+  }
+
+  /** Memory back to the last commit: changed records restored, new ones removed, the log emptied. */
+  private undo(plan: Plan): void {
+    for (const u of plan.upserts) {
+      const saved = this.saved.get(`${u.collection}/${u.id}`);
+      const records = this.state[u.collection] as Record<string, unknown>;
+      if (saved === undefined) delete records[u.id];
+      else records[u.id] = JSON.parse(saved);
+    }
+    for (const r of plan.retired)
+      (this.state[r.collection] as Record<string, unknown>)[r.id] = JSON.parse(
+        this.saved.get(`${r.collection}/${r.id}`)!,
+      );
+    for (const d of plan.documents) {
+      const saved = JSON.parse(this.saved.get(`@${d.key}`) ?? 'null') as unknown;
+      (this.state as unknown as Record<string, unknown>)[d.key] = saved ?? defaults[d.key]();
+    }
+    this.state.log = emptyLog();
+  }
+
+  /** The plan is on disk: it becomes the last commit. */
+  private commit(plan: Plan): void {
+    for (const u of plan.upserts) this.saved.set(`${u.collection}/${u.id}`, u.json);
+    for (const r of plan.retired) this.saved.delete(`${r.collection}/${r.id}`);
+    for (const d of plan.documents) this.saved.set(`@${d.key}`, d.json);
+    for (const [id, n] of plan.fillCounts) this.fillCounts.set(id, n);
+    for (const r of plan.retired) if (r.collection === 'positions') this.fillCounts.delete(r.id);
+    for (const t of plan.log.trades) this.fillCounts.delete(t.id);
+    this.state.log = emptyLog();
+  }
+
+  private scope() {
+    return { instance: this.instance, book: this.book };
+  }
+
+  // --- writing ---
+
+  private async write(plan: Plan): Promise<void> {
+    if (this.empty(plan)) return;
+    const now = Date.now();
+    await this.conn.db.transaction().execute(async (trx) => {
+      for (const u of plan.upserts) {
+        const row = {
+          ...this.scope(),
+          id: u.id,
+          current: 1,
+          updated_at: now,
+          data: u.json,
+          ...COLLECTIONS[u.collection](u.record as never),
+        };
+        await trx
+          .insertInto(u.collection)
+          .values(row as never)
+          .onConflict((oc) => oc.columns(['instance', 'book', 'id']).doUpdateSet(row as never))
+          .execute();
+      }
+      for (const r of plan.retired)
+        await trx
+          .updateTable(r.collection)
+          .set({ current: 0, updated_at: now })
+          .where('instance', '=', this.instance)
+          .where('book', '=', this.book)
+          .where('id', '=', r.id)
+          .execute();
+      for (const d of plan.documents) {
+        const row = { ...this.scope(), key: d.key, updated_at: now, data: d.json };
+        await trx
+          .insertInto('documents')
+          .values(row)
+          .onConflict((oc) => oc.columns(['instance', 'book', 'key']).doUpdateSet(row))
+          .execute();
+      }
+      await writeLog(trx, this.scope(), plan.log);
+      await insertChunked(trx, 'fills', plan.fills);
+    });
+  }
 }
 
-/** DATA_DIR exists (or is made), can be written, and the state path is not a directory: else one line. */
-function checkWritable(dataDir: string, path: string): void {
-  ensureDir(dataDir, DATA_DIR_WAY_OUT);
-  let isDir = false;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch {
-    // No state file yet.
+/** Rows per INSERT: well under SQLite's bound-parameter limit. */
+const CHUNK = 200;
+
+async function insertChunked<T extends keyof Database>(
+  trx: Transaction<Database> | Kysely<Database>,
+  table: T,
+  rows: readonly unknown[],
+  conflict?: (oc: never) => never,
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    let q = trx.insertInto(table).values(rows.slice(i, i + CHUNK) as never);
+    if (conflict) q = q.onConflict(conflict as never);
+    await q.execute();
   }
-  if (isDir)
-    throw new AppError(
-      'STORAGE',
-      `state file ${path} is a directory; move it away (bosun keeps its state in a file of that name), or ${DATA_DIR_WAY_OUT.elsewhere}`,
+}
+
+/** The history rows of one change, appended in its transaction. */
+export async function writeLog(
+  trx: Transaction<Database> | Kysely<Database>,
+  scope: { instance: string; book: string },
+  log: JournalLog,
+): Promise<void> {
+  await insertChunked(
+    trx,
+    'decisions',
+    log.decisions.map((d) => ({
+      ...scope,
+      time: d.time,
+      run_id: d.runId,
+      kind: d.kind,
+      detail: d.detail,
+      signal_id: d.signalId ?? null,
+      indicators: JSON.stringify(d.indicators),
+    })),
+  );
+  await insertChunked(
+    trx,
+    'trades',
+    log.trades.map((t) => ({
+      ...scope,
+      id: t.id,
+      run_id: t.runId,
+      symbol: t.symbol,
+      quote: t.quote,
+      side: t.side,
+      entry_time: t.entryTime,
+      entry_price: t.entryPrice,
+      exit_time: t.exitTime,
+      exit_price: t.exitPrice,
+      quantity: t.quantity,
+      pnl: t.pnl,
+      return_pct: t.returnPct,
+      fees: t.fees,
+      exit_reason: t.exitReason,
+      bars: t.bars,
+      exits: JSON.stringify(t.exits),
+    })),
+    ((oc: { columns: (c: string[]) => { doNothing: () => never } }) =>
+      oc.columns(['instance', 'book', 'id']).doNothing()) as never,
+  );
+  // One point per quote and time: a later one in the same change wins.
+  const equity = new Map<string, EquityPoint>();
+  for (const e of log.equity) equity.set(`${e.quote}@${e.time}`, e);
+  for (const e of equity.values()) {
+    const row = { ...scope, quote: e.quote, time: e.time, equity: e.equity };
+    await trx
+      .insertInto('equity')
+      .values(row)
+      .onConflict((oc) => oc.columns(['instance', 'book', 'quote', 'time']).doUpdateSet({ equity: e.equity }))
+      .execute();
+  }
+  await insertChunked(
+    trx,
+    'notifications',
+    log.notifications.map((n) => ({
+      ...scope,
+      time: n.time,
+      chat: n.chat,
+      category: n.category,
+      text: n.text,
+    })),
+  );
+  await insertChunked(
+    trx,
+    'settings_changes',
+    log.settings.map((c) => ({
+      ...scope,
+      at: c.at,
+      who: c.who,
+      key: c.key,
+      old_value: c.old,
+      new_value: c.new,
+    })),
+  );
+  await insertChunked(
+    trx,
+    'regime_changes',
+    log.regime.map((r) => ({
+      ...scope,
+      at: r.at,
+      from_state: r.from,
+      to_state: r.to,
+      confidence: r.confidence,
+      why: r.why,
+    })),
+  );
+  await insertChunked(
+    trx,
+    'snapshots',
+    log.snapshots.map((s) => ({
+      ...scope,
+      at: s.at,
+      symbol: s.symbol,
+      timeframe: s.timeframe,
+      bid: s.orderBook?.bid ?? null,
+      bid_size: s.orderBook?.bidSize ?? null,
+      ask: s.orderBook?.ask ?? null,
+      ask_size: s.orderBook?.askSize ?? null,
+      correlation_btc: s.correlationBtc,
+      indicators: JSON.stringify(s.indicators),
+      candles: JSON.stringify(s.candles),
+    })),
+  );
+  const candles = new Map<string, CandleRow>();
+  for (const c of log.candles) candles.set(`${c.source}|${c.symbol}|${c.timeframe}|${c.time}`, c);
+  await insertChunked(trx, 'candles', [...candles.values()], ((oc: {
+    columns: (c: string[]) => { doNothing: () => never };
+  }) => oc.columns(['source', 'symbol', 'timeframe', 'time']).doNothing()) as never);
+}
+
+// --- loading ---
+
+async function load(db: Kysely<Database>, instance: string, book: Book, install: Install): Promise<State> {
+  const state = {
+    install,
+    engine: defaults.engine(),
+    balances: defaults.balances(),
+    settings: defaults.settings(),
+    regime: defaults.regime(),
+    live: defaults.live(),
+    log: emptyLog(),
+  } as unknown as State;
+  for (const c of COLLECTION_NAMES) {
+    const rows = await db
+      .selectFrom(c)
+      .select(['id', 'data'])
+      .where('instance', '=', instance)
+      .where('book', '=', book)
+      .where('current', '=', 1)
+      .execute();
+    const records: Record<string, unknown> = {};
+    for (const r of rows) records[r.id] = JSON.parse(r.data);
+    (state as unknown as Record<string, unknown>)[c] = records;
+  }
+  const docs = await db
+    .selectFrom('documents')
+    .select(['key', 'data'])
+    .where('instance', '=', instance)
+    .where('book', '=', book)
+    .execute();
+  for (const d of docs) {
+    const value = JSON.parse(d.data) as unknown;
+    if (value !== null && (DOCUMENTS as readonly string[]).includes(d.key))
+      (state as unknown as Record<string, unknown>)[d.key] = value;
+  }
+  return state;
+}
+
+// --- v0.1 state files ---
+
+function readLegacy(path: string): LegacyState {
+  const stop = (why: string) =>
+    new AppError(
+      'BAD_DATA',
+      `state file ${path} ${why}; bosun will not start on it and will not overwrite it: restore it from a backup, or move it away to start afresh`,
     );
+  let text: string;
   try {
-    accessSync(dataDir, constants.W_OK);
+    text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw storageError(err, path, DATA_DIR_WAY_OUT);
+    throw storageError(err, path, { elsewhere: 'set DATA_DIR to a readable directory' }, 'read');
   }
+  if (text.trim() === '') throw stop('is empty');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw stop(`is not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = LegacyStateSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw stop(`is not a bosun state (${issue.path.join('.') || 'top level'}: ${issue.message})`);
+  }
+  return parsed.data;
+}
+
+/** Where a v0.1 file is kept once imported. */
+export const backupName = (path: string) => `${path}.v0.1.bak`;
+
+/** A v0.1 state file into the journal, all of it in one transaction, and a row saying so. */
+async function importLegacy(
+  conn: JournalDatabase,
+  instance: string,
+  book: Book,
+  legacy: LegacyState,
+  path: string,
+  now: number,
+): Promise<void> {
+  const scope = { instance, book };
+  const snapshotsPath = join(path, '..', 'snapshots.json');
+  const snapshots = book === 'paper' ? readLegacySnapshots(snapshotsPath) : [];
+  try {
+    await conn.db.transaction().execute(async (trx) => {
+      const working: Record<Collection, Record<string, unknown>> = {
+        runs: legacy.runs,
+        signals: legacy.signals,
+        positions: legacy.positions,
+        orders: legacy.orders,
+        buttons: legacy.buttons,
+        subscriptions: legacy.subscriptions,
+      };
+      for (const c of COLLECTION_NAMES)
+        await insertChunked(
+          trx,
+          c,
+          Object.entries(working[c]).map(([id, rec]) => ({
+            ...scope,
+            id,
+            current: 1,
+            updated_at: now,
+            data: JSON.stringify(rec),
+            ...COLLECTIONS[c](rec as never),
+          })),
+        );
+      const engine = { ...legacy.engine, recent: recentOf(legacy.trades) };
+      const docs: Record<DocumentKey, unknown> = {
+        engine,
+        balances: legacy.balances,
+        settings: legacy.settings,
+        regime: legacy.regime ?? null,
+        live: legacy.live,
+      };
+      for (const key of DOCUMENTS)
+        await trx
+          .insertInto('documents')
+          .values({ ...scope, key, updated_at: now, data: JSON.stringify(docs[key]) ?? 'null' })
+          .execute();
+      const log = emptyLog();
+      log.decisions = legacy.decisions;
+      log.trades = legacy.trades;
+      log.equity = legacy.equity;
+      log.regime = legacy.regime?.history ?? [];
+      log.snapshots = snapshots;
+      await writeLog(trx, scope, log);
+      // Fills: the exits of every trade and open position, with their entries.
+      const fills: unknown[] = [];
+      const add = (
+        id: string,
+        runId: string,
+        symbol: string,
+        quote: string,
+        side: number,
+        entry: { time: number; price: number; quantity: number; fee: number },
+        exits: PositionRecord['exits'],
+      ) => {
+        const base = { ...scope, position_id: id, run_id: runId, symbol, quote, side };
+        fills.push({ ...base, kind: 'entry', ...entry, pnl: 0, reason: 'entry' });
+        for (const e of exits)
+          fills.push({
+            ...base,
+            kind: 'exit',
+            time: e.time,
+            price: e.price,
+            quantity: e.quantity,
+            fee: e.fee,
+            pnl: e.pnl,
+            reason: e.reason,
+          });
+      };
+      for (const t of legacy.trades)
+        add(
+          t.id,
+          t.runId,
+          t.symbol,
+          t.quote,
+          t.side === 'long' ? 1 : -1,
+          {
+            time: t.entryTime,
+            price: t.entryPrice,
+            quantity: t.quantity,
+            fee: t.fees - t.exits.reduce((s, e) => s + e.fee, 0),
+          },
+          t.exits,
+        );
+      for (const p of Object.values(legacy.positions))
+        add(
+          p.id,
+          p.runId,
+          p.symbol,
+          p.quote,
+          p.side,
+          { time: p.entryTime, price: p.entryPrice, quantity: p.initialQty, fee: p.entryFee },
+          p.exits,
+        );
+      await insertChunked(trx, 'fills', fills);
+      await trx
+        .insertInto('imports')
+        .values({
+          ...scope,
+          file: LEGACY_FILES[book],
+          at: now,
+          backup: backupName(path),
+          detail: `${Object.keys(legacy.runs).length} runs, ${legacy.trades.length} trades, ${legacy.decisions.length} decisions, ${legacy.equity.length} equity points, ${snapshots.length} snapshots`,
+        })
+        .execute();
+    });
+  } catch (err) {
+    throw toAppError(err);
+  }
+}
+
+/** The risk manager's memory of closed trades, rebuilt from a v0.1 file's trades. */
+export function recentOf(trades: readonly TradeRecord[]): NonNullable<EngineRecord['recent']> {
+  const recent: NonNullable<EngineRecord['recent']> = { lastLoss: {}, closedPnls: {} };
+  for (const t of trades) noteClosed(recent, t);
+  return recent;
+}
+
+/** How many closed PnLs per quote the risk manager looks back over. */
+export const RECENT_PNLS = 200;
+
+/** Remember a closed trade for the risk manager (cooldown after a loss, recent PnLs). */
+export function noteClosed(recent: NonNullable<EngineRecord['recent']>, t: TradeRecord): void {
+  if (t.pnl < 0) recent.lastLoss[t.symbol] = Math.max(recent.lastLoss[t.symbol] ?? 0, t.exitTime);
+  const pnls = (recent.closedPnls[t.quote] ??= []);
+  pnls.push(t.pnl);
+  if (pnls.length > RECENT_PNLS) pnls.splice(0, pnls.length - RECENT_PNLS);
+}
+
+function readLegacySnapshots(path: string): SnapshotRecord[] {
+  if (!existsSync(path)) return [];
+  try {
+    const value = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    return Array.isArray(value) ? (value as SnapshotRecord[]) : [];
+  } catch {
+    // Snapshots were a cache of scans; a damaged file is kept as it is, not imported.
+    return [];
+  }
+}
+
+/** The imported v0.1 file (and snapshots.json) moved aside, never deleted. */
+function keepBackup(path: string): void {
+  const move = (from: string) => {
+    if (!existsSync(from)) return;
+    try {
+      renameSync(from, backupName(from));
+    } catch (err) {
+      throw storageError(err, from, { elsewhere: 'set DATA_DIR to a writable directory' }, 'move aside');
+    }
+  };
+  move(path);
+  if (path.endsWith(LEGACY_FILES.paper)) move(join(path, '..', 'snapshots.json'));
 }

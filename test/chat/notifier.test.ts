@@ -122,7 +122,10 @@ describe('the notifier with a chat slower than the engine', () => {
     let most = 0;
     // 200 replayed days; the chat takes one message while ten days pass.
     for (let k = 1; k <= 200; k++) {
-      const report = { ...engine.performance('USDT', day0 + (k - 1) * DAY, day0 + k * DAY), days: [] };
+      const report = {
+        ...(await engine.performance('USDT', day0 + (k - 1) * DAY, day0 + k * DAY)),
+        days: [],
+      };
       emit({ type: 'report', report, title: 'Daily report' });
       most = Math.max(most, notifier.backlog(CHAT));
       if (k % 10 === 0) await chat.release();

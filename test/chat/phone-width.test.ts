@@ -103,10 +103,11 @@ describe('every command at phone width', () => {
     // every table has rows: runs, positions, trades.
     const store = t.bot.services.store;
     const deadline = Date.now() + 40_000;
-    const ready = () => store.data.trades.length >= 6 && Object.keys(store.data.positions).length > 0;
+    const booked = () => Object.values(store.data.runs).reduce((n, r) => n + r.trades, 0);
+    const ready = () => booked() >= 6 && Object.keys(store.data.positions).length > 0;
     while (Date.now() < deadline && !ready()) await new Promise((r) => setTimeout(r, 20));
     await t.bot.services.engine.stop();
-    expect(store.data.trades.length).toBeGreaterThanOrEqual(6);
+    expect((await store.journal.tradeCounts()).trades).toBeGreaterThanOrEqual(6);
     expect(Object.keys(store.data.positions).length).toBeGreaterThan(0);
     const transport = {
       send: async (r: Reply) => {

@@ -1,17 +1,18 @@
 /**
- * kill -9 while runs trade: the state file is always whole, and after each restart the runs resume
- * where they were, so the final trades are exactly those of a replay that never stopped. A kill in
- * the middle of a write leaves a temporary file; the next start removes it.
+ * kill -9 while runs trade: the journal is always whole (SQLite's integrity check), and after each
+ * restart the runs resume where they were, so the final trades are exactly those of a replay that
+ * never stopped.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCandlesFile } from '../../src/market/load.js';
-import { DurableJsonFile, type TradeRecord } from '../../src/store/state.js';
+import type { PositionRecord, RunRecord, TradeRecord } from '../../src/store/state.js';
 import { makeEngine, NO_LIMITS, replayEnd, sampleSlice } from '../helpers/engine.js';
 import { ROOT } from '../helpers/fixtures.js';
+import { journalCurrent, journalDocument, journalIntegrity, journalTrades } from '../helpers/journal.js';
 
 const RISK_ENV = {
   RISK_SIZING: 'fraction',
@@ -47,8 +48,6 @@ function start(dataDir: string, file: string): ChildProcess {
   });
 }
 
-const temps = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.tmp'));
-const readState = (dir: string) => JSON.parse(readFileSync(join(dir, 'bosun.json'), 'utf8'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('kill -9 while runs are active', () => {
@@ -57,7 +56,6 @@ describe('kill -9 while runs are active', () => {
     const last = loadCandlesFile(file).time.at(-1)!;
     const dir = mkdtempSync(join(tmpdir(), 'bosun-crash-'));
     let kills = 0;
-    let leftovers = 0;
     for (;;) {
       const child = start(dir, file);
       const exited = new Promise((r) => child.on('exit', r));
@@ -65,7 +63,7 @@ describe('kill -9 while runs are active', () => {
       await sleep(700 + Math.random() * 900);
       const cursor = (() => {
         try {
-          return readState(dir).engine?.replay?.cursor as number | undefined;
+          return journalDocument<{ replay?: { cursor: number } }>(dir, 'engine')?.replay?.cursor;
         } catch {
           return undefined;
         }
@@ -78,19 +76,15 @@ describe('kill -9 while runs are active', () => {
       child.kill('SIGKILL');
       await exited;
       kills++;
-      // The file is whole and a bosun state, and every run is still active (read as bosun reads it
-      // at start, but without starting: removing temporary files is the next start's job).
-      const state = (await new DurableJsonFile(join(dir, 'bosun.json')).read())!;
-      expect(Object.values(state.runs).map((r) => r.state)).toEqual(
-        Object.keys(state.runs).length ? Object.keys(state.runs).map(() => 'active') : [],
-      );
-      for (const p of Object.values(state.positions)) expect(p.stop).not.toBeNull();
-      leftovers += temps(dir).length;
+      // The journal is whole, and every run is still active (read as a restart reads it).
+      expect(journalIntegrity(dir)).toBe('ok');
+      const runs = journalCurrent<RunRecord>(dir, 'runs');
+      expect(Object.values(runs).map((r) => r.state)).toEqual(Object.keys(runs).map(() => 'active'));
+      for (const p of Object.values(journalCurrent<PositionRecord>(dir, 'positions')))
+        expect(p.stop).not.toBeNull();
       if (kills > 40) throw new Error('the replay does not advance across restarts');
     }
     expect(kills).toBeGreaterThanOrEqual(3);
-    // Whatever the kills left mid-write, the last clean start removed.
-    expect({ leftovers, remaining: temps(dir) }).toEqual({ leftovers, remaining: [] });
 
     const whole = await makeEngine({ file, risk: RISK });
     for (const spec of RUNS.split(';')) {
@@ -103,9 +97,9 @@ describe('kill -9 while runs are active', () => {
     await whole.engine.stop();
 
     const strip = (t: TradeRecord[]) => t.map(({ id: _id, ...rest }) => rest);
-    const after = readState(dir);
-    expect(whole.store.data.trades.length).toBeGreaterThan(10);
-    expect(strip(after.trades)).toEqual(strip(whole.store.data.trades));
-    expect(after.balances).toEqual(whole.store.data.balances);
+    const wholeTrades = await whole.store.journal.trades();
+    expect(wholeTrades.length).toBeGreaterThan(10);
+    expect(strip(journalTrades(dir))).toEqual(strip(wholeTrades));
+    expect(journalDocument(dir, 'balances')).toEqual(whole.store.data.balances);
   }, 120_000);
 });

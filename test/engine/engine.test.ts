@@ -8,6 +8,7 @@ import { performance, winRate } from '../../src/engine/report.js';
 import { parseRiskSettings } from '../../src/engine/risk.js';
 import { type State, StateStore, type TradeRecord } from '../../src/store/state.js';
 import { makeEngine, NO_LIMITS, replayEnd, sampleSlice } from '../helpers/engine.js';
+import { journalRows } from '../helpers/journal.js';
 
 const DAY = 86_400_000;
 
@@ -75,13 +76,13 @@ describe('the engine', () => {
       ['stopped', 'kill-switch'],
     ]);
     expect(events.filter((e) => e.type === 'kill-switch')).toHaveLength(1);
-    expect(store.data.trades.every((t) => t.entryTime <= kill.at)).toBe(true);
+    expect((await store.journal.trades()).every((t) => t.entryTime <= kill.at)).toBe(true);
     expect(Object.values(store.data.positions).every((p) => p.entryTime <= kill.at)).toBe(true);
   }, 60_000);
 
   it('refuses a signal by a risk rule, records why, and says so in the event', async () => {
     const file = sampleSlice('binance_BTC-USDT_2h.csv', 800);
-    const { store, events } = await replay(
+    const { store, events, dir } = await replay(
       file,
       { ...NO_LIMITS, sizing: 'fraction', fraction: 0.4, maxOpenPositions: 1 },
       [{}, { params: { fast: 5, slow: 30 } }],
@@ -92,8 +93,8 @@ describe('the engine', () => {
     const ev = events.find((e) => e.type === 'signal' && e.signal.status === 'refused');
     expect(ev && ev.type === 'signal' && ev.signal.reason).toBe(refused[0]!.reason);
     // Each decision keeps the indicator values it was made on.
-    const decision = store.data.decisions.find((d) => d.signalId === refused[0]!.id)!;
-    expect(Object.keys(decision.indicators).sort()).toEqual(
+    const decision = journalRows(dir, 'decisions').find((d) => d.signal_id === refused[0]!.id)!;
+    expect(Object.keys(JSON.parse(String(decision.indicators))).sort()).toEqual(
       refused[0]!.runId === 'R1' ? ['ema12', 'ema26'] : ['ema30', 'ema5'],
     );
   }, 60_000);
@@ -154,7 +155,7 @@ describe('the engine', () => {
     // Nothing was bought before the regime let it. The first entry after is half what the account
     // would buy ungated: until then it is untouched, like the ungated run at its first signal, and
     // fraction sizing buys equity x fraction / price.
-    const entries = [...t.store.data.trades, ...Object.values(t.store.data.positions)];
+    const entries = [...(await t.store.journal.trades()), ...Object.values(t.store.data.positions)];
     expect(entries.length).toBeGreaterThan(0);
     expect(entries.every((p) => p.entryTime > t2)).toBe(true);
     const first = signals.find((s) => s.status !== 'refused')!;
@@ -279,7 +280,9 @@ describe('the engine', () => {
       });
     });
     await first.engine.stop();
-    expect(first.store.data.trades.length).toBeLessThan(whole.store.data.trades.length);
+    expect((await first.store.journal.trades()).length).toBeLessThan(
+      (await whole.store.journal.trades()).length,
+    );
     const second = await makeEngine({ file, risk, dir: first.dir });
     expect(second.feed.position).toBeGreaterThan(400);
     const ended = replayEnd(second.engine);
@@ -287,13 +290,13 @@ describe('the engine', () => {
     await ended;
     await second.engine.stop();
     const strip = (t: TradeRecord[]) => t.map(({ id: _id, ...rest }) => rest);
-    expect(strip(second.store.data.trades)).toEqual(strip(whole.store.data.trades));
+    expect(strip(await second.store.journal.trades())).toEqual(strip(await whole.store.journal.trades()));
     expect(second.store.data.balances).toEqual(whole.store.data.balances);
   }, 60_000);
 });
 
 describe('performance numbers', () => {
-  it('match a hand count: day PnL, realised, cumulative, win rates, unrealised, daily points', () => {
+  it('match a hand count: day PnL, realised, cumulative, win rates, unrealised, daily points', async () => {
     const trade = (exitTime: number, pnl: number): TradeRecord => ({
       id: `P${exitTime}`,
       runId: 'R1',
@@ -314,14 +317,23 @@ describe('performance numbers', () => {
         { time: exitTime, price: 100, quantity: 1, fee: 0, pnl, reason: pnl > 0 ? 'take-profit' : 'stop' },
       ],
     });
-    const s = {
-      trades: [
+    // The history goes into a real journal; the open position is only in memory, as it would be.
+    const store = await StateStore.open(mkdtempSync(join(tmpdir(), 'bosun-perf-')));
+    await store.update((st) => {
+      st.log.trades.push(
         trade(D1 + 10 * 3_600_000, 100),
         trade(D1 + DAY + 3_600_000, -40),
         trade(D1 + DAY + 5 * 3_600_000, 25),
         // Out at its entry price without fees: neither a win nor a loss.
         trade(D1 + DAY + 5.5 * 3_600_000, 0),
-      ],
+      );
+      st.log.equity.push(
+        { time: D1 + 12 * 3_600_000, quote: 'USDT', equity: 10_100 },
+        { time: D1 + DAY, quote: 'USDT', equity: 10_100 },
+        { time: D1 + DAY + 6 * 3_600_000, quote: 'USDT', equity: 10_085 },
+      );
+    });
+    const s = {
       // After the trades: 10,000 + 100 - 40 + 25 = 10,085; then 0.5 BTC bought at 20,000 with a fee of 10.
       balances: { USDT: 75 },
       positions: {
@@ -341,14 +353,9 @@ describe('performance numbers', () => {
           exits: [],
         },
       },
-      equity: [
-        { time: D1 + 12 * 3_600_000, quote: 'USDT', equity: 10_100 },
-        { time: D1 + DAY, quote: 'USDT', equity: 10_100 },
-        { time: D1 + DAY + 6 * 3_600_000, quote: 'USDT', equity: 10_085 },
-      ],
     } as unknown as State;
     const now = D1 + DAY + 20 * 3_600_000;
-    const rep = performance(s, {
+    const rep = await performance(s, store.journal, {
       quote: 'USDT',
       initial: 10_000,
       cash: 75,

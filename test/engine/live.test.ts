@@ -2,10 +2,9 @@
  * Live trading through real ccxt against the exchange emulator: orders are never doubled, fills are
  * never lost, and each failure is reported once.
  */
-import { cpSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LIVE_STATE_FILE } from '../../src/engine/trading.js';
+import { journalOrder } from '../helpers/journal.js';
 import type { OrderRecord } from '../../src/store/state.js';
 import type { ExchangeEmulator } from '../emulators/exchange/server.js';
 import { sliceEndingOnSignal } from '../helpers/signals.js';
@@ -31,7 +30,7 @@ afterEach(async () => {
 class StateFile {
   constructor(private readonly dir: string) {}
   order(id: string): OrderRecord {
-    return JSON.parse(readFileSync(join(this.dir, LIVE_STATE_FILE), 'utf8')).orders[id];
+    return journalOrder(this.dir, id)!;
   }
 }
 
@@ -132,7 +131,7 @@ describe('live broker', () => {
     await b.broker.idle();
 
     expect(b.store.data.positions).toEqual({});
-    const trade = b.store.data.trades[0]!;
+    const trade = (await b.store.journal.trades())[0]!;
     expect(trade.exitReason).toBe('stop');
     expect(trade.exitPrice).toBeCloseTo(Math.min(pos.stop as number, hit.open), 2);
     expect(b.store.data.orders[pos.stopOrder!]!.status).toBe('filled');

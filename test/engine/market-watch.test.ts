@@ -155,10 +155,9 @@ describe('market filters against the exchange emulator (real ccxt)', () => {
     expect(watch.filters().max).toBe(1);
   });
 
-  it('scans the listed markets, ranks them by strength with reasons, and keeps snapshots up to the limit', async () => {
+  it('scans the listed markets, ranks them by strength with reasons, and keeps every snapshot in the journal', async () => {
     const watch = await watchWith({
       PAIRLIST_MIN_HISTORY: '100',
-      SNAPSHOT_RETENTION: '3',
       SCAN_TIMEFRAME: '1h',
     });
     const result = await watch.scan('1h');
@@ -168,7 +167,7 @@ describe('market filters against the exchange emulator (real ccxt)', () => {
       expect(r.reasons.length).toBeGreaterThan(2);
       expect(r.correlation).toBeCloseTo(1, 6); // same candles as BTC
     }
-    const snaps = watch.snapshots();
+    const snaps = await watch.snapshots();
     expect(snaps).toHaveLength(2);
     expect(snaps[0]!.candles).toHaveLength(50);
     expect(snaps[0]!.orderBook).toEqual({
@@ -178,7 +177,7 @@ describe('market filters against the exchange emulator (real ccxt)', () => {
       askSize: 0.5,
     });
     await watch.scan('1h');
-    expect(watch.snapshots()).toHaveLength(3); // retention 3: the oldest dropped
+    expect(await watch.snapshots()).toHaveLength(4); // both scans, nothing dropped
   });
 });
 

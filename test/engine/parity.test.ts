@@ -88,7 +88,9 @@ describe('replay through the engine vs the backtester', () => {
       const expected = bt.simulation.trades
         .filter((t) => t.exitReason !== 'end')
         .map((t) => ({ ...t, exits: t.exits.map((e) => ({ ...e })) }));
-      const actual = store.data.trades.map(({ id: _id, runId: _r, symbol: _s, quote: _q, ...t }) => t);
+      const actual = (await store.journal.trades()).map(
+        ({ id: _id, runId: _r, symbol: _s, quote: _q, ...t }) => t,
+      );
       expect(expected.length).toBeGreaterThan(5);
       expect(actual).toEqual(expected);
       // The cash left agrees to the cent (no position open in either at the same point).

@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { journalTrades } from '../helpers/journal.js';
 import { loadConfig } from '../../src/config.js';
 import { classify, priceInputs, REGIME_DEFAULTS, RegimeTracker } from '../../src/engine/regime.js';
 import { loadCandlesFile } from '../../src/market/load.js';
@@ -62,7 +63,7 @@ async function replayAt(speed: number, first?: string) {
   if (first !== undefined) await play(first);
   const s = await play(FILE);
   return {
-    trades: s.trades.map((t) => ({ ...t })),
+    trades: journalTrades(dataDir),
     signals: Object.values(s.signals).map((g) => ({
       time: g.barTime,
       side: g.side,

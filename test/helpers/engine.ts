@@ -6,7 +6,6 @@ import { Engine, type EngineOptions, type EngineSettings } from '../../src/engin
 import { ReplayFeed } from '../../src/engine/feed.js';
 import { createLogger } from '../../src/logger.js';
 import type { LiveBroker } from '../../src/engine/live/broker.js';
-import { LIVE_STATE_FILE } from '../../src/engine/trading.js';
 import { StateStore } from '../../src/store/state.js';
 import { SAMPLES } from './fixtures.js';
 
@@ -53,7 +52,7 @@ export async function makeEngine(options: {
   regimeGate?: EngineOptions['regimeGate'];
 }): Promise<TestEngine> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'bosun-engine-'));
-  const store = await StateStore.open(dir, Date.now(), options.live ? LIVE_STATE_FILE : 'bosun.json');
+  const store = await StateStore.open(dir, Date.now(), options.live ? 'live' : 'paper');
   const logger = quietLogger();
   const cursor = store.data.engine.replay?.cursor;
   const feed = new ReplayFeed({

@@ -74,7 +74,8 @@ export interface LiveBrokerOptions {
 }
 
 const FINAL = new Set<OrderRecord['status']>(['filled', 'cancelled', 'rejected']);
-const MAX_FINAL_ORDERS = 5_000;
+/** Final orders kept in memory (all of them are in the journal). */
+const MAX_FINAL_ORDERS = 200;
 const clone = <T>(v: T): T => structuredClone(v);
 const baseOf = (symbol: string) => symbol.split('/')[0]!;
 /** How many orders of a kind a position has had (numbers its client ids: `_x1`, `_s2`). */
@@ -721,7 +722,8 @@ export class LiveBroker {
   }
 
   private prune(s: State): void {
-    const final = Object.values(s.orders).filter((o) => FINAL.has(o.status));
+    // An open position's orders stay: their count numbers its next client id.
+    const final = Object.values(s.orders).filter((o) => FINAL.has(o.status) && !s.positions[o.positionId]);
     if (final.length <= MAX_FINAL_ORDERS) return;
     for (const o of final.slice(0, final.length - MAX_FINAL_ORDERS)) delete s.orders[o.id];
   }

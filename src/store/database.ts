@@ -1,0 +1,145 @@
+/**
+ * Opening the journal's database: SQLite in `DATA_DIR/bosun.db` by default (better-sqlite3, WAL,
+ * every commit flushed to disk), or PostgreSQL when `DATABASE_URL` names one (node-postgres pool).
+ * Both are driven through one Kysely instance, so the rest of the store never asks which it has.
+ *
+ * Failures become one STORAGE line that names the place (a database URL with its password masked)
+ * and what to do.
+ */
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { AppError } from '../errors.js';
+import { redactUrl } from '../redact.js';
+import { type Dialect, migrate } from './migrations.js';
+import type { Database } from './schema.js';
+
+export const SQLITE_FILE = 'bosun.db';
+
+export interface JournalDatabase {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Where the journal is, safe to show: a file path, or the URL without its password. */
+  where: string;
+  /** Migrations this open ran (a new journal runs them all). */
+  migrated: string[];
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  dataDir: string;
+  /** `postgres://...`: the journal lives there instead of in DATA_DIR. */
+  url?: string | undefined;
+  /**
+   * The lock a process holds while it writes as this instance and book (PostgreSQL): a second
+   * process under the same name is refused instead of interleaving its writes.
+   */
+  lockName?: string;
+}
+
+export async function openDatabase(o: OpenOptions): Promise<JournalDatabase> {
+  return o.url ? openPostgres(o.url, o.lockName) : openSqlite(join(o.dataDir, SQLITE_FILE));
+}
+
+async function openSqlite(path: string): Promise<JournalDatabase> {
+  let raw: BetterSqlite3.Database;
+  try {
+    raw = new BetterSqlite3(path, { timeout: 5_000 });
+    raw.pragma('journal_mode = WAL');
+    // FULL: a commit is on disk before update() resolves, so nothing announced can be lost.
+    raw.pragma('synchronous = FULL');
+  } catch (err) {
+    throw sqliteError(err, path, 'open');
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const migrated = await migrate(db, 'sqlite', path).catch(async (err) => {
+    await db.destroy();
+    throw err instanceof AppError ? err : sqliteError(err, path, 'prepare');
+  });
+  return { db, dialect: 'sqlite', where: path, migrated, close: () => db.destroy() };
+}
+
+async function openPostgres(url: string, lockName?: string): Promise<JournalDatabase> {
+  const where = redactUrl(url);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 4,
+    connectionTimeoutMillis: 10_000,
+    // bigint columns hold epoch milliseconds, well inside a double's exact range.
+    types: {
+      getTypeParser: (oid: number, format?: string) =>
+        oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text'),
+    },
+  });
+  // An idle client's error (the server restarted) must not crash the process; the next query fails
+  // with its own clear line instead.
+  pool.on('error', () => undefined);
+  let lock: pg.PoolClient | undefined;
+  try {
+    lock = await pool.connect();
+    if (lockName) {
+      const held = await lock.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtext($1)) as ok', [
+        lockName,
+      ]);
+      if (!held.rows[0]?.ok)
+        throw new AppError(
+          'STORAGE',
+          `another bosun is already writing to ${where} as "${lockName}"; give this one its own name with INSTANCE, or stop the other`,
+        );
+    }
+  } catch (err) {
+    lock?.release();
+    await pool.end().catch(() => undefined);
+    throw err instanceof AppError ? err : postgresError(err, where);
+  }
+  lock.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const close = async () => {
+    lock?.release();
+    await db.destroy();
+  };
+  const migrated = await migrate(db, 'postgres', where).catch(async (err) => {
+    await close().catch(() => undefined);
+    throw err instanceof AppError ? err : postgresError(err, where);
+  });
+  return { db, dialect: 'postgres', where, migrated, close };
+}
+
+/** One line for an SQLite failure: what, where, and what to do. */
+export function sqliteError(err: unknown, path: string, doing: string): AppError {
+  if (err instanceof AppError) return err;
+  const code = String((err as { code?: string }).code ?? '');
+  const message = (err as Error).message?.split('\n')[0] ?? String(err);
+  const why: Record<string, string> = {
+    SQLITE_FULL: 'the disk is full; free some space on it',
+    SQLITE_READONLY: `the file or its directory is read-only; give bosun's user write access, or set DATA_DIR to a writable directory`,
+    SQLITE_CANTOPEN: `it cannot be opened (${message}); check that DATA_DIR exists and bosun's user can write it`,
+    SQLITE_NOTADB:
+      'it is not an SQLite database; move it away (bosun makes a new one) or restore it from a backup',
+    SQLITE_CORRUPT: 'it is damaged; restore it from a backup, or move it away to start afresh',
+    SQLITE_BUSY: 'another process holds it locked; stop the other bosun using this DATA_DIR',
+  };
+  const base = Object.keys(why).find((k) => code === k || code.startsWith(`${k}_`));
+  const reason = base ? why[base]! : message;
+  return new AppError('STORAGE', `cannot ${doing} the journal ${path}: ${reason}`, { cause: err });
+}
+
+/** One line for a PostgreSQL failure; the URL's password never appears. */
+export function postgresError(err: unknown, where: string): AppError {
+  if (err instanceof AppError) return err;
+  const code = String((err as { code?: string }).code ?? '');
+  const message = ((err as Error).message ?? String(err)).split('\n')[0]!;
+  const why: Record<string, string> = {
+    ECONNREFUSED: 'nothing answers there; start the server, or check the host and port in DATABASE_URL',
+    ENOTFOUND: 'the host name is unknown; check DATABASE_URL',
+    ETIMEDOUT: 'the server did not answer in time; check the network and DATABASE_URL',
+    '28P01': 'the password was refused; check the user and password in DATABASE_URL',
+    '28000': "the server refused this user; check DATABASE_URL and the server's pg_hba.conf",
+    '3D000': 'that database does not exist; create it (createdb) or name another in DATABASE_URL',
+    '53100': "the server's disk is full; free some space on it",
+    '25006': 'the server is read-only (a standby?); point DATABASE_URL at the primary',
+  };
+  const reason = why[code] ?? message;
+  return new AppError('STORAGE', `cannot use the journal at ${where}: ${reason}`, { cause: err });
+}

@@ -1,0 +1,337 @@
+/**
+ * Schema migrations: forward only, one transaction each, run at start by {@link migrate}. They are
+ * Kysely schema-builder code, so one list serves SQLite and PostgreSQL. A journal that has a
+ * migration this version does not know was written by a newer bosun and is refused with one line.
+ *
+ * Adding a migration: append to {@link MIGRATIONS} with the next number; never edit or remove one
+ * that has shipped (journals out there have run it).
+ */
+import { type Kysely, sql } from 'kysely';
+import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
+import { AppError } from '../errors.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+const MIGRATION_TABLE = 'bosun_migrations';
+const MIGRATION_LOCK_TABLE = 'bosun_migrations_lock';
+
+// Kysely's schema builder is typed against an unknown schema here, as migrations must be.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyDb = Kysely<any>;
+
+/** Column types that differ between the two databases. */
+function types(dialect: Dialect) {
+  return {
+    /** An auto-numbered primary key. */
+    seq: dialect === 'postgres' ? ('bigserial' as const) : ('integer' as const),
+    /** Epoch milliseconds and other whole numbers past 2^31. */
+    big: 'bigint' as const,
+    real: 'double precision' as const,
+  };
+}
+
+function initial(dialect: Dialect): Migration {
+  const t = types(dialect);
+  return {
+    async up(db: AnyDb) {
+      const scoped = (name: string) =>
+        db.schema
+          .createTable(name)
+          .addColumn('instance', 'text', (c) => c.notNull())
+          .addColumn('book', 'text', (c) => c.notNull());
+      const working = (name: string) =>
+        scoped(name)
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('current', 'integer', (c) => c.notNull())
+          .addColumn('updated_at', t.big, (c) => c.notNull())
+          .addColumn('data', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint(`${name}_pk`, ['instance', 'book', 'id']);
+      const history = (name: string) =>
+        db.schema
+          .createTable(name)
+          .addColumn('seq', t.seq, (c) => c.primaryKey())
+          .addColumn('instance', 'text', (c) => c.notNull())
+          .addColumn('book', 'text', (c) => c.notNull());
+
+      await working('runs')
+        .addColumn('strategy', 'text', (c) => c.notNull())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('timeframe', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('created_at', t.big, (c) => c.notNull())
+        .execute();
+      await working('signals')
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('side', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('bar_time', t.big, (c) => c.notNull())
+        .addColumn('created_at', t.big, (c) => c.notNull())
+        .execute();
+      await working('positions')
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('quote', 'text', (c) => c.notNull())
+        .addColumn('side', 'integer', (c) => c.notNull())
+        .addColumn('entry_time', t.big, (c) => c.notNull())
+        .execute();
+      await working('orders')
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('position_id', 'text', (c) => c.notNull())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('created_at', t.big, (c) => c.notNull())
+        .execute();
+      await working('buttons')
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('chat', 'text', (c) => c.notNull())
+        .addColumn('created_at', t.big, (c) => c.notNull())
+        .addColumn('expires_at', t.big, (c) => c.notNull())
+        .execute();
+      await working('subscriptions').execute();
+      for (const name of ['runs', 'signals', 'positions', 'orders', 'buttons', 'subscriptions'])
+        await db.schema
+          .createIndex(`${name}_current`)
+          .on(name)
+          .columns(['instance', 'book', 'current'])
+          .execute();
+      await db.schema
+        .createIndex('signals_run')
+        .on('signals')
+        .columns(['instance', 'book', 'run_id'])
+        .execute();
+      await db.schema
+        .createIndex('orders_position')
+        .on('orders')
+        .columns(['instance', 'book', 'position_id'])
+        .execute();
+
+      await scoped('documents')
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('updated_at', t.big, (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('documents_pk', ['instance', 'book', 'key'])
+        .execute();
+
+      await history('decisions')
+        .addColumn('time', t.big, (c) => c.notNull())
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addColumn('signal_id', 'text')
+        .addColumn('indicators', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('decisions_time')
+        .on('decisions')
+        .columns(['instance', 'book', 'time'])
+        .execute();
+      await db.schema
+        .createIndex('decisions_run')
+        .on('decisions')
+        .columns(['instance', 'book', 'run_id', 'time'])
+        .execute();
+
+      await scoped('trades')
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('quote', 'text', (c) => c.notNull())
+        .addColumn('side', 'text', (c) => c.notNull())
+        .addColumn('entry_time', t.big, (c) => c.notNull())
+        .addColumn('entry_price', t.real, (c) => c.notNull())
+        .addColumn('exit_time', t.big, (c) => c.notNull())
+        .addColumn('exit_price', t.real, (c) => c.notNull())
+        .addColumn('quantity', t.real, (c) => c.notNull())
+        .addColumn('pnl', t.real, (c) => c.notNull())
+        .addColumn('return_pct', t.real, (c) => c.notNull())
+        .addColumn('fees', t.real, (c) => c.notNull())
+        .addColumn('exit_reason', 'text', (c) => c.notNull())
+        .addColumn('bars', 'integer', (c) => c.notNull())
+        .addColumn('exits', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('trades_pk', ['instance', 'book', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('trades_exit')
+        .on('trades')
+        .columns(['instance', 'book', 'quote', 'exit_time'])
+        .execute();
+      await db.schema
+        .createIndex('trades_run')
+        .on('trades')
+        .columns(['instance', 'book', 'run_id', 'exit_time'])
+        .execute();
+
+      await history('fills')
+        .addColumn('position_id', 'text', (c) => c.notNull())
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('quote', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('side', 'integer', (c) => c.notNull())
+        .addColumn('time', t.big, (c) => c.notNull())
+        .addColumn('price', t.real, (c) => c.notNull())
+        .addColumn('quantity', t.real, (c) => c.notNull())
+        .addColumn('fee', t.real, (c) => c.notNull())
+        .addColumn('pnl', t.real, (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('fills_time')
+        .on('fills')
+        .columns(['instance', 'book', 'quote', 'time'])
+        .execute();
+
+      await scoped('equity')
+        .addColumn('quote', 'text', (c) => c.notNull())
+        .addColumn('time', t.big, (c) => c.notNull())
+        .addColumn('equity', t.real, (c) => c.notNull())
+        .addPrimaryKeyConstraint('equity_pk', ['instance', 'book', 'quote', 'time'])
+        .execute();
+
+      await history('notifications')
+        .addColumn('time', t.big, (c) => c.notNull())
+        .addColumn('chat', 'text', (c) => c.notNull())
+        .addColumn('category', 'text', (c) => c.notNull())
+        .addColumn('text', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('notifications_time')
+        .on('notifications')
+        .columns(['instance', 'book', 'time'])
+        .execute();
+
+      await history('settings_changes')
+        .addColumn('at', t.big, (c) => c.notNull())
+        .addColumn('who', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('old_value', 'text')
+        .addColumn('new_value', 'text')
+        .execute();
+      await db.schema
+        .createIndex('settings_changes_at')
+        .on('settings_changes')
+        .columns(['instance', 'book', 'at'])
+        .execute();
+
+      await history('regime_changes')
+        .addColumn('at', t.big, (c) => c.notNull())
+        .addColumn('from_state', 'text')
+        .addColumn('to_state', 'text', (c) => c.notNull())
+        .addColumn('confidence', t.real, (c) => c.notNull())
+        .addColumn('why', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('regime_changes_at')
+        .on('regime_changes')
+        .columns(['instance', 'book', 'at'])
+        .execute();
+
+      await history('snapshots')
+        .addColumn('at', t.big, (c) => c.notNull())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('timeframe', 'text', (c) => c.notNull())
+        .addColumn('bid', t.real)
+        .addColumn('bid_size', t.real)
+        .addColumn('ask', t.real)
+        .addColumn('ask_size', t.real)
+        .addColumn('correlation_btc', t.real)
+        .addColumn('indicators', 'text', (c) => c.notNull())
+        .addColumn('candles', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('snapshots_at')
+        .on('snapshots')
+        .columns(['instance', 'book', 'at'])
+        .execute();
+
+      await db.schema
+        .createTable('candles')
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('timeframe', 'text', (c) => c.notNull())
+        .addColumn('time', t.big, (c) => c.notNull())
+        .addColumn('open', t.real, (c) => c.notNull())
+        .addColumn('high', t.real, (c) => c.notNull())
+        .addColumn('low', t.real, (c) => c.notNull())
+        .addColumn('close', t.real, (c) => c.notNull())
+        .addColumn('volume', t.real, (c) => c.notNull())
+        .addPrimaryKeyConstraint('candles_pk', ['source', 'symbol', 'timeframe', 'time'])
+        .execute();
+
+      await history('prunes')
+        .addColumn('at', t.big, (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('rows', t.big, (c) => c.notNull())
+        .addColumn('before', t.big, (c) => c.notNull())
+        .execute();
+
+      await scoped('imports')
+        .addColumn('file', 'text', (c) => c.notNull())
+        .addColumn('at', t.big, (c) => c.notNull())
+        .addColumn('backup', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('imports_pk', ['instance', 'book', 'file'])
+        .execute();
+    },
+  };
+}
+
+/** Every migration, by name; names sort in the order they run. */
+export function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '0001_journal': initial(dialect),
+  };
+}
+
+class Provider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.dialect);
+  }
+}
+
+/**
+ * Bring the journal's schema up to this version's, one migration per transaction. Refuses (STORAGE)
+ * a journal that has run a migration this version does not know. Returns the names it ran.
+ */
+export async function migrate(db: AnyDb, dialect: Dialect, where: string): Promise<string[]> {
+  const known = migrations(dialect);
+  const ran = await executedMigrations(db);
+  const unknown = ran.filter((name) => !(name in known));
+  if (unknown.length > 0)
+    throw new AppError(
+      'STORAGE',
+      `the journal at ${where} was written by a newer bosun (it has schema ${unknown.at(-1)}; this version knows up to ${Object.keys(known).at(-1)}); upgrade bosun, or point ${dialect === 'postgres' ? 'DATABASE_URL' : 'DATA_DIR'} at another journal`,
+    );
+  const migrator = new Migrator({
+    db,
+    provider: new Provider(dialect),
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+  });
+  const done: string[] = [];
+  for (;;) {
+    const { error, results } = await migrator.migrateUp();
+    for (const r of results ?? []) if (r.status === 'Success') done.push(r.migrationName);
+    if (error)
+      throw new AppError(
+        'STORAGE',
+        `the journal at ${where} could not be brought up to date (${(error as Error).message?.split('\n')[0] ?? String(error)}); nothing was changed by the failed step`,
+        { cause: error },
+      );
+    if (!results || results.length === 0) break;
+  }
+  return done;
+}
+
+/** Names of the migrations this journal has run (none for a new one). */
+async function executedMigrations(db: AnyDb): Promise<string[]> {
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  if (!tables.some((t) => t.name === MIGRATION_TABLE)) return [];
+  const rows = await sql<{
+    name: string;
+  }>`select name from ${sql.table(MIGRATION_TABLE)} order by name`.execute(db);
+  return rows.rows.map((r) => r.name);
+}
