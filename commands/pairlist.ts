@@ -36,11 +36,11 @@ export default defineCommand({
     const changing = action === 'reset' || (changes !== undefined && Object.keys(changes).length > 0);
     const out = reply();
     if (action === 'reset') {
-      await watch.resetFilters();
+      await watch.resetFilters(ctx.caller.name);
       out.line(bold('Market filters reset'), ` to the configuration by ${ctx.caller.name}.`);
     } else if (changes && Object.keys(changes).length > 0) {
       // All or nothing: one bad value leaves every filter as it was.
-      await watch.setFilters(changes);
+      await watch.setFilters(changes, ctx.caller.name);
       out.line(
         bold('Market filters changed'),
         ` by ${ctx.caller.name}: ${Object.entries(changes)

@@ -51,7 +51,7 @@ export default defineCommand({
           badInput(`risk setting ${k} is ${echo(v)}; allowed: ${help}`),
         );
       }
-      const now = await engine.setRisk(typed);
+      const now = await engine.setRisk(typed, ctx.caller.name);
       return reply()
         .line(
           bold('Risk settings changed'),

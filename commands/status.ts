@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { defineCommand } from '../src/chat/command.js';
 import { bold, reply } from '../src/chat/reply.js';
 import type { Services } from '../src/chat/services.js';
+import { localStamp } from '../src/engine/clock.js';
+import { lastPrunes } from '../src/store/retention.js';
 
 /** The status table, shared with /start. */
 export function statusRows(s: Services, now = Date.now()): string[][] {
@@ -39,13 +41,35 @@ export function uptime(ms: number): string {
   return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
 }
 
+/** Where the journal is, what retention prunes, and the last prune of each kind: never silent. */
+async function journalRows(s: Services): Promise<string[][]> {
+  const limited = Object.entries(s.config.store.retention).filter(([, keep]) => keep !== 'keep');
+  const rows = [
+    ['Journal', s.store.where],
+    [
+      'Retention',
+      limited.length === 0
+        ? 'everything kept'
+        : `${limited.map(([kind, days]) => `${kind} ${days}d`).join(', ')}; the rest kept`,
+    ],
+  ];
+  for (const p of await lastPrunes(s.store))
+    rows.push([
+      'Pruned',
+      `${p.rows.toLocaleString('en-US')} ${p.kind} before ${localStamp(p.before, s.config.timezone)} (${localStamp(p.at, s.config.timezone)})`,
+    ]);
+  return rows;
+}
+
 export default defineCommand({
   name: 'status',
-  summary: 'Version, uptime, trading mode, exchange and connected chats',
+  summary: 'Version, uptime, trading mode, exchange, chats and the journal',
   role: 'viewer',
   args: z.object({}),
-  run(_args, ctx) {
-    const r = reply().line(bold('bosun status')).table(statusRows(ctx.services));
+  async run(_args, ctx) {
+    const r = reply()
+      .line(bold('bosun status'))
+      .table([...statusRows(ctx.services), ...(await journalRows(ctx.services))]);
     const { config, trading } = ctx.services;
     if (config.tradingMode === 'live' && trading.mode === 'paper') {
       const blocked = trading.liveBlocked();

@@ -877,6 +877,21 @@ function flattenInto(
   }
 }
 
+/**
+ * The settings as the settings history records them: every key by its environment name, values as
+ * text. A secret is recorded only as `set` or unset, never its value.
+ */
+export function configSnapshot(config: Config): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  for (const k of CONFIG_KEYS) {
+    const v = getPath(config as unknown as Record<string, unknown>, k.path);
+    if (k.secret) out[k.env] = v === undefined || v === '' ? null : 'set';
+    else out[k.env] = v === undefined ? null : typeof v === 'string' ? v : JSON.stringify(v);
+  }
+  for (const [k, v] of Object.entries(config.risk ?? {})) out[`RISK.${k}`] = JSON.stringify(v);
+  return out;
+}
+
 function getPath(obj: Record<string, unknown>, path: string): unknown {
   let cur: unknown = obj;
   for (const part of path.split('.')) {

@@ -31,6 +31,8 @@ import { MarketData } from './market/provider.js';
 import { PACKAGE_ROOT, SAMPLES_DIR } from './paths.js';
 import { parseParamList } from './strategy/params.js';
 import { StateStore, storeOptions } from './store/state.js';
+import { recordStartConfig } from './engine/settings-history.js';
+import { pruneHistory } from './store/retention.js';
 
 export interface Bot {
   services: Services;
@@ -105,6 +107,18 @@ export function logFile(config: Readonly<Config>, interactive: boolean): string 
   return console ? join(config.dataDir, 'bosun.log') : undefined;
 }
 
+/** Prune what the retention settings allow, now and every 6 hours (nothing when all is kept). */
+function scheduleRetention(store: StateStore, config: Readonly<Config>, logger: Logger): NodeJS.Timeout {
+  const prune = () =>
+    pruneHistory(store, config.store.retention, Date.now(), logger).catch((err: unknown) =>
+      logger.warn({ err: toAppError(err).message }, 'retention: pruning failed; nothing was lost'),
+    );
+  void prune();
+  const timer = setInterval(prune, 6 * 3_600_000);
+  timer.unref();
+  return timer;
+}
+
 /**
  * Build and start the bot. Chats connect in the background: one that cannot connect is reported and
  * retried without holding up the engine or the other chats. A failure that stops start-up stops
@@ -139,6 +153,9 @@ async function assemble(
   const store = await StateStore.open(config.dataDir, Date.now(), 'paper', storeOptions(config));
   undo.push(() => store.close());
   const fresh = Object.keys(store.data.runs).length === 0 && (await store.journal.tradeCounts()).trades === 0;
+  const configChanges = await recordStartConfig(store, config);
+  if (configChanges > 0 && !fresh)
+    logger.info({ changed: configChanges }, 'settings changed since the last start: /settings history');
   const registry = await loadCommands();
   const feed = await createFeed(config, logger, store);
   // The runs a fresh replay starts must be playable from its file: checked before any chat starts.
@@ -320,6 +337,7 @@ async function assemble(
     config,
     logger.child({ module: 'watch' }),
   );
+  timers.push(scheduleRetention(store, config, logger.child({ module: 'retention' })));
   logger.info(
     {
       mode: trading.mode,

@@ -6,7 +6,7 @@
  * says how to start it over, and doing so plays it again from its start.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -104,11 +104,11 @@ describe('the Quick start', () => {
     const first = await playToEnd();
     expect(first.trades.length).toBeGreaterThan(0);
     expect(first.text).toContain(
-      'Market data problem: the replay reached the end of its file; runs wait for candles. To start it over, stop bosun, delete bosun.json in DATA_DIR (the runs, trades and balances of this replay) and start it again.',
+      'Market data problem: the replay reached the end of its file; runs wait for candles. To start it over, stop bosun, delete bosun.db* in DATA_DIR (the journal of this replay: runs, trades and balances) and start it again.',
     );
 
     // Doing what it says: the same runs play the same file again from its first candle.
-    rmSync(join(dataDir, 'bosun.json'));
+    for (const f of readdirSync(dataDir)) if (f.startsWith('bosun.db')) rmSync(join(dataDir, f));
     const again = await playToEnd();
     expect(again.trades).toEqual(first.trades);
   }, 120_000);

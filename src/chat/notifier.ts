@@ -22,7 +22,7 @@ import type { SignalRecord } from '../store/state.js';
 import type { ChatAdapter } from './adapter.js';
 import type { Platform } from './command.js';
 import { eventReply, reportWithChart, signalReply } from './notices.js';
-import { italic, type ReplyBuilder } from './reply.js';
+import { italic, PLAIN_TEXT, renderMessages, type ReplyBuilder } from './reply.js';
 import type { Services } from './services.js';
 
 /** Where engine events come from: the engine trading now (paper or live) and its events. */
@@ -151,7 +151,7 @@ export class Notifier {
             const copy = sig.messages.find((m) => m.chat === c);
             if (copy) await this.editOne(c, copy.ref, signalReply(sig, this.tz(), false));
             else if (approvals.has(c) && !this.stopped(sig.runId))
-              await this.sendOne(c, withSkipped(eventReply(e, this.tz())!, skipped));
+              await this.sendOne(c, withSkipped(eventReply(e, this.tz())!, skipped), categoryOf(e));
           },
         });
       }
@@ -164,7 +164,7 @@ export class Notifier {
           key: `report:${e.title}:${e.report.quote}`,
           deliver: async (c, skipped) => {
             const r = await reportWithChart(e.report, e.title, this.services, this.logger);
-            await this.sendOne(c, withSkipped(r, skipped));
+            await this.sendOne(c, withSkipped(r, skipped), categoryOf(e));
           },
         });
       } else if (e.type === 'signal') {
@@ -175,7 +175,11 @@ export class Notifier {
           deliver: async (c, skipped) => {
             const sig = this.signal(id, e.signal);
             const pending = sig.status === 'pending';
-            const ref = await this.sendOne(c, withSkipped(signalReply(sig, this.tz(), pending), skipped));
+            const ref = await this.sendOne(
+              c,
+              withSkipped(signalReply(sig, this.tz(), pending), skipped),
+              categoryOf(e),
+            );
             if (pending && ref !== undefined) await this.source.engine.noteMessages(id, [{ chat: c, ref }]);
           },
         });
@@ -186,7 +190,7 @@ export class Notifier {
           ...base,
           // A newer scan of the same timeframe makes an unsent one moot.
           ...(e.type === 'scan' ? { key: `scan:${e.result.timeframe}` } : {}),
-          deliver: (c, skipped) => this.sendOne(c, withSkipped(r, skipped)).then(),
+          deliver: (c, skipped) => this.sendOne(c, withSkipped(r, skipped), categoryOf(e)).then(),
         });
       }
     }
@@ -250,15 +254,30 @@ export class Notifier {
     }
   }
 
-  private async sendOne(chat: string, r: ReplyBuilder): Promise<string | undefined> {
+  private async sendOne(chat: string, r: ReplyBuilder, category: string): Promise<string | undefined> {
     const [platform, id] = splitChat(chat);
     const adapter = this.adapter(platform);
     if (!adapter) return undefined;
+    let ref: string | undefined;
     try {
-      return await adapter.push(id, r);
+      ref = await adapter.push(id, r);
     } catch (err) {
       this.logger.warn({ chat, err: toAppError(err).message }, 'could not notify a chat');
       return undefined;
+    }
+    await this.keep(chat, category, r);
+    return ref;
+  }
+
+  /** The journal keeps what was told to whom (its failure is logged; the message went out). */
+  private async keep(chat: string, category: string, r: ReplyBuilder): Promise<void> {
+    const text = renderMessages(r.blocks, PLAIN_TEXT).join('\n');
+    try {
+      await this.source.engine.store.update((s) => {
+        s.log.notifications.push({ time: Date.now(), chat, category, text });
+      });
+    } catch (err) {
+      this.logger.warn({ chat, err: toAppError(err).message }, 'a sent notification was not journaled');
     }
   }
 

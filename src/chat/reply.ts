@@ -156,6 +156,17 @@ export interface Dialect {
   width?: number;
 }
 
+/** Plain text: the console's dialect, and how the journal keeps the notifications sent. */
+export const PLAIN_TEXT: Dialect = {
+  escape: (t) => t,
+  style: (_s, t) => t,
+  link: (t, url) => `${t} <${url}>`,
+  preOpen: '',
+  preClose: '',
+  escapePre: (t) => `  ${t}`,
+  limit: Number.MAX_SAFE_INTEGER,
+};
+
 /** Monospaced columns a phone shows without wrapping: Telegram's and Discord's dialects use it. */
 export const PHONE_WIDTH = 40;
 

@@ -50,6 +50,7 @@ import {
   type TradeRecord,
 } from '../store/state.js';
 import { CandleBuffer } from './buffer.js';
+import { noteSettings } from './settings-history.js';
 import { nextTimeOfDay, startOfDay } from './clock.js';
 import { type Feed, type FeedHandler, seriesKey, TimeSlice } from './feed.js';
 import type { LiveBroker } from './live/broker.js';
@@ -268,6 +269,11 @@ export class Engine implements FeedHandler {
     if (bad.length === 0) return;
     const taken = bad.map((key) => `${key}=${JSON.stringify(stored[key])}`);
     await this.o.store.update((st) => {
+      noteSettings(
+        st,
+        'bosun',
+        bad.map((key) => ({ key: `risk:${key}`, old: stored[key], new: this.o.settings.risk[key] ?? null })),
+      );
       for (const key of bad) delete st.settings.risk[key];
     });
     this.o.logger.warn(
@@ -821,11 +827,22 @@ export class Engine implements FeedHandler {
     return reports;
   }
 
-  async setRisk(changes: Record<string, unknown>): Promise<RiskSettings> {
+  /** Change risk settings (checked together first); the settings history records who did. */
+  async setRisk(changes: Record<string, unknown>, by = 'unknown'): Promise<RiskSettings> {
+    const before = this.risk();
     const merged = { ...this.state.settings.risk, ...changes };
     const parsed = parseRiskSettings({ ...this.o.settings.risk, ...merged });
     await this.o.store.update((s) => {
       s.settings.risk = merged;
+      noteSettings(
+        s,
+        by,
+        Object.keys(changes).map((k) => ({
+          key: `risk:${k}`,
+          old: before[k as keyof RiskSettings],
+          new: parsed[k as keyof RiskSettings],
+        })),
+      );
     });
     return parsed;
   }
@@ -843,6 +860,7 @@ export class Engine implements FeedHandler {
         detail: `kill-switch cleared by ${by}`,
         indicators: {},
       });
+      noteSettings(s, by, [{ key: 'killSwitch', old: 'on', new: 'off' }]);
       return true;
     });
   }
@@ -892,7 +910,7 @@ export class Engine implements FeedHandler {
         type: 'feed',
         up: false,
         detail:
-          'the replay reached the end of its file; runs wait for candles. To start it over, stop bosun, delete bosun.json in DATA_DIR (the runs, trades and balances of this replay) and start it again',
+          'the replay reached the end of its file; runs wait for candles. To start it over, stop bosun, delete bosun.db* in DATA_DIR (the journal of this replay: runs, trades and balances) and start it again',
       },
     ]);
   }

@@ -12,6 +12,7 @@ import { bucketStart } from '../market/resample.js';
 import { isoTime, timeframeMs } from '../market/timeframe.js';
 import type { Candles } from '../market/types.js';
 import type { SnapshotRecord, StateStore } from '../store/state.js';
+import { noteSettings } from './settings-history.js';
 import { MAX_SCORE, momentumReasons, momentumSeries } from '../strategy/momentum.js';
 import {
   filtersFrom,
@@ -150,22 +151,43 @@ export class MarketWatch {
    * Several changes at once: every one is checked before any is stored, so a command with one bad
    * value changes nothing; then all are stored in one write.
    */
-  async setFilters(changes: Readonly<Record<string, string>>): Promise<PairlistFilters> {
-    let next = this.filters();
+  async setFilters(changes: Readonly<Record<string, string>>, by = 'unknown'): Promise<PairlistFilters> {
+    const before = this.filters();
+    let next = before;
     for (const [k, v] of Object.entries(changes)) next = setFilter(next, k, v);
     await this.o.store.update((s) => {
       Object.assign(s.settings.pairlist, changes);
+      noteSettings(
+        s,
+        by,
+        Object.keys(changes).map((k) => ({
+          key: `pairlist:${k}`,
+          old: before[k as keyof PairlistFilters],
+          new: next[k as keyof PairlistFilters],
+        })),
+      );
     });
     this.pairs = undefined;
     return next;
   }
 
-  async resetFilters(): Promise<PairlistFilters> {
+  async resetFilters(by = 'unknown'): Promise<PairlistFilters> {
+    const before = this.filters();
+    const after = filtersFrom(this.o.config.pairlist);
     await this.o.store.update((s) => {
       s.settings.pairlist = {};
+      noteSettings(
+        s,
+        by,
+        Object.keys(after).map((k) => ({
+          key: `pairlist:${k}`,
+          old: before[k as keyof PairlistFilters],
+          new: after[k as keyof PairlistFilters],
+        })),
+      );
     });
     this.pairs = undefined;
-    return this.filters();
+    return after;
   }
 
   /** The last pairlist, refreshed when older than PAIRLIST_REFRESH. */

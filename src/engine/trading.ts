@@ -13,6 +13,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { getExchange } from '../market/download.js';
 import { StateStore, storeOptions } from '../store/state.js';
+import { noteSettings } from './settings-history.js';
 import { Engine, type EngineEvent, type EngineOptions, engineSettings } from './engine.js';
 import type { Feed } from './feed.js';
 
@@ -148,6 +149,7 @@ export class Trading {
     await store.update((s) => {
       s.live.confirmedBy = by;
       s.live.confirmedAt = Date.now();
+      noteSettings(s, by, [{ key: 'mode', old: 'paper', new: 'live' }]);
     });
     await this.switchTo(await this.liveEngine(store), true);
     this.forward({
@@ -166,6 +168,7 @@ export class Trading {
     await live.store.update((s) => {
       delete s.live.confirmedBy;
       delete s.live.confirmedAt;
+      noteSettings(s, by, [{ key: 'mode', old: 'live', new: 'paper' }]);
     });
     await live.store.close();
     this.forward({
@@ -224,7 +227,11 @@ export class Trading {
   async stop(): Promise<void> {
     await this.switching;
     await this.current.stop();
-    // The paper store is main's to close; a live one was opened here.
+  }
+
+  /** After stop, once nothing more will be written (notices sent): close a live journal opened here. */
+  async close(): Promise<void> {
+    await this.switching;
     if (this.current !== this.o.paper) await this.current.store.close();
   }
 }

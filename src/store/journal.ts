@@ -150,16 +150,19 @@ export class Journal {
       .execute();
   }
 
-  /** The latest settings changes, newest first. */
-  async settingsHistory(limit: number, key?: string): Promise<SettingsChange[]> {
-    let q = this.db
-      .selectFrom('settings_changes')
-      .selectAll()
-      .where('instance', '=', this.instance)
-      .where('book', '=', this.book);
+  /** The latest settings changes of this instance (both books), newest first. */
+  async settingsHistory(limit: number, key?: string): Promise<Array<SettingsChange & { book: string }>> {
+    let q = this.db.selectFrom('settings_changes').selectAll().where('instance', '=', this.instance);
     if (key !== undefined) q = q.where('key', '=', key);
     const rows = await q.orderBy('seq', 'desc').limit(limit).execute();
-    return rows.map((r) => ({ at: r.at, who: r.who, key: r.key, old: r.old_value, new: r.new_value }));
+    return rows.map((r) => ({
+      at: r.at,
+      who: r.who,
+      key: r.key,
+      old: r.old_value,
+      new: r.new_value,
+      book: r.book,
+    }));
   }
 
   /** The value each settings key was last given (by anyone): what the start-up config is compared with. */

@@ -3,12 +3,13 @@
  * against the exchange emulator: who may switch, what it needs, the confirmation button, paper mode
  * never touching private endpoints, and secrets never leaving the environment.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type EmulatorCandle, ExchangeEmulator } from '../emulators/exchange/server.js';
 import { type BotMessage, TelegramEmulator, type TgUser } from '../emulators/telegram/server.js';
 import { BUSY_TELEGRAM, startTestBot } from '../helpers/bot.js';
+import { journalRows } from '../helpers/journal.js';
 
 const ADMIN: TgUser = { id: 3001, first_name: 'Ada', username: 'ada' };
 const TRADER: TgUser = { id: 3002, first_name: 'Tom', username: 'tom' };
@@ -206,9 +207,11 @@ describe('live mode', () => {
     expect(emu.signedCalls().length).toBeGreaterThan(0);
     await ask(tg, ADMIN, '/mode', /Trading mode: LIVE[\s\S]*Confirmed by/);
     await ask(tg, ADMIN, '/balance', /5[,.]?000/);
-    // The live state is its own file; the paper one holds no live orders.
-    const files = readdirSync(t.dataDir);
-    expect(files).toContain('bosun-live.json');
+    // The live book is its own: the journal has its confirmation, and the paper book no live orders.
+    expect(
+      journalRows(t.dataDir, 'settings_changes', 'live').map((r) => [r.key, r.new_value, r.who]),
+    ).toContainEqual(['mode', 'live', `@${ADMIN.username}`]);
+    expect(journalRows(t.dataDir, 'orders', 'paper')).toEqual([]);
     // Errors that carry the exchange's words: a refused signature.
     const p = await ask(tg, ADMIN, '/panic', /Panic \(live\)\?/);
     emu.fault({
@@ -225,9 +228,10 @@ describe('live mode', () => {
     await ask(tg, ADMIN, '/mode paper', /Paper trading now/);
 
     const chats = [ADMIN, TRADER].flatMap((u) => tg.chatMessages(u.id).map((m) => m.text ?? '')).join('\n');
-    const stateText = files
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => readFileSync(join(t.dataDir, f), 'utf8'))
+    // Every file bosun keeps (the journal and its WAL included), byte for byte.
+    const stateText = readdirSync(t.dataDir)
+      .filter((f) => statSync(join(t.dataDir, f)).isFile())
+      .map((f) => readFileSync(join(t.dataDir, f), 'latin1'))
       .join('\n');
     for (const canary of [CANARY_KEY, CANARY_SECRET]) {
       expect(t.logText()).not.toContain(canary);

@@ -17,18 +17,10 @@ import { harmless } from '../../echo.js';
 import type { ChatAdapter } from '../adapter.js';
 import type { ChatRef, SentMessage } from '../command.js';
 import type { Dispatcher, Person, Transport } from '../dispatch.js';
-import { type Dialect, images, type Reply, renderMessages } from '../reply.js';
+import { images, PLAIN_TEXT, type Reply, renderMessages } from '../reply.js';
 import type { ChatStatus } from '../services.js';
 
-const PLAIN: Dialect = {
-  escape: (t) => t,
-  style: (_s, t) => t,
-  link: (t, url) => `${t} <${url}>`,
-  preOpen: '',
-  preClose: '',
-  escapePre: (t) => `  ${t}`,
-  limit: Number.MAX_SAFE_INTEGER,
-};
+const PLAIN = PLAIN_TEXT;
 
 /** Messages whose choices stay open (older ones' buttons are no longer typed). */
 const MAX_OPEN_MESSAGES = 20;
