@@ -192,4 +192,35 @@ describe('settings are checked once, at start, with the bounds the engine uses',
       24 * 86_400_000,
     );
   });
+
+  it('takes the journal settings: a PostgreSQL URL (hidden in errors), an instance name, retention in days', () => {
+    const line = bad({ DATABASE_URL: 'mysql://bosun:hunter2@db/bosun' });
+    expect(line).toMatch(/^DATABASE_URL is \(hidden\); allowed: a PostgreSQL URL/);
+    expect(line).not.toContain('hunter2');
+    expect(bad({ INSTANCE: 'two words' })).toMatch(/^INSTANCE is "two words"; allowed: .*letters, digits/);
+    expect(bad({ RETENTION_CANDLES: 'forever' })).toMatch(
+      /^RETENTION_CANDLES is "forever"; allowed: .*keep .* 90d/,
+    );
+    const c = loadConfig({
+      env: {
+        DATABASE_URL: 'postgres://bosun:pw@db:5432/bosun',
+        INSTANCE: 'acct-2',
+        RETENTION_CANDLES: '90d',
+      },
+      cwd: dir(),
+    });
+    expect(c.store).toEqual({
+      url: 'postgres://bosun:pw@db:5432/bosun',
+      instance: 'acct-2',
+      retention: {
+        decisions: 'keep',
+        equity: 'keep',
+        notifications: 'keep',
+        regime_changes: 'keep',
+        snapshots: 'keep',
+        candles: 90,
+      },
+    });
+    expect(secretValues(c)).toContain('postgres://bosun:pw@db:5432/bosun');
+  });
 });
