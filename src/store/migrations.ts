@@ -155,7 +155,8 @@ function initial(dialect: Dialect): Migration {
       await db.schema
         .createIndex('trades_exit')
         .on('trades')
-        .columns(['instance', 'book', 'quote', 'exit_time'])
+        // pnl too: the reports' counts and sums read the index alone, however many trades there are.
+        .columns(['instance', 'book', 'quote', 'exit_time', 'pnl'])
         .execute();
       await db.schema
         .createIndex('trades_run')
@@ -180,7 +181,7 @@ function initial(dialect: Dialect): Migration {
       await db.schema
         .createIndex('fills_time')
         .on('fills')
-        .columns(['instance', 'book', 'quote', 'time'])
+        .columns(['instance', 'book', 'quote', 'time', 'kind', 'pnl'])
         .execute();
 
       await scoped('equity')
