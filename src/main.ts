@@ -33,6 +33,8 @@ import { parseParamList } from './strategy/params.js';
 import { StateStore, storeOptions } from './store/state.js';
 import { recordStartConfig } from './engine/settings-history.js';
 import { pruneHistory } from './store/retention.js';
+import { lockDataDir } from './store/lock.js';
+import { ensureDir } from './store/atomic.js';
 
 export interface Bot {
   services: Services;
@@ -150,6 +152,13 @@ async function assemble(
   undo: Array<() => unknown>,
   check: () => void,
 ): Promise<Bot> {
+  // One bosun per SQLite journal (a shared PostgreSQL one is locked per INSTANCE by the store).
+  let releaseLock: (() => void) | undefined;
+  if (!config.store.url) {
+    ensureDir(config.dataDir, { elsewhere: 'set DATA_DIR to a writable directory' });
+    releaseLock = lockDataDir(config.dataDir);
+    undo.push(releaseLock);
+  }
   const store = await StateStore.open(config.dataDir, Date.now(), 'paper', storeOptions(config));
   undo.push(() => store.close());
   const fresh = Object.keys(store.data.runs).length === 0 && (await store.journal.tradeCounts()).trades === 0;
@@ -370,11 +379,10 @@ async function assemble(
         notifier.stop();
         await outcomes;
         await Promise.all([dispatcher.close(options.graceMs ?? STOP_GRACE_MS), stopChats()]);
-        await store
-          .close()
-          .catch((err: unknown) =>
-            logger.warn({ err: toAppError(err).message }, 'the journal did not close cleanly'),
-          );
+        await Promise.all([trading.close(), store.close()]).catch((err: unknown) =>
+          logger.warn({ err: toAppError(err).message }, 'the journal did not close cleanly'),
+        );
+        releaseLock?.();
         logger.info('bosun stopped');
       })();
       return stopping;
