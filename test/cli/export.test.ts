@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -125,7 +125,11 @@ beforeAll(async () => {
   await smallJournal(tmp(), pgUrl);
 }, 180_000);
 
-afterAll(() => server?.stop());
+afterAll(async () => {
+  await server?.stop();
+  // The big journal is some 40 MB: not left in the temporary directory.
+  rmSync(bigDir, { recursive: true, force: true });
+});
 
 const SMALL_CSV = [
   'seq,time,time_ms,run_id,kind,detail,signal_id,ema12,ema26',
