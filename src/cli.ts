@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `bosun` command line: backtest, download, chart, strategies, bench, discord:deploy. Each bad input ends with one line
+ * The `bosun` command line: backtest, download, chart, strategies, bench, export, discord:deploy. Each bad input ends with one line
  * on stderr that says what was wrong and what is allowed, and exit code 2; anything else that fails
  * exits 1. `--verbose` adds the stack trace.
  */
@@ -9,6 +9,7 @@ import { BACKTEST_USAGE, backtestCommand } from './cli/backtest.js';
 import { CHART_USAGE, chartCommand } from './cli/chart.js';
 import { DISCORD_DEPLOY_USAGE, discordDeployCommand } from './cli/discord-deploy.js';
 import { DOWNLOAD_USAGE, downloadCommand } from './cli/download.js';
+import { EXPORT_USAGE, exportCommand } from './cli/export.js';
 import { strategiesCommand } from './cli/strategies.js';
 import { type Config, loadConfig, secretValues } from './config.js';
 import { badInput, toAppError } from './errors.js';
@@ -22,6 +23,7 @@ Commands:
   chart        draw a market chart (candles, volume, indicators) as a PNG
   strategies   list strategies and their parameters
   bench        measure backtest, indicator and loading speed
+  export       write the journal's history (decisions, trades, ...) as CSV, JSON lines or Parquet
   discord:deploy  register the chat commands with Discord
 
 ${BACKTEST_USAGE}
@@ -29,6 +31,7 @@ ${DOWNLOAD_USAGE}
 ${CHART_USAGE}
 Usage: npm run strategies [-- --json]
 Usage: npm run bench [-- --json] [--quick]
+${EXPORT_USAGE}
 ${DISCORD_DEPLOY_USAGE}`;
 
 type Command = (argv: string[], config: Config, logger: Logger) => Promise<number>;
@@ -39,6 +42,7 @@ const COMMANDS: Record<string, Command> = {
   chart: chartCommand,
   strategies: (argv) => strategiesCommand(argv),
   bench: async (argv, config) => (await import('./bench/index.js')).benchCommand(argv, config.dataDir),
+  export: (argv, config) => exportCommand(argv, config),
   'discord:deploy': discordDeployCommand,
 };
 
