@@ -223,7 +223,7 @@ describe('npm run backtest', () => {
       );
       expectOneLineError(
         run(['frobnicate']),
-        'unknown command "frobnicate"; allowed: backtest, download, chart, strategies, bench, discord:deploy',
+        'unknown command "frobnicate"; allowed: backtest, download, chart, strategies, bench, export, discord:deploy',
       );
     });
 
