@@ -102,6 +102,11 @@ function initial(dialect: Dialect): Migration {
         .columns(['instance', 'book', 'run_id'])
         .execute();
       await db.schema
+        .createIndex('signals_time')
+        .on('signals')
+        .columns(['instance', 'book', 'bar_time'])
+        .execute();
+      await db.schema
         .createIndex('orders_position')
         .on('orders')
         .columns(['instance', 'book', 'position_id'])
