@@ -138,8 +138,8 @@ export async function benchCommand(argv: string[], dataDir = 'data'): Promise<nu
   const root = projectRoot();
   const count = v.candles ? Math.max(1000, Math.floor(Number(v.candles))) : YEAR_OF_MINUTES;
   const runs = v.quick ? 1 : 5;
-  // --quick: a tenth of the journal's sizes (100,000 decisions), unless the scale is given.
-  const scale = numberOption('journal-scale', v['journal-scale'], 0.001, 10) ?? (v.quick ? 0.1 : 1);
+  // --quick: a fiftieth of the journal's sizes (20,000 decisions), unless the scale is given.
+  const scale = numberOption('journal-scale', v['journal-scale'], 0.001, 10) ?? (v.quick ? 0.02 : 1);
   const rows: Row[] = [];
   let candles: number | undefined;
 

@@ -26,16 +26,26 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Insertable, Kysely } from 'kysely';
+import pg from 'pg';
 import { startPostgres } from '../dev/postgres.js';
 import { SLICE_MS } from '../engine/feed.js';
 import { SQLITE_FILE } from '../store/database.js';
 import type { Database } from '../store/schema.js';
 import type { PositionRecord, RunRecord, SignalRecord, State } from '../store/state.js';
 import { StateStore } from '../store/state.js';
-import { type BenchRun, type ReplayResult, replay, SAMPLE, sampleFile, slicedLoop } from './replay.js';
+import {
+  type BenchRun,
+  LONG_SECTION_MS,
+  type ReplayResult,
+  replay,
+  SAMPLE,
+  sampleFile,
+  slicedLoop,
+  type StoreTimes,
+  timeStore,
+} from './replay.js';
 import type { BenchRow } from './row.js';
 
 export interface JournalSizes {
@@ -413,22 +423,17 @@ export interface StepTimes {
   /** ms per step on each journal, in step order. */
   empty: number[];
   full: number[];
-  /** The event-loop monitor's longest delay during the steps, ms. */
-  maxDelay: number;
 }
 
 /** `steps` candle steps on each store, taken in turn (the order swapped every step), a turn between. */
 export async function timeSteps(empty: StateStore, full: StateStore, steps: number): Promise<StepTimes> {
-  const times: StepTimes = { empty: [], full: [], maxDelay: 0 };
+  const times: StepTimes = { empty: [], full: [] };
   const step = async (store: StateStore, into: number[], i: number) => {
     const t0 = performance.now();
     await store.update((s) => candleStep(s, i));
     into.push(performance.now() - t0);
     await turn();
   };
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  delay.enable();
-  await new Promise<void>((resolve) => setTimeout(resolve, 5));
   for (let i = 0; i < steps; i++) {
     if (i % 2 === 0) {
       await step(empty, times.empty, i);
@@ -438,31 +443,38 @@ export async function timeSteps(empty: StateStore, full: StateStore, steps: numb
       await step(empty, times.empty, i);
     }
   }
-  await new Promise<void>((resolve) => setTimeout(resolve, 2));
-  delay.disable();
-  times.maxDelay = delay.max / 1e6;
   return times;
 }
 
 // --- reading ---
 
-/** Rows of a keyset-paged scan of the decisions table through Kysely, and the ms it took. */
+export interface ScanOptions {
+  /** Rows per page (default 5,000). */
+  page?: number;
+  /** Only this instance's and book's rows, as a report or an export reads them. */
+  scoped?: boolean;
+  /** Stop after this many rows. */
+  max?: number;
+}
+
+/**
+ * A keyset-paged scan of the decisions table through Kysely (`where seq > ? order by seq limit
+ * 5000`): rows read and the ms it took.
+ */
 export async function scanDecisions(
   db: Kysely<Database>,
-  page = 5_000,
+  o: ScanOptions = {},
 ): Promise<{ rows: number; ms: number }> {
   const t0 = performance.now();
   let rows = 0;
   let last = 0;
-  for (;;) {
-    const batch = await db
-      .selectFrom('decisions')
-      .selectAll()
-      .where('instance', '=', scope.instance)
-      .where('book', '=', scope.book)
+  while (rows < (o.max ?? Number.POSITIVE_INFINITY)) {
+    let query = db.selectFrom('decisions').selectAll();
+    if (o.scoped) query = query.where('instance', '=', scope.instance).where('book', '=', scope.book);
+    const batch = await query
       .where('seq', '>', last)
       .orderBy('seq')
-      .limit(page)
+      .limit(o.page ?? 5_000)
       .execute();
     if (batch.length === 0) break;
     rows += batch.length;
@@ -477,8 +489,7 @@ function scanDecisionsRaw(file: string): { rows: number; ms: number } {
   try {
     const t0 = performance.now();
     let rows = 0;
-    const stmt = raw.prepare('select * from decisions where instance = ? and book = ? order by seq');
-    for (const _ of stmt.iterate(scope.instance, scope.book)) rows++;
+    for (const _ of raw.prepare('select * from decisions order by seq').iterate()) rows++;
     return { rows, ms: performance.now() - t0 };
   } finally {
     raw.close();
@@ -498,9 +509,16 @@ function journalBytes(dir: string): number {
 interface StepFigures {
   fillMs: number;
   steps: StepTimes;
+  /** The store's sections during the full journal's steps. */
+  fullStore: StoreTimes;
   scan: { rows: number; ms: number };
   rawScan: { rows: number; ms: number };
+  /** The scan scoped to an instance and book, over its first {@link SCOPED_SCAN_ROWS} rows. */
+  scopedScan: { rows: number; ms: number };
 }
+
+/** Rows the scoped scan reads: enough pages to see what one costs on the full table. */
+const SCOPED_SCAN_ROWS = 100_000;
 
 /** The empty and the full journal, their steps and the scan; both removed afterwards. */
 async function stepFigures(sizes: JournalSizes, say: (line: string) => void): Promise<StepFigures> {
@@ -514,11 +532,13 @@ async function stepFigures(sizes: JournalSizes, say: (line: string) => void): Pr
     const fillMs = await fillHistory(full.journal.db, sizes);
     for (const store of stores) await store.update(seedWorkingSet);
     say(`${count(sizes.steps)} candle steps on each journal`);
+    const fullStore = timeStore(full);
     const steps = await timeSteps(empty, full, sizes.steps);
     const scan = await scanDecisions(full.journal.db);
+    const scopedScan = await scanDecisions(full.journal.db, { scoped: true, max: SCOPED_SCAN_ROWS });
     for (const store of stores.splice(0)) await store.close();
     const rawScan = scanDecisionsRaw(join(root, 'full', SQLITE_FILE));
-    return { fillMs, steps, scan, rawScan };
+    return { fillMs, steps, fullStore, scan, rawScan, scopedScan };
   } finally {
     for (const store of stores) await store.close().catch(() => undefined);
     rmSync(root, { recursive: true, force: true });
@@ -528,11 +548,12 @@ async function stepFigures(sizes: JournalSizes, say: (line: string) => void): Pr
 function stepRows(sizes: JournalSizes, f: StepFigures): BenchRow[] {
   const held = `${count(sizes.decisions)} decisions + ${count(sizes.trades)} trades`;
   const scan = `journal read: Kysely keyset scan, ${count(f.scan.rows)} decisions, 5,000 a page`;
+  const perSec = (r: { rows: number; ms: number }) => (r.rows / r.ms) * 1000;
   const row = (what: string, q: number): BenchRow => {
     const full = quantile(f.steps.full, q);
     const empty = quantile(f.steps.empty, q);
     return {
-      name: `candle step write, ${what}, journal of ${held} (vs empty)`,
+      name: `candle step write, ${what} (vs empty journal)`,
       value: full,
       unit: 'ms',
       baseline: empty,
@@ -542,26 +563,28 @@ function stepRows(sizes: JournalSizes, f: StepFigures): BenchRow[] {
     };
   };
   return [
-    {
-      name: `journal filled: ${held}, ${count(sizes.trades * 2)} fills (${ROWS_PER_INSERT}-row INSERTs)`,
-      value: f.fillMs / 1000,
-      unit: 's',
-    },
-    row('median', 0.5),
-    row('p99', 0.99),
+    row(`median, journal of ${held} (filled in ${(f.fillMs / 1000).toFixed(1)} s)`, 0.5),
+    row('p99, same journals', 0.99),
     {
       name: `${scan} (vs better-sqlite3 iterate; bosun export: its own bench)`,
-      value: (f.scan.rows / f.scan.ms) * 1000,
+      value: perSec(f.scan),
       unit: 'rows/s',
-      baseline: (f.rawScan.rows / f.rawScan.ms) * 1000,
-      ratio: f.scan.ms / f.scan.rows / (f.rawScan.ms / f.rawScan.rows),
+      baseline: perSec(f.rawScan),
+      ratio: perSec(f.rawScan) / perSec(f.scan),
+    },
+    {
+      name: `the same scan with where instance and book, first ${count(f.scopedScan.rows)} (vs unscoped)`,
+      value: perSec(f.scopedScan),
+      unit: 'rows/s',
+      baseline: perSec(f.scan),
+      ratio: perSec(f.scan) / perSec(f.scopedScan),
     },
   ];
 }
 
 interface TenRuns extends ReplayResult {
-  /** The SQLite journal's bytes after the replay, and a new journal's (none on PostgreSQL). */
-  bytes: number | undefined;
+  /** The journal's bytes after the replay, and a new journal's. */
+  bytes: number;
   emptyBytes: number;
 }
 
@@ -576,19 +599,39 @@ async function emptyJournalBytes(): Promise<number> {
   }
 }
 
-/** Ten 1m runs over the first `days` of the sample, on SQLite (size and disk writes read too). */
-async function tenRunsReplay(file: string, url?: string): Promise<TenRuns> {
-  let bytes: number | undefined;
+/** Ten 1m runs over the first `days` of the sample, on SQLite; its size and disk writes. */
+async function tenRunsOnSqlite(file: string): Promise<TenRuns> {
+  let bytes = 0;
   const result = await replay({
     file,
     runs: TEN_RUNS,
     risk: TEN_RUNS_RISK,
-    ...(url ? { url } : {}),
     inspect: (dir) => {
-      if (!url) bytes = journalBytes(dir);
+      bytes = journalBytes(dir);
     },
   });
   return { ...result, bytes, emptyBytes: await emptyJournalBytes() };
+}
+
+/** The same on a durable PostgreSQL server of its own; its size beside an empty database's. */
+async function tenRunsOnPostgres(file: string): Promise<TenRuns> {
+  const server = await startPostgres({ durable: true });
+  try {
+    const url = await server.createDatabase('bench');
+    await server.createDatabase('empty');
+    const result = await replay({ file, runs: TEN_RUNS, risk: TEN_RUNS_RISK, url });
+    const client = new pg.Client({ connectionString: server.url });
+    await client.connect();
+    try {
+      const size = async (db: string) =>
+        Number((await client.query('select pg_database_size($1) as n', [db])).rows[0].n);
+      return { ...result, bytes: await size('bench'), emptyBytes: await size('empty') };
+    } finally {
+      await client.end();
+    }
+  } finally {
+    await server.stop();
+  }
 }
 
 /**
@@ -609,17 +652,13 @@ export async function journalRows(
     const days = `${+sizes.replayDays.toFixed(2)} days (${count(candles)} 1m candles)`;
     const tenFile = sampleFile(root, dir, candles);
     say(`replaying ${days} with ten 1m runs on SQLite`);
-    const sqlite = await tenRunsReplay(tenFile);
-    const ideal = await slicedLoop(Math.min(sqlite.ms, 3_000), SLICE_MS);
-    let postgres: ReplayResult | undefined;
+    const sqlite = await tenRunsOnSqlite(tenFile);
+    // The bare loop's delays: what this machine gives with no store at all (its noise floor).
+    const noise = await slicedLoop(Math.min(sqlite.ms, 5_000), SLICE_MS);
+    let postgres: TenRuns | undefined;
     if (sizes.postgres) {
       say(`the same on PostgreSQL (durable)`);
-      const server = await startPostgres({ durable: true });
-      try {
-        postgres = await tenRunsReplay(tenFile, await server.createDatabase('bench'));
-      } finally {
-        await server.stop();
-      }
+      postgres = await tenRunsOnPostgres(tenFile);
     }
     say(`replaying ${count(sizes.oneRunCandles)} 1m candles with one 1m run`);
     const oneRun = await replay({
@@ -627,29 +666,14 @@ export async function journalRows(
       runs: [{ strategy: 'bb-breakout', timeframe: '1m' }],
     });
 
-    const block = Math.max(
-      quantile(steps.steps.full, 1),
-      steps.steps.maxDelay,
-      sqlite.storeMaxMs,
-      oneRun.storeMaxMs,
-    );
-    const emptyBlock = quantile(steps.steps.empty, 1);
+    rows.push(blockRow(steps.fullStore, sqlite.store, oneRun.store, noise.max));
+    rows.push(...replayRowsOf(days, sqlite, noise.p99, postgres));
     rows.push({
-      name: `longest event-loop block by the store (steps ${quantile(steps.steps.full, 1).toFixed(1)}, loop monitor ${steps.steps.maxDelay.toFixed(1)}, replays ${Math.max(sqlite.storeMaxMs, oneRun.storeMaxMs).toFixed(1)} ms; vs empty)`,
-      value: block,
-      unit: 'ms',
-      baseline: emptyBlock,
-      ratio: block / emptyBlock,
-      target: `<= ${BLOCK_TARGET_MS} ms`,
-      pass: block <= BLOCK_TARGET_MS,
-    });
-    rows.push(...replayRowsOf(days, sqlite, ideal, postgres));
-    rows.push({
-      name: `replay of ${count(oneRun.candles)} 1m candles, one 1m run (v0.1: 526 s; vs less the store's ${(oneRun.storeMs / 1000).toFixed(1)} s)`,
+      name: `replay of ${count(oneRun.candles)} 1m candles, one 1m run (v0.1: 526 s; vs less the store's ${(oneRun.store.totalMs / 1000).toFixed(1)} s)`,
       value: oneRun.ms / 1000,
       unit: 's',
-      baseline: (oneRun.ms - oneRun.storeMs) / 1000,
-      ratio: oneRun.ms / (oneRun.ms - oneRun.storeMs),
+      baseline: (oneRun.ms - oneRun.store.totalMs) / 1000,
+      ratio: oneRun.ms / (oneRun.ms - oneRun.store.totalMs),
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -657,15 +681,46 @@ export async function journalRows(
   return rows;
 }
 
+/**
+ * The store's longest synchronous section anywhere in the bench, with the CPU time spent in it (the
+ * rest was waiting: on the disk's flush, or for a core), beside the bare loop's longest delay.
+ */
+function blockRow(steps: StoreTimes, tenRuns: StoreTimes, oneRun: StoreTimes, noiseMs: number): BenchRow {
+  const where: Array<[string, StoreTimes]> = [
+    ['full-journal steps', steps],
+    ['ten-run replay', tenRuns],
+    ['one-run replay', oneRun],
+  ];
+  const [name, worst] = where.reduce((a, b) => (b[1].maxMs > a[1].maxMs ? b : a));
+  const long = where.reduce((n, [, t]) => n + t.long, 0);
+  const all = where.reduce((n, [, t]) => n + t.commits, 0);
+  return {
+    name: `longest store block: ${name}, ${worst.maxCpuMs.toFixed(1)} ms of it CPU; ${count(long)} of ${count(all)} over ${LONG_SECTION_MS} ms (vs bare loop's longest delay)`,
+    value: worst.maxMs,
+    unit: 'ms',
+    baseline: noiseMs,
+    ratio: worst.maxMs / noiseMs,
+    target: `<= ${BLOCK_TARGET_MS} ms`,
+    pass: worst.maxMs <= BLOCK_TARGET_MS,
+  };
+}
+
+/** A journal's size after 30 days, from its growth over the replay (linear). */
+function monthOf(r: TenRuns): { bytes: number; perDay: number } {
+  const perDay = (r.bytes - r.emptyBytes) / (r.candles / 1440);
+  return { bytes: r.emptyBytes + perDay * 30, perDay };
+}
+
 function replayRowsOf(
   days: string,
   sqlite: TenRuns,
   ideal: number,
-  postgres: ReplayResult | undefined,
+  postgres: TenRuns | undefined,
 ): BenchRow[] {
   const label = `replay of ${days}, ten 1m runs`;
   const perSec = (ms: number) => (sqlite.candles / ms) * 1000;
-  const dayCount = sqlite.candles / 1440;
+  const month = monthOf(sqlite);
+  const pgMonth = postgres ? monthOf(postgres) : undefined;
   const rows: BenchRow[] = [
     {
       name: `event-loop delay p99, ${label} (vs bare ${SLICE_MS} ms slices)`,
@@ -677,29 +732,27 @@ function replayRowsOf(
       pass: sqlite.p99 <= DELAY_TARGET_MS,
     },
     {
-      name: `${label}, SQLite (vs less the store's ${(sqlite.storeMs / 1000).toFixed(1)} s)`,
+      name: `${label}, SQLite (vs less the store's ${(sqlite.store.totalMs / 1000).toFixed(1)} s)`,
       value: perSec(sqlite.ms),
       unit: 'candles/s',
-      baseline: perSec(sqlite.ms - sqlite.storeMs),
-      ratio: sqlite.ms / (sqlite.ms - sqlite.storeMs),
+      baseline: perSec(sqlite.ms - sqlite.store.totalMs),
+      ratio: sqlite.ms / (sqlite.ms - sqlite.store.totalMs),
+    },
+    {
+      name: `journal size per 30 days, ten 1m runs (bosun.db ${mb(sqlite.bytes).toFixed(2)} MB after ${days}, ${mb(sqlite.emptyBytes).toFixed(2)} MB empty; linear${pgMonth ? '; vs PostgreSQL' : ''})`,
+      value: mb(month.bytes),
+      unit: 'MB',
+      ...(pgMonth ? { baseline: mb(pgMonth.bytes), ratio: month.bytes / pgMonth.bytes } : {}),
     },
   ];
-  if (sqlite.bytes !== undefined) {
-    const perDay = (sqlite.bytes - sqlite.emptyBytes) / dayCount;
+  if (sqlite.writeBytes !== undefined)
     rows.push({
-      name: `journal size per 30 days, ten 1m runs (${+dayCount.toFixed(2)} days: ${mb(sqlite.bytes).toFixed(2)} MB, empty ${mb(sqlite.emptyBytes).toFixed(2)} MB; linear)`,
-      value: mb(sqlite.emptyBytes + perDay * 30),
+      name: `disk writes per day, ten 1m runs (v0.1: about 9 GB; vs journal growth per day)`,
+      value: mb(sqlite.writeBytes / (sqlite.candles / 1440)),
       unit: 'MB',
+      baseline: mb(month.perDay),
+      ratio: sqlite.writeBytes / (sqlite.candles / 1440) / month.perDay,
     });
-    if (sqlite.writeBytes !== undefined)
-      rows.push({
-        name: `disk writes per day, ten 1m runs (v0.1: about 9 GB; vs journal growth per day)`,
-        value: mb(sqlite.writeBytes / dayCount),
-        unit: 'MB',
-        baseline: mb(perDay),
-        ratio: sqlite.writeBytes / dayCount / perDay,
-      });
-  }
   if (postgres)
     rows.push({
       name: `${label}, PostgreSQL (vs SQLite; both durable)`,

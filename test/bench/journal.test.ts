@@ -16,6 +16,7 @@ import {
   scanDecisions,
   seedWorkingSet,
 } from '../../src/bench/journal.js';
+import { benchCommand } from '../../src/bench/index.js';
 import { StateStore } from '../../src/store/state.js';
 import { ROOT } from '../helpers/fixtures.js';
 
@@ -70,7 +71,9 @@ describe('journal bench', () => {
   it('scans every decision in keyset pages', async () => {
     const s = await store();
     await fillHistory(s.journal.db, { ...JOURNAL_SIZES, decisions: 12_345, trades: 0 });
-    expect((await scanDecisions(s.journal.db, 5_000)).rows).toBe(12_345);
+    expect((await scanDecisions(s.journal.db)).rows).toBe(12_345);
+    // Scoped to the instance and book, stopping past 6,000: two pages of 5,000.
+    expect((await scanDecisions(s.journal.db, { scoped: true, max: 6_000 })).rows).toBe(10_000);
   });
 
   it('scales the issue sizes, keeping enough of each to measure', () => {
@@ -89,6 +92,15 @@ describe('journal bench', () => {
     });
   });
 
+  it('refuses an unknown bench part or journal scale with one line saying what is allowed', async () => {
+    await expect(benchCommand(['--only', 'journl'])).rejects.toThrow(
+      '--only: "journl" is not a part of the bench; allowed: backtest, sweep, replay, journal (comma-separated)',
+    );
+    await expect(benchCommand(['--only', 'journal', '--journal-scale', '0'])).rejects.toThrow(
+      '--journal-scale is "0"; allowed: a number from 0.001 to 10',
+    );
+  });
+
   it('reports every measure as a number, with baselines and the issue targets, on SQLite and PostgreSQL', async () => {
     const lines: string[] = [];
     const out = await journalRows(
@@ -103,20 +115,22 @@ describe('journal bench', () => {
     };
     for (const r of out) {
       expect(Number.isFinite(r.value), r.name).toBe(true);
-      if (r.baseline !== undefined) expect(Number.isFinite(r.ratio), r.name).toBe(true);
+      expect(r.baseline, r.name).toBeGreaterThan(0);
+      expect(Number.isFinite(r.ratio), r.name).toBe(true);
       if (r.target !== undefined) expect(typeof r.pass, r.name).toBe('boolean');
     }
-    expect(find('filling that journal').unit).toBe('s');
+    expect(find('candle step write, median').name).toContain('filled in');
     expect(find('candle step write, median').target).toBe('<= 1.5x');
     expect(find('candle step write, p99').target).toBe('<= 1.5x');
-    expect(find('longest event-loop block by the store').target).toBe('<= 20 ms');
+    expect(find('longest store block').target).toBe('<= 20 ms');
+    expect(find('with where instance and book').unit).toBe('rows/s');
     expect(find('event-loop delay p99').target).toBe('<= 100 ms');
-    expect(find('ten 1m runs, SQLite, ').unit).toBe('candles/s');
+    expect(find('ten 1m runs, SQLite (vs less').unit).toBe('candles/s');
     expect(find('journal size per 30 days').unit).toBe('MB');
-    expect(find('PostgreSQL vs SQLite').baseline).toBeGreaterThan(0);
+    expect(find('ten 1m runs, PostgreSQL').baseline).toBeGreaterThan(0);
     // The 2,000 stored decisions and the steps' 1 + i % 3 each: 20 + (0 + 1 + 2) * 6 + 0 + 1 = 39.
-    expect(find('keyset-paged scan of 2,039 decisions').unit).toBe('rows/s');
-    expect(find('replay of 200 1m candles, one 1m bb-breakout run').unit).toBe('s');
+    expect(find('Kysely keyset scan, 2,039 decisions').unit).toBe('rows/s');
+    expect(find('replay of 200 1m candles, one 1m run').unit).toBe('s');
     expect(lines.length).toBeGreaterThan(0);
   }, 180_000);
 });
