@@ -613,24 +613,47 @@ async function tenRunsOnSqlite(file: string): Promise<TenRuns> {
   return { ...result, bytes, emptyBytes: await emptyJournalBytes() };
 }
 
-/** The same on a durable PostgreSQL server of its own; its size beside an empty database's. */
-async function tenRunsOnPostgres(file: string): Promise<TenRuns> {
+/** A PostgreSQL database's bytes, after `first` (a statement) when given. */
+async function databaseBytes(url: string, first?: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    if (first) await client.query(first);
+    const r = await client.query<{ n: string }>('select pg_database_size(current_database()) as n');
+    return Number(r.rows[0]!.n);
+  } finally {
+    await client.end();
+  }
+}
+
+interface PostgresRuns extends TenRuns {
+  /** The database's bytes before VACUUM FULL: with the dead row versions of every update. */
+  unvacuumedBytes: number;
+}
+
+/**
+ * The same on a durable PostgreSQL server of its own. Its size is read after VACUUM FULL (what the
+ * rows take; every commit rewrites the runs' and the engine's rows, and the dead versions wait for
+ * autovacuum), beside an empty journal's database.
+ */
+async function tenRunsOnPostgres(file: string): Promise<PostgresRuns> {
   const server = await startPostgres({ durable: true });
+  const dir = mkdtempSync(join(tmpdir(), 'bosun-bench-pg-'));
   try {
     const url = await server.createDatabase('bench');
-    await server.createDatabase('empty');
+    const emptyUrl = await server.createDatabase('empty');
+    await (await StateStore.open(dir, Date.now(), 'paper', { url: emptyUrl })).close();
     const result = await replay({ file, runs: TEN_RUNS, risk: TEN_RUNS_RISK, url });
-    const client = new pg.Client({ connectionString: server.url });
-    await client.connect();
-    try {
-      const size = async (db: string) =>
-        Number((await client.query('select pg_database_size($1) as n', [db])).rows[0].n);
-      return { ...result, bytes: await size('bench'), emptyBytes: await size('empty') };
-    } finally {
-      await client.end();
-    }
+    const unvacuumedBytes = await databaseBytes(url);
+    return {
+      ...result,
+      bytes: await databaseBytes(url, 'vacuum full'),
+      emptyBytes: await databaseBytes(emptyUrl, 'vacuum full'),
+      unvacuumedBytes,
+    };
   } finally {
     await server.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -655,7 +678,7 @@ export async function journalRows(
     const sqlite = await tenRunsOnSqlite(tenFile);
     // The bare loop's delays: what this machine gives with no store at all (its noise floor).
     const noise = await slicedLoop(Math.min(sqlite.ms, 5_000), SLICE_MS);
-    let postgres: TenRuns | undefined;
+    let postgres: PostgresRuns | undefined;
     if (sizes.postgres) {
       say(`the same on PostgreSQL (durable)`);
       postgres = await tenRunsOnPostgres(tenFile);
@@ -715,7 +738,7 @@ function replayRowsOf(
   days: string,
   sqlite: TenRuns,
   ideal: number,
-  postgres: TenRuns | undefined,
+  postgres: PostgresRuns | undefined,
 ): BenchRow[] {
   const label = `replay of ${days}, ten 1m runs`;
   const perSec = (ms: number) => (sqlite.candles / ms) * 1000;
@@ -739,7 +762,7 @@ function replayRowsOf(
       ratio: sqlite.ms / (sqlite.ms - sqlite.store.totalMs),
     },
     {
-      name: `journal size per 30 days, ten 1m runs (bosun.db ${mb(sqlite.bytes).toFixed(2)} MB after ${days}, ${mb(sqlite.emptyBytes).toFixed(2)} MB empty; linear${pgMonth ? '; vs PostgreSQL' : ''})`,
+      name: `journal size per 30 days, ten 1m runs (${+(sqlite.candles / 1440).toFixed(2)} days: ${mb(sqlite.bytes).toFixed(2)} MB, empty ${mb(sqlite.emptyBytes).toFixed(2)}; linear${postgres ? `; vs PostgreSQL vacuumed, ${mb(postgres.unvacuumedBytes).toFixed(1)} MB before` : ''})`,
       value: mb(month.bytes),
       unit: 'MB',
       ...(pgMonth ? { baseline: mb(pgMonth.bytes), ratio: month.bytes / pgMonth.bytes } : {}),
