@@ -8,18 +8,20 @@
  *   steps), timed on an empty journal and on one already holding 1,000,000 decisions and 100,000
  *   trades (with their fills), steps taken in turn on the two. Target: median and p99 at most 1.5x
  *   the empty journal's.
- * - **The longest event-loop block by the store**: the longest step (on SQLite the whole update is
- *   synchronous), the event-loop monitor's longest delay during the steps, and the store's longest
- *   commit during the replays below. Target: 20 ms or less.
+ * - **The longest event-loop block by the store**: the store's longest section (from the end of the
+ *   caller's change to the commit; on SQLite all synchronous) in the steps and the replays below,
+ *   with the CPU time spent in it (the rest is waiting: the disk's flush, or a core), beside the
+ *   longest delay a bare loop saw in the same run (the machine's noise). Target: 20 ms or less.
  * - **A full-speed replay of ten 1m runs** over the first days of the bundled 1m sample: the
  *   event-loop delay p99 beside the bare sliced loop (the replay bench's baseline; target 100 ms or
  *   less), its speed beside the same replay with the store's time taken out, the journal's size per
- *   30 days (extrapolated linearly), and the bytes written to disk per day.
+ *   30 days (extrapolated linearly; beside PostgreSQL's), and the bytes written to disk per day.
  * - **SQLite vs PostgreSQL** (both durable: fsync on) for that same replay.
  * - **The whole 1m sample (30,240 candles) with one 1m run**, which took 526 s on the v0.1 JSON state.
  * - **Journal read throughput**: a keyset-paged scan of the full journal's decisions through Kysely,
- *   beside better-sqlite3 iterating the same table. `bosun export`'s own throughput is measured
- *   with the export (src/store/export.ts).
+ *   beside better-sqlite3 iterating the same table, and the same scan scoped to an instance and book
+ *   (SQLite then picks the (instance, book, time) index and sorts every page). `bosun export`'s own
+ *   throughput is measured with the export (src/store/export.ts).
  *
  * Sizes scale with `npm run bench -- --journal-scale F` (1 = the sizes above).
  */
