@@ -9,7 +9,11 @@
  * the simulation loop at 5 million candles/s or more; the backtest chart of 1,000 bars with about 100
  * trades in 250 ms or less, warm, and of 50,000 bars in 1 s or less (beside a plain Chart.js line
  * chart of the same size and points, the baseline); the event loop's delay p99 during a full-speed
- * replay through the engine at 100 ms or less (`replay.ts`).
+ * replay through the engine at 100 ms or less (`replay.ts`); the journal's candle step write with
+ * 1,000,000 decisions and 100,000 trades stored within 1.5x of the same step on an empty journal, and
+ * no event-loop block by the store over 20 ms (`journal.ts`, sizes scaled by `--journal-scale`).
+ *
+ * `--only backtest,sweep,replay,journal` runs those parts alone.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -19,9 +23,11 @@ import { runBacktest } from '../backtest/run.js';
 import { simulate } from '../backtest/simulate.js';
 import { backtestChart } from '../charts/backtest-chart.js';
 import { LocalRenderer, loadChartLibraries } from '../charts/render/local.js';
-import { parseCommandArgs } from '../cli/args.js';
+import { numberOption, parseCommandArgs } from '../cli/args.js';
+import { badInput } from '../errors.js';
 import * as ind from '../indicators/index.js';
 import type { BenchRow } from './row.js';
+import { journalRows, journalSizes } from './journal.js';
 import { replayRows } from './replay.js';
 import { smcRows } from './smc.js';
 import { sweepRows } from './sweep.js';
@@ -104,22 +110,71 @@ export function tiledCandlesFile(root: string, dataDir: string, count: number): 
   return file;
 }
 
+/** Parts of the bench `--only` can pick. */
+const SECTIONS = ['backtest', 'sweep', 'replay', 'journal'] as const;
+type Section = (typeof SECTIONS)[number];
+
+function sectionsOf(text: string | undefined): Set<Section> {
+  if (text === undefined) return new Set(SECTIONS);
+  const names = text.split(',').map((t) => t.trim());
+  const unknown = names.find((n) => !(SECTIONS as readonly string[]).includes(n));
+  if (unknown !== undefined)
+    throw badInput(
+      `--only: "${unknown}" is not a part of the bench; allowed: ${SECTIONS.join(', ')} (comma-separated)`,
+    );
+  return new Set(names as Section[]);
+}
+
 export async function benchCommand(argv: string[], dataDir = 'data'): Promise<number> {
   const { values: v } = parseCommandArgs('bench', argv, {
     json: { type: 'boolean' },
     quick: { type: 'boolean' },
     candles: { type: 'string' },
+    only: { type: 'string' },
+    'journal-scale': { type: 'string' },
     verbose: { type: 'boolean' },
   });
+  const sections = sectionsOf(v.only);
   const root = projectRoot();
   const count = v.candles ? Math.max(1000, Math.floor(Number(v.candles))) : YEAR_OF_MINUTES;
   const runs = v.quick ? 1 : 5;
-  const file = tiledCandlesFile(root, resolve(root, dataDir), count);
+  // --quick: a fiftieth of the journal's sizes (20,000 decisions), unless the scale is given.
+  const scale = numberOption('journal-scale', v['journal-scale'], 0.001, 10) ?? (v.quick ? 0.02 : 1);
+  const rows: Row[] = [];
+  let candles: number | undefined;
+
+  if (sections.has('backtest')) {
+    const file = tiledCandlesFile(root, resolve(root, dataDir), count);
+    const backtest = await backtestRows(root, file, runs);
+    candles = backtest.candles;
+    rows.push(...backtest.rows);
+  }
+  if (sections.has('sweep')) rows.push(...(await sweepRows(root, runs, timeItAsync)));
+  if (sections.has('replay')) rows.push(...(await replayRows(root, runs, Boolean(v.quick))));
+  if (sections.has('journal')) {
+    const sizes = journalSizes(scale);
+    const say = v.json ? () => undefined : (line: string) => console.error(`journal bench: ${line}`);
+    rows.push(...(await journalRows(root, sizes, say)));
+  }
+
+  if (v.json) {
+    console.log(JSON.stringify({ candles, runs, journalScale: scale, node: process.version, rows }, null, 2));
+  } else {
+    printTable(rows, candles, runs);
+  }
+  return 0;
+}
+
+/** The backtest path on `file`: whole processes, loading, simulation, indicators, SMC, charts. */
+async function backtestRows(
+  root: string,
+  file: string,
+  runs: number,
+): Promise<{ rows: Row[]; candles: number }> {
   const cli = join(HERE, '..', 'cli.js');
   const baselineScript = join(HERE, 'baseline.js');
   const rssHook = join(HERE, 'rss-report.js');
   const rows: Row[] = [];
-
   // Whole processes.
   const base = timeProcess(runs, process.execPath, ['--import', rssHook, baselineScript, file], root);
   const direct = timeProcess(
@@ -249,15 +304,7 @@ export async function benchCommand(argv: string[], dataDir = 'data'): Promise<nu
 
   rows.push(...smcRows(candles, runs, timeIt));
   rows.push(...(await chartRows(candles, runs)));
-  rows.push(...(await sweepRows(root, runs, timeItAsync)));
-  rows.push(...(await replayRows(root, runs, Boolean(v.quick))));
-
-  if (v.json) {
-    console.log(JSON.stringify({ candles: candles.length, runs, node: process.version, rows }, null, 2));
-  } else {
-    printTable(rows, candles.length, runs);
-  }
-  return 0;
+  return { rows, candles: candles.length };
 }
 
 async function timeItAsync(runs: number, fn: () => Promise<unknown>): Promise<number> {
@@ -326,13 +373,13 @@ function fmt(value: number, unit: string): string {
     if (value < 1e4) return value.toFixed(0);
     return `${(value / 1e3).toFixed(0)}k`;
   }
-  return value.toFixed(unit === 'MB' ? 0 : 1);
+  if (unit === 'MB') return value.toFixed(value < 10 ? 2 : 0);
+  return value.toFixed(1);
 }
 
-function printTable(rows: Row[], candles: number, runs: number): void {
-  console.log(
-    `bosun bench: ${candles.toLocaleString('en-US')} 1m candles, median of ${runs} run(s), ${process.version}`,
-  );
+function printTable(rows: Row[], candles: number | undefined, runs: number): void {
+  const data = candles === undefined ? '' : `${candles.toLocaleString('en-US')} 1m candles, `;
+  console.log(`bosun bench: ${data}median of ${runs} run(s), ${process.version}`);
   console.log('ratio = bosun time / baseline time (lower is better)\n');
   const header = ['measure', 'bosun', 'baseline', 'unit', 'ratio', 'target'];
   const table = rows.map((r) => [

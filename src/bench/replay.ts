@@ -1,7 +1,7 @@
 /**
  * The replay bench: the engine replaying 1m candles (the bundled March 2023 sample) at full speed,
- * with a bb-breakout run on 15m candles made from them (one durable state write per 15m candle), in
- * a temporary data directory.
+ * with a bb-breakout run on 15m candles made from them (one journal commit per 15m candle), in a
+ * temporary data directory.
  *
  * Rows:
  * - the event loop's delay, p99, during the replay (perf_hooks monitorEventLoopDelay): how long a
@@ -10,6 +10,9 @@
  *   in the name the same replay with yielding off (how it was). Target: 100 ms or less.
  * - the replay's speed in source candles/s, beside the same replay with yielding off: what the
  *   turns cost.
+ *
+ * {@link replay} is also what the journal bench (`journal.ts`) replays with: any runs, SQLite or
+ * PostgreSQL, with the store's own share of each commit timed.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,19 +21,54 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Engine } from '../engine/engine.js';
 import { ReplayFeed, SLICE_MS } from '../engine/feed.js';
 import { createLogger } from '../logger.js';
-import { StateStore } from '../store/state.js';
+import { type State, StateStore } from '../store/state.js';
 import type { BenchRow } from './row.js';
 
-const SAMPLE = 'binanceus_BTC-USDT_1m_2023-03.csv';
+export const SAMPLE = 'binanceus_BTC-USDT_1m_2023-03.csv';
 const TARGET_MS = 100;
 
-interface ReplayRun {
-  ms: number;
-  p99: number;
+/** A run to start before the replay (symbol: the sample's; approval: automatic). */
+export interface BenchRun {
+  strategy: string;
+  timeframe: string;
+  params?: Record<string, unknown>;
 }
 
+export interface ReplaySetup {
+  file: string;
+  runs: readonly BenchRun[];
+  /** The feed's work between event-loop turns (default {@link SLICE_MS}; Infinity: never yields). */
+  sliceMs?: number;
+  /** Risk settings (default: half the equity per position, one position per symbol). */
+  risk?: Readonly<Record<string, unknown>>;
+  /** `postgres://...`: the journal on that server instead of SQLite in the temporary directory. */
+  url?: string;
+  /** Looks at the data directory after the store is closed, before it is removed. */
+  inspect?: (dir: string) => void;
+}
+
+export interface ReplayResult {
+  /** Wall time from the feed's start to its end. */
+  ms: number;
+  /** Event-loop delay, p99 and max, ms. */
+  p99: number;
+  maxDelay: number;
+  /** Source candles replayed. */
+  candles: number;
+  /**
+   * The store's own part of each commit (working out the change, writing it, committing), from the
+   * end of the engine's change to the commit's return. On SQLite all of it is synchronous, so the
+   * longest is the longest time the store held the event loop.
+   */
+  store: StoreTimes;
+  /** Bytes this process caused to be written to storage during the replay (Linux), else undefined. */
+  writeBytes: number | undefined;
+}
+
+const DEFAULT_RISK = { sizing: 'fraction', fraction: 0.5, maxSymbolExposure: 1, cooldownMinutes: 0 };
+
 /** The first `rows` candles of the 1m sample, in a file named like it (the feed reads the market from the name). */
-function sampleFile(root: string, dir: string, rows: number): string {
+export function sampleFile(root: string, dir: string, rows: number): string {
   const lines = readFileSync(join(root, 'data', 'samples', SAMPLE), 'utf8')
     .trimEnd()
     .split('\n');
@@ -39,12 +77,73 @@ function sampleFile(root: string, dir: string, rows: number): string {
   return file;
 }
 
-async function replayOnce(file: string, sliceMs: number): Promise<ReplayRun> {
+/** Bytes written to storage by this process so far (`/proc/self/io`), where the OS tells. */
+export function writtenBytes(): number | undefined {
+  try {
+    const m = /^write_bytes: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The store's sections longer than this are counted (the issue's bound on blocking the loop). */
+export const LONG_SECTION_MS = 20;
+
+export interface StoreTimes {
+  commits: number;
+  totalMs: number;
+  /** The longest section, ms, and the CPU time this process spent in it (the rest was waiting). */
+  maxMs: number;
+  maxCpuMs: number;
+  /** Sections longer than {@link LONG_SECTION_MS}. */
+  long: number;
+}
+
+/**
+ * Time the store's own part of every update from now on: from the moment the caller's change
+ * returns to the moment the commit resolves. The bench wraps the instance's method (state.ts has no
+ * hook for it); nothing else changes.
+ */
+export function timeStore(store: StateStore): StoreTimes {
+  const times: StoreTimes = { commits: 0, totalMs: 0, maxMs: 0, maxCpuMs: 0, long: 0 };
+  const update = store.update.bind(store);
+  store.update = <T>(change: (state: State) => T): Promise<T> => {
+    let changed = 0;
+    let cpu = process.cpuUsage();
+    return update((state) => {
+      const result = change(state);
+      changed = performance.now();
+      cpu = process.cpuUsage();
+      return result;
+    }).then((result) => {
+      const ms = performance.now() - changed;
+      times.commits++;
+      times.totalMs += ms;
+      if (ms > LONG_SECTION_MS) times.long++;
+      if (ms > times.maxMs) {
+        const used = process.cpuUsage(cpu);
+        times.maxMs = ms;
+        times.maxCpuMs = (used.user + used.system) / 1000;
+      }
+      return result;
+    });
+  };
+  return times;
+}
+
+/** One full-speed replay of `file` with `runs`, in a temporary data directory removed afterwards. */
+export async function replay(setup: ReplaySetup): Promise<ReplayResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bosun-bench-replay-'));
   try {
     const logger = createLogger({ level: 'silent', format: 'json' });
-    const store = await StateStore.open(dir);
-    const feed = new ReplayFeed({ file, speed: Number.POSITIVE_INFINITY, logger, sliceMs });
+    const store = await StateStore.open(dir, Date.now(), 'paper', { url: setup.url });
+    const feed = new ReplayFeed({
+      file: setup.file,
+      speed: Number.POSITIVE_INFINITY,
+      logger,
+      sliceMs: setup.sliceMs ?? SLICE_MS,
+    });
     const engine = new Engine({
       store,
       feed,
@@ -54,24 +153,33 @@ async function replayOnce(file: string, sliceMs: number): Promise<ReplayRun> {
         fee: 0.001,
         slippageBps: 0,
         approvalTimeoutMs: 15 * 60_000,
-        risk: { sizing: 'fraction', fraction: 0.5, maxSymbolExposure: 1, cooldownMinutes: 0 },
+        risk: setup.risk ?? DEFAULT_RISK,
         timezone: 'UTC',
         reportTime: '00:00',
       },
     });
-    await engine.startRun(
-      { strategy: 'bb-breakout', symbol: 'BTC/USDT', timeframe: '15m', params: {}, approve: 'auto' },
-      'bench',
-    );
+    for (const run of setup.runs)
+      await engine.startRun(
+        {
+          strategy: run.strategy,
+          symbol: feed.symbol,
+          timeframe: run.timeframe,
+          params: run.params ?? {},
+          approve: 'auto',
+        },
+        'bench',
+      );
     const ended = new Promise<void>((resolve) =>
       engine.on((e) => {
         if (e.type === 'feed' && !e.up) resolve();
       }),
     );
+    const times = timeStore(store);
     const delay = monitorEventLoopDelay({ resolution: 1 });
     delay.enable();
     // The monitor's timer starts on the next turns: let it, or a replay that never yields goes unseen.
     await new Promise<void>((resolve) => setTimeout(resolve, 5));
+    const written = writtenBytes();
     const t0 = performance.now();
     await engine.start();
     await ended;
@@ -79,15 +187,28 @@ async function replayOnce(file: string, sliceMs: number): Promise<ReplayRun> {
     // One more turn, so a sample the replay held back (all of it, when it never yields) is counted.
     await new Promise<void>((resolve) => setTimeout(resolve, 2));
     delay.disable();
+    const writtenAfter = writtenBytes();
     await engine.stop();
-    return { ms, p99: delay.percentile(99) / 1e6 };
+    await store.close();
+    setup.inspect?.(dir);
+    return {
+      ms,
+      p99: delay.percentile(99) / 1e6,
+      maxDelay: delay.max / 1e6,
+      candles: feed.source.length,
+      store: times,
+      writeBytes: written !== undefined && writtenAfter !== undefined ? writtenAfter - written : undefined,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** A loop that works `sliceMs` at a time for `totalMs` and yields between slices, as the replay should. */
-async function slicedLoop(totalMs: number, sliceMs: number): Promise<number> {
+/**
+ * A loop that works `sliceMs` at a time for `totalMs` and yields between slices, as the replay
+ * should: its event-loop delay, p99 and max, ms.
+ */
+export async function slicedLoop(totalMs: number, sliceMs: number): Promise<{ p99: number; max: number }> {
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   const end = performance.now() + totalMs;
@@ -99,7 +220,7 @@ async function slicedLoop(totalMs: number, sliceMs: number): Promise<number> {
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   delay.disable();
-  return delay.percentile(99) / 1e6;
+  return { p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -110,15 +231,16 @@ export async function replayRows(root: string, runs: number, quick: boolean): Pr
   const dir = mkdtempSync(join(tmpdir(), 'bosun-bench-sample-'));
   try {
     const file = sampleFile(root, dir, rows);
-    const yields: ReplayRun[] = [];
-    const blocks: ReplayRun[] = [];
+    const bench = [{ strategy: 'bb-breakout', timeframe: '15m' }];
+    const yields: ReplayResult[] = [];
+    const blocks: ReplayResult[] = [];
     for (let i = 0; i < Math.min(runs, 3); i++) {
-      yields.push(await replayOnce(file, SLICE_MS));
-      blocks.push(await replayOnce(file, Number.POSITIVE_INFINITY));
+      yields.push(await replay({ file, runs: bench, sliceMs: SLICE_MS }));
+      blocks.push(await replay({ file, runs: bench, sliceMs: Number.POSITIVE_INFINITY }));
     }
     const yielding = { ms: median(yields.map((r) => r.ms)), p99: median(yields.map((r) => r.p99)) };
     const blocking = { ms: median(blocks.map((r) => r.ms)), p99: median(blocks.map((r) => r.p99)) };
-    const ideal = await slicedLoop(Math.min(yielding.ms, 3_000), SLICE_MS);
+    const ideal = (await slicedLoop(Math.min(yielding.ms, 3_000), SLICE_MS)).p99;
     const perSec = (ms: number) => (rows / ms) * 1000;
     const label = `full-speed replay of ${rows.toLocaleString('en-US')} 1m candles, a 15m run`;
     return [
