@@ -6,7 +6,7 @@
  * Failures become one STORAGE line that names the place (a database URL with its password masked)
  * and what to do.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
@@ -93,7 +93,7 @@ async function connectSqlite(path: string): Promise<JournalDatabase> {
     raw.pragma('synchronous = FULL');
   } catch (err) {
     raw?.close();
-    throw unwritableDir(path) ?? sqliteError(err, path, 'open');
+    throw whyNotOpened(path) ?? sqliteError(err, path, 'open');
   }
   const db = new Kysely<Database>({ dialect: new JournalSqliteDialect({ database: raw }) });
   const migrated = await migrate(db, 'sqlite', path, sqliteReason).catch(async (err) => {
@@ -104,15 +104,22 @@ async function connectSqlite(path: string): Promise<JournalDatabase> {
 }
 
 /**
- * Why `path`'s directory cannot be written (a read-only file system, permissions), when that is why
- * SQLite could not open it: its own words ("unable to open database file") do not say.
+ * Why SQLite could not open `path`, when its own words ("unable to open database file") do not say:
+ * a directory in the way, or a directory that cannot be written (a read-only file system, access).
  */
-function unwritableDir(path: string): AppError | undefined {
+function whyNotOpened(path: string): AppError | undefined {
+  const options = { elsewhere: 'set DATA_DIR to a writable directory' };
+  try {
+    if (statSync(path).isDirectory())
+      return storageError({ code: 'EISDIR' }, path, options, 'open the journal');
+  } catch {
+    // Not there yet: SQLite makes it.
+  }
   try {
     accessSync(dirname(path), constants.W_OK);
     return undefined;
   } catch (err) {
-    return storageError(err, path, { elsewhere: 'set DATA_DIR to a writable directory' }, 'open the journal');
+    return storageError(err, path, options, 'open the journal');
   }
 }
 

@@ -17,15 +17,9 @@
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely, Transaction } from 'kysely';
-import { AppError, toAppError } from '../errors.js';
+import { AppError } from '../errors.js';
 import { ensureDir, removeStaleTemps, storageError } from './atomic.js';
-import {
-  inTransaction,
-  type JournalDatabase,
-  openDatabase,
-  postgresError,
-  sqliteError,
-} from './database.js';
+import { inTransaction, type JournalDatabase, openDatabase, postgresError, sqliteError } from './database.js';
 import { type Install, loadInstall } from './install.js';
 import { Journal } from './journal.js';
 import {
@@ -818,7 +812,9 @@ async function importLegacy(
         .execute();
     });
   } catch (err) {
-    throw toAppError(err);
+    // Nothing of it was written; the file stays where it is, to be imported at the next start.
+    const into = `import ${path} into`;
+    throw conn.dialect === 'sqlite' ? sqliteError(err, conn.where, into) : postgresError(err, conn.where);
   }
 }
 

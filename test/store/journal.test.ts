@@ -16,7 +16,6 @@ import {
   button,
   oneLine,
   order,
-  type Place,
   position,
   run,
   signal,
@@ -89,7 +88,14 @@ describe.each(BACKENDS)('the journal on %s', (backend) => {
           s.runs.R1!.state = 'paused';
           s.runs.R2 = run('R2');
           delete s.signals.S1;
-          s.positions.P1!.exits.push({ time: 9, price: 110, quantity: 1, fee: 0.11, pnl: 9.89, reason: 'signal' });
+          s.positions.P1!.exits.push({
+            time: 9,
+            price: 110,
+            quantity: 1,
+            fee: 0.11,
+            pnl: 9.89,
+            reason: 'signal',
+          });
           s.balances.USDT = 1109.89;
           s.engine.nextId = 99;
           s.regime = { state: 'RISK_ON', since: 1, history: [] };
@@ -254,7 +260,14 @@ describe.each(BACKENDS)('the journal on %s', (backend) => {
       });
       const rows = await place.rows('decisions', 'seq');
       expect(
-        rows.map((r) => [num(r.time), r.run_id, r.kind, r.detail, r.signal_id, JSON.parse(String(r.indicators))]),
+        rows.map((r) => [
+          num(r.time),
+          r.run_id,
+          r.kind,
+          r.detail,
+          r.signal_id,
+          JSON.parse(String(r.indicators)),
+        ]),
       ).toEqual([
         [3_600_000, 'R1', 'entry-signal', 'long approved', 'S1', { ema12: 101.5, rsi14: null }],
         [7_200_000, 'R1', 'hold', 'no cross', null, {}],
@@ -274,7 +287,14 @@ describe.each(BACKENDS)('the journal on %s', (backend) => {
         s.positions.P1!.barsHeld = 1;
       });
       // Half at the target: 1 at 106, fee 0.1% = 0.106, PnL (106 - 100) x 1 - 0.106 = 5.894.
-      const e1 = { time: 14_400_000, price: 106, quantity: 1, fee: 0.106, pnl: 5.894, reason: 'take-profit' as const };
+      const e1 = {
+        time: 14_400_000,
+        price: 106,
+        quantity: 1,
+        fee: 0.106,
+        pnl: 5.894,
+        reason: 'take-profit' as const,
+      };
       await store.update((s) => {
         const p = s.positions.P1!;
         p.exits.push(e1);
@@ -285,7 +305,14 @@ describe.each(BACKENDS)('the journal on %s', (backend) => {
         s.positions.P1!.mark = 105;
       });
       // The rest on a signal: 1 at 104, fee 0.104, PnL (104 - 100) x 1 - 0.104 = 3.896.
-      const e2 = { time: 18_000_000, price: 104, quantity: 1, fee: 0.104, pnl: 3.896, reason: 'signal' as const };
+      const e2 = {
+        time: 18_000_000,
+        price: 104,
+        quantity: 1,
+        fee: 0.104,
+        pnl: 3.896,
+        reason: 'signal' as const,
+      };
       const t = trade('P1', 'R1', [e1, e2], { time: 10_800_000, price: 100, fee: 0.2 });
       await store.update((s) => {
         delete s.positions.P1;
@@ -293,7 +320,17 @@ describe.each(BACKENDS)('the journal on %s', (backend) => {
       });
       const fills = await place.rows('fills', 'seq');
       expect(
-        fills.map((f) => [f.position_id, f.kind, num(f.time), f.price, f.quantity, f.fee, f.pnl, f.reason, num(f.side)]),
+        fills.map((f) => [
+          f.position_id,
+          f.kind,
+          num(f.time),
+          f.price,
+          f.quantity,
+          f.fee,
+          f.pnl,
+          f.reason,
+          num(f.side),
+        ]),
       ).toEqual([
         ['P1', 'entry', 10_800_000, 100, 2, 0.2, 0, 'entry', 1],
         ['P1', 'exit', 14_400_000, 106, 1, 0.106, 5.894, 'take-profit', 1],
@@ -377,7 +414,10 @@ describe.each(BACKENDS)('the journal on %s', (backend) => {
         );
       });
       await store.update((s) => {
-        s.log.equity.push({ time: 1_000, quote: 'USDT', equity: 10_020 }, { time: 2_000, quote: 'USDT', equity: 10_030 });
+        s.log.equity.push(
+          { time: 1_000, quote: 'USDT', equity: 10_020 },
+          { time: 2_000, quote: 'USDT', equity: 10_030 },
+        );
       });
       const rows = await place.rows('equity', 'quote, time');
       expect(rows.map((r) => [r.quote, num(r.time), r.equity])).toEqual([
@@ -471,9 +511,17 @@ describe.each(BACKENDS)('the journal on %s', (backend) => {
         { at: 60, who: 'ada', key: 'risk.maxOpen', old: '5', new: '3' },
       ]);
       expect(
-        (await place.rows('regime_changes', 'seq')).map((r) => [num(r.at), r.from_state, r.to_state, r.confidence, r.why]),
+        (await place.rows('regime_changes', 'seq')).map((r) => [
+          num(r.at),
+          r.from_state,
+          r.to_state,
+          r.confidence,
+          r.why,
+        ]),
       ).toEqual([[70, 'CHOP', 'RISK_OFF', 0.7, 'falling']]);
-      expect((await store.journal.snapshots(10)).map((x) => [x.symbol, x.orderBook, x.correlationBtc])).toEqual([
+      expect(
+        (await store.journal.snapshots(10)).map((x) => [x.symbol, x.orderBook, x.correlationBtc]),
+      ).toEqual([
         ['BTC/USDT', { bid: 99.5, bidSize: 3, ask: 100.5, askSize: 4 }, null],
         ['ETH/USDT', null, 0.8],
       ]);
@@ -518,13 +566,17 @@ describe.each(BACKENDS)('the journal on %s', (backend) => {
         expect(again.data.runs.R1!.strategy).toBe(`strategy-${i}`);
         expect(again.data.positions.P1!.entryPrice).toBe(100 + i);
         expect(again.data.balances).toEqual({ USDT: 1000 * (i + 1) });
-        expect((await place.rows('decisions', 'seq', book, instance)).map((r) => r.detail)).toEqual([`d${i}`]);
+        expect((await place.rows('decisions', 'seq', book, instance)).map((r) => r.detail)).toEqual([
+          `d${i}`,
+        ]);
         expect(await again.journal.equityAt('USDT', 1)).toBe(1000 * (i + 1));
         expect((await again.journal.trades()).map((t) => t.pnl)).toEqual([i]);
         expect(await again.journal.count('fills')).toBe(1 + 2); // P1's entry; T1's entry and exit
         await again.close();
       }
-      const all = await place.query('select instance, book, count(*) as n from decisions group by instance, book');
+      const all = await place.query(
+        'select instance, book, count(*) as n from decisions group by instance, book',
+      );
       expect(all.map((r) => [r.instance, r.book, num(r.n)]).sort()).toEqual([
         ['kraken', 'live', 1],
         ['kraken', 'paper', 1],
@@ -545,25 +597,26 @@ describe.each(BACKENDS)('the journal on %s', (backend) => {
       const second = await openDatabase({ dataDir: place.dir, url: place.url });
       expect(second.migrated).toEqual([]);
       await second.close();
-      expect((await place.query('select name from bosun_migrations order by name')).map((r) => r.name)).toEqual(
-        Object.keys(migrations(backend)),
-      );
+      expect(
+        (await place.query('select name from bosun_migrations order by name')).map((r) => r.name),
+      ).toEqual(Object.keys(migrations(backend)));
     });
 
     it('a journal from a newer bosun is refused with one line, and left as it is', async () => {
       const place = await fresh();
       await (await place.open()).close();
-      await place.query(`insert into bosun_migrations (name, timestamp) values ('9999_future', '2030-01-01')`);
+      await place.query(
+        `insert into bosun_migrations (name, timestamp) values ('9999_future', '2030-01-01')`,
+      );
       const line = await oneLine(StateStore.open(place.dir, Date.now(), 'paper', place.options()));
       const where = backend === 'sqlite' ? `${place.dir}/bosun.db` : place.url!;
       const setting = backend === 'sqlite' ? 'DATA_DIR' : 'DATABASE_URL';
       expect(line).toBe(
         `the journal at ${where} was written by a newer bosun (it has schema 9999_future; this version knows up to ${latest}); upgrade bosun, or point ${setting} at another journal`,
       );
-      expect((await place.query('select name from bosun_migrations order by name')).map((r) => r.name)).toEqual([
-        ...Object.keys(migrations(backend)),
-        '9999_future',
-      ]);
+      expect(
+        (await place.query('select name from bosun_migrations order by name')).map((r) => r.name),
+      ).toEqual([...Object.keys(migrations(backend)), '9999_future']);
     });
   });
 });
@@ -603,10 +656,16 @@ describe('the journal on PostgreSQL', () => {
   });
 
   it.each([
-    ['nothing listens there', async () => `postgres://bosun:${SECRET}@127.0.0.1:${await unusedPort()}/bosun`,
-      'nothing answers there; start the server, or check the host and port in DATABASE_URL'],
-    ['the database does not exist', async () => `postgres://bosun:${SECRET}@127.0.0.1:${server().port}/nosuchdb`,
-      'that database does not exist; create it (createdb) or name another in DATABASE_URL'],
+    [
+      'nothing listens there',
+      async () => `postgres://bosun:${SECRET}@127.0.0.1:${await unusedPort()}/bosun`,
+      'nothing answers there; start the server, or check the host and port in DATABASE_URL',
+    ],
+    [
+      'the database does not exist',
+      async () => `postgres://bosun:${SECRET}@127.0.0.1:${server().port}/nosuchdb`,
+      'that database does not exist; create it (createdb) or name another in DATABASE_URL',
+    ],
   ])('a DATABASE_URL where %s: one line, the password masked', async (_what, url, why) => {
     const u = await url();
     const err = await StateStore.open((await fresh()).dir, Date.now(), 'paper', { url: u }).then(
@@ -635,7 +694,9 @@ describe('the journal on PostgreSQL', () => {
           s.log.decisions.push({ time: 1, runId: 'R1', kind: 'stop', detail: 'x', indicators: {} });
         }),
       );
-      expect(line).toMatch(new RegExp(`^cannot use the journal at postgres://bosun@127\\.0\\.0\\.1:${own.port}/stops: `));
+      expect(line).toMatch(
+        new RegExp(`^cannot use the journal at postgres://bosun@127\\.0\\.0\\.1:${own.port}/stops: `),
+      );
       expect(working(store.data)).toEqual(held);
       expect(store.data.log.decisions).toEqual([]);
       await store.close().catch(() => undefined);
