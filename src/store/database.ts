@@ -10,7 +10,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { AppError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import { storageError } from './atomic.js';
@@ -140,6 +140,8 @@ class JournalSqliteDialect extends SqliteDialect {
 
 async function openPostgres(url: string, lockName?: string): Promise<JournalDatabase> {
   const where = redactUrl(url);
+  // Loaded only here: a bosun on SQLite does not pay for the PostgreSQL driver at start.
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: url,
     max: 4,
