@@ -175,8 +175,15 @@ async function openPostgres(url: string, lockName?: string): Promise<JournalData
   }
   lock.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let closed = false;
   const close = async () => {
-    lock?.release();
+    if (closed) return;
+    closed = true;
+    // Unlocked here, not by the session's end: the server may see the disconnect after a next
+    // open (a restart, a switch of mode) already asked for the lock, and refuse it.
+    if (lockName)
+      await lock.query('select pg_advisory_unlock(hashtext($1))', [lockName]).catch(() => undefined);
+    lock.release();
     await db.destroy();
   };
   const migrated = await migrate(db, 'postgres', where, postgresReason).catch(async (err) => {
