@@ -15,9 +15,9 @@ import { AppError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import { storageError } from './atomic.js';
 import { type Dialect, migrate } from './migrations.js';
+import type { Database } from './schema.js';
 
 export { inTransaction } from './migrations.js';
-import type { Database } from './schema.js';
 
 export const SQLITE_FILE = 'bosun.db';
 
