@@ -139,6 +139,30 @@ describe('a journal that cannot be opened', () => {
   });
 });
 
+describe('the install file (install.json)', () => {
+  it('is made at the first start, readable, and kept by every later one', async () => {
+    const dir = tmp();
+    const first = await open(dir);
+    const install = JSON.parse(readFileSync(join(dir, 'install.json'), 'utf8'));
+    expect(install).toEqual(first.data.install);
+    expect(install.secret.length).toBeGreaterThanOrEqual(32);
+    await first.close();
+    expect((await open(dir)).data.install).toEqual(install);
+  });
+
+  it('stops start-up with one line when damaged, and is left as it is', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'install.json'), '{"id": "abc');
+    const line = await oneLine(StateStore.open(dir), 'BAD_DATA');
+    expect(line).toMatch(
+      new RegExp(
+        `^${join(dir, 'install.json')} cannot be read as JSON \\(.*\\); bosun will not start on it: restore it from a backup, or move it away \\(chat buttons already sent stop working\\)$`,
+      ),
+    );
+    expect(readFileSync(join(dir, 'install.json'), 'utf8')).toBe('{"id": "abc');
+  });
+});
+
 describe.skipIf(!canMount)('a full disk', () => {
   it('fails the change with one line; memory and journal stay at the last commit; nothing committed is lost', async () => {
     const dir = smallDisk(4_096);
