@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { candlesFromCsv, ExchangeEmulator } from './emulators/exchange/server.js';
 import { QuickChartStub } from './emulators/quickchart/server.js';
 import { ROOT, SAMPLES } from './helpers/fixtures.js';
+import { journalIntegrity } from './helpers/journal.js';
 import { pixelStats, pngSize } from './helpers/png.js';
 
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -419,9 +420,10 @@ describe('npm start with nothing configured', () => {
     expect(out).toMatch(/Choose: \[(\d+)\.1\] Chart BTC\/USDT 4h {2}\[\1\.2\] Parameters/);
     expect(out).toContain('too many arguments: "extra" is one more than /chart takes');
     expect(out).toContain('No choice 9 here');
-    // The state store was created, with its install secret.
-    const state = JSON.parse(readFileSync(join(dataDir, 'bosun.json'), 'utf8'));
-    expect(state.install.secret.length).toBeGreaterThanOrEqual(32);
+    // The journal was created, whole, and the install file with its button secret.
+    expect(journalIntegrity(dataDir)).toBe('ok');
+    const install = JSON.parse(readFileSync(join(dataDir, 'install.json'), 'utf8'));
+    expect(install.secret.length).toBeGreaterThanOrEqual(32);
   });
 
   it('ends cleanly when whoever reads its output goes away (npm start | head)', async () => {
@@ -439,7 +441,7 @@ describe('npm start with nothing configured', () => {
     expect(stderr).not.toContain('EPIPE');
   });
 
-  it('refuses to start on a corrupt state file and leaves it as it was', () => {
+  it('refuses to start on a corrupt v0.1 state file and leaves it as it was', () => {
     const dataDir = tmp();
     writeFileSync(join(dataDir, 'bosun.json'), '{"version": 1, "inst');
     const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/main.js')], {
@@ -453,6 +455,23 @@ describe('npm start with nothing configured', () => {
       /^error: state file .*bosun\.json is not valid JSON \(.*\); bosun will not start on it and will not overwrite it/,
     );
     expect(readFileSync(join(dataDir, 'bosun.json'), 'utf8')).toBe('{"version": 1, "inst');
+  });
+
+  it('refuses to start on a journal that is not one, with one line, and leaves it as it was', () => {
+    const dataDir = tmp();
+    const text = 'notes, not a journal\n'.repeat(100);
+    writeFileSync(join(dataDir, 'bosun.db'), text);
+    const r = spawnSync(process.execPath, [join(ROOT, 'dist/src/main.js')], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: cleanEnv({ DATA_DIR: dataDir }),
+      input: '/help\n',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `error: cannot open the journal ${join(dataDir, 'bosun.db')}: it is not an SQLite database; move it away (bosun makes a new one) or restore it from a backup`,
+    ]);
+    expect(readFileSync(join(dataDir, 'bosun.db'), 'utf8')).toBe(text);
   });
 });
 

@@ -6,14 +6,18 @@
  * Failures become one STORAGE line that names the place (a database URL with its password masked)
  * and what to do.
  */
-import { join } from 'node:path';
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
+import type pg from 'pg';
 import { AppError } from '../errors.js';
 import { redactUrl } from '../redact.js';
+import { storageError } from './atomic.js';
 import { type Dialect, migrate } from './migrations.js';
 import type { Database } from './schema.js';
+
+export { inTransaction } from './migrations.js';
 
 export const SQLITE_FILE = 'bosun.db';
 
@@ -42,26 +46,102 @@ export async function openDatabase(o: OpenOptions): Promise<JournalDatabase> {
   return o.url ? openPostgres(o.url, o.lockName) : openSqlite(join(o.dataDir, SQLITE_FILE));
 }
 
+/**
+ * Journals open in this process, by file: the paper and live stores share one connection, so their
+ * transactions queue on Kysely's connection lock. Two connections would wait for each other's file
+ * lock inside SQLite, which blocks the one thread both run on until the busy timeout fails them.
+ */
+const openSqliteFiles = new Map<string, { conn: Promise<JournalDatabase>; users: number }>();
+
 async function openSqlite(path: string): Promise<JournalDatabase> {
-  let raw: BetterSqlite3.Database;
+  const key = resolve(path);
+  let shared = openSqliteFiles.get(key);
+  const first = shared === undefined;
+  if (!shared) {
+    shared = { conn: connectSqlite(path), users: 0 };
+    openSqliteFiles.set(key, shared);
+  }
+  const entry = shared;
+  entry.users++;
+  let conn: JournalDatabase;
+  try {
+    conn = await entry.conn;
+  } catch (err) {
+    if (--entry.users === 0 && openSqliteFiles.get(key) === entry) openSqliteFiles.delete(key);
+    throw err;
+  }
+  let closed = false;
+  return {
+    ...conn,
+    migrated: first ? conn.migrated : [],
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (--entry.users > 0) return;
+      openSqliteFiles.delete(key);
+      await conn.close();
+    },
+  };
+}
+
+async function connectSqlite(path: string): Promise<JournalDatabase> {
+  let raw: BetterSqlite3.Database | undefined;
   try {
     raw = new BetterSqlite3(path, { timeout: 5_000 });
     raw.pragma('journal_mode = WAL');
     // FULL: a commit is on disk before update() resolves, so nothing announced can be lost.
     raw.pragma('synchronous = FULL');
   } catch (err) {
-    throw sqliteError(err, path, 'open');
+    raw?.close();
+    throw whyNotOpened(path) ?? sqliteError(err, path, 'open');
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
-  const migrated = await migrate(db, 'sqlite', path).catch(async (err) => {
+  const db = new Kysely<Database>({ dialect: new JournalSqliteDialect({ database: raw }) });
+  const migrated = await migrate(db, 'sqlite', path, sqliteReason).catch(async (err) => {
     await db.destroy();
     throw err instanceof AppError ? err : sqliteError(err, path, 'prepare');
   });
   return { db, dialect: 'sqlite', where: path, migrated, close: () => db.destroy() };
 }
 
+/**
+ * Why SQLite could not open `path`, when its own words ("unable to open database file") do not say:
+ * a directory in the way, or a directory that cannot be written (a read-only file system, access).
+ */
+function whyNotOpened(path: string): AppError | undefined {
+  const options = { elsewhere: 'set DATA_DIR to a writable directory' };
+  try {
+    if (statSync(path).isDirectory())
+      return storageError({ code: 'EISDIR' }, path, options, 'open the journal');
+  } catch {
+    // Not there yet: SQLite makes it.
+  }
+  try {
+    accessSync(dirname(path), constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return storageError(err, path, options, 'open the journal');
+  }
+}
+
+/**
+ * SQLite with transactional DDL, which it has: Kysely's adapter says it has not, so its migrator
+ * would run a migration's statements one by one, and a migration cut short (a full disk, a kill)
+ * would leave half a schema that no later start can get past.
+ */
+class JournalSqliteDialect extends SqliteDialect {
+  override createAdapter() {
+    return new (class extends SqliteAdapter {
+      override get supportsTransactionalDdl() {
+        return true;
+      }
+    })();
+  }
+}
+
 async function openPostgres(url: string, lockName?: string): Promise<JournalDatabase> {
   const where = redactUrl(url);
+  // Loaded only here: a bosun on SQLite does not pay for the PostgreSQL driver at start.
+  const { default: pg } = await import('pg');
   const pool = new pg.Pool({
     connectionString: url,
     max: 4,
@@ -95,11 +175,18 @@ async function openPostgres(url: string, lockName?: string): Promise<JournalData
   }
   lock.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let closed = false;
   const close = async () => {
-    lock?.release();
+    if (closed) return;
+    closed = true;
+    // Unlocked here, not by the session's end: the server may see the disconnect after a next
+    // open (a restart, a switch of mode) already asked for the lock, and refuse it.
+    if (lockName)
+      await lock.query('select pg_advisory_unlock(hashtext($1))', [lockName]).catch(() => undefined);
+    lock.release();
     await db.destroy();
   };
-  const migrated = await migrate(db, 'postgres', where).catch(async (err) => {
+  const migrated = await migrate(db, 'postgres', where, postgresReason).catch(async (err) => {
     await close().catch(() => undefined);
     throw err instanceof AppError ? err : postgresError(err, where);
   });
@@ -109,6 +196,11 @@ async function openPostgres(url: string, lockName?: string): Promise<JournalData
 /** One line for an SQLite failure: what, where, and what to do. */
 export function sqliteError(err: unknown, path: string, doing: string): AppError {
   if (err instanceof AppError) return err;
+  return new AppError('STORAGE', `cannot ${doing} the journal ${path}: ${sqliteReason(err)}`, { cause: err });
+}
+
+/** What an SQLite error means for the person running bosun, and what to do. */
+function sqliteReason(err: unknown): string {
   const code = String((err as { code?: string }).code ?? '');
   const message = (err as Error).message?.split('\n')[0] ?? String(err);
   const why: Record<string, string> = {
@@ -121,13 +213,19 @@ export function sqliteError(err: unknown, path: string, doing: string): AppError
     SQLITE_BUSY: 'another process holds it locked; stop the other bosun using this DATA_DIR',
   };
   const base = Object.keys(why).find((k) => code === k || code.startsWith(`${k}_`));
-  const reason = base ? why[base]! : message;
-  return new AppError('STORAGE', `cannot ${doing} the journal ${path}: ${reason}`, { cause: err });
+  return base ? why[base]! : message;
 }
 
 /** One line for a PostgreSQL failure; the URL's password never appears. */
 export function postgresError(err: unknown, where: string): AppError {
   if (err instanceof AppError) return err;
+  return new AppError('STORAGE', `cannot use the journal at ${where}: ${postgresReason(err)}`, {
+    cause: err,
+  });
+}
+
+/** What a PostgreSQL (or network) error means for the person running bosun, and what to do. */
+function postgresReason(err: unknown): string {
   const code = String((err as { code?: string }).code ?? '');
   const message = ((err as Error).message ?? String(err)).split('\n')[0]!;
   const why: Record<string, string> = {
@@ -140,6 +238,5 @@ export function postgresError(err: unknown, where: string): AppError {
     '53100': "the server's disk is full; free some space on it",
     '25006': 'the server is read-only (a standby?); point DATABASE_URL at the primary',
   };
-  const reason = why[code] ?? message;
-  return new AppError('STORAGE', `cannot use the journal at ${where}: ${reason}`, { cause: err });
+  return why[code] ?? message;
 }

@@ -6,7 +6,7 @@
  * Adding a migration: append to {@link MIGRATIONS} with the next number; never edit or remove one
  * that has shipped (journals out there have run it).
  */
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import { AppError } from '../errors.js';
 
@@ -301,8 +301,14 @@ class Provider implements MigrationProvider {
 /**
  * Bring the journal's schema up to this version's, one migration per transaction. Refuses (STORAGE)
  * a journal that has run a migration this version does not know. Returns the names it ran.
+ * `explain` turns a database error into the words of the one line (what happened, what to do).
  */
-export async function migrate(db: AnyDb, dialect: Dialect, where: string): Promise<string[]> {
+export async function migrate(
+  db: AnyDb,
+  dialect: Dialect,
+  where: string,
+  explain: (err: unknown) => string = firstLine,
+): Promise<string[]> {
   const known = migrations(dialect);
   const ran = await executedMigrations(db);
   const unknown = ran.filter((name) => !(name in known));
@@ -311,25 +317,63 @@ export async function migrate(db: AnyDb, dialect: Dialect, where: string): Promi
       'STORAGE',
       `the journal at ${where} was written by a newer bosun (it has schema ${unknown.at(-1)}; this version knows up to ${Object.keys(known).at(-1)}); upgrade bosun, or point ${dialect === 'postgres' ? 'DATABASE_URL' : 'DATA_DIR'} at another journal`,
     );
-  const migrator = new Migrator({
-    db,
-    provider: new Provider(dialect),
-    migrationTableName: MIGRATION_TABLE,
-    migrationLockTableName: MIGRATION_LOCK_TABLE,
-  });
   const done: string[] = [];
   for (;;) {
-    const { error, results } = await migrator.migrateUp();
-    for (const r of results ?? []) if (r.status === 'Success') done.push(r.migrationName);
-    if (error)
+    let step: string | undefined;
+    try {
+      // The migrator is given our transaction, so the step and its row in bosun_migrations commit
+      // together or not at all, and a failure is reported as itself (see inTransaction).
+      step = await inTransaction(db, async (trx) => {
+        // Instances starting together on a new PostgreSQL database take turns: Kysely creates its
+        // bookkeeping tables before it takes its own lock, and two creating them at once collide.
+        if (dialect === 'postgres')
+          await sql`select pg_advisory_xact_lock(hashtext(${MIGRATION_TABLE}))`.execute(trx);
+        const migrator = new Migrator({
+          db: trx,
+          provider: new Provider(dialect),
+          migrationTableName: MIGRATION_TABLE,
+          migrationLockTableName: MIGRATION_LOCK_TABLE,
+        });
+        const { error, results } = await migrator.migrateUp();
+        if (error) throw error;
+        return results?.find((r) => r.status === 'Success')?.migrationName;
+      });
+    } catch (error) {
       throw new AppError(
         'STORAGE',
-        `the journal at ${where} could not be brought up to date (${(error as Error).message?.split('\n')[0] ?? String(error)}); nothing was changed by the failed step`,
+        `the journal at ${where} could not be brought up to date (${explain(error)}); nothing was changed by the failed step`,
         { cause: error },
       );
-    if (!results || results.length === 0) break;
+    }
+    if (step === undefined) return done;
+    done.push(step);
   }
-  return done;
+}
+
+const firstLine = (err: unknown) => ((err as Error).message ?? String(err)).split('\n')[0]!;
+
+/**
+ * Run `work` in one transaction and commit it. Unlike Kysely's `transaction().execute()`, the error
+ * thrown is the one that failed the transaction: SQLite rolls a transaction back by itself on some
+ * errors (a full disk), and the ROLLBACK sent after them then fails with "no transaction is active",
+ * which Kysely would throw instead, hiding the reason.
+ */
+export async function inTransaction<D, T>(
+  db: Kysely<D>,
+  work: (trx: Transaction<D>) => Promise<T>,
+): Promise<T> {
+  const trx = await db.startTransaction().execute();
+  try {
+    const result = await work(trx);
+    await trx.commit().execute();
+    return result;
+  } catch (err) {
+    await trx
+      .rollback()
+      .execute()
+      .catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Names of the migrations this journal has run (none for a new one). */

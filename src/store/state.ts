@@ -17,9 +17,9 @@
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely, Transaction } from 'kysely';
-import { AppError, toAppError } from '../errors.js';
+import { AppError } from '../errors.js';
 import { ensureDir, removeStaleTemps, storageError } from './atomic.js';
-import { type JournalDatabase, openDatabase, postgresError, sqliteError } from './database.js';
+import { inTransaction, type JournalDatabase, openDatabase, postgresError, sqliteError } from './database.js';
 import { type Install, loadInstall } from './install.js';
 import { Journal } from './journal.js';
 import {
@@ -298,6 +298,8 @@ export class StateStore {
       for (const [id, rec] of Object.entries(this.state[c]))
         this.saved.set(`${c}/${id}`, JSON.stringify(rec));
     for (const key of DOCUMENTS) this.saved.set(`@${key}`, JSON.stringify(this.state[key]) ?? 'null');
+    // A loaded position's fills are in the journal already: its entry and each of its exits.
+    for (const p of Object.values(this.state.positions)) this.fillCounts.set(p.id, 1 + p.exits.length);
   }
 
   private plan(): Plan {
@@ -454,7 +456,7 @@ export class StateStore {
   private async write(plan: Plan): Promise<void> {
     if (this.empty(plan)) return;
     const now = Date.now();
-    await this.conn.db.transaction().execute(async (trx) => {
+    await inTransaction(this.conn.db, async (trx) => {
       for (const u of plan.upserts) {
         const row = {
           ...this.scope(),
@@ -705,7 +707,7 @@ async function importLegacy(
   const snapshotsPath = join(path, '..', 'snapshots.json');
   const snapshots = book === 'paper' ? readLegacySnapshots(snapshotsPath) : [];
   try {
-    await conn.db.transaction().execute(async (trx) => {
+    await inTransaction(conn.db, async (trx) => {
       const working: Record<Collection, Record<string, unknown>> = {
         runs: legacy.runs,
         signals: legacy.signals,
@@ -810,7 +812,9 @@ async function importLegacy(
         .execute();
     });
   } catch (err) {
-    throw toAppError(err);
+    // Nothing of it was written; the file stays where it is, to be imported at the next start.
+    const into = `import ${path} into`;
+    throw conn.dialect === 'sqlite' ? sqliteError(err, conn.where, into) : postgresError(err, conn.where);
   }
 }
 

@@ -18,6 +18,7 @@ import { AppError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { StateStore } from '../../src/store/state.js';
 import { COMMAND_NAMES } from '../helpers/bot.js';
+import { journalRecord } from '../helpers/journal.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'bosun-core-'));
 const silent = createLogger({ level: 'silent', format: 'json' });
@@ -363,21 +364,26 @@ describe('signed buttons', () => {
 });
 
 describe('the state store', () => {
-  it('writes every update to the file before resolving, and reads it back', async () => {
+  it('commits every update to the journal before resolving, and reads it back', async () => {
     const dir = tmp();
     const store = await StateStore.open(dir);
     await store.update((s) => {
       s.buttons.x = { command: 'c', args: [], chat: 'a', once: true, createdAt: 1, expiresAt: 2 };
     });
-    expect(JSON.parse(readFileSync(join(dir, 'bosun.json'), 'utf8')).buttons.x.command).toBe('c');
-    expect((await StateStore.open(dir)).data.install.secret).toBe(store.data.install.secret);
+    // Read through a connection of its own, as a restart would.
+    expect(journalRecord<{ command: string }>(dir, 'buttons', 'x')?.command).toBe('c');
+    await store.close();
+    const again = await StateStore.open(dir);
+    expect(again.data.buttons.x?.command).toBe('c');
+    expect(again.data.install.secret).toBe(store.data.install.secret);
+    await again.close();
   });
 
   it.each([
     ['', 'is empty'],
     ['{"version":1,', 'is not valid JSON'],
     ['{"version":2,"install":{},"buttons":{}}', 'is not a bosun state (version'],
-  ])('refuses a damaged file %j and leaves it untouched', async (text, why) => {
+  ])('refuses a damaged v0.1 state file %j and leaves it untouched', async (text, why) => {
     const dir = tmp();
     writeFileSync(join(dir, 'bosun.json'), text);
     await expect(StateStore.open(dir)).rejects.toThrow(why);
