@@ -34,8 +34,9 @@ function staticImports(entry: string): { files: Set<string>; packages: Set<strin
 describe('start-up weight', () => {
   it.each([
     ['src/cli.ts', ['dotenv', 'pino', 'zod']],
-    // The bot adds its state store; chat libraries, ccxt and canvas load only when used.
-    ['src/main.ts', ['dotenv', 'lowdb', 'pino', 'zod']],
+    // The bot adds its journal (SQLite and its query builder; PostgreSQL's driver loads only for a
+    // DATABASE_URL); chat libraries, ccxt and canvas load only when used.
+    ['src/main.ts', ['better-sqlite3', 'dotenv', 'kysely', 'lowdb', 'pino', 'zod']],
   ])('%s imports no heavy module statically', (entry, expected) => {
     const { packages, files } = staticImports(resolve(ROOT, entry));
     expect(files.size).toBeGreaterThan(5);

@@ -9,12 +9,14 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
+import { type CompiledQuery, Kysely, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
 import type pg from 'pg';
+import type { default as PgDefault } from 'pg';
 import { AppError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import { storageError } from './atomic.js';
-import { type Dialect, migrate } from './migrations.js';
+import { type Dialect, inTransaction, migrate } from './migrations.js';
+import { SqliteWriter } from './sqlite-writer.js';
 import type { Database } from './schema.js';
 
 export { inTransaction } from './migrations.js';
@@ -28,7 +30,26 @@ export interface JournalDatabase {
   where: string;
   /** Migrations this open ran (a new journal runs them all). */
   migrated: string[];
+  /**
+   * Run compiled statements in one transaction, committed (to disk) when this resolves; each
+   * statement's changed-row count. On SQLite a writer thread does it, so the disk's wait never
+   * blocks the event loop; reads go through `db`.
+   */
+  write(queries: readonly CompiledQuery[]): Promise<number[]>;
   close(): Promise<void>;
+}
+
+/** Run compiled statements through Kysely in one transaction (PostgreSQL's write). */
+async function writeThrough(db: Kysely<Database>, queries: readonly CompiledQuery[]): Promise<number[]> {
+  if (queries.length === 0) return [];
+  return inTransaction(db, async (trx) => {
+    const changes: number[] = [];
+    for (const q of queries) {
+      const r = await trx.executeQuery(q);
+      changes.push(Number(r.numAffectedRows ?? 0));
+    }
+    return changes;
+  });
 }
 
 export interface OpenOptions {
@@ -100,7 +121,24 @@ async function connectSqlite(path: string): Promise<JournalDatabase> {
     await db.destroy();
     throw err instanceof AppError ? err : sqliteError(err, path, 'prepare');
   });
-  return { db, dialect: 'sqlite', where: path, migrated, close: () => db.destroy() };
+  let writer: SqliteWriter;
+  try {
+    writer = await SqliteWriter.start(path);
+  } catch (err) {
+    await db.destroy();
+    throw sqliteError(err, path, 'open');
+  }
+  return {
+    db,
+    dialect: 'sqlite',
+    where: path,
+    migrated,
+    write: (queries) => writer.write(queries),
+    async close() {
+      await writer.close();
+      await db.destroy();
+    },
+  };
 }
 
 /**
@@ -146,11 +184,7 @@ async function openPostgres(url: string, lockName?: string): Promise<JournalData
     connectionString: url,
     max: 4,
     connectionTimeoutMillis: 10_000,
-    // bigint columns hold epoch milliseconds, well inside a double's exact range.
-    types: {
-      getTypeParser: (oid: number, format?: string) =>
-        oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text'),
-    },
+    types: pgNumbers(pg),
   });
   // An idle client's error (the server restarted) must not crash the process; the next query fails
   // with its own clear line instead.
@@ -190,7 +224,15 @@ async function openPostgres(url: string, lockName?: string): Promise<JournalData
     await close().catch(() => undefined);
     throw err instanceof AppError ? err : postgresError(err, where);
   });
-  return { db, dialect: 'postgres', where, migrated, close };
+  return { db, dialect: 'postgres', where, migrated, write: (queries) => writeThrough(db, queries), close };
+}
+
+/** bigint columns (epoch ms, seq) read as numbers: well inside a double's exact range. */
+export function pgNumbers(pg: typeof PgDefault) {
+  return {
+    getTypeParser: (oid: number, format?: string) =>
+      oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text'),
+  };
 }
 
 /** One line for an SQLite failure: what, where, and what to do. */

@@ -37,8 +37,8 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { AppError } from '../errors.js';
 import { redactUrl } from '../redact.js';
-import { postgresError, SQLITE_FILE, sqliteError } from './database.js';
-import { type Dialect, migrations } from './migrations.js';
+import { pgNumbers, postgresError, SQLITE_FILE, sqliteError } from './database.js';
+import { type Dialect, executedMigrations, MIGRATION_TABLE, migrations } from './migrations.js';
 import type { Database } from './schema.js';
 
 export const EXPORT_KINDS = [
@@ -463,9 +463,6 @@ export interface JournalReader {
   close(): Promise<void>;
 }
 
-/** The table Kysely's migrator keeps the names of the migrations run in (see migrations.ts). */
-const MIGRATION_TABLE = 'bosun_migrations';
-
 /**
  * Open the journal to read: SQLite `DATA_DIR/bosun.db` read-only, or PostgreSQL with every
  * transaction read-only. Nothing is created or migrated: a missing journal is NOT_FOUND naming
@@ -509,11 +506,7 @@ function openPostgresReader(url: string): JournalReader {
     application_name: 'bosun export',
     // The server refuses any write in these sessions, whatever the SQL.
     options: '-c default_transaction_read_only=on',
-    // bigint columns (epoch ms, seq) as numbers, as the store reads them (database.ts).
-    types: {
-      getTypeParser: (oid: number, format?: string) =>
-        oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text'),
-    },
+    types: pgNumbers(pg),
   });
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
@@ -531,9 +524,7 @@ async function checkSchema(reader: JournalReader): Promise<void> {
         ? `no journal in ${where} yet (the file has no bosun tables); start bosun once to make it, or set DATA_DIR to where its journal is`
         : `no journal at ${where} yet; start bosun once with this DATABASE_URL, or point DATABASE_URL at the database that holds its journal`,
     );
-  const ran = (
-    await sql<{ name: string }>`select name from ${sql.table(MIGRATION_TABLE)} order by name`.execute(db)
-  ).rows.map((r) => r.name);
+  const ran = await executedMigrations(db);
   const known = Object.keys(migrations(dialect));
   const setting = dialect === 'postgres' ? 'DATABASE_URL' : 'DATA_DIR';
   const newer = ran.filter((name) => !known.includes(name));

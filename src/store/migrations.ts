@@ -12,7 +12,8 @@ import { AppError } from '../errors.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
-const MIGRATION_TABLE = 'bosun_migrations';
+/** The table Kysely's migrator keeps the names of the migrations run in. */
+export const MIGRATION_TABLE = 'bosun_migrations';
 const MIGRATION_LOCK_TABLE = 'bosun_migrations_lock';
 
 // Kysely's schema builder is typed against an unknown schema here, as migrations must be.
@@ -377,7 +378,7 @@ export async function inTransaction<D, T>(
 }
 
 /** Names of the migrations this journal has run (none for a new one). */
-async function executedMigrations(db: AnyDb): Promise<string[]> {
+export async function executedMigrations(db: AnyDb): Promise<string[]> {
   const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
   if (!tables.some((t) => t.name === MIGRATION_TABLE)) return [];
   const rows = await sql<{

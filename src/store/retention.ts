@@ -4,10 +4,8 @@
  * long. Every prune is logged, recorded in the journal's `prunes` table and shown by `/status`:
  * nothing is ever dropped silently. Trades, fills and settings changes are never pruned.
  */
-import type { Kysely } from 'kysely';
 import type { PrunableKind } from '../config.js';
 import type { Logger } from '../logger.js';
-import type { Database } from './schema.js';
 import type { StateStore } from './state.js';
 
 const DAY = 86_400_000;
@@ -43,12 +41,14 @@ export async function pruneHistory(
   for (const [kind, keep] of Object.entries(retention) as Array<[PrunableKind, 'keep' | number]>) {
     if (keep === 'keep') continue;
     const before = now - keep * DAY;
-    const rows = await pruneKind(db, kind, before, kind === 'candles' ? undefined : store);
+    const rows = await pruneKind(store, kind, before, kind === 'candles' ? undefined : store);
     if (rows === 0) continue;
-    await db
-      .insertInto('prunes')
-      .values({ instance: store.instance, book: store.book, at: now, kind, rows, before })
-      .execute();
+    await store.writeQueries([
+      db
+        .insertInto('prunes')
+        .values({ instance: store.instance, book: store.book, at: now, kind, rows, before })
+        .compile(),
+    ]);
     logger?.info(
       { kind, rows, before: new Date(before).toISOString() },
       `retention: ${rows} ${kind} row(s) older than ${keep} days pruned`,
@@ -60,11 +60,12 @@ export async function pruneHistory(
 
 /** Delete rows older than `before`, one day of them per statement, yielding between. */
 async function pruneKind(
-  db: Kysely<Database>,
+  store: StateStore,
   kind: PrunableKind,
   before: number,
   scope: { instance: string; book: string } | undefined,
 ): Promise<number> {
+  const db = store.journal.db;
   const column = TIME_COLUMN[kind];
   // Kysely cannot type a table chosen at run time; the columns used exist on every prunable table.
   const table = kind as 'decisions';
@@ -84,8 +85,11 @@ async function pruneKind(
       .executeTakeFirst();
     if (!first) return removed;
     const until = Math.min(before, Number(first[col]) + DAY);
-    const result = await scoped(db.deleteFrom(table).where(col, '<', until)).executeTakeFirst();
-    removed += Number(result.numDeletedRows);
+    // Through the store's writer: its commits and these deletes never wait on each other's lock.
+    const [deleted = 0] = await store.writeQueries([
+      scoped(db.deleteFrom(table).where(col, '<', until)).compile(),
+    ]);
+    removed += deleted;
     await new Promise((r) => setImmediate(r));
   }
 }

@@ -21,6 +21,8 @@ const db = new BetterSqlite3(path, { timeout: busyTimeoutMs });
 db.pragma('journal_mode = WAL');
 // FULL: the commit is on disk before the reply, so nothing announced after it can be lost.
 db.pragma('synchronous = FULL');
+// Open and set: the store may write now (an error opening ends the thread, and start() reports it).
+parentPort!.postMessage('ready');
 
 const statements = new Map<string, BetterSqlite3.Statement>();
 function prepared(sql: string): BetterSqlite3.Statement {

@@ -22,35 +22,48 @@ function workerFile(): string {
 export class SqliteWriter {
   private readonly worker: Worker;
   private next = 1;
-  private readonly waiting = new Map<number, { resolve(changes: number[]): void; reject(err: Error): void }>();
+  private readonly waiting = new Map<
+    number,
+    { resolve(changes: number[]): void; reject(err: Error): void }
+  >();
   private failed: Error | undefined;
   private closing: Promise<void> | undefined;
 
   private constructor(path: string, busyTimeoutMs: number) {
     this.worker = new Worker(workerFile(), { workerData: { path, busyTimeoutMs } });
-    this.worker.on('message', (msg: WriterReply | 'closed') => {
-      if (msg === 'closed') return;
+    this.worker.on('message', (msg: WriterReply | 'closed' | 'ready') => {
+      if (msg === 'closed' || msg === 'ready') return;
       const w = this.waiting.get(msg.id);
       if (!w) return;
       this.waiting.delete(msg.id);
       if (msg.ok) w.resolve(msg.changes);
-      else w.reject(Object.assign(new Error(msg.error.message), msg.error.code ? { code: msg.error.code } : {}));
+      else
+        w.reject(Object.assign(new Error(msg.error.message), msg.error.code ? { code: msg.error.code } : {}));
     });
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => {
       if (!this.closing) this.fail(new Error(`the journal's writer thread stopped (exit code ${code})`));
     });
-    // An idle writer does not keep the process alive; one with work in hand does (see write()).
-    this.worker.unref();
   }
 
   /** Start the writer thread on `path` (the file exists and is migrated). */
   static async start(path: string, busyTimeoutMs = 5_000): Promise<SqliteWriter> {
     const w = new SqliteWriter(path, busyTimeoutMs);
+    // Its connection is open before the store may write (an error opening rejects here).
     await new Promise<void>((resolve, reject) => {
-      w.worker.once('online', () => resolve());
+      const onMessage = (m: unknown) => {
+        if (m !== 'ready') return;
+        w.worker.off('message', onMessage);
+        resolve();
+      };
+      w.worker.on('message', onMessage);
       w.worker.once('error', reject);
+      w.worker.once('exit', (code) =>
+        reject(new Error(`the journal's writer thread could not start (exit code ${code})`)),
+      );
     });
+    // An idle writer does not keep the process alive; one with work in hand does (see write()).
+    w.worker.unref();
     return w;
   }
 

@@ -16,10 +16,10 @@
  */
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Kysely, Transaction } from 'kysely';
+import type { CompiledQuery, Kysely, OnConflictBuilder } from 'kysely';
 import { AppError } from '../errors.js';
 import { ensureDir, removeStaleTemps, storageError } from './atomic.js';
-import { inTransaction, type JournalDatabase, openDatabase, postgresError, sqliteError } from './database.js';
+import { type JournalDatabase, openDatabase, postgresError, sqliteError } from './database.js';
 import { type Install, loadInstall } from './install.js';
 import { Journal } from './journal.js';
 import {
@@ -456,68 +456,93 @@ export class StateStore {
   private async write(plan: Plan): Promise<void> {
     if (this.empty(plan)) return;
     const now = Date.now();
-    await inTransaction(this.conn.db, async (trx) => {
-      for (const u of plan.upserts) {
-        const row = {
-          ...this.scope(),
+    const b = new Batch(this.conn.db);
+    const scope = this.scope();
+    // Each collection's changed records in one multi-row upsert (a candle changes every run).
+    for (const c of COLLECTION_NAMES) {
+      const rows = plan.upserts
+        .filter((u) => u.collection === c)
+        .map((u) => ({
+          ...scope,
           id: u.id,
           current: 1,
           updated_at: now,
           data: u.json,
-          ...COLLECTIONS[u.collection](u.record as never),
-        };
-        await trx
-          .insertInto(u.collection)
-          .values(row as never)
-          .onConflict((oc) => oc.columns(['instance', 'book', 'id']).doUpdateSet(row as never))
-          .execute();
-      }
-      for (const r of plan.retired)
-        await trx
-          .updateTable(r.collection)
-          .set({ current: 0, updated_at: now })
-          .where('instance', '=', this.instance)
-          .where('book', '=', this.book)
-          .where('id', '=', r.id)
-          .execute();
-      for (const d of plan.documents) {
-        const row = { ...this.scope(), key: d.key, updated_at: now, data: d.json };
-        await trx
-          .insertInto('documents')
-          .values(row)
-          .onConflict((oc) => oc.columns(['instance', 'book', 'key']).doUpdateSet(row))
-          .execute();
-      }
-      await writeLog(trx, this.scope(), plan.log);
-      await insertChunked(trx, 'fills', plan.fills);
-    });
+          ...COLLECTIONS[c](u.record as never),
+        }));
+      insertChunked(b, c, rows, upsertOn(['instance', 'book', 'id']));
+      const retired = plan.retired.filter((r) => r.collection === c).map((r) => r.id);
+      for (let i = 0; i < retired.length; i += CHUNK)
+        b.add(
+          b.db
+            .updateTable(c)
+            .set({ current: 0, updated_at: now })
+            .where('instance', '=', this.instance)
+            .where('book', '=', this.book)
+            .where('id', 'in', retired.slice(i, i + CHUNK)),
+        );
+    }
+    insertChunked(
+      b,
+      'documents',
+      plan.documents.map((d) => ({ ...scope, key: d.key, updated_at: now, data: d.json })),
+      upsertOn(['instance', 'book', 'key']),
+    );
+    writeLog(b, scope, plan.log);
+    insertChunked(b, 'fills', plan.fills as unknown as Record<string, unknown>[]);
+    await this.conn.write(b.queries);
   }
+
+  /**
+   * Compiled statements written in one transaction outside a state change (retention's deletes):
+   * through the same writer, so they never contend with the store's commits for the file.
+   */
+  writeQueries(queries: readonly CompiledQuery[]): Promise<number[]> {
+    return this.conn.write(queries);
+  }
+}
+
+/** The statements of one transaction, compiled as they are added, run by JournalDatabase.write. */
+export class Batch {
+  readonly queries: CompiledQuery[] = [];
+  constructor(readonly db: Kysely<Database>) {}
+  add(q: { compile(): CompiledQuery }): void {
+    this.queries.push(q.compile());
+  }
+}
+
+/** ON CONFLICT (key) DO UPDATE every other column to the new row's value. */
+function upsertOn(key: string[]) {
+  return (oc: OnConflictBuilder<Database, keyof Database>, row: Record<string, unknown>) =>
+    oc.columns(key as never).doUpdateSet((eb) => {
+      const set: Record<string, unknown> = {};
+      for (const col of Object.keys(row))
+        if (!key.includes(col)) set[col] = eb.ref(`excluded.${col}` as never);
+      return set as never;
+    });
 }
 
 /** Rows per INSERT: well under SQLite's bound-parameter limit. */
 const CHUNK = 200;
 
-async function insertChunked<T extends keyof Database>(
-  trx: Transaction<Database> | Kysely<Database>,
+function insertChunked<T extends keyof Database>(
+  b: Batch,
   table: T,
-  rows: readonly unknown[],
-  conflict?: (oc: never) => never,
-): Promise<void> {
+  rows: readonly Record<string, unknown>[],
+  conflict?: (oc: OnConflictBuilder<Database, keyof Database>, row: Record<string, unknown>) => unknown,
+): void {
   for (let i = 0; i < rows.length; i += CHUNK) {
-    let q = trx.insertInto(table).values(rows.slice(i, i + CHUNK) as never);
-    if (conflict) q = q.onConflict(conflict as never);
-    await q.execute();
+    const chunk = rows.slice(i, i + CHUNK);
+    let q = b.db.insertInto(table).values(chunk as never);
+    if (conflict) q = q.onConflict((oc) => conflict(oc as never, chunk[0]!) as never);
+    b.add(q);
   }
 }
 
 /** The history rows of one change, appended in its transaction. */
-export async function writeLog(
-  trx: Transaction<Database> | Kysely<Database>,
-  scope: { instance: string; book: string },
-  log: JournalLog,
-): Promise<void> {
-  await insertChunked(
-    trx,
+export function writeLog(b: Batch, scope: { instance: string; book: string }, log: JournalLog): void {
+  insertChunked(
+    b,
     'decisions',
     log.decisions.map((d) => ({
       ...scope,
@@ -529,8 +554,8 @@ export async function writeLog(
       indicators: JSON.stringify(d.indicators),
     })),
   );
-  await insertChunked(
-    trx,
+  insertChunked(
+    b,
     'trades',
     log.trades.map((t) => ({
       ...scope,
@@ -551,22 +576,19 @@ export async function writeLog(
       bars: t.bars,
       exits: JSON.stringify(t.exits),
     })),
-    ((oc: { columns: (c: string[]) => { doNothing: () => never } }) =>
-      oc.columns(['instance', 'book', 'id']).doNothing()) as never,
+    (oc) => oc.columns(['instance', 'book', 'id']).doNothing(),
   );
   // One point per quote and time: a later one in the same change wins.
   const equity = new Map<string, EquityPoint>();
   for (const e of log.equity) equity.set(`${e.quote}@${e.time}`, e);
-  for (const e of equity.values()) {
-    const row = { ...scope, quote: e.quote, time: e.time, equity: e.equity };
-    await trx
-      .insertInto('equity')
-      .values(row)
-      .onConflict((oc) => oc.columns(['instance', 'book', 'quote', 'time']).doUpdateSet({ equity: e.equity }))
-      .execute();
-  }
-  await insertChunked(
-    trx,
+  insertChunked(
+    b,
+    'equity',
+    [...equity.values()].map((e) => ({ ...scope, quote: e.quote, time: e.time, equity: e.equity })),
+    upsertOn(['instance', 'book', 'quote', 'time']),
+  );
+  insertChunked(
+    b,
     'notifications',
     log.notifications.map((n) => ({
       ...scope,
@@ -576,8 +598,8 @@ export async function writeLog(
       text: n.text,
     })),
   );
-  await insertChunked(
-    trx,
+  insertChunked(
+    b,
     'settings_changes',
     log.settings.map((c) => ({
       ...scope,
@@ -588,8 +610,8 @@ export async function writeLog(
       new_value: c.new,
     })),
   );
-  await insertChunked(
-    trx,
+  insertChunked(
+    b,
     'regime_changes',
     log.regime.map((r) => ({
       ...scope,
@@ -600,8 +622,8 @@ export async function writeLog(
       why: r.why,
     })),
   );
-  await insertChunked(
-    trx,
+  insertChunked(
+    b,
     'snapshots',
     log.snapshots.map((s) => ({
       ...scope,
@@ -619,9 +641,9 @@ export async function writeLog(
   );
   const candles = new Map<string, CandleRow>();
   for (const c of log.candles) candles.set(`${c.source}|${c.symbol}|${c.timeframe}|${c.time}`, c);
-  await insertChunked(trx, 'candles', [...candles.values()], ((oc: {
-    columns: (c: string[]) => { doNothing: () => never };
-  }) => oc.columns(['source', 'symbol', 'timeframe', 'time']).doNothing()) as never);
+  insertChunked(b, 'candles', [...candles.values()] as unknown as Record<string, unknown>[], (oc) =>
+    oc.columns(['source', 'symbol', 'timeframe', 'time']).doNothing(),
+  );
 }
 
 // --- loading ---
@@ -707,7 +729,8 @@ async function importLegacy(
   const snapshotsPath = join(path, '..', 'snapshots.json');
   const snapshots = book === 'paper' ? readLegacySnapshots(snapshotsPath) : [];
   try {
-    await inTransaction(conn.db, async (trx) => {
+    const b = new Batch(conn.db);
+    {
       const working: Record<Collection, Record<string, unknown>> = {
         runs: legacy.runs,
         signals: legacy.signals,
@@ -717,8 +740,8 @@ async function importLegacy(
         subscriptions: legacy.subscriptions,
       };
       for (const c of COLLECTION_NAMES)
-        await insertChunked(
-          trx,
+        insertChunked(
+          b,
           c,
           Object.entries(working[c]).map(([id, rec]) => ({
             ...scope,
@@ -737,20 +760,25 @@ async function importLegacy(
         regime: legacy.regime ?? null,
         live: legacy.live,
       };
-      for (const key of DOCUMENTS)
-        await trx
-          .insertInto('documents')
-          .values({ ...scope, key, updated_at: now, data: JSON.stringify(docs[key]) ?? 'null' })
-          .execute();
+      insertChunked(
+        b,
+        'documents',
+        DOCUMENTS.map((key) => ({
+          ...scope,
+          key,
+          updated_at: now,
+          data: JSON.stringify(docs[key]) ?? 'null',
+        })),
+      );
       const log = emptyLog();
       log.decisions = legacy.decisions;
       log.trades = legacy.trades;
       log.equity = legacy.equity;
       log.regime = legacy.regime?.history ?? [];
       log.snapshots = snapshots;
-      await writeLog(trx, scope, log);
+      writeLog(b, scope, log);
       // Fills: the exits of every trade and open position, with their entries.
-      const fills: unknown[] = [];
+      const fills: Record<string, unknown>[] = [];
       const add = (
         id: string,
         runId: string,
@@ -799,18 +827,18 @@ async function importLegacy(
           { time: p.entryTime, price: p.entryPrice, quantity: p.initialQty, fee: p.entryFee },
           p.exits,
         );
-      await insertChunked(trx, 'fills', fills);
-      await trx
-        .insertInto('imports')
-        .values({
+      insertChunked(b, 'fills', fills);
+      b.add(
+        b.db.insertInto('imports').values({
           ...scope,
           file: LEGACY_FILES[book],
           at: now,
           backup: backupName(path),
           detail: `${Object.keys(legacy.runs).length} runs, ${legacy.trades.length} trades, ${legacy.decisions.length} decisions, ${legacy.equity.length} equity points, ${snapshots.length} snapshots`,
-        })
-        .execute();
-    });
+        }),
+      );
+    }
+    await conn.write(b.queries);
   } catch (err) {
     // Nothing of it was written; the file stays where it is, to be imported at the next start.
     const into = `import ${path} into`;

@@ -507,8 +507,8 @@ describe.each(BACKENDS)('the journal on %s', (backend) => {
         (await place.rows('notifications', 'seq')).map((r) => [num(r.time), r.chat, r.category, r.text]),
       ).toEqual([[50, 'telegram:1', 'trades', 'Stopped out']]);
       expect(await store.journal.settingsHistory(10)).toEqual([
-        { at: 61, who: 'ada', key: 'pairlist.deny', old: null, new: 'DOGE/USDT' },
-        { at: 60, who: 'ada', key: 'risk.maxOpen', old: '5', new: '3' },
+        { at: 61, who: 'ada', key: 'pairlist.deny', old: null, new: 'DOGE/USDT', book: 'paper' },
+        { at: 60, who: 'ada', key: 'risk.maxOpen', old: '5', new: '3', book: 'paper' },
       ]);
       expect(
         (await place.rows('regime_changes', 'seq')).map((r) => [
