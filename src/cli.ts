@@ -22,7 +22,7 @@ Commands:
   download     fetch candles from an exchange into the cache
   chart        draw a market chart (candles, volume, indicators) as a PNG
   strategies   list strategies and their parameters
-  bench        measure backtest, indicator and loading speed
+  bench        measure backtest, indicator, loading, replay and journal speed
   export       write the journal's history (decisions, trades, ...) as CSV, JSON lines or Parquet
   discord:deploy  register the chat commands with Discord
 
@@ -30,7 +30,7 @@ ${BACKTEST_USAGE}
 ${DOWNLOAD_USAGE}
 ${CHART_USAGE}
 Usage: npm run strategies [-- --json]
-Usage: npm run bench [-- --json] [--quick]
+Usage: npm run bench [-- --json] [--quick] [--only backtest,sweep,replay,journal] [--journal-scale F]
 ${EXPORT_USAGE}
 ${DISCORD_DEPLOY_USAGE}`;
 
