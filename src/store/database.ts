@@ -184,6 +184,9 @@ async function openPostgres(url: string, lockName?: string): Promise<JournalData
     connectionString: url,
     max: 4,
     connectionTimeoutMillis: 10_000,
+    // A server that stops answering fails the change (undone, one line) instead of holding it.
+    statement_timeout: 30_000,
+    query_timeout: 35_000,
     types: pgNumbers(pg),
   });
   // An idle client's error (the server restarted) must not crash the process; the next query fails
@@ -207,7 +210,15 @@ async function openPostgres(url: string, lockName?: string): Promise<JournalData
     await pool.end().catch(() => undefined);
     throw err instanceof AppError ? err : postgresError(err, where);
   }
-  lock.on('error', () => undefined);
+  // The lock lives as long as its session: if the server drops it (a restart), another bosun may
+  // take the name, so this one stops writing rather than interleave with it.
+  let lockLost = false;
+  lock.on('error', () => {
+    lockLost = true;
+  });
+  lock.on('end', () => {
+    lockLost = true;
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   let closed = false;
   const close = async () => {
@@ -224,7 +235,16 @@ async function openPostgres(url: string, lockName?: string): Promise<JournalData
     await close().catch(() => undefined);
     throw err instanceof AppError ? err : postgresError(err, where);
   });
-  return { db, dialect: 'postgres', where, migrated, write: (queries) => writeThrough(db, queries), close };
+  const write = (queries: readonly CompiledQuery[]) =>
+    lockLost && lockName && !closed
+      ? Promise.reject(
+          new AppError(
+            'STORAGE',
+            `lost the connection that holds "${lockName}" on ${where} (the server restarted?); nothing more is written: restart bosun`,
+          ),
+        )
+      : writeThrough(db, queries);
+  return { db, dialect: 'postgres', where, migrated, write, close };
 }
 
 /** bigint columns (epoch ms, seq) read as numbers: well inside a double's exact range. */

@@ -45,6 +45,12 @@ export class Journal {
     return row !== undefined;
   }
 
+  /** Whether this book already has state (documents written by a bosun that ran on it). */
+  async inUse(): Promise<boolean> {
+    const row = await this.scoped('documents').select('key').limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** Closed trades, oldest first. */
   async trades(q: TradeQuery = {}): Promise<TradeRecord[]> {
     let query = this.db

@@ -190,7 +190,8 @@ export interface StoreOptions {
 /** What one commit writes: working rows changed or retired, documents, history, derived fills. */
 interface Plan {
   upserts: Array<{ collection: Collection; id: string; json: string; record: unknown }>;
-  retired: Array<{ collection: Collection; id: string }>;
+  /** Records that left the working set; `final`: the version they left with, when it was seen. */
+  retired: Array<{ collection: Collection; id: string; final?: unknown }>;
   documents: Array<{ key: DocumentKey; json: string }>;
   log: JournalLog;
   fills: Database['fills'][];
@@ -237,12 +238,19 @@ export class StateStore {
     const conn = await openDatabase({ dataDir, url: options.url, lockName: `bosun:${instance}:${book}` });
     try {
       const journal = new Journal(conn.db, instance, book);
-      if (legacy && !(await journal.imported(LEGACY_FILES[book])))
+      if (legacy && !(await journal.imported(LEGACY_FILES[book]))) {
+        if (await journal.inUse())
+          throw new AppError(
+            'BAD_DATA',
+            `${legacyPath} is a v0.1 state file, but the journal at ${conn.where} already holds this book's state; bosun will not mix them: move the file away to go on with the journal, or point DATA_DIR${options.url ? ' (or DATABASE_URL)' : ''} at an empty place to import it`,
+          );
         await importLegacy(conn, instance, book, legacy, legacyPath, now);
+      }
       if (legacy) keepBackup(legacyPath);
       const state = await load(conn.db, instance, book, install);
       const store = new StateStore(conn, state, book, instance, conn.where);
       store.remember();
+      store.track();
       return store;
     } catch (err) {
       await conn.close().catch(() => undefined);
@@ -293,6 +301,28 @@ export class StateStore {
 
   // --- working out what changed ---
 
+  /**
+   * Records deleted from the working set since the last commit, as they were when deleted: their
+   * rows keep that final version (a closed position with its last exit), even if never committed.
+   */
+  private readonly removed = new Map<string, unknown>();
+
+  /** Make each working collection note what is deleted from it (see {@link removed}). */
+  private track(): void {
+    for (const c of COLLECTION_NAMES) {
+      const removed = this.removed;
+      (this.state as unknown as Record<string, unknown>)[c] = new Proxy(
+        this.state[c] as Record<string, unknown>,
+        {
+          deleteProperty(target, id) {
+            if (typeof id === 'string' && Object.hasOwn(target, id)) removed.set(`${c}/${id}`, target[id]);
+            return Reflect.deleteProperty(target, id);
+          },
+        },
+      );
+    }
+  }
+
   private remember(): void {
     for (const c of COLLECTION_NAMES)
       for (const [id, rec] of Object.entries(this.state[c]))
@@ -324,7 +354,16 @@ export class StateStore {
       const slash = key.indexOf('/');
       const c = key.slice(0, slash) as Collection;
       const id = key.slice(slash + 1);
-      if (!Object.hasOwn(this.state[c], id)) plan.retired.push({ collection: c, id });
+      if (!Object.hasOwn(this.state[c], id))
+        plan.retired.push({ collection: c, id, final: this.removed.get(key) });
+    }
+    // Made and deleted within this change: never committed, kept as they left.
+    for (const [key, final] of this.removed) {
+      if (this.saved.has(key)) continue;
+      const slash = key.indexOf('/');
+      const c = key.slice(0, slash) as Collection;
+      const id = key.slice(slash + 1);
+      if (!Object.hasOwn(this.state[c], id)) plan.retired.push({ collection: c, id, final });
     }
     for (const key of DOCUMENTS) {
       const json = JSON.stringify(this.state[key]) ?? 'null';
@@ -425,10 +464,12 @@ export class StateStore {
       if (saved === undefined) delete records[u.id];
       else records[u.id] = JSON.parse(saved);
     }
-    for (const r of plan.retired)
-      (this.state[r.collection] as Record<string, unknown>)[r.id] = JSON.parse(
-        this.saved.get(`${r.collection}/${r.id}`)!,
-      );
+    for (const r of plan.retired) {
+      const saved = this.saved.get(`${r.collection}/${r.id}`);
+      if (saved !== undefined)
+        (this.state[r.collection] as Record<string, unknown>)[r.id] = JSON.parse(saved);
+    }
+    this.removed.clear();
     for (const d of plan.documents) {
       const saved = JSON.parse(this.saved.get(`@${d.key}`) ?? 'null') as unknown;
       (this.state as unknown as Record<string, unknown>)[d.key] = saved ?? defaults[d.key]();
@@ -444,6 +485,7 @@ export class StateStore {
     for (const [id, n] of plan.fillCounts) this.fillCounts.set(id, n);
     for (const r of plan.retired) if (r.collection === 'positions') this.fillCounts.delete(r.id);
     for (const t of plan.log.trades) this.fillCounts.delete(t.id);
+    this.removed.clear();
     this.state.log = emptyLog();
   }
 
@@ -471,7 +513,21 @@ export class StateStore {
           ...COLLECTIONS[c](u.record as never),
         }));
       insertChunked(b, c, rows, upsertOn(['instance', 'book', 'id']));
-      const retired = plan.retired.filter((r) => r.collection === c).map((r) => r.id);
+      // A record that left with a version seen: its final version, no longer current.
+      const finals = plan.retired
+        .filter((r) => r.collection === c && r.final !== undefined)
+        .map((r) => ({
+          ...scope,
+          id: r.id,
+          current: 0,
+          updated_at: now,
+          data: JSON.stringify(r.final),
+          ...COLLECTIONS[c](r.final as never),
+        }));
+      insertChunked(b, c, finals, upsertOn(['instance', 'book', 'id']));
+      const retired = plan.retired
+        .filter((r) => r.collection === c && r.final === undefined)
+        .map((r) => r.id);
       for (let i = 0; i < retired.length; i += CHUNK)
         b.add(
           b.db
@@ -879,8 +935,11 @@ function readLegacySnapshots(path: string): SnapshotRecord[] {
 function keepBackup(path: string): void {
   const move = (from: string) => {
     if (!existsSync(from)) return;
+    // A backup of that name from an earlier import is kept too: the next free number.
+    let to = backupName(from);
+    for (let n = 2; existsSync(to); n++) to = `${from}.v0.1.${n}.bak`;
     try {
-      renameSync(from, backupName(from));
+      renameSync(from, to);
     } catch (err) {
       throw storageError(err, from, { elsewhere: 'set DATA_DIR to a writable directory' }, 'move aside');
     }

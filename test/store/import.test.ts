@@ -217,6 +217,22 @@ describe.each(BACKENDS)('a v0.1 state file, on %s', (backend) => {
     expect(Object.keys(store.data.signals)).toHaveLength(370);
   });
 
+  it('is refused, and left alone, beside a journal that already holds this book', async () => {
+    const place = await fresh();
+    const store = await place.open();
+    await store.update((s) => {
+      s.balances.USDT = 5;
+    });
+    await store.close();
+    writeFileSync(join(place.dir, 'bosun.json'), V01_TEXT);
+    const before = await place.dump();
+    await expect(place.open()).rejects.toThrow(
+      /bosun\.json is a v0\.1 state file, but the journal at .* already holds this book's state; bosun will not mix them: move the file away/,
+    );
+    expect(await place.dump()).toBe(before);
+    expect(readFileSync(join(place.dir, 'bosun.json'), 'utf8')).toBe(V01_TEXT);
+  });
+
   it('is imported in one transaction: a row refused late in it leaves nothing written, and the file in place', async () => {
     const place = await fresh();
     await (await openDatabase({ dataDir: place.dir, url: place.url })).close();
