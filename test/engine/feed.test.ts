@@ -74,7 +74,8 @@ describe('a full-speed replay', () => {
     // Each turn finds the replay at most one source candle further on.
     const gaps = during.slice(1).map((p, k) => p - during[k]!);
     expect(during.length).toBeGreaterThan(ROWS / 2);
-    expect(Math.max(...gaps)).toBeLessThanOrEqual(1);
+    // (Many turns: a commit's wait for the disk is spent off the event loop, which turns meanwhile.)
+    expect(gaps.reduce((m, g) => Math.max(m, g), 0)).toBeLessThanOrEqual(1);
   }, 60_000);
 
   it('stops promptly when asked mid-replay, like on SIGTERM', async () => {
