@@ -1,20 +1,21 @@
 /**
  * Schema migrations: forward only, one transaction each, run at start by {@link migrate}. They are
- * Kysely schema-builder code, so one list serves SQLite and PostgreSQL. A journal that has a
- * migration this version does not know was written by a newer bosun and is refused with one line.
+ * Kysely schema-builder code, so one list serves SQLite and PostgreSQL; {@link migrate} runs them
+ * itself, each step in one transaction with its row in `bosun_migrations` (Kysely 0.28's Migrator
+ * cannot run inside a transaction it was given, and on SQLite it runs DDL outside one). A journal
+ * that has a migration this version does not know was written by a newer bosun and is refused with
+ * one line.
  *
- * Adding a migration: append to {@link MIGRATIONS} with the next number; never edit or remove one
+ * Adding a migration: add it to {@link migrations} with the next number; never edit or remove one
  * that has shipped (journals out there have run it).
  */
-import { type Kysely, sql, type Transaction } from 'kysely';
-import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
+import { type Kysely, type Migration, sql, type Transaction } from 'kysely';
 import { AppError } from '../errors.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
-/** The table Kysely's migrator keeps the names of the migrations run in. */
+/** The names of the migrations a journal has run, with when (the layout Kysely's Migrator uses). */
 export const MIGRATION_TABLE = 'bosun_migrations';
-const MIGRATION_LOCK_TABLE = 'bosun_migrations_lock';
 
 // Kysely's schema builder is typed against an unknown schema here, as migrations must be.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -292,13 +293,6 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
   };
 }
 
-class Provider implements MigrationProvider {
-  constructor(private readonly dialect: Dialect) {}
-  async getMigrations(): Promise<Record<string, Migration>> {
-    return migrations(this.dialect);
-  }
-}
-
 /**
  * Bring the journal's schema up to this version's, one migration per transaction. Refuses (STORAGE)
  * a journal that has run a migration this version does not know. Returns the names it ran.
@@ -325,19 +319,27 @@ export async function migrate(
       // The migrator is given our transaction, so the step and its row in bosun_migrations commit
       // together or not at all, and a failure is reported as itself (see inTransaction).
       step = await inTransaction(db, async (trx) => {
-        // Instances starting together on a new PostgreSQL database take turns: Kysely creates its
-        // bookkeeping tables before it takes its own lock, and two creating them at once collide.
+        // Instances starting together on a new PostgreSQL database take turns.
         if (dialect === 'postgres')
           await sql`select pg_advisory_xact_lock(hashtext(${MIGRATION_TABLE}))`.execute(trx);
-        const migrator = new Migrator({
-          db: trx,
-          provider: new Provider(dialect),
-          migrationTableName: MIGRATION_TABLE,
-          migrationLockTableName: MIGRATION_LOCK_TABLE,
-        });
-        const { error, results } = await migrator.migrateUp();
-        if (error) throw error;
-        return results?.find((r) => r.status === 'Success')?.migrationName;
+        await trx.schema
+          .createTable(MIGRATION_TABLE)
+          .ifNotExists()
+          .addColumn('name', 'varchar(255)', (c) => c.primaryKey())
+          .addColumn('timestamp', 'varchar(255)', (c) => c.notNull())
+          .execute();
+        const done = new Set(await executedMigrations(trx));
+        const next = Object.keys(known)
+          .sort()
+          .find((name) => !done.has(name));
+        if (next === undefined) return undefined;
+        // The step and its row commit together or not at all (Kysely's schema builder does the step).
+        await known[next]!.up(trx);
+        await trx
+          .insertInto(MIGRATION_TABLE as never)
+          .values({ name: next, timestamp: new Date().toISOString() } as never)
+          .execute();
+        return next;
       });
     } catch (error) {
       throw new AppError(
@@ -378,7 +380,7 @@ export async function inTransaction<D, T>(
 }
 
 /** Names of the migrations this journal has run (none for a new one). */
-export async function executedMigrations(db: AnyDb): Promise<string[]> {
+export async function executedMigrations(db: AnyDb | Transaction<unknown>): Promise<string[]> {
   const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
   if (!tables.some((t) => t.name === MIGRATION_TABLE)) return [];
   const rows = await sql<{

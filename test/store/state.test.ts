@@ -198,8 +198,8 @@ describe.skipIf(!canMount)('a full disk', () => {
   });
 
   it('at the first start: one line, and the next start, with room, makes the journal', async () => {
-    const dir = smallDisk(256);
-    // 256 kB: the journal's tables do not fit.
+    const dir = smallDisk(128);
+    // 128 kB: the journal's tables do not fit.
     expect(await oneLine(StateStore.open(dir))).toBe(
       `the journal at ${join(dir, 'bosun.db')} could not be brought up to date (the disk is full; free some space on it); nothing was changed by the failed step`,
     );
