@@ -3,15 +3,26 @@ import { defineCommand } from '../src/chat/command.js';
 import { bold, reply } from '../src/chat/reply.js';
 import { localStamp } from '../src/engine/clock.js';
 import { spanName } from '../src/market/timeframe.js';
+import { FIRST_START } from '../src/engine/settings-history.js';
 import type { StateStore } from '../src/store/state.js';
 
 /** A value as the history shows it: unset for none, long ones shortened. */
 const shown = (v: string | null) => (v === null ? 'unset' : v.length > 40 ? `${v.slice(0, 39)}…` : v);
 
 async function history(store: StateStore, n: number, tz: string) {
-  const changes = await store.journal.settingsHistory(n);
-  if (changes.length === 0) return reply('No settings changes recorded yet.');
-  return reply()
+  const [changes, baseline] = await Promise.all([
+    store.journal.settingsHistory(n, { except: FIRST_START }),
+    store.journal.settingsBy(FIRST_START),
+  ]);
+  const first =
+    baseline.at === undefined
+      ? undefined
+      : `The ${baseline.count} settings of the first start (${localStamp(baseline.at, tz)}) are the baseline; changes are measured from them.`;
+  if (changes.length === 0)
+    return reply(
+      first ? `No settings changed since the first start. ${first}` : 'No settings changes recorded yet.',
+    );
+  const r = reply()
     .line(bold(`Last ${changes.length} settings changes`), ` (newest first, times in ${tz})`)
     .table(
       changes.map((c) => [
@@ -22,6 +33,7 @@ async function history(store: StateStore, n: number, tz: string) {
       ]),
       { header: ['When', 'Who', 'Setting', 'Change'] },
     );
+  return first ? r.line(first) : r;
 }
 
 export default defineCommand({

@@ -3,6 +3,7 @@ import { defineCommand } from '../src/chat/command.js';
 import { bold, reply } from '../src/chat/reply.js';
 import type { Services } from '../src/chat/services.js';
 import { localStamp } from '../src/engine/clock.js';
+import { redactUrl } from '../src/redact.js';
 import { lastPrunes } from '../src/store/retention.js';
 
 /** The status table, shared with /start. */
@@ -19,7 +20,7 @@ export function statusRows(s: Services, now = Date.now()): string[][] {
     ...liveWaits(s),
     [
       'Exchange',
-      `${s.config.exchange.id}${s.config.exchange.apiUrl ? ` via ${s.config.exchange.apiUrl}` : ''}`,
+      `${s.config.exchange.id}${s.config.exchange.apiUrl ? ` via ${redactUrl(s.config.exchange.apiUrl)}` : ''}`,
     ],
     ['Market data', s.config.marketData],
     ['Chats', chats || 'none'],
@@ -45,7 +46,7 @@ export function uptime(ms: number): string {
 async function journalRows(s: Services): Promise<string[][]> {
   const limited = Object.entries(s.config.store.retention).filter(([, keep]) => keep !== 'keep');
   const rows = [
-    ['Journal', s.store.where],
+    ['Journal', `${s.store.where}${s.config.store.url ? ` (instance ${s.store.instance})` : ''}`],
     [
       'Retention',
       limited.length === 0
@@ -56,7 +57,7 @@ async function journalRows(s: Services): Promise<string[][]> {
   for (const p of await lastPrunes(s.store))
     rows.push([
       'Pruned',
-      `${p.rows.toLocaleString('en-US')} ${p.kind} before ${localStamp(p.before, s.config.timezone)} (${localStamp(p.at, s.config.timezone)})`,
+      `${p.rows.toLocaleString('en-US')} ${p.kind} older than ${localStamp(p.before, s.config.timezone)}, at ${localStamp(p.at, s.config.timezone)}`,
     ]);
   return rows;
 }

@@ -13,6 +13,9 @@ import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { RISK_HELP, RiskSettings } from './engine/risk.js';
+import { redactor } from './redact.js';
+
+const scrub = redactor();
 import { AppError } from './errors.js';
 import { isTimeframe } from './market/timeframe.js';
 
@@ -164,7 +167,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
       .regex(/^postgres(ql)?:\/\/\S+$/)
       .optional(),
     allowed:
-      'a PostgreSQL URL, postgres://user:password@host:5432/database (unset: the journal is SQLite in DATA_DIR)',
+      'a PostgreSQL URL, postgres://user:password@host:5432/database, with @ # / : in the password percent-encoded (unset: the journal is SQLite in DATA_DIR)',
     secret: true,
   },
   {
@@ -834,9 +837,30 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
 
 /** The secret values in a config, for log and message redaction. */
 export function secretValues(config: Config): string[] {
-  return CONFIG_KEYS.filter((k) => k.secret)
-    .map((k) => getPath(config as unknown as Record<string, unknown>, k.path))
-    .filter((v): v is string => typeof v === 'string' && v.length > 0);
+  return CONFIG_KEYS.filter((k) => k.secret).flatMap((k) => {
+    const v = getPath(config as unknown as Record<string, unknown>, k.path);
+    if (typeof v !== 'string' || v.length === 0) return [];
+    // A database URL's secret is its password: the rest (host, database) is what errors name.
+    return k.env === 'DATABASE_URL' ? urlPasswords(v) : [v];
+  });
+}
+
+/** The password of a URL as written and as decoded (none: nothing secret in it). */
+function urlPasswords(url: string): string[] {
+  const rest = url.slice(url.indexOf('://') + 3);
+  const at = rest.lastIndexOf('@');
+  if (at < 0) return [];
+  const userinfo = rest.slice(0, at);
+  const colon = userinfo.indexOf(':');
+  if (colon < 0) return [];
+  const raw = userinfo.slice(colon + 1);
+  let decoded = raw;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    // Not percent-encoded: as written.
+  }
+  return [...new Set([raw, decoded].filter((p) => p.length > 0))];
 }
 
 function readConfigFile(path: string, shown: string): Record<string, unknown> {
@@ -886,9 +910,9 @@ export function configSnapshot(config: Config): Record<string, string | null> {
   for (const k of CONFIG_KEYS) {
     const v = getPath(config as unknown as Record<string, unknown>, k.path);
     if (k.secret) out[k.env] = v === undefined || v === '' ? null : 'set';
-    else out[k.env] = v === undefined ? null : typeof v === 'string' ? v : JSON.stringify(v);
+    // A URL may carry credentials of its own (user:password@, ?apiKey=): those never reach the journal.
+    else out[k.env] = v === undefined ? null : scrub(typeof v === 'string' ? v : JSON.stringify(v));
   }
-  for (const [k, v] of Object.entries(config.risk ?? {})) out[`RISK.${k}`] = JSON.stringify(v);
   return out;
 }
 

@@ -109,14 +109,29 @@ export function logFile(config: Readonly<Config>, interactive: boolean): string 
   return console ? join(config.dataDir, 'bosun.log') : undefined;
 }
 
-/** Prune what the retention settings allow, now and every 6 hours (nothing when all is kept). */
-function scheduleRetention(store: StateStore, config: Readonly<Config>, logger: Logger): NodeJS.Timeout {
-  const prune = () =>
-    pruneHistory(store, config.store.retention, Date.now(), logger).catch((err: unknown) =>
-      logger.warn({ err: toAppError(err).message }, 'retention: pruning failed; nothing was lost'),
-    );
+/**
+ * Prune what the retention settings allow, now and every 6 hours (nothing when all is kept): the
+ * paper book, and the live one while it trades; ages by the engine's clock (a replay's time).
+ */
+function scheduleRetention(
+  store: StateStore,
+  trading: Trading,
+  config: Readonly<Config>,
+  logger: Logger,
+): NodeJS.Timeout {
+  if (Object.values(config.store.retention).every((keep) => keep === 'keep')) return setTimeout(() => {}, 0);
+  const prune = async () => {
+    const clocks = { engine: trading.engine.feed.now(), wall: Date.now() };
+    for (const book of new Set([store, trading.engine.store]))
+      await pruneHistory(book, config.store.retention, clocks, logger).catch((err: unknown) =>
+        logger.warn(
+          { err: toAppError(err).message, book: book.book },
+          'retention: pruning stopped; what it pruned before is recorded in /status, the rest is kept',
+        ),
+      );
+  };
   void prune();
-  const timer = setInterval(prune, 6 * 3_600_000);
+  const timer = setInterval(() => void prune(), 6 * 3_600_000);
   timer.unref();
   return timer;
 }
@@ -161,6 +176,7 @@ async function assemble(
   }
   const store = await StateStore.open(config.dataDir, Date.now(), 'paper', storeOptions(config));
   undo.push(() => store.close());
+  if (store.imported) logger.info({ book: 'paper' }, `upgraded from v0.1: ${store.imported}`);
   const fresh = Object.keys(store.data.runs).length === 0 && (await store.journal.tradeCounts()).trades === 0;
   const configChanges = await recordStartConfig(store, config);
   if (configChanges > 0 && !fresh)
@@ -346,7 +362,9 @@ async function assemble(
     config,
     logger.child({ module: 'watch' }),
   );
-  timers.push(scheduleRetention(store, config, logger.child({ module: 'retention' })));
+  timers.push(scheduleRetention(store, trading, config, logger.child({ module: 'retention' })));
+  // A bot runs until it is stopped: not only while something (a replay, a chat) has work in hand.
+  timers.push(setInterval(() => undefined, 2 ** 30));
   logger.info(
     {
       mode: trading.mode,

@@ -40,14 +40,23 @@ export function redactor(secrets: readonly string[] = []): (text: string) => str
   };
 }
 
-/** A URL fit to show: its password (and any query string) masked, the rest kept to say where. */
+/**
+ * A URL fit to show: its password (all between the user's colon and the last `@`, however it is
+ * written) and its query string masked; scheme, user, host, port and path kept to say where.
+ */
 export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = REDACTED;
-    if (u.search) u.search = `?${REDACTED}`;
-    return u.toString().split(encodeURIComponent(REDACTED)).join(REDACTED);
-  } catch {
-    return redactor()(url).replace(/:[^:@/\s]+@/, `:${REDACTED}@`);
+  const scheme = url.indexOf('://');
+  if (scheme < 0) return redactor()(url);
+  let rest = url.slice(scheme + 3);
+  // The authority ends at the last @ (a password may hold an unencoded @, # or /); the user is
+  // what comes before the first colon.
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) {
+    const userinfo = rest.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    if (colon >= 0) rest = `${userinfo.slice(0, colon)}:${REDACTED}@${rest.slice(at + 1)}`;
   }
+  const query = rest.indexOf('?');
+  if (query >= 0) rest = `${rest.slice(0, query)}?${REDACTED}`;
+  return `${url.slice(0, scheme + 3)}${rest}`;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, loadConfig, secretValues } from '../src/config.js';
+import { CONFIG_KEYS, configSnapshot, loadConfig, secretValues } from '../src/config.js';
 import { RiskSettings } from '../src/engine/risk.js';
 import { AppError } from '../src/errors.js';
 import { ROOT } from './helpers/fixtures.js';
@@ -221,6 +221,26 @@ describe('settings are checked once, at start, with the bounds the engine uses',
         candles: 90,
       },
     });
-    expect(secretValues(c)).toContain('postgres://bosun:pw@db:5432/bosun');
+    // Its secret is the password: the rest of the URL says where, and is shown.
+    expect(secretValues(c)).toEqual(['pw']);
+  });
+
+  it('records settings for the history without secrets, or credentials inside URLs', () => {
+    const c = loadConfig({
+      env: {
+        EXCHANGE_API_URL: 'https://user:hunter2pass@ex.example.com/api',
+        REGIME_NEWS_URL: 'https://news.example.com/v2?apiKey=SEKRET123&lang=en',
+        EXCHANGE_API_KEY: 'key-123456',
+        LOG_LEVEL: 'warn',
+      },
+      cwd: dir(),
+    });
+    const snap = configSnapshot(c);
+    expect(snap.LOG_LEVEL).toBe('warn');
+    expect(snap.EXCHANGE_API_KEY).toBe('set');
+    expect(snap.EXCHANGE_SECRET).toBeNull();
+    const text = JSON.stringify(snap);
+    for (const secret of ['hunter2pass', 'SEKRET123', 'key-123456']) expect(text).not.toContain(secret);
+    expect(snap.EXCHANGE_API_URL).toContain('ex.example.com/api');
   });
 });

@@ -244,6 +244,10 @@ export function eventReply(e: EngineEvent, tz: string): ReplyBuilder | undefined
           'Every run is stopped; open positions keep their stops and targets. An admin can /risk resume.',
         );
     case 'feed':
+      if (e.journal)
+        return reply(
+          `Journal problem: ${e.detail}. Nothing after the last saved candle happened; fix the journal and restart bosun to go on from there.`,
+        );
       return reply(e.up ? `Market data is back: ${e.detail}.` : `Market data problem: ${e.detail}.`);
     case 'report':
       return undefined;

@@ -71,7 +71,7 @@ export type EngineEvent =
   | { type: 'exit'; position: PositionRecord; fill: ExitFill; trade?: TradeRecord }
   | { type: 'run'; run: RunRecord; what: 'paused' | 'stopped' }
   | { type: 'kill-switch'; reason: string }
-  | { type: 'feed'; up: boolean; detail: string }
+  | { type: 'feed'; up: boolean; detail: string; journal?: boolean }
   | { type: 'report'; report: PerformanceReport; title: string }
   | {
       type: 'order';
@@ -829,11 +829,11 @@ export class Engine implements FeedHandler {
 
   /** Change risk settings (checked together first); the settings history records who did. */
   async setRisk(changes: Record<string, unknown>, by = 'unknown'): Promise<RiskSettings> {
-    const before = this.risk();
-    const merged = { ...this.state.settings.risk, ...changes };
-    const parsed = parseRiskSettings({ ...this.o.settings.risk, ...merged });
+    const parsed = parseRiskSettings({ ...this.o.settings.risk, ...this.state.settings.risk, ...changes });
     await this.o.store.update((s) => {
-      s.settings.risk = merged;
+      // Read in the change: one made meanwhile is the old value this one replaces.
+      const before = this.risk();
+      s.settings.risk = { ...s.settings.risk, ...changes };
       noteSettings(
         s,
         by,
@@ -900,8 +900,8 @@ export class Engine implements FeedHandler {
   }
 
   /** Feeds report each change once (their contract), so each becomes one notice. */
-  onStatus(up: boolean, detail: string): void {
-    this.emit([{ type: 'feed', up, detail }]);
+  onStatus(up: boolean, detail: string, cause?: 'journal'): void {
+    this.emit([{ type: 'feed', up, detail, ...(cause === 'journal' ? { journal: true } : {}) }]);
   }
 
   onEnd(): void {

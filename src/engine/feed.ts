@@ -21,7 +21,7 @@ export interface FeedHandler {
   /** The feed's clock moved (after every source candle on a replay). */
   onClock?(now: number): Promise<void>;
   /** The feed became unusable or usable again (each change once). */
-  onStatus?(up: boolean, detail: string): void;
+  onStatus?(up: boolean, detail: string, cause?: 'journal'): void;
   /** A replay reached the end of its file. */
   onEnd?(): void;
 }
@@ -213,8 +213,14 @@ export class ReplayFeed implements Feed {
   async start(handler: FeedHandler): Promise<void> {
     this.stopping = false;
     this.running = this.loop(handler).catch((err: unknown) => {
-      this.options.logger.error({ err: toAppError(err).message }, 'replay stopped on an error');
-      handler.onStatus?.(false, `the replay stopped: ${toAppError(err).message}`);
+      const e = toAppError(err);
+      this.options.logger.error({ err: e.message }, 'replay stopped on an error');
+      // A step the journal could not save stops the replay there: the journal's problem, not the data's.
+      handler.onStatus?.(
+        false,
+        `the replay stopped: ${e.message}`,
+        e.code === 'STORAGE' ? 'journal' : undefined,
+      );
     });
   }
 

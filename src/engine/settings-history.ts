@@ -14,6 +14,9 @@ export interface SettingsEdit {
   new: unknown;
 }
 
+/** Who the settings recorded at a journal's first start are by: the baseline, not changes. */
+export const FIRST_START = 'first start';
+
 /** Values as the history keeps them: text, `null` for unset. */
 export function settingText(v: unknown): string | null {
   if (v === undefined || v === null) return null;
@@ -31,8 +34,9 @@ export function noteSettings(s: State, who: string, edits: readonly SettingsEdit
 
 /**
  * Record the configuration bosun starts with: each key whose value differs from the one the
- * history last recorded (all of them on a fresh journal). Secrets are recorded as `set` or unset.
- * Returns how many keys changed.
+ * history last recorded. On a fresh journal all of them are recorded as the baseline (by
+ * {@link FIRST_START}). Secrets are recorded as `set` or unset, URLs without their credentials.
+ * Returns how many keys changed since the last start (0 on the first).
  */
 export async function recordStartConfig(store: StateStore, config: Readonly<Config>): Promise<number> {
   const last = await store.journal.lastSettings();
@@ -47,6 +51,8 @@ export async function recordStartConfig(store: StateStore, config: Readonly<Conf
     if (key.startsWith('config:') && value !== null && !(key.slice(7) in configSnapshot(config as Config)))
       edits.push({ key, old: value, new: null });
   if (edits.length === 0) return 0;
-  await store.update((s) => noteSettings(s, 'config', edits));
-  return edits.length;
+  // The first start's settings are the baseline the changes are measured from, not changes.
+  const who = last.size === 0 ? FIRST_START : 'config';
+  await store.update((s) => noteSettings(s, who, edits));
+  return who === FIRST_START ? 0 : edits.length;
 }

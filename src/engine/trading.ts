@@ -121,6 +121,7 @@ export class Trading {
       'live',
       storeOptions(this.o.config),
     );
+    if (store.imported) this.o.logger.info({ book: 'live' }, `upgraded from v0.1: ${store.imported}`);
     const { confirmedBy, confirmedAt } = store.data.live;
     if (!confirmedBy) {
       await store.close();
@@ -146,6 +147,7 @@ export class Trading {
       'live',
       storeOptions(this.o.config),
     );
+    if (store.imported) this.o.logger.info({ book: 'live' }, `upgraded from v0.1: ${store.imported}`);
     await store.update((s) => {
       s.live.confirmedBy = by;
       s.live.confirmedAt = Date.now();

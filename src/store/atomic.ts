@@ -33,6 +33,8 @@ const swept = new Set<string>();
 export interface WriteOptions {
   /** The other way out when the place cannot be written, e.g. "set DATA_DIR to a writable directory". */
   elsewhere?: string;
+  /** File permissions (default 0o644). */
+  mode?: number;
 }
 
 export function writeFileAtomic(
@@ -47,7 +49,7 @@ export function writeFileAtomic(
   }
   const tmp = `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
   try {
-    const fd = openSync(tmp, 'w', 0o644);
+    const fd = openSync(tmp, 'w', options.mode ?? 0o644);
     try {
       const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
       let written = 0;

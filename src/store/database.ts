@@ -202,7 +202,7 @@ async function openPostgres(url: string, lockName?: string): Promise<JournalData
       if (!held.rows[0]?.ok)
         throw new AppError(
           'STORAGE',
-          `another bosun is already writing to ${where} as "${lockName}"; give this one its own name with INSTANCE, or stop the other`,
+          `another bosun is already writing to ${where} as ${lockLabel(lockName)}; give this one its own name with INSTANCE, or stop the other`,
         );
     }
   } catch (err) {
@@ -240,11 +240,17 @@ async function openPostgres(url: string, lockName?: string): Promise<JournalData
       ? Promise.reject(
           new AppError(
             'STORAGE',
-            `lost the connection that holds "${lockName}" on ${where} (the server restarted?); nothing more is written: restart bosun`,
+            `lost the connection that holds ${lockLabel(lockName)} on ${where} (the server restarted?); nothing more is written: restart bosun`,
           ),
         )
       : writeThrough(db, queries);
   return { db, dialect: 'postgres', where, migrated, write, close };
+}
+
+/** `bosun:main:paper` as a person reads it: instance "main" (paper book). */
+function lockLabel(lockName: string): string {
+  const [, instance, book] = lockName.split(':');
+  return instance && book ? `instance "${instance}" (${book} book)` : `"${lockName}"`;
 }
 
 /** bigint columns (epoch ms, seq) read as numbers: well inside a double's exact range. */

@@ -46,8 +46,10 @@ class InstallFile implements Adapter<Install> {
   }
 
   async write(data: Install): Promise<void> {
+    // Readable by bosun's user only: it holds the secret that signs chat buttons.
     writeFileAtomic(this.path, `${JSON.stringify(data, null, 2)}\n`, {
       elsewhere: 'set DATA_DIR to a writable directory',
+      mode: 0o600,
     });
   }
 }

@@ -156,10 +156,14 @@ export class Journal {
       .execute();
   }
 
-  /** The latest settings changes of this instance (both books), newest first. */
-  async settingsHistory(limit: number, key?: string): Promise<Array<SettingsChange & { book: string }>> {
+  /** The latest settings changes of this instance (both books), newest first; `except` one author's. */
+  async settingsHistory(
+    limit: number,
+    options: { key?: string; except?: string } = {},
+  ): Promise<Array<SettingsChange & { book: string }>> {
     let q = this.db.selectFrom('settings_changes').selectAll().where('instance', '=', this.instance);
-    if (key !== undefined) q = q.where('key', '=', key);
+    if (options.key !== undefined) q = q.where('key', '=', options.key);
+    if (options.except !== undefined) q = q.where('who', '!=', options.except);
     const rows = await q.orderBy('seq', 'desc').limit(limit).execute();
     return rows.map((r) => ({
       at: r.at,
@@ -169,6 +173,18 @@ export class Journal {
       new: r.new_value,
       book: r.book,
     }));
+  }
+
+  /** How many settings one author recorded, and when first (the first start's baseline). */
+  async settingsBy(who: string): Promise<{ count: number; at?: number }> {
+    const row = await this.db
+      .selectFrom('settings_changes')
+      .where('instance', '=', this.instance)
+      .where('who', '=', who)
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min<number>('at').as('at')])
+      .executeTakeFirst();
+    const count = Number(row?.n ?? 0);
+    return count > 0 ? { count, at: Number(row!.at) } : { count };
   }
 
   /** The value each settings key was last given (by anyone): what the start-up config is compared with. */

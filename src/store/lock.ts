@@ -46,7 +46,7 @@ export function lockDataDir(dataDir: string): () => void {
       if (alive(holder))
         throw new AppError(
           'STORAGE',
-          `another bosun (pid ${holder}) is running on ${dataDir}; stop it first, or give this one its own DATA_DIR`,
+          `another bosun (pid ${holder}) is running on ${dataDir}; stop it first, or give this one its own DATA_DIR (if no bosun runs there, delete ${path})`,
         );
       try {
         unlinkSync(path); // its process is gone

@@ -197,6 +197,8 @@ function initial(dialect: Dialect): Migration {
         .addColumn('equity', t.real, (c) => c.notNull())
         .addPrimaryKeyConstraint('equity_pk', ['instance', 'book', 'quote', 'time'])
         .execute();
+      // Across quotes by time: retention's oldest-first look.
+      await db.schema.createIndex('equity_time').on('equity').columns(['instance', 'book', 'time']).execute();
 
       await history('notifications')
         .addColumn('time', t.big, (c) => c.notNull())
@@ -267,6 +269,7 @@ function initial(dialect: Dialect): Migration {
         .addColumn('volume', t.real, (c) => c.notNull())
         .addPrimaryKeyConstraint('candles_pk', ['source', 'symbol', 'timeframe', 'time'])
         .execute();
+      await db.schema.createIndex('candles_time').on('candles').column('time').execute();
 
       await history('prunes')
         .addColumn('at', t.big, (c) => c.notNull())

@@ -28,6 +28,7 @@ export class SqliteWriter {
   >();
   private failed: Error | undefined;
   private closing: Promise<void> | undefined;
+  private exited = false;
 
   private constructor(path: string, busyTimeoutMs: number) {
     this.worker = new Worker(workerFile(), { workerData: { path, busyTimeoutMs } });
@@ -42,6 +43,7 @@ export class SqliteWriter {
     });
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => {
+      this.exited = true;
       if (!this.closing) this.fail(new Error(`the journal's writer thread stopped (exit code ${code})`));
     });
   }
@@ -106,6 +108,8 @@ export class SqliteWriter {
   /** Wait for what was sent, then close the connection and stop the thread. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // A thread already gone (it failed) has nothing to close.
+      if (this.exited) return;
       this.worker.ref();
       const closed = new Promise<void>((resolve) => {
         this.worker.on('message', (m) => {

@@ -205,6 +205,8 @@ export class StateStore {
   /** Fills already written per position id (its entry counts as one). */
   private readonly fillCounts = new Map<string, number>();
   readonly journal: Journal;
+  /** Set when this open imported a v0.1 state file: what, from where, kept where (for the log). */
+  imported: string | undefined;
 
   private constructor(
     private readonly conn: JournalDatabase,
@@ -238,19 +240,29 @@ export class StateStore {
     const conn = await openDatabase({ dataDir, url: options.url, lockName: `bosun:${instance}:${book}` });
     try {
       const journal = new Journal(conn.db, instance, book);
-      if (legacy && !(await journal.imported(LEGACY_FILES[book]))) {
+      let imported: string | undefined;
+      const already = legacy ? await journal.imported(LEGACY_FILES[book]) : false;
+      // The same file again is a start that died before moving it aside; another is refused.
+      if (legacy && already && !sameAsBackup(legacyPath))
+        throw new AppError(
+          'BAD_DATA',
+          `${legacyPath} is a v0.1 state file, but one was imported into this journal already (kept as ${backupName(legacyPath)}) and this one differs; bosun will not mix them: move it away, or point DATA_DIR at an empty place to import it`,
+        );
+      if (legacy && !already) {
         if (await journal.inUse())
           throw new AppError(
             'BAD_DATA',
             `${legacyPath} is a v0.1 state file, but the journal at ${conn.where} already holds this book's state; bosun will not mix them: move the file away to go on with the journal, or point DATA_DIR${options.url ? ' (or DATABASE_URL)' : ''} at an empty place to import it`,
           );
-        await importLegacy(conn, instance, book, legacy, legacyPath, now);
+        imported = await importLegacy(conn, instance, book, legacy, legacyPath, now);
       }
       if (legacy) keepBackup(legacyPath);
       const state = await load(conn.db, instance, book, install);
       const store = new StateStore(conn, state, book, instance, conn.where);
       store.remember();
       store.track();
+      if (imported)
+        store.imported = `${legacyPath} imported (${imported}), kept as ${backupName(legacyPath)}`;
       return store;
     } catch (err) {
       await conn.close().catch(() => undefined);
@@ -769,6 +781,15 @@ function readLegacy(path: string): LegacyState {
   return parsed.data;
 }
 
+/** Whether a v0.1 file is byte for byte the backup of the one imported before. */
+function sameAsBackup(path: string): boolean {
+  try {
+    return readFileSync(path, 'utf8') === readFileSync(backupName(path), 'utf8');
+  } catch {
+    return false;
+  }
+}
+
 /** Where a v0.1 file is kept once imported. */
 export const backupName = (path: string) => `${path}.v0.1.bak`;
 
@@ -780,10 +801,11 @@ async function importLegacy(
   legacy: LegacyState,
   path: string,
   now: number,
-): Promise<void> {
+): Promise<string> {
   const scope = { instance, book };
   const snapshotsPath = join(path, '..', 'snapshots.json');
   const snapshots = book === 'paper' ? readLegacySnapshots(snapshotsPath) : [];
+  const detail = `${Object.keys(legacy.runs).length} runs, ${legacy.trades.length} trades, ${legacy.decisions.length} decisions, ${legacy.equity.length} equity points, ${snapshots.length} snapshots`;
   try {
     const b = new Batch(conn.db);
     {
@@ -890,11 +912,12 @@ async function importLegacy(
           file: LEGACY_FILES[book],
           at: now,
           backup: backupName(path),
-          detail: `${Object.keys(legacy.runs).length} runs, ${legacy.trades.length} trades, ${legacy.decisions.length} decisions, ${legacy.equity.length} equity points, ${snapshots.length} snapshots`,
+          detail,
         }),
       );
     }
     await conn.write(b.queries);
+    return detail;
   } catch (err) {
     // Nothing of it was written; the file stays where it is, to be imported at the next start.
     const into = `import ${path} into`;

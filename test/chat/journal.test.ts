@@ -71,10 +71,10 @@ describe('the journal from chat', () => {
     expect(text).toMatch(/@ada[\s\S]*risk:maxOpenPositions[\s\S]*4 → 3/);
     // The start-up configuration was recorded by "config", secrets only as set or unset.
     const rows = journalRows(b.dataDir, 'settings_changes');
-    const started = rows.filter((r) => r.who === 'config');
+    const started = rows.filter((r) => r.who === 'first start');
     expect(started.map((r) => r.key)).toEqual(
       expect.arrayContaining([
-        'config:RISK.maxOpenPositions',
+        'config:RISK_MAX_OPEN',
         'config:TELEGRAM_BOT_TOKEN',
         'config:DATA_DIR',
       ]),
@@ -129,7 +129,10 @@ describe('the journal from chat', () => {
         });
       for (let d = 0; d < 40; d++) s.log.equity.push({ time: now - d * DAY, quote: 'USDT', equity: 1 });
     });
-    const pruned = await pruneHistory(store, b.t.bot.services.config.store.retention, now);
+    const pruned = await pruneHistory(store, b.t.bot.services.config.store.retention, {
+      engine: now,
+      wall: now,
+    });
     // Days 31..39 are older than 30 days (day 30 is exactly 30 days old: kept).
     expect(pruned).toEqual([{ kind: 'decisions', rows: 9, before: now - 30 * DAY }]);
     expect(
@@ -139,6 +142,6 @@ describe('the journal from chat', () => {
     expect(journalRows(b.dataDir, 'equity')).toHaveLength(40);
     const status = await b.ask('/status', /bosun status/);
     expect(status).toMatch(/Retention[\s\S]*decisions 30d/);
-    expect(status).toMatch(/Pruned[\s\S]*9 decisions before/);
+    expect(status).toMatch(/Pruned[\s\S]*9 decisions older than/);
   });
 });

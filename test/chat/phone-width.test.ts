@@ -96,6 +96,8 @@ describe('every command at phone width', () => {
   beforeAll(async () => {
     t = await startTestBot({
       REPLAY_SPEED: '5000',
+      // /status then shows the retention and its prunes.
+      RETENTION_DECISIONS: '1d',
       REPLAY_RUNS:
         'ema-cross BTC/USDT 5m fast=5 slow=13 approve=auto; rsi-reversion BTC/USDT 15m approve=manual; momentum BTC/USDT 15m approve=auto',
     });
@@ -136,6 +138,7 @@ describe('every command at phone width', () => {
       'risk',
       'risk riskPerTrade=1.5%',
       'settings',
+      'settings history',
       'subscribe',
       'unsubscribe reports',
       'pairlist',

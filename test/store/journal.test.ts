@@ -714,7 +714,7 @@ describe('the journal on PostgreSQL', () => {
     await place.open('paper', 'main');
     const line = await oneLine(StateStore.open(place.dir, Date.now(), 'paper', place.options('main')));
     expect(line).toBe(
-      `another bosun is already writing to ${place.url} as "bosun:main:paper"; give this one its own name with INSTANCE, or stop the other`,
+      `another bosun is already writing to ${place.url} as instance "main" (paper book); give this one its own name with INSTANCE, or stop the other`,
     );
     // Another book or another instance is not a second writer; after the first closes, anyone may.
     await place.open('live', 'main');
@@ -777,7 +777,7 @@ describe('the journal on PostgreSQL', () => {
       // The server's end also ended the session holding the instance's lock: nothing more is
       // written until a restart (another bosun may have the name by then).
       expect(line).toBe(
-        `lost the connection that holds "bosun:main:paper" on postgres://bosun@127.0.0.1:${own.port}/stops (the server restarted?); nothing more is written: restart bosun`,
+        `lost the connection that holds instance "main" (paper book) on postgres://bosun@127.0.0.1:${own.port}/stops (the server restarted?); nothing more is written: restart bosun`,
       );
       expect(working(store.data)).toEqual(held);
       expect(store.data.log.decisions).toEqual([]);
