@@ -73,11 +73,7 @@ describe('the journal from chat', () => {
     const rows = journalRows(b.dataDir, 'settings_changes');
     const started = rows.filter((r) => r.who === 'first start');
     expect(started.map((r) => r.key)).toEqual(
-      expect.arrayContaining([
-        'config:RISK_MAX_OPEN',
-        'config:TELEGRAM_BOT_TOKEN',
-        'config:DATA_DIR',
-      ]),
+      expect.arrayContaining(['config:RISK_MAX_OPEN', 'config:TELEGRAM_BOT_TOKEN', 'config:DATA_DIR']),
     );
     expect(started.find((r) => r.key === 'config:TELEGRAM_BOT_TOKEN')!.new_value).toBe('set');
     expect(JSON.stringify(rows)).not.toContain(b.tg.token);
