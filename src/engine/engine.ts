@@ -50,7 +50,7 @@ import {
   type TradeRecord,
 } from '../store/state.js';
 import { CandleBuffer } from './buffer.js';
-import { noteSettings } from './settings-history.js';
+import { editsOf, noteSettings } from './settings-history.js';
 import { nextTimeOfDay, startOfDay } from './clock.js';
 import { type Feed, type FeedHandler, seriesKey, TimeSlice } from './feed.js';
 import type { LiveBroker } from './live/broker.js';
@@ -834,15 +834,7 @@ export class Engine implements FeedHandler {
       // Read in the change: one made meanwhile is the old value this one replaces.
       const before = this.risk();
       s.settings.risk = { ...s.settings.risk, ...changes };
-      noteSettings(
-        s,
-        by,
-        Object.keys(changes).map((k) => ({
-          key: `risk:${k}`,
-          old: before[k as keyof RiskSettings],
-          new: parsed[k as keyof RiskSettings],
-        })),
-      );
+      noteSettings(s, by, editsOf('risk', Object.keys(changes), before, parsed));
     });
     return parsed;
   }

@@ -12,7 +12,7 @@ import { bucketStart } from '../market/resample.js';
 import { isoTime, timeframeMs } from '../market/timeframe.js';
 import type { Candles } from '../market/types.js';
 import type { SnapshotRecord, StateStore } from '../store/state.js';
-import { noteSettings } from './settings-history.js';
+import { editsOf, noteSettings } from './settings-history.js';
 import { MAX_SCORE, momentumReasons, momentumSeries } from '../strategy/momentum.js';
 import {
   filtersFrom,
@@ -157,15 +157,7 @@ export class MarketWatch {
     for (const [k, v] of Object.entries(changes)) next = setFilter(next, k, v);
     await this.o.store.update((s) => {
       Object.assign(s.settings.pairlist, changes);
-      noteSettings(
-        s,
-        by,
-        Object.keys(changes).map((k) => ({
-          key: `pairlist:${k}`,
-          old: before[k as keyof PairlistFilters],
-          new: next[k as keyof PairlistFilters],
-        })),
-      );
+      noteSettings(s, by, editsOf('pairlist', Object.keys(changes), before, next));
     });
     this.pairs = undefined;
     return next;
@@ -176,15 +168,7 @@ export class MarketWatch {
     const after = filtersFrom(this.o.config.pairlist);
     await this.o.store.update((s) => {
       s.settings.pairlist = {};
-      noteSettings(
-        s,
-        by,
-        Object.keys(after).map((k) => ({
-          key: `pairlist:${k}`,
-          old: before[k as keyof PairlistFilters],
-          new: after[k as keyof PairlistFilters],
-        })),
-      );
+      noteSettings(s, by, editsOf('pairlist', Object.keys(after), before, after));
     });
     this.pairs = undefined;
     return after;

@@ -23,6 +23,20 @@ export function settingText(v: unknown): string | null {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
+/** An edit for each of `keys` under `prefix` (`risk`, `pairlist`): its value before and after. */
+export function editsOf<T extends object>(
+  prefix: string,
+  keys: readonly string[],
+  before: T,
+  after: T,
+): SettingsEdit[] {
+  return keys.map((k) => ({
+    key: `${prefix}:${k}`,
+    old: (before as Record<string, unknown>)[k],
+    new: (after as Record<string, unknown>)[k],
+  }));
+}
+
 /** Note settings changes in the change under way (they commit with it). Unchanged values are skipped. */
 export function noteSettings(s: State, who: string, edits: readonly SettingsEdit[], at = Date.now()): void {
   for (const e of edits) {

@@ -115,13 +115,7 @@ export class Trading {
       }
       return undefined;
     }
-    const store = await StateStore.open(
-      this.o.config.dataDir,
-      Date.now(),
-      'live',
-      storeOptions(this.o.config),
-    );
-    if (store.imported) this.o.logger.info({ book: 'live' }, `upgraded from v0.1: ${store.imported}`);
+    const store = await this.openLive();
     const { confirmedBy, confirmedAt } = store.data.live;
     if (!confirmedBy) {
       await store.close();
@@ -141,13 +135,7 @@ export class Trading {
     const blocked = this.liveBlocked();
     if (blocked) throw new AppError('FORBIDDEN', blocked);
     if (this.mode === 'live') return;
-    const store = await StateStore.open(
-      this.o.config.dataDir,
-      Date.now(),
-      'live',
-      storeOptions(this.o.config),
-    );
-    if (store.imported) this.o.logger.info({ book: 'live' }, `upgraded from v0.1: ${store.imported}`);
+    const store = await this.openLive();
     await store.update((s) => {
       s.live.confirmedBy = by;
       s.live.confirmedAt = Date.now();
@@ -179,6 +167,18 @@ export class Trading {
       detail: `switched on by ${by}${open ? `; ${open} live position(s) stay on the exchange with their exchange stops` : ''}`,
     });
     return open;
+  }
+
+  /** The live book's journal (a v0.1 bosun-live.json is imported on the first open, and logged). */
+  private async openLive(): Promise<StateStore> {
+    const store = await StateStore.open(
+      this.o.config.dataDir,
+      Date.now(),
+      'live',
+      storeOptions(this.o.config),
+    );
+    if (store.imported) this.o.logger.info({ book: 'live' }, `upgraded from v0.1: ${store.imported}`);
+    return store;
   }
 
   private async liveEngine(store: StateStore): Promise<Engine> {

@@ -120,7 +120,8 @@ export function removeStaleTemps(dir: string): string[] {
   return removed;
 }
 
-function processExists(pid: number): boolean {
+/** Whether a process with this pid exists (ours or another user's). */
+export function processExists(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);

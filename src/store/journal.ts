@@ -111,34 +111,22 @@ export class Journal {
   }
 
   /** The account value of `quote` at time t: the last point at or before t (undefined: none yet). */
-  async equityAt(quote: string, t: number): Promise<number | undefined> {
-    if (t === Number.NEGATIVE_INFINITY) return undefined;
-    const row = await this.db
-      .selectFrom('equity')
-      .select('equity')
-      .where('instance', '=', this.instance)
-      .where('book', '=', this.book)
-      .where('quote', '=', quote)
-      .where('time', '<=', t)
-      .orderBy('time', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return row?.equity;
+  equityAt(quote: string, t: number): Promise<number | undefined> {
+    return this.lastEquityIn(quote, Number.NEGATIVE_INFINITY, t);
   }
 
-  /** The last equity point of `quote` with a time in (after, upTo]. */
+  /** The last equity point of `quote` with a time in (after, upTo]; `after` may be -Infinity. */
   async lastEquityIn(quote: string, after: number, upTo: number): Promise<number | undefined> {
-    const row = await this.db
+    if (upTo === Number.NEGATIVE_INFINITY) return undefined;
+    let query = this.db
       .selectFrom('equity')
       .select('equity')
       .where('instance', '=', this.instance)
       .where('book', '=', this.book)
       .where('quote', '=', quote)
-      .where('time', '>', after)
-      .where('time', '<=', upTo)
-      .orderBy('time', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+      .where('time', '<=', upTo);
+    if (Number.isFinite(after)) query = query.where('time', '>', after);
+    const row = await query.orderBy('time', 'desc').limit(1).executeTakeFirst();
     return row?.equity;
   }
 

@@ -7,19 +7,9 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../errors.js';
-import { storageError } from './atomic.js';
+import { processExists, storageError } from './atomic.js';
 
 export const LOCK_FILE = 'bosun.lock';
-
-function alive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Take the data directory's lock; returns its release. Throws STORAGE when another bosun holds it. */
 export function lockDataDir(dataDir: string): () => void {
@@ -43,7 +33,7 @@ export function lockDataDir(dataDir: string): () => void {
         // Removed meanwhile: try again.
       }
       if (holder === process.pid) break;
-      if (alive(holder))
+      if (processExists(holder))
         throw new AppError(
           'STORAGE',
           `another bosun (pid ${holder}) is running on ${dataDir}; stop it first, or give this one its own DATA_DIR (if no bosun runs there, delete ${path})`,

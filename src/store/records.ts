@@ -4,6 +4,7 @@
  * document) held, which {@link LegacyStateSchema} reads for the import.
  */
 import { z } from 'zod';
+import type { CandlesTable } from './schema.js';
 
 export const ButtonRecord = z.object({
   command: z.string(),
@@ -296,18 +297,8 @@ export interface SnapshotRecord {
   correlationBtc: number | null;
 }
 
-/** A closed candle of a series the engine follows (the collected market data). */
-export interface CandleRow {
-  source: string;
-  symbol: string;
-  timeframe: string;
-  time: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-}
+/** A closed candle of a series the engine follows (the collected market data), as the journal keeps it. */
+export type CandleRow = CandlesTable;
 
 /** A whole v0.1 state file, `bosun.json` (or `bosun-live.json`): what the import reads. */
 export const LegacyStateSchema = z.looseObject({

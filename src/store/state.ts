@@ -443,18 +443,7 @@ export class StateStore {
     exits: PositionRecord['exits'],
     n: number,
   ): number {
-    for (const e of exits.slice(n - 1))
-      plan.fills.push({
-        ...this.scope(),
-        ...base,
-        kind: 'exit',
-        time: e.time,
-        price: e.price,
-        quantity: e.quantity,
-        fee: e.fee,
-        pnl: e.pnl,
-        reason: e.reason,
-      } as Database['fills']);
+    for (const e of exits.slice(n - 1)) plan.fills.push(exitFill({ ...this.scope(), ...base }, e));
     return Math.max(n, exits.length + 1);
   }
 
@@ -588,6 +577,23 @@ function upsertOn(key: string[]) {
         if (!key.includes(col)) set[col] = eb.ref(`excluded.${col}` as never);
       return set as never;
     });
+}
+
+/** The fills row of an exit, on a position's columns (scope, position, run, symbol, quote, side). */
+function exitFill(
+  base: Pick<Database['fills'], 'instance' | 'book' | 'position_id' | 'run_id' | 'symbol' | 'quote' | 'side'>,
+  e: PositionRecord['exits'][number],
+): Database['fills'] {
+  return {
+    ...base,
+    kind: 'exit',
+    time: e.time,
+    price: e.price,
+    quantity: e.quantity,
+    fee: e.fee,
+    pnl: e.pnl,
+    reason: e.reason,
+  } as Database['fills'];
 }
 
 /** Rows per INSERT: well under SQLite's bound-parameter limit. */
@@ -868,17 +874,7 @@ async function importLegacy(
       ) => {
         const base = { ...scope, position_id: id, run_id: runId, symbol, quote, side };
         fills.push({ ...base, kind: 'entry', ...entry, pnl: 0, reason: 'entry' });
-        for (const e of exits)
-          fills.push({
-            ...base,
-            kind: 'exit',
-            time: e.time,
-            price: e.price,
-            quantity: e.quantity,
-            fee: e.fee,
-            pnl: e.pnl,
-            reason: e.reason,
-          });
+        for (const e of exits) fills.push(exitFill(base, e) as unknown as Record<string, unknown>);
       };
       for (const t of legacy.trades)
         add(
