@@ -190,31 +190,36 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     env: 'RETENTION_EQUITY',
     path: 'store.retention.equity',
     schema: retention.default('keep'),
-    allowed: 'how long equity points are kept: keep (the default), or a number of days from 1d to 99999d, e.g. 90d',
+    allowed:
+      'how long equity points are kept: keep (the default), or a number of days from 1d to 99999d, e.g. 90d',
   },
   {
     env: 'RETENTION_NOTIFICATIONS',
     path: 'store.retention.notifications',
     schema: retention.default('keep'),
-    allowed: 'how long chat notifications sent are kept: keep (the default), or a number of days from 1d to 99999d, e.g. 90d',
+    allowed:
+      'how long chat notifications sent are kept: keep (the default), or a number of days from 1d to 99999d, e.g. 90d',
   },
   {
     env: 'RETENTION_REGIME_CHANGES',
     path: 'store.retention.regime_changes',
     schema: retention.default('keep'),
-    allowed: 'how long regime changes are kept: keep (the default), or a number of days from 1d to 99999d, e.g. 90d',
+    allowed:
+      'how long regime changes are kept: keep (the default), or a number of days from 1d to 99999d, e.g. 90d',
   },
   {
     env: 'RETENTION_SNAPSHOTS',
     path: 'store.retention.snapshots',
     schema: retention.default('keep'),
-    allowed: 'how long scanner snapshots are kept: keep (the default), or a number of days from 1d to 99999d, e.g. 90d',
+    allowed:
+      'how long scanner snapshots are kept: keep (the default), or a number of days from 1d to 99999d, e.g. 90d',
   },
   {
     env: 'RETENTION_CANDLES',
     path: 'store.retention.candles',
     schema: retention.default('keep'),
-    allowed: 'how long collected candles are kept: keep (the default), or a number of days from 1d to 99999d, e.g. 90d',
+    allowed:
+      'how long collected candles are kept: keep (the default), or a number of days from 1d to 99999d, e.g. 90d',
   },
   {
     env: 'TIMEZONE',
