@@ -83,10 +83,23 @@ export async function exportCommand(argv: string[], config: Config): Promise<num
   // The reader of the pipe went away (`| head`): it has what it wanted.
   if (result === undefined) return 0;
   const summary = `Exported ${result.rows.toLocaleString('en-US')} ${query.kind} (${result.columns.length} columns, ${format}) from ${reader.where}${out ? ` to ${out}` : ''} in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+  // Nothing matched: say what was asked, so a mistyped name is seen, not taken for no history.
+  const summaryLine = result.rows === 0 ? `${summary}; nothing matched ${asked(query)}` : summary;
   // With the data on stdout the summary goes to stderr, out of its way.
-  if (out) console.log(summary);
-  else process.stderr.write(`${summary}\n`);
+  if (out) console.log(summaryLine);
+  else process.stderr.write(`${summaryLine}\n`);
   return 0;
+}
+
+/** The filters of a query, as a person typed them. */
+function asked(q: ExportQuery): string {
+  const parts = q.kind === 'candles' ? [] : [`instance ${q.instance}`, `book ${q.book}`];
+  if (q.runId !== undefined) parts.push(`run ${q.runId}`);
+  if (q.symbol !== undefined) parts.push(`symbol ${q.symbol}`);
+  if (q.timeframe !== undefined) parts.push(`timeframe ${q.timeframe}`);
+  if (q.from !== undefined) parts.push(`from ${new Date(q.from).toISOString()}`);
+  if (q.to !== undefined) parts.push(`to ${new Date(q.to).toISOString()}`);
+  return parts.length > 0 ? `(${parts.join(', ')})` : '(the journal has none)';
 }
 
 /** The command line into a query, a format and a destination; one line for the first bad argument. */

@@ -51,17 +51,22 @@ export class Journal {
     return row !== undefined;
   }
 
-  /** Closed trades, oldest first. */
-  async trades(q: TradeQuery = {}): Promise<TradeRecord[]> {
+  /** This book's trades, narrowed by a query's quote, run and window of exit times. */
+  private tradesOf(q: Omit<TradeQuery, 'limit'>) {
     let query = this.db
       .selectFrom('trades')
-      .selectAll()
       .where('instance', '=', this.instance)
       .where('book', '=', this.book);
     if (q.quote !== undefined) query = query.where('quote', '=', q.quote);
     if (q.runId !== undefined) query = query.where('run_id', '=', q.runId);
     if (q.from !== undefined && Number.isFinite(q.from)) query = query.where('exit_time', '>=', q.from);
     if (q.to !== undefined && Number.isFinite(q.to)) query = query.where('exit_time', '<', q.to);
+    return query;
+  }
+
+  /** Closed trades, oldest first. */
+  async trades(q: TradeQuery = {}): Promise<TradeRecord[]> {
+    let query = this.tradesOf(q).selectAll();
     if (q.limit !== undefined)
       query = query.orderBy('exit_time', 'desc').orderBy('id', 'desc').limit(q.limit);
     else query = query.orderBy('exit_time', 'asc').orderBy('id', 'asc');
@@ -72,15 +77,7 @@ export class Journal {
 
   /** How many trades closed (in a window of exit times), won, lost, and their summed PnL. */
   async tradeCounts(q: Omit<TradeQuery, 'limit'> = {}): Promise<TradeCounts> {
-    let query = this.db
-      .selectFrom('trades')
-      .where('instance', '=', this.instance)
-      .where('book', '=', this.book);
-    if (q.quote !== undefined) query = query.where('quote', '=', q.quote);
-    if (q.runId !== undefined) query = query.where('run_id', '=', q.runId);
-    if (q.from !== undefined && Number.isFinite(q.from)) query = query.where('exit_time', '>=', q.from);
-    if (q.to !== undefined && Number.isFinite(q.to)) query = query.where('exit_time', '<', q.to);
-    const row = await query
+    const row = await this.tradesOf(q)
       .select((eb) => [
         eb.fn.countAll<number>().as('trades'),
         eb.fn.sum<number>(eb.case().when('pnl', '>', 0).then(1).else(0).end()).as('wins'),

@@ -153,6 +153,17 @@ describe('bosun export', () => {
     expect(readdirSync(join(out, '..'))).toEqual(['decisions.csv']);
   });
 
+  it('says what it was asked when nothing matched (a mistyped run is not taken for no history)', async () => {
+    const r = await bosun(['export', 'decisions', '--run', 'R99', '--format', 'jsonl'], {
+      DATA_DIR: smallDir,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(
+      /^Exported 0 decisions .*; nothing matched \(instance main, book paper, run R99\)\n$/,
+    );
+  });
+
   it('writes to stdout (the summary to stderr), and reads PostgreSQL by DATABASE_URL', async () => {
     const r = await bosun(['export', 'decisions', '--from', '2024-01-01T00:01Z', '--format', 'jsonl'], {
       DATA_DIR: tmp(),
