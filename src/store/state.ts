@@ -266,7 +266,7 @@ export class StateStore {
       return store;
     } catch (err) {
       await conn.close().catch(() => undefined);
-      throw conn.dialect === 'sqlite' ? sqliteError(err, conn.where, 'read') : postgresError(err, conn.where);
+      throw journalError(conn, err, 'read');
     }
   }
 
@@ -294,9 +294,7 @@ export class StateStore {
         await this.write(plan);
       } catch (err) {
         this.undo(plan);
-        throw this.conn.dialect === 'sqlite'
-          ? sqliteError(err, this.where, 'write')
-          : postgresError(err, this.where);
+        throw journalError(this.conn, err, 'write');
       }
       this.commit(plan);
       return result;
@@ -363,18 +361,14 @@ export class StateStore {
     }
     for (const key of this.saved.keys()) {
       if (key.startsWith('@')) continue;
-      const slash = key.indexOf('/');
-      const c = key.slice(0, slash) as Collection;
-      const id = key.slice(slash + 1);
+      const [c, id] = splitKey(key);
       if (!Object.hasOwn(this.state[c], id))
         plan.retired.push({ collection: c, id, final: this.removed.get(key) });
     }
     // Made and deleted within this change: never committed, kept as they left.
     for (const [key, final] of this.removed) {
       if (this.saved.has(key)) continue;
-      const slash = key.indexOf('/');
-      const c = key.slice(0, slash) as Collection;
-      const id = key.slice(slash + 1);
+      const [c, id] = splitKey(key);
       if (!Object.hasOwn(this.state[c], id)) plan.retired.push({ collection: c, id, final });
     }
     for (const key of DOCUMENTS) {
@@ -387,64 +381,17 @@ export class StateStore {
 
   /** Fills as they appear: a new position's entry, exits added to a position or to a closed trade. */
   private planFills(plan: Plan): void {
-    const written = (id: string) => plan.fillCounts.get(id) ?? this.fillCounts.get(id) ?? 0;
+    const add = (id: string, base: FillBase, entry: EntryFill, exits: PositionRecord['exits']) => {
+      const written = plan.fillCounts.get(id) ?? this.fillCounts.get(id) ?? 0;
+      plan.fills.push(...fillsFrom(base, entry, exits, written));
+      plan.fillCounts.set(id, Math.max(written, 1 + exits.length));
+    };
     for (const u of plan.upserts) {
       if (u.collection !== 'positions') continue;
       const p = u.record as PositionRecord;
-      let n = written(p.id);
-      const base = { position_id: p.id, run_id: p.runId, symbol: p.symbol, quote: p.quote, side: p.side };
-      if (n === 0) {
-        plan.fills.push({
-          ...this.scope(),
-          ...base,
-          kind: 'entry',
-          time: p.entryTime,
-          price: p.entryPrice,
-          quantity: p.initialQty,
-          fee: p.entryFee,
-          pnl: 0,
-          reason: 'entry',
-        } as Database['fills']);
-        n = 1;
-      }
-      n = this.exitFills(plan, base, p.exits, n);
-      plan.fillCounts.set(p.id, n);
+      add(p.id, positionFillBase(this.scope(), p), positionEntry(p), p.exits);
     }
-    for (const t of plan.log.trades) {
-      const base = {
-        position_id: t.id,
-        run_id: t.runId,
-        symbol: t.symbol,
-        quote: t.quote,
-        side: t.side === 'long' ? 1 : -1,
-      };
-      let n = written(t.id);
-      if (n === 0) {
-        plan.fills.push({
-          ...this.scope(),
-          ...base,
-          kind: 'entry',
-          time: t.entryTime,
-          price: t.entryPrice,
-          quantity: t.quantity,
-          fee: t.fees - t.exits.reduce((sum, e) => sum + e.fee, 0),
-          pnl: 0,
-          reason: 'entry',
-        } as Database['fills']);
-        n = 1;
-      }
-      plan.fillCounts.set(t.id, this.exitFills(plan, base, t.exits, n));
-    }
-  }
-
-  private exitFills(
-    plan: Plan,
-    base: Pick<Database['fills'], 'position_id' | 'run_id' | 'symbol' | 'quote' | 'side'>,
-    exits: PositionRecord['exits'],
-    n: number,
-  ): number {
-    for (const e of exits.slice(n - 1)) plan.fills.push(exitFill({ ...this.scope(), ...base }, e));
-    return Math.max(n, exits.length + 1);
+    for (const t of plan.log.trades) add(t.id, tradeFillBase(this.scope(), t), tradeEntry(t), t.exits);
   }
 
   private empty(plan: Plan): boolean {
@@ -505,26 +452,12 @@ export class StateStore {
     for (const c of COLLECTION_NAMES) {
       const rows = plan.upserts
         .filter((u) => u.collection === c)
-        .map((u) => ({
-          ...scope,
-          id: u.id,
-          current: 1,
-          updated_at: now,
-          data: u.json,
-          ...COLLECTIONS[c](u.record as never),
-        }));
+        .map((u) => workingRow(scope, c, u.id, u.record, u.json, 1, now));
       insertChunked(b, c, rows, upsertOn(['instance', 'book', 'id']));
       // A record that left with a version seen: its final version, no longer current.
       const finals = plan.retired
         .filter((r) => r.collection === c && r.final !== undefined)
-        .map((r) => ({
-          ...scope,
-          id: r.id,
-          current: 0,
-          updated_at: now,
-          data: JSON.stringify(r.final),
-          ...COLLECTIONS[c](r.final as never),
-        }));
+        .map((r) => workingRow(scope, c, r.id, r.final, JSON.stringify(r.final), 0, now));
       insertChunked(b, c, finals, upsertOn(['instance', 'book', 'id']));
       const retired = plan.retired
         .filter((r) => r.collection === c && r.final === undefined)
@@ -579,21 +512,93 @@ function upsertOn(key: string[]) {
     });
 }
 
-/** The fills row of an exit, on a position's columns (scope, position, run, symbol, quote, side). */
-function exitFill(
-  base: Pick<Database['fills'], 'instance' | 'book' | 'position_id' | 'run_id' | 'symbol' | 'quote' | 'side'>,
-  e: PositionRecord['exits'][number],
-): Database['fills'] {
-  return {
-    ...base,
-    kind: 'exit',
-    time: e.time,
-    price: e.price,
-    quantity: e.quantity,
-    fee: e.fee,
-    pnl: e.pnl,
-    reason: e.reason,
-  } as Database['fills'];
+/** The columns a position's fills rows share: scope, position, run, symbol, quote, side. */
+type FillBase = Pick<
+  Database['fills'],
+  'instance' | 'book' | 'position_id' | 'run_id' | 'symbol' | 'quote' | 'side'
+>;
+type EntryFill = Pick<Database['fills'], 'time' | 'price' | 'quantity' | 'fee'>;
+type Scope = { instance: string; book: string };
+
+const positionFillBase = (scope: Scope, p: PositionRecord): FillBase => ({
+  ...scope,
+  position_id: p.id,
+  run_id: p.runId,
+  symbol: p.symbol,
+  quote: p.quote,
+  side: p.side,
+});
+const tradeFillBase = (scope: Scope, t: TradeRecord): FillBase => ({
+  ...scope,
+  position_id: t.id,
+  run_id: t.runId,
+  symbol: t.symbol,
+  quote: t.quote,
+  side: t.side === 'long' ? 1 : -1,
+});
+const positionEntry = (p: PositionRecord): EntryFill => ({
+  time: p.entryTime,
+  price: p.entryPrice,
+  quantity: p.initialQty,
+  fee: p.entryFee,
+});
+/** A trade's entry: its fees less those of its exits. */
+const tradeEntry = (t: TradeRecord): EntryFill => ({
+  time: t.entryTime,
+  price: t.entryPrice,
+  quantity: t.quantity,
+  fee: t.fees - t.exits.reduce((sum, e) => sum + e.fee, 0),
+});
+
+/**
+ * A position's fills rows not written yet, `written` of them being (its entry counts as one): the
+ * entry when none is, then the exits from where they stopped.
+ */
+function fillsFrom(
+  base: FillBase,
+  entry: EntryFill,
+  exits: PositionRecord['exits'],
+  written: number,
+): Database['fills'][] {
+  const rows: Database['fills'][] = [];
+  if (written === 0)
+    rows.push({ ...base, ...entry, kind: 'entry', pnl: 0, reason: 'entry' } as Database['fills']);
+  for (const e of exits.slice(Math.max(written, 1) - 1))
+    rows.push({
+      ...base,
+      kind: 'exit',
+      time: e.time,
+      price: e.price,
+      quantity: e.quantity,
+      fee: e.fee,
+      pnl: e.pnl,
+      reason: e.reason,
+    } as Database['fills']);
+  return rows;
+}
+
+/** A working record's row: its key, whether it is current, its JSON and its query columns. */
+function workingRow(
+  scope: Scope,
+  c: Collection,
+  id: string,
+  record: unknown,
+  json: string,
+  current: 0 | 1,
+  now: number,
+): Record<string, unknown> {
+  return { ...scope, id, current, updated_at: now, data: json, ...COLLECTIONS[c](record as never) };
+}
+
+/** `collection/id` (a key of the committed JSON) back into its parts. */
+function splitKey(key: string): [Collection, string] {
+  const slash = key.indexOf('/');
+  return [key.slice(0, slash) as Collection, key.slice(slash + 1)];
+}
+
+/** One line for a journal failure, in the words of its database. */
+function journalError(conn: JournalDatabase, err: unknown, doing: string): AppError {
+  return conn.dialect === 'sqlite' ? sqliteError(err, conn.where, doing) : postgresError(err, conn.where);
 }
 
 /** Rows per INSERT: well under SQLite's bound-parameter limit. */
@@ -827,14 +832,9 @@ async function importLegacy(
         insertChunked(
           b,
           c,
-          Object.entries(working[c]).map(([id, rec]) => ({
-            ...scope,
-            id,
-            current: 1,
-            updated_at: now,
-            data: JSON.stringify(rec),
-            ...COLLECTIONS[c](rec as never),
-          })),
+          Object.entries(working[c]).map(([id, rec]) =>
+            workingRow(scope, c, id, rec, JSON.stringify(rec), 1, now),
+          ),
         );
       const engine = { ...legacy.engine, recent: recentOf(legacy.trades) };
       const docs: Record<DocumentKey, unknown> = {
@@ -861,46 +861,13 @@ async function importLegacy(
       log.regime = legacy.regime?.history ?? [];
       log.snapshots = snapshots;
       writeLog(b, scope, log);
-      // Fills: the exits of every trade and open position, with their entries.
-      const fills: Record<string, unknown>[] = [];
-      const add = (
-        id: string,
-        runId: string,
-        symbol: string,
-        quote: string,
-        side: number,
-        entry: { time: number; price: number; quantity: number; fee: number },
-        exits: PositionRecord['exits'],
-      ) => {
-        const base = { ...scope, position_id: id, run_id: runId, symbol, quote, side };
-        fills.push({ ...base, kind: 'entry', ...entry, pnl: 0, reason: 'entry' });
-        for (const e of exits) fills.push(exitFill(base, e) as unknown as Record<string, unknown>);
-      };
-      for (const t of legacy.trades)
-        add(
-          t.id,
-          t.runId,
-          t.symbol,
-          t.quote,
-          t.side === 'long' ? 1 : -1,
-          {
-            time: t.entryTime,
-            price: t.entryPrice,
-            quantity: t.quantity,
-            fee: t.fees - t.exits.reduce((s, e) => s + e.fee, 0),
-          },
-          t.exits,
-        );
-      for (const p of Object.values(legacy.positions))
-        add(
-          p.id,
-          p.runId,
-          p.symbol,
-          p.quote,
-          p.side,
-          { time: p.entryTime, price: p.entryPrice, quantity: p.initialQty, fee: p.entryFee },
-          p.exits,
-        );
+      // Fills: the entries and exits of every trade and open position.
+      const fills = [
+        ...legacy.trades.flatMap((t) => fillsFrom(tradeFillBase(scope, t), tradeEntry(t), t.exits, 0)),
+        ...Object.values(legacy.positions).flatMap((p) =>
+          fillsFrom(positionFillBase(scope, p), positionEntry(p), p.exits, 0),
+        ),
+      ] as unknown as Record<string, unknown>[];
       insertChunked(b, 'fills', fills);
       b.add(
         b.db.insertInto('imports').values({
@@ -916,8 +883,7 @@ async function importLegacy(
     return detail;
   } catch (err) {
     // Nothing of it was written; the file stays where it is, to be imported at the next start.
-    const into = `import ${path} into`;
-    throw conn.dialect === 'sqlite' ? sqliteError(err, conn.where, into) : postgresError(err, conn.where);
+    throw journalError(conn, err, `import ${path} into`);
   }
 }
 
