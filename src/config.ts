@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { RISK_HELP, RiskSettings } from './engine/risk.js';
-import { redactor } from './redact.js';
+import { redactor, urlPassword } from './redact.js';
 
 const scrub = redactor();
 import { AppError } from './errors.js';
@@ -852,13 +852,7 @@ export function secretValues(config: Config): string[] {
 
 /** The password of a URL as written and as decoded (none: nothing secret in it). */
 function urlPasswords(url: string): string[] {
-  const rest = url.slice(url.indexOf('://') + 3);
-  const at = rest.lastIndexOf('@');
-  if (at < 0) return [];
-  const userinfo = rest.slice(0, at);
-  const colon = userinfo.indexOf(':');
-  if (colon < 0) return [];
-  const raw = userinfo.slice(colon + 1);
+  const raw = urlPassword(url)?.password ?? '';
   let decoded = raw;
   try {
     decoded = decodeURIComponent(raw);

@@ -41,22 +41,28 @@ export function redactor(secrets: readonly string[] = []): (text: string) => str
 }
 
 /**
+ * A URL's parts around its password: the authority ends at the last `@` (a password may hold an
+ * unencoded @, # or /), and the user is what comes before the first colon. No password: undefined.
+ */
+export function urlPassword(url: string): { before: string; password: string; after: string } | undefined {
+  const scheme = url.indexOf('://');
+  if (scheme < 0) return undefined;
+  const at = url.lastIndexOf('@');
+  const colon = url.indexOf(':', scheme + 3);
+  if (at < 0 || colon < 0 || colon > at) return undefined;
+  return { before: url.slice(0, colon + 1), password: url.slice(colon + 1, at), after: url.slice(at) };
+}
+
+/**
  * A URL fit to show: its password (all between the user's colon and the last `@`, however it is
  * written) and its query string masked; scheme, user, host, port and path kept to say where.
  */
 export function redactUrl(url: string): string {
   const scheme = url.indexOf('://');
   if (scheme < 0) return redactor()(url);
-  let rest = url.slice(scheme + 3);
-  // The authority ends at the last @ (a password may hold an unencoded @, # or /); the user is
-  // what comes before the first colon.
-  const at = rest.lastIndexOf('@');
-  if (at >= 0) {
-    const userinfo = rest.slice(0, at);
-    const colon = userinfo.indexOf(':');
-    if (colon >= 0) rest = `${userinfo.slice(0, colon)}:${REDACTED}@${rest.slice(at + 1)}`;
-  }
-  const query = rest.indexOf('?');
-  if (query >= 0) rest = `${rest.slice(0, query)}?${REDACTED}`;
-  return `${url.slice(0, scheme + 3)}${rest}`;
+  const parts = urlPassword(url);
+  let shown = parts ? `${parts.before}${REDACTED}${parts.after}` : url;
+  const query = shown.indexOf('?', scheme + 3);
+  if (query >= 0) shown = `${shown.slice(0, query)}?${REDACTED}`;
+  return shown;
 }
