@@ -38,7 +38,7 @@ import pg from 'pg';
 import { AppError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import { pgNumbers, postgresError, SQLITE_FILE, sqliteError } from './database.js';
-import { type Dialect, executedMigrations, MIGRATION_TABLE, migrations } from './migrations.js';
+import { type Dialect, executedMigrations, MIGRATION_TABLE, migrations, refuseNewer } from './migrations.js';
 import type { Database } from './schema.js';
 
 export const EXPORT_KINDS = [
@@ -525,14 +525,8 @@ async function checkSchema(reader: JournalReader): Promise<void> {
         : `no journal at ${where} yet; start bosun once with this DATABASE_URL, or point DATABASE_URL at the database that holds its journal`,
     );
   const ran = await executedMigrations(db);
+  refuseNewer(ran, dialect, where, 'upgrade bosun to export it');
   const known = Object.keys(migrations(dialect));
-  const setting = dialect === 'postgres' ? 'DATABASE_URL' : 'DATA_DIR';
-  const newer = ran.filter((name) => !known.includes(name));
-  if (newer.length > 0)
-    throw new AppError(
-      'STORAGE',
-      `the journal at ${where} was written by a newer bosun (it has schema ${newer.at(-1)}; this version knows up to ${known.at(-1)}); upgrade bosun to export it, or point ${setting} at another journal`,
-    );
   const missing = known.filter((name) => !ran.includes(name));
   if (missing.length > 0)
     throw new AppError(

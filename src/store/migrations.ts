@@ -308,13 +308,7 @@ export async function migrate(
   explain: (err: unknown) => string = firstLine,
 ): Promise<string[]> {
   const known = migrations(dialect);
-  const ran = await executedMigrations(db);
-  const unknown = ran.filter((name) => !(name in known));
-  if (unknown.length > 0)
-    throw new AppError(
-      'STORAGE',
-      `the journal at ${where} was written by a newer bosun (it has schema ${unknown.at(-1)}; this version knows up to ${Object.keys(known).at(-1)}); upgrade bosun, or point ${dialect === 'postgres' ? 'DATABASE_URL' : 'DATA_DIR'} at another journal`,
-    );
+  refuseNewer(await executedMigrations(db), dialect, where, 'upgrade bosun');
   const done: string[] = [];
   for (;;) {
     let step: string | undefined;
@@ -380,6 +374,20 @@ export async function inTransaction<D, T>(
       .catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Refuse (one STORAGE line) a journal that ran a migration this version does not know: a newer
+ * bosun wrote it. `upgrade` says what to do, e.g. "upgrade bosun".
+ */
+export function refuseNewer(ran: readonly string[], dialect: Dialect, where: string, upgrade: string): void {
+  const known = Object.keys(migrations(dialect));
+  const newer = ran.filter((name) => !known.includes(name));
+  if (newer.length > 0)
+    throw new AppError(
+      'STORAGE',
+      `the journal at ${where} was written by a newer bosun (it has schema ${newer.at(-1)}; this version knows up to ${known.at(-1)}); ${upgrade}, or point ${dialect === 'postgres' ? 'DATABASE_URL' : 'DATA_DIR'} at another journal`,
+    );
 }
 
 /** Names of the migrations this journal has run (none for a new one). */
