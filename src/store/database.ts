@@ -9,7 +9,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { type CompiledQuery, Kysely, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
+import { type CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type pg from 'pg';
 import type { default as PgDefault } from 'pg';
 import { AppError } from '../errors.js';
@@ -116,7 +116,7 @@ async function connectSqlite(path: string): Promise<JournalDatabase> {
     raw?.close();
     throw whyNotOpened(path) ?? sqliteError(err, path, 'open');
   }
-  const db = new Kysely<Database>({ dialect: new JournalSqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
   const migrated = await migrate(db, 'sqlite', path, sqliteReason).catch(async (err) => {
     await db.destroy();
     throw err instanceof AppError ? err : sqliteError(err, path, 'prepare');
@@ -158,21 +158,6 @@ function whyNotOpened(path: string): AppError | undefined {
     return undefined;
   } catch (err) {
     return storageError(err, path, options, 'open the journal');
-  }
-}
-
-/**
- * SQLite with transactional DDL, which it has: Kysely's adapter says it has not, so its migrator
- * would run a migration's statements one by one, and a migration cut short (a full disk, a kill)
- * would leave half a schema that no later start can get past.
- */
-class JournalSqliteDialect extends SqliteDialect {
-  override createAdapter() {
-    return new (class extends SqliteAdapter {
-      override get supportsTransactionalDdl() {
-        return true;
-      }
-    })();
   }
 }
 
