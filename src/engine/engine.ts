@@ -269,11 +269,7 @@ export class Engine implements FeedHandler {
     if (bad.length === 0) return;
     const taken = bad.map((key) => `${key}=${JSON.stringify(stored[key])}`);
     await this.o.store.update((st) => {
-      noteSettings(
-        st,
-        'bosun',
-        bad.map((key) => ({ key: `risk:${key}`, old: stored[key], new: this.o.settings.risk[key] ?? null })),
-      );
+      noteSettings(st, 'bosun', editsOf('risk', bad, stored, this.o.settings.risk));
       for (const key of bad) delete st.settings.risk[key];
     });
     this.o.logger.warn(
