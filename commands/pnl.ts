@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineCommand } from '../src/chat/command.js';
-import { money, percent } from '../src/chat/notices.js';
+import { pct } from '../src/backtest/summary.js';
+import { money } from '../src/chat/notices.js';
 import { bold, reply } from '../src/chat/reply.js';
 import { localStamp, startOfPeriod } from '../src/engine/clock.js';
 import { winRate } from '../src/engine/report.js';
@@ -29,7 +30,7 @@ export default defineCommand({
         money(p.windowRealized),
         String(p.windowTrades),
         rate,
-        percent(p.initial ? p.windowPnl / p.initial : 0),
+        pct(p.initial ? p.windowPnl / p.initial : 0),
       ];
     });
     const since = period === 'all' ? 'since the start' : `since ${localStamp(from, tz)} ${tz}`;

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { defineCommand } from '../src/chat/command.js';
 import { localStamp } from '../src/engine/clock.js';
-import { money, percent, price, qty } from '../src/chat/notices.js';
+import { pct } from '../src/backtest/summary.js';
+import { money, price, qty } from '../src/chat/notices.js';
 import { bold, reply } from '../src/chat/reply.js';
 
 export default defineCommand({
@@ -30,7 +31,7 @@ export default defineCommand({
           price(t.entryPrice),
           price(t.exitPrice),
           money(t.pnl),
-          percent(t.returnPct),
+          pct(t.returnPct),
           t.exitReason,
         ]),
         { header: ['Id', 'Closed', 'Symbol', 'Side', 'Qty', 'Entry', 'Exit', 'PnL', 'Return', 'Why'] },

@@ -29,7 +29,7 @@ export function candleInfo(r: BacktestResult, source: string, symbol?: string): 
 }
 
 /** A signed percentage, `+12.34%`. */
-export const pct = (v: number) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)}%`;
+export const pct = (v: number, digits = 2) => `${v >= 0 ? '+' : ''}${(v * 100).toFixed(digits)}%`;
 const money = (v: number) =>
   v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 /** A ratio to two decimals, `n/a` when undefined. */

@@ -3,6 +3,7 @@
  * the number formats the trading commands share. The engine never formats; commands and the notifier
  * call these.
  */
+import { pct } from '../backtest/summary.js';
 import { chartStyle, performanceChart } from '../charts/index.js';
 import { localStamp } from '../engine/clock.js';
 import type { EngineEvent } from '../engine/engine.js';
@@ -12,6 +13,7 @@ import type { PositionRecord, RunRecord, SignalRecord, TradeRecord } from '../st
 import type { ScanResult } from '../engine/market-watch.js';
 import { toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { baseOf, quoteOf } from '../market/symbol.js';
 import { bold, code, italic, type ReplyBuilder, reply } from './reply.js';
 import type { Services } from './services.js';
 
@@ -36,13 +38,6 @@ export function money(v: number): string {
   return `${v < 0 ? '-' : '+'}${s}`;
 }
 
-export function percent(v: number, digits = 2): string {
-  return `${v >= 0 ? '+' : ''}${(v * 100).toFixed(digits)}%`;
-}
-
-const base = (symbol: string) => symbol.split('/')[0] ?? symbol;
-const quote = (symbol: string) => (symbol.split('/')[1] ?? '').split(':')[0] ?? '';
-
 const STATUS_LINE: Record<SignalRecord['status'], string> = {
   pending: 'Waiting for approval',
   approved: 'Approved',
@@ -62,7 +57,7 @@ export function signalReply(sig: SignalRecord, tz: string, withButtons: boolean)
     code(sig.symbol),
     ` ${sig.timeframe} · ${sig.strategy} (${sig.runId})`,
   );
-  const stopPct = sig.stop !== null ? ` (${percent((sig.stop - sig.price) / sig.price)})` : '';
+  const stopPct = sig.stop !== null ? ` (${pct((sig.stop - sig.price) / sig.price)})` : '';
   const rows: string[][] = [
     ['Entry', `~${price(sig.price)}`],
     ['Stop', `${price(sig.stop)}${stopPct}`],
@@ -71,9 +66,9 @@ export function signalReply(sig: SignalRecord, tz: string, withButtons: boolean)
   if (sig.quantity > 0) {
     rows.push([
       'Size',
-      `${qty(sig.quantity)} ${base(sig.symbol)} (${price(sig.quantity * sig.price)} ${quote(sig.symbol)})`,
+      `${qty(sig.quantity)} ${baseOf(sig.symbol)} (${price(sig.quantity * sig.price)} ${quoteOf(sig.symbol)})`,
     ]);
-    rows.push(['Risk', sig.risk > 0 ? `${money(sig.risk).slice(1)} ${quote(sig.symbol)}` : 'no stop']);
+    rows.push(['Risk', sig.risk > 0 ? `${money(sig.risk).slice(1)} ${quoteOf(sig.symbol)}` : 'no stop']);
     rows.push(['R:R', sig.rewardRisk !== null ? sig.rewardRisk.toFixed(2) : 'n/a (no target)']);
   }
   r.table(rows, { align: ['left', 'left'] });
@@ -130,7 +125,7 @@ export function positionLine(p: PositionRecord): string {
 }
 
 export function tradeLine(t: TradeRecord): string {
-  return `${t.id} ${t.side} ${qty(t.quantity)} ${t.symbol} ${price(t.entryPrice)} -> ${price(t.exitPrice)}: ${money(t.pnl)} ${t.quote} (${percent(t.returnPct)}, ${t.exitReason})`;
+  return `${t.id} ${t.side} ${qty(t.quantity)} ${t.symbol} ${price(t.entryPrice)} -> ${price(t.exitPrice)}: ${money(t.pnl)} ${t.quote} (${pct(t.returnPct)}, ${t.exitReason})`;
 }
 
 export function openRows(open: readonly OpenPositionView[]): string[][] {
@@ -161,7 +156,7 @@ export function reportReply(rep: PerformanceReport, title: string, tz: string): 
         ['  realised', `${money(rep.windowRealized)} ${rep.quote}`],
         [
           'PnL since start',
-          `${money(rep.cumulativePnl)} ${rep.quote} (${percent(rep.initial > 0 ? rep.cumulativePnl / rep.initial : 0)})`,
+          `${money(rep.cumulativePnl)} ${rep.quote} (${pct(rep.initial > 0 ? rep.cumulativePnl / rep.initial : 0)})`,
         ],
         ['Equity', `${price(rep.equity)} ${rep.quote} (cash ${price(rep.cash)})`],
         ['Trades in period', String(rep.windowTrades)],
@@ -229,7 +224,7 @@ export function eventReply(e: EngineEvent, tz: string): ReplyBuilder | undefined
       );
       if (e.trade)
         line.line(
-          `Position closed: ${money(e.trade.pnl)} ${e.trade.quote} (${percent(e.trade.returnPct)}) over ${e.trade.bars} bar(s).`,
+          `Position closed: ${money(e.trade.pnl)} ${e.trade.quote} (${pct(e.trade.returnPct)}) over ${e.trade.bars} bar(s).`,
         );
       return line;
     }

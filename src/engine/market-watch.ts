@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import { type MarketData, noMarketData } from '../market/provider.js';
 import { bucketStart } from '../market/resample.js';
 import { isoTime, timeframeMs } from '../market/timeframe.js';
+import { quoteOf } from '../market/symbol.js';
 import type { Candles } from '../market/types.js';
 import type { SnapshotRecord, StateStore } from '../store/state.js';
 import { editsOf, noteSettings } from './settings-history.js';
@@ -224,7 +225,7 @@ export class MarketWatch {
     // The bundled samples' markets, filtered only by quote and deny list (no tickers to judge).
     const pairs = this.o.market
       .sampleSymbols()
-      .filter((symbol) => f.quotes.includes(symbol.split('/')[1]!) && !f.deny.includes(symbol))
+      .filter((symbol) => f.quotes.includes(quoteOf(symbol)) && !f.deny.includes(symbol))
       .map((symbol) => ({ symbol, quoteVolume: 0, spread: 0, volatility: 0, last: 0 }));
     this.pairs = { pairs, dropped: [], at: now };
     this.source = 'bundled samples (no exchange: tickers not checked)';

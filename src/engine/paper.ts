@@ -19,6 +19,7 @@ import {
   type Side,
 } from '../backtest/fills.js';
 import { toTrade } from '../backtest/simulate.js';
+import { quoteOf } from '../market/symbol.js';
 import type { ExitRules } from '../strategy/define.js';
 import {
   noteClosed,
@@ -27,11 +28,6 @@ import {
   type State,
   type TradeRecord,
 } from '../store/state.js';
-
-/** `BTC/USDT` -> `USDT` (and `BTC/USDT:USDT` -> `USDT`). */
-export function quoteOf(symbol: string): string {
-  return (symbol.split('/')[1] ?? symbol).split(':')[0]!;
-}
 
 const num = (v: number): number | null | 'inf' => (Number.isNaN(v) ? null : v === Infinity ? 'inf' : v);
 const unnum = (v: number | null | 'inf'): number => (v === null ? Number.NaN : v === 'inf' ? Infinity : v);

@@ -47,7 +47,8 @@ import {
   type TradeRecord,
 } from '../../store/state.js';
 import type { EngineEvent } from '../engine.js';
-import { closeRecord, type EntryOrder, type EntryResult, fromRecord, quoteOf, toRecord } from '../paper.js';
+import { baseOf, quoteOf } from '../../market/symbol.js';
+import { closeRecord, type EntryOrder, type EntryResult, fromRecord, toRecord } from '../paper.js';
 import { ExchangeClient, type SubmitOutcome } from './client.js';
 
 export interface BrokerHost {
@@ -77,7 +78,6 @@ const FINAL = new Set<OrderRecord['status']>(['filled', 'cancelled', 'rejected']
 /** Final orders kept in memory (all of them are in the journal). */
 const MAX_FINAL_ORDERS = 200;
 const clone = <T>(v: T): T => structuredClone(v);
-const baseOf = (symbol: string) => symbol.split('/')[0]!;
 /** How many orders of a kind a position has had (numbers its client ids: `_x1`, `_s2`). */
 const ordersOf = (s: State, positionId: string, purpose: OrderRecord['purpose']) =>
   Object.values(s.orders).filter((o) => o.positionId === positionId && o.purpose === purpose).length;
