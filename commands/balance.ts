@@ -15,7 +15,7 @@ export default defineCommand({
       const start = engine.initialBalance(q);
       return [q, price(a.cash), price(a.equity - a.cash), price(a.equity), money(a.equity - start)];
     });
-    const live = engine.broker.kind === 'live';
+    const live = ctx.services.trading.mode === 'live';
     return reply()
       .line(
         bold(live ? 'LIVE balances' : 'Paper balances'),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { chatKey, defineCommand } from '../src/chat/command.js';
 import { reply } from '../src/chat/reply.js';
-import { NOTICE_CATEGORIES } from '../src/engine/engine.js';
+import { NOTICE_CATEGORIES } from '../src/chat/categories.js';
 import { badInput } from '../src/errors.js';
 
 /** `signals,fills` -> the categories, checked. */

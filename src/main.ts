@@ -20,7 +20,8 @@ import { type Config, loadConfig, secretValues } from './config.js';
 import { toAppError } from './errors.js';
 import { Notifier } from './chat/notifier.js';
 import { tokenize } from './chat/args.js';
-import { Engine, type EngineOptions, engineSettings, type RunSpec } from './engine/engine.js';
+import { engineSettings, type RegimeGate, type RunSpec } from './engine/context.js';
+import { Engine } from './engine/engine.js';
 import { MarketWatch } from './engine/market-watch.js';
 import type { Feed, ReplayFeed } from './engine/feed.js';
 import { regimeClock, watchSchedule } from './engine/watch-schedule.js';
@@ -198,9 +199,8 @@ async function assemble(
     // A replay's regime is read from the replay's own candles.
     ...(feed.kind === 'replay' ? { replay: feed as ReplayFeed } : {}),
   });
-  const clocked = (f: Feed): Feed =>
-    regimeClock(f, watch, (): Engine => trading.engine, logger.child({ module: 'watch' }));
-  const regimeGate: EngineOptions['regimeGate'] = (side, confidence) => watch.gate(side, confidence);
+  const clocked = (f: Feed): Feed => regimeClock(f, watch, logger.child({ module: 'watch' }));
+  const regimeGate: RegimeGate = (side, confidence) => watch.gate(side, confidence);
   const paper = new Engine({
     store,
     feed: clocked(feed),

@@ -6,14 +6,14 @@
 import { pct } from '../backtest/summary.js';
 import { chartStyle, performanceChart } from '../charts/index.js';
 import { localStamp } from '../engine/clock.js';
-import type { EngineEvent } from '../engine/engine.js';
-import { currentStop } from '../engine/paper.js';
+import { currentStop } from '../engine/positions.js';
 import { type OpenPositionView, type PerformanceReport, winRate } from '../engine/report.js';
 import type { PositionRecord, RunRecord, SignalRecord, TradeRecord } from '../store/state.js';
 import type { ScanResult } from '../engine/market-watch.js';
 import { toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { baseOf, quoteOf } from '../market/symbol.js';
+import type { BotEvent } from './categories.js';
 import { bold, code, italic, type ReplyBuilder, reply } from './reply.js';
 import type { Services } from './services.js';
 
@@ -197,7 +197,7 @@ export async function reportWithChart(
 }
 
 /** The words for an engine event (reports and signals have their own builders). */
-export function eventReply(e: EngineEvent, tz: string): ReplyBuilder | undefined {
+export function eventReply(e: BotEvent, tz: string): ReplyBuilder | undefined {
   switch (e.type) {
     case 'signal':
       return signalReply(e.signal, tz, true);
@@ -298,7 +298,7 @@ export function scanReply(result: ScanResult, top: number, tz: string): ReplyBui
 const ORDER_WORDS: Record<string, string> = { entry: 'entry', exit: 'exit', stop: 'stop-loss' };
 
 /** One line about a live order: what it is and what happened to it. */
-function orderText(e: Extract<EngineEvent, { type: 'order' }>): string {
+function orderText(e: Extract<BotEvent, { type: 'order' }>): string {
   const o = e.order;
   const what = `${ORDER_WORDS[o.purpose]} order ${o.id} (${o.side} ${qty(o.amount)} ${o.symbol} ${o.type}${o.stopPrice !== undefined ? ` at ${price(o.stopPrice)}` : o.price !== undefined ? ` at ${price(o.price)}` : ''})`;
   switch (e.what) {

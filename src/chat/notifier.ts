@@ -15,11 +15,12 @@
  * Messages are built when their turn comes, from the state then: a queued signal shows its
  * decision, and a report's chart is drawn only for the report that goes.
  */
-import { categoryOf, type Engine, type EngineEvent } from '../engine/engine.js';
 import { toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { SignalRecord } from '../store/state.js';
+import type { SignalRecord, StateStore } from '../store/state.js';
 import type { ChatAdapter } from './adapter.js';
+import { type BotEvent, categoryOf } from './categories.js';
+import { ChatState } from './chat-state.js';
 import type { Platform } from './command.js';
 import { eventReply, reportWithChart, signalReply } from './notices.js';
 import { italic, PLAIN_TEXT, renderMessages, type ReplyBuilder } from './reply.js';
@@ -27,8 +28,8 @@ import type { Services } from './services.js';
 
 /** Where engine events come from: the engine trading now (paper or live) and its events. */
 export interface EngineSource {
-  readonly engine: Engine;
-  on(listener: (e: EngineEvent) => void): () => void;
+  readonly engine: { readonly store: StateStore };
+  on(listener: (e: BotEvent) => void): () => void;
 }
 
 /** The most notices one chat's outbox holds unsent. */
@@ -56,34 +57,40 @@ interface Outbox {
  * Events whose notices lose their point once their run has stopped. (A decision still edits the
  * copies of its signal already sent, so none keeps buttons; only its line to other chats goes.)
  */
-const RUN_BOUND = new Set<EngineEvent['type']>(['signal', 'entry-skipped']);
+const RUN_BOUND = new Set<BotEvent['type']>(['signal', 'entry-skipped']);
 /** Events that may be dropped before others when a chat cannot keep up. */
-const MINOR = new Set<EngineEvent['type']>(['signal', 'decided', 'report', 'scan', 'regime', 'feed']);
+const MINOR = new Set<BotEvent['type']>(['signal', 'decided', 'report', 'scan', 'regime', 'feed']);
 
 export class Notifier {
   private readonly outboxes = new Map<string, Outbox>();
-  private off: (() => void) | undefined;
+  private offs: Array<() => void> = [];
+  private readonly chat: ChatState;
 
   constructor(
     private readonly source: EngineSource,
     private readonly services: Services,
     private readonly adapters: () => readonly ChatAdapter[],
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.chat = new ChatState(() => source.engine.store);
+  }
 
+  /** Listen to the engine trading now and to the market watch (scans, regime changes). */
   start(): void {
-    this.off = this.source.on((e) => {
+    const listener = (e: BotEvent) => {
       try {
         this.handle(e);
       } catch (err) {
         this.logger.error({ err: toAppError(err).message, event: e.type }, 'notification failed');
       }
-    });
+    };
+    this.offs = [this.source.on(listener), this.services.watch.on(listener)];
   }
 
   /** Take no more events, and drop what is still unsent (saying how much in the log). */
   stop(): void {
-    this.off?.();
+    for (const off of this.offs) off();
+    this.offs = [];
     let unsent = 0;
     for (const box of this.outboxes.values()) {
       unsent += box.notices.length;
@@ -121,14 +128,14 @@ export class Notifier {
   }
 
   /** `platform:chatId` of the chats that take this category. */
-  private audience(e: EngineEvent): string[] {
+  private audience(e: BotEvent): string[] {
     const category = categoryOf(e);
     return Object.entries(this.services.store.data.subscriptions)
       .filter(([, sub]) => !sub.muted.includes(category))
       .map(([key]) => key);
   }
 
-  private handle(e: EngineEvent): void {
+  private handle(e: BotEvent): void {
     if (e.type === 'run' && e.what === 'stopped') this.dropRun(e.run.id);
     const runId = runOf(e);
     const base = {
@@ -180,7 +187,7 @@ export class Notifier {
               withSkipped(signalReply(sig, this.tz(), pending), skipped),
               categoryOf(e),
             );
-            if (pending && ref !== undefined) await this.source.engine.noteMessages(id, [{ chat: c, ref }]);
+            if (pending && ref !== undefined) await this.chat.noteMessages(id, [{ chat: c, ref }]);
           },
         });
       } else {
@@ -202,11 +209,11 @@ export class Notifier {
 
   /** The signal as it stands now (decided, filled...), or as the event had it. */
   private signal(id: string, fallback: SignalRecord): SignalRecord {
-    return this.source.engine.state.signals[id] ?? fallback;
+    return this.chat.signal(id) ?? fallback;
   }
 
   private stopped(runId: string): boolean {
-    return this.source.engine.state.runs[runId]?.state === 'stopped';
+    return this.chat.runStopped(runId);
   }
 
   private queued(chat: string, key: string): boolean {
@@ -273,9 +280,7 @@ export class Notifier {
   private async keep(chat: string, category: string, r: ReplyBuilder): Promise<void> {
     const text = renderMessages(r.blocks, PLAIN_TEXT).join('\n');
     try {
-      await this.source.engine.store.update((s) => {
-        s.log.notifications.push({ time: Date.now(), chat, category, text });
-      });
+      await this.chat.noteSent(chat, category, text);
     } catch (err) {
       this.logger.warn({ chat, err: toAppError(err).message }, 'a sent notification was not journaled');
     }
@@ -294,7 +299,7 @@ export class Notifier {
 }
 
 /** The run an event is about, if any. */
-function runOf(e: EngineEvent): string | undefined {
+function runOf(e: BotEvent): string | undefined {
   switch (e.type) {
     case 'signal':
     case 'decided':

@@ -33,6 +33,7 @@ import {
   regimeGate,
 } from './regime.js';
 import { configuredProviders, readProviders, type RegimeProvider } from './regime-providers.js';
+import { Emitter } from './events.js';
 import type { ReplayFeed } from './feed.js';
 
 export interface ScanRow {
@@ -58,6 +59,10 @@ export interface ScanResult {
 }
 
 export type Snapshot = SnapshotRecord;
+
+/** What the market watch tells its listeners: a scheduled scan's top markets, a change of regime. */
+export type WatchEvent =
+  { type: 'scan'; result: ScanResult; top: number } | { type: 'regime'; change: RegimeChange };
 
 const SCAN_BARS = 300;
 const SNAPSHOT_CANDLES = 50;
@@ -127,11 +132,25 @@ export class MarketWatch {
   private unknown: string | undefined;
   private queue: Promise<void> = Promise.resolve();
   private readonly providers: RegimeProvider[];
+  private readonly events: Emitter<WatchEvent>;
 
   constructor(private readonly o: MarketWatchOptions) {
     const saved = o.store.data.regime;
     this.tracker = new RegimeTracker(o.config.regime.minDwell, 50, saved);
     this.providers = o.providers ?? configuredProviders(o.config.regime);
+    this.events = new Emitter((err, e) =>
+      o.logger.error({ err: toAppError(err).message, event: e.type }, 'a market-watch listener failed'),
+    );
+  }
+
+  /** Scans and regime changes, as the schedule announces them (the notifier listens). */
+  on(listener: (e: WatchEvent) => void): () => void {
+    return this.events.on(listener);
+  }
+
+  /** Announce a scan or a regime change (already stored) to the listeners. */
+  announce(e: WatchEvent): void {
+    this.events.emit([e]);
   }
 
   // --- the pairlist ---

@@ -7,126 +7,70 @@
 import {
   applyBar,
   closeAtMarket,
-  effectiveStop,
   entryCash,
   type ExitFill,
-  type ExitReason,
   exitCash,
   type FillCosts,
   openPosition,
-  type Position,
   planEntry,
-  type Side,
 } from '../backtest/fills.js';
-import { toTrade } from '../backtest/simulate.js';
 import { quoteOf } from '../market/symbol.js';
-import type { ExitRules } from '../strategy/define.js';
-import {
-  noteClosed,
-  type OrderRecord,
-  type PositionRecord,
-  type State,
-  type TradeRecord,
-} from '../store/state.js';
+import type { PositionRecord, State } from '../store/state.js';
+import type { BarResult, Broker, CloseResult, EntryOrder, EntryResult, ExitOrder } from './broker.js';
+import { closeRecord, fromRecord, syncRecord, toRecord } from './positions.js';
 
-const num = (v: number): number | null | 'inf' => (Number.isNaN(v) ? null : v === Infinity ? 'inf' : v);
-const unnum = (v: number | null | 'inf'): number => (v === null ? Number.NaN : v === 'inf' ? Infinity : v);
+export class PaperBroker implements Broker {
+  readonly closesAtGivenPrice = true;
 
-export function toRecord(
-  p: Position,
-  meta: { id: string; runId: string; signalId: string; symbol: string; mark: number },
-): PositionRecord {
-  return {
-    ...meta,
-    quote: quoteOf(meta.symbol),
-    side: p.side,
-    entryIndex: p.entryIndex,
-    entryTime: p.entryTime,
-    entryPrice: p.entryPrice,
-    initialQty: p.initialQty,
-    qty: p.qty,
-    entryFee: p.entryFee,
-    stop: num(p.stop),
-    targetPrices: [...p.targetPrices],
-    targetQty: [...p.targetQty].map(num),
-    nextTarget: p.nextTarget,
-    trailActivation: num(p.trailActivation),
-    trailOffset: p.trailOffset,
-    best: p.best,
-    trailStop: num(p.trailStop),
-    barsHeld: p.barsHeld,
-    exits: p.exits.map((e) => ({ ...e })),
-  };
-}
-
-export function fromRecord(r: PositionRecord): Position {
-  return {
-    side: r.side as Side,
-    entryIndex: r.entryIndex,
-    entryTime: r.entryTime,
-    entryPrice: r.entryPrice,
-    initialQty: r.initialQty,
-    qty: r.qty,
-    entryFee: r.entryFee,
-    stop: unnum(r.stop),
-    targetPrices: Float64Array.from(r.targetPrices),
-    targetQty: Float64Array.from(r.targetQty.map(unnum)),
-    nextTarget: r.nextTarget,
-    trailActivation: unnum(r.trailActivation),
-    trailOffset: r.trailOffset,
-    best: r.best,
-    trailStop: unnum(r.trailStop),
-    barsHeld: r.barsHeld,
-    exits: r.exits.map((e) => ({ ...e, reason: e.reason as ExitReason })),
-  };
-}
-
-/** The stop in force now, as the fill model applies it: the tighter of the fixed and trailing stops (NaN: none). */
-export function currentStop(r: PositionRecord): number {
-  return effectiveStop({ side: r.side as Side, stop: unnum(r.stop), trailStop: unnum(r.trailStop) });
-}
-
-/** Write a live Position back into its record (after a bar or a partial exit). */
-function sync(rec: PositionRecord, p: Position): void {
-  Object.assign(rec, toRecord(p, rec), { mark: rec.mark });
-}
-
-export interface EntryOrder {
-  positionId: string;
-  runId: string;
-  signalId: string;
-  symbol: string;
-  side: Side;
-  time: number;
-  /** Reference price: the next candle's open, or the latest price for a decision between candles. */
-  price: number;
-  rules: ExitRules;
-  costs: FillCosts;
-  /** Absolute stop and target from the signal (NaN: none). */
-  signalStop: number;
-  signalTarget: number;
-  /** Quantity for a fill price and stop (the risk manager's answer), 0 to skip. */
-  size(price: number, stop: number): { quantity: number } | { refused: string };
-}
-
-/** Paper fills at once (`position`); live records an order (`ordered`); or the entry is refused. */
-export type EntryResult = { position: PositionRecord } | { ordered: OrderRecord } | { refused: string };
-
-export class PaperBroker {
-  readonly kind = 'paper' as const;
-
+  /** `balances`: the starting paper cash per quote currency. */
   constructor(private readonly balances: Readonly<Record<string, number>>) {}
 
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  flush(): void {}
+
+  /** Paper orders fill at once: none is ever left working. */
+  cancelWorking(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  idle(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  reconcile(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  quotes(): string[] {
+    return Object.keys(this.balances);
+  }
+
+  initialBalance(_s: Readonly<State>, quote: string): number {
+    return this.balances[quote] ?? 0;
+  }
+
   /** Paper cash of a quote currency, starting from the configured balance. */
-  cash(s: State, quote: string): number {
+  cash(s: Readonly<State>, quote: string): number {
     return s.balances[quote] ?? this.balances[quote] ?? 0;
+  }
+
+  busy(): boolean {
+    return false;
   }
 
   enter(s: State, o: EntryOrder): EntryResult {
     const plan = planEntry(o.side, o.price, o.rules, o.costs, o.signalStop);
-    if (!plan.valid) return { refused: `the price ${plan.price} is already beyond the stop ${plan.stop}` };
+    if (!plan.valid)
+      return { kind: 'refused', reason: `the price ${plan.price} is already beyond the stop ${plan.stop}` };
     const sized = o.size(plan.price, plan.stop);
-    if ('refused' in sized) return sized;
+    if ('refused' in sized) return { kind: 'refused', reason: sized.refused };
     const p = openPosition({
       side: o.side,
       index: 0,
@@ -148,65 +92,33 @@ export class PaperBroker {
       mark: p.entryPrice,
     });
     s.positions[rec.id] = rec;
-    return { position: rec };
+    return { kind: 'filled', position: rec };
   }
 
-  /**
-   * One candle against an open position: gaps, stop before targets, trailing stop, then the mark at
-   * the close. Returns the exit fills, and the trade when the position closed.
-   */
   applyCandle(
     s: State,
     rec: PositionRecord,
     c: { time: number; open: number; high: number; low: number; close: number },
     costs: FillCosts,
-  ): { fills: ExitFill[]; trade?: TradeRecord } {
+  ): BarResult {
     const p = fromRecord(rec);
     const fills: ExitFill[] = [];
     const closed = applyBar(p, c.time, c.open, c.high, c.low, costs, (f) => {
       fills.push(f);
       s.balances[rec.quote] = this.cash(s, rec.quote) + exitCash(p.side, f);
     });
-    if (closed) return { fills, trade: this.finish(s, rec, p) };
+    if (closed) return { fills, trade: closeRecord(s, rec, p) };
     p.barsHeld++;
-    sync(rec, p);
+    syncRecord(rec, p);
     rec.mark = c.close;
     return { fills };
   }
 
-  /** Close what is left at a market price (slipped): a signal exit, a time exit, a person's /close. */
-  close(
-    s: State,
-    rec: PositionRecord,
-    time: number,
-    price: number,
-    reason: ExitReason,
-    costs: FillCosts,
-  ): { fill: ExitFill; trade: TradeRecord } {
+  /** Close what is left at the given market price (slipped). */
+  close(s: State, rec: PositionRecord, x: ExitOrder): CloseResult {
     const p = fromRecord(rec);
-    const fill = closeAtMarket(p, time, price, reason, costs);
+    const fill = closeAtMarket(p, x.time, x.price, x.reason, x.costs);
     s.balances[rec.quote] = this.cash(s, rec.quote) + exitCash(p.side, fill);
-    return { fill, trade: this.finish(s, rec, p) };
+    return { kind: 'filled', fill, trade: closeRecord(s, rec, p) };
   }
-
-  private finish(s: State, rec: PositionRecord, p: Position): TradeRecord {
-    return closeRecord(s, rec, p);
-  }
-}
-
-/** A position that has nothing left: out of the open positions, into the trades (paper and live). */
-export function closeRecord(s: State, rec: PositionRecord, p: Position): TradeRecord {
-  delete s.positions[rec.id];
-  const t = toTrade(p);
-  const trade: TradeRecord = {
-    ...t,
-    exits: t.exits.map((e) => ({ ...e })),
-    id: rec.id,
-    runId: rec.runId,
-    symbol: rec.symbol,
-    quote: rec.quote,
-  };
-  s.log.trades.push(trade);
-  noteClosed((s.engine.recent ??= { lastLoss: {}, closedPnls: {} }), trade);
-  return trade;
 }

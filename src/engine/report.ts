@@ -7,7 +7,7 @@ import type { DailyPerformance } from '../charts/performance-chart.js';
 import type { Journal } from '../store/journal.js';
 import type { State } from '../store/state.js';
 import { startOfDay } from './clock.js';
-import { currentStop } from './paper.js';
+import { currentStop } from './positions.js';
 
 export interface OpenPositionView {
   id: string;

@@ -14,7 +14,9 @@ import type { Logger } from '../logger.js';
 import { getExchange } from '../market/download.js';
 import { StateStore, storeOptions } from '../store/state.js';
 import { noteSettings } from './settings-history.js';
-import { Engine, type EngineEvent, type EngineOptions, engineSettings } from './engine.js';
+import { engineSettings, type RegimeGate } from './context.js';
+import { Engine } from './engine.js';
+import type { EngineEvent } from './events.js';
 import type { Feed } from './feed.js';
 
 export interface TradingOptions {
@@ -24,7 +26,7 @@ export interface TradingOptions {
   /** The exchange feed for the live engine (created on demand). */
   liveFeed: () => Promise<Feed>;
   /** The market regime's gate, for the live engine as for paper. */
-  regimeGate?: EngineOptions['regimeGate'];
+  regimeGate?: RegimeGate;
 }
 
 export class Trading {
@@ -43,7 +45,7 @@ export class Trading {
   }
 
   get mode(): 'paper' | 'live' {
-    return this.current.broker.kind;
+    return this.current === this.o.paper ? 'paper' : 'live';
   }
 
   /** Events of whichever engine trades now. */
@@ -198,7 +200,7 @@ export class Trading {
       logger,
       scheduleReports: true,
       source: c.exchange.id,
-      live: new LiveBroker({ exchange, settings: c.live, logger, quotes: Object.keys(c.paper.balance) }),
+      broker: new LiveBroker({ exchange, settings: c.live, logger, quotes: Object.keys(c.paper.balance) }),
       ...(this.o.regimeGate ? { regimeGate: this.o.regimeGate } : {}),
     });
   }

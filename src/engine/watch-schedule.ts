@@ -9,9 +9,14 @@ import { toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { timeframeMs } from '../market/timeframe.js';
 import type { Candle } from '../market/types.js';
-import type { Engine } from './engine.js';
 import type { Feed, FeedHandler } from './feed.js';
 import type { MarketWatch } from './market-watch.js';
+
+/** What the schedule needs of the engine trading now: its clock, and whether its feed is a replay's. */
+export interface EngineClock {
+  now(): number;
+  readonly feed: Pick<Feed, 'accelerated'>;
+}
 
 /** How often a live feed retries a regime that could not be measured (wall clock). */
 export const REGIME_RETRY_MS = 60_000;
@@ -93,20 +98,15 @@ export class ClockedFeed implements Feed {
 
 /**
  * Wrap an engine's feed so the regime is measured on its clock, and each change announced (after
- * it is stored) by the engine trading now.
+ * it is stored) by the market watch.
  */
-export function regimeClock(
-  feed: Feed,
-  watch: MarketWatch,
-  engine: () => Engine,
-  logger: Logger,
-): ClockedFeed {
+export function regimeClock(feed: Feed, watch: MarketWatch, logger: Logger): ClockedFeed {
   return new ClockedFeed(feed, async (now) => {
     const change = await watch.clock(now).catch((err: unknown) => {
       logger.debug({ error: toAppError(err).message }, 'regime not measured');
       return undefined;
     });
-    if (change) engine().announce([{ type: 'regime', change }]);
+    if (change) watch.announce({ type: 'regime', change });
   });
 }
 
@@ -119,7 +119,7 @@ export function regimeClock(
  */
 export function watchSchedule(
   watch: MarketWatch,
-  engine: () => Engine,
+  engine: () => EngineClock,
   config: Readonly<Config>,
   logger: Logger,
   retryMs = REGIME_RETRY_MS,
@@ -140,7 +140,7 @@ export function watchSchedule(
         (change) => {
           if (failing) logger.info('regime measured again');
           failing = false;
-          if (change) e.announce([{ type: 'regime', change }]);
+          if (change) watch.announce({ type: 'regime', change });
         },
         (err: unknown) => {
           // Said once per outage; the reason is in /regime and in each refused entry.
@@ -160,7 +160,7 @@ export function watchSchedule(
     const top = config.scanner.top;
     timers.push(
       setInterval(
-        safely('scan', async () => engine().announce([{ type: 'scan', result: await watch.scan(), top }])),
+        safely('scan', async () => watch.announce({ type: 'scan', result: await watch.scan(), top })),
         config.scanner.interval,
       ),
     );

@@ -198,6 +198,19 @@ export const OrderRecord = z.object({
   runId: z.string(),
   signalId: z.string().optional(),
   /**
+   * An entry's exit rules (its strategy's, with the default stop): they travel with the order, so the
+   * fill becomes a position with them whenever it comes, after a restart too. Absent on orders
+   * recorded before the field existed: such a fill keeps the signal's own stop and target only.
+   */
+  rules: z
+    .object({
+      stopLoss: z.number().optional(),
+      takeProfit: z.array(z.object({ at: z.number(), close: z.number() })).optional(),
+      trailing: z.object({ activation: z.number(), offset: z.number() }).optional(),
+      maxBars: z.number().optional(),
+    })
+    .optional(),
+  /**
    * `new`: recorded, not known to have reached the exchange; `open`: working there; `unknown`: sent,
    * outcome not learned yet (reconciliation looks it up by client id); the rest are final.
    */

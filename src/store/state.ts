@@ -898,6 +898,20 @@ export function recentOf(trades: readonly TradeRecord[]): NonNullable<EngineReco
 export const RECENT_PNLS = 200;
 
 /** Remember a closed trade for the risk manager (cooldown after a loss, recent PnLs). */
+/**
+ * Book a closed position's trade: into the journal, the risk manager's recent results and its run's
+ * totals, in the same change that closes it (paper and live alike).
+ */
+export function bookTrade(s: State, trade: TradeRecord): void {
+  s.log.trades.push(trade);
+  noteClosed((s.engine.recent ??= { lastLoss: {}, closedPnls: {} }), trade);
+  const run = s.runs[trade.runId];
+  if (run) {
+    run.realizedPnl += trade.pnl;
+    run.trades++;
+  }
+}
+
 export function noteClosed(recent: NonNullable<EngineRecord['recent']>, t: TradeRecord): void {
   if (t.pnl < 0) recent.lastLoss[t.symbol] = Math.max(recent.lastLoss[t.symbol] ?? 0, t.exitTime);
   const pnls = (recent.closedPnls[t.quote] ??= []);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChatAdapter } from '../../src/chat/adapter.js';
 import { Notifier, OUTBOX_LIMIT } from '../../src/chat/notifier.js';
 import { plainLine, type Reply } from '../../src/chat/reply.js';
-import type { EngineEvent } from '../../src/engine/engine.js';
+import type { BotEvent as EngineEvent } from '../../src/chat/categories.js';
 import { DAY } from '../../src/market/timeframe.js';
 import { createLogger } from '../../src/logger.js';
 import type { RunRecord, SignalRecord } from '../../src/store/state.js';

@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import type { Engine, EngineEvent } from '../../src/engine/engine.js';
-import { MarketWatch, returnCorrelation } from '../../src/engine/market-watch.js';
-import { watchSchedule } from '../../src/engine/watch-schedule.js';
+import { MarketWatch, returnCorrelation, type WatchEvent } from '../../src/engine/market-watch.js';
+import { type EngineClock, watchSchedule } from '../../src/engine/watch-schedule.js';
 import { filterPairs, filtersFrom, setFilter } from '../../src/engine/pairlist.js';
 import {
   classify,
@@ -407,13 +406,10 @@ describe('no sample feeds a decision while the exchange is down (MARKET_DATA=aut
     const market = new MarketData(config, logger, undefined, () => NOW);
     const watch = new MarketWatch({ config, market, store, logger, now: () => NOW, providers: [] });
     emu.fault({ status: 503, path: '/api/v3/klines', times: 10_000 });
-    // The schedule needs of the engine only its clock, its feed's pace and its announcements.
-    const announced: EngineEvent[] = [];
-    const engine = {
-      feed: { accelerated: false },
-      now: () => NOW,
-      announce: (events: EngineEvent[]) => announced.push(...events),
-    } as unknown as Engine;
+    // The schedule needs of the engine only its clock and its feed's pace; the watch announces.
+    const announced: WatchEvent[] = [];
+    watch.on((e) => announced.push(e));
+    const engine: EngineClock = { feed: { accelerated: false }, now: () => NOW };
     const timers = watchSchedule(watch, () => engine, config, logger, 50);
     try {
       const wait = { timeout: 8000 };

@@ -2,7 +2,8 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Engine, type EngineOptions, type EngineSettings } from '../../src/engine/engine.js';
+import type { EngineSettings } from '../../src/engine/context.js';
+import { Engine, type EngineOptions } from '../../src/engine/engine.js';
 import { ReplayFeed } from '../../src/engine/feed.js';
 import { createLogger } from '../../src/logger.js';
 import type { LiveBroker } from '../../src/engine/live/broker.js';
@@ -77,7 +78,7 @@ export async function makeEngine(options: {
       ...options.settings,
     },
     ...(options.wallClock ? { wallClock: options.wallClock } : {}),
-    ...(options.live ? { live: options.live } : {}),
+    ...(options.live ? { broker: options.live } : {}),
     ...(options.regimeGate ? { regimeGate: options.regimeGate } : {}),
   });
   return { engine, feed, store, dir };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import ccxt from 'ccxt';
 import type { Exchange } from 'ccxt';
 import type { LiveConfig } from '../../src/config.js';
-import type { EngineEvent } from '../../src/engine/engine.js';
+import type { EngineEvent } from '../../src/engine/events.js';
 import { LiveBroker } from '../../src/engine/live/broker.js';
 import { rewriteApiUrls } from '../../src/market/download.js';
 import { candlesFromCsv, ExchangeEmulator } from '../emulators/exchange/server.js';

@@ -37,27 +37,22 @@ import {
 import type { LiveConfig } from '../../config.js';
 import { AppError, toAppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { ExitRules } from '../../strategy/define.js';
-import {
-  markSignal,
-  type OrderRecord,
-  type PositionRecord,
-  type State,
-  type StateStore,
-  type TradeRecord,
-} from '../../store/state.js';
-import type { EngineEvent } from '../engine.js';
 import { baseOf, quoteOf } from '../../market/symbol.js';
-import { closeRecord, type EntryOrder, type EntryResult, fromRecord, toRecord } from '../paper.js';
+import { markSignal, type OrderRecord, type PositionRecord, type State } from '../../store/state.js';
+import type {
+  BarResult,
+  Broker,
+  BrokerContext,
+  CloseResult,
+  EntryOrder,
+  EntryResult,
+  ExitOrder,
+  Ordered,
+  Refused,
+} from '../broker.js';
+import type { EngineEvent } from '../events.js';
+import { closeRecord, fromRecord, toRecord } from '../positions.js';
 import { ExchangeClient, type SubmitOutcome } from './client.js';
-
-export interface BrokerHost {
-  store: StateStore;
-  emit(events: EngineEvent[]): void;
-  /** The exit rules of a run's strategy (undefined when not loaded). */
-  rules(runId: string): ExitRules | undefined;
-  booked(s: State, runId: string, trade: TradeRecord): void;
-}
 
 export interface LiveBrokerOptions {
   exchange: Exchange;
@@ -78,13 +73,14 @@ const FINAL = new Set<OrderRecord['status']>(['filled', 'cancelled', 'rejected']
 /** Final orders kept in memory (all of them are in the journal). */
 const MAX_FINAL_ORDERS = 200;
 const clone = <T>(v: T): T => structuredClone(v);
+const refused = (reason: string): Refused => ({ kind: 'refused', reason });
 /** How many orders of a kind a position has had (numbers its client ids: `_x1`, `_s2`). */
 const ordersOf = (s: State, positionId: string, purpose: OrderRecord['purpose']) =>
   Object.values(s.orders).filter((o) => o.positionId === positionId && o.purpose === purpose).length;
 
-export class LiveBroker {
-  readonly kind = 'live' as const;
-  private host: BrokerHost | undefined;
+export class LiveBroker implements Broker {
+  readonly closesAtGivenPrice = false;
+  private host: BrokerContext | undefined;
   private client: ExchangeClient | undefined;
   private working: Promise<void> = Promise.resolve();
   private kicked = false;
@@ -116,7 +112,7 @@ export class LiveBroker {
   }
 
   /** Connect: markets, then a first reconciliation; then the periodic one. */
-  async start(host: BrokerHost): Promise<void> {
+  async start(host: BrokerContext): Promise<void> {
     this.host = host;
     this.stopped = false;
     this.client = await ExchangeClient.create(this.ex, {
@@ -158,8 +154,18 @@ export class LiveBroker {
   }
 
   /** Quote cash: the exchange's total at the last sync, moved by fills since. */
-  cash(s: State, quote: string): number {
+  cash(s: Readonly<State>, quote: string): number {
     return s.balances[quote] ?? 0;
+  }
+
+  /** The quote currencies are those the exchange reports (in the state). */
+  quotes(): string[] {
+    return [];
+  }
+
+  /** What the exchange's account held at the first sync. */
+  initialBalance(s: Readonly<State>, quote: string): number {
+    return s.live.initial[quote] ?? 0;
   }
 
   /** Whether a run has an entry order working (so it must not get another). */
@@ -184,18 +190,18 @@ export class LiveBroker {
   /** Record an entry order after the market's checks, or say why not. */
   enter(s: State, o: EntryOrder): EntryResult {
     if (o.side === -1)
-      return { refused: 'short entries need a margin or futures account; the live broker trades spot only' };
-    if (this.paused) return { refused: `trading is paused: ${this.client?.pauseReason}` };
+      return refused('short entries need a margin or futures account; the live broker trades spot only');
+    if (this.paused) return refused(`trading is paused: ${this.client?.pauseReason}`);
     let market: Market;
     try {
       market = this.market(o.symbol);
     } catch (err) {
-      return { refused: toAppError(err).message };
+      return refused(toAppError(err).message);
     }
     const plan = planEntry(o.side, o.price, o.rules, o.costs, o.signalStop);
-    if (!plan.valid) return { refused: `the price ${plan.price} is already beyond the stop ${plan.stop}` };
+    if (!plan.valid) return refused(`the price ${plan.price} is already beyond the stop ${plan.stop}`);
     const sized = o.size(plan.price, plan.stop);
-    if ('refused' in sized) return sized;
+    if ('refused' in sized) return refused(sized.refused);
     let qty = sized.quantity;
     const cfg = this.o.settings;
     const runValue = Object.values(s.positions)
@@ -205,23 +211,23 @@ export class LiveBroker {
     if (cfg.maxNotionalRun > 0) qty = Math.min(qty, (cfg.maxNotionalRun - runValue) / plan.price);
     if (cfg.maxNotionalTotal > 0) qty = Math.min(qty, (cfg.maxNotionalTotal - allValue) / plan.price);
     if (!(qty > 0))
-      return { refused: `the notional limit is used up (LIVE_MAX_NOTIONAL_RUN / LIVE_MAX_NOTIONAL_TOTAL)` };
+      return refused('the notional limit is used up (LIVE_MAX_NOTIONAL_RUN / LIVE_MAX_NOTIONAL_TOTAL)');
     const amount = Number(this.ex.amountToPrecision(o.symbol, qty));
     const minAmount = market.limits.amount?.min;
     const minCost = market.limits.cost?.min;
     const quote = quoteOf(o.symbol);
     if (!(amount > 0) || (minAmount !== undefined && amount < minAmount))
-      return {
-        refused: `${qty.toPrecision(6)} ${baseOf(o.symbol)} is below the minimum amount ${minAmount ?? market.precision.amount} for ${o.symbol}`,
-      };
+      return refused(
+        `${qty.toPrecision(6)} ${baseOf(o.symbol)} is below the minimum amount ${minAmount ?? market.precision.amount} for ${o.symbol}`,
+      );
     if (minCost !== undefined && amount * plan.price < minCost)
-      return {
-        refused: `${(amount * plan.price).toFixed(2)} ${quote} is below the minimum order value ${minCost} ${quote} for ${o.symbol}`,
-      };
+      return refused(
+        `${(amount * plan.price).toFixed(2)} ${quote} is below the minimum order value ${minCost} ${quote} for ${o.symbol}`,
+      );
     const need = amount * plan.price * (1 + o.costs.fee);
     const cash = this.cash(s, quote);
     if (need > cash)
-      return { refused: `needs ${need.toFixed(2)} ${quote}, the account has ${cash.toFixed(2)} ${quote}` };
+      return refused(`needs ${need.toFixed(2)} ${quote}, the account has ${cash.toFixed(2)} ${quote}`);
     const limit = cfg.entryOrder === 'limit';
     const price = limit
       ? Number(this.ex.priceToPrecision(o.symbol, o.price * (1 - cfg.limitOffsetBps / 10_000)))
@@ -237,26 +243,26 @@ export class LiveBroker {
       positionId: o.positionId,
       runId: o.runId,
       signalId: o.signalId,
+      rules: o.rules,
       ...(limit ? { deadline: this.clock() + cfg.limitTimeout } : {}),
     });
-    return { ordered: clone(order) };
+    return { kind: 'ordered', order: clone(order) };
   }
 
-  /** Record a sell of what is left of a position (a signal, time, a person's /close, panic). */
-  close(s: State, rec: PositionRecord, reason: ExitReason): { ordered: OrderRecord } | undefined {
-    return this.exitOrder(s, rec, rec.qty, reason);
+  /**
+   * Record a market sell of what is left of a position (a signal, time, a person's /close, panic):
+   * it fills at the exchange's price, not the one given.
+   */
+  close(s: State, rec: PositionRecord, x: ExitOrder): CloseResult {
+    return this.exitOrder(s, rec, rec.qty, x.reason);
   }
 
-  private exitOrder(
-    s: State,
-    rec: PositionRecord,
-    qty: number,
-    reason: ExitReason,
-  ): { ordered: OrderRecord } | undefined {
-    if (rec.closing) return undefined;
+  private exitOrder(s: State, rec: PositionRecord, qty: number, reason: ExitReason): Ordered | Refused {
+    if (rec.closing) return refused(`a sell of ${rec.id} (${rec.closing}) is already under way`);
     const n = ordersOf(s, rec.id, 'exit');
     const amount = Number(this.ex.amountToPrecision(rec.symbol, Math.min(qty, rec.qty)));
-    if (!(amount > 0)) return undefined;
+    if (!(amount > 0))
+      return refused(`what is left of ${rec.id} is below ${rec.symbol}'s smallest amount on ${this.ex.id}`);
     rec.closing = reason;
     const order = this.record(s, {
       id: this.clientId(s, `${rec.id}_x${n + 1}`),
@@ -269,7 +275,7 @@ export class LiveBroker {
       positionId: rec.id,
       runId: rec.runId,
     });
-    return { ordered: clone(order) };
+    return { kind: 'ordered', order: clone(order) };
   }
 
   /**
@@ -282,7 +288,7 @@ export class LiveBroker {
     rec: PositionRecord,
     c: { time: number; open: number; high: number; low: number; close: number },
     costs: FillCosts,
-  ): { fills: ExitFill[]; trade?: TradeRecord } {
+  ): BarResult {
     rec.mark = c.close;
     if (rec.closing) return { fills: [] };
     const p = fromRecord(rec);
@@ -309,7 +315,11 @@ export class LiveBroker {
   // --- sending ---
 
   /** Send what is recorded (after the state write). One worker; calls while it runs re-run it. */
-  kick(): void {
+  flush(): void {
+    this.kick();
+  }
+
+  private kick(): void {
     if (this.stopped || !this.host) return;
     if (this.kicked) return;
     this.kicked = true;
@@ -624,7 +634,7 @@ export class LiveBroker {
     events: EngineEvent[],
   ): void {
     const sig = o.signalId ? s.signals[o.signalId] : undefined;
-    const rules = this.host!.rules(o.runId) ?? {};
+    const rules = o.rules ?? {};
     const p = openPosition({
       side: 1 as Side,
       index: 0,
@@ -709,7 +719,6 @@ export class LiveBroker {
     if (FINAL.has(o.status)) delete rec.closing;
     if (p.qty <= 0) {
       const trade = closeRecord(s, rec, p);
-      this.host!.booked(s, rec.runId, trade);
       // Nothing left to protect: any stop still resting is cancelled by the next reconciliation.
       for (const x of Object.values(s.orders))
         if (x.positionId === rec.id && x.purpose === 'stop' && !FINAL.has(x.status) && x.id !== o.id)
@@ -893,8 +902,8 @@ export class LiveBroker {
 
   // --- panic ---
 
-  /** Cancel every open bosun order and record a sell of every position. */
-  async panic(): Promise<{ cancelled: number; sells: number }> {
+  /** Cancel every working bosun order (entries and sells; stops stay until their position is sold). */
+  async cancelWorking(): Promise<number> {
     const host = this.host!;
     let cancelled = 0;
     await this.idle();
@@ -913,14 +922,6 @@ export class LiveBroker {
       }
       if (await this.client!.cancel(o.symbol, o.id).catch(() => false)) cancelled++;
     }
-    const sells = await host.store.update((s) => {
-      let n = 0;
-      for (const rec of Object.values(s.positions)) if (this.close(s, rec, 'manual')) n++;
-      return n;
-    });
-    this.kick();
-    await this.idle();
-    await this.reconcile();
-    return { cancelled, sells };
+    return cancelled;
   }
 }

@@ -1,0 +1,126 @@
+/**
+ * One closed candle through one run: the engine's per-bar step, in the order the backtester keeps
+ * (`backtest/simulate.ts`), with the same fill functions, so a replay with auto approval trades
+ * exactly like a backtest on the same candles:
+ *   1. orders decided at the previous close fill at this candle's open: exits, then entries;
+ *   2. the candle meets the open position (gaps, stop before targets, trailing stop);
+ *   3. the position is marked at the close (the account's equity follows, per series);
+ *   4. the strategy's signals at this close decide the orders for the next open; an entry first
+ *      passes the risk manager, then waits for approval (manual) or is queued at once (auto).
+ * It changes the state document inside the engine's store update and collects events; it reads no
+ * clock but the candle's and waits for nothing.
+ */
+import {
+  ENTER_LONG,
+  ENTER_SHORT,
+  EXIT_ON_SIGNAL,
+  EXIT_ON_TIME,
+  type ExitReason,
+  nextOrders,
+  type Side,
+} from '../backtest/fills.js';
+import type { Candle } from '../market/types.js';
+import type { Signals } from '../strategy/define.js';
+import type { RunRecord, State } from '../store/state.js';
+import { clone, num, type Runtime } from './context.js';
+import { type EntryContext, entrySignal, fillEntry } from './entries.js';
+import type { EngineEvent } from './events.js';
+import { positionOf } from './positions.js';
+
+export interface Bar {
+  run: RunRecord;
+  rt: Runtime;
+  candle: Candle;
+  /** The candle's index in the signals. */
+  t: number;
+  /** The strategy's signals up to this candle; undefined when the run is not active or it failed. */
+  signals: Signals | undefined;
+  /** The candle closed while bosun was not running: entries are recorded, not traded. */
+  catchUp: boolean;
+}
+
+export function step(s: State, c: EntryContext, bar: Bar, events: EngineEvent[]): void {
+  const { run, candle } = bar;
+  // 1. Orders from the previous close fill at this open: the exit, then the entry.
+  let pos = positionOf(s, run.id);
+  if (run.pendingExit !== undefined && pos) {
+    const reason = run.pendingExit as ExitReason;
+    const closed = c.broker.close(s, pos, { time: candle.time, price: candle.open, reason, costs: c.costs });
+    if (closed.kind === 'filled') {
+      events.push({
+        type: 'exit',
+        position: clone(pos),
+        fill: clone(closed.fill),
+        trade: clone(closed.trade),
+      });
+      pos = undefined;
+    }
+  }
+  delete run.pendingExit;
+  if (run.pendingEntry && !pos && !c.broker.busy(s, run.id)) {
+    const sig = s.signals[run.pendingEntry.signalId];
+    const at = { time: candle.time, price: candle.open };
+    if (sig) fillEntry(s, c, run, sig, at, { scale: run.pendingEntry.size }, events);
+    pos = positionOf(s, run.id);
+  }
+  delete run.pendingEntry;
+
+  // 2-3. The candle against the open position, then the mark at the close.
+  if (pos) {
+    const before = clone(pos);
+    const { fills, trade } = c.broker.applyCandle(s, pos, candle, c.costs);
+    fills.forEach((fill, k) =>
+      events.push({
+        type: 'exit',
+        position: before,
+        fill: clone(fill),
+        ...(trade && k === fills.length - 1 ? { trade: clone(trade) } : {}),
+      }),
+    );
+  }
+  run.lastBar = candle.time;
+
+  // 4. This close's signals decide the next open's orders.
+  if (run.state !== 'active' || !bar.signals) return;
+  decide(s, c, bar, events);
+}
+
+function decide(s: State, c: EntryContext, bar: Bar, events: EngineEvent[]): void {
+  const { run, rt, candle, t } = bar;
+  const signals = bar.signals!;
+  const pos = positionOf(s, run.id);
+  const orders = nextOrders(
+    pos ? (pos.side as Side) : 0,
+    pos ? pos.barsHeld : 0,
+    signals.enterLong[t]!,
+    signals.exitLong[t]!,
+    signals.enterShort[t]!,
+    signals.exitShort[t]!,
+    rt.allowLong,
+    rt.allowShort,
+    rt.maxBars,
+  );
+  if (orders === 0) return;
+  const indicators = indicatorsAt(signals, t);
+  if (pos && orders & (EXIT_ON_SIGNAL | EXIT_ON_TIME)) {
+    run.pendingExit = orders & EXIT_ON_SIGNAL ? 'signal' : 'time';
+    s.log.decisions.push({
+      time: candle.time,
+      runId: run.id,
+      kind: `exit-${run.pendingExit}`,
+      detail: `exit ${pos.id} at the next open`,
+      indicators,
+    });
+  }
+  if (orders & (ENTER_LONG | ENTER_SHORT)) {
+    const side: Side = orders & ENTER_LONG ? 1 : -1;
+    entrySignal(s, c, { run, rt, candle, signals, t, side, indicators, catchUp: bar.catchUp }, events);
+  }
+}
+
+/** The strategy's indicator values at one candle, for the decision record. */
+function indicatorsAt(signals: Signals, t: number): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [k, a] of Object.entries(signals.indicators)) out[k] = num(a[t]);
+  return out;
+}
