@@ -4,9 +4,10 @@
  * `process.env`.
  *
  * Every setting has one entry in {@link CONFIG_KEYS}: its environment name, where it lives in the
- * config file, its schema and a one-line description of what is allowed. Secrets (API keys, tokens)
- * are accepted only from the environment. A bad or unknown key stops start-up with one line that
- * names the key and says what is allowed.
+ * config file, its schema and a one-line description of what is allowed. The type {@link Config} is
+ * read from that table, and the RISK_* keys from the risk manager's own schema. Secrets (API keys,
+ * tokens) are accepted only from the environment. A bad or unknown key stops start-up with one line
+ * that names the key and says what is allowed.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -92,6 +93,7 @@ interface KeySpec {
   env: string;
   /** Dotted path in the config file and in the parsed Config, e.g. `backtest.fee`. */
   path: string;
+  /** Checks the value and gives its type in {@link Config}; its output is `undefined` when unset. */
   schema: z.ZodType;
   /** What is allowed, for error messages and `.env.example`. */
   allowed: string;
@@ -99,42 +101,52 @@ interface KeySpec {
   secret?: boolean;
 }
 
-/** Each risk setting's environment name; the path is `risk.<name>`, as `/risk` names it. */
-const RISK_ENV: Record<keyof RiskSettings, string> = {
-  sizing: 'RISK_SIZING',
-  riskPerTrade: 'RISK_PER_TRADE',
-  fraction: 'RISK_FRACTION',
-  defaultStop: 'RISK_DEFAULT_STOP',
-  maxOpenPositions: 'RISK_MAX_OPEN',
-  maxPositionSize: 'RISK_MAX_POSITION_SIZE',
-  maxSymbolExposure: 'RISK_MAX_SYMBOL_EXPOSURE',
-  dailyLossLimit: 'RISK_DAILY_LOSS',
-  maxDrawdown: 'RISK_MAX_DRAWDOWN',
-  minRewardRisk: 'RISK_MIN_REWARD_RISK',
-  cooldownMinutes: 'RISK_COOLDOWN_MINUTES',
+/** The config key of risk setting K; its value is that setting's, or absent when unset. */
+type RiskKey<K extends keyof RiskSettings> = KeySpec & {
+  path: `risk.${K}`;
+  schema: z.ZodType<RiskSettings[K] | undefined>;
+};
+
+const RISK_DEFAULTS = RiskSettings.parse({});
+
+/**
+ * A risk setting's config key, checked with the engine's own schema (src/engine/risk.ts) and told
+ * with its help, so a value start-up takes is one every candle's risk step takes too. Unset keys
+ * take the engine's defaults.
+ */
+function riskKey<K extends keyof RiskSettings>(key: K, env: string): RiskKey<K> {
+  const field: z.ZodType = RiskSettings.shape[key].unwrap();
+  // Numbers arrive as text from the environment; the engine's bounds (ints, ranges) decide.
+  const schema = key === 'sizing' ? field : z.coerce.number().pipe(field as z.ZodType<unknown, number>);
+  return {
+    env,
+    path: `risk.${key}`,
+    // The engine's field for K, so its output is RiskSettings[K] (TypeScript cannot follow K through).
+    schema: schema.optional() as z.ZodType<RiskSettings[K] | undefined>,
+    allowed: `${RISK_HELP[key]} (default ${RISK_DEFAULTS[key]})`,
+  };
+}
+
+/** A key for every risk setting (the type requires each), with its environment name. */
+const RISK_KEYS: { [K in keyof RiskSettings]: RiskKey<K> } = {
+  sizing: riskKey('sizing', 'RISK_SIZING'),
+  riskPerTrade: riskKey('riskPerTrade', 'RISK_PER_TRADE'),
+  fraction: riskKey('fraction', 'RISK_FRACTION'),
+  defaultStop: riskKey('defaultStop', 'RISK_DEFAULT_STOP'),
+  maxOpenPositions: riskKey('maxOpenPositions', 'RISK_MAX_OPEN'),
+  maxPositionSize: riskKey('maxPositionSize', 'RISK_MAX_POSITION_SIZE'),
+  maxSymbolExposure: riskKey('maxSymbolExposure', 'RISK_MAX_SYMBOL_EXPOSURE'),
+  dailyLossLimit: riskKey('dailyLossLimit', 'RISK_DAILY_LOSS'),
+  maxDrawdown: riskKey('maxDrawdown', 'RISK_MAX_DRAWDOWN'),
+  minRewardRisk: riskKey('minRewardRisk', 'RISK_MIN_REWARD_RISK'),
+  cooldownMinutes: riskKey('cooldownMinutes', 'RISK_COOLDOWN_MINUTES'),
 };
 
 /**
- * The risk manager's settings, checked with the engine's own schema (src/engine/risk.ts), so a value
- * start-up takes is one every candle's risk step takes too. Unset keys take the engine's defaults.
+ * Every setting bosun reads; {@link Config} is read from this table, so a setting is declared once.
+ * `.env.example` lists each of them (a test checks it).
  */
-function riskKeys(): KeySpec[] {
-  const defaults = RiskSettings.parse({});
-  return (Object.keys(RISK_ENV) as Array<keyof RiskSettings>).map((key) => {
-    const field = RiskSettings.shape[key].unwrap() as z.ZodType<number, number>;
-    // Numbers arrive as text from the environment; the engine's bounds (ints, ranges) decide.
-    const schema = key === 'sizing' ? field : z.coerce.number().pipe(field);
-    return {
-      env: RISK_ENV[key],
-      path: `risk.${key}`,
-      schema: schema.optional(),
-      allowed: `${RISK_HELP[key]} (default ${defaults[key]})`,
-    };
-  });
-}
-
-/** Every setting bosun reads. `.env.example` lists each of them (a test checks it). */
-export const CONFIG_KEYS: readonly KeySpec[] = [
+const SETTINGS = [
   {
     env: 'CONFIG_FILE',
     path: 'configFile',
@@ -455,7 +467,7 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
       .default('00:00'),
     allowed: 'the daily report time as HH:MM in TIMEZONE, e.g. 08:00',
   },
-  ...riskKeys(),
+  ...Object.values(RISK_KEYS),
   {
     env: 'REGIME_SYMBOL',
     path: 'regime.symbol',
@@ -643,7 +655,9 @@ export const CONFIG_KEYS: readonly KeySpec[] = [
     schema: roleList(/^\d{5,20}$/).default({}),
     allowed: 'comma-separated Discord server role ids with a bosun role each, e.g. 1112223:trader',
   },
-];
+] as const satisfies readonly KeySpec[];
+
+export const CONFIG_KEYS: readonly KeySpec[] = SETTINGS;
 
 /** Prefixes that mark an environment variable as meant for bosun, so a typo there is caught. */
 const OWN_PREFIXES = [
@@ -669,58 +683,44 @@ const OWN_PREFIXES = [
   'RETENTION_',
 ];
 
-export interface Config {
-  configFile?: string;
-  logLevel: (typeof LOG_LEVELS)[number];
-  logFormat: 'auto' | 'json' | 'pretty';
-  dataDir: string;
-  timezone: string;
-  tradingMode: 'paper' | 'live';
-  exchange: { id: string; apiUrl?: string; apiKey?: string; secret?: string; password?: string };
-  backtest: { capital: number; fee: number; slippageBps: number; chatSweepMax: number };
-  charts: {
-    renderer: 'local' | 'quickchart';
-    quickchartUrl: string;
-    quickchartKey?: string;
-    theme: 'dark' | 'light';
-    width: number;
-    height: number;
-  };
-  marketData: 'auto' | 'exchange' | 'samples';
-  engine: { feed: 'replay' | 'exchange'; approvalTimeout: number; reportTime: string };
-  live: LiveConfig;
-  replay: { file?: string; speed: number; runs: string };
-  paper: { balance: Record<string, number> };
-  /** Risk defaults set in the config; the rest take the engine's defaults. */
-  risk?: Record<string, unknown>;
-  chat: { console: 'auto' | 'on' | 'off'; buttonTtl: number };
-  regime: {
-    symbol: string;
-    timeframe: string;
-    gate: 'on' | 'off';
-    minDwell: number;
-    dxyUrl?: string;
-    dominanceUrl?: string;
-    newsUrl?: string;
-  };
-  pairlist: PairlistConfig;
-  scanner: { timeframe: string; interval: 'off' | number; top: number };
-  store: {
-    /** PostgreSQL URL; unset: SQLite in DATA_DIR. */
-    url?: string;
-    instance: string;
-    /** Days each prunable history kind is kept, or `keep`. */
-    retention: Record<PrunableKind, 'keep' | number>;
-  };
-  telegram: { token?: string; apiRoot: string; allowedUsers: Record<string, Role> };
-  discord: {
-    token?: string;
-    apiRoot: string;
-    guildId?: string;
-    allowedUsers: Record<string, Role>;
-    allowedRoles: Record<string, Role>;
-  };
+/**
+ * The parsed configuration, derived from {@link CONFIG_KEYS}: each key's schema output is put at its
+ * dotted path (`engine.reportTime` -> `{ engine: { reportTime: string } }`). A key whose value may be
+ * unset is optional, and so is a section whose every key may be unset (`risk`): loadConfig places
+ * only the values that are set.
+ */
+export type Config = Settings<(typeof SETTINGS)[number]>;
+
+/** A setting as the type of Config sees it: where it goes and what its schema gives. */
+type Entry = { readonly path: string; readonly schema: z.ZodType };
+/** `store.retention.equity` -> `store` */
+type Head<P extends string> = P extends `${infer H}.${string}` ? H : P;
+/** The entries at name H or under it. */
+type Within<E extends Entry, H extends string> = Extract<E, { path: H | `${H}.${string}` }>;
+/** The entries under section H, their paths without `H.`. */
+type Under<E extends Entry, H extends string> = E extends {
+  path: `${H}.${infer Rest}`;
+  schema: infer S extends z.ZodType;
 }
+  ? { path: Rest; schema: S }
+  : never;
+/** `true` when every entry may be unset: then loadConfig may leave their name out. */
+type AllOptional<E extends Entry> = false extends (
+  E extends Entry ? (undefined extends z.output<E['schema']> ? true : false) : never
+)
+  ? false
+  : true;
+/** A key's value, or the section of the keys under H. */
+type Value<E extends Entry, H extends string> = [Extract<E, { path: H }>] extends [never]
+  ? Settings<Under<E, H>>
+  : Exclude<z.output<Extract<E, { path: H }>['schema']>, undefined>;
+type Settings<E extends Entry> = Flat<
+  { [H in Head<E['path']> as AllOptional<Within<E, H>> extends true ? never : H]: Value<E, H> } & {
+    [H in Head<E['path']> as AllOptional<Within<E, H>> extends true ? H : never]?: Value<E, H>;
+  }
+>;
+/** One object type instead of an intersection, for readable hovers and errors. */
+type Flat<T> = { [K in keyof T]: T[K] };
 
 export type Role = (typeof ROLES)[number];
 
@@ -735,28 +735,8 @@ export const PRUNABLE_KINDS = [
 ] as const;
 export type PrunableKind = (typeof PRUNABLE_KINDS)[number];
 
-export interface PairlistConfig {
-  quotes: string;
-  minVolume: number;
-  maxSpread: number;
-  maxVolatility: number;
-  minHistory: number;
-  deny: string;
-  max: number;
-  refresh: number;
-}
-
-export interface LiveConfig {
-  entryOrder: 'market' | 'limit';
-  limitOffsetBps: number;
-  limitTimeout: number;
-  limitFallback: 'market' | 'cancel';
-  stops: 'exchange' | 'bot';
-  maxNotionalRun: number;
-  maxNotionalTotal: number;
-  reconcileInterval: number;
-  breakerFailures: number;
-}
+export type PairlistConfig = Config['pairlist'];
+export type LiveConfig = Config['live'];
 
 export interface LoadConfigOptions {
   /** The process environment (default: process.env). */
@@ -837,13 +817,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     }
     if (parsed.data !== undefined) setPath(result, spec.path, parsed.data);
   }
-  return deepFreeze(result as unknown as Config);
+  // Every key's schema output now sits at its path, which is how the type Config is read from the table.
+  return deepFreeze(result as Config);
 }
 
 /** The secret values in a config, for log and message redaction. */
 export function secretValues(config: Config): string[] {
   return CONFIG_KEYS.filter((k) => k.secret).flatMap((k) => {
-    const v = getPath(config as unknown as Record<string, unknown>, k.path);
+    const v = getPath(config, k.path);
     if (typeof v !== 'string' || v.length === 0) return [];
     // A database URL's secret is its password: the rest (host, database) is what errors name.
     return k.env === 'DATABASE_URL' ? urlPasswords(v) : [v];
@@ -907,7 +888,7 @@ function flattenInto(
 export function configSnapshot(config: Config): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   for (const k of CONFIG_KEYS) {
-    const v = getPath(config as unknown as Record<string, unknown>, k.path);
+    const v = getPath(config, k.path);
     if (k.secret) out[k.env] = v === undefined || v === '' ? null : 'set';
     // A URL may carry credentials of its own (user:password@, ?apiKey=): those never reach the journal.
     else out[k.env] = v === undefined ? null : scrub(typeof v === 'string' ? v : JSON.stringify(v));
@@ -915,7 +896,7 @@ export function configSnapshot(config: Config): Record<string, string | null> {
   return out;
 }
 
-function getPath(obj: Record<string, unknown>, path: string): unknown {
+function getPath(obj: object, path: string): unknown {
   let cur: unknown = obj;
   for (const part of path.split('.')) {
     if (cur === null || typeof cur !== 'object') return undefined;

@@ -1,9 +1,18 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, configSnapshot, loadConfig, secretValues } from '../src/config.js';
-import { RiskSettings } from '../src/engine/risk.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  CONFIG_KEYS,
+  type Config,
+  configSnapshot,
+  type LiveConfig,
+  loadConfig,
+  type PrunableKind,
+  type Role,
+  secretValues,
+} from '../src/config.js';
+import { RISK_HELP, RiskSettings } from '../src/engine/risk.js';
 import { AppError } from '../src/errors.js';
 import { ROOT } from './helpers/fixtures.js';
 
@@ -156,6 +165,35 @@ describe('settings are checked once, at start, with the bounds the engine uses',
     );
   });
 
+  it('takes a risk count at each end of its bounds, and refuses one past either end', () => {
+    // RISK_COOLDOWN_MINUTES: a whole number 0 to 100000; RISK_MAX_OPEN: a whole number 1 to 1000.
+    const risk = (env: Record<string, string>) => loadConfig({ env, cwd: dir() }).risk;
+    expect(risk({ RISK_COOLDOWN_MINUTES: '0', RISK_MAX_OPEN: '1' })).toEqual({
+      cooldownMinutes: 0,
+      maxOpenPositions: 1,
+    });
+    expect(risk({ RISK_COOLDOWN_MINUTES: '100000', RISK_MAX_OPEN: '1000' })).toEqual({
+      cooldownMinutes: 100_000,
+      maxOpenPositions: 1000,
+    });
+    expect(bad({ RISK_COOLDOWN_MINUTES: '-1' })).toMatch(/^RISK_COOLDOWN_MINUTES is "-1"; allowed: /);
+    expect(bad({ RISK_COOLDOWN_MINUTES: '100001' })).toMatch(/^RISK_COOLDOWN_MINUTES is "100001"; /);
+    expect(bad({ RISK_MAX_OPEN: '0' })).toMatch(/^RISK_MAX_OPEN is "0"; allowed: /);
+    expect(bad({ RISK_MAX_OPEN: '1001' })).toMatch(/^RISK_MAX_OPEN is "1001"; allowed: /);
+  });
+
+  it('makes each risk key from its risk setting: one key per field, said with its help and default', () => {
+    const riskKeys = CONFIG_KEYS.filter((k) => k.path.startsWith('risk.'));
+    // In the schema's order, so /risk and .env.example list them alike.
+    expect(riskKeys.map((k) => k.path)).toEqual(Object.keys(RiskSettings.shape).map((f) => `risk.${f}`));
+    const defaults = RiskSettings.parse({});
+    for (const k of riskKeys) {
+      const field = k.path.slice(5) as keyof RiskSettings;
+      expect(k.env).toMatch(/^RISK_[A-Z_]+$/);
+      expect(k.allowed).toBe(`${RISK_HELP[field]} (default ${defaults[field]})`);
+    }
+  });
+
   it('accepts a risk value exactly when the engine does', () => {
     const probes = ['-1', '0', '0.00005', '0.5', '0.99', '1', '1.5', '3', '100', '1000', '1001', '100001'];
     for (const spec of CONFIG_KEYS.filter((k) => k.path.startsWith('risk.') && k.env !== 'RISK_SIZING')) {
@@ -242,5 +280,28 @@ describe('settings are checked once, at start, with the bounds the engine uses',
     const text = JSON.stringify(snap);
     for (const secret of ['hunter2pass', 'SEKRET123', 'key-123456']) expect(text).not.toContain(secret);
     expect(snap.EXCHANGE_API_URL).toContain('ex.example.com/api');
+  });
+});
+
+describe('the Config type is read from the key table', () => {
+  it('gives each key its schema output at its path, optional where it may be unset', () => {
+    // Type checks (tsc --noEmit covers test/): each fails to compile when the derivation drifts.
+    expectTypeOf<Config['exchange']>().toEqualTypeOf<{
+      id: string;
+      apiUrl?: string;
+      apiKey?: string;
+      secret?: string;
+      password?: string;
+    }>();
+    expectTypeOf<Config['scanner']['interval']>().toEqualTypeOf<'off' | number>();
+    expectTypeOf<Config['store']['retention']>().toEqualTypeOf<Record<PrunableKind, 'keep' | number>>();
+    expectTypeOf<Config['telegram']['allowedUsers']>().toEqualTypeOf<Record<string, Role>>();
+    expectTypeOf<LiveConfig['entryOrder']>().toEqualTypeOf<'market' | 'limit'>();
+    // Every risk key may be unset, so the whole section may be absent; its fields are the engine's.
+    expectTypeOf<Config['risk']>().toEqualTypeOf<Partial<RiskSettings> | undefined>();
+
+    const c = loadConfig({ env: {}, cwd: dir() });
+    expect(c.risk).toBeUndefined();
+    expect(c.engine).toEqual({ feed: 'replay', approvalTimeout: 15 * 60_000, reportTime: '00:00' });
   });
 });

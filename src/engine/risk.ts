@@ -19,9 +19,18 @@ import { positionSize, type Sizing, stopLossPerUnit } from '../backtest/sizing.j
 import { badInput } from '../errors.js';
 import type { StrategyRisk } from '../strategy/define.js';
 
+const SIZINGS = ['risk', 'fraction', 'kelly'] as const;
+
+/** How a position is sized, and what each way means (for `/risk` and error lines). */
+const SIZING_MEANINGS: Record<(typeof SIZINGS)[number], string> = {
+  risk: 'risk % over the stop',
+  fraction: 'of equity',
+  kelly: 'half-Kelly, capped by fraction',
+};
+
 export const RiskSettings = z
   .object({
-    sizing: z.enum(['risk', 'fraction', 'kelly']).default('risk'),
+    sizing: z.enum(SIZINGS).default('risk'),
     riskPerTrade: z.number().gt(0).max(0.2).default(0.01),
     fraction: z.number().gt(0).max(1).default(0.1),
     defaultStop: z.number().min(0).lt(1).default(0.02),
@@ -36,20 +45,54 @@ export const RiskSettings = z
   .strict();
 export type RiskSettings = z.infer<typeof RiskSettings>;
 
-/** What each setting means and allows, for `/risk` and error lines. */
-export const RISK_HELP: Record<keyof RiskSettings, string> = {
-  sizing: 'risk (risk % over the stop), fraction (of equity) or kelly (half-Kelly, capped by fraction)',
-  riskPerTrade: 'share of equity risked per trade, above 0 up to 0.2 (0.01 = 1%)',
-  fraction: 'share of equity per position for fraction sizing and the Kelly cap, above 0 up to 1',
-  defaultStop: 'stop distance for signals without one, 0 to below 1 (0: no stop, risk sizing skips)',
-  maxOpenPositions: 'open positions at most, a whole number 1 to 1000',
-  maxPositionSize: 'largest position as a share of equity, above 0 up to 1 (1: no cap)',
-  maxSymbolExposure: 'notional on one symbol as a share of equity, above 0 up to 1',
-  dailyLossLimit: 'loss since the day began that stops new entries, above 0 up to 1',
-  maxDrawdown: 'fall from the peak that trips the kill-switch, above 0 up to 1',
-  minRewardRisk: 'least reward/risk for signals with a target, 0 to 100 (0: off)',
-  cooldownMinutes: 'minutes without entries on a symbol after a losing trade, a whole number 0 to 100000',
+/**
+ * What each number setting means, and a note said after its bounds. The bounds themselves are read
+ * from {@link RiskSettings}, so the help cannot promise what the schema refuses.
+ */
+const MEANINGS: Record<Exclude<keyof RiskSettings, 'sizing'>, [what: string, note?: string]> = {
+  riskPerTrade: ['share of equity risked per trade', '0.01 = 1%'],
+  fraction: ['share of equity per position for fraction sizing and the Kelly cap'],
+  defaultStop: ['stop distance for signals without one', '0: no stop, risk sizing skips'],
+  maxOpenPositions: ['open positions at most'],
+  maxPositionSize: ['largest position as a share of equity', '1: no cap'],
+  maxSymbolExposure: ['notional on one symbol as a share of equity'],
+  dailyLossLimit: ['loss since the day began that stops new entries'],
+  maxDrawdown: ['fall from the peak that trips the kill-switch'],
+  minRewardRisk: ['least reward/risk for signals with a target', '0: off'],
+  cooldownMinutes: ['minutes without entries on a symbol after a losing trade'],
 };
+
+/** A number schema's bounds in words: `a whole number 1 to 1000`, `above 0 up to 1`, `0 to below 1`. */
+function boundsText(schema: z.ZodType): string {
+  const json = z.toJSONSchema(schema, { io: 'input' }) as {
+    type?: string;
+    minimum?: number;
+    exclusiveMinimum?: number;
+    maximum?: number;
+    exclusiveMaximum?: number;
+  };
+  const whole = json.type === 'integer' ? 'a whole number ' : '';
+  if (json.exclusiveMinimum !== undefined)
+    return `${whole}above ${json.exclusiveMinimum} up to ${json.maximum}`;
+  if (json.exclusiveMaximum !== undefined) return `${whole}${json.minimum} to below ${json.exclusiveMaximum}`;
+  return `${whole}${json.minimum} to ${json.maximum}`;
+}
+
+/** `risk (...), fraction (...) or kelly (...)` */
+function sizingHelp(): string {
+  const ways = SIZINGS.map((name) => `${name} (${SIZING_MEANINGS[name]})`);
+  return `${ways.slice(0, -1).join(', ')} or ${ways.at(-1)}`;
+}
+
+/** What each setting means and allows, for `/risk`, error lines and the RISK_* config keys. */
+export const RISK_HELP = Object.fromEntries(
+  (Object.keys(RiskSettings.shape) as Array<keyof RiskSettings>).map((key) => {
+    if (key === 'sizing') return [key, sizingHelp()];
+    const [what, note] = MEANINGS[key];
+    const bounds = boundsText(RiskSettings.shape[key].unwrap());
+    return [key, `${what}, ${bounds}${note ? ` (${note})` : ''}`];
+  }),
+) as Record<keyof RiskSettings, string>;
 
 /** Parse settings (from config and from admins' changes), one clear line on failure. */
 export function parseRiskSettings(raw: Record<string, unknown>): RiskSettings {

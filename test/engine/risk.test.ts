@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { type Account, evaluate, kellyFraction, parseRiskSettings } from '../../src/engine/risk.js';
+import {
+  type Account,
+  evaluate,
+  kellyFraction,
+  parseRiskSettings,
+  RISK_HELP,
+  RiskSettings,
+} from '../../src/engine/risk.js';
 
 const settings = (over: Record<string, unknown> = {}) => parseRiskSettings(over);
 const account = (over: Partial<Account> = {}): Account => ({
@@ -92,6 +99,22 @@ describe('the risk manager', () => {
     const s = settings({ maxSymbolExposure: 1 });
     expect(evaluate(s, account({ lastLossAt: 1_000_000 - 60 * 60_000 }), long).ok).toBe(true);
     expect(evaluate(s, account(), { ...long, target: 103 }).ok).toBe(true); // R:R 1.5
+  });
+
+  it('states in its help the bounds the schema checks, for every setting', () => {
+    expect(Object.keys(RISK_HELP)).toEqual(Object.keys(RiskSettings.shape));
+    // gt(0).max(0.2): above 0 up to 0.2; min(0).lt(1): 0 to below 1; int().min(1).max(1000).
+    expect(RISK_HELP.riskPerTrade).toBe('share of equity risked per trade, above 0 up to 0.2 (0.01 = 1%)');
+    expect(RISK_HELP.defaultStop).toBe(
+      'stop distance for signals without one, 0 to below 1 (0: no stop, risk sizing skips)',
+    );
+    expect(RISK_HELP.maxOpenPositions).toBe('open positions at most, a whole number 1 to 1000');
+    expect(RISK_HELP.minRewardRisk).toBe('least reward/risk for signals with a target, 0 to 100 (0: off)');
+    expect(RISK_HELP.sizing).toBe(
+      'risk (risk % over the stop), fraction (of equity) or kelly (half-Kelly, capped by fraction)',
+    );
+    expect(() => parseRiskSettings({ defaultStop: 1 })).toThrow(/allowed: .*0 to below 1/);
+    expect(parseRiskSettings({ defaultStop: 0.99 }).defaultStop).toBe(0.99);
   });
 
   it('reads settings strictly, with one line on a bad value', () => {
