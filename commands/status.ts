@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineCommand } from '../src/chat/command.js';
 import { bold, reply } from '../src/chat/reply.js';
-import type { Services } from '../src/chat/services.js';
+import type { Services } from '../src/chat/command.js';
 import { localStamp } from '../src/engine/clock.js';
 import { redactUrl } from '../src/redact.js';
 import { lastPrunes } from '../src/store/retention.js';

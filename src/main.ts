@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { type ChatAdapter, keepConnected, pause } from './chat/adapter.js';
 import { Dispatcher } from './chat/dispatch.js';
 import { loadCommands } from './chat/registry.js';
-import type { Services } from './chat/services.js';
+import type { Services } from './chat/command.js';
 import type { DiscordOptions } from './chat/discord/index.js';
 import type { TelegramOptions } from './chat/telegram/index.js';
 import { type Config, loadConfig, secretValues } from './config.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rewriteApiUrls } from '../src/market/download.js';
+import { rewriteApiUrls } from '../src/market/exchange.js';
 import { loadConfig } from '../src/config.js';
 import { toAppError } from '../src/errors.js';
 import { createLogger, redactor } from '../src/logger.js';

@@ -19,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type * as TechnicalIndicators from 'technicalindicators';
 import { runBacktest } from '../backtest/run.js';
 import { simulate } from '../backtest/simulate.js';
 import { backtestChart } from '../charts/backtest-chart.js';
@@ -291,20 +292,39 @@ async function backtestRows(
       ratio: ms / baseEmaMs,
     });
   }
-  const ti = await import('technicalindicators');
-  const plain = Array.from(close);
-  const tiMs = timeIt(Math.min(runs, 3), () => ti.EMA.calculate({ period: 20, values: plain }));
-  rows.push({
-    name: 'technicalindicators EMA(20), for comparison',
-    value: perSec(tiMs),
-    unit: 'values/s',
-    baseline: perSec(baseEmaMs),
-    ratio: tiMs / baseEmaMs,
-  });
+  // A devDependency, for this comparison only: without it (a production install) the row is skipped.
+  const ti = await optionalImport<typeof TechnicalIndicators>('technicalindicators');
+  if (ti) {
+    const plain = Array.from(close);
+    const tiMs = timeIt(Math.min(runs, 3), () => ti.EMA.calculate({ period: 20, values: plain }));
+    rows.push({
+      name: 'technicalindicators EMA(20), for comparison',
+      value: perSec(tiMs),
+      unit: 'values/s',
+      baseline: perSec(baseEmaMs),
+      ratio: tiMs / baseEmaMs,
+    });
+  } else {
+    console.error('bench: technicalindicators is not installed (a devDependency); its EMA row is skipped');
+  }
 
   rows.push(...smcRows(candles, runs, timeIt));
   rows.push(...(await chartRows(candles, runs)));
   return { rows, candles: candles.length };
+}
+
+/**
+ * The package `name`, or undefined when it is not installed. Any other failure to load it (a broken
+ * install, a missing dependency of its own) is thrown.
+ */
+export async function optionalImport<T>(name: string): Promise<T | undefined> {
+  try {
+    return (await import(name)) as T;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message.includes(`'${name}'`)) return undefined;
+    throw err;
+  }
 }
 
 async function timeItAsync(runs: number, fn: () => Promise<unknown>): Promise<number> {

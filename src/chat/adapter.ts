@@ -2,9 +2,8 @@
 import { AppError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { redactor } from '../redact.js';
-import type { Platform } from './command.js';
+import type { ChatStatus, Platform } from './command.js';
 import type { Reply } from './reply.js';
-import type { ChatStatus } from './services.js';
 
 export interface ChatAdapter {
   readonly platform: Platform;

@@ -6,6 +6,10 @@
  * The handler gets a transport-neutral {@link CommandContext} and answers with a {@link Reply}; it
  * never knows whether it runs on Telegram, Discord or the console.
  *
+ * {@link Services}, what a command may use, is declared here too: a command's context names the
+ * services, and the services name the commands (the registry), so the two live in one module rather
+ * than in two that import each other.
+ *
  * @example
  * export default defineCommand({
  *   name: 'chart',
@@ -17,10 +21,15 @@
  * });
  */
 import type { z } from 'zod';
-import { ROLES, type Role } from '../config.js';
+import type { ChartRenderer } from '../charts/render/renderer.js';
+import { type Config, ROLES, type Role } from '../config.js';
+import type { Engine } from '../engine/engine.js';
+import type { MarketWatch } from '../engine/market-watch.js';
+import type { Trading } from '../engine/trading.js';
 import type { Logger } from '../logger.js';
+import type { MarketData } from '../market/provider.js';
+import type { StateStore } from '../store/state.js';
 import type { Reply } from './reply.js';
-import type { Services } from './services.js';
 
 /** viewer reads; trader also starts, stops, approves and closes; admin also switches modes and risk. */
 export { ROLES, type Role };
@@ -62,6 +71,34 @@ export function chatKey(chat: Pick<ChatRef, 'platform' | 'id'>): string {
 /** A message already sent, which can be replaced (progress, "decided by ..."). */
 export interface SentMessage {
   edit(reply: Reply): Promise<void>;
+}
+
+export interface ChatStatus {
+  platform: Platform;
+  state: 'connecting' | 'connected' | 'stopped' | 'failed';
+  /** The bot's name there, or why it failed. */
+  detail?: string;
+}
+
+/** What commands may use at run time, built once by the composition root (src/main.ts). */
+export interface Services {
+  config: Readonly<Config>;
+  version: string;
+  /** Epoch ms the process started. */
+  startedAt: number;
+  registry: CommandCatalog;
+  market: MarketData;
+  /** Pairlist, scanner, snapshots and the market regime. */
+  watch: MarketWatch;
+  store: StateStore;
+  /** The engine trading now (paper or live): runs, signals, positions, the account. */
+  readonly engine: Engine;
+  /** Paper or live, and switching between them. */
+  trading: Trading;
+  /** The configured chart renderer, loaded on first use. */
+  charts(): Promise<ChartRenderer>;
+  /** The chat adapters and their connection state. */
+  chats(): ChatStatus[];
 }
 
 export interface CommandContext {
@@ -114,6 +151,16 @@ const BRAND = Symbol.for('bosun.command');
 
 export interface Command<S extends ArgsSchema = ArgsSchema> extends CommandSpec<S> {
   readonly [BRAND]: true;
+}
+
+/** The loaded commands, as `CommandRegistry` (src/chat/registry.ts) serves them. */
+export interface CommandCatalog {
+  /** The command with this name (any case), or undefined. */
+  get(name: string): Command | undefined;
+  /** Every command, sorted by name. */
+  all(): Command[];
+  /** The commands a role may run. */
+  forRole(role: Role): Command[];
 }
 
 export function defineCommand<S extends ArgsSchema>(spec: CommandSpec<S>): Command<S> {

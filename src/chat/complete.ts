@@ -1,8 +1,7 @@
 /** Suggestions for an argument as it is typed (Discord autocomplete), by the kind of value. */
 import { strategyNames } from '../strategy/registry.js';
 import { COMMON_TIMEFRAMES } from './arg-types.js';
-import type { Completion } from './command.js';
-import type { Services } from './services.js';
+import type { Completion, Services } from './command.js';
 
 const POPULAR_SYMBOLS = [
   'BTC/USDT',

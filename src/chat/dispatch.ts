@@ -20,9 +20,9 @@ import {
   type Role,
   roleAllows,
   type SentMessage,
+  type Services,
 } from './command.js';
 import { type Button, type Reply, reply } from './reply.js';
-import type { Services } from './services.js';
 
 /** How an adapter delivers replies for one invocation. */
 export interface Transport {

@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import { baseOf, quoteOf } from '../market/symbol.js';
 import type { BotEvent } from './categories.js';
 import { bold, code, italic, type ReplyBuilder, reply } from './reply.js';
-import type { Services } from './services.js';
+import type { Services } from './command.js';
 
 /** A price with as many decimals as its size needs. */
 export function price(v: number | null | undefined): string {

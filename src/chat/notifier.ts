@@ -21,10 +21,9 @@ import type { SignalRecord, StateStore } from '../store/state.js';
 import type { ChatAdapter } from './adapter.js';
 import { type BotEvent, categoryOf } from './categories.js';
 import { ChatState } from './chat-state.js';
-import type { Platform } from './command.js';
+import type { Platform, Services } from './command.js';
 import { eventReply, reportWithChart, signalReply } from './notices.js';
 import { italic, PLAIN_TEXT, renderMessages, type ReplyBuilder } from './reply.js';
-import type { Services } from './services.js';
 
 /** Where engine events come from: the engine trading now (paper or live) and its events. */
 export interface EngineSource {

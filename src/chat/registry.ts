@@ -7,14 +7,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AppError } from '../errors.js';
 import { moduleFiles } from '../paths.js';
 import { argInfos, usageLine } from './args.js';
-import { type Command, isCommand, ROLES, type Role, roleAllows } from './command.js';
+import { type Command, type CommandCatalog, isCommand, ROLES, type Role, roleAllows } from './command.js';
 
 /** `commands/` beside `src/` (in the source tree and in dist/ alike). */
 export const COMMANDS_DIR = fileURLToPath(new URL('../../commands/', import.meta.url));
 
 const NAME_RE = /^[a-z][a-z0-9_]{0,31}$/;
 
-export class CommandRegistry {
+export class CommandRegistry implements CommandCatalog {
   private readonly byName = new Map<string, Command>();
 
   constructor(commands: readonly Command[], origins: readonly string[] = []) {
@@ -99,6 +99,6 @@ function checkCommand(command: Command, origin: string): void {
 }
 
 /** Help for one role: a usage line and summary per command it may run. */
-export function helpLines(registry: CommandRegistry, role: Role): Array<{ usage: string; summary: string }> {
+export function helpLines(registry: CommandCatalog, role: Role): Array<{ usage: string; summary: string }> {
   return registry.forRole(role).map((c) => ({ usage: usageLine(c), summary: c.summary }));
 }

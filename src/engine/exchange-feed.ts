@@ -10,7 +10,7 @@ import schedule from 'node-schedule';
 import type { Config } from '../config.js';
 import { AppError, badInput, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { getExchange, withRetry } from '../market/download.js';
+import { getExchange, withRetry } from '../market/exchange.js';
 import { bucketStart } from '../market/resample.js';
 import { isTimeframe, timeframeMs } from '../market/timeframe.js';
 import { type Candles, candleAt, candlesFrom, type OHLCVRow } from '../market/types.js';

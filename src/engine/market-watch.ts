@@ -216,7 +216,7 @@ export class MarketWatch {
     try {
       const ex = await this.o.market.exchange(!this.o.replay);
       if (ex) {
-        const { withRetry } = await import('../market/download.js');
+        const { withRetry } = await import('../market/exchange.js');
         const opts = {
           retries: this.o.config.marketData === 'auto' ? 1 : 3,
           backoffMs: 300,

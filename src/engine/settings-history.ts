@@ -55,14 +55,14 @@ export function noteSettings(s: State, who: string, edits: readonly SettingsEdit
 export async function recordStartConfig(store: StateStore, config: Readonly<Config>): Promise<number> {
   const last = await store.journal.lastSettings();
   const edits: SettingsEdit[] = [];
-  for (const [env, value] of Object.entries(configSnapshot(config as Config))) {
+  for (const [env, value] of Object.entries(configSnapshot(config))) {
     const key = `config:${env}`;
     const before = last.has(key) ? last.get(key)! : null;
     if (before !== value) edits.push({ key, old: before, new: value });
   }
   // A key that disappeared from the configuration (a RISK_ override removed) goes back to unset.
   for (const [key, value] of last)
-    if (key.startsWith('config:') && value !== null && !(key.slice(7) in configSnapshot(config as Config)))
+    if (key.startsWith('config:') && value !== null && !(key.slice(7) in configSnapshot(config)))
       edits.push({ key, old: value, new: null });
   if (edits.length === 0) return 0;
   // The first start's settings are the baseline the changes are measured from, not changes.

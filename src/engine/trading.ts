@@ -11,7 +11,7 @@
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { getExchange } from '../market/download.js';
+import { getExchange } from '../market/exchange.js';
 import { StateStore, storeOptions } from '../store/state.js';
 import { noteSettings } from './settings-history.js';
 import { engineSettings, type RegimeGate } from './context.js';

@@ -211,14 +211,7 @@ export function bbands(close: Series, period = 20, stdDev = 2): BandsResult {
   return { upper, middle, lower };
 }
 
-/** True range; NaN at index 0 (TA-Lib's TRANGE has lookback 1). */
-export function trueRange(high: Series, low: Series, close: Series): Float64Array {
-  const n = close.length;
-  const out = nanArray(n);
-  for (let i = 1; i < n; i++) out[i] = tr(high[i]!, low[i]!, close[i - 1]!);
-  return out;
-}
-
+/** One bar's true range: the greatest of high - low and its gaps from the previous close. */
 function tr(h: number, l: number, prevClose: number): number {
   let greatest = h - l;
   const a = Math.abs(prevClose - h);

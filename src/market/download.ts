@@ -11,14 +11,14 @@
  * Timeframes the exchange does not offer (37m, 148m, ...) are built by resampling the largest offered
  * timeframe that divides them.
  *
- * ccxt is imported here only, lazily, so the backtest path never loads it.
+ * The exchange itself comes from ./exchange.ts (ccxt loads there, lazily).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Exchange } from 'ccxt';
 import { AppError } from '../errors.js';
-import type { Logger } from '../logger.js';
 import { ensureDir, writeFileAtomic } from '../store/atomic.js';
+import { getExchange, type RetryOptions, withRetry } from './exchange.js';
 import { parseCandlesCsv } from './load.js';
 import { closedOnly, resample } from './resample.js';
 import { HOUR, isoTime, timeframeMs } from './timeframe.js';
@@ -34,15 +34,10 @@ export interface DownloadRequest {
   to: number;
 }
 
-export interface DownloadOptions {
+export interface DownloadOptions extends RetryOptions {
   dataDir: string;
   /** Replace the exchange's API host (a proxy, or a local emulator in tests). */
   apiUrl?: string;
-  logger?: Logger;
-  /** Retries per request on network errors (default 5). */
-  retries?: number;
-  /** First backoff delay in ms, doubled per retry (default 500). */
-  backoffMs?: number;
   /** Candles per request (default: the exchange's maximum, 1000 when unknown). */
   pageSize?: number;
   /** The time now, for deciding which candles have closed (default Date.now()). */
@@ -63,74 +58,6 @@ export interface DownloadResult {
 }
 
 type Range = [number, number];
-
-const exchanges = new Map<string, Promise<Exchange>>();
-
-/** One ccxt instance per exchange (and API URL), rate limiter on. */
-export async function getExchange(id: string, apiUrl?: string): Promise<Exchange> {
-  const key = `${id}|${apiUrl ?? ''}`;
-  let pending = exchanges.get(key);
-  if (!pending) {
-    pending = createExchange(id, apiUrl);
-    exchanges.set(key, pending);
-    pending.catch(() => exchanges.delete(key));
-  }
-  return pending;
-}
-
-async function createExchange(id: string, apiUrl?: string): Promise<Exchange> {
-  const ccxt = (await import('ccxt')).default;
-  const Ctor = (ccxt as unknown as Record<string, new (o: object) => Exchange>)[id];
-  if (typeof Ctor !== 'function' || !ccxt.exchanges.includes(id)) {
-    throw new AppError(
-      'BAD_INPUT',
-      `exchange "${id}" is not supported; allowed: a ccxt exchange id such as binance, kraken, okx, bybit`,
-    );
-  }
-  const ex = new Ctor({
-    enableRateLimit: true,
-    // Spot only; no margin or currency lookups, which need keys and are not used.
-    options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
-  });
-  if (apiUrl) rewriteApiUrls(ex, apiUrl);
-  forgetFailedMarketLoads(ex);
-  return ex;
-}
-
-/**
- * ccxt keeps the promise of its first `loadMarkets` (`marketsLoading`) and hands it back to every later
- * call, its own calls inside fetchOHLCV, fetchTickers, createOrder... included: a load that failed (the
- * exchange down at start) failed every retry and every request after it, without asking again, until
- * a restart. A failed load is forgotten here, so the next call, whoever makes it, asks the exchange.
- */
-export function forgetFailedMarketLoads(ex: Exchange): void {
-  const load = ex.loadMarkets.bind(ex);
-  const held = ex as unknown as { marketsLoading?: Promise<unknown> };
-  ex.loadMarkets = async (reload?: boolean, params?: object) => {
-    const answer = load(reload, params);
-    // Set synchronously by the call above: the load this call joined or started.
-    const loading = held.marketsLoading;
-    try {
-      return await answer;
-    } catch (err) {
-      if (held.marketsLoading === loading) held.marketsLoading = undefined;
-      throw err;
-    }
-  };
-}
-
-/** Point every API URL of an exchange at another origin, keeping the paths. */
-export function rewriteApiUrls(ex: Exchange, apiUrl: string): void {
-  const base = apiUrl.replace(/\/+$/, '');
-  const walk = (node: unknown): unknown => {
-    if (typeof node === 'string') return node.replace(/^https?:\/\/[^/]+/, base);
-    if (node && typeof node === 'object') {
-      for (const [k, v] of Object.entries(node)) (node as Record<string, unknown>)[k] = walk(v);
-    }
-    return node;
-  };
-  walk(ex.urls.api);
-}
 
 /** Candles for the request, from the cache where it has them and from the exchange for the rest. */
 export async function downloadCandles(req: DownloadRequest, opts: DownloadOptions): Promise<DownloadResult> {
@@ -251,60 +178,6 @@ async function fetchRange(
     opts.onProgress?.(since);
   }
   return rows;
-}
-
-/**
- * Retry a read on errors that may pass (ccxt's OperationFailed: network errors, timeouts, rate limits,
- * the exchange's "unknown error") with exponential backoff; other errors become AppErrors at once.
- * Only for reads: an order whose outcome is unknown must never be resent blindly.
- */
-export async function withRetry<T>(
-  fn: () => Promise<T>,
-  opts: Pick<DownloadOptions, 'retries' | 'backoffMs' | 'logger'>,
-  what: string,
-  ex?: Exchange,
-): Promise<T> {
-  const { OperationFailed, BadSymbol, AuthenticationError } = (await import('ccxt')).default;
-  const retries = opts.retries ?? 5;
-  const backoff = opts.backoffMs ?? 500;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof OperationFailed && attempt < retries) {
-        // Honour the exchange's Retry-After (seconds) when it sends one, up to a minute.
-        const retryAfter = Number(
-          ex?.last_response_headers?.['retry-after'] ?? ex?.last_response_headers?.['Retry-After'],
-        );
-        let delay = backoff * 2 ** attempt;
-        if (Number.isFinite(retryAfter) && retryAfter > 0)
-          delay = Math.max(delay, Math.min(retryAfter * 1000, 60_000));
-        opts.logger?.warn(
-          { attempt: attempt + 1, delayMs: delay, error: (err as Error).message },
-          `${what}: network error, retrying`,
-        );
-        await new Promise((r) => setTimeout(r, delay));
-        continue;
-      }
-      const message = firstLine((err as Error).message ?? String(err));
-      if (err instanceof OperationFailed)
-        throw new AppError('NETWORK', `${what} failed after ${retries + 1} attempts: ${message}`, {
-          cause: err,
-        });
-      if (err instanceof BadSymbol) throw new AppError('BAD_INPUT', `${what}: ${message}`, { cause: err });
-      if (err instanceof AuthenticationError)
-        throw new AppError('EXCHANGE', `${what}: the exchange refused the API key (${message})`, {
-          cause: err,
-        });
-      if (err instanceof AppError) throw err;
-      throw new AppError('EXCHANGE', `${what}: ${message}`, { cause: err });
-    }
-  }
-}
-
-function firstLine(s: string): string {
-  const line = s.split('\n')[0] ?? '';
-  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
 }
 
 /** The way out offered when the cache cannot be written (it lives under DATA_DIR). */

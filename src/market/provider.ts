@@ -104,7 +104,7 @@ export class MarketData {
   async exchange(decision = false): Promise<Exchange | undefined> {
     if (this.config.marketData === 'samples') return undefined;
     if (this.config.marketData === 'auto' && !decision && this.now() < this.offlineUntil) return undefined;
-    const { getExchange } = await import('./download.js');
+    const { getExchange } = await import('./exchange.js');
     return getExchange(this.config.exchange.id, this.config.exchange.apiUrl);
   }
 

@@ -1,7 +1,7 @@
 /** The exchange emulator's signed trading endpoints, driven through real ccxt. */
 import ccxt from 'ccxt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { rewriteApiUrls } from '../../src/market/download.js';
+import { rewriteApiUrls } from '../../src/market/exchange.js';
 import { HOUR, RISING_HOURS, T0 } from '../helpers/candles.js';
 import { ExchangeEmulator } from './exchange/server.js';
 

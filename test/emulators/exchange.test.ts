@@ -1,7 +1,7 @@
 import ccxt from 'ccxt';
 import { HOUR, RISING_HOURS, T0 } from '../helpers/candles.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { rewriteApiUrls } from '../../src/market/download.js';
+import { rewriteApiUrls } from '../../src/market/exchange.js';
 import { type EmulatorCandle, ExchangeEmulator } from './exchange/server.js';
 
 const H = HOUR;

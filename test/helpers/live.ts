@@ -7,7 +7,7 @@ import type { Exchange } from 'ccxt';
 import type { LiveConfig } from '../../src/config.js';
 import type { EngineEvent } from '../../src/engine/events.js';
 import { LiveBroker } from '../../src/engine/live/broker.js';
-import { rewriteApiUrls } from '../../src/market/download.js';
+import { rewriteApiUrls } from '../../src/market/exchange.js';
 import { candlesFromCsv, ExchangeEmulator } from '../emulators/exchange/server.js';
 import { makeEngine, quietLogger, replayEnd, type TestEngine } from './engine.js';
 import { SAMPLES } from './fixtures.js';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { downloadCandles, getExchange } from '../../src/market/download.js';
+import { downloadCandles } from '../../src/market/download.js';
+import { getExchange } from '../../src/market/exchange.js';
 import { candlesFromCsv, type EmulatorCandle, ExchangeEmulator } from '../emulators/exchange/server.js';
 import { SAMPLES } from '../helpers/fixtures.js';
 

@@ -3,12 +3,9 @@
  * default) or QuickChart (hosted quickchart.io, or a self-hosted QuickChart at QUICKCHART_URL).
  * Heavy modules load on first use.
  */
-import type { ChartDocument } from '../types.js';
+import type { ChartRenderer } from './renderer.js';
 
-export interface ChartRenderer {
-  readonly name: 'local' | 'quickchart';
-  render(doc: ChartDocument): Promise<Buffer>;
-}
+export type { ChartRenderer } from './renderer.js';
 
 export interface RendererOptions {
   renderer: 'local' | 'quickchart';
@@ -25,12 +22,4 @@ export async function createRenderer(options: RendererOptions): Promise<ChartRen
   }
   const { LocalRenderer } = await import('./local.js');
   return new LocalRenderer();
-}
-
-/** Panel heights in pixels from their weights, summing exactly to the document height. */
-export function panelHeights(doc: ChartDocument): number[] {
-  const total = doc.panels.reduce((s, p) => s + p.weight, 0);
-  const heights = doc.panels.map((p) => Math.floor((p.weight / total) * doc.height));
-  heights[heights.length - 1]! += doc.height - heights.reduce((s, h) => s + h, 0);
-  return heights;
 }

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import type { Chart as ChartType, ChartConfiguration } from 'chart.js';
 import type { Canvas } from '@napi-rs/canvas';
 import type { ChartDocument } from '../types.js';
-import { type ChartRenderer, panelHeights } from './index.js';
+import { type ChartRenderer, panelHeights } from './renderer.js';
 
 interface Libraries {
   Chart: typeof ChartType;

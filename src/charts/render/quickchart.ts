@@ -5,7 +5,7 @@
  */
 import { AppError } from '../../errors.js';
 import type { ChartDocument } from '../types.js';
-import { type ChartRenderer, panelHeights } from './index.js';
+import { type ChartRenderer, panelHeights } from './renderer.js';
 
 /** The part of quickchart-js used here (its bundled types describe the CommonJS build). */
 export interface QuickChartClient {

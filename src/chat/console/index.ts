@@ -15,10 +15,9 @@ import type { Readable, Writable } from 'node:stream';
 import { writeFileAtomic } from '../../store/atomic.js';
 import { harmless } from '../../echo.js';
 import type { ChatAdapter } from '../adapter.js';
-import type { ChatRef, SentMessage } from '../command.js';
+import type { ChatRef, ChatStatus, SentMessage } from '../command.js';
 import type { Dispatcher, Person, Transport } from '../dispatch.js';
 import { images, PLAIN_TEXT, type Reply, renderMessages } from '../reply.js';
-import type { ChatStatus } from '../services.js';
 
 const PLAIN = PLAIN_TEXT;
 

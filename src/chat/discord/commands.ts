@@ -5,8 +5,7 @@
  */
 import { REST, Routes } from 'discord.js';
 import { argInfos, type ArgInfo } from '../args.js';
-import type { Command } from '../command.js';
-import type { CommandRegistry } from '../registry.js';
+import type { Command, CommandCatalog } from '../command.js';
 
 /** Discord's application command option types. */
 const OPTION_TYPE = { string: 3, integer: 4, boolean: 5, number: 10 } as const;
@@ -53,7 +52,7 @@ export function slashCommand(command: Command): SlashCommand {
   return { name: command.name, description: command.summary, type: 1, options };
 }
 
-export function slashCommands(registry: CommandRegistry): SlashCommand[] {
+export function slashCommands(registry: CommandCatalog): SlashCommand[] {
   return registry.all().map(slashCommand);
 }
 

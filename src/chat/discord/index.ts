@@ -26,11 +26,10 @@ import { AppError, toAppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { type ChatAdapter, unreachable } from '../adapter.js';
 import { argInfos } from '../args.js';
-import { type ChatRef, ROLES, type SentMessage } from '../command.js';
+import { type ChatRef, type ChatStatus, ROLES, type SentMessage } from '../command.js';
 import { completions } from '../complete.js';
 import type { Dispatcher, Person, Transport } from '../dispatch.js';
 import { type Dialect, images, PHONE_WIDTH, type Reply, renderMessages, reply } from '../reply.js';
-import type { ChatStatus } from '../services.js';
 import { deployCommands, slashCommands } from './commands.js';
 
 const escapeMd = (t: string) => t.replace(/([\\*_~`|])/g, '\\$1').replace(/^([>#-])/, '\\$1');

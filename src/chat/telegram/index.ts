@@ -15,10 +15,9 @@ import type { Role } from '../../config.js';
 import { AppError, toAppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { type ChatAdapter, unreachable } from '../adapter.js';
-import type { ChatRef, SentMessage } from '../command.js';
+import type { ChatRef, ChatStatus, SentMessage } from '../command.js';
 import type { Dispatcher, Person, Transport } from '../dispatch.js';
 import { type Dialect, images, PHONE_WIDTH, type Reply, renderMessages } from '../reply.js';
-import type { ChatStatus } from '../services.js';
 import { TELEGRAM_LIMITS, Throttle, type ThrottleSpec } from '../throttle.js';
 
 const escapeHtml = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -17,7 +17,7 @@ import type ccxtModule from 'ccxt';
 import type { Exchange, Order } from 'ccxt';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { withRetry } from '../../market/download.js';
+import { firstLine, retryDelayMs, withRetry } from '../../market/exchange.js';
 
 export interface OrderRequest {
   clientId: string;
@@ -65,11 +65,6 @@ export function resendGraceMs(ex: Pick<Exchange, 'timeout'>): number {
 
 type Ccxt = typeof ccxtModule;
 
-const firstLine = (e: unknown) => {
-  const line = ((e as Error)?.message ?? String(e)).split('\n')[0] ?? '';
-  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
-};
-
 export class ExchangeClient {
   private failures = 0;
   private probe: NodeJS.Timeout | undefined;
@@ -107,13 +102,6 @@ export class ExchangeClient {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((r) => setTimeout(r, ms));
-  }
-
-  private retryAfterMs(attempt: number): number {
-    const h = this.ex.last_response_headers ?? {};
-    const ra = Number(h['retry-after'] ?? h['Retry-After']);
-    const backoff = (this.o.backoffMs ?? 500) * 2 ** attempt;
-    return Number.isFinite(ra) && ra > 0 ? Math.max(backoff, Math.min(ra * 1000, 60_000)) : backoff;
   }
 
   private succeeded(): void {
@@ -222,7 +210,7 @@ export class ExchangeClient {
             this.failed(what, err);
             return { kind: 'deferred', reason };
           }
-          const wait = this.retryAfterMs(attempt);
+          const wait = retryDelayMs(attempt, this.o.backoffMs ?? 500, this.ex);
           this.o.logger.warn(
             { order: req.clientId, waitMs: wait, error: reason },
             'order refused; resending',
@@ -249,7 +237,7 @@ export class ExchangeClient {
         // The outcome is unknown: never send again blindly. Ask the exchange by client id.
         this.failed(what, err);
         this.o.logger.warn({ order: req.clientId, error: reason }, 'order outcome unknown; looking it up');
-        await this.sleep(this.retryAfterMs(attempt));
+        await this.sleep(retryDelayMs(attempt, this.o.backoffMs ?? 500, this.ex));
         let found: Order | undefined;
         try {
           found = await this.lookup(req.symbol, req.clientId);

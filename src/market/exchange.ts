@@ -1,0 +1,153 @@
+/**
+ * Access to ccxt exchanges, shared by the candle download, the market feeds and the live broker: one
+ * instance per exchange (rate limiter on), the API host rewritten for a proxy or an emulator, reads
+ * retried with backoff and the exchange's Retry-After, and ccxt's errors cut to one line.
+ *
+ * ccxt is imported here only, lazily, so the backtest path never loads it.
+ */
+import type { Exchange } from 'ccxt';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+const exchanges = new Map<string, Promise<Exchange>>();
+
+/** One ccxt instance per exchange (and API URL), rate limiter on. */
+export async function getExchange(id: string, apiUrl?: string): Promise<Exchange> {
+  const key = `${id}|${apiUrl ?? ''}`;
+  let pending = exchanges.get(key);
+  if (!pending) {
+    pending = createExchange(id, apiUrl);
+    exchanges.set(key, pending);
+    pending.catch(() => exchanges.delete(key));
+  }
+  return pending;
+}
+
+async function createExchange(id: string, apiUrl?: string): Promise<Exchange> {
+  const ccxt = (await import('ccxt')).default;
+  const Ctor = (ccxt as unknown as Record<string, new (o: object) => Exchange>)[id];
+  if (typeof Ctor !== 'function' || !ccxt.exchanges.includes(id)) {
+    throw new AppError(
+      'BAD_INPUT',
+      `exchange "${id}" is not supported; allowed: a ccxt exchange id such as binance, kraken, okx, bybit`,
+    );
+  }
+  const ex = new Ctor({
+    enableRateLimit: true,
+    // Spot only; no margin or currency lookups, which need keys and are not used.
+    options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
+  });
+  if (apiUrl) rewriteApiUrls(ex, apiUrl);
+  forgetFailedMarketLoads(ex);
+  return ex;
+}
+
+/**
+ * ccxt keeps the promise of its first `loadMarkets` (`marketsLoading`) and hands it back to every later
+ * call, its own calls inside fetchOHLCV, fetchTickers, createOrder... included: a load that failed (the
+ * exchange down at start) failed every retry and every request after it, without asking again, until
+ * a restart. A failed load is forgotten here, so the next call, whoever makes it, asks the exchange.
+ */
+export function forgetFailedMarketLoads(ex: Exchange): void {
+  const load = ex.loadMarkets.bind(ex);
+  const held = ex as unknown as { marketsLoading?: Promise<unknown> };
+  ex.loadMarkets = async (reload?: boolean, params?: object) => {
+    const answer = load(reload, params);
+    // Set synchronously by the call above: the load this call joined or started.
+    const loading = held.marketsLoading;
+    try {
+      return await answer;
+    } catch (err) {
+      if (held.marketsLoading === loading) held.marketsLoading = undefined;
+      throw err;
+    }
+  };
+}
+
+/** Point every API URL of an exchange at another origin, keeping the paths. */
+export function rewriteApiUrls(ex: Exchange, apiUrl: string): void {
+  const base = apiUrl.replace(/\/+$/, '');
+  const walk = (node: unknown): unknown => {
+    if (typeof node === 'string') return node.replace(/^https?:\/\/[^/]+/, base);
+    if (node && typeof node === 'object') {
+      for (const [k, v] of Object.entries(node)) (node as Record<string, unknown>)[k] = walk(v);
+    }
+    return node;
+  };
+  walk(ex.urls.api);
+}
+
+/** The longest wait a Retry-After header is honoured for. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * The wait before retry `attempt` (0 for the first): `backoffMs` doubled per attempt, or the
+ * Retry-After (seconds) of the exchange's last response when that is longer, up to a minute.
+ */
+export function retryDelayMs(
+  attempt: number,
+  backoffMs: number,
+  ex?: Pick<Exchange, 'last_response_headers'>,
+): number {
+  const backoff = backoffMs * 2 ** attempt;
+  const headers = ex?.last_response_headers ?? {};
+  const retryAfter = Number(headers['retry-after'] ?? headers['Retry-After']);
+  if (!(Number.isFinite(retryAfter) && retryAfter > 0)) return backoff;
+  return Math.max(backoff, Math.min(retryAfter * 1000, MAX_RETRY_AFTER_MS));
+}
+
+/** The first line of an exchange error's message, at most 200 characters (ccxt appends whole bodies). */
+export function firstLine(err: unknown): string {
+  const line = ((err as Error | undefined)?.message ?? String(err)).split('\n')[0] ?? '';
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+}
+
+export interface RetryOptions {
+  /** Retries per request on network errors (default 5). */
+  retries?: number;
+  /** First backoff delay in ms, doubled per retry (default 500). */
+  backoffMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * Retry a read on errors that may pass (ccxt's OperationFailed: network errors, timeouts, rate limits,
+ * the exchange's "unknown error") with exponential backoff; other errors become AppErrors at once.
+ * Only for reads: an order whose outcome is unknown must never be resent blindly.
+ */
+export async function withRetry<T>(
+  fn: () => Promise<T>,
+  opts: RetryOptions,
+  what: string,
+  ex?: Exchange,
+): Promise<T> {
+  const { OperationFailed, BadSymbol, AuthenticationError } = (await import('ccxt')).default;
+  const retries = opts.retries ?? 5;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof OperationFailed && attempt < retries) {
+        const delay = retryDelayMs(attempt, opts.backoffMs ?? 500, ex);
+        opts.logger?.warn(
+          { attempt: attempt + 1, delayMs: delay, error: (err as Error).message },
+          `${what}: network error, retrying`,
+        );
+        await new Promise((r) => setTimeout(r, delay));
+        continue;
+      }
+      const message = firstLine(err);
+      if (err instanceof OperationFailed)
+        throw new AppError('NETWORK', `${what} failed after ${retries + 1} attempts: ${message}`, {
+          cause: err,
+        });
+      if (err instanceof BadSymbol) throw new AppError('BAD_INPUT', `${what}: ${message}`, { cause: err });
+      if (err instanceof AuthenticationError)
+        throw new AppError('EXCHANGE', `${what}: the exchange refused the API key (${message})`, {
+          cause: err,
+        });
+      if (err instanceof AppError) throw err;
+      throw new AppError('EXCHANGE', `${what}: ${message}`, { cause: err });
+    }
+  }
+}
