@@ -9,7 +9,7 @@ import { localStamp } from '../engine/clock.js';
 import { currentStop } from '../engine/positions.js';
 import { type OpenPositionView, type PerformanceReport, winRate } from '../engine/report.js';
 import type { PositionRecord, RunRecord, SignalRecord, TradeRecord } from '../store/state.js';
-import type { ScanResult } from '../engine/market-watch.js';
+import type { ScanResult } from '../engine/scanner.js';
 import { toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { baseOf, quoteOf } from '../market/symbol.js';

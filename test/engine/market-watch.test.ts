@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { MarketWatch, returnCorrelation, type WatchEvent } from '../../src/engine/market-watch.js';
+import { MarketWatch, type WatchEvent } from '../../src/engine/market-watch.js';
+import { returnCorrelation } from '../../src/engine/scanner.js';
 import { type EngineClock, watchSchedule } from '../../src/engine/watch-schedule.js';
 import { filterPairs, filtersFrom, setFilter } from '../../src/engine/pairlist.js';
 import {
