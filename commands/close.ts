@@ -18,10 +18,11 @@ export default defineCommand({
   async run({ id }, ctx) {
     if (id === 'all' && Object.keys(ctx.services.engine.state.positions).length === 0)
       return reply('No open positions.');
-    const { trades, ordered } = await ctx.services.engine.closePositions(id, ctx.caller.name);
-    if (trades.length === 0 && ordered.length === 0)
-      return reply(`${id.toUpperCase()} had closed already, or is being sold.`);
+    const { trades, ordered, refused } = await ctx.services.engine.closePositions(id, ctx.caller.name);
+    if (trades.length === 0 && ordered.length === 0 && refused.length === 0)
+      return reply(`${id.toUpperCase()} had closed already.`);
     const r = reply();
+    for (const n of refused) r.line(`${n.id} was not closed: ${n.reason}.`);
     for (const t of trades) r.line(`Closed ${tradeLine(t)}`);
     for (const o of ordered)
       r.line(

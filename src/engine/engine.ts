@@ -43,6 +43,7 @@ import { pauseRun, stopAllRuns } from './run-state.js';
 import { Runs } from './runs.js';
 import { type Series, SeriesBook } from './series.js';
 import { step } from './step.js';
+import type { EntryContext } from './entries.js';
 
 export interface EngineOptions {
   store: StateStore;
@@ -62,10 +63,19 @@ export interface EngineOptions {
   regimeGate?: RegimeGate;
 }
 
+/** What a close did: trades booked now, sells ordered (their fills book later), and refusals. */
+export interface Closed {
+  trades: TradeRecord[];
+  ordered: OrderRecord[];
+  refused: Array<{ id: string; reason: string }>;
+}
+
 export class Engine implements FeedHandler {
   readonly broker: Broker;
   private readonly events: Emitter<EngineEvent>;
   private readonly c: EngineContext;
+  /** The context of the per-bar step and approvals: the engine's, with the account's view for risk. */
+  private readonly trade: EngineContext & EntryContext;
   private readonly accounts: Accounts;
   private readonly approvals: Approvals;
   private readonly reports: Reports;
@@ -92,8 +102,8 @@ export class Engine implements FeedHandler {
     };
     this.accounts = new Accounts(base);
     this.c = { ...base, risk: () => this.accounts.risk() };
-    const trade = { ...this.c, account: this.accounts.account.bind(this.accounts) };
-    this.approvals = new Approvals(trade);
+    this.trade = { ...this.c, account: this.accounts.account.bind(this.accounts) };
+    this.approvals = new Approvals(this.trade);
     this.reports = new Reports(this.c, this.accounts);
     this.series = new SeriesBook({
       feed: o.feed,
@@ -107,10 +117,7 @@ export class Engine implements FeedHandler {
       process: (ser, candle, catchUp) => this.process(ser, candle, catchUp),
     });
     this.runs = new Runs(this.c, this.accounts, this.series);
-    this.stepContext = trade;
   }
-
-  private readonly stepContext: EngineContext & { account: Accounts['account'] };
 
   get feed(): Feed {
     return this.o.feed;
@@ -181,7 +188,7 @@ export class Engine implements FeedHandler {
    * Close one position or all: at the feed's latest price where bosun fills (paper), else by a
    * market order whose fill books the trade later (live).
    */
-  async closePositions(id: string, by: string): Promise<{ trades: TradeRecord[]; ordered: OrderRecord[] }> {
+  async closePositions(id: string, by: string): Promise<Closed> {
     const targets =
       id === 'all' ? Object.values(this.state.positions) : [this.state.positions[id.toUpperCase()]];
     if (targets.some((p) => p === undefined)) {
@@ -197,7 +204,7 @@ export class Engine implements FeedHandler {
         if (!prices.has(p!.symbol)) prices.set(p!.symbol, await this.o.feed.price(p!.symbol));
     const events: EngineEvent[] = [];
     const result = await this.o.store.update((s) => {
-      const out: { trades: TradeRecord[]; ordered: OrderRecord[] } = { trades: [], ordered: [] };
+      const out: Closed = { trades: [], ordered: [], refused: [] };
       for (const t of targets) {
         const rec = s.positions[t!.id];
         if (!rec) continue; // closed meanwhile by a stop
@@ -212,6 +219,7 @@ export class Engine implements FeedHandler {
         const price = prices.get(rec.symbol) ?? Number.NaN;
         const closed = this.broker.close(s, rec, { time, price, reason: 'manual', costs: this.c.costs });
         if (closed.kind === 'ordered') out.ordered.push(closed.order);
+        if (closed.kind === 'refused') out.refused.push({ id: rec.id, reason: closed.reason });
         if (closed.kind !== 'filled') continue;
         events.push({
           type: 'exit',
@@ -247,15 +255,17 @@ export class Engine implements FeedHandler {
     });
     this.emit(events);
     const cancelled = await this.broker.cancelWorking();
-    const open = Object.keys(this.state.positions).length;
-    const { ordered } = open > 0 ? await this.closePositions('all', by) : { ordered: [] };
+    const open = Object.keys(this.state.positions).length > 0;
+    const closed: Closed = open
+      ? await this.closePositions('all', by)
+      : { trades: [], ordered: [], refused: [] };
     await this.broker.idle();
     await this.broker.reconcile();
     const parts = [`${stopped} run(s) stopped`];
-    if (cancelled > 0 || ordered.length > 0) parts.push(`${cancelled} open order(s) cancelled`);
-    parts.push(
-      ordered.length > 0 ? `${ordered.length} position(s) sold at market` : `${open} position(s) closed`,
-    );
+    if (cancelled > 0) parts.push(`${cancelled} open order(s) cancelled`);
+    if (closed.ordered.length > 0) parts.push(`${closed.ordered.length} position(s) sold at market`);
+    if (closed.trades.length > 0 || !open) parts.push(`${closed.trades.length} position(s) closed`);
+    for (const r of closed.refused) parts.push(`${r.id} not closed: ${r.reason}`);
     const detail = parts.join(', ');
     this.emit([{ type: 'panic', by, detail }]);
     return detail;
@@ -383,7 +393,7 @@ export class Engine implements FeedHandler {
         }
         const signals = result instanceof AppError ? undefined : result;
         const rt = this.c.runtimes.get(run.id)!;
-        step(s, this.stepContext, { run, rt, candle, t: view.length - 1, signals, catchUp }, events);
+        step(s, this.trade, { run, rt, candle, t: view.length - 1, signals, catchUp }, events);
       }
       this.accounts.mark(s, quote, candle.time + ser.tfMs, events);
       const resume = this.o.feed.resumePoint?.();

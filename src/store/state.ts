@@ -897,7 +897,6 @@ export function recentOf(trades: readonly TradeRecord[]): NonNullable<EngineReco
 /** How many closed PnLs per quote the risk manager looks back over. */
 export const RECENT_PNLS = 200;
 
-/** Remember a closed trade for the risk manager (cooldown after a loss, recent PnLs). */
 /**
  * Book a closed position's trade: into the journal, the risk manager's recent results and its run's
  * totals, in the same change that closes it (paper and live alike).
@@ -912,6 +911,7 @@ export function bookTrade(s: State, trade: TradeRecord): void {
   }
 }
 
+/** Remember a closed trade for the risk manager (cooldown after a loss, recent PnLs). */
 export function noteClosed(recent: NonNullable<EngineRecord['recent']>, t: TradeRecord): void {
   if (t.pnl < 0) recent.lastLoss[t.symbol] = Math.max(recent.lastLoss[t.symbol] ?? 0, t.exitTime);
   const pnls = (recent.closedPnls[t.quote] ??= []);

@@ -8,7 +8,7 @@ import type { FillCosts } from '../../src/backtest/fills.js';
 import type { Broker, EntryOrder } from '../../src/engine/broker.js';
 import { LiveBroker } from '../../src/engine/live/broker.js';
 import { PaperBroker } from '../../src/engine/paper.js';
-import type { PositionRecord, RunRecord, State } from '../../src/store/state.js';
+import type { PositionRecord, RunRecord, SignalRecord, State } from '../../src/store/state.js';
 import { StateStore } from '../../src/store/state.js';
 import type { ExchangeEmulator } from '../emulators/exchange/server.js';
 import { quietLogger } from '../helpers/engine.js';
@@ -48,6 +48,29 @@ function entry(price: number, quantity: number, o: Partial<EntryOrder> = {}): En
     ...o,
   };
 }
+
+/** The signal an entry answers (its stop is the one it showed people). */
+const signal = (price: number, stop: number): SignalRecord => ({
+  id: 'S1',
+  runId: 'R1',
+  symbol: 'BTC/USDT',
+  timeframe: '2h',
+  strategy: 'ema-cross',
+  side: 'long',
+  barTime: 0,
+  createdAt: 0,
+  price,
+  signalStop: null,
+  signalTarget: null,
+  stop,
+  targets: [],
+  quantity: 0.01,
+  risk: 0,
+  rewardRisk: null,
+  status: 'approved',
+  messages: [],
+  indicators: {},
+});
 
 let emu: ExchangeEmulator | undefined;
 const stores: StateStore[] = [];
@@ -158,6 +181,42 @@ describe('the live broker', () => {
     expect(store.data.positions).toEqual({});
     expect(store.data.runs.R1).toMatchObject({ trades: 1 });
     expect(await store.journal.trades()).toHaveLength(1);
+  });
+
+  it('guards the fill of an order recorded before orders carried rules with the stop its signal showed', async () => {
+    const { store, broker } = await live();
+    const price = emu!.price('BTC/USDT');
+    const stop = Math.round(price * 0.95 * 100) / 100;
+    await store.update((s) => {
+      s.signals.S1 = signal(price, stop);
+      broker.enter(s, entry(price, 0.01));
+      // As the previous version recorded it: no rules on the order.
+      delete Object.values(s.orders)[0]!.rules;
+    });
+    broker.flush();
+    await broker.idle();
+    const pos = Object.values(store.data.positions)[0]!;
+    expect(pos.stop).toBe(stop);
+    expect(pos.stopOrder).toBeDefined();
+  });
+
+  it('withdraws a sell not sent yet (a panic) so the position can be sold again', async () => {
+    const { store, broker } = await live();
+    await store.update((s) => broker.enter(s, entry(emu!.price('BTC/USDT'), 0.01)));
+    broker.flush();
+    await broker.idle();
+    const id = Object.keys(store.data.positions)[0]!;
+    const exit = { time: Date.now(), price: Number.NaN, reason: 'signal' as const, costs: COSTS };
+    // Recorded, not flushed: it has not left.
+    const first = await store.update((s) => broker.close(s, s.positions[id]!, exit));
+    expect(first.kind).toBe('ordered');
+
+    expect(await broker.cancelWorking()).toBe(1);
+    const order = first.kind === 'ordered' ? store.data.orders[first.order.id] : undefined;
+    expect(order).toMatchObject({ status: 'cancelled', note: 'panic' });
+    expect(store.data.positions[id]!.closing).toBeUndefined();
+    const again = await store.update((s) => broker.close(s, s.positions[id]!, { ...exit, reason: 'manual' }));
+    expect(again.kind).toBe('ordered');
   });
 
   it('refuses a short entry with the reason (spot only)', async () => {

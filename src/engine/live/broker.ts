@@ -526,13 +526,12 @@ export class LiveBroker implements Broker {
     for (const o of Object.values(host.store.data.orders)) {
       if (FINAL.has(o.status) || o.purpose === 'stop') continue;
       if (o.status === 'new') {
+        const events: EngineEvent[] = [];
         await host.store.update((s) => {
           const r = s.orders[o.id];
-          if (r?.status === 'new') {
-            r.status = 'cancelled';
-            r.note = 'panic';
-          }
+          if (r?.status === 'new') this.orders.withdraw(s, r, 'panic', events);
         });
+        host.emit(events);
         cancelled++;
         continue;
       }

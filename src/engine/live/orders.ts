@@ -262,6 +262,8 @@ export class LiveOrders {
     if (o.purpose === 'entry' ? !done || filled <= 0 : delta <= 1e-12) {
       if (o.purpose === 'entry' && done && filled <= 0) this.entryNotFilled(s, o, events);
       if (o.purpose === 'stop' && o.status === 'cancelled') this.stopGone(s, o, events);
+      // A sell that ended with nothing (more) filled: its position may be sold again.
+      if (o.purpose === 'exit' && done) delete s.positions[o.positionId]?.closing;
       return;
     }
     const price = ex.average ?? ex.price ?? 0;
@@ -283,6 +285,18 @@ export class LiveOrders {
     if (o.purpose === 'entry')
       this.opened(s, o, time, price, filled - feeBase, feeQuote + feeBase * price, events);
     else this.sold(s, o, time, price, delta, feeQuote * share, events);
+  }
+
+  /**
+   * An order recorded and not sent is withdrawn (a panic): its entry's signal is skipped, its
+   * position no longer counts as being sold.
+   */
+  withdraw(s: State, o: OrderRecord, why: string, events: EngineEvent[]): void {
+    o.status = 'cancelled';
+    o.note = why;
+    o.updatedAt = this.clock();
+    if (o.purpose === 'entry') this.entryNotFilled(s, o, events);
+    if (o.purpose === 'exit') delete s.positions[o.positionId]?.closing;
   }
 
   private entryNotFilled(s: State, o: OrderRecord, events: EngineEvent[]): void {
@@ -317,7 +331,9 @@ export class LiveOrders {
     events: EngineEvent[],
   ): void {
     const sig = o.signalId ? s.signals[o.signalId] : undefined;
+    // An order recorded before entries carried their rules: the stop the signal showed guards it.
     const rules = o.rules ?? {};
+    const stopPrice = o.rules ? sig?.signalStop : (sig?.stop ?? sig?.signalStop);
     const p = openPosition({
       side: 1 as Side,
       index: 0,
@@ -325,7 +341,7 @@ export class LiveOrders {
       price,
       quantity: qty,
       rules,
-      stopPrice: sig?.signalStop ?? Number.NaN,
+      stopPrice: stopPrice ?? Number.NaN,
       targetPrice: sig?.signalTarget ?? Number.NaN,
       costs: { fee: 0, slippage: 0 },
     });
