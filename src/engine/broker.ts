@@ -10,6 +10,7 @@
  * - `refused`: nothing was done, and why.
  */
 import type { ExitFill, ExitReason, FillCosts, Side } from '../backtest/fills.js';
+import type { Candle } from '../market/types.js';
 import type { ExitRules } from '../strategy/define.js';
 import type { OrderRecord, PositionRecord, State, StateStore, TradeRecord } from '../store/state.js';
 import type { Emit } from './events.js';
@@ -53,6 +54,9 @@ export type Ordered = { kind: 'ordered'; order: OrderRecord };
 export type EntryResult = { kind: 'filled'; position: PositionRecord } | Ordered | Refused;
 export type CloseResult = { kind: 'filled'; fill: ExitFill; trade: TradeRecord } | Ordered | Refused;
 
+/** The prices of a closed candle a position meets. */
+export type BarPrices = Pick<Candle, 'time' | 'open' | 'high' | 'low' | 'close'>;
+
 /** A closed candle against a position: the exits it filled, and the trade when nothing is left. */
 export interface BarResult {
   fills: ExitFill[];
@@ -87,7 +91,5 @@ export interface Broker {
   enter(s: State, order: EntryOrder): EntryResult;
   close(s: State, position: PositionRecord, exit: ExitOrder): CloseResult;
   /** One closed candle against an open position (gaps, stop before targets, trailing stop, mark). */
-  applyCandle(s: State, position: PositionRecord, candle: Candle, costs: FillCosts): BarResult;
+  applyCandle(s: State, position: PositionRecord, candle: BarPrices, costs: FillCosts): BarResult;
 }
-
-type Candle = { time: number; open: number; high: number; low: number; close: number };

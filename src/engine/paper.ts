@@ -16,7 +16,15 @@ import {
 } from '../backtest/fills.js';
 import { quoteOf } from '../market/symbol.js';
 import type { PositionRecord, State } from '../store/state.js';
-import type { BarResult, Broker, CloseResult, EntryOrder, EntryResult, ExitOrder } from './broker.js';
+import type {
+  BarPrices,
+  BarResult,
+  Broker,
+  CloseResult,
+  EntryOrder,
+  EntryResult,
+  ExitOrder,
+} from './broker.js';
 import { closeRecord, fromRecord, syncRecord, toRecord } from './positions.js';
 
 export class PaperBroker implements Broker {
@@ -95,12 +103,7 @@ export class PaperBroker implements Broker {
     return { kind: 'filled', position: rec };
   }
 
-  applyCandle(
-    s: State,
-    rec: PositionRecord,
-    c: { time: number; open: number; high: number; low: number; close: number },
-    costs: FillCosts,
-  ): BarResult {
+  applyCandle(s: State, rec: PositionRecord, c: BarPrices, costs: FillCosts): BarResult {
     const p = fromRecord(rec);
     const fills: ExitFill[] = [];
     const closed = applyBar(p, c.time, c.open, c.high, c.low, costs, (f) => {

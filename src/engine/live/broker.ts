@@ -30,6 +30,7 @@ import { toAppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { markSignal, type OrderRecord, type PositionRecord, type State } from '../../store/state.js';
 import type {
+  BarPrices,
   BarResult,
   Broker,
   BrokerContext,
@@ -171,12 +172,7 @@ export class LiveBroker implements Broker {
   }
 
   /** What paper would fill on this candle becomes a market sell; an exchange-held stop is left to it. */
-  applyCandle(
-    s: State,
-    rec: PositionRecord,
-    c: { time: number; open: number; high: number; low: number; close: number },
-    costs: FillCosts,
-  ): BarResult {
+  applyCandle(s: State, rec: PositionRecord, c: BarPrices, costs: FillCosts): BarResult {
     return this.orders.applyCandle(s, rec, c, costs);
   }
 

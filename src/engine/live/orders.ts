@@ -24,6 +24,7 @@ import { AppError, toAppError } from '../../errors.js';
 import { baseOf, quoteOf } from '../../market/symbol.js';
 import { markSignal, type OrderRecord, type PositionRecord, type State } from '../../store/state.js';
 import type {
+  BarPrices,
   BarResult,
   CloseResult,
   EntryOrder,
@@ -46,6 +47,14 @@ export const refused = (reason: string): Refused => ({ kind: 'refused', reason }
 /** How many orders of a kind a position has had (numbers its client ids: `_x1`, `_s2`). */
 const ordersOf = (s: State, positionId: string, purpose: OrderRecord['purpose']) =>
   Object.values(s.orders).filter((o) => o.positionId === positionId && o.purpose === purpose).length;
+
+/** What a fill added: when, at what average price, how much (net of a fee taken in it), its fee in quote. */
+interface OrderFill {
+  time: number;
+  price: number;
+  qty: number;
+  fee: number;
+}
 
 export interface LiveOrdersOptions {
   exchange: Exchange;
@@ -187,12 +196,7 @@ export class LiveOrders {
    * becomes a market sell (take-profits, trailing stop, and the stop when bosun manages it); a stop
    * the exchange holds is left to the exchange.
    */
-  applyCandle(
-    s: State,
-    rec: PositionRecord,
-    c: { time: number; open: number; high: number; low: number; close: number },
-    costs: FillCosts,
-  ): BarResult {
+  applyCandle(s: State, rec: PositionRecord, c: BarPrices, costs: FillCosts): BarResult {
     rec.mark = c.close;
     if (rec.closing) return { fills: [] };
     const p = fromRecord(rec);
@@ -283,8 +287,8 @@ export class LiveOrders {
     o.fee += (feeQuote + feeBase * price) * share;
     const time = ex.lastTradeTimestamp ?? ex.timestamp ?? this.clock();
     if (o.purpose === 'entry')
-      this.opened(s, o, time, price, filled - feeBase, feeQuote + feeBase * price, events);
-    else this.sold(s, o, time, price, delta, feeQuote * share, events);
+      this.opened(s, o, { time, price, qty: filled - feeBase, fee: feeQuote + feeBase * price }, events);
+    else this.sold(s, o, { time, price, qty: delta, fee: feeQuote * share }, events);
   }
 
   /**
@@ -324,10 +328,7 @@ export class LiveOrders {
   private opened(
     s: State,
     o: OrderRecord,
-    time: number,
-    price: number,
-    qty: number,
-    fee: number,
+    { time, price, qty, fee }: OrderFill,
     events: EngineEvent[],
   ): void {
     const sig = o.signalId ? s.signals[o.signalId] : undefined;
@@ -383,15 +384,7 @@ export class LiveOrders {
     rec.stopOrder = order.id;
   }
 
-  private sold(
-    s: State,
-    o: OrderRecord,
-    time: number,
-    price: number,
-    qty: number,
-    fee: number,
-    events: EngineEvent[],
-  ): void {
+  private sold(s: State, o: OrderRecord, { time, price, qty, fee }: OrderFill, events: EngineEvent[]): void {
     const rec = s.positions[o.positionId];
     if (!rec) {
       events.push({
