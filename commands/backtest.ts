@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { runBacktest } from '../src/backtest/run.js';
-import { candleInfo, pct, ratio, summaryRows } from '../src/backtest/summary.js';
+import {
+  candleInfo,
+  coverageNote,
+  pct,
+  ratio,
+  summaryRows,
+  tooShortToAnnualise,
+} from '../src/backtest/summary.js';
 import { RANK_METRICS, type RankMetric } from '../src/backtest/sweep.js';
 import {
   bestIndex,
@@ -140,6 +147,8 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
   const m = result.metrics;
   const r = reply().line(bold(l.title), `: ${pct(m.totalReturn)} over ${m.trades} trades`);
   if (data.note) r.line(italic(data.note));
+  const covered = coverageNote({ period: l.period }, m, data.timeframeMs);
+  if (covered) r.line(italic(covered));
   const info = candleInfo(result, data.source, a.symbol);
   return r
     .table(
@@ -229,6 +238,11 @@ async function sweep(
         .join(' ')}`,
     );
   if (data.note) r.line(italic(data.note));
+  const covered = coverageNote({ period: l.period }, m, data.timeframeMs);
+  if (covered) r.line(italic(covered));
+  const short = tooShortToAnnualise(m);
+  // A sweep compares sets on the same candles, so its figures stay; the reader is told what they rest on.
+  if (short) r.line(italic(`${short}: the Sharpe figures here are annualised from that short span.`));
   const rows = compactRankedRows(plan.axes, report.ranked.slice(0, TOP_ROWS), rank);
   r.table(rows.slice(1), { header: rows[0]! });
   if (report.ranked.length > TOP_ROWS) r.line(italic(`top ${TOP_ROWS} of ${report.ranked.length}`));

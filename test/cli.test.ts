@@ -85,6 +85,25 @@ describe('npm run backtest', () => {
     expect(r.stdout).toMatch(/35,123 candles/);
   });
 
+  it('says which span it ran on when --from is before the data starts', () => {
+    // The 2h sample starts 2017-08-17 04:00.
+    const r = run([
+      'backtest',
+      '--strategy',
+      'ema-cross',
+      '--data',
+      SAMPLE,
+      '--from',
+      '2017-01-01',
+      '--to',
+      '2018-01-01',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(
+      /Asked for 2017-01-01 \.\. 2018-01-01; the data covers [\d.]+d \(2017-08-1\d \.\. 2018-01-01\): every figure is over that span\./,
+    );
+  });
+
   it('writes the documented JSON with --json', () => {
     const doc = backtestJson('--strategy ema-cross --params fast=9,slow=21 --fee 0.00075 --capital 5000');
     expect(Object.keys(doc)).toEqual(

@@ -2,9 +2,10 @@
  * A backtest result as labelled, formatted rows and as the JSON document `--json` writes. Plain data:
  * the CLI prints the rows as a table, chat adapters render them their own way.
  */
-import { isoTime, timeframeName } from '../market/timeframe.js';
+import { DAY, isoTime, spanName, timeframeName } from '../market/timeframe.js';
 import type { BacktestResult } from './run.js';
 import { describeSizing } from './sizing.js';
+import type { Metrics } from './types.js';
 
 export interface CandleInfo {
   count: number;
@@ -42,8 +43,46 @@ export function formatDuration(ms: number): string {
   return days < 365 ? `${+days.toFixed(1)}d` : `${+(days / 365.25).toFixed(2)}y`;
 }
 
+/**
+ * Annualised figures (CAGR, Sharpe, Sortino, Calmar) from fewer days than this say more about the
+ * annualising than about the strategy (three good weeks make a CAGR of thousands of percent): they
+ * are flagged, not shown.
+ */
+export const MIN_ANNUALISED_DAYS = 30;
+
+/** Why a result's annualised figures are not shown, or undefined when its span is long enough. */
+export function tooShortToAnnualise(m: Pick<Metrics, 'startTime' | 'endTime'>): string | undefined {
+  const span = m.endTime - m.startTime;
+  if (span >= MIN_ANNUALISED_DAYS * DAY) return undefined;
+  return `${formatDuration(span)} of data; annualised figures need ${MIN_ANNUALISED_DAYS} days`;
+}
+
+const day = (ms: number) => isoTime(ms).slice(0, 10);
+
+/**
+ * When the candles cover less than was asked (a short sample, a new listing): which span every
+ * figure is over. `asked` is a start and end (the CLI's --from/--to), or a period ending where the
+ * data ends (chat's `1y`). A bar's worth of difference is no shortfall.
+ */
+export function coverageNote(
+  asked: { from?: number; to?: number; period?: number },
+  m: Pick<Metrics, 'startTime' | 'endTime'>,
+  timeframeMs: number,
+): string | undefined {
+  const wantFrom = asked.from ?? (asked.period === undefined ? undefined : m.endTime - asked.period);
+  const lateStart = wantFrom !== undefined && m.startTime - wantFrom > timeframeMs;
+  const earlyEnd = asked.to !== undefined && asked.to - m.endTime > timeframeMs;
+  if (!lateStart && !earlyEnd) return undefined;
+  const want =
+    asked.from !== undefined
+      ? `${day(asked.from)} .. ${asked.to !== undefined ? day(asked.to) : 'the end of the data'}`
+      : spanName(asked.period!);
+  return `Asked for ${want}; the data covers ${formatDuration(m.endTime - m.startTime)} (${day(m.startTime)} .. ${day(m.endTime)}): every figure is over that span.`;
+}
+
 export function summaryRows(r: BacktestResult, info: CandleInfo): Array<[string, string]> {
   const m = r.metrics;
+  const short = tooShortToAnnualise(m);
   const params = Object.entries(r.params)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
@@ -60,7 +99,7 @@ export function summaryRows(r: BacktestResult, info: CandleInfo): Array<[string,
     ['Final equity', money(m.finalEquity)],
     ['Total return', pct(m.totalReturn)],
     ['Buy and hold', pct(m.buyAndHoldReturn)],
-    ['CAGR', pct(m.cagr)],
+    ['CAGR', short ? `n/a (${short})` : pct(m.cagr)],
     [
       'Max drawdown',
       `${pct(-m.maxDrawdown)} (longest ${formatDuration(m.maxDrawdownDurationMs)} under water)`,
@@ -71,8 +110,8 @@ export function summaryRows(r: BacktestResult, info: CandleInfo): Array<[string,
       'Expectancy',
       `${money(m.expectancy)} per trade (avg win ${money(m.avgWin)}, avg loss ${money(m.avgLoss)})`,
     ],
-    ['Sharpe / Sortino', `${ratio(m.sharpe)} / ${ratio(m.sortino)}`],
-    ['Calmar', ratio(m.calmar)],
+    ['Sharpe / Sortino', short ? 'n/a (too short, see CAGR)' : `${ratio(m.sharpe)} / ${ratio(m.sortino)}`],
+    ['Calmar', short ? 'n/a (too short, see CAGR)' : ratio(m.calmar)],
     ['Exposure', `${(m.exposure * 100).toFixed(1)}% of bars`],
     ['Fees paid', money(m.totalFees)],
   ];
@@ -93,6 +132,10 @@ export function resultJson(r: BacktestResult, info: CandleInfo) {
       exits: r.exits,
     },
     metrics: r.metrics,
+    /** Set when the span is too short for CAGR, Sharpe, Sortino and Calmar to mean much. */
+    ...(tooShortToAnnualise(r.metrics)
+      ? { annualised: { reliable: false, why: tooShortToAnnualise(r.metrics) } }
+      : {}),
     trades: r.simulation.trades.map((t) => ({
       side: t.side,
       entryTime: t.entryTime,

@@ -2,11 +2,11 @@
 import { writeFileSync } from 'node:fs';
 import { runBacktest } from '../backtest/run.js';
 import { parseSizing } from '../backtest/sizing.js';
-import { candleInfo, resultJson, summaryRows } from '../backtest/summary.js';
+import { candleInfo, coverageNote, resultJson, summaryRows } from '../backtest/summary.js';
 import type { Config } from '../config.js';
 import { badInput } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isoTime } from '../market/timeframe.js';
+import { isoTime, parseDate } from '../market/timeframe.js';
 import type { ExitRules } from '../strategy/define.js';
 import { parseParamList, parseParams } from '../strategy/params.js';
 import { loadStrategy, strategyNames } from '../strategy/registry.js';
@@ -135,6 +135,13 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
   if (!v.quiet) {
     printRows(summaryRows(result, info));
     if (loaded.gaps !== 'no gaps') console.log(`${'Gaps'.padEnd(18)}${loaded.gaps}`);
+    // Only --from/--to ask for a span; a file alone is what was asked.
+    const asked = {
+      ...(v.from !== undefined ? { from: parseDate(v.from, '--from') } : {}),
+      ...(v.to !== undefined ? { to: parseDate(v.to, '--to') } : {}),
+    };
+    const covered = coverageNote(asked, result.metrics, result.timeframeMs);
+    if (covered) console.log(`\n${covered}`);
     const last = result.simulation.trades.slice(-5);
     if (last.length > 0) {
       console.log(`\nLast ${last.length} trade${last.length === 1 ? '' : 's'}:`);

@@ -93,6 +93,20 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     for (const b of buttons(photo!)) expect(Buffer.byteLength(b.data)).toBeLessThanOrEqual(64);
   });
 
+  it('says which span a /backtest ran on when the samples cover less than asked, and does not annualise a week', async () => {
+    // 15m comes from the one-month 1m sample (March 2023): a year cannot be had.
+    const plain = (m: BotMessage) => m.text!.replace(/<[^>]+>/g, '');
+    const [, year] = await ask(ADMIN, '/backtest ema-cross BTC/USDT 15m 1y', 3);
+    // (It ends where the bot's replay clock stands: only candles closed by then are decided on.)
+    expect(plain(year!)).toMatch(
+      /Asked for 1y; the data covers (\d+(\.\d)?)d \(2023-03-01 \.\. 2023-03-\d\d\): every figure is over that span\./,
+    );
+    expect(plain(year!)).toMatch(/CAGR\s+n\/a \(\d+(\.\d)?d of data; annualised figures\s+need 30 days\)/);
+    const [, week] = await ask(ADMIN, '/backtest ema-cross BTC/USDT 15m 7d', 3);
+    expect(plain(week!)).toMatch(/CAGR\s+n\/a \(7d of data; annualised figures\s+need 30 days\)/);
+    expect(plain(week!)).not.toContain('Asked for');
+  });
+
   it('sweeps a small grid from /backtest: a ranked table, a heatmap photo, and a button that backtests the best set alone to the same figures', async () => {
     const [progress, summary, photo] = await ask(
       ADMIN,
