@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { allowed, argInfos, usageLine } from '../src/chat/args.js';
-import { defineCommand } from '../src/chat/command.js';
+import { allowed, argInfos, argsFromWords, tokenize, usageLine, validateArgs } from '../src/chat/args.js';
+import { type Command, defineCommand } from '../src/chat/command.js';
 import { helpLines } from '../src/chat/registry.js';
 import { bold, code, reply } from '../src/chat/reply.js';
 import { closest } from '../src/config.js';
@@ -59,6 +59,24 @@ export default defineCommand({
       r.line('Examples:');
       for (const e of command.examples) r.line(code(`/${e}`));
     }
-    return r.line(`Needs the ${command.role} role.`);
+    return r.line(`Needs the ${command.role} role${moreNeeds(command)}.`);
   },
 });
+
+/**
+ * What some uses of a command need beyond its role, read from its examples through its own `needs`
+ * ("; starting a run needs the trader role"), so help never says less than the command will ask.
+ */
+function moreNeeds(command: Command): string {
+  const needs = new Map<string, string>();
+  for (const example of command.examples ?? []) {
+    try {
+      const args = validateArgs(command, argsFromWords(command, tokenize(example).slice(1)));
+      const need = command.needs?.(args);
+      if (need && need.role !== command.role) needs.set(need.what, need.role);
+    } catch {
+      // An example that does not parse says nothing about roles (the examples test catches it).
+    }
+  }
+  return [...needs].map(([what, role]) => `; ${what} needs the ${role} role`).join('');
+}

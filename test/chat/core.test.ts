@@ -248,6 +248,24 @@ async function dispatcherWith(
   return { said, send };
 }
 
+describe('help', () => {
+  it('says what some uses of a command need beyond its role, as the command will ask it', async () => {
+    const registry = await loadCommands();
+    const help = registry.get('help')!;
+    const ctx = { services: { registry }, caller: { role: 'viewer', name: 'v' } };
+    const text = async (command: string) =>
+      renderMessages(((await help.run({ command }, ctx as never)) as Reply).blocks, TELEGRAM_HTML).join('\n');
+    expect(await text('start')).toContain('Needs the viewer role; starting a run needs the trader role.');
+    expect(await text('risk')).toContain(
+      'Needs the viewer role; changing risk settings needs the admin role.',
+    );
+    expect(await text('mode')).toContain(
+      'Needs the viewer role; switching between paper and live needs the admin role.',
+    );
+    expect(await text('balance')).toMatch(/Needs the viewer role\.$/);
+  });
+});
+
 describe('roles', () => {
   it("refuses a command above the caller's role, and a stranger, with one line", async () => {
     const { said, send } = await dispatcherWith([
