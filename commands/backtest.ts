@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { runBacktest } from '../src/backtest/run.js';
+import { type BacktestResult, runBacktest } from '../src/backtest/run.js';
 import {
   candleInfo,
   coverageNote,
@@ -9,6 +9,7 @@ import {
   tooShortToAnnualise,
 } from '../src/backtest/summary.js';
 import { RANK_METRICS, type RankMetric } from '../src/backtest/sweep.js';
+import type { RulesReport } from '../src/backtest/types.js';
 import {
   bestIndex,
   heatmapGrid,
@@ -25,6 +26,7 @@ import { type Progress, startProgress } from '../src/chat/progress.js';
 import { bold, italic, reply } from '../src/chat/reply.js';
 import { backtestChart, chartStyle, sweepHeatmap } from '../src/charts/index.js';
 import { metricName } from '../src/charts/heatmap-chart.js';
+import { engineBacktest } from '../src/engine/backtest.js';
 import { AppError, badInput } from '../src/errors.js';
 import { spanName, timeframeMs } from '../src/market/timeframe.js';
 import type { Strategy } from '../src/strategy/define.js';
@@ -49,6 +51,12 @@ const args = z.object({
     .optional()
     .describe('a grid to sweep, name=FROM..TO:STEP or name=a|b, comma-separated, e.g. fast=5..20:5'),
   rank: z.enum(RANKS).optional().describe('the metric a sweep is ranked by (default sharpe)'),
+  rules: z
+    .enum(['plain', 'engine'])
+    .optional()
+    .describe(
+      'plain: the strategy alone (default); engine: what a run would do (risk rules, sizing, regime)',
+    ),
   params: z
     .record(z.string(), z.string())
     .optional()
@@ -69,10 +77,13 @@ export default defineCommand({
     'backtest rsi-reversion BTC/USDT 4h 1y',
     'backtest ema-cross BTC/USDT 4h 1y fast=5..20:5 slow=20..60:10',
     'backtest ema-cross BTC/USDT 4h 1y sweep=fast=5..20:5,slow=20..60:10 rank=totalReturn',
+    'backtest momentum BTC/USDT 15m 30d rules=engine',
   ],
   async run(a, ctx) {
     const strategy = await loadStrategy(a.strategy);
     const { fixed, spec } = sweepFromParams(a.params ?? {}, a.sweep);
+    if (spec.length > 0 && a.rules === 'engine')
+      throw badInput('a sweep runs the plain rules; drop rules=engine, or give one set of parameters');
     if (spec.length > 0) return sweep(strategy, a, fixed, spec, ctx);
     if (a.rank)
       throw badInput(
@@ -134,10 +145,26 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
   const { data, progress } = l;
   await progress.update(0.7, 'simulating');
   const { config } = ctx.services;
-  const result = runBacktest(strategy, a.params ?? {}, data.candles, {
-    ...runSettings(ctx, l),
-    tradeFrom: data.from,
-  });
+  let rules: RulesReport | undefined;
+  let result: BacktestResult;
+  if (a.rules === 'engine') {
+    const settings = runSettings(ctx, l);
+    ({ result, rules } = await engineBacktest(strategy, a.params ?? {}, data.candles, {
+      config,
+      logger: ctx.logger,
+      symbol: a.symbol,
+      capital: settings.capital,
+      fee: settings.fee,
+      slippageBps: settings.slippageBps,
+      timeframeMs: settings.timeframeMs,
+      tradeFrom: data.from,
+      onProgress: (d) => void progress.update(0.7 + 0.1 * d, 'trading by the engine rules'),
+    }));
+  } else
+    result = runBacktest(strategy, a.params ?? {}, data.candles, {
+      ...runSettings(ctx, l),
+      tradeFrom: data.from,
+    });
   await progress.update(0.8, 'drawing the chart');
   const png = await (
     await ctx.services.charts()
@@ -152,7 +179,7 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
   const info = candleInfo(result, data.source, a.symbol);
   return r
     .table(
-      summaryRows(result, info).map(([k, v]) => [k, v]),
+      summaryRows(result, info, rules).map(([k, v]) => [k, v]),
       { align: ['left', 'left'] },
     )
     .image(png, {

@@ -104,6 +104,39 @@ describe('npm run backtest', () => {
     );
   });
 
+  it("backtests under the engine rules with --rules engine, and refuses the plain rules' options with it", () => {
+    const file = 'data/samples/binanceus_BTC-USDT_1m_2023-03.csv';
+    const r = run([
+      'backtest',
+      '--strategy',
+      'momentum',
+      '--data',
+      file,
+      '--timeframe',
+      '15m',
+      '--rules',
+      'engine',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Settings\s+capital 10,000.00, fee 0.1%, slippage 0 bps, the engine rules/);
+    expect(r.stdout).toMatch(/Rules\s+risk 1% over the stop/);
+    expect(r.stdout).toMatch(/Refused\s+\d+ of \d+ entry signals: regime RISK_OFF: no longs/);
+    const bad = run([
+      'backtest',
+      '--strategy',
+      'momentum',
+      '--data',
+      file,
+      '--rules',
+      'engine',
+      '--sizing',
+      'all-in',
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/--sizing is for the plain rules; --rules engine trades as the engine does/);
+  });
+
   it('writes the documented JSON with --json', () => {
     const doc = backtestJson('--strategy ema-cross --params fast=9,slow=21 --fee 0.00075 --capital 5000');
     expect(Object.keys(doc)).toEqual(
@@ -424,7 +457,7 @@ describe('npm start with nothing configured', () => {
     const out = r.stdout;
     expect(out).toContain('bosun console chat. Type /help for the commands, Ctrl-D to quit.');
     expect(out).toContain(
-      '/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [param=value ...]',
+      '/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [rules=plain|engine] [param=value ...]',
     );
     expect(out).toContain('you are an admin');
     expect(out).toMatch(/Backtest ema-cross BTC\/USDT 4h 1y: \[#{10}\] 100% done/);

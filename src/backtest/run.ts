@@ -203,7 +203,7 @@ export function checkExits(exits: ExitRules): ExitRules {
   return exits;
 }
 
-function checkSignals(s: Signals, n: number, name: string): void {
+export function checkSignals(s: Signals, n: number, name: string): void {
   for (const key of ['enterLong', 'exitLong', 'enterShort', 'exitShort'] as const) {
     if (!(s[key] instanceof Uint8Array) || s[key].length !== n) {
       throw new AppError(
@@ -219,7 +219,8 @@ function checkSignals(s: Signals, n: number, name: string): void {
   }
 }
 
-function sliceSignals(s: Signals, start: number): Signals {
+/** The signals from bar `start` on (what a backtest trading from there sees). */
+export function sliceSignals(s: Signals, start: number): Signals {
   const indicators: Record<string, Float64Array> = {};
   for (const [k, v] of Object.entries(s.indicators)) indicators[k] = v.subarray(start);
   return {

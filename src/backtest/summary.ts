@@ -5,7 +5,7 @@
 import { DAY, isoTime, spanName, timeframeName } from '../market/timeframe.js';
 import type { BacktestResult } from './run.js';
 import { describeSizing } from './sizing.js';
-import type { Metrics } from './types.js';
+import type { Metrics, RulesReport } from './types.js';
 
 export interface CandleInfo {
   count: number;
@@ -80,7 +80,21 @@ export function coverageNote(
   return `Asked for ${want}; the data covers ${formatDuration(m.endTime - m.startTime)} (${day(m.startTime)} .. ${day(m.endTime)}): every figure is over that span.`;
 }
 
-export function summaryRows(r: BacktestResult, info: CandleInfo): Array<[string, string]> {
+/** The refusals in one line: `12 of 30 entry signals: regime RISK_OFF: no longs (9), ...`. */
+export function refusedText(rules: RulesReport, most = 3): string {
+  const total = rules.refused.reduce((a, r) => a + r.count, 0);
+  if (total === 0) return `none of ${rules.signals} entry signals`;
+  const top = rules.refused.slice(0, most).map((r) => `${r.reason} (${r.count})`);
+  const rest = rules.refused.length - top.length;
+  return `${total} of ${rules.signals} entry signals: ${top.join('; ')}${rest > 0 ? `; ${rest} other reason(s)` : ''}`;
+}
+
+/** `rules`: the engine's rules ran it (`--rules engine`), and what they did. */
+export function summaryRows(
+  r: BacktestResult,
+  info: CandleInfo,
+  rules?: RulesReport,
+): Array<[string, string]> {
   const m = r.metrics;
   const short = tooShortToAnnualise(m);
   const params = Object.entries(r.params)
@@ -94,8 +108,15 @@ export function summaryRows(r: BacktestResult, info: CandleInfo): Array<[string,
     ],
     [
       'Settings',
-      `capital ${money(r.capital)}, fee ${+(r.fee * 100).toFixed(4)}%, slippage ${r.slippageBps} bps, ${describeSizing(r.sizing)}, ${r.direction}`,
+      `capital ${money(r.capital)}, fee ${+(r.fee * 100).toFixed(4)}%, slippage ${r.slippageBps} bps, ${rules ? 'the engine rules' : `${describeSizing(r.sizing)}, ${r.direction}`}`,
     ],
+    ...(rules
+      ? ([
+          ['Rules', rules.risk],
+          ['Regime', rules.regime],
+          ['Refused', refusedText(rules)],
+        ] as Array<[string, string]>)
+      : []),
     ['Final equity', money(m.finalEquity)],
     ['Total return', pct(m.totalReturn)],
     ['Buy and hold', pct(m.buyAndHoldReturn)],
@@ -118,9 +139,10 @@ export function summaryRows(r: BacktestResult, info: CandleInfo): Array<[string,
 }
 
 /** The `--json` document: times in epoch ms, money and ratios unrounded. */
-export function resultJson(r: BacktestResult, info: CandleInfo) {
+export function resultJson(r: BacktestResult, info: CandleInfo, rules?: RulesReport) {
   return {
     strategy: r.strategy,
+    rules: rules ? { mode: 'engine', ...rules } : { mode: 'plain' },
     params: r.params,
     candles: { ...info, timeframe: timeframeName(r.timeframeMs) },
     settings: {

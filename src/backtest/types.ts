@@ -83,3 +83,18 @@ export interface Metrics {
   /** Close of the last bar over close of the first, minus one. */
   buyAndHoldReturn: number;
 }
+
+/**
+ * A backtest under the engine's rules (`--rules engine`): what those rules did besides the trades.
+ * Plain backtests have none.
+ */
+export interface RulesReport {
+  /** The risk settings in force, in words. */
+  risk: string;
+  /** How the regime was read, or why it was not. */
+  regime: string;
+  /** Entry signals in all. */
+  signals: number;
+  /** Entry signals refused, and approved entries skipped, by reason (most frequent first). */
+  refused: Array<{ reason: string; count: number }>;
+}

@@ -1,6 +1,7 @@
 /** `bosun backtest`: run a strategy over a file or downloaded candles, print a summary, write JSON. */
 import { writeFileSync } from 'node:fs';
-import { runBacktest } from '../backtest/run.js';
+import { type BacktestResult, runBacktest } from '../backtest/run.js';
+import type { RulesReport } from '../backtest/types.js';
 import { parseSizing } from '../backtest/sizing.js';
 import { candleInfo, coverageNote, resultJson, summaryRows } from '../backtest/summary.js';
 import type { Config } from '../config.js';
@@ -23,7 +24,7 @@ export const BACKTEST_USAGE = `Usage: npm run backtest -- --strategy NAME (--dat
   [--max-bars N] [--timeframe TF] [--from DATE] [--to DATE] [--json FILE] [--chart FILE.png]
   [--theme dark|light] [--width PX] [--height PX] [--quiet] [--verbose]
   [--sweep name=FROM..TO:STEP,name=a|b,...] [--rank sharpe|totalReturn|...] [--top N] [--workers N]
-  [--walk-forward N] [--oos 30%]`;
+  [--walk-forward N] [--oos 30%] [--rules plain|engine]`;
 
 const OPTIONS = {
   strategy: { type: 'string' },
@@ -49,7 +50,20 @@ const OPTIONS = {
   workers: { type: 'string' },
   'walk-forward': { type: 'string' },
   oos: { type: 'string' },
+  rules: { type: 'string' },
 } as const;
+
+/** Options of the plain rules that the engine's rules decide for themselves. */
+const PLAIN_ONLY = [
+  'sizing',
+  'direction',
+  'stop',
+  'take-profit',
+  'trailing',
+  'max-bars',
+  'sweep',
+  'walk-forward',
+] as const;
 
 export async function backtestCommand(argv: string[], config: Config, logger: Logger): Promise<number> {
   const { values: v } = parseCommandArgs('backtest', argv, OPTIONS);
@@ -63,6 +77,12 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
   const maxBars = numberOption('max-bars', v['max-bars'], 1, 1e7);
   if (maxBars !== undefined) exits.maxBars = maxBars;
   const direction = oneOf('direction', v.direction, ['long', 'short', 'both'] as const);
+  const engineRules = (oneOf('rules', v.rules, ['plain', 'engine'] as const) ?? 'plain') === 'engine';
+  const plainOnly = PLAIN_ONLY.find((name) => v[name] !== undefined);
+  if (engineRules && plainOnly)
+    throw badInput(
+      `--${plainOnly} is for the plain rules; --rules engine trades as the engine does (its RISK_* settings, the strategy's own exits, one run): drop --${plainOnly} or use --rules plain`,
+    );
 
   const style = styleFromArgs(v);
   const progress = progressBar(!v.quiet);
@@ -107,17 +127,37 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
     return walkForwardCli({ ...input, folds, oosShare: oos });
   }
   const long = loaded.candles.length >= 200_000;
-  const result = runBacktest(strategy, raw, loaded.candles, {
-    ...run,
-    ...(loaded.from !== undefined ? { tradeFrom: loaded.from } : {}),
-    ...(long ? { onProgress: (d: number) => progress.update(d, 'simulating') } : {}),
-  });
+  let rules: RulesReport | undefined;
+  let result: BacktestResult;
+  if (engineRules) {
+    if (!loaded.symbol)
+      throw badInput(
+        '--rules engine needs to know the market (its quote currency, the regime): give --symbol, or name the file like binance_BTC-USDT_1h.csv',
+      );
+    const { engineBacktest } = await import('../engine/backtest.js');
+    ({ result, rules } = await engineBacktest(strategy, raw, loaded.candles, {
+      config,
+      logger,
+      symbol: loaded.symbol,
+      capital: run.capital,
+      fee: run.fee,
+      slippageBps: run.slippageBps,
+      timeframeMs: loaded.timeframeMs,
+      ...(loaded.from !== undefined ? { tradeFrom: loaded.from } : {}),
+      onProgress: (d: number) => progress.update(d, 'simulating'),
+    }));
+  } else
+    result = runBacktest(strategy, raw, loaded.candles, {
+      ...run,
+      ...(loaded.from !== undefined ? { tradeFrom: loaded.from } : {}),
+      ...(long ? { onProgress: (d: number) => progress.update(d, 'simulating') } : {}),
+    });
   progress.done();
 
   const info = candleInfo(result, loaded.source, loaded.symbol);
   if (v.json) {
     try {
-      writeFileSync(v.json, `${JSON.stringify(resultJson(result, info), null, 2)}\n`);
+      writeFileSync(v.json, `${JSON.stringify(resultJson(result, info, rules), null, 2)}\n`);
     } catch (err) {
       throw badInput(
         `--json ${v.json}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
@@ -133,7 +173,7 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
     await renderChartFile(doc, v.chart, config);
   }
   if (!v.quiet) {
-    printRows(summaryRows(result, info));
+    printRows(summaryRows(result, info, rules));
     if (loaded.gaps !== 'no gaps') console.log(`${'Gaps'.padEnd(18)}${loaded.gaps}`);
     // Only --from/--to ask for a span; a file alone is what was asked.
     const asked = {
@@ -152,7 +192,7 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
         );
       }
     }
-    if (result.simulation.skippedEntries > 0)
+    if (result.simulation.skippedEntries > 0 && !rules)
       console.log(`\n${result.simulation.skippedEntries} entries skipped (no usable stop for risk sizing)`);
     if (v.json) console.log(`\nWrote ${v.json}`);
     if (v.chart) console.log(`${v.json ? '' : '\n'}Wrote chart ${v.chart}`);

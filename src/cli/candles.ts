@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { describeGaps, findGaps } from '../market/gaps.js';
 import { loadCandlesFile } from '../market/load.js';
 import { closedOnly, resample } from '../market/resample.js';
+import { symbolFromFileName } from '../market/symbol.js';
 import { inferTimeframeMs, parseDate, timeframeMs, timeframeName } from '../market/timeframe.js';
 import { type Candles, indexAtOrAfter, sliceCandles } from '../market/types.js';
 
@@ -109,11 +110,13 @@ export async function loadCandleSource(
       'no candles: give --data FILE, or --exchange ID --symbol SYMBOL --timeframe TF --from DATE',
     );
   }
+  // The market: as given, or read from the file's name.
+  const symbol = args.symbol ?? (args.data !== undefined ? symbolFromFileName(args.data) : undefined);
   return {
     candles,
     timeframeMs: tfMs,
     source,
-    ...(args.symbol ? { symbol: args.symbol } : {}),
+    ...(symbol ? { symbol } : {}),
     ...(from !== undefined ? { from } : {}),
     gaps: describeGaps(findGaps(candles.time, tfMs), tfMs),
   };

@@ -3,16 +3,21 @@
  * limit), the equity curve and the drawdown kill-switch, and the risk settings in force. Read by
  * the risk manager before every entry; written inside the per-candle update.
  */
-import type { State } from '../store/state.js';
+import type { State, WorkingSet } from '../store/state.js';
 import { startOfDay } from './clock.js';
 import type { EngineContext } from './context.js';
 import type { EngineEvent } from './events.js';
+import type { Feed } from './feed.js';
 import { equityOf } from './report.js';
 import { type Account, parseRiskSettings, type RiskSettings } from './risk.js';
 import { stopAllRuns } from './run-state.js';
 import { editsOf, noteSettings } from './settings-history.js';
 
-type AccountContext = Omit<EngineContext, 'risk'>;
+/** What the account needs: the working records (a journaled store, or a backtest's memory), the broker's cash, the settings and the clocks. */
+type AccountContext = Pick<EngineContext, 'broker' | 'settings' | 'wall' | 'logger'> & {
+  store: WorkingSet;
+  feed: Pick<Feed, 'now'>;
+};
 
 export class Accounts {
   private riskCheck: Promise<void> | undefined;

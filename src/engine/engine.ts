@@ -18,7 +18,6 @@ import type { FillCosts } from '../backtest/fills.js';
 import { informativeSeries } from '../backtest/run.js';
 import { AppError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { quoteOf } from '../market/symbol.js';
 import type { Candle } from '../market/types.js';
 import type { Signals } from '../strategy/define.js';
 import type { OrderRecord, RunRecord, State, StateStore, TradeRecord } from '../store/state.js';
@@ -39,11 +38,10 @@ import { PaperBroker } from './paper.js';
 import type { PerformanceReport } from './report.js';
 import type { Account, RiskSettings } from './risk.js';
 import { Reports } from './reporting.js';
-import { pauseRun, stopAllRuns } from './run-state.js';
+import { stopAllRuns } from './run-state.js';
 import { Runs } from './runs.js';
 import { type Series, SeriesBook } from './series.js';
-import { step } from './step.js';
-import type { EntryContext } from './entries.js';
+import { type SeriesContext, stepSeries } from './step.js';
 
 export interface EngineOptions {
   store: StateStore;
@@ -74,8 +72,8 @@ export class Engine implements FeedHandler {
   readonly broker: Broker;
   private readonly events: Emitter<EngineEvent>;
   private readonly c: EngineContext;
-  /** The context of the per-bar step and approvals: the engine's, with the account's view for risk. */
-  private readonly trade: EngineContext & EntryContext;
+  /** The context of the per-bar step and approvals: the engine's, with the account. */
+  private readonly trade: EngineContext & SeriesContext;
   private readonly accounts: Accounts;
   private readonly approvals: Approvals;
   private readonly reports: Reports;
@@ -102,7 +100,7 @@ export class Engine implements FeedHandler {
     };
     this.accounts = new Accounts(base);
     this.c = { ...base, risk: () => this.accounts.risk() };
-    this.trade = { ...this.c, account: this.accounts.account.bind(this.accounts) };
+    this.trade = { ...this.c, account: this.accounts.account.bind(this.accounts), accounts: this.accounts };
     this.approvals = new Approvals(this.trade);
     this.reports = new Reports(this.c, this.accounts);
     this.series = new SeriesBook({
@@ -372,30 +370,29 @@ export class Engine implements FeedHandler {
       }
     }
     const events: EngineEvent[] = [];
-    const quote = quoteOf(ser.symbol);
+    for (const [id, result] of evaluated)
+      if (result instanceof AppError)
+        this.o.logger.error({ run: id, err: result.cause ?? result.message }, 'strategy failed; run paused');
     await this.o.store.update((s) => {
-      s.log.candles.push({
-        source: this.o.source ?? this.o.feed.kind,
-        symbol: ser.symbol,
-        timeframe: ser.timeframe,
-        ...candle,
-      });
-      this.accounts.rollDay(s, candle.time, quote);
-      for (const r of runs) {
-        const run = s.runs[r.id]!;
-        const result = evaluated.get(run.id);
-        if (result instanceof AppError) {
-          pauseRun(s, run, `its strategy failed: ${result.message}`, this.c.wall(), events);
-          this.o.logger.error(
-            { run: run.id, err: result.cause ?? result.message },
-            'strategy failed; run paused',
-          );
-        }
-        const signals = result instanceof AppError ? undefined : result;
-        const rt = this.c.runtimes.get(run.id)!;
-        step(s, this.trade, { run, rt, candle, t: view.length - 1, signals, catchUp }, events);
-      }
-      this.accounts.mark(s, quote, candle.time + ser.tfMs, events);
+      stepSeries(
+        s,
+        this.trade,
+        {
+          symbol: ser.symbol,
+          timeframe: ser.timeframe,
+          tfMs: ser.tfMs,
+          candle,
+          t: view.length - 1,
+          runs: runs.map((r) => ({
+            run: s.runs[r.id]!,
+            rt: this.c.runtimes.get(r.id)!,
+            result: evaluated.get(r.id),
+          })),
+          catchUp,
+          source: this.o.source ?? this.o.feed.kind,
+        },
+        events,
+      );
       const resume = this.o.feed.resumePoint?.();
       if (resume) s.engine.replay = resume;
     });

@@ -11,6 +11,7 @@ import { basename } from 'node:path';
 import { AppError, badInput, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadCandlesFile } from '../market/load.js';
+import { symbolFromFileName } from '../market/symbol.js';
 import { bucketStart, closedOnly, resample } from '../market/resample.js';
 import { inferTimeframeMs, isoTime, isTimeframe, timeframeMs, timeframeName } from '../market/timeframe.js';
 import { type Candle, type Candles, candleAt, indexAtOrAfter, sliceCandles } from '../market/types.js';
@@ -101,10 +102,6 @@ export interface ReplayOptions {
 }
 
 /** The market named by a candle file, `exchange_BASE-QUOTE_tf[_rest].csv`. */
-export function symbolFromFileName(file: string): string | undefined {
-  const m = /^[a-z0-9-]+_([A-Z0-9]+)-([A-Z0-9]+)_/.exec(basename(file));
-  return m ? `${m[1]}/${m[2]}` : undefined;
-}
 
 export class ReplayFeed implements Feed {
   readonly kind = 'replay' as const;

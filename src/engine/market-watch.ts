@@ -12,7 +12,8 @@ import { bucketStart } from '../market/resample.js';
 import { isoTime, timeframeMs } from '../market/timeframe.js';
 import { quoteOf } from '../market/symbol.js';
 import type { Candles } from '../market/types.js';
-import type { StateStore } from '../store/state.js';
+import type { Journal } from '../store/journal.js';
+import type { WorkingSet } from '../store/state.js';
 import { editsOf, noteSettings } from './settings-history.js';
 import {
   filtersFrom,
@@ -55,7 +56,8 @@ export type RegimeView = {
 export interface MarketWatchOptions {
   config: Readonly<Config>;
   market: MarketData;
-  store: StateStore;
+  /** The working records; a journal keeps the snapshots (a backtest's watch has none). */
+  store: WorkingSet & { readonly journal?: Pick<Journal, 'snapshots'> };
   logger: Logger;
   /** The clock the markets are read at (the engine's: a replay's time, or now). */
   now: () => number;
@@ -236,7 +238,7 @@ export class MarketWatch {
 
   /** Kept snapshots, oldest first: the latest `limit` (all of them are in the journal). */
   snapshots(limit = 1_000): Promise<Snapshot[]> {
-    return this.o.store.journal.snapshots(limit);
+    return this.o.store.journal?.snapshots(limit) ?? Promise.resolve([]);
   }
 
   // --- the regime ---

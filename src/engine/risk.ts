@@ -95,6 +95,26 @@ export const RISK_HELP = Object.fromEntries(
 ) as Record<keyof RiskSettings, string>;
 
 /** Parse settings (from config and from admins' changes), one clear line on failure. */
+/** The rules in force in one line: `risk 1% over the stop (default stop 2%), at most 5 open, ...`. */
+export function describeRisk(r: RiskSettings): string {
+  const p = (x: number) => `${+(x * 100).toFixed(2)}%`;
+  const size =
+    r.sizing === 'risk'
+      ? `risk ${p(r.riskPerTrade)} over the stop`
+      : r.sizing === 'fraction'
+        ? `${p(r.fraction)} of equity`
+        : `half-Kelly capped at ${p(r.fraction)}`;
+  return [
+    `${size} (default stop ${r.defaultStop > 0 ? p(r.defaultStop) : 'none'})`,
+    `at most ${r.maxOpenPositions} open`,
+    `${p(r.maxSymbolExposure)} a symbol`,
+    `daily loss limit ${p(r.dailyLossLimit)}`,
+    `kill-switch at ${p(r.maxDrawdown)} drawdown`,
+    `R:R ${r.minRewardRisk} or more`,
+    `cooldown ${r.cooldownMinutes} min after a loss`,
+  ].join(', ');
+}
+
 export function parseRiskSettings(raw: Record<string, unknown>): RiskSettings {
   const parsed = RiskSettings.safeParse(raw);
   if (parsed.success) return parsed.data;

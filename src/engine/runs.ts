@@ -5,15 +5,40 @@
 import { checkExits } from '../backtest/run.js';
 import { AppError, badInput, toAppError } from '../errors.js';
 import { isTimeframe, timeframeMs } from '../market/timeframe.js';
-import type { ExitRules } from '../strategy/define.js';
+import type { ExitRules, Strategy } from '../strategy/define.js';
 import { parseParams } from '../strategy/params.js';
 import { loadStrategy } from '../strategy/registry.js';
 import type { RunRecord, State } from '../store/state.js';
 import type { Accounts } from './account.js';
 import { clone, type EngineContext, type RunSpec, type Runtime } from './context.js';
 import type { EngineEvent } from './events.js';
+import type { RiskSettings } from './risk.js';
 import { dropPending, pauseRun } from './run-state.js';
 import type { SeriesBook } from './series.js';
+
+/** A strategy as a run trades it: parameters checked, its exit rules with the default stop. */
+export function runtimeOf(
+  strategy: Strategy,
+  rawParams: Readonly<Record<string, unknown>>,
+  tfMs: number,
+  risk: RiskSettings,
+): Runtime {
+  const params = parseParams(strategy, rawParams);
+  const exits = checkExits({ ...strategy.exits?.(params) });
+  // A position never goes without a stop unless the settings say so.
+  const rules: ExitRules =
+    exits.stopLoss === undefined && risk.defaultStop > 0 ? { ...exits, stopLoss: risk.defaultStop } : exits;
+  const direction = strategy.direction ?? 'long';
+  return {
+    strategy,
+    params,
+    rules,
+    allowLong: direction !== 'short',
+    allowShort: direction !== 'long',
+    maxBars: rules.maxBars ?? 0,
+    tfMs,
+  };
+}
 
 export class Runs {
   constructor(
@@ -31,22 +56,7 @@ export class Runs {
     // The first run sized before start() (REPLAY_RUNS, /start) needs the stored risk checked too.
     await this.accounts.storedRiskChecked();
     const strategy = await loadStrategy(run.strategy);
-    const params = parseParams(strategy, run.params);
-    const exits = checkExits({ ...strategy.exits?.(params) });
-    const risk = this.c.risk();
-    // A position never goes without a stop unless the settings say so.
-    const rules: ExitRules =
-      exits.stopLoss === undefined && risk.defaultStop > 0 ? { ...exits, stopLoss: risk.defaultStop } : exits;
-    const direction = strategy.direction ?? 'long';
-    return {
-      strategy,
-      params,
-      rules,
-      allowLong: direction !== 'short',
-      allowShort: direction !== 'long',
-      maxBars: rules.maxBars ?? 0,
-      tfMs: timeframeMs(run.timeframe),
-    };
+    return runtimeOf(strategy, run.params, timeframeMs(run.timeframe), this.c.risk());
   }
 
   /**

@@ -9,7 +9,7 @@ import { AppError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MarketData } from '../market/provider.js';
 import type { Candles } from '../market/types.js';
-import type { SnapshotRecord, StateStore } from '../store/state.js';
+import type { SnapshotRecord, WorkingSet } from '../store/state.js';
 import { MAX_SCORE, momentumReasons, momentumSeries } from '../strategy/momentum.js';
 import type { PairlistFilters, PairlistResult } from './pairlist.js';
 
@@ -72,7 +72,7 @@ export function returnCorrelation(a: Candles, b: Candles, n = 100): number | nul
 export interface ScannerOptions {
   config: Readonly<Config>;
   market: MarketData;
-  store: StateStore;
+  store: WorkingSet;
   logger: Logger;
   /** The clock the markets are read at (the engine's). */
   now: () => number;

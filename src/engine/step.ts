@@ -19,13 +19,17 @@ import {
   nextOrders,
   type Side,
 } from '../backtest/fills.js';
+import { AppError } from '../errors.js';
+import { quoteOf } from '../market/symbol.js';
 import type { Candle } from '../market/types.js';
 import type { Signals } from '../strategy/define.js';
 import type { RunRecord, State } from '../store/state.js';
 import { clone, num, type Runtime } from './context.js';
 import { type EntryContext, entrySignal, fillEntry } from './entries.js';
 import type { EngineEvent } from './events.js';
+import type { Accounts } from './account.js';
 import { positionOf } from './positions.js';
+import { pauseRun } from './run-state.js';
 
 export interface Bar {
   run: RunRecord;
@@ -37,6 +41,43 @@ export interface Bar {
   signals: Signals | undefined;
   /** The candle closed while bosun was not running: entries are recorded, not traded. */
   catchUp: boolean;
+}
+
+/** One closed candle of a series with the runs on it: the strategies' results, already computed. */
+export interface SeriesBar {
+  symbol: string;
+  timeframe: string;
+  tfMs: number;
+  candle: Candle;
+  /** The candle's index in the signals. */
+  t: number;
+  runs: Array<{ run: RunRecord; rt: Runtime; result: Signals | AppError | undefined }>;
+  catchUp: boolean;
+  /** What the journal tags the candle with (an exchange id, `replay`, `backtest`). */
+  source: string;
+}
+
+/** What a series' candle needs besides the entries': the account's day and marks. */
+export type SeriesContext = EntryContext & { accounts: Pick<Accounts, 'rollDay' | 'mark'> };
+
+/**
+ * One closed candle through every run on its series, in one state change: the candle kept, the
+ * day rolled, each run stepped (a run whose strategy failed is paused first, its position still
+ * meeting the candle), then the account marked at the close (equity, the kill-switch). The engine
+ * and an engine-rules backtest both go through here.
+ */
+export function stepSeries(s: State, c: SeriesContext, bar: SeriesBar, events: EngineEvent[]): void {
+  const { candle } = bar;
+  const quote = quoteOf(bar.symbol);
+  s.log.candles.push({ source: bar.source, symbol: bar.symbol, timeframe: bar.timeframe, ...candle });
+  c.accounts.rollDay(s, candle.time, quote);
+  for (const { run, rt, result } of bar.runs) {
+    if (result instanceof AppError)
+      pauseRun(s, run, `its strategy failed: ${result.message}`, c.wall(), events);
+    const signals = result instanceof AppError ? undefined : result;
+    step(s, c, { run, rt, candle, t: bar.t, signals, catchUp: bar.catchUp }, events);
+  }
+  c.accounts.mark(s, quote, candle.time + bar.tfMs, events);
 }
 
 export function step(s: State, c: EntryContext, bar: Bar, events: EngineEvent[]): void {

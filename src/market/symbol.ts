@@ -1,3 +1,5 @@
+import { basename } from 'node:path';
+
 /**
  * A market symbol's parts, in ccxt's unified notation: `BASE/QUOTE`, with `:SETTLE` for derivatives
  * (`BTC/USDT:USDT`). The one place that reads them.
@@ -11,4 +13,10 @@ export function baseOf(symbol: string): string {
 /** `BTC/USDT` -> `USDT`, `BTC/USDT:USDT` -> `USDT`; a symbol without a slash is its own quote. */
 export function quoteOf(symbol: string): string {
   return (symbol.split('/')[1] ?? symbol).split(':')[0]!;
+}
+
+/** The market a candle file holds, from its name (`binance_BTC-USDT_1h.csv` -> `BTC/USDT`). */
+export function symbolFromFileName(file: string): string | undefined {
+  const m = /^[a-z0-9-]+_([A-Z0-9]+)-([A-Z0-9]+)_/.exec(basename(file));
+  return m ? `${m[1]}/${m[2]}` : undefined;
 }

@@ -173,6 +173,31 @@ const defaults: Record<DocumentKey, () => unknown> = {
   live: () => ({ initial: {}, reported: [] }),
 };
 
+/** What the engine's jobs need of a store: the working records, and changes to them. */
+export interface WorkingSet {
+  readonly data: Readonly<State>;
+  /** Change the working records; the change's result once it is kept. */
+  update<T>(change: (state: State) => T): Promise<T>;
+}
+
+/**
+ * Working records kept in memory only, with nothing journaled: a backtest's account, run by the
+ * engine's own jobs. The history a change adds (`log`) accumulates until the caller takes it.
+ */
+export function memoryState(now = Date.now()): WorkingSet {
+  const state = {
+    install: { id: 'backtest', secret: 'backtest'.repeat(4), createdAt: now },
+    engine: defaults.engine(),
+    balances: defaults.balances(),
+    settings: defaults.settings(),
+    regime: defaults.regime(),
+    live: defaults.live(),
+    log: emptyLog(),
+    ...Object.fromEntries(COLLECTION_NAMES.map((c) => [c, {}])),
+  } as unknown as State;
+  return { data: state, update: (change) => Promise.resolve(change(state)) };
+}
+
 /** The store options the configuration gives (DATABASE_URL, INSTANCE). */
 export function storeOptions(config: {
   store: { url?: string | undefined; instance: string };
@@ -198,7 +223,7 @@ interface Plan {
   fillCounts: Map<string, number>;
 }
 
-export class StateStore {
+export class StateStore implements WorkingSet {
   private queue: Promise<unknown> = Promise.resolve();
   /** The JSON last committed for each working record (`collection/id`) and document. */
   private readonly saved = new Map<string, string>();

@@ -61,6 +61,7 @@ describe('Discord, through discord.js against the gateway and REST emulator', ()
       ['period', 3, false],
       ['sweep', 3, false],
       ['rank', 3, false],
+      ['rules', 3, false],
       ['params', 3, false],
     ]);
     const rank = backtest.options!.find((o) => o.name === 'rank')!;
@@ -97,7 +98,7 @@ describe('Discord, through discord.js against the gateway and REST emulator', ()
     const [msg] = await settled(ix);
     expect(ix.callback).toBe(4);
     expect(msg!.content).toContain(
-      '`/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [param=value ...]`',
+      '`/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [rules=plain|engine] [param=value ...]`',
     );
     expect(msg!.content).toContain('you are a viewer');
   });

@@ -61,7 +61,7 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     const [help] = await ask(ADMIN, '/help');
     expect(help!.parse_mode).toBe('HTML');
     expect(help!.text).toContain(
-      '<code>/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [param=value ...]</code>',
+      '<code>/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [rules=plain|engine] [param=value ...]</code>',
     );
     expect(help!.text).toContain('/chart SYMBOL [TIMEFRAME] [INDICATORS] [bars=VALUE]');
     expect(help!.text).toContain('you are an admin');
@@ -105,6 +105,22 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     const [, week] = await ask(ADMIN, '/backtest ema-cross BTC/USDT 15m 7d', 3);
     expect(plain(week!)).toMatch(/CAGR\s+n\/a \(7d of data; annualised figures\s+need 30 days\)/);
     expect(plain(week!)).not.toContain('Asked for');
+  });
+
+  it('runs /backtest under the engine rules: what a run would have done, with what the rules refused', async () => {
+    const plain = (m: BotMessage) => m.text!.replace(/<[^>]+>/g, '');
+    const [, summary, photo] = await ask(ADMIN, '/backtest momentum BTC/USDT 15m 30d rules=engine', 3);
+    const text = plain(summary!);
+    // (This bot runs with REGIME_GATE=off; the parity test holds the regime's part.)
+    expect(text).toMatch(/0 bps, the engine rules/);
+    expect(text).toMatch(/Rules\s+risk 1% over the stop \(default stop\s+2%\)/);
+    expect(text).toMatch(/Regime\s+off \(REGIME_GATE=off\)/);
+    expect(text).toMatch(/Refused\s+\d+ of \d+ entry signals/);
+    expect(photo!.photo).toBeDefined();
+    const [refusal] = await ask(ADMIN, '/backtest ema-cross BTC/USDT 4h 1y fast=5..20:5 rules=engine');
+    expect(plain(refusal!)).toContain(
+      'a sweep runs the plain rules; drop rules=engine, or give one set of parameters',
+    );
   });
 
   it('sweeps a small grid from /backtest: a ranked table, a heatmap photo, and a button that backtests the best set alone to the same figures', async () => {
