@@ -30,7 +30,7 @@ ${BACKTEST_USAGE}
 ${DOWNLOAD_USAGE}
 ${CHART_USAGE}
 Usage: npm run strategies [-- --json]
-Usage: npm run bench [-- --json] [--quick] [--only backtest,sweep,replay,journal] [--journal-scale F]
+Usage: npm run bench [-- --json] [--quick] [--only backtest,sweep,rules,replay,journal] [--journal-scale F]
 ${EXPORT_USAGE}
 ${DISCORD_DEPLOY_USAGE}`;
 

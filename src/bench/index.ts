@@ -13,7 +13,7 @@
  * 1,000,000 decisions and 100,000 trades stored within 1.5x of the same step on an empty journal, and
  * no event-loop block by the store over 20 ms (`journal.ts`, sizes scaled by `--journal-scale`).
  *
- * `--only backtest,sweep,replay,journal` runs those parts alone.
+ * `--only backtest,sweep,rules,replay,journal` runs those parts alone.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -31,6 +31,7 @@ import type { BenchRow } from './row.js';
 import { journalRows, journalSizes } from './journal.js';
 import { replayRows } from './replay.js';
 import { smcRows } from './smc.js';
+import { rulesRows } from './rules.js';
 import { sweepRows } from './sweep.js';
 import { loadCandlesFile } from '../market/load.js';
 import { type Candles, sliceCandles } from '../market/types.js';
@@ -112,7 +113,7 @@ export function tiledCandlesFile(root: string, dataDir: string, count: number): 
 }
 
 /** Parts of the bench `--only` can pick. */
-const SECTIONS = ['backtest', 'sweep', 'replay', 'journal'] as const;
+const SECTIONS = ['backtest', 'sweep', 'rules', 'replay', 'journal'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function sectionsOf(text: string | undefined): Set<Section> {
@@ -151,6 +152,7 @@ export async function benchCommand(argv: string[], dataDir = 'data'): Promise<nu
     rows.push(...backtest.rows);
   }
   if (sections.has('sweep')) rows.push(...(await sweepRows(root, runs, timeItAsync)));
+  if (sections.has('rules')) rows.push(...(await rulesRows(root, runs, timeItAsync)));
   if (sections.has('replay')) rows.push(...(await replayRows(root, runs, Boolean(v.quick))));
   if (sections.has('journal')) {
     const sizes = journalSizes(scale);
