@@ -27,7 +27,8 @@ import { bold, italic, reply } from '../src/chat/reply.js';
 import { backtestChart, chartStyle, sweepHeatmap } from '../src/charts/index.js';
 import { metricName } from '../src/charts/heatmap-chart.js';
 import { engineBacktest } from '../src/engine/backtest.js';
-import { AppError, badInput } from '../src/errors.js';
+import { AppError, badInput, toAppError } from '../src/errors.js';
+import { keptOf } from '../src/store/backtests.js';
 import { spanName, timeframeMs } from '../src/market/timeframe.js';
 import type { Strategy } from '../src/strategy/define.js';
 import { parseParams } from '../src/strategy/params.js';
@@ -177,11 +178,22 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
   const covered = coverageNote({ period: l.period }, m, data.timeframeMs);
   if (covered) r.line(italic(covered));
   const info = candleInfo(result, data.source, a.symbol);
+  r.table(
+    summaryRows(result, info, rules).map(([k, v]) => [k, v]),
+    { align: ['left', 'left'] },
+  );
+  // Kept with its chart, so it can be shown again and compared; a journal that fails loses nothing here.
+  try {
+    const id = await ctx.services.store.backtests.keep(
+      keptOf(result, info, { by: ctx.caller.name, rules }),
+      png,
+    );
+    r.line(italic(`Kept as ${id}: /backtests show ${id}, or /compare ${id} with another`));
+  } catch (err) {
+    ctx.logger.warn({ err: toAppError(err).message }, 'a backtest was not kept');
+    r.line(italic(`Not kept in the journal: ${toAppError(err).message}`));
+  }
   return r
-    .table(
-      summaryRows(result, info, rules).map(([k, v]) => [k, v]),
-      { align: ['left', 'left'] },
-    )
     .image(png, {
       caption: `${strategy.name} on ${a.symbol} ${a.timeframe}`,
       filename: `backtest-${strategy.name}.png`,

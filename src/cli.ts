@@ -6,6 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { BACKTEST_USAGE, backtestCommand } from './cli/backtest.js';
+import { BACKTESTS_USAGE, backtestsCommand } from './cli/backtests.js';
 import { CHART_USAGE, chartCommand } from './cli/chart.js';
 import { DISCORD_DEPLOY_USAGE, discordDeployCommand } from './cli/discord-deploy.js';
 import { DOWNLOAD_USAGE, downloadCommand } from './cli/download.js';
@@ -18,7 +19,8 @@ import { createLogger, type Logger, redactor } from './logger.js';
 const HELP = `bosun: a crypto trading bot you steer from chat
 
 Commands:
-  backtest     run a strategy over candles and print its metrics
+  backtest     run a strategy over candles and print its metrics (each run is kept)
+  backtests    list, show again and compare the kept backtests
   download     fetch candles from an exchange into the cache
   chart        draw a market chart (candles, volume, indicators) as a PNG
   strategies   list strategies and their parameters
@@ -27,6 +29,7 @@ Commands:
   discord:deploy  register the chat commands with Discord
 
 ${BACKTEST_USAGE}
+${BACKTESTS_USAGE}
 ${DOWNLOAD_USAGE}
 ${CHART_USAGE}
 Usage: npm run strategies [-- --json]
@@ -38,6 +41,7 @@ type Command = (argv: string[], config: Config, logger: Logger) => Promise<numbe
 
 const COMMANDS: Record<string, Command> = {
   backtest: backtestCommand,
+  backtests: (argv, config) => backtestsCommand(argv, config),
   download: downloadCommand,
   chart: chartCommand,
   strategies: (argv) => strategiesCommand(argv),
@@ -48,6 +52,11 @@ const COMMANDS: Record<string, Command> = {
 
 export async function runCli(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
+  // Output piped into a reader that stopped (`| head`) ends the command quietly, as in any tool.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   // The error line goes through the log's redaction too (a URL in a library's message, a key).
   let scrub = redactor();
   try {

@@ -16,9 +16,17 @@ import { pixelStats, pngSize } from './helpers/png.js';
 const CLI = join(ROOT, 'dist/src/cli.js');
 const SAMPLE = 'data/samples/binance_BTC-USDT_2h.csv';
 
-/** The environment without any bosun settings from the machine running the tests. */
+/**
+ * The environment without any bosun settings from the machine running the tests, and a DATA_DIR of
+ * its own (backtests are kept in its journal).
+ */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NO_COLOR: '1',
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'bosun-cli-data-')),
+  };
   return { ...env, ...extra };
 }
 
@@ -135,6 +143,55 @@ describe('npm run backtest', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toMatch(/--sizing is for the plain rules; --rules engine trades as the engine does/);
+  });
+
+  it('keeps every backtest: listed, shown again with its chart as drawn, compared on one chart', async () => {
+    const dataDir = tmp();
+    const env = { DATA_DIR: dataDir };
+    const first = join(dataDir, 'first.png');
+    const a = run(
+      ['backtest', '--strategy', 'ema-cross', '--data', SAMPLE, '--from', '2025-01-01', '--chart', first],
+      env,
+    );
+    expect(a.code, a.stderr).toBe(0);
+    const idA = /Kept as (B\w{5}): npm run backtests -- show \1/.exec(a.stdout)?.[1];
+    expect(idA).toBeDefined();
+    const b = run(
+      ['backtest', '--strategy', 'momentum', '--data', SAMPLE, '--from', '2025-01-01', '--rules', 'engine'],
+      env,
+    );
+    const idB = /Kept as (B\w{5})/.exec(b.stdout)?.[1];
+    expect(idB).toBeDefined();
+
+    const list = run(['backtests'], env);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout.split('\n')[0]).toMatch(
+      new RegExp(`^${idB}  momentum \\(engine rules\\) BTC/USDT 2h, 2025-01-01 \\.\\.`),
+    );
+    expect(list.stdout.split('\n')[1]).toMatch(new RegExp(`^${idA}  ema-cross BTC/USDT 2h, `));
+
+    const again = join(dataDir, 'again.png');
+    const show = run(['backtests', 'show', idA!.toLowerCase(), '--chart', again], env);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toMatch(new RegExp(`Kept\\s+${idA}, run by cli on `));
+    // The summary as it was printed when it ran.
+    const rowsOf = (out: string) =>
+      out.split('\n').filter((l) => /^(Total return|Trades|Max drawdown) /.test(l));
+    expect(rowsOf(show.stdout)).toEqual(rowsOf(a.stdout));
+    expect(readFileSync(again).equals(readFileSync(first))).toBe(true);
+
+    const both = join(dataDir, 'both.png');
+    const cmp = run(['backtests', 'compare', idA!, idB!, '--chart', both], env);
+    expect(cmp.code, cmp.stderr).toBe(0);
+    expect(cmp.stdout).toMatch(new RegExp(`^\\s+${idA}\\s+${idB}`));
+    expect(cmp.stdout).toMatch(/Rules\s+plain\s+engine/);
+    expect(pngSize(readFileSync(both))).toEqual({ width: 1280, height: 720 });
+
+    expectOneLineError(run(['backtests', 'show', 'BZZZZZ'], env), /no kept backtest BZZZZZ; the latest: /);
+    expectOneLineError(
+      run(['backtests', 'delete'], env),
+      'backtests: "delete" is not an action; allowed: list, show, compare',
+    );
   });
 
   it('writes the documented JSON with --json', () => {
@@ -276,7 +333,7 @@ describe('npm run backtest', () => {
       );
       expectOneLineError(
         run(['frobnicate']),
-        'unknown command "frobnicate"; allowed: backtest, download, chart, strategies, bench, export, discord:deploy',
+        'unknown command "frobnicate"; allowed: backtest, backtests, download, chart, strategies, bench, export, discord:deploy',
       );
     });
 

@@ -90,11 +90,13 @@ export function refusedText(rules: RulesReport, most = 3): string {
 }
 
 /** `rules`: the engine's rules ran it (`--rules engine`), and what they did. */
-export function summaryRows(
-  r: BacktestResult,
-  info: CandleInfo,
-  rules?: RulesReport,
-): Array<[string, string]> {
+/** What a summary reads of a result (a kept backtest has it too). */
+export type Summarised = Pick<
+  BacktestResult,
+  'strategy' | 'params' | 'capital' | 'fee' | 'slippageBps' | 'sizing' | 'direction' | 'metrics'
+>;
+
+export function summaryRows(r: Summarised, info: CandleInfo, rules?: RulesReport): Array<[string, string]> {
   const m = r.metrics;
   const short = tooShortToAnnualise(m);
   const params = Object.entries(r.params)

@@ -5,7 +5,8 @@ import type { RulesReport } from '../backtest/types.js';
 import { parseSizing } from '../backtest/sizing.js';
 import { candleInfo, coverageNote, resultJson, summaryRows } from '../backtest/summary.js';
 import type { Config } from '../config.js';
-import { badInput } from '../errors.js';
+import { badInput, toAppError } from '../errors.js';
+import { type KeptBacktest, keptOf, openArchive } from '../store/backtests.js';
 import type { Logger } from '../logger.js';
 import { isoTime, parseDate } from '../market/timeframe.js';
 import type { ExitRules } from '../strategy/define.js';
@@ -164,14 +165,16 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
       );
     }
   }
+  let png: Uint8Array | undefined;
   if (v.chart) {
     const { backtestChart, chartStyle } = await import('../charts/index.js');
     const doc = backtestChart(
       { result, ...(loaded.symbol ? { symbol: loaded.symbol } : {}) },
       chartStyle(config, style),
     );
-    await renderChartFile(doc, v.chart, config);
+    png = await renderChartFile(doc, v.chart, config);
   }
+  const kept = await keep(config, keptOf(result, info, { by: 'cli', rules }), png);
   if (!v.quiet) {
     printRows(summaryRows(result, info, rules));
     if (loaded.gaps !== 'no gaps') console.log(`${'Gaps'.padEnd(18)}${loaded.gaps}`);
@@ -196,8 +199,36 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
       console.log(`\n${result.simulation.skippedEntries} entries skipped (no usable stop for risk sizing)`);
     if (v.json) console.log(`\nWrote ${v.json}`);
     if (v.chart) console.log(`${v.json ? '' : '\n'}Wrote chart ${v.chart}`);
+    if (kept)
+      console.log(`${v.json || v.chart ? '' : '\n'}Kept as ${kept}: npm run backtests -- show ${kept}`);
   }
   return 0;
+}
+
+/**
+ * Keep a backtest in the journal (DATA_DIR's, or DATABASE_URL's); its id. A journal that cannot be
+ * written loses the backtest nothing: one line on stderr says why it was not kept.
+ */
+async function keep(
+  config: Config,
+  b: Omit<KeptBacktest, 'id'>,
+  chart?: Uint8Array,
+): Promise<string | undefined> {
+  try {
+    const { archive, close } = await openArchive({
+      dataDir: config.dataDir,
+      url: config.store.url,
+      instance: config.store.instance,
+    });
+    try {
+      return await archive.keep(b, chart);
+    } finally {
+      await close();
+    }
+  } catch (err) {
+    console.error(`Not kept in the journal: ${toAppError(err).message}`);
+    return undefined;
+  }
 }
 
 function fmt(v: number): string {

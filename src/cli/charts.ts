@@ -26,7 +26,8 @@ export function styleFromArgs(v: { theme?: string; width?: string; height?: stri
 }
 
 /** Render a chart with the configured renderer and write the PNG (atomically). */
-export async function renderChartFile(doc: ChartDocument, path: string, config: Config): Promise<void> {
+/** Draw `doc` into the PNG file `path`; the PNG's bytes. */
+export async function renderChartFile(doc: ChartDocument, path: string, config: Config): Promise<Uint8Array> {
   if (!path.toLowerCase().endsWith('.png')) throw badInput(`chart file "${path}" must end in .png`);
   const { chartRenderer } = await import('../charts/index.js');
   const png = await (await chartRenderer(config)).render(doc);
@@ -38,4 +39,5 @@ export async function renderChartFile(doc: ChartDocument, path: string, config: 
       `chart file ${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
     );
   }
+  return png;
 }

@@ -289,10 +289,43 @@ function initial(dialect: Dialect): Migration {
   };
 }
 
+/** Kept backtests (issue 21): one row each, with its chart. */
+function backtests(dialect: Dialect): Migration {
+  const t = types(dialect);
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable('backtests')
+        .addColumn('instance', 'text', (c) => c.notNull())
+        .addColumn('id', 'text', (c) => c.notNull())
+        .addColumn('created_at', t.big, (c) => c.notNull())
+        .addColumn('by', 'text', (c) => c.notNull())
+        .addColumn('strategy', 'text', (c) => c.notNull())
+        .addColumn('symbol', 'text', (c) => c.notNull())
+        .addColumn('timeframe', 'text', (c) => c.notNull())
+        .addColumn('rules', 'text', (c) => c.notNull())
+        .addColumn('start_time', t.big, (c) => c.notNull())
+        .addColumn('end_time', t.big, (c) => c.notNull())
+        .addColumn('total_return', t.real, (c) => c.notNull())
+        .addColumn('trades', 'integer', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('chart', dialect === 'postgres' ? 'bytea' : 'blob')
+        .addPrimaryKeyConstraint('backtests_pk', ['instance', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('backtests_created')
+        .on('backtests')
+        .columns(['instance', 'created_at'])
+        .execute();
+    },
+  };
+}
+
 /** Every migration, by name; names sort in the order they run. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_journal': initial(dialect),
+    '0002_backtests': backtests(dialect),
   };
 }
 

@@ -208,6 +208,32 @@ export interface ImportsTable extends Scoped {
   detail: string;
 }
 
+/**
+ * A backtest kept from the CLI or chat (not tied to a book): the figures to list and sort by, the
+ * whole result as JSON, and the chart as it was sent.
+ */
+export interface BacktestsTable {
+  instance: string;
+  /** Short, for typing in chat: `B7K2Q`. */
+  id: string;
+  created_at: number;
+  /** Who ran it: a chat caller's name, or `cli`. */
+  by: string;
+  strategy: string;
+  symbol: string;
+  timeframe: string;
+  /** `plain` or `engine` (`--rules engine`). */
+  rules: string;
+  start_time: number;
+  end_time: number;
+  total_return: number;
+  trades: number;
+  /** JSON: parameters, settings, candle source, metrics, trades, the equity curve, the rules' report. */
+  data: string;
+  /** The chart PNG sent with it, if one was drawn. */
+  chart: Uint8Array | null;
+}
+
 export interface Database {
   runs: RunsTable;
   signals: SignalsTable;
@@ -227,6 +253,7 @@ export interface Database {
   candles: CandlesTable;
   prunes: PrunesTable;
   imports: ImportsTable;
+  backtests: BacktestsTable;
 }
 
 /** The working-set tables, by the State collection each one keeps. */

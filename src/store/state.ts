@@ -21,6 +21,7 @@ import { AppError } from '../errors.js';
 import { ensureDir, removeStaleTemps, storageError } from './atomic.js';
 import { type JournalDatabase, openDatabase, postgresError, sqliteError } from './database.js';
 import { type Install, loadInstall } from './install.js';
+import { BacktestArchive } from './backtests.js';
 import { Journal } from './journal.js';
 import {
   type ButtonRecord,
@@ -294,6 +295,14 @@ export class StateStore implements WorkingSet {
       throw journalError(conn, err, 'read');
     }
   }
+
+  /** The backtests kept in this journal (the instance's, whichever book this store is). */
+  get backtests(): BacktestArchive {
+    this.archive ??= new BacktestArchive(this.conn.db, (q) => this.conn.write(q), this.instance);
+    return this.archive;
+  }
+
+  private archive: BacktestArchive | undefined;
 
   /** The current working records, read-only by convention: change them through {@link update}. */
   get data(): Readonly<State> {

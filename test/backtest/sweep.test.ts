@@ -211,7 +211,8 @@ describe('npm run backtest -- --sweep', () => {
     spawnSync(process.execPath, [CLI, 'backtest', '--data', SAMPLE, ...args], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: { PATH: process.env.PATH },
+      // A DATA_DIR of its own: single runs are kept in its journal.
+      env: { PATH: process.env.PATH, DATA_DIR: mkdtempSync(join(tmpdir(), 'bosun-sweep-data-')) },
     });
 
   it('writes {results:[{params, metrics}]} with metrics exactly as each single run --json writes them', () => {

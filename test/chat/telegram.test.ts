@@ -123,6 +123,40 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     );
   });
 
+  it('keeps each /backtest: /backtests lists it, shows it again with its chart, /compare puts two side by side', async () => {
+    const plain = (m: BotMessage) => m.text!.replace(/<[^>]+>/g, '');
+    const [, one, onePhoto] = await ask(ADMIN, '/backtest ema-cross BTC/USDT 4h 90d', 3);
+    const idA = /Kept as (B\w{5}): \/backtests show \1, or \/compare \1 with another/.exec(plain(one!))?.[1];
+    expect(idA).toBeDefined();
+    const [, two] = await ask(ADMIN, '/backtest rsi-reversion BTC/USDT 4h 90d', 3);
+    const idB = /Kept as (B\w{5})/.exec(plain(two!))?.[1];
+
+    const [list] = await ask(ADMIN, '/backtests');
+    expect(plain(list!)).toMatch(
+      new RegExp(
+        `${idB} rsi-reversion BTC/USDT 4h, [\\d-]+ \\.\\. [\\d-]+ \\([\\d.]+d\\): [+-][\\d.]+% over \\d+ trades?`,
+      ),
+    );
+    expect(plain(list!).indexOf(idB!)).toBeLessThan(plain(list!).indexOf(idA!));
+
+    const [shown, shownPhoto] = await ask(ADMIN, `/backtests show ${idA}`, 2);
+    expect(plain(shown!)).toMatch(new RegExp(`Kept\\s+${idA}, run by @ada on `));
+    const figures = (m: BotMessage) =>
+      plain(m)
+        .split('\n')
+        .filter((l) => /^(Total return|Final equity) /.test(l));
+    expect(figures(shown!)).toEqual(figures(one!));
+    // The chart as it was sent, not drawn again.
+    expect(shownPhoto!.photo!.bytes).toBe(onePhoto!.photo!.bytes);
+
+    const [table, chart] = await ask(ADMIN, `/compare ${idA} ${idB}`, 2);
+    expect(plain(table!)).toContain(`Backtests ${idA}, ${idB}`);
+    expect(plain(table!)).toMatch(/Strategy\s+.*ema-cross[\s\S]*rsi-reversion/);
+    expect(chart!.photo).toMatchObject({ width: 1280, height: 720 });
+    const [unknown] = await ask(ADMIN, `/compare ${idA} BZZZZZ`);
+    expect(plain(unknown!)).toMatch(/no kept backtest BZZZZZ; the latest: /);
+  });
+
   it('sweeps a small grid from /backtest: a ranked table, a heatmap photo, and a button that backtests the best set alone to the same figures', async () => {
     const [progress, summary, photo] = await ask(
       ADMIN,

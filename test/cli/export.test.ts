@@ -300,7 +300,7 @@ describe('a failed or interrupted export', () => {
     const r = await bosun(['export', 'decisions', '--out', join(dir, 'x.csv')], { DATA_DIR: dir });
     expectOneLine(
       r,
-      `the journal at ${join(dir, 'bosun.db')} was written by a newer bosun (it has schema 9999_future; this version knows up to 0001_journal); upgrade bosun to export it, or point DATA_DIR at another journal`,
+      `the journal at ${join(dir, 'bosun.db')} was written by a newer bosun (it has schema 9999_future; this version knows up to 0002_backtests); upgrade bosun to export it, or point DATA_DIR at another journal`,
       1,
     );
     expect(hash()).toBe(before);

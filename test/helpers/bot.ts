@@ -12,9 +12,11 @@ import { ROOT } from './fixtures.js';
 export const COMMAND_NAMES = [
   'approve',
   'backtest',
+  'backtests',
   'balance',
   'chart',
   'close',
+  'compare',
   'daily',
   'help',
   'mode',

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { keptRows, listLines } from '../src/backtest/kept.js';
+import { defineCommand } from '../src/chat/command.js';
+import { bold, code, italic, reply } from '../src/chat/reply.js';
+
+export default defineCommand({
+  name: 'backtests',
+  summary: 'The kept backtests: the newest, or one shown again as it ran',
+  role: 'viewer',
+  args: z.object({
+    action: z.enum(['list', 'show']).optional().describe('list (default) or show'),
+    id: z
+      .string()
+      .regex(/^[Bb][0-9A-Za-z]{5}$/)
+      .optional()
+      .describe('a kept backtest id like B7K2QF (see /backtests)'),
+  }),
+  positional: ['action', 'id'],
+  examples: ['backtests', 'backtests show B7K2QF'],
+  async run({ action = 'list', id }, ctx) {
+    const archive = ctx.services.store.backtests;
+    if (action === 'show') {
+      if (id === undefined) return reply('Which one? /backtests show ID, the ids are in /backtests.');
+      const k = await archive.get(id);
+      const r = reply()
+        .line(bold(`Backtest ${k.id}`), `: ${k.strategy} ${k.candles.symbol ?? ''} ${k.candles.timeframe}`)
+        .table(keptRows(k), { align: ['left', 'left'] });
+      if (k.chart) r.image(k.chart, { caption: `${k.id}: ${k.strategy}`, filename: `backtest-${k.id}.png` });
+      return r;
+    }
+    if (id !== undefined) return reply(`/backtests list takes no id; to see one: /backtests show ${id}`);
+    const list = await archive.list(10);
+    if (list.length === 0)
+      return reply('No backtests kept yet: every /backtest is kept, and so is every npm run backtest.');
+    const r = reply().line(bold('Kept backtests'), ' (newest first)');
+    for (const b of listLines(list)) r.line(code(b.id), ` ${b.what}: ${b.result}`);
+    const total = await archive.count();
+    if (total > list.length) r.line(italic(`the newest ${list.length} of ${total}`));
+    return r.line('Show one: ', code('/backtests show ID'), '; side by side: ', code('/compare ID ID'));
+  },
+});

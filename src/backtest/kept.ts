@@ -1,0 +1,75 @@
+/**
+ * Kept backtests in words and rows: the list, one shown again (its summary, as when it ran), and
+ * several side by side. Plain data, like `summary.ts`: the CLI prints it, chats render it.
+ */
+import type { BacktestListing, KeptBacktest } from '../store/backtests.js';
+import { formatDuration, pct, ratio, summaryRows, tooShortToAnnualise } from './summary.js';
+import type { Sizing } from './sizing.js';
+
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const params = (p: Record<string, unknown>) =>
+  Object.entries(p)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ');
+
+/** A kept backtest's summary rows, as they were when it ran. */
+export function keptRows(k: KeptBacktest): Array<[string, string]> {
+  const r = {
+    strategy: k.strategy,
+    params: k.params,
+    capital: k.settings.capital,
+    fee: k.settings.fee,
+    slippageBps: k.settings.slippageBps,
+    sizing: k.settings.sizing as Sizing,
+    direction: k.settings.direction as 'long' | 'short' | 'both',
+    metrics: k.metrics,
+  };
+  return [
+    [
+      'Kept',
+      `${k.id}, run by ${k.by} on ${new Date(k.createdAt).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    ],
+    ...summaryRows(r, k.candles, k.rulesReport),
+  ];
+}
+
+/** One line per kept backtest, newest first: `B7K2Q  ema-cross BTC/USDT 4h 1y  +12.34% 21 trades`. */
+export function listLines(
+  list: readonly BacktestListing[],
+): Array<{ id: string; what: string; result: string }> {
+  return list.map((b) => ({
+    id: b.id,
+    what: `${b.strategy}${b.rules === 'engine' ? ' (engine rules)' : ''} ${b.symbol ? `${b.symbol} ` : ''}${b.timeframe}, ${day(b.startTime)} .. ${day(b.endTime)} (${formatDuration(b.endTime - b.startTime)})`,
+    result: `${pct(b.totalReturn)} over ${b.trades} trade${b.trades === 1 ? '' : 's'}`,
+  }));
+}
+
+/** Kept backtests side by side: a header row of ids, then one row per figure. */
+export function compareRows(kept: readonly KeptBacktest[]): string[][] {
+  const row = (label: string, f: (k: KeptBacktest) => string) => [label, ...kept.map(f)];
+  const short = (k: KeptBacktest) => tooShortToAnnualise(k.metrics) !== undefined;
+  return [
+    ['', ...kept.map((k) => k.id)],
+    row('Strategy', (k) => k.strategy),
+    row('Parameters', (k) => params(k.params) || 'defaults'),
+    row('Rules', (k) => k.rules),
+    row('Market', (k) => `${k.candles.symbol ?? ''} ${k.candles.timeframe}`.trim()),
+    row('From', (k) => day(k.metrics.startTime)),
+    row('To', (k) => day(k.metrics.endTime)),
+    row('Return', (k) => pct(k.metrics.totalReturn)),
+    row('Buy and hold', (k) => pct(k.metrics.buyAndHoldReturn)),
+    row('CAGR', (k) => (short(k) ? 'n/a' : pct(k.metrics.cagr))),
+    row('Max drawdown', (k) => pct(-k.metrics.maxDrawdown)),
+    row('Trades', (k) => String(k.metrics.trades)),
+    row('Win rate', (k) => `${(k.metrics.winRate * 100).toFixed(1)}%`),
+    row('Profit factor', (k) => ratio(k.metrics.profitFactor)),
+    row('Sharpe', (k) => (short(k) ? 'n/a' : ratio(k.metrics.sharpe))),
+    row('Exposure', (k) => `${(k.metrics.exposure * 100).toFixed(1)}%`),
+    row('Fees', (k) => k.metrics.totalFees.toFixed(2)),
+  ];
+}
+
+/** The legend label of a kept backtest in a comparison chart. */
+export function keptLabel(k: KeptBacktest): string {
+  return `${k.id} ${k.strategy}${params(k.params) ? ` ${params(k.params)}` : ''} ${k.candles.timeframe}`;
+}

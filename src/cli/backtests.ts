@@ -1,0 +1,105 @@
+/**
+ * `bosun backtests`: the kept backtests. `list` (the default) shows the newest; `show ID` prints one
+ * again as it ran, without recomputing (`--chart FILE.png` writes its chart as it was drawn, `--json
+ * FILE` the whole of it); `compare ID ID [ID]` prints them side by side (`--chart FILE.png` draws their
+ * equity curves on one chart).
+ */
+import { writeFileSync } from 'node:fs';
+import { compareRows, keptLabel, keptRows, listLines } from '../backtest/kept.js';
+import type { Config } from '../config.js';
+import { badInput } from '../errors.js';
+import { tableLines } from '../chat/reply.js';
+import { type KeptBacktest, openArchive } from '../store/backtests.js';
+import { numberOption, parseCommandArgs } from './args.js';
+import { renderChartFile } from './charts.js';
+import { printRows } from './backtest.js';
+
+export const BACKTESTS_USAGE = `Usage: npm run backtests [-- list [--limit N]]
+  npm run backtests -- show ID [--chart FILE.png] [--json FILE]
+  npm run backtests -- compare ID ID [ID] [--chart FILE.png]`;
+
+const OPTIONS = {
+  limit: { type: 'string' },
+  chart: { type: 'string' },
+  json: { type: 'string' },
+  verbose: { type: 'boolean' },
+} as const;
+
+const ACTIONS = ['list', 'show', 'compare'] as const;
+
+export async function backtestsCommand(argv: string[], config: Config): Promise<number> {
+  const words: string[] = [];
+  while (argv.length > 0 && !argv[0]!.startsWith('--')) words.push(argv.shift()!);
+  const [action = 'list', ...ids] = words;
+  if (!(ACTIONS as readonly string[]).includes(action))
+    throw badInput(`backtests: "${action}" is not an action; allowed: ${ACTIONS.join(', ')}`);
+  const { values: v } = parseCommandArgs('backtests', argv, OPTIONS);
+  const { archive, close } = await openArchive({
+    dataDir: config.dataDir,
+    url: config.store.url,
+    instance: config.store.instance,
+  });
+  try {
+    if (action === 'list') {
+      if (ids.length > 0) throw badInput('backtests list takes no ids; show ID or compare ID ID do');
+      const limit = numberOption('limit', v.limit, 1, 10_000) ?? 20;
+      const list = await archive.list(limit);
+      if (list.length === 0) {
+        console.log('No backtests kept yet: every npm run backtest (and /backtest in chat) is kept.');
+        return 0;
+      }
+      const total = await archive.count();
+      for (const b of listLines(list)) console.log(`${b.id}  ${b.what}  ${b.result}`);
+      if (total > list.length) console.log(`(the newest ${list.length} of ${total}; --limit N for more)`);
+      return 0;
+    }
+    if (action === 'show') {
+      if (ids.length !== 1)
+        throw badInput('backtests show takes one id, like B7K2Q (npm run backtests lists them)');
+      const k = await archive.get(ids[0]!);
+      printRows(keptRows(k));
+      if (v.chart) {
+        if (!k.chart) throw badInput(`${k.id} was kept without a chart (its run drew none)`);
+        writeChart(v.chart, k.chart);
+        console.log(`\nWrote chart ${v.chart}`);
+      }
+      if (v.json) {
+        const { chart: _c, ...whole } = k;
+        writeFileSync(v.json, `${JSON.stringify(whole, null, 2)}\n`);
+        console.log(`Wrote ${v.json}`);
+      }
+      return 0;
+    }
+    if (ids.length < 2 || ids.length > 3)
+      throw badInput('backtests compare takes two or three ids, like compare B7K2Q B3MX9');
+    const kept: KeptBacktest[] = [];
+    for (const id of ids) kept.push(await archive.get(id));
+    const rows = compareRows(kept);
+    const table = { kind: 'table' as const, rows: rows.slice(1), header: rows[0]! };
+    for (const line of tableLines(table)) console.log(line);
+    if (v.chart) {
+      const { chartStyle, compareChart } = await import('../charts/index.js');
+      const doc = compareChart(
+        kept.map((k) => ({ label: keptLabel(k), capital: k.settings.capital, equity: k.equity })),
+        `Backtests ${kept.map((k) => k.id).join(', ')}`,
+        chartStyle(config),
+      );
+      await renderChartFile(doc, v.chart, config);
+      console.log(`\nWrote chart ${v.chart}`);
+    }
+    return 0;
+  } finally {
+    await close();
+  }
+}
+
+function writeChart(path: string, png: Uint8Array): void {
+  if (!path.toLowerCase().endsWith('.png')) throw badInput(`chart file "${path}" must end in .png`);
+  try {
+    writeFileSync(path, png);
+  } catch (err) {
+    throw badInput(
+      `chart file ${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
+  }
+}
