@@ -152,6 +152,8 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
     const settings = runSettings(ctx, l);
     ({ result, rules } = await engineBacktest(strategy, a.params ?? {}, data.candles, {
       config,
+      // The rules in force now, /risk changes included: what a run started now would trade by.
+      risk: ctx.services.engine.risk(),
       logger: ctx.logger,
       symbol: a.symbol,
       capital: settings.capital,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { keptRows, listLines } from '../src/backtest/kept.js';
+import { keptLabel, keptRows, listLines } from '../src/backtest/kept.js';
+import { chartStyle, compareChart } from '../src/charts/index.js';
 import { defineCommand } from '../src/chat/command.js';
 import { bold, code, italic, reply } from '../src/chat/reply.js';
 
@@ -25,15 +26,30 @@ export default defineCommand({
       const r = reply()
         .line(bold(`Backtest ${k.id}`), `: ${k.strategy} ${k.candles.symbol ?? ''} ${k.candles.timeframe}`)
         .table(keptRows(k), { align: ['left', 'left'] });
-      if (k.chart) r.image(k.chart, { caption: `${k.id}: ${k.strategy}`, filename: `backtest-${k.id}.png` });
-      return r;
+      // The chart as it was sent; a run that drew none (the CLI's) gets one of its kept equity curve.
+      const png =
+        k.chart ??
+        (await (
+          await ctx.services.charts()
+        ).render(
+          compareChart(
+            [{ label: keptLabel(k), capital: k.settings.capital, equity: k.equity }],
+            `Backtest ${k.id}`,
+            chartStyle(ctx.services.config),
+          ),
+        ));
+      return r.image(png, {
+        caption: `${k.id}: ${k.strategy}${k.chart ? '' : ' (its equity curve: the run drew no chart)'}`,
+        filename: `backtest-${k.id}.png`,
+      });
     }
     if (id !== undefined) return reply(`/backtests list takes no id; to see one: /backtests show ${id}`);
     const list = await archive.list(10);
     if (list.length === 0)
       return reply('No backtests kept yet: every /backtest is kept, and so is every npm run backtest.');
     const r = reply().line(bold('Kept backtests'), ' (newest first)');
-    for (const b of listLines(list)) r.line(code(b.id), ` ${b.what}: ${b.result}`);
+    for (const b of listLines(list))
+      r.line(code(b.id), ` ${b.what}: ${b.result}`).line(italic(`   ${b.when}`));
     const total = await archive.count();
     if (total > list.length) r.line(italic(`the newest ${list.length} of ${total}`));
     return r.line('Show one: ', code('/backtests show ID'), '; side by side: ', code('/compare ID ID'));

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { compareRows, keptLabel } from '../src/backtest/kept.js';
+import { compareRows, keptLabel, overlapNote } from '../src/backtest/kept.js';
 import { chartStyle, compareChart } from '../src/charts/index.js';
 import { defineCommand } from '../src/chat/command.js';
-import { bold, reply } from '../src/chat/reply.js';
+import { bold, italic, reply } from '../src/chat/reply.js';
 import { badInput } from '../src/errors.js';
 import type { KeptBacktest } from '../src/store/backtests.js';
 
@@ -35,9 +35,11 @@ export default defineCommand({
         chartStyle(ctx.services.config),
       ),
     );
-    return reply()
+    const r = reply()
       .line(bold(`Backtests ${ids.join(', ')}`))
-      .table(rows.slice(1), { header: rows[0]! })
-      .image(png, { caption: `equity of ${ids.join(', ')}`, filename: `compare-${ids.join('-')}.png` });
+      .table(rows.slice(1), { header: rows[0]! });
+    const apart = overlapNote(kept);
+    if (apart) r.line(italic(apart));
+    return r.image(png, { caption: `equity of ${ids.join(', ')}`, filename: `compare-${ids.join('-')}.png` });
   },
 });

@@ -128,7 +128,7 @@ describe('npm run backtest', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Settings\s+capital 10,000.00, fee 0.1%, slippage 0 bps, the engine rules/);
     expect(r.stdout).toMatch(/Rules\s+risk 1% over the stop/);
-    expect(r.stdout).toMatch(/Refused\s+\d+ of \d+ entry signals: regime RISK_OFF: no longs/);
+    expect(r.stdout).toMatch(/Refused\s+\d+ of \d+ entry signals: regime RISK_OFF \(\d+\)/);
     const bad = run([
       'backtest',
       '--strategy',
@@ -187,7 +187,18 @@ describe('npm run backtest', () => {
     expect(cmp.stdout).toMatch(/Rules\s+plain\s+engine/);
     expect(pngSize(readFileSync(both))).toEqual({ width: 1280, height: 720 });
 
+    // A run that drew no chart: its kept equity curve is drawn.
+    const curve = join(dataDir, 'curve.png');
+    const engineShow = run(['backtests', 'show', idB!, '--chart', curve], env);
+    expect(engineShow.code, engineShow.stderr).toBe(0);
+    expect(engineShow.stdout).toContain(`Wrote chart ${curve} (its equity curve: the run drew no chart)`);
+    expect(pngSize(readFileSync(curve))).toEqual({ width: 1280, height: 720 });
+
     expectOneLineError(run(['backtests', 'show', 'BZZZZZ'], env), /no kept backtest BZZZZZ; the latest: /);
+    expectOneLineError(
+      run(['backtests', 'compare', idA!, idA!.toLowerCase()], env),
+      `${idA}, ${idA}: give different backtests to compare`,
+    );
     expectOneLineError(
       run(['backtests', 'delete'], env),
       'backtests: "delete" is not an action; allowed: list, show, compare',

@@ -7,6 +7,9 @@ import { formatDuration, pct, ratio, summaryRows, tooShortToAnnualise } from './
 import type { Sizing } from './sizing.js';
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const money = (v: number) =>
+  v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const minute = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 const params = (p: Record<string, unknown>) =>
   Object.entries(p)
     .map(([k, v]) => `${k}=${String(v)}`)
@@ -33,12 +36,16 @@ export function keptRows(k: KeptBacktest): Array<[string, string]> {
   ];
 }
 
-/** One line per kept backtest, newest first: `B7K2Q  ema-cross BTC/USDT 4h 1y  +12.34% 21 trades`. */
+/**
+ * One entry per kept backtest, newest first: its id, when and by whom, what ran on which candles,
+ * and how it did.
+ */
 export function listLines(
   list: readonly BacktestListing[],
-): Array<{ id: string; what: string; result: string }> {
+): Array<{ id: string; when: string; what: string; result: string }> {
   return list.map((b) => ({
     id: b.id,
+    when: `${minute(b.createdAt)} UTC by ${b.by}`,
     what: `${b.strategy}${b.rules === 'engine' ? ' (engine rules)' : ''} ${b.symbol ? `${b.symbol} ` : ''}${b.timeframe}, ${day(b.startTime)} .. ${day(b.endTime)} (${formatDuration(b.endTime - b.startTime)})`,
     result: `${pct(b.totalReturn)} over ${b.trades} trade${b.trades === 1 ? '' : 's'}`,
   }));
@@ -56,6 +63,8 @@ export function compareRows(kept: readonly KeptBacktest[]): string[][] {
     row('Market', (k) => `${k.candles.symbol ?? ''} ${k.candles.timeframe}`.trim()),
     row('From', (k) => day(k.metrics.startTime)),
     row('To', (k) => day(k.metrics.endTime)),
+    row('Capital', (k) => money(k.settings.capital)),
+    row('Final equity', (k) => money(k.metrics.finalEquity)),
     row('Return', (k) => pct(k.metrics.totalReturn)),
     row('Buy and hold', (k) => pct(k.metrics.buyAndHoldReturn)),
     row('CAGR', (k) => (short(k) ? 'n/a' : pct(k.metrics.cagr))),
@@ -65,11 +74,19 @@ export function compareRows(kept: readonly KeptBacktest[]): string[][] {
     row('Profit factor', (k) => ratio(k.metrics.profitFactor)),
     row('Sharpe', (k) => (short(k) ? 'n/a' : ratio(k.metrics.sharpe))),
     row('Exposure', (k) => `${(k.metrics.exposure * 100).toFixed(1)}%`),
-    row('Fees', (k) => k.metrics.totalFees.toFixed(2)),
+    row('Fees', (k) => money(k.metrics.totalFees)),
   ];
 }
 
 /** The legend label of a kept backtest in a comparison chart. */
 export function keptLabel(k: KeptBacktest): string {
-  return `${k.id} ${k.strategy}${params(k.params) ? ` ${params(k.params)}` : ''} ${k.candles.timeframe}`;
+  return `${k.id} ${k.strategy}${params(k.params) ? ` ${params(k.params)}` : ''} ${k.candles.timeframe}${k.rules === 'engine' ? ', engine rules' : ''}`;
+}
+
+/** When kept backtests' spans share no time, a line saying so (the chart shows each at its own dates). */
+export function overlapNote(kept: readonly KeptBacktest[]): string | undefined {
+  const start = Math.max(...kept.map((k) => k.metrics.startTime));
+  const end = Math.min(...kept.map((k) => k.metrics.endTime));
+  if (start < end) return undefined;
+  return `Their spans do not overlap (${kept.map((k) => `${k.id} ${day(k.metrics.startTime)} .. ${day(k.metrics.endTime)}`).join('; ')}): the chart shows each at its own dates.`;
 }

@@ -95,6 +95,9 @@ export interface RulesReport {
   regime: string;
   /** Entry signals in all. */
   signals: number;
-  /** Entry signals refused, and approved entries skipped, by reason (most frequent first). */
+  /**
+   * Entry signals refused, and approved entries skipped, by kind of reason without the numbers of
+   * the moment (`cooldown after a loss`), most frequent first.
+   */
   refused: Array<{ reason: string; count: number }>;
 }

@@ -5,6 +5,7 @@
  * period; subtitle: the key metrics.
  */
 import type { BacktestResult } from '../backtest/run.js';
+import { tooShortToAnnualise } from '../backtest/summary.js';
 import type { Trade } from '../backtest/types.js';
 import type { Candles } from '../market/types.js';
 import type { LinePlot } from '../strategy/define.js';
@@ -267,7 +268,8 @@ export function backtestChart(input: BacktestChartInput, style: ChartStyle = {})
     `Max DD ${formatPct(-m.maxDrawdown)}`,
     `Win ${(m.winRate * 100).toFixed(1)}%`,
     `Trades ${m.trades.toLocaleString('en-US')}`,
-    `Sharpe ${m.sharpe.toFixed(2)}`,
+    // Under 30 days an annualised Sharpe misleads: the chart says so, as the summary does.
+    tooShortToAnnualise(m) ? 'Sharpe n/a (short span)' : `Sharpe ${m.sharpe.toFixed(2)}`,
     `B&H ${formatPct(m.buyAndHoldReturn)}`,
   ].join(' · ');
 

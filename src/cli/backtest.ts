@@ -3,10 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { type BacktestResult, runBacktest } from '../backtest/run.js';
 import type { RulesReport } from '../backtest/types.js';
 import { parseSizing } from '../backtest/sizing.js';
-import { candleInfo, coverageNote, resultJson, summaryRows } from '../backtest/summary.js';
+import { type CandleInfo, candleInfo, coverageNote, resultJson, summaryRows } from '../backtest/summary.js';
 import type { Config } from '../config.js';
 import { badInput, toAppError } from '../errors.js';
-import { type KeptBacktest, keptOf, openArchive } from '../store/backtests.js';
+import type { KeptBacktest } from '../store/backtests.js';
 import type { Logger } from '../logger.js';
 import { isoTime, parseDate } from '../market/timeframe.js';
 import type { ExitRules } from '../strategy/define.js';
@@ -174,7 +174,7 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
     );
     png = await renderChartFile(doc, v.chart, config);
   }
-  const kept = await keep(config, keptOf(result, info, { by: 'cli', rules }), png);
+  const kept = await keep(config, result, info, rules, png);
   if (!v.quiet) {
     printRows(summaryRows(result, info, rules));
     if (loaded.gaps !== 'no gaps') console.log(`${'Gaps'.padEnd(18)}${loaded.gaps}`);
@@ -211,10 +211,15 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
  */
 async function keep(
   config: Config,
-  b: Omit<KeptBacktest, 'id'>,
+  result: BacktestResult,
+  info: CandleInfo,
+  rules: RulesReport | undefined,
   chart?: Uint8Array,
 ): Promise<string | undefined> {
   try {
+    // The journal's drivers load only here: the CLI's other commands start without them.
+    const { keptOf, openArchive } = await import('../store/backtests.js');
+    const b: Omit<KeptBacktest, 'id'> = keptOf(result, info, { by: 'cli', rules });
     const { archive, close } = await openArchive({
       dataDir: config.dataDir,
       url: config.store.url,

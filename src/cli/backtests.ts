@@ -5,11 +5,11 @@
  * equity curves on one chart).
  */
 import { writeFileSync } from 'node:fs';
-import { compareRows, keptLabel, keptRows, listLines } from '../backtest/kept.js';
+import { compareRows, keptLabel, keptRows, listLines, overlapNote } from '../backtest/kept.js';
 import type { Config } from '../config.js';
 import { badInput } from '../errors.js';
 import { tableLines } from '../chat/reply.js';
-import { type KeptBacktest, openArchive } from '../store/backtests.js';
+import type { KeptBacktest } from '../store/backtests.js';
 import { numberOption, parseCommandArgs } from './args.js';
 import { renderChartFile } from './charts.js';
 import { printRows } from './backtest.js';
@@ -34,6 +34,8 @@ export async function backtestsCommand(argv: string[], config: Config): Promise<
   if (!(ACTIONS as readonly string[]).includes(action))
     throw badInput(`backtests: "${action}" is not an action; allowed: ${ACTIONS.join(', ')}`);
   const { values: v } = parseCommandArgs('backtests', argv, OPTIONS);
+  // The journal's drivers load only here: the CLI's other commands start without them.
+  const { openArchive } = await import('../store/backtests.js');
   const { archive, close } = await openArchive({
     dataDir: config.dataDir,
     url: config.store.url,
@@ -49,42 +51,46 @@ export async function backtestsCommand(argv: string[], config: Config): Promise<
         return 0;
       }
       const total = await archive.count();
-      for (const b of listLines(list)) console.log(`${b.id}  ${b.what}  ${b.result}`);
+      for (const b of listLines(list)) console.log(`${b.id}  ${b.what}  ${b.result}  (${b.when})`);
       if (total > list.length) console.log(`(the newest ${list.length} of ${total}; --limit N for more)`);
       return 0;
     }
     if (action === 'show') {
       if (ids.length !== 1)
-        throw badInput('backtests show takes one id, like B7K2Q (npm run backtests lists them)');
+        throw badInput('backtests show takes one id, like B7K2QF (npm run backtests lists them)');
+      if (v.chart !== undefined) pngPath(v.chart);
       const k = await archive.get(ids[0]!);
       printRows(keptRows(k));
-      if (v.chart) {
-        if (!k.chart) throw badInput(`${k.id} was kept without a chart (its run drew none)`);
-        writeChart(v.chart, k.chart);
-        console.log(`\nWrote chart ${v.chart}`);
-      }
       if (v.json) {
         const { chart: _c, ...whole } = k;
-        writeFileSync(v.json, `${JSON.stringify(whole, null, 2)}\n`);
-        console.log(`Wrote ${v.json}`);
+        writeOut(v.json, `${JSON.stringify(whole, null, 2)}\n`);
+        console.log(`\nWrote ${v.json}`);
+      }
+      if (v.chart) {
+        // The chart as it was drawn; a run that drew none gets one from its kept equity curve.
+        if (k.chart) writeOut(v.chart, k.chart);
+        else await renderChartFile(await equityChart([k], config), v.chart, config);
+        console.log(
+          `${v.json ? '' : '\n'}Wrote chart ${v.chart}${k.chart ? '' : ' (its equity curve: the run drew no chart)'}`,
+        );
       }
       return 0;
     }
     if (ids.length < 2 || ids.length > 3)
-      throw badInput('backtests compare takes two or three ids, like compare B7K2Q B3MX9');
+      throw badInput('backtests compare takes two or three ids, like compare B7K2QF B3MX9A');
+    const wanted = ids.map((id) => id.toUpperCase());
+    if (new Set(wanted).size < wanted.length)
+      throw badInput(`${wanted.join(', ')}: give different backtests to compare`);
+    if (v.chart !== undefined) pngPath(v.chart);
     const kept: KeptBacktest[] = [];
-    for (const id of ids) kept.push(await archive.get(id));
+    for (const id of wanted) kept.push(await archive.get(id));
     const rows = compareRows(kept);
     const table = { kind: 'table' as const, rows: rows.slice(1), header: rows[0]! };
     for (const line of tableLines(table)) console.log(line);
+    const apart = overlapNote(kept);
+    if (apart) console.log(`\n${apart}`);
     if (v.chart) {
-      const { chartStyle, compareChart } = await import('../charts/index.js');
-      const doc = compareChart(
-        kept.map((k) => ({ label: keptLabel(k), capital: k.settings.capital, equity: k.equity })),
-        `Backtests ${kept.map((k) => k.id).join(', ')}`,
-        chartStyle(config),
-      );
-      await renderChartFile(doc, v.chart, config);
+      await renderChartFile(await equityChart(kept, config), v.chart, config);
       console.log(`\nWrote chart ${v.chart}`);
     }
     return 0;
@@ -93,13 +99,26 @@ export async function backtestsCommand(argv: string[], config: Config): Promise<
   }
 }
 
-function writeChart(path: string, png: Uint8Array): void {
+/** The equity curves of kept backtests on one chart. */
+async function equityChart(kept: readonly KeptBacktest[], config: Config) {
+  const { chartStyle, compareChart } = await import('../charts/index.js');
+  return compareChart(
+    kept.map((k) => ({ label: keptLabel(k), capital: k.settings.capital, equity: k.equity })),
+    `Backtest${kept.length > 1 ? 's' : ''} ${kept.map((k) => k.id).join(', ')}`,
+    chartStyle(config),
+  );
+}
+
+function pngPath(path: string): void {
   if (!path.toLowerCase().endsWith('.png')) throw badInput(`chart file "${path}" must end in .png`);
+}
+
+function writeOut(path: string, data: Uint8Array | string): void {
   try {
-    writeFileSync(path, png);
+    writeFileSync(path, data);
   } catch (err) {
     throw badInput(
-      `chart file ${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      `${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
     );
   }
 }

@@ -37,6 +37,8 @@ import { type SeriesContext, stepSeries } from './step.js';
 export interface EngineRulesOptions {
   /** The configuration whose risk, regime and time zone settings the engine trades with. */
   config: Readonly<Config>;
+  /** The risk settings in force, when they differ from the configured ones (`/risk` changes). */
+  risk?: Readonly<Record<string, unknown>>;
   logger: Logger;
   symbol: string;
   capital: number;
@@ -68,7 +70,7 @@ export async function engineBacktest(
     fee: o.fee,
     slippageBps: o.slippageBps,
     approvalTimeoutMs: o.config.engine.approvalTimeout,
-    risk: o.config.risk ?? {},
+    risk: o.risk ?? o.config.risk ?? {},
     timezone: o.config.timezone,
     reportTime: o.config.engine.reportTime,
   };
@@ -229,7 +231,7 @@ export async function engineBacktest(
   };
 }
 
-/** Entry signals the rules refused, and approved entries that were skipped, counted by reason. */
+/** Entry signals the rules refused, and approved entries that were skipped, counted by kind. */
 function tally(events: readonly EngineEvent[], into: Map<string, number>): void {
   for (const e of events) {
     const reason =
@@ -238,8 +240,18 @@ function tally(events: readonly EngineEvent[], into: Map<string, number>): void 
         : e.type === 'entry-skipped'
           ? e.reason
           : undefined;
-    if (reason !== undefined) into.set(reason, (into.get(reason) ?? 0) + 1);
+    if (reason !== undefined) into.set(refusalKind(reason), (into.get(refusalKind(reason)) ?? 0) + 1);
   }
+}
+
+/**
+ * What a refusal was, without the numbers of the moment: `cooldown after a loss` for every
+ * "cooldown after a loss: no entries on this symbol for 18 more minute(s)", so one rule is counted
+ * once however many minutes were left.
+ */
+export function refusalKind(reason: string): string {
+  const colon = reason.indexOf(':');
+  return colon > 0 ? reason.slice(0, colon) : reason.replace(/\d+(\.\d+)?/g, 'N');
 }
 
 /**

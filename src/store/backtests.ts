@@ -195,7 +195,7 @@ export class BacktestArchive {
       const recent = (await this.list(5)).map((b) => b.id);
       throw new AppError(
         'NOT_FOUND',
-        `no kept backtest ${rawId}; ${recent.length ? `the latest: ${recent.join(', ')} (see /backtests)` : 'none is kept yet: run /backtest'}`,
+        `no kept backtest ${rawId}; ${recent.length ? `the latest: ${recent.join(', ')}` : 'none is kept yet: each backtest run is kept'}`,
       );
     }
     const kept = JSON.parse(row.data) as KeptBacktest;

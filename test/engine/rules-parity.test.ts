@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Config, loadConfig } from '../../src/config.js';
-import { engineBacktest } from '../../src/engine/backtest.js';
+import { engineBacktest, refusalKind } from '../../src/engine/backtest.js';
 import { startBot } from '../../src/main.js';
 import { loadCandlesFile } from '../../src/market/load.js';
 import { closedOnly, resample } from '../../src/market/resample.js';
@@ -79,9 +79,9 @@ describe('a backtest under the engine rules', () => {
       });
       const expected = result.simulation.trades.filter((t) => t.exitReason !== 'end');
       expect(live.trades).toEqual(expected.map((t) => ({ ...t, exits: t.exits.map((e) => ({ ...e })) })));
-      // The same entries were refused, for the same reasons.
+      // The same entries were refused, for the same reasons (counted by kind, as the summary does).
       const byReason = new Map<string, number>();
-      for (const r of live.refused) byReason.set(r, (byReason.get(r) ?? 0) + 1);
+      for (const r of live.refused.map(refusalKind)) byReason.set(r, (byReason.get(r) ?? 0) + 1);
       expect(new Map(rules.refused.map((r) => [r.reason, r.count]))).toEqual(byReason);
       // The regime bound each of them on these five days (RISK_OFF, then CHOP): entries refused by it.
       expect(rules.refused.some((r) => r.reason.startsWith('regime '))).toBe(true);
