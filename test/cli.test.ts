@@ -205,6 +205,46 @@ describe('npm run backtest', () => {
     );
   });
 
+  it('breaks a backtest down by exit reason and month, and writes every trade with --trades-csv', () => {
+    const dir = tmp();
+    const csv = join(dir, 'trades.csv');
+    const json = join(dir, 'bt.json');
+    const r = run([
+      'backtest',
+      '--strategy',
+      'rsi-reversion',
+      '--data',
+      SAMPLE,
+      '--from',
+      '2025-01-01',
+      '--trades-csv',
+      csv,
+      '--json',
+      json,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Buy and hold\s+[+-][\d.]+% \(max drawdown -[\d.]+%, Sharpe -?\d+\.\d\d\)/);
+    expect(r.stdout).toMatch(/By exit reason:\n\s+trades\s+win\s+PnL\n/);
+    expect(r.stdout).toMatch(/By month \(of the exit\):\n[\s\S]*\n\s+2025-01\s+\d+/);
+    const doc = JSON.parse(readFileSync(json, 'utf8'));
+    const lines = readFileSync(csv, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe(
+      'side,entry_time,entry_ms,entry_price,exit_time,exit_ms,exit_price,quantity,pnl,return,fees,exit_reason,bars,mae,mfe',
+    );
+    expect(lines).toHaveLength(doc.trades.length + 1);
+    expect(r.stdout).toContain(`Wrote ${doc.trades.length} trades to ${csv}`);
+    // The CSV's trades are the JSON's, with the same MAE and MFE; the breakdowns add up to the totals.
+    const first = lines[1]!.split(',');
+    expect(Number(first[8])).toBe(doc.trades[0].pnl);
+    expect(Number(first[13])).toBe(doc.trades[0].mae);
+    for (const t of doc.trades) expect(t.mae).toBeLessThanOrEqual(0);
+    const byReason = doc.breakdowns.exitReason as Array<{ trades: number; pnl: number }>;
+    expect(byReason.reduce((a, b) => a + b.trades, 0)).toBe(doc.metrics.trades);
+    const pnl = doc.trades.reduce((a: number, t: { pnl: number }) => a + t.pnl, 0);
+    expect(byReason.reduce((a, b) => a + b.pnl, 0)).toBeCloseTo(pnl, 6);
+    expect(doc.benchmark.buyAndHold.totalReturn).toBeCloseTo(doc.metrics.buyAndHoldReturn, 12);
+  });
+
   it('writes the documented JSON with --json', () => {
     const doc = backtestJson('--strategy ema-cross --params fast=9,slow=21 --fee 0.00075 --capital 5000');
     expect(Object.keys(doc)).toEqual(

@@ -4,6 +4,7 @@
  */
 import { DAY, isoTime, spanName, timeframeName } from '../market/timeframe.js';
 import type { BacktestResult } from './run.js';
+import { buyAndHold, byExitReason, byMonth, excursions } from './breakdown.js';
 import { describeSizing } from './sizing.js';
 import type { Metrics, RulesReport } from './types.js';
 
@@ -80,6 +81,13 @@ export function coverageNote(
   return `Asked for ${want}; the data covers ${formatDuration(m.endTime - m.startTime)} (${day(m.startTime)} .. ${day(m.endTime)}): every figure is over that span.`;
 }
 
+/** Buy-and-hold's return, and with the candles at hand its drawdown and Sharpe, measured as the strategy's. */
+function buyAndHoldText(r: Summarised, short: boolean): string {
+  if (!('candles' in r)) return pct(r.metrics.buyAndHoldReturn);
+  const b = buyAndHold(r as BacktestResult);
+  return `${pct(b.totalReturn)} (max drawdown ${pct(-b.maxDrawdown)}, Sharpe ${short ? 'n/a' : b.sharpe.toFixed(2)})`;
+}
+
 /** The refusals in one line: `12 of 30 entry signals: regime RISK_OFF: no longs (9), ...`. */
 export function refusedText(rules: RulesReport, most = 3): string {
   const total = rules.refused.reduce((a, r) => a + r.count, 0);
@@ -121,7 +129,7 @@ export function summaryRows(r: Summarised, info: CandleInfo, rules?: RulesReport
       : []),
     ['Final equity', money(m.finalEquity)],
     ['Total return', pct(m.totalReturn)],
-    ['Buy and hold', pct(m.buyAndHoldReturn)],
+    ['Buy and hold', buyAndHoldText(r, short !== undefined)],
     ['CAGR', short ? `n/a (${short})` : pct(m.cagr)],
     [
       'Max drawdown',
@@ -140,6 +148,14 @@ export function summaryRows(r: Summarised, info: CandleInfo, rules?: RulesReport
   ];
 }
 
+const excursionCache = new WeakMap<BacktestResult, ReturnType<typeof excursions>>();
+/** MAE and MFE of a result's trades, computed once per result. */
+export function excursionsOf(r: BacktestResult): ReturnType<typeof excursions> {
+  let e = excursionCache.get(r);
+  if (!e) excursionCache.set(r, (e = excursions(r, r.simulation.trades)));
+  return e;
+}
+
 /** The `--json` document: times in epoch ms, money and ratios unrounded. */
 export function resultJson(r: BacktestResult, info: CandleInfo, rules?: RulesReport) {
   return {
@@ -156,11 +172,13 @@ export function resultJson(r: BacktestResult, info: CandleInfo, rules?: RulesRep
       exits: r.exits,
     },
     metrics: r.metrics,
+    benchmark: { buyAndHold: buyAndHold(r) },
+    breakdowns: { exitReason: byExitReason(r.simulation.trades), month: byMonth(r.simulation.trades) },
     /** Set when the span is too short for CAGR, Sharpe, Sortino and Calmar to mean much. */
     ...(tooShortToAnnualise(r.metrics)
       ? { annualised: { reliable: false, why: tooShortToAnnualise(r.metrics) } }
       : {}),
-    trades: r.simulation.trades.map((t) => ({
+    trades: r.simulation.trades.map((t, k) => ({
       side: t.side,
       entryTime: t.entryTime,
       entryPrice: t.entryPrice,
@@ -171,6 +189,7 @@ export function resultJson(r: BacktestResult, info: CandleInfo, rules?: RulesRep
       exitReason: t.exitReason,
       fees: t.fees,
       bars: t.bars,
+      ...excursionsOf(r)[k],
       exits: t.exits,
     })),
   };

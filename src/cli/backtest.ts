@@ -3,7 +3,16 @@ import { writeFileSync } from 'node:fs';
 import { type BacktestResult, runBacktest } from '../backtest/run.js';
 import type { RulesReport } from '../backtest/types.js';
 import { parseSizing } from '../backtest/sizing.js';
-import { type CandleInfo, candleInfo, coverageNote, resultJson, summaryRows } from '../backtest/summary.js';
+import { type Breakdown, byExitReason, byMonth } from '../backtest/breakdown.js';
+import {
+  type CandleInfo,
+  candleInfo,
+  coverageNote,
+  excursionsOf,
+  resultJson,
+  summaryRows,
+} from '../backtest/summary.js';
+import { tableLines } from '../chat/reply.js';
 import type { Config } from '../config.js';
 import { badInput, toAppError } from '../errors.js';
 import type { KeptBacktest } from '../store/backtests.js';
@@ -25,7 +34,7 @@ export const BACKTEST_USAGE = `Usage: npm run backtest -- --strategy NAME (--dat
   [--max-bars N] [--timeframe TF] [--from DATE] [--to DATE] [--json FILE] [--chart FILE.png]
   [--theme dark|light] [--width PX] [--height PX] [--quiet] [--verbose]
   [--sweep name=FROM..TO:STEP,name=a|b,...] [--rank sharpe|totalReturn|...] [--top N] [--workers N]
-  [--walk-forward N] [--oos 30%] [--rules plain|engine]`;
+  [--walk-forward N] [--oos 30%] [--rules plain|engine] [--trades-csv FILE]`;
 
 const OPTIONS = {
   strategy: { type: 'string' },
@@ -52,6 +61,7 @@ const OPTIONS = {
   'walk-forward': { type: 'string' },
   oos: { type: 'string' },
   rules: { type: 'string' },
+  'trades-csv': { type: 'string' },
 } as const;
 
 /** Options of the plain rules that the engine's rules decide for themselves. */
@@ -165,6 +175,7 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
       );
     }
   }
+  if (v['trades-csv']) await writeTradesCsv(v['trades-csv'], result);
   let png: Uint8Array | undefined;
   if (v.chart) {
     const { backtestChart, chartStyle } = await import('../charts/index.js');
@@ -195,9 +206,12 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
         );
       }
     }
+    printBreakdowns(result);
     if (result.simulation.skippedEntries > 0 && !rules)
       console.log(`\n${result.simulation.skippedEntries} entries skipped (no usable stop for risk sizing)`);
-    if (v.json) console.log(`\nWrote ${v.json}`);
+    if (v['trades-csv'])
+      console.log(`\nWrote ${result.simulation.trades.length} trades to ${v['trades-csv']}`);
+    if (v.json) console.log(`${v['trades-csv'] ? '' : '\n'}Wrote ${v.json}`);
     if (v.chart) console.log(`${v.json ? '' : '\n'}Wrote chart ${v.chart}`);
     if (kept)
       console.log(`${v.json || v.chart ? '' : '\n'}Kept as ${kept}: npm run backtests -- show ${kept}`);
@@ -242,4 +256,78 @@ function fmt(v: number): string {
 
 export function printRows(rows: Array<[string, string]>): void {
   for (const [label, value] of rows) console.log(`${label.padEnd(18)}${value}`);
+}
+
+/** Months listed under the summary at most; a longer run has them in --json. */
+const MONTH_ROWS = 24;
+
+/** The results by exit reason and by month, under the summary. */
+function printBreakdowns(result: BacktestResult): void {
+  const trades = result.simulation.trades;
+  if (trades.length === 0) return;
+  const rows = (list: Breakdown[]) =>
+    list.map((b) => [
+      b.key,
+      String(b.trades),
+      b.wins + b.losses > 0 ? `${((b.wins / (b.wins + b.losses)) * 100).toFixed(0)}%` : '-',
+      fmt(b.pnl),
+    ]);
+  const header = ['', 'trades', 'win', 'PnL'];
+  console.log('\nBy exit reason:');
+  for (const line of tableLines({ kind: 'table', header, rows: rows(byExitReason(trades)) }))
+    console.log(`  ${line}`);
+  const months = byMonth(trades);
+  if (months.length > MONTH_ROWS) {
+    console.log(`\nBy month: ${months.length} months, in --json (breakdowns.month) and --trades-csv`);
+    return;
+  }
+  console.log('\nBy month (of the exit):');
+  for (const line of tableLines({ kind: 'table', header, rows: rows(months) })) console.log(`  ${line}`);
+}
+
+/** Every trade as a CSV row, with its MAE and MFE: one header line, times in ISO and epoch ms. */
+async function writeTradesCsv(path: string, result: BacktestResult): Promise<void> {
+  const { stringify } = await import('csv-stringify/sync');
+  const ex = excursionsOf(result);
+  const rows = result.simulation.trades.map((t, k) => [
+    t.side,
+    isoTime(t.entryTime),
+    t.entryTime,
+    t.entryPrice,
+    isoTime(t.exitTime),
+    t.exitTime,
+    t.exitPrice,
+    t.quantity,
+    t.pnl,
+    t.returnPct,
+    t.fees,
+    t.exitReason,
+    t.bars,
+    ex[k]!.mae,
+    ex[k]!.mfe,
+  ]);
+  const header = [
+    'side',
+    'entry_time',
+    'entry_ms',
+    'entry_price',
+    'exit_time',
+    'exit_ms',
+    'exit_price',
+    'quantity',
+    'pnl',
+    'return',
+    'fees',
+    'exit_reason',
+    'bars',
+    'mae',
+    'mfe',
+  ];
+  try {
+    writeFileSync(path, stringify([header, ...rows]));
+  } catch (err) {
+    throw badInput(
+      `--trades-csv ${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
+  }
 }

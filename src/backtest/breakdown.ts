@@ -1,0 +1,94 @@
+/**
+ * What a backtest's totals hide: each trade's worst and best moment (MAE / MFE), the results by exit
+ * reason and by month, and buy-and-hold measured like the strategy (its drawdown and Sharpe, from
+ * the same metrics function).
+ */
+import { indexAtOrAfter } from '../market/types.js';
+import { computeMetrics } from './metrics.js';
+import type { BacktestResult } from './run.js';
+import type { Trade } from './types.js';
+
+export interface Excursion {
+  /** Maximum adverse excursion: the worst price against the trade while it was open, a fraction of its entry (<= 0). */
+  mae: number;
+  /** Maximum favourable excursion: the best price for it, a fraction of its entry (>= 0). */
+  mfe: number;
+}
+
+/**
+ * MAE and MFE of each trade, from the highs and lows of the bars it was open: its entry bar through
+ * its last exit's bar (a bar's range includes prices before the fill in it; the same for both).
+ */
+export function excursions(r: Pick<BacktestResult, 'candles'>, trades: readonly Trade[]): Excursion[] {
+  const { time, high, low } = r.candles;
+  return trades.map((t) => {
+    const from = Math.min(indexAtOrAfter(time, t.entryTime), time.length - 1);
+    const to = Math.min(indexAtOrAfter(time, t.exitTime), time.length - 1);
+    let hi = -Infinity;
+    let lo = Infinity;
+    for (let i = from; i <= to; i++) {
+      if (high[i]! > hi) hi = high[i]!;
+      if (low[i]! < lo) lo = low[i]!;
+    }
+    const up = hi / t.entryPrice - 1;
+    const down = lo / t.entryPrice - 1;
+    return t.side === 'long'
+      ? { mae: Math.min(0, down), mfe: Math.max(0, up) }
+      : { mae: Math.min(0, -up), mfe: Math.max(0, -down) };
+  });
+}
+
+export interface Breakdown {
+  key: string;
+  trades: number;
+  wins: number;
+  losses: number;
+  pnl: number;
+  fees: number;
+}
+
+function group(trades: readonly Trade[], keyOf: (t: Trade) => string): Breakdown[] {
+  const out = new Map<string, Breakdown>();
+  for (const t of trades) {
+    const key = keyOf(t);
+    const b = out.get(key) ?? { key, trades: 0, wins: 0, losses: 0, pnl: 0, fees: 0 };
+    b.trades++;
+    if (t.pnl > 0) b.wins++;
+    else if (t.pnl < 0) b.losses++;
+    b.pnl += t.pnl;
+    b.fees += t.fees;
+    out.set(key, b);
+  }
+  return [...out.values()];
+}
+
+/** By the reason the trade ended (its last exit's), most trades first. */
+export function byExitReason(trades: readonly Trade[]): Breakdown[] {
+  return group(trades, (t) => t.exitReason).sort((a, b) => b.trades - a.trades || (a.key < b.key ? -1 : 1));
+}
+
+/** By the month (UTC) a trade closed in, in time order: `2024-03`. */
+export function byMonth(trades: readonly Trade[]): Breakdown[] {
+  return group(trades, (t) => new Date(t.exitTime).toISOString().slice(0, 7)).sort((a, b) =>
+    a.key < b.key ? -1 : 1,
+  );
+}
+
+/** Buy-and-hold over the same candles and capital, measured as the strategy is: return, drawdown, Sharpe. */
+export function buyAndHold(r: Pick<BacktestResult, 'candles' | 'capital' | 'timeframeMs'>): {
+  totalReturn: number;
+  maxDrawdown: number;
+  sharpe: number;
+} {
+  const { close } = r.candles;
+  const n = close.length;
+  const equity = new Float64Array(n);
+  for (let i = 0; i < n; i++) equity[i] = (r.capital * close[i]!) / close[0]!;
+  const m = computeMetrics(
+    r.candles,
+    { trades: [], equity, inMarket: new Uint8Array(n).fill(1), skippedEntries: 0 },
+    r.capital,
+    r.timeframeMs,
+  );
+  return { totalReturn: m.totalReturn, maxDrawdown: m.maxDrawdown, sharpe: m.sharpe };
+}
