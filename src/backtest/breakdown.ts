@@ -47,7 +47,10 @@ export interface Breakdown {
   fees: number;
 }
 
-function group(trades: readonly Trade[], keyOf: (t: Trade) => string): Breakdown[] {
+/** What a breakdown reads of a trade: a backtest's, or a journaled one (with its symbol). */
+type Closed = Pick<Trade, 'pnl' | 'fees' | 'exitTime'> & { exitReason: string };
+
+function group<T extends Closed>(trades: readonly T[], keyOf: (t: T) => string): Breakdown[] {
   const out = new Map<string, Breakdown>();
   for (const t of trades) {
     const key = keyOf(t);
@@ -63,15 +66,20 @@ function group(trades: readonly Trade[], keyOf: (t: Trade) => string): Breakdown
 }
 
 /** By the reason the trade ended (its last exit's), most trades first. */
-export function byExitReason(trades: readonly Trade[]): Breakdown[] {
+export function byExitReason(trades: readonly Closed[]): Breakdown[] {
   return group(trades, (t) => t.exitReason).sort((a, b) => b.trades - a.trades || (a.key < b.key ? -1 : 1));
 }
 
 /** By the month (UTC) a trade closed in, in time order: `2024-03`. */
-export function byMonth(trades: readonly Trade[]): Breakdown[] {
+export function byMonth(trades: readonly Closed[]): Breakdown[] {
   return group(trades, (t) => new Date(t.exitTime).toISOString().slice(0, 7)).sort((a, b) =>
     a.key < b.key ? -1 : 1,
   );
+}
+
+/** By market, most trades first. */
+export function bySymbol(trades: ReadonlyArray<Closed & { symbol: string }>): Breakdown[] {
+  return group(trades, (t) => t.symbol).sort((a, b) => b.trades - a.trades || (a.key < b.key ? -1 : 1));
 }
 
 /** Buy-and-hold over the same candles and capital, measured as the strategy is: return, drawdown, Sharpe. */

@@ -62,6 +62,45 @@ async function boot(
 }
 
 describe('the journal from chat', () => {
+  it("breaks the account's closed trades down with /stats: by exit reason, by market, by month", async () => {
+    const b = await boot();
+    const trade = (id: string, symbol: string, exitReason: string, pnl: number, exitTime: number) => ({
+      id,
+      runId: 'R1',
+      symbol,
+      quote: 'USDT',
+      side: 'long' as const,
+      entryTime: exitTime - 3_600_000,
+      entryPrice: 100,
+      exitTime,
+      exitPrice: 100 + pnl,
+      quantity: 1,
+      pnl,
+      returnPct: pnl / 100,
+      fees: 0.2,
+      exitReason,
+      bars: 1,
+      exits: [],
+    });
+    const jan = Date.UTC(2024, 0, 10);
+    const feb = Date.UTC(2024, 1, 10);
+    await b.t.bot.services.store.update((s) => {
+      s.log.trades.push(
+        trade('P1', 'BTC/USDT', 'stop', -4, jan),
+        trade('P2', 'BTC/USDT', 'signal', 10, jan + DAY),
+        trade('P3', 'ETH/USDT', 'signal', 6, feb),
+      );
+    });
+    const text = await b.ask('/stats', /Paper account: 3 closed trades/);
+    // +12.00 in all: -4 + 10 + 6.
+    expect(text).toMatch(/Paper account: 3 closed trades, \+12\.00 since /);
+    expect(text).toMatch(/By exit reason[\s\S]*signal\s+2\s+100%\s+\+16\.00[\s\S]*stop\s+1\s+0%\s+-4\.00/);
+    expect(text).toMatch(
+      /By market[\s\S]*BTC\/USDT\s+2\s+50%\s+\+6\.00[\s\S]*ETH\/USDT\s+1\s+100%\s+\+6\.00/,
+    );
+    expect(text).toMatch(/By month[\s\S]*2024-01\s+2\s+50%\s+\+6\.00[\s\S]*2024-02\s+1\s+100%\s+\+6\.00/);
+  });
+
   it('keeps a settings history: the config at start, then /risk and /pairlist with who, old and new', async () => {
     const b = await boot({ RISK_MAX_OPEN: '4' });
     await b.ask('/risk maxOpenPositions=3', /Risk settings changed/);

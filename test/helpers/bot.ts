@@ -31,6 +31,7 @@ export const COMMAND_NAMES = [
   'scan',
   'settings',
   'start',
+  'stats',
   'status',
   'stop',
   'strategies',
