@@ -337,8 +337,8 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
   });
 
   it('answers an unknown command with a suggestion', async () => {
-    const [answer] = await ask(ADMIN, '/statsu');
-    expect(answer!.text).toBe('Unknown command /statsu (did you mean /status?). Send /help for the list.');
+    const [answer] = await ask(ADMIN, '/statux');
+    expect(answer!.text).toBe('Unknown command /statux (did you mean /status?). Send /help for the list.');
   });
 
   it('refuses a stranger politely and logs the attempt with the id, never the message', async () => {
