@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { type Breakdown, byExitReason, byMonth, bySymbol } from '../src/backtest/breakdown.js';
+import {
+  BREAKDOWN_HEADER,
+  type Breakdown,
+  breakdownRows,
+  byExitReason,
+  byMonth,
+  bySymbol,
+} from '../src/backtest/breakdown.js';
 import { defineCommand } from '../src/chat/command.js';
 import { money } from '../src/chat/notices.js';
 import { bold, italic, reply } from '../src/chat/reply.js';
@@ -8,14 +15,7 @@ import { localStamp } from '../src/engine/clock.js';
 /** Months shown at most (the newest). */
 const MONTHS = 12;
 
-const rows = (list: readonly Breakdown[]) =>
-  list.map((b) => [
-    b.key,
-    String(b.trades),
-    b.wins + b.losses > 0 ? `${((b.wins / (b.wins + b.losses)) * 100).toFixed(0)}%` : '-',
-    money(b.pnl),
-  ]);
-const HEADER = ['', 'trades', 'win', 'PnL'];
+const rows = (list: readonly Breakdown[]) => breakdownRows(list, money);
 
 export default defineCommand({
   name: 'stats',
@@ -35,11 +35,11 @@ export default defineCommand({
         `, ${money(total)} since ${localStamp(trades[0]!.exitTime, config.timezone)}`,
       )
       .line(bold('By exit reason'))
-      .table(rows(byExitReason(trades)), { header: HEADER })
+      .table(rows(byExitReason(trades)), { header: BREAKDOWN_HEADER })
       .line(bold('By market'))
-      .table(rows(bySymbol(trades)), { header: HEADER })
+      .table(rows(bySymbol(trades)), { header: BREAKDOWN_HEADER })
       .line(bold('By month'), ' (of the exit, UTC)')
-      .table(rows(months.slice(-MONTHS)), { header: HEADER });
+      .table(rows(months.slice(-MONTHS)), { header: BREAKDOWN_HEADER });
     if (months.length > MONTHS) r.line(italic(`the newest ${MONTHS} of ${months.length} months`));
     return r;
   },

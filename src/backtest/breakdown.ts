@@ -100,3 +100,16 @@ export function buyAndHold(r: Pick<BacktestResult, 'candles' | 'capital' | 'time
   );
   return { totalReturn: m.totalReturn, maxDrawdown: m.maxDrawdown, sharpe: m.sharpe };
 }
+
+/** A breakdown's rows for a table: key, trades, win rate (of wins and losses), PnL. */
+export function breakdownRows(list: readonly Breakdown[], money: (v: number) => string): string[][] {
+  return list.map((b) => [
+    b.key,
+    String(b.trades),
+    b.wins + b.losses > 0 ? `${((b.wins / (b.wins + b.losses)) * 100).toFixed(0)}%` : '-',
+    money(b.pnl),
+  ]);
+}
+
+/** The header of {@link breakdownRows}. */
+export const BREAKDOWN_HEADER = ['', 'trades', 'win', 'PnL'];

@@ -3,7 +3,13 @@ import { writeFileSync } from 'node:fs';
 import { type BacktestResult, runBacktest } from '../backtest/run.js';
 import type { RulesReport } from '../backtest/types.js';
 import { parseSizing } from '../backtest/sizing.js';
-import { type Breakdown, byExitReason, byMonth } from '../backtest/breakdown.js';
+import {
+  BREAKDOWN_HEADER,
+  type Breakdown,
+  breakdownRows,
+  byExitReason,
+  byMonth,
+} from '../backtest/breakdown.js';
 import {
   type CandleInfo,
   candleInfo,
@@ -265,16 +271,13 @@ const MONTH_ROWS = 24;
 function printBreakdowns(result: BacktestResult): void {
   const trades = result.simulation.trades;
   if (trades.length === 0) return;
-  const rows = (list: Breakdown[]) =>
-    list.map((b) => [
-      b.key,
-      String(b.trades),
-      b.wins + b.losses > 0 ? `${((b.wins / (b.wins + b.losses)) * 100).toFixed(0)}%` : '-',
-      fmt(b.pnl),
-    ]);
-  const header = ['', 'trades', 'win', 'PnL'];
+  const rows = (list: Breakdown[]) => breakdownRows(list, fmt);
   console.log('\nBy exit reason:');
-  for (const line of tableLines({ kind: 'table', header, rows: rows(byExitReason(trades)) }))
+  for (const line of tableLines({
+    kind: 'table',
+    header: BREAKDOWN_HEADER,
+    rows: rows(byExitReason(trades)),
+  }))
     console.log(`  ${line}`);
   const months = byMonth(trades);
   if (months.length > MONTH_ROWS) {
@@ -282,7 +285,8 @@ function printBreakdowns(result: BacktestResult): void {
     return;
   }
   console.log('\nBy month (of the exit):');
-  for (const line of tableLines({ kind: 'table', header, rows: rows(months) })) console.log(`  ${line}`);
+  for (const line of tableLines({ kind: 'table', header: BREAKDOWN_HEADER, rows: rows(months) }))
+    console.log(`  ${line}`);
 }
 
 /** Every trade as a CSV row, with its MAE and MFE: one header line, times in ISO and epoch ms. */

@@ -186,8 +186,14 @@ export interface WorkingSet {
  * engine's own jobs. The history a change adds (`log`) accumulates until the caller takes it.
  */
 export function memoryState(now = Date.now()): WorkingSet {
-  const state = {
-    install: { id: 'backtest', secret: 'backtest'.repeat(4), createdAt: now },
+  const state = emptyState({ id: 'backtest', secret: 'backtest'.repeat(4), createdAt: now });
+  return { data: state, update: (change) => Promise.resolve(change(state)) };
+}
+
+/** A book with nothing in it yet: each document at its default, each collection empty. */
+function emptyState(install: Install): State {
+  return {
+    install,
     engine: defaults.engine(),
     balances: defaults.balances(),
     settings: defaults.settings(),
@@ -196,7 +202,6 @@ export function memoryState(now = Date.now()): WorkingSet {
     log: emptyLog(),
     ...Object.fromEntries(COLLECTION_NAMES.map((c) => [c, {}])),
   } as unknown as State;
-  return { data: state, update: (change) => Promise.resolve(change(state)) };
 }
 
 /** The store options the configuration gives (DATABASE_URL, INSTANCE). */
@@ -762,15 +767,7 @@ export function writeLog(b: Batch, scope: { instance: string; book: string }, lo
 // --- loading ---
 
 async function load(db: Kysely<Database>, instance: string, book: Book, install: Install): Promise<State> {
-  const state = {
-    install,
-    engine: defaults.engine(),
-    balances: defaults.balances(),
-    settings: defaults.settings(),
-    regime: defaults.regime(),
-    live: defaults.live(),
-    log: emptyLog(),
-  } as unknown as State;
+  const state = emptyState(install);
   for (const c of COLLECTION_NAMES) {
     const rows = await db
       .selectFrom(c)

@@ -62,21 +62,26 @@ async function replay(run: string) {
   return { trades, refused };
 }
 
+/** The same candles (FILE's 1m made 15m) under the engine rules, with the replay's settings. */
+async function backtest(strategy: string) {
+  const config = configFor(mkdtempSync(join(tmpdir(), 'bosun-rules-bt-')), 'none');
+  const candles = closedOnly(resample(loadCandlesFile(FILE), 60_000, M15));
+  return engineBacktest(await loadStrategy(strategy), {}, candles, {
+    config,
+    logger: quietLogger(),
+    symbol: 'BTC/USDT',
+    capital: config.paper.balance.USDT!,
+    fee: config.backtest.fee,
+    slippageBps: config.backtest.slippageBps,
+    timeframeMs: M15,
+  });
+}
+
 describe('a backtest under the engine rules', () => {
   for (const strategy of ['ema-cross', 'momentum', 'bb-breakout']) {
     it(`makes the trades of a replay with the default settings: ${strategy} on 15m`, async () => {
       const live = await replay(`${strategy} BTC/USDT 15m approve=auto`);
-      const config = configFor(mkdtempSync(join(tmpdir(), 'bosun-rules-bt-')), 'none');
-      const candles = closedOnly(resample(loadCandlesFile(FILE), 60_000, M15));
-      const { result, rules } = await engineBacktest(await loadStrategy(strategy), {}, candles, {
-        config,
-        logger: quietLogger(),
-        symbol: 'BTC/USDT',
-        capital: config.paper.balance.USDT!,
-        fee: config.backtest.fee,
-        slippageBps: config.backtest.slippageBps,
-        timeframeMs: M15,
-      });
+      const { result, rules } = await backtest(strategy);
       const expected = result.simulation.trades.filter((t) => t.exitReason !== 'end');
       expect(live.trades).toEqual(expected.map((t) => ({ ...t, exits: t.exits.map((e) => ({ ...e })) })));
       // The same entries were refused, for the same reasons (counted by kind, as the summary does).
@@ -91,19 +96,9 @@ describe('a backtest under the engine rules', () => {
 
   it('trades at all in the three cases together', async () => {
     // Guard against a vacuous parity: the cases above trade.
-    const config = configFor(mkdtempSync(join(tmpdir(), 'bosun-rules-bt-')), 'none');
-    const candles = closedOnly(resample(loadCandlesFile(FILE), 60_000, M15));
     let trades = 0;
     for (const strategy of ['ema-cross', 'momentum', 'bb-breakout']) {
-      const { result } = await engineBacktest(await loadStrategy(strategy), {}, candles, {
-        config,
-        logger: quietLogger(),
-        symbol: 'BTC/USDT',
-        capital: config.paper.balance.USDT!,
-        fee: config.backtest.fee,
-        slippageBps: config.backtest.slippageBps,
-        timeframeMs: M15,
-      });
+      const { result } = await backtest(strategy);
       trades += result.simulation.trades.length;
     }
     expect(trades).toBeGreaterThan(5);
