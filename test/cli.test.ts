@@ -243,6 +243,9 @@ describe('npm run backtest', () => {
     const pnl = doc.trades.reduce((a: number, t: { pnl: number }) => a + t.pnl, 0);
     expect(byReason.reduce((a, b) => a + b.pnl, 0)).toBeCloseTo(pnl, 6);
     expect(doc.benchmark.buyAndHold.totalReturn).toBeCloseTo(doc.metrics.buyAndHoldReturn, 12);
+    // The equity curve: 2,850 bars thinned to every 2nd close, ending at the final equity.
+    expect(doc.equity.length).toBeLessThanOrEqual(2001);
+    expect(doc.equity.at(-1)).toEqual([doc.metrics.endTime, doc.metrics.finalEquity]);
   });
 
   it('writes the documented JSON with --json', () => {

@@ -148,6 +148,22 @@ export function summaryRows(r: Summarised, info: CandleInfo, rules?: RulesReport
   ];
 }
 
+/**
+ * The equity at bar closes as `[time, equity]`, thinned to at most `points` (+1: the last close is
+ * always there) by keeping every k-th bar.
+ */
+export function equityCurve(
+  r: Pick<BacktestResult, 'candles' | 'simulation' | 'timeframeMs'>,
+  points: number,
+): Array<[number, number]> {
+  const n = r.simulation.equity.length;
+  const step = Math.max(1, Math.ceil(n / points));
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < n; i += step) out.push([r.candles.time[i]! + r.timeframeMs, r.simulation.equity[i]!]);
+  if ((n - 1) % step !== 0) out.push([r.candles.time[n - 1]! + r.timeframeMs, r.simulation.equity[n - 1]!]);
+  return out;
+}
+
 const excursionCache = new WeakMap<BacktestResult, ReturnType<typeof excursions>>();
 /** MAE and MFE of a result's trades, computed once per result. */
 export function excursionsOf(r: BacktestResult): ReturnType<typeof excursions> {
@@ -172,6 +188,8 @@ export function resultJson(r: BacktestResult, info: CandleInfo, rules?: RulesRep
       exits: r.exits,
     },
     metrics: r.metrics,
+    /** Equity at bar closes, `[time, equity]`, at most 2,000 points. */
+    equity: equityCurve(r, 2000),
     benchmark: { buyAndHold: buyAndHold(r) },
     breakdowns: { exitReason: byExitReason(r.simulation.trades), month: byMonth(r.simulation.trades) },
     /** Set when the span is too short for CAGR, Sharpe, Sortino and Calmar to mean much. */

@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import type { CompiledQuery, Kysely } from 'kysely';
 import type { BacktestResult } from '../backtest/run.js';
-import type { CandleInfo } from '../backtest/summary.js';
+import { type CandleInfo, equityCurve } from '../backtest/summary.js';
 import type { Metrics, RulesReport, Trade } from '../backtest/types.js';
 import { AppError } from '../errors.js';
 import { openDatabase } from './database.js';
@@ -57,13 +57,7 @@ export function keptOf(
   info: CandleInfo,
   o: { by: string; now?: number; rules?: RulesReport | undefined },
 ): Omit<KeptBacktest, 'id'> {
-  const n = r.simulation.equity.length;
-  const step = Math.max(1, Math.ceil(n / EQUITY_POINTS));
-  const equity: Array<[number, number]> = [];
-  for (let i = 0; i < n; i += step)
-    equity.push([r.candles.time[i]! + r.timeframeMs, r.simulation.equity[i]!]);
-  if ((n - 1) % step !== 0)
-    equity.push([r.candles.time[n - 1]! + r.timeframeMs, r.simulation.equity[n - 1]!]);
+  const equity = equityCurve(r, EQUITY_POINTS);
   return {
     createdAt: o.now ?? Date.now(),
     by: o.by,
