@@ -11,6 +11,7 @@ import { candlesFromCsv, ExchangeEmulator } from './emulators/exchange/server.js
 import { QuickChartStub } from './emulators/quickchart/server.js';
 import { ROOT, SAMPLES } from './helpers/fixtures.js';
 import { journalIntegrity } from './helpers/journal.js';
+import { twoMarkets, writeCandles } from './helpers/markets.js';
 import { pixelStats, pngSize } from './helpers/png.js';
 
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -246,6 +247,64 @@ describe('npm run backtest', () => {
     // The equity curve: 2,850 bars thinned to every 2nd close, ending at the final equity.
     expect(doc.equity.length).toBeLessThanOrEqual(2001);
     expect(doc.equity.at(-1)).toEqual([doc.metrics.endTime, doc.metrics.finalEquity]);
+  });
+
+  it('backtests several markets on one account with --symbols and --rules engine, by market', () => {
+    const dir = tmp();
+    const { btc, eth } = twoMarkets();
+    const files = [
+      writeCandles(join(dir, 'binance_BTC-USDT_2h.csv'), btc),
+      writeCandles(join(dir, 'binance_ETH-USDT_2h.csv'), eth),
+    ].join(',');
+    const json = join(dir, 'pf.json');
+    const env = { DATA_DIR: dir };
+    const r = run(
+      [
+        'backtest',
+        '--strategy',
+        'ema-cross',
+        '--symbols',
+        'BTC/USDT,ETH/USDT',
+        '--data',
+        files,
+        '--rules',
+        'engine',
+        '--json',
+        json,
+      ],
+      env,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^Portfolio\s+BTC\/USDT, ETH\/USDT on one account, a run of ema-cross on each/);
+    expect(r.stdout).toMatch(/Buy and hold\s+.*\(an equal-weight basket\)/);
+    expect(r.stdout).toMatch(/By market:\n[\s\S]*BTC\/USDT\s+\d+[\s\S]*ETH\/USDT\s+\d+/);
+    expect(r.stdout).toMatch(/Kept as B\w{5}/);
+    const doc = JSON.parse(readFileSync(json, 'utf8'));
+    expect(doc.markets).toEqual(['BTC/USDT', 'ETH/USDT']);
+    const byMarket = doc.byMarket as Array<{ trades: number; pnl: number }>;
+    expect(byMarket.reduce((a, m) => a + m.trades, 0)).toBe(doc.metrics.trades);
+    expect(doc.metrics.finalEquity).toBeCloseTo(10_000 + byMarket.reduce((a, m) => a + m.pnl, 0), 6);
+    expectOneLineError(
+      run(['backtest', '--strategy', 'ema-cross', '--symbols', 'BTC/USDT,ETH/USDT', '--data', files], env),
+      '--symbols backtests several markets on one account under the engine rules (its cross-run limits): add --rules engine',
+    );
+    expectOneLineError(
+      run(
+        [
+          'backtest',
+          '--strategy',
+          'ema-cross',
+          '--symbols',
+          'BTC/USDT,ETH/USDT',
+          '--data',
+          files.split(',')[0]!,
+          '--rules',
+          'engine',
+        ],
+        env,
+      ),
+      '--symbols names 2 markets and --data 1 files; give one file per market, in the same order',
+    );
   });
 
   it('writes the documented JSON with --json', () => {

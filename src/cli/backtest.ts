@@ -9,6 +9,7 @@ import {
   breakdownRows,
   byExitReason,
   byMonth,
+  bySymbol,
 } from '../backtest/breakdown.js';
 import {
   type CandleInfo,
@@ -23,8 +24,8 @@ import type { Config } from '../config.js';
 import { badInput, toAppError } from '../errors.js';
 import type { KeptBacktest } from '../store/backtests.js';
 import type { Logger } from '../logger.js';
-import { isoTime, parseDate } from '../market/timeframe.js';
-import type { ExitRules } from '../strategy/define.js';
+import { isoTime, parseDate, timeframeName } from '../market/timeframe.js';
+import type { ExitRules, Strategy } from '../strategy/define.js';
 import { parseParamList, parseParams } from '../strategy/params.js';
 import { loadStrategy, strategyNames } from '../strategy/registry.js';
 import { fraction, numberOption, oneOf, parseCommandArgs, parseTakeProfit, parseTrailing } from './args.js';
@@ -40,7 +41,8 @@ export const BACKTEST_USAGE = `Usage: npm run backtest -- --strategy NAME (--dat
   [--max-bars N] [--timeframe TF] [--from DATE] [--to DATE] [--json FILE] [--chart FILE.png]
   [--theme dark|light] [--width PX] [--height PX] [--quiet] [--verbose]
   [--sweep name=FROM..TO:STEP,name=a|b,...] [--rank sharpe|totalReturn|...] [--top N] [--workers N]
-  [--walk-forward N] [--oos 30%] [--rules plain|engine] [--trades-csv FILE]`;
+  [--walk-forward N] [--oos 30%] [--rules plain|engine] [--trades-csv FILE]
+  [--symbols SYM,SYM,... --rules engine (with --data FILE,FILE,... in the same order, or --exchange)]`;
 
 const OPTIONS = {
   strategy: { type: 'string' },
@@ -68,6 +70,7 @@ const OPTIONS = {
   oos: { type: 'string' },
   rules: { type: 'string' },
   'trades-csv': { type: 'string' },
+  symbols: { type: 'string' },
 } as const;
 
 /** Options of the plain rules that the engine's rules decide for themselves. */
@@ -103,6 +106,13 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
 
   const style = styleFromArgs(v);
   const progress = progressBar(!v.quiet);
+  if (v.symbols !== undefined) {
+    if (!engineRules)
+      throw badInput(
+        '--symbols backtests several markets on one account under the engine rules (its cross-run limits): add --rules engine',
+      );
+    return portfolioCli(strategy, raw, v, config, logger, progress);
+  }
   const folds = numberOption('walk-forward', v['walk-forward'], 1, 50);
   const grid = v.sweep !== undefined || folds !== undefined;
   if (grid && v.chart) throw badInput('--chart draws one run; drop it from a sweep or walk-forward');
@@ -332,6 +342,105 @@ async function writeTradesCsv(path: string, result: BacktestResult): Promise<voi
   } catch (err) {
     throw badInput(
       `--trades-csv ${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
+  }
+}
+
+/**
+ * `--symbols A,B --rules engine`: the markets on one account, each with a run of the strategy; the
+ * summary of the account, then its trades by market.
+ */
+async function portfolioCli(
+  strategy: Strategy,
+  raw: Record<string, unknown>,
+  v: ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'],
+  config: Config,
+  logger: Logger,
+  progress: ReturnType<typeof progressBar>,
+): Promise<number> {
+  const symbols = v
+    .symbols!.split(',')
+    .map((x) => x.trim().toUpperCase())
+    .filter(Boolean);
+  if (symbols.length < 2)
+    throw badInput(`--symbols takes two or more markets, like BTC/USDT,ETH/USDT (for one, use --symbol)`);
+  if (v.symbol !== undefined) throw badInput('give either --symbol (one market) or --symbols, not both');
+  const files = v.data?.split(',').map((x) => x.trim());
+  if (files && files.length !== symbols.length)
+    throw badInput(
+      `--symbols names ${symbols.length} markets and --data ${files.length} files; give one file per market, in the same order`,
+    );
+  if (v.chart)
+    throw badInput('--chart draws one market; a portfolio has its equity in --json and in npm run backtests');
+  const warmup = strategy.warmup(parseParams(strategy, raw));
+  progress.update(0, 'loading');
+  const loaded: Array<Awaited<ReturnType<typeof loadCandleSource>>> = [];
+  for (const [k, symbol] of symbols.entries())
+    loaded.push(
+      await loadCandleSource(
+        { ...v, symbol, ...(files ? { data: files[k]! } : {}) },
+        config,
+        logger,
+        warmup + 1,
+      ),
+    );
+  const tfMs = loaded[0]!.timeframeMs;
+  const odd = loaded.findIndex((l) => l.timeframeMs !== tfMs);
+  if (odd >= 0)
+    throw badInput(
+      `${symbols[odd]}'s candles are ${timeframeName(loaded[odd]!.timeframeMs)} and ${symbols[0]}'s ${timeframeName(tfMs)}; give --timeframe to make them one`,
+    );
+  const { portfolioBacktest } = await import('../engine/backtest.js');
+  const { result, rules, records } = await portfolioBacktest(
+    strategy,
+    raw,
+    symbols.map((symbol, k) => ({ symbol, candles: loaded[k]!.candles })),
+    {
+      config,
+      logger,
+      capital: numberOption('capital', v.capital, 1, 1e12) ?? config.backtest.capital,
+      fee: numberOption('fee', v.fee, 0, 0.1) ?? config.backtest.fee,
+      slippageBps: numberOption('slippage', v.slippage, 0, 1000) ?? config.backtest.slippageBps,
+      timeframeMs: tfMs,
+      ...(loaded[0]!.from !== undefined ? { tradeFrom: loaded[0]!.from } : {}),
+      onProgress: (d: number) => progress.update(d, 'simulating'),
+    },
+  );
+  progress.done();
+  const info = candleInfo(result, loaded.map((l) => l.source).join(', '), symbols.join(','));
+  const markets = bySymbol(records);
+  if (v.json) {
+    const doc = { ...resultJson(result, info, rules), markets: symbols, byMarket: markets };
+    writeOut(v.json, `${JSON.stringify(doc, null, 2)}\n`, '--json');
+  }
+  if (v['trades-csv']) await writeTradesCsv(v['trades-csv'], result);
+  const kept = await keep(config, result, info, rules);
+  if (v.quiet) return 0;
+  printRows([
+    ['Portfolio', `${symbols.join(', ')} on one account, a run of ${strategy.name} on each`],
+    ...summaryRows(result, info, rules).map(([k, val]): [string, string] =>
+      k === 'Buy and hold' ? ['Buy and hold', `${val} (an equal-weight basket)`] : [k, val],
+    ),
+  ]);
+  console.log('\nBy market:');
+  for (const line of tableLines({
+    kind: 'table',
+    header: BREAKDOWN_HEADER,
+    rows: breakdownRows(markets, fmt),
+  }))
+    console.log(`  ${line}`);
+  printBreakdowns(result);
+  if (v.json) console.log(`\nWrote ${v.json}`);
+  if (kept) console.log(`${v.json ? '' : '\n'}Kept as ${kept}: npm run backtests -- show ${kept}`);
+  return 0;
+}
+
+function writeOut(path: string, text: string, option: string): void {
+  try {
+    writeFileSync(path, text);
+  } catch (err) {
+    throw badInput(
+      `${option} ${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
     );
   }
 }

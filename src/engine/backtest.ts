@@ -21,9 +21,15 @@ import { MarketData } from '../market/provider.js';
 import { closedOnly, resample } from '../market/resample.js';
 import { quoteOf } from '../market/symbol.js';
 import { timeframeMs, timeframeName } from '../market/timeframe.js';
-import { type Candles, candleAt, indexAtOrAfter, sliceCandles } from '../market/types.js';
+import { allocCandles, type Candles, candleAt, indexAtOrAfter, sliceCandles } from '../market/types.js';
 import type { Signals, Strategy } from '../strategy/define.js';
-import { memoryState, type RunRecord, type State, type WorkingSet } from '../store/state.js';
+import {
+  memoryState,
+  type RunRecord,
+  type State,
+  type TradeRecord,
+  type WorkingSet,
+} from '../store/state.js';
 import { Accounts } from './account.js';
 import type { EngineSettings, RegimeGate, Runtime } from './context.js';
 import type { EngineEvent } from './events.js';
@@ -52,19 +58,48 @@ export interface EngineRulesOptions {
   onProgress?: (done: number) => void;
 }
 
-const RUN_ID = 'R1';
+/** One market of a backtest under the engine rules: its candles, and one run of the strategy on them. */
+export interface Market {
+  symbol: string;
+  candles: Candles;
+}
 
+/** A backtest under the engine rules of one market (see the module comment). */
 export async function engineBacktest(
   strategy: Strategy,
   rawParams: Readonly<Record<string, unknown>>,
   candles: Candles,
   o: EngineRulesOptions,
 ): Promise<{ result: BacktestResult; rules: RulesReport }> {
+  const { result, rules } = await portfolioBacktest(strategy, rawParams, [{ symbol: o.symbol, candles }], o);
+  return { result, rules };
+}
+
+/**
+ * Several markets on one account under the engine rules: one run of the strategy per market, their
+ * candles stepped in time order (at one time, in the order given), so the cross-run limits (open
+ * positions, exposure, the daily loss limit, the kill-switch) bind as they would in the engine. The
+ * equity curve is the account's; with more than one market the result's candles are an
+ * equal-weight basket of them (buy-and-hold holds the basket). `records` are the trades with their
+ * markets, for a breakdown by market.
+ */
+export async function portfolioBacktest(
+  strategy: Strategy,
+  rawParams: Readonly<Record<string, unknown>>,
+  markets: readonly Market[],
+  o: Omit<EngineRulesOptions, 'symbol'> & { symbol?: string },
+): Promise<{ result: BacktestResult; rules: RulesReport; records: TradeRecord[] }> {
   const tfMs = o.timeframeMs;
-  const n = candles.length;
-  if (n < 2) throw badInput(`the data has ${n} candle(s); a backtest needs at least 2`);
+  if (markets.length === 0) throw badInput('no market to backtest');
   if (!(o.capital > 0)) throw badInput(`capital is ${o.capital}; allowed: a positive amount`);
-  const quote = quoteOf(o.symbol);
+  const quote = quoteOf(markets[0]!.symbol);
+  const other = markets.find((m) => quoteOf(m.symbol) !== quote);
+  if (other)
+    throw badInput(
+      `${other.symbol} is quoted in ${quoteOf(other.symbol)} and ${markets[0]!.symbol} in ${quote}; one account trades one quote currency: give markets of one quote`,
+    );
+  if (new Set(markets.map((m) => m.symbol)).size < markets.length)
+    throw badInput(`${markets.map((m) => m.symbol).join(', ')}: each market once`);
   const settings: EngineSettings = {
     paperBalance: { [quote]: o.capital },
     fee: o.fee,
@@ -75,23 +110,40 @@ export async function engineBacktest(
     reportTime: o.config.engine.reportTime,
   };
   const risk = parseRiskSettings({ ...settings.risk });
-  const rt: Runtime = runtimeOf(strategy, rawParams, tfMs, risk);
-  const warmup = strategy.warmup(rt.params);
-  if (n <= warmup)
-    throw badInput(
-      `the data has ${n} candles; ${strategy.name} with these parameters needs more than ${warmup} (its warm-up)`,
-    );
-  const start = o.tradeFrom === undefined ? 0 : indexAtOrAfter(candles.time, o.tradeFrom);
-  if (n - start < 2) throw badInput('fewer than 2 candles remain after the start time; widen the range');
+  const bars = o.bufferBars ?? 5000;
+  const runs = markets.map((m, k) => {
+    const n = m.candles.length;
+    if (n < 2) throw badInput(`the data of ${m.symbol} has ${n} candle(s); a backtest needs at least 2`);
+    const rt: Runtime = runtimeOf(strategy, rawParams, tfMs, risk);
+    const warmup = strategy.warmup(rt.params);
+    if (n <= warmup)
+      throw badInput(
+        `the data${markets.length > 1 ? ` of ${m.symbol}` : ''} has ${n} candles; ${strategy.name} with these parameters needs more than ${warmup} (its warm-up)`,
+      );
+    const start = o.tradeFrom === undefined ? 0 : indexAtOrAfter(m.candles.time, o.tradeFrom);
+    if (n - start < 2) throw badInput('fewer than 2 candles remain after the start time; widen the range');
+    return {
+      market: m,
+      id: `R${k + 1}`,
+      rt,
+      start,
+      next: start,
+      signalsAt: signalSource(strategy, rt, m.candles, tfMs, bars),
+    };
+  });
+  // The account's time line: every candle time of every market, from its start.
+  const times = [...new Set(runs.flatMap((r) => Array.from(r.market.candles.time.subarray(r.start))))].sort(
+    (a, b) => a - b,
+  );
 
-  let clock = candles.time[start]!;
+  let clock = times[0]!;
   const book = memoryState(clock);
   // The working records are this function's alone: it changes them directly, as a store update would.
   const s = book.data as State;
   const broker = new PaperBroker(settings.paperBalance);
   const costs: FillCosts = { fee: o.fee, slippage: o.slippageBps / 10_000 };
   const wall = () => clock;
-  const watch = regimeWatch(o, candles, () => clock, book);
+  const watch = regimeWatch(o, markets, () => clock, book);
   const regimeGate: RegimeGate | undefined = watch
     ? (side, confidence) => watch.watch.gate(side, confidence)
     : undefined;
@@ -104,106 +156,119 @@ export async function engineBacktest(
     settings,
     regimeGate,
     risk: () => accounts.risk(),
-    runtimes: new Map([[RUN_ID, rt]]),
+    runtimes: new Map(runs.map((r) => [r.id, r.rt])),
     account: accounts.account.bind(accounts),
     accounts,
   };
-  const run: RunRecord = {
-    id: RUN_ID,
-    strategy: strategy.name,
-    symbol: o.symbol,
-    timeframe: timeframeName(tfMs),
-    params: rt.params,
-    approve: 'auto',
-    state: 'active',
-    createdAt: clock,
-    createdBy: 'backtest',
-    realizedPnl: 0,
-    trades: 0,
-  };
-  s.runs[RUN_ID] = run;
-  s.engine.nextId = 2;
+  const timeframe = timeframeName(tfMs);
+  for (const r of runs)
+    s.runs[r.id] = {
+      id: r.id,
+      strategy: strategy.name,
+      symbol: r.market.symbol,
+      timeframe,
+      params: r.rt.params,
+      approve: 'auto',
+      state: 'active',
+      createdAt: clock,
+      createdBy: 'backtest',
+      realizedPnl: 0,
+      trades: 0,
+    } satisfies RunRecord;
+  s.engine.nextId = runs.length + 1;
 
-  const bars = o.bufferBars ?? 5000;
-  const signalsAt = signalSource(strategy, rt, candles, tfMs, bars);
-  const traded = n - start;
-  const equity = new Float64Array(traded);
-  const inMarket = new Uint8Array(traded);
+  const equity = new Float64Array(times.length);
+  const inMarket = new Uint8Array(times.length);
   const slice = new TimeSlice();
   const events: EngineEvent[] = [];
   const refusedBy = new Map<string, number>();
   let signalCount = 0;
-  for (let i = start; i < n; i++) {
-    const candle = candleAt(candles, i);
-    clock = candle.time + tfMs;
+  for (let j = 0; j < times.length; j++) {
+    const time = times[j]!;
+    clock = time + tfMs;
     // The regime first, as the replay's clock tells the market watch before the engine sees the candle.
     if (watch) await watch.watch.clock(clock).catch(() => undefined);
-    const live = s.runs[RUN_ID]!;
-    let result: Signals | AppError | undefined;
-    let t = i;
-    if (live.state === 'active') {
-      try {
-        ({ signals: result, t } = signalsAt(i));
-      } catch (err) {
-        result = toAppError(err);
+    for (const r of runs) {
+      const i = r.next;
+      if (i >= r.market.candles.length || r.market.candles.time[i] !== time) continue;
+      r.next++;
+      const live = s.runs[r.id]!;
+      let result: Signals | AppError | undefined;
+      let t = i;
+      if (live.state === 'active') {
+        try {
+          ({ signals: result, t } = r.signalsAt(i));
+        } catch (err) {
+          result = toAppError(err);
+        }
       }
+      stepSeries(
+        s,
+        ctx,
+        {
+          symbol: r.market.symbol,
+          timeframe,
+          tfMs,
+          candle: candleAt(r.market.candles, i),
+          t,
+          runs: [{ run: live, rt: r.rt, result }],
+          catchUp: false,
+          source: 'backtest',
+        },
+        events,
+      );
+      tally(events, refusedBy);
+      signalCount += events.filter((e) => e.type === 'signal').length;
+      events.length = 0;
     }
-    stepSeries(
-      s,
-      ctx,
-      {
-        symbol: o.symbol,
-        timeframe: run.timeframe,
-        tfMs,
-        candle,
-        t,
-        runs: [{ run: live, rt, result }],
-        catchUp: false,
-        source: 'backtest',
-      },
-      events,
-    );
-    tally(events, refusedBy);
-    signalCount += events.filter((e) => e.type === 'signal').length;
-    equity[i - start] = s.log.equity[s.log.equity.length - 1]!.equity;
-    inMarket[i - start] = Object.keys(s.positions).length > 0 ? 1 : 0;
+    equity[j] = s.log.equity[s.log.equity.length - 1]!.equity;
+    inMarket[j] = Object.keys(s.positions).length > 0 ? 1 : 0;
     // History the backtest does not keep (a replay journals it).
     s.log.candles.length = 0;
     s.log.equity.length = 0;
     s.log.decisions.length = 0;
-    events.length = 0;
     if (slice.over) {
-      o.onProgress?.((i - start) / traded);
+      o.onProgress?.(j / times.length);
       await slice.next();
     }
   }
-  // A position still open at the end closes at the last close, as in the plain backtest.
-  const open = Object.values(s.positions)[0];
-  if (open) {
-    const last = n - 1;
-    const price = candles.close[last]!;
-    broker.close(s, open, { time: candles.time[last]!, price, reason: 'end', costs });
-    equity[traded - 1] = broker.cash(s, quote);
+  // Positions still open at the end close at their market's last close, as in the plain backtest.
+  for (const open of Object.values(s.positions)) {
+    const c = runs.find((r) => r.market.symbol === open.symbol)!.market.candles;
+    const last = c.length - 1;
+    broker.close(s, open, { time: c.time[last]!, price: c.close[last]!, reason: 'end', costs });
   }
+  equity[times.length - 1] = accounts.equity(s, quote);
   o.onProgress?.(1);
 
   // The journal's trade records, as the backtester's trades (the same fields, from the same toTrade).
-  const trades = s.log.trades.map(({ id: _id, runId: _r, symbol: _s, quote: _q, ...t }) => t as Trade);
+  const records = [...s.log.trades];
+  const trades = records.map(({ id: _id, runId: _r, symbol: _s, quote: _q, ...t }) => t as Trade);
   const simulation: Simulation = {
     trades,
     equity,
     inMarket,
     skippedEntries: [...refusedBy.values()].reduce((a, b) => a + b, 0),
   };
-  const tradedCandles = start === 0 ? candles : sliceCandles(candles, start);
-  const full = strategy.signals(candles, rt.params, {
-    timeframeMs: tfMs,
-    informative: informativeSeries(strategy, candles, tfMs),
-  });
+  const one = runs.length === 1 ? runs[0]! : undefined;
+  const tradedCandles = one
+    ? one.start === 0
+      ? one.market.candles
+      : sliceCandles(one.market.candles, one.start)
+    : basket(
+        runs.map((r) => sliceCandles(r.market.candles, r.start)),
+        times,
+      );
+  const full = one
+    ? strategy.signals(one.market.candles, one.rt.params, {
+        timeframeMs: tfMs,
+        informative: informativeSeries(strategy, one.market.candles, tfMs),
+      })
+    : undefined;
   const result: BacktestResult = {
     strategy: strategy.name,
-    params: rt.params,
-    timeframe: timeframeName(tfMs),
+    params: runs[0]!.rt.params,
+    timeframe,
     timeframeMs: tfMs,
     capital: o.capital,
     fee: o.fee,
@@ -213,21 +278,67 @@ export async function engineBacktest(
         ? { mode: 'risk', risk: risk.riskPerTrade }
         : { mode: 'fraction', fraction: risk.fraction },
     direction: strategy.direction ?? 'long',
-    exits: rt.rules,
+    exits: runs[0]!.rt.rules,
     candles: tradedCandles,
-    signals: start === 0 ? full : sliceSignals(full, start),
-    plot: strategy.plot?.(rt.params) ?? {},
+    signals: full ? (one!.start === 0 ? full : sliceSignals(full, one!.start)) : noSignals(times.length),
+    plot: strategy.plot?.(runs[0]!.rt.params) ?? {},
     simulation,
     metrics: computeMetrics(tradedCandles, simulation, o.capital, tfMs),
   };
   return {
     result,
+    records,
     rules: {
       refused: [...refusedBy].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count),
       signals: signalCount,
       regime: watch ? `${watch.note}; ${watch.watch.history().length} change(s)` : 'off (REGIME_GATE=off)',
       risk: describeRisk(risk),
     },
+  };
+}
+
+/**
+ * An equal-weight basket of markets on the account's time line: each market's close over its first
+ * one, averaged over the markets that have started (a market without a candle at a time keeps its
+ * last close), times 100. Open, high and low are the close: the basket is a line.
+ */
+function basket(markets: readonly Candles[], times: readonly number[]): Candles {
+  const c = allocCandles(times.length);
+  const next = markets.map(() => 0);
+  const last = markets.map(() => Number.NaN);
+  for (let j = 0; j < times.length; j++) {
+    let sum = 0;
+    let count = 0;
+    markets.forEach((m, k) => {
+      const i = next[k]!;
+      if (i < m.length && m.time[i] === times[j]) {
+        last[k] = m.close[i]! / m.close[0]!;
+        next[k] = i + 1;
+      }
+      if (!Number.isNaN(last[k]!)) {
+        sum += last[k]!;
+        count++;
+      }
+    });
+    const v = (sum / count) * 100;
+    c.time[j] = times[j]!;
+    c.open[j] = v;
+    c.high[j] = v;
+    c.low[j] = v;
+    c.close[j] = v;
+    c.volume[j] = 0;
+  }
+  return c;
+}
+
+/** Signals of a basket: none (each market's run had its own). */
+function noSignals(n: number): Signals {
+  return {
+    enterLong: new Uint8Array(n),
+    exitLong: new Uint8Array(n),
+    enterShort: new Uint8Array(n),
+    exitShort: new Uint8Array(n),
+    indicators: {},
   };
 }
 
@@ -283,13 +394,17 @@ function signalSource(strategy: Strategy, rt: Runtime, candles: Candles, tfMs: n
  * (another symbol, a coarser timeframe) it stays unknown and entries pass ungated, as on a replay.
  */
 function regimeWatch(
-  o: EngineRulesOptions,
-  candles: Candles,
+  o: Pick<EngineRulesOptions, 'config' | 'logger' | 'timeframeMs'>,
+  markets: readonly Market[],
   now: () => number,
   store: WorkingSet,
 ): { watch: MarketWatch; note: string } | undefined {
   const { regime } = o.config;
   if (regime.gate === 'off') return undefined;
+  // The regime reads its own market when the backtest has it, else the first (which then stays unknown).
+  const own = markets.find((m) => m.symbol === regime.symbol) ?? markets[0]!;
+  const { candles } = own;
+  const o2 = { ...o, symbol: own.symbol };
   const regimeMs = timeframeMs(regime.timeframe);
   const series =
     regimeMs % o.timeframeMs !== 0
@@ -298,7 +413,7 @@ function regimeWatch(
         ? candles
         : closedOnly(resample(candles, o.timeframeMs, regimeMs));
   const history = (symbol: string, timeframe: string, bars: number): Promise<Candles> => {
-    if (symbol !== o.symbol || timeframe !== regime.timeframe || !series)
+    if (symbol !== o2.symbol || timeframe !== regime.timeframe || !series)
       return Promise.reject(new AppError('NOT_FOUND', `no ${symbol} ${timeframe} candles in this backtest`));
     const end = indexAtOrAfter(series.time, now() - regimeMs + 1);
     return Promise.resolve(sliceCandles(series, Math.max(0, end - bars), end));
@@ -310,11 +425,11 @@ function regimeWatch(
     logger: o.logger,
     now,
     providers: [],
-    replay: { symbol: o.symbol, history },
+    replay: { symbol: o2.symbol, history },
   });
   const note =
-    regime.symbol !== o.symbol
-      ? `not read: it is measured on ${regime.symbol} and this backtest has ${o.symbol} only, so entries pass ungated (as on a replay of ${o.symbol})`
+    regime.symbol !== o2.symbol
+      ? `not read: it is measured on ${regime.symbol} and this backtest has ${markets.map((m) => m.symbol).join(', ')} only, so entries pass ungated (as on a replay of ${o2.symbol})`
       : !series
         ? `not read: ${timeframeName(o.timeframeMs)} candles cannot make ${regime.timeframe} ones, so entries pass ungated (REGIME_TIMEFRAME is finer)`
         : `read from these candles at each ${regime.timeframe} close, as a replay reads it (outside inputs are not replayed)`;
