@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { keptLabel, keptRows, listLines } from '../src/backtest/kept.js';
-import { chartStyle, compareChart } from '../src/charts/index.js';
+import { keptRows, listLines } from '../src/backtest/kept.js';
+import { chartStyle, keptChart } from '../src/charts/index.js';
 import { defineCommand } from '../src/chat/command.js';
 import { bold, code, italic, reply } from '../src/chat/reply.js';
 
@@ -29,15 +29,7 @@ export default defineCommand({
       // The chart as it was sent; a run that drew none (the CLI's) gets one of its kept equity curve.
       const png =
         k.chart ??
-        (await (
-          await ctx.services.charts()
-        ).render(
-          compareChart(
-            [{ label: keptLabel(k), capital: k.settings.capital, equity: k.equity }],
-            `Backtest ${k.id}`,
-            chartStyle(ctx.services.config),
-          ),
-        ));
+        (await (await ctx.services.charts()).render(keptChart([k], chartStyle(ctx.services.config))));
       return r.image(png, {
         caption: `${k.id}: ${k.strategy}${k.chart ? '' : ' (its equity curve: the run drew no chart)'}`,
         filename: `backtest-${k.id}.png`,

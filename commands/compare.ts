@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { compareRows, keptLabel, overlapNote } from '../src/backtest/kept.js';
-import { chartStyle, compareChart } from '../src/charts/index.js';
+import { compareRows, overlapNote } from '../src/backtest/kept.js';
+import { chartStyle, keptChart } from '../src/charts/index.js';
 import { defineCommand } from '../src/chat/command.js';
 import { bold, italic, reply } from '../src/chat/reply.js';
 import { badInput } from '../src/errors.js';
@@ -26,15 +26,7 @@ export default defineCommand({
     const kept: KeptBacktest[] = [];
     for (const id of ids) kept.push(await ctx.services.store.backtests.get(id));
     const rows = compareRows(kept);
-    const png = await (
-      await ctx.services.charts()
-    ).render(
-      compareChart(
-        kept.map((k) => ({ label: keptLabel(k), capital: k.settings.capital, equity: k.equity })),
-        `Backtests ${ids.join(', ')}`,
-        chartStyle(ctx.services.config),
-      ),
-    );
+    const png = await (await ctx.services.charts()).render(keptChart(kept, chartStyle(ctx.services.config)));
     const r = reply()
       .line(bold(`Backtests ${ids.join(', ')}`))
       .table(rows.slice(1), { header: rows[0]! });

@@ -84,11 +84,11 @@ export function coverageNote(
 /** Buy-and-hold's return, and with the candles at hand its drawdown and Sharpe, measured as the strategy's. */
 function buyAndHoldText(r: Summarised, short: boolean): string {
   if (!('candles' in r)) return pct(r.metrics.buyAndHoldReturn);
-  const b = buyAndHold(r as BacktestResult);
+  const b = benchmarkOf(r as BacktestResult);
   return `${pct(b.totalReturn)} (max drawdown ${pct(-b.maxDrawdown)}, Sharpe ${short ? 'n/a' : b.sharpe.toFixed(2)})`;
 }
 
-/** The refusals in one line: `12 of 30 entry signals: regime RISK_OFF: no longs (9), ...`. */
+/** The refusals in one line: `12 of 30 entry signals: regime RISK_OFF (9); cooldown after a loss (3)`. */
 export function refusedText(rules: RulesReport, most = 3): string {
   const total = rules.refused.reduce((a, r) => a + r.count, 0);
   if (total === 0) return `none of ${rules.signals} entry signals`;
@@ -164,13 +164,19 @@ export function equityCurve(
   return out;
 }
 
-const excursionCache = new WeakMap<BacktestResult, ReturnType<typeof excursions>>();
-/** MAE and MFE of a result's trades, computed once per result. */
-export function excursionsOf(r: BacktestResult): ReturnType<typeof excursions> {
-  let e = excursionCache.get(r);
-  if (!e) excursionCache.set(r, (e = excursions(r, r.simulation.trades)));
-  return e;
+/** `f` of a result, computed once per result however many times the summary, JSON and CSV ask. */
+function oncePerResult<T>(f: (r: BacktestResult) => T): (r: BacktestResult) => T {
+  const cache = new WeakMap<BacktestResult, T>();
+  return (r) => {
+    if (!cache.has(r)) cache.set(r, f(r));
+    return cache.get(r)!;
+  };
 }
+
+/** MAE and MFE of a result's trades. */
+export const excursionsOf = oncePerResult((r) => excursions(r, r.simulation.trades));
+/** Buy-and-hold over a result's candles, measured like it. */
+const benchmarkOf = oncePerResult(buyAndHold);
 
 /** The `--json` document: times in epoch ms, money and ratios unrounded. */
 export function resultJson(r: BacktestResult, info: CandleInfo, rules?: RulesReport) {
@@ -190,7 +196,7 @@ export function resultJson(r: BacktestResult, info: CandleInfo, rules?: RulesRep
     metrics: r.metrics,
     /** Equity at bar closes, `[time, equity]`, at most 2,000 points. */
     equity: equityCurve(r, 2000),
-    benchmark: { buyAndHold: buyAndHold(r) },
+    benchmark: { buyAndHold: benchmarkOf(r) },
     breakdowns: { exitReason: byExitReason(r.simulation.trades), month: byMonth(r.simulation.trades) },
     /** Set when the span is too short for CAGR, Sharpe, Sortino and Calmar to mean much. */
     ...(tooShortToAnnualise(r.metrics)

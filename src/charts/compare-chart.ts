@@ -2,7 +2,9 @@
  * Kept backtests side by side: each one's equity curve as a percentage of its starting capital, on
  * one time axis, so runs of different capital (and span) read against each other.
  */
+import { keptLabel } from '../backtest/kept.js';
 import { badInput } from '../errors.js';
+import type { KeptBacktest } from '../store/backtests.js';
 import { percentTicks } from './axes.js';
 import { lineDataset, panel } from './datasets.js';
 import { palette, SeriesColours } from './theme.js';
@@ -59,4 +61,13 @@ export function compareChart(
       }),
     ],
   };
+}
+
+/** Kept backtests' equity curves on one chart, titled by their ids (one: `Backtest B7K2QF`). */
+export function keptChart(kept: readonly KeptBacktest[], style: ChartStyle = {}): ChartDocument {
+  return compareChart(
+    kept.map((k) => ({ label: keptLabel(k), capital: k.settings.capital, equity: k.equity })),
+    `Backtest${kept.length > 1 ? 's' : ''} ${kept.map((k) => k.id).join(', ')}`,
+    style,
+  );
 }

@@ -5,7 +5,7 @@ import type { ChartStyle } from './types.js';
 
 export { backtestChart, tradeMarkers } from './backtest-chart.js';
 export { INDICATOR_WARMUP, INDICATORS_ALLOWED, marketChart, parseIndicators } from './market-chart.js';
-export { compareChart } from './compare-chart.js';
+export { compareChart, keptChart } from './compare-chart.js';
 export { performanceChart } from './performance-chart.js';
 export { sweepHeatmap } from './heatmap-chart.js';
 export type { ChartRenderer } from './render/index.js';

@@ -81,3 +81,17 @@ export function oneOf<T extends string>(
   if (!allowed.includes(text as T)) throw badInput(`--${name} is "${text}"; allowed: ${allowed.join(', ')}`);
   return text as T;
 }
+
+/**
+ * Write a file the command was asked for; a failure is one line naming it and why (`--json out.json:
+ * cannot write (EACCES)`), never a stack.
+ */
+export function writing(label: string, write: () => void): void {
+  try {
+    write();
+  } catch (err) {
+    throw badInput(
+      `${label}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
+  }
+}

@@ -28,7 +28,15 @@ import { isoTime, parseDate, timeframeName } from '../market/timeframe.js';
 import type { ExitRules, Strategy } from '../strategy/define.js';
 import { parseParamList, parseParams } from '../strategy/params.js';
 import { loadStrategy, strategyNames } from '../strategy/registry.js';
-import { fraction, numberOption, oneOf, parseCommandArgs, parseTakeProfit, parseTrailing } from './args.js';
+import {
+  fraction,
+  numberOption,
+  oneOf,
+  parseCommandArgs,
+  parseTakeProfit,
+  parseTrailing,
+  writing,
+} from './args.js';
 import { CANDLE_SOURCE_OPTIONS, loadCandleSource } from './candles.js';
 import { renderChartFile, STYLE_OPTIONS, styleFromArgs } from './charts.js';
 import { progressBar } from './progress.js';
@@ -183,13 +191,10 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
 
   const info = candleInfo(result, loaded.source, loaded.symbol);
   if (v.json) {
-    try {
-      writeFileSync(v.json, `${JSON.stringify(resultJson(result, info, rules), null, 2)}\n`);
-    } catch (err) {
-      throw badInput(
-        `--json ${v.json}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-      );
-    }
+    const json = v.json;
+    writing(`--json ${json}`, () =>
+      writeFileSync(json, `${JSON.stringify(resultJson(result, info, rules), null, 2)}\n`),
+    );
   }
   if (v['trades-csv']) await writeTradesCsv(v['trades-csv'], result);
   let png: Uint8Array | undefined;
@@ -337,13 +342,7 @@ async function writeTradesCsv(path: string, result: BacktestResult): Promise<voi
     'mae',
     'mfe',
   ];
-  try {
-    writeFileSync(path, stringify([header, ...rows]));
-  } catch (err) {
-    throw badInput(
-      `--trades-csv ${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
-  }
+  writing(`--trades-csv ${path}`, () => writeFileSync(path, stringify([header, ...rows])));
 }
 
 /**
@@ -411,7 +410,8 @@ async function portfolioCli(
   const markets = bySymbol(records);
   if (v.json) {
     const doc = { ...resultJson(result, info, rules), markets: symbols, byMarket: markets };
-    writeOut(v.json, `${JSON.stringify(doc, null, 2)}\n`, '--json');
+    const json = v.json;
+    writing(`--json ${json}`, () => writeFileSync(json, `${JSON.stringify(doc, null, 2)}\n`));
   }
   if (v['trades-csv']) await writeTradesCsv(v['trades-csv'], result);
   const kept = await keep(config, result, info, rules);
@@ -433,14 +433,4 @@ async function portfolioCli(
   if (v.json) console.log(`\nWrote ${v.json}`);
   if (kept) console.log(`${v.json ? '' : '\n'}Kept as ${kept}: npm run backtests -- show ${kept}`);
   return 0;
-}
-
-function writeOut(path: string, text: string, option: string): void {
-  try {
-    writeFileSync(path, text);
-  } catch (err) {
-    throw badInput(
-      `${option} ${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
-  }
 }

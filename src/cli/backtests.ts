@@ -5,13 +5,13 @@
  * equity curves on one chart).
  */
 import { writeFileSync } from 'node:fs';
-import { compareRows, keptLabel, keptRows, listLines, overlapNote } from '../backtest/kept.js';
+import { compareRows, keptRows, listLines, overlapNote } from '../backtest/kept.js';
 import type { Config } from '../config.js';
 import { badInput } from '../errors.js';
 import { tableLines } from '../chat/reply.js';
 import type { KeptBacktest } from '../store/backtests.js';
-import { numberOption, parseCommandArgs } from './args.js';
-import { renderChartFile } from './charts.js';
+import { numberOption, parseCommandArgs, writing } from './args.js';
+import { pngPath, renderChartFile } from './charts.js';
 import { printRows } from './backtest.js';
 
 export const BACKTESTS_USAGE = `Usage: npm run backtests [-- list [--limit N]]
@@ -63,13 +63,16 @@ export async function backtestsCommand(argv: string[], config: Config): Promise<
       printRows(keptRows(k));
       if (v.json) {
         const { chart: _c, ...whole } = k;
-        writeOut(v.json, `${JSON.stringify(whole, null, 2)}\n`);
+        const json = v.json;
+        writing(json, () => writeFileSync(json, `${JSON.stringify(whole, null, 2)}\n`));
         console.log(`\nWrote ${v.json}`);
       }
       if (v.chart) {
         // The chart as it was drawn; a run that drew none gets one from its kept equity curve.
-        if (k.chart) writeOut(v.chart, k.chart);
-        else await renderChartFile(await equityChart([k], config), v.chart, config);
+        if (k.chart) {
+          const [path, png] = [v.chart, k.chart];
+          writing(path, () => writeFileSync(path, png));
+        } else await renderChartFile(await keptChartOf([k], config), v.chart, config);
         console.log(
           `${v.json ? '' : '\n'}Wrote chart ${v.chart}${k.chart ? '' : ' (its equity curve: the run drew no chart)'}`,
         );
@@ -90,7 +93,7 @@ export async function backtestsCommand(argv: string[], config: Config): Promise<
     const apart = overlapNote(kept);
     if (apart) console.log(`\n${apart}`);
     if (v.chart) {
-      await renderChartFile(await equityChart(kept, config), v.chart, config);
+      await renderChartFile(await keptChartOf(kept, config), v.chart, config);
       console.log(`\nWrote chart ${v.chart}`);
     }
     return 0;
@@ -99,26 +102,8 @@ export async function backtestsCommand(argv: string[], config: Config): Promise<
   }
 }
 
-/** The equity curves of kept backtests on one chart. */
-async function equityChart(kept: readonly KeptBacktest[], config: Config) {
-  const { chartStyle, compareChart } = await import('../charts/index.js');
-  return compareChart(
-    kept.map((k) => ({ label: keptLabel(k), capital: k.settings.capital, equity: k.equity })),
-    `Backtest${kept.length > 1 ? 's' : ''} ${kept.map((k) => k.id).join(', ')}`,
-    chartStyle(config),
-  );
-}
-
-function pngPath(path: string): void {
-  if (!path.toLowerCase().endsWith('.png')) throw badInput(`chart file "${path}" must end in .png`);
-}
-
-function writeOut(path: string, data: Uint8Array | string): void {
-  try {
-    writeFileSync(path, data);
-  } catch (err) {
-    throw badInput(
-      `${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
-  }
+/** The kept backtests' chart, the chart modules loaded only when one is asked for. */
+async function keptChartOf(kept: readonly KeptBacktest[], config: Config) {
+  const { chartStyle, keptChart } = await import('../charts/index.js');
+  return keptChart(kept, chartStyle(config));
 }

@@ -5,7 +5,7 @@ import type { ChartDocument, ChartStyle } from '../charts/types.js';
 import type { Config } from '../config.js';
 import { badInput } from '../errors.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import { numberOption, oneOf } from './args.js';
+import { numberOption, oneOf, writing } from './args.js';
 
 /** Chart style options every charting command takes. */
 export const STYLE_OPTIONS = {
@@ -26,18 +26,19 @@ export function styleFromArgs(v: { theme?: string; width?: string; height?: stri
 }
 
 /** Render a chart with the configured renderer and write the PNG (atomically). */
+/** A chart file's name must say PNG (what is written). */
+export function pngPath(path: string): void {
+  if (!path.toLowerCase().endsWith('.png')) throw badInput(`chart file "${path}" must end in .png`);
+}
+
 /** Draw `doc` into the PNG file `path`; the PNG's bytes. */
 export async function renderChartFile(doc: ChartDocument, path: string, config: Config): Promise<Uint8Array> {
-  if (!path.toLowerCase().endsWith('.png')) throw badInput(`chart file "${path}" must end in .png`);
+  pngPath(path);
   const { chartRenderer } = await import('../charts/index.js');
   const png = await (await chartRenderer(config)).render(doc);
-  try {
+  writing(`chart file ${path}`, () => {
     mkdirSync(dirname(path), { recursive: true });
     writeFileAtomic(path, png);
-  } catch (err) {
-    throw badInput(
-      `chart file ${path}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
-  }
+  });
   return png;
 }

@@ -26,7 +26,7 @@ import { badInput } from '../errors.js';
 import { isoTime } from '../market/timeframe.js';
 import { type Candles, indexAtOrAfter } from '../market/types.js';
 import type { Strategy } from '../strategy/define.js';
-import { oneOf } from './args.js';
+import { oneOf, writing } from './args.js';
 import type { Progress } from './progress.js';
 
 export const rankOption = (text: string | undefined): RankMetric =>
@@ -90,13 +90,7 @@ export async function sweepCli(input: SweepCliInput): Promise<number> {
 }
 
 function writeJson(file: string, doc: unknown): void {
-  try {
-    writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
-  } catch (err) {
-    throw badInput(
-      `--json ${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-    );
-  }
+  writing(`--json ${file}`, () => writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`));
 }
 
 export interface FoldResult {

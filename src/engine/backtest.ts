@@ -22,7 +22,7 @@ import { closedOnly, resample } from '../market/resample.js';
 import { quoteOf } from '../market/symbol.js';
 import { timeframeMs, timeframeName } from '../market/timeframe.js';
 import { allocCandles, type Candles, candleAt, indexAtOrAfter, sliceCandles } from '../market/types.js';
-import type { Signals, Strategy } from '../strategy/define.js';
+import { emptySignals, type Signals, type Strategy } from '../strategy/define.js';
 import {
   memoryState,
   type RunRecord,
@@ -87,7 +87,7 @@ export async function portfolioBacktest(
   strategy: Strategy,
   rawParams: Readonly<Record<string, unknown>>,
   markets: readonly Market[],
-  o: Omit<EngineRulesOptions, 'symbol'> & { symbol?: string },
+  o: Omit<EngineRulesOptions, 'symbol'>,
 ): Promise<{ result: BacktestResult; rules: RulesReport; records: TradeRecord[] }> {
   const tfMs = o.timeframeMs;
   if (markets.length === 0) throw badInput('no market to backtest');
@@ -280,7 +280,8 @@ export async function portfolioBacktest(
     direction: strategy.direction ?? 'long',
     exits: runs[0]!.rt.rules,
     candles: tradedCandles,
-    signals: full ? (one!.start === 0 ? full : sliceSignals(full, one!.start)) : noSignals(times.length),
+    // A basket has no signals of its own: each market's run had its own.
+    signals: full ? (one!.start === 0 ? full : sliceSignals(full, one!.start)) : emptySignals(times.length),
     plot: strategy.plot?.(runs[0]!.rt.params) ?? {},
     simulation,
     metrics: computeMetrics(tradedCandles, simulation, o.capital, tfMs),
@@ -331,17 +332,6 @@ function basket(markets: readonly Candles[], times: readonly number[]): Candles 
   return c;
 }
 
-/** Signals of a basket: none (each market's run had its own). */
-function noSignals(n: number): Signals {
-  return {
-    enterLong: new Uint8Array(n),
-    exitLong: new Uint8Array(n),
-    enterShort: new Uint8Array(n),
-    exitShort: new Uint8Array(n),
-    indicators: {},
-  };
-}
-
 /** Entry signals the rules refused, and approved entries that were skipped, counted by kind. */
 function tally(events: readonly EngineEvent[], into: Map<string, number>): void {
   for (const e of events) {
@@ -351,7 +341,9 @@ function tally(events: readonly EngineEvent[], into: Map<string, number>): void 
         : e.type === 'entry-skipped'
           ? e.reason
           : undefined;
-    if (reason !== undefined) into.set(refusalKind(reason), (into.get(refusalKind(reason)) ?? 0) + 1);
+    if (reason === undefined) continue;
+    const kind = refusalKind(reason);
+    into.set(kind, (into.get(kind) ?? 0) + 1);
   }
 }
 
@@ -404,7 +396,6 @@ function regimeWatch(
   // The regime reads its own market when the backtest has it, else the first (which then stays unknown).
   const own = markets.find((m) => m.symbol === regime.symbol) ?? markets[0]!;
   const { candles } = own;
-  const o2 = { ...o, symbol: own.symbol };
   const regimeMs = timeframeMs(regime.timeframe);
   const series =
     regimeMs % o.timeframeMs !== 0
@@ -413,7 +404,7 @@ function regimeWatch(
         ? candles
         : closedOnly(resample(candles, o.timeframeMs, regimeMs));
   const history = (symbol: string, timeframe: string, bars: number): Promise<Candles> => {
-    if (symbol !== o2.symbol || timeframe !== regime.timeframe || !series)
+    if (symbol !== own.symbol || timeframe !== regime.timeframe || !series)
       return Promise.reject(new AppError('NOT_FOUND', `no ${symbol} ${timeframe} candles in this backtest`));
     const end = indexAtOrAfter(series.time, now() - regimeMs + 1);
     return Promise.resolve(sliceCandles(series, Math.max(0, end - bars), end));
@@ -425,13 +416,13 @@ function regimeWatch(
     logger: o.logger,
     now,
     providers: [],
-    replay: { symbol: o2.symbol, history },
+    replay: { symbol: own.symbol, history },
   });
   const note =
-    regime.symbol !== o2.symbol
-      ? `not read: it is measured on ${regime.symbol} and this backtest has ${markets.map((m) => m.symbol).join(', ')} only, so entries pass ungated (as on a replay of ${o2.symbol})`
+    regime.symbol !== own.symbol
+      ? `not read: it is measured on ${regime.symbol} and this backtest has ${markets.map((m) => m.symbol).join(', ')} only, so entries pass ungated (as on a replay of ${own.symbol})`
       : !series
-        ? `not read: ${timeframeName(o.timeframeMs)} candles cannot make ${regime.timeframe} ones, so entries pass ungated (REGIME_TIMEFRAME is finer)`
+        ? `not read: ${timeframeName(o.timeframeMs)} candles cannot make ${regime.timeframe} ones, so entries pass ungated (REGIME_TIMEFRAME is not a multiple of them)`
         : `read from these candles at each ${regime.timeframe} close, as a replay reads it (outside inputs are not replayed)`;
   return { watch, note };
 }
