@@ -80,8 +80,14 @@ export function compareRows(kept: readonly KeptBacktest[]): string[][] {
 
 /** The legend label of a kept backtest in a comparison chart. */
 export function keptLabel(k: KeptBacktest): string {
-  return `${k.id} ${k.strategy}${params(k.params) ? ` ${params(k.params)}` : ''} ${k.candles.timeframe}${k.rules === 'engine' ? ', engine rules' : ''}`;
+  // A long parameter list is cut so the legend stays on the chart (the table has them all).
+  const p = params(k.params);
+  const shown = p.length > LABEL_PARAMS ? `${p.slice(0, LABEL_PARAMS - 1).trimEnd()}…` : p;
+  return `${k.id} ${k.strategy}${shown ? ` ${shown}` : ''} ${k.candles.timeframe}${k.rules === 'engine' ? ', engine rules' : ''}`;
 }
+
+/** Characters of parameters a legend label shows at most. */
+const LABEL_PARAMS = 40;
 
 /** When kept backtests' spans share no time, a line saying so (the chart shows each at its own dates). */
 export function overlapNote(kept: readonly KeptBacktest[]): string | undefined {
