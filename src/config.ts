@@ -294,6 +294,12 @@ const SETTINGS = [
     allowed: 'a fee per side as a fraction, from 0 to 0.1 (0.001 = 0.1%)',
   },
   {
+    env: 'BACKTEST_MAKER_FEE',
+    path: 'backtest.makerFee',
+    schema: numberIn(0, 0.1).optional(),
+    allowed: 'the maker fee (take-profits, limit entries) as a fraction, from 0 to 0.1; unset: BACKTEST_FEE',
+  },
+  {
     env: 'BACKTEST_SLIPPAGE_BPS',
     path: 'backtest.slippageBps',
     schema: numberIn(0, 1000).default(0),

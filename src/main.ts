@@ -29,6 +29,7 @@ import { Trading } from './engine/trading.js';
 import { AppError } from './errors.js';
 import { createLogger, type Logger, redactor } from './logger.js';
 import { MarketData } from './market/provider.js';
+import { exchangeFromFileName } from './market/symbol.js';
 import { PACKAGE_ROOT, SAMPLES_DIR } from './paths.js';
 import { parseParamList } from './strategy/params.js';
 import { StateStore, storeOptions } from './store/state.js';
@@ -201,6 +202,10 @@ async function assemble(
   });
   const clocked = (f: Feed): Feed => regimeClock(f, watch, logger.child({ module: 'watch' }));
   const regimeGate: RegimeGate = (side, confidence) => watch.gate(side, confidence);
+  const rulesExchange =
+    feed.kind === 'replay'
+      ? exchangeFromFileName(config.replay.file ?? DEFAULT_REPLAY_FILE)
+      : config.exchange.id;
   const paper = new Engine({
     store,
     feed: clocked(feed),
@@ -209,6 +214,9 @@ async function assemble(
     scheduleReports: !feed.accelerated,
     regimeGate,
     source: feed.kind === 'exchange' ? config.exchange.id : 'replay',
+    // Paper fills obey the exchange's amount step, minimums and price tick, as live orders must: a
+    // replay's are those of the exchange its file names (as a backtest of that file takes them).
+    marketRules: (symbol) => (rulesExchange ? market.rules(symbol, rulesExchange) : undefined),
   });
   const trading = new Trading({
     config,

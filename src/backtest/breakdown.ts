@@ -94,7 +94,7 @@ export function buyAndHold(r: Pick<BacktestResult, 'candles' | 'capital' | 'time
   for (let i = 0; i < n; i++) equity[i] = (r.capital * close[i]!) / close[0]!;
   const m = computeMetrics(
     r.candles,
-    { trades: [], equity, inMarket: new Uint8Array(n).fill(1), skippedEntries: 0 },
+    { trades: [], equity, inMarket: new Uint8Array(n).fill(1), skippedEntries: 0, belowMinimum: 0 },
     r.capital,
     r.timeframeMs,
   );

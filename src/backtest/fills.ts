@@ -12,8 +12,15 @@
  *    Stop fills are market orders (slipped); take-profit fills are limit orders (at their price).
  * 4. After the bar, the trailing stop is moved using the bar's high (long) or low (short), so it
  *    applies from the next bar on; a bar never both raises the trailing stop and triggers it.
- * Fees are charged on the notional of every fill: quantity x price x fee.
+ * Fees are charged on the notional of every fill: quantity x price x fee, the maker fee for resting
+ * orders (take-profits, limit entries) and the taker fee for the rest.
+ *
+ * With the market's exchange rules (`costs.market`), an entry's amount is a whole number of amount
+ * steps and at least the minimum amount and order value (else no entry), the stop and the targets are
+ * on the price tick, and each partial take-profit is a whole number of steps at or over the minimums
+ * (a level too small to send is merged into the next one).
  */
+import { fitAmount, type MarketRules, roundToStep } from '../market/rules.js';
 import type { ExitRules } from '../strategy/define.js';
 
 export type Side = 1 | -1;
@@ -21,10 +28,19 @@ export type Side = 1 | -1;
 export type ExitReason = 'signal' | 'stop' | 'trailing-stop' | 'take-profit' | 'time' | 'end' | 'manual';
 
 export interface FillCosts {
-  /** Fee per side as a fraction of notional (0.001 = 0.1%). */
+  /** Taker fee (market orders, stops) as a fraction of notional (0.001 = 0.1%). */
   fee: number;
+  /** Maker fee (resting orders: take-profits, limit entries); the taker fee when absent. */
+  maker?: number;
   /** Slippage on market fills as a fraction (bps / 10,000). */
   slippage: number;
+  /** The market's exchange rules; none: amounts and prices are not rounded. */
+  market?: MarketRules;
+}
+
+/** The fee rate of a fill: the maker fee for a resting order, else the taker fee. */
+export function feeRate(costs: FillCosts, resting: boolean): number {
+  return resting ? (costs.maker ?? costs.fee) : costs.fee;
 }
 
 export interface ExitFill {
@@ -82,6 +98,8 @@ export interface OpenArgs {
   /** Absolute target from the signal (replaces rules.takeProfit), NaN for none. */
   targetPrice?: number;
   costs: FillCosts;
+  /** A resting (limit) entry order: the maker fee. */
+  resting?: boolean;
 }
 
 /** `price` moved by a fraction: price + price x fraction (closer to the decimal result than price x (1 + f)). */
@@ -136,8 +154,16 @@ export function planEntry(
   signalStop: number,
 ): { price: number; stop: number; valid: boolean } {
   const price = marketPrice(open, side === 1, costs.slippage);
-  const stop = initialStop(side, price, rules, signalStop);
+  const stop = initialStop(side, price, rules, signalStop, costs.market);
   return { price, stop, valid: Number.isNaN(stop) || side * (price - stop) > 0 };
+}
+
+/**
+ * The amount an entry of `quantity` at `price` may have under the market's rules (`fitAmount`), or
+ * why it cannot be made; `quantity` itself when the rules are unknown.
+ */
+export function entryAmount(quantity: number, price: number, costs: FillCosts): number | string {
+  return fitAmount(quantity, price, costs.market);
 }
 
 /** Cash moved by opening a position (buying a long pays; selling a short receives), fee included. */
@@ -150,32 +176,66 @@ export function exitCash(side: Side, fill: ExitFill): number {
   return side * fill.quantity * fill.price - fill.fee;
 }
 
-/** The stop a position will get if entered at `price` (NaN for none). */
-export function initialStop(side: Side, price: number, rules: ExitRules, stopPrice?: number): number {
-  if (stopPrice !== undefined && !Number.isNaN(stopPrice)) return stopPrice;
-  if (rules.stopLoss !== undefined && rules.stopLoss > 0) return offsetPrice(price, -side * rules.stopLoss);
+/** The stop a position will get if entered at `price` (NaN for none), on the market's price tick. */
+export function initialStop(
+  side: Side,
+  price: number,
+  rules: ExitRules,
+  stopPrice?: number,
+  market?: MarketRules,
+): number {
+  const tick = market?.priceStep ?? 0;
+  if (stopPrice !== undefined && !Number.isNaN(stopPrice)) return roundToStep(stopPrice, tick);
+  if (rules.stopLoss !== undefined && rules.stopLoss > 0)
+    return roundToStep(offsetPrice(price, -side * rules.stopLoss), tick);
   return Number.NaN;
+}
+
+/**
+ * Take-profit levels as prices and the amount each closes. The level that completes 100 % closes
+ * exactly what is left (Infinity), leaving no dust. Under exchange rules, prices sit on the tick and
+ * amounts are whole steps; a level whose amount is under the minimums is merged into the next one.
+ */
+function targetLevels(
+  side: Side,
+  price: number,
+  quantity: number,
+  rules: ExitRules,
+  targetPrice: number | undefined,
+  market: MarketRules | undefined,
+): { prices: Float64Array; amounts: Float64Array } {
+  const tick = market?.priceStep ?? 0;
+  if (targetPrice !== undefined && !Number.isNaN(targetPrice))
+    return { prices: Float64Array.of(roundToStep(targetPrice, tick)), amounts: Float64Array.of(quantity) };
+  const prices: number[] = [];
+  const amounts: number[] = [];
+  let closed = 0;
+  let carry = 0;
+  for (const lvl of rules.takeProfit ?? []) {
+    const at = roundToStep(offsetPrice(price, side * lvl.at), tick);
+    closed += lvl.close;
+    if (closed >= 1 - 1e-9) {
+      prices.push(at);
+      amounts.push(Number.POSITIVE_INFINITY);
+      break;
+    }
+    const want = quantity * lvl.close + carry;
+    const amount = market ? fitAmount(want, at, market) : want;
+    if (typeof amount === 'string') {
+      carry = want;
+      continue;
+    }
+    carry = want - amount;
+    prices.push(at);
+    amounts.push(amount);
+  }
+  return { prices: Float64Array.from(prices), amounts: Float64Array.from(amounts) };
 }
 
 export function openPosition(a: OpenArgs): Position {
   const { side, price, quantity, rules } = a;
-  let targetPrices: Float64Array;
-  let targetQty: Float64Array;
-  if (a.targetPrice !== undefined && !Number.isNaN(a.targetPrice)) {
-    targetPrices = Float64Array.of(a.targetPrice);
-    targetQty = Float64Array.of(quantity);
-  } else {
-    const levels = rules.takeProfit ?? [];
-    targetPrices = new Float64Array(levels.length);
-    targetQty = new Float64Array(levels.length);
-    let closed = 0;
-    levels.forEach((lvl, k) => {
-      targetPrices[k] = offsetPrice(price, side * lvl.at);
-      closed += lvl.close;
-      // The level that completes 100% closes exactly what is left, leaving no dust.
-      targetQty[k] = closed >= 1 - 1e-9 ? Number.POSITIVE_INFINITY : quantity * lvl.close;
-    });
-  }
+  const market = a.costs.market;
+  const levels = targetLevels(side, price, quantity, rules, a.targetPrice, market);
   return {
     side,
     entryIndex: a.index,
@@ -183,10 +243,10 @@ export function openPosition(a: OpenArgs): Position {
     entryPrice: price,
     initialQty: quantity,
     qty: quantity,
-    entryFee: quantity * price * a.costs.fee,
-    stop: initialStop(side, price, rules, a.stopPrice),
-    targetPrices,
-    targetQty,
+    entryFee: quantity * price * feeRate(a.costs, a.resting === true),
+    stop: initialStop(side, price, rules, a.stopPrice, market),
+    targetPrices: levels.prices,
+    targetQty: levels.amounts,
     nextTarget: 0,
     trailActivation: rules.trailing ? offsetPrice(price, side * rules.trailing.activation) : Number.NaN,
     trailOffset: rules.trailing?.offset ?? 0,
@@ -212,9 +272,10 @@ export function closePart(
   quantity: number,
   reason: ExitReason,
   costs: FillCosts,
+  resting = false,
 ): ExitFill {
   const q = Math.min(quantity, p.qty);
-  const fee = q * price * costs.fee;
+  const fee = q * price * feeRate(costs, resting);
   const entryFeeShare = p.entryFee * (q / p.initialQty);
   const fill: ExitFill = {
     time,
@@ -267,7 +328,7 @@ export function applyBar(
   }
   // Gap through take-profit levels: they fill at the (better) open.
   while (p.nextTarget < p.targetPrices.length && side * (open - p.targetPrices[p.nextTarget]!) >= 0) {
-    onFill(closePart(p, time, open, p.targetQty[p.nextTarget]!, 'take-profit', costs));
+    onFill(closePart(p, time, open, p.targetQty[p.nextTarget]!, 'take-profit', costs, true));
     p.nextTarget++;
     if (p.qty === 0) return true;
   }
@@ -280,7 +341,15 @@ export function applyBar(
   const favourable = side === 1 ? high : low;
   while (p.nextTarget < p.targetPrices.length && side * (favourable - p.targetPrices[p.nextTarget]!) >= 0) {
     onFill(
-      closePart(p, time, p.targetPrices[p.nextTarget]!, p.targetQty[p.nextTarget]!, 'take-profit', costs),
+      closePart(
+        p,
+        time,
+        p.targetPrices[p.nextTarget]!,
+        p.targetQty[p.nextTarget]!,
+        'take-profit',
+        costs,
+        true,
+      ),
     );
     p.nextTarget++;
     if (p.qty === 0) return true;

@@ -22,10 +22,14 @@ export function keptRows(k: KeptBacktest): Array<[string, string]> {
     params: k.params,
     capital: k.settings.capital,
     fee: k.settings.fee,
+    maker: k.settings.maker,
     slippageBps: k.settings.slippageBps,
     sizing: k.settings.sizing as Sizing,
     direction: k.settings.direction as 'long' | 'short' | 'both',
     metrics: k.metrics,
+    market: k.settings.market,
+    entry: k.settings.entry,
+    entries: k.settings.entries,
   };
   return [
     [

@@ -5,6 +5,7 @@
  */
 import { AppError, badInput } from '../errors.js';
 import { alignClosed, resample } from '../market/resample.js';
+import type { MarketRules } from '../market/rules.js';
 import { inferTimeframeMs, timeframeMs, timeframeName } from '../market/timeframe.js';
 import { type Candles, indexAtOrAfter, sliceCandles } from '../market/types.js';
 import type {
@@ -20,12 +21,19 @@ import { parseParams } from '../strategy/params.js';
 import { computeMetrics } from './metrics.js';
 import { simulate } from './simulate.js';
 import type { Sizing } from './sizing.js';
-import type { Metrics, Simulation } from './types.js';
+import type { EntryOrders, Metrics, Simulation } from './types.js';
 
 export interface BacktestOptions {
   capital?: number;
+  /** Taker fee (market orders, stops). */
   fee?: number;
+  /** Maker fee (take-profits, limit entries); default: the taker fee. */
+  maker?: number;
   slippageBps?: number;
+  /** The market's exchange rules (amount step, minimums, price tick); none: fills are not rounded. */
+  market?: MarketRules;
+  /** How entries are made (default: market orders at the next open). */
+  entry?: EntryOrders;
   sizing?: Sizing;
   /** Sides to trade (default: the strategy's direction, else long). */
   direction?: Direction;
@@ -48,7 +56,12 @@ export interface BacktestResult {
   timeframeMs: number;
   capital: number;
   fee: number;
+  /** The maker fee, when it differs from the taker fee `fee`. */
+  maker?: number;
   slippageBps: number;
+  /** The exchange rules the fills obeyed, when known. */
+  market?: MarketRules;
+  entry: EntryOrders;
   sizing: Sizing;
   direction: Direction;
   exits: ExitRules;
@@ -76,6 +89,10 @@ export function runBacktest(
   if (!(capital > 0)) throw badInput(`capital is ${capital}; allowed: a positive amount`);
   if (!(fee >= 0 && fee <= 0.1))
     throw badInput(`fee is ${fee}; allowed: a fraction from 0 to 0.1 (0.001 = 0.1%)`);
+  const maker = options.maker;
+  if (maker !== undefined && !(maker >= 0 && maker <= 0.1))
+    throw badInput(`maker fee is ${maker}; allowed: a fraction from 0 to 0.1 (0.001 = 0.1%)`);
+  const entry = checkEntry(options.entry ?? { type: 'market' });
   if (!(slippageBps >= 0 && slippageBps <= 1000))
     throw badInput(`slippage is ${slippageBps} bps; allowed: 0 to 1000`);
 
@@ -112,7 +129,10 @@ export function runBacktest(
   const simulation = simulate(traded, tradedSignals, {
     capital,
     fee,
+    ...(maker !== undefined ? { maker } : {}),
     slippageBps,
+    ...(options.market ? { market: options.market } : {}),
+    entry,
     sizing,
     direction,
     exits,
@@ -125,7 +145,10 @@ export function runBacktest(
     timeframeMs: tfMs,
     capital,
     fee,
+    ...(maker !== undefined ? { maker } : {}),
     slippageBps,
+    ...(options.market ? { market: options.market } : {}),
+    entry,
     sizing,
     direction,
     exits,
@@ -170,6 +193,55 @@ export function alignedTimeframe(
   }
   const htf = resample(candles, tfMs, ms);
   return { timeframe: tf, candles: htf, index: alignClosed(candles.time, tfMs, htf.time, ms) };
+}
+
+/**
+ * `market`, `limit:OFFSET:BARS[:market]` or `stop:OFFSET:BARS` (OFFSET as 0.002 or 0.2%), from the
+ * CLI's --entry and chat's entry=.
+ */
+export function parseEntry(text: string): EntryOrders {
+  const allowed =
+    'allowed: market, limit:OFFSET:BARS (e.g. limit:0.2%:3, add :market to enter at market when it expires), or stop:OFFSET:BARS';
+  const [type, offset, bars, fallback, extra] = text.split(':');
+  if (type === 'market' && offset === undefined) return { type };
+  if (
+    (type !== 'limit' && type !== 'stop') ||
+    offset === undefined ||
+    bars === undefined ||
+    extra !== undefined
+  )
+    throw badInput(`entry "${text}" is not valid; ${allowed}`);
+  const percent = offset.endsWith('%');
+  const value = Number(percent ? offset.slice(0, -1) : offset);
+  const expiryBars = Number(bars);
+  if (offset.trim() === '' || !Number.isFinite(value))
+    throw badInput(`entry "${text}": the offset "${offset}" is not a number; ${allowed}`);
+  if (fallback !== undefined && !(type === 'limit' && (fallback === 'market' || fallback === 'none')))
+    throw badInput(
+      `entry "${text}": ${type === 'limit' ? `"${fallback}" is not market or none` : 'only a limit entry falls back to market'}; ${allowed}`,
+    );
+  return checkEntry(
+    type === 'limit'
+      ? {
+          type,
+          offset: percent ? value / 100 : value,
+          expiryBars,
+          ...(fallback === 'market' ? { fallback } : {}),
+        }
+      : { type, offset: percent ? value / 100 : value, expiryBars },
+  );
+}
+
+/** Entry orders at the edge: an offset from 0 to 20 %, 1 to 1,000 bars. */
+export function checkEntry(e: EntryOrders): EntryOrders {
+  if (e.type === 'market') return e;
+  if (!(e.offset >= 0 && e.offset <= 0.2))
+    throw badInput(
+      `the ${e.type} entry's offset is ${e.offset}; allowed: a fraction from 0 to 0.2 (0.002 = 0.2%)`,
+    );
+  if (!(Number.isInteger(e.expiryBars) && e.expiryBars >= 1 && e.expiryBars <= 1000))
+    throw badInput(`the ${e.type} entry works ${e.expiryBars} bars; allowed: a whole number from 1 to 1000`);
+  return e;
 }
 
 /** Exit rules at the edge: each number in range, take-profit levels ascending and closing at most 100%. */

@@ -12,9 +12,22 @@
  * Exit signals close the position; an opposite entry signal closes it and, when that side is
  * allowed, opens the other side at the same open. Entries while in a position are ignored (no
  * pyramiding); when both entries fire on one bar, long wins.
+ *
+ * Entries are market orders at the next open, or (`entry`) a limit or stop order placed at the
+ * signal's close, `offset` away from it, working for `expiryBars` bars:
+ * - a limit buy fills at the open when the bar opens at or below its price, else at its price when
+ *   the low reaches it (maker fee, no slippage); a stop buy fills at the open when the bar opens at or
+ *   above its price, else at its price when the high reaches it (a market order then: slipped, taker
+ *   fee). Sells mirror them.
+ * - A fill inside the bar cannot know what came first, so the worse is assumed: the rest of the bar
+ *   can stop the position out, but its take-profits and trailing stop start with the next bar.
+ * - While an order works, entry signals are ignored and an exit signal for its side withdraws it.
+ *   Unfilled when its bars are up, it expires; a limit order with `fallback: 'market'` then enters at
+ *   the next open, as the live broker does after its limit timeout.
  */
 import type { Candles } from '../market/types.js';
 import type { Signals } from '../strategy/define.js';
+import { roundToStep } from '../market/rules.js';
 import {
   applyBar,
   closeAtMarket,
@@ -22,15 +35,19 @@ import {
   ENTER_SHORT,
   EXIT_ON_SIGNAL,
   EXIT_ON_TIME,
+  entryAmount,
   entryCash,
   type ExitFill,
   type ExitReason,
   exitCash,
+  feeRate,
   type FillCosts,
+  initialStop,
+  marketPrice,
   nextOrders,
+  offsetPrice,
   openPosition,
   type Position,
-  planEntry,
   type Side,
 } from './fills.js';
 import { positionSize } from './sizing.js';
@@ -38,13 +55,29 @@ import type { Simulation, SimulationOptions, Trade } from './types.js';
 
 const PROGRESS_EVERY = 65_536;
 
+/** An entry order working at a level until its last bar. */
+interface Working {
+  side: Side;
+  /** The bar whose signal placed it (its stop and target come from there). */
+  from: number;
+  level: number;
+  /** The last bar it works in. */
+  until: number;
+}
+
 export function simulate(candles: Candles, signals: Signals, opts: SimulationOptions): Simulation {
   const n = candles.length;
   const { time, open, high, low, close } = candles;
   const { enterLong, exitLong, enterShort, exitShort } = signals;
   const stopAt = signals.stop;
   const targetAt = signals.target;
-  const costs: FillCosts = { fee: opts.fee, slippage: opts.slippageBps / 10_000 };
+  const costs: FillCosts = {
+    fee: opts.fee,
+    slippage: opts.slippageBps / 10_000,
+    ...(opts.maker !== undefined ? { maker: opts.maker } : {}),
+    ...(opts.market ? { market: opts.market } : {}),
+  };
+  const entry = opts.entry ?? { type: 'market' };
   const allowLong = opts.direction !== 'short';
   const allowShort = opts.direction !== 'long';
   const maxBars = opts.exits.maxBars ?? 0;
@@ -54,12 +87,14 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
   const trades: Trade[] = [];
   let cash = opts.capital;
   let pos: Position | null = null;
-  let skippedEntries = 0;
+  const tally = { skippedEntries: 0, belowMinimum: 0, placed: 0, expired: 0, withdrawn: 0 };
 
   // Orders for the next open.
   let pendingExit: ExitReason | null = null;
   let pendingEntry: 0 | Side = 0;
   let pendingFrom = -1; // bar whose signal made the entry (for its stop/target)
+  let pendingMarket = false; // a market entry even when entries are limit or stop orders (fallback)
+  let working: Working | null = null;
 
   const onFill = (fill: ExitFill) => {
     cash += exitCash(pos!.side, fill);
@@ -67,6 +102,35 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
   const finish = () => {
     trades.push(toTrade(pos!));
     pos = null;
+  };
+  /** A position entered at `price` (already slipped for a market order), when the stop, sizing and the market allow. */
+  const enter = (side: Side, from: number, i: number, price: number, resting: boolean): Position | null => {
+    const signalStop = stopAt ? stopAt[from]! : Number.NaN;
+    const stop = initialStop(side, price, opts.exits, signalStop, costs.market);
+    const valid = Number.isNaN(stop) || side * (price - stop) > 0;
+    // Sized at the dearer of the two fees, so an all-in entry never costs more than the cash.
+    const fee = Math.max(costs.fee, feeRate(costs, resting));
+    const sized = valid ? positionSize(opts.sizing, cash, price, fee, stop, costs.slippage) : 0;
+    const amount = sized > 0 ? entryAmount(sized, price, costs) : 0;
+    if (typeof amount === 'string') tally.belowMinimum++;
+    if (typeof amount === 'string' || !(amount > 0)) {
+      tally.skippedEntries++;
+      return null;
+    }
+    const opened = openPosition({
+      side,
+      index: i,
+      time: time[i]!,
+      price,
+      quantity: amount,
+      rules: opts.exits,
+      stopPrice: signalStop,
+      targetPrice: targetAt ? targetAt[from]! : Number.NaN,
+      costs,
+      resting,
+    });
+    cash += entryCash(opened);
+    return opened;
   };
 
   for (let i = 0; i < n; i++) {
@@ -77,34 +141,47 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
       finish();
     }
     pendingExit = null;
+    let filledInside = false;
     if (pendingEntry !== 0 && pos === null) {
-      const side = pendingEntry;
-      const signalStop = stopAt ? stopAt[pendingFrom]! : Number.NaN;
-      const plan = planEntry(side, o, opts.exits, costs, signalStop);
-      const qty = plan.valid
-        ? positionSize(opts.sizing, cash, plan.price, costs.fee, plan.stop, costs.slippage)
-        : 0;
-      if (qty > 0) {
-        pos = openPosition({
-          side,
-          index: i,
-          time: time[i]!,
-          price: plan.price,
-          quantity: qty,
-          rules: opts.exits,
-          stopPrice: signalStop,
-          targetPrice: targetAt ? targetAt[pendingFrom]! : Number.NaN,
-          costs,
-        });
-        cash += entryCash(pos);
+      if (entry.type === 'market' || pendingMarket) {
+        pos = enter(pendingEntry, pendingFrom, i, marketPrice(o, pendingEntry === 1, costs.slippage), false);
       } else {
-        skippedEntries++;
+        const away = entry.type === 'limit' ? -pendingEntry : pendingEntry;
+        const level = roundToStep(
+          offsetPrice(close[pendingFrom]!, away * entry.offset),
+          costs.market?.priceStep ?? 0,
+        );
+        working = { side: pendingEntry, from: pendingFrom, level, until: i + entry.expiryBars - 1 };
+        tally.placed++;
       }
     }
     pendingEntry = 0;
+    pendingMarket = false;
+    if (working !== null && entry.type !== 'market') {
+      const w: Working = working;
+      const fill = touch(entry.type, w, o, high[i]!, low[i]!, costs.slippage);
+      if (fill !== undefined) {
+        working = null;
+        pos = enter(w.side, w.from, i, fill.price, entry.type === 'limit');
+        filledInside = pos !== null && !fill.atOpen;
+      } else if (i >= w.until) {
+        working = null;
+        tally.expired++;
+        if (entry.type === 'limit' && entry.fallback === 'market' && i < n - 1) {
+          pendingEntry = w.side;
+          pendingFrom = w.from;
+          pendingMarket = true;
+        }
+      }
+    }
 
-    // 2. The bar against the open position.
-    if (pos !== null && applyBar(pos, time[i]!, o, high[i]!, low[i]!, costs, onFill)) finish();
+    // 2. The bar against the open position (after a fill inside it: only what can follow the fill).
+    if (pos !== null) {
+      const p: Position = pos;
+      const h = filledInside && p.side === 1 ? p.entryPrice : high[i]!;
+      const l = filledInside && p.side === -1 ? p.entryPrice : low[i]!;
+      if (applyBar(p, time[i]!, filledInside ? p.entryPrice : o, h, l, costs, onFill)) finish();
+    }
 
     // 3. Mark to market.
     const c = close[i]!;
@@ -130,7 +207,14 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
       allowShort,
       maxBars,
     );
-    if (orders !== 0) {
+    const w: Working | null = working;
+    if (w !== null) {
+      // A working entry: entry signals wait; an exit signal for its side withdraws it.
+      if ((w.side === 1 ? exitLong[i] : exitShort[i]) === 1) {
+        working = null;
+        tally.withdrawn++;
+      }
+    } else if (orders !== 0 && !pendingMarket) {
       if (orders & EXIT_ON_SIGNAL) pendingExit = 'signal';
       else if (orders & EXIT_ON_TIME) pendingExit = 'time';
       if (orders & (ENTER_LONG | ENTER_SHORT)) {
@@ -149,7 +233,40 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
     finish();
   }
   opts.onProgress?.(1);
-  return { trades, equity, inMarket, skippedEntries };
+  const { placed, expired, withdrawn, ...skips } = tally;
+  return {
+    trades,
+    equity,
+    inMarket,
+    ...skips,
+    ...(entry.type !== 'market' ? { entryOrders: { placed, expired, withdrawn } } : {}),
+  };
+}
+
+/**
+ * Where a working entry order fills in a bar, if it does: at the open when the bar opens beyond its
+ * level, else at the level when the range reaches it. A stop order is a market order once triggered,
+ * so its fill is slipped; a limit order fills at its price or better.
+ */
+function touch(
+  type: 'limit' | 'stop',
+  w: Working,
+  open: number,
+  high: number,
+  low: number,
+  slippage: number,
+): { price: number; atOpen: boolean } | undefined {
+  const buy = w.side === 1;
+  if (type === 'limit') {
+    if (buy ? open <= w.level : open >= w.level) return { price: open, atOpen: true };
+    if (buy ? low <= w.level : high >= w.level) return { price: w.level, atOpen: false };
+    return undefined;
+  }
+  if (buy ? open >= w.level : open <= w.level)
+    return { price: marketPrice(open, buy, slippage), atOpen: true };
+  if (buy ? high >= w.level : low <= w.level)
+    return { price: marketPrice(w.level, buy, slippage), atOpen: false };
+  return undefined;
 }
 
 /** A closed position as a trade record (shared with the engine). */

@@ -5,8 +5,9 @@
 import { DAY, isoTime, spanName, timeframeName } from '../market/timeframe.js';
 import type { BacktestResult } from './run.js';
 import { buyAndHold, byExitReason, byMonth, excursions } from './breakdown.js';
+import { describeRules, type MarketRules } from '../market/rules.js';
 import { describeSizing } from './sizing.js';
-import type { Metrics, RulesReport } from './types.js';
+import type { EntryOrders, Metrics, RulesReport, Simulation } from './types.js';
 
 export interface CandleInfo {
   count: number;
@@ -98,11 +99,52 @@ export function refusedText(rules: RulesReport, most = 3): string {
 }
 
 /** `rules`: the engine's rules ran it (`--rules engine`), and what they did. */
+/** What became of the entries besides the trades. */
+export type EntryTally = Pick<Simulation, 'skippedEntries' | 'belowMinimum' | 'entryOrders'>;
+
 /** What a summary reads of a result (a kept backtest has it too). */
 export type Summarised = Pick<
   BacktestResult,
   'strategy' | 'params' | 'capital' | 'fee' | 'slippageBps' | 'sizing' | 'direction' | 'metrics'
->;
+> & {
+  maker?: number | undefined;
+  market?: MarketRules | undefined;
+  entry?: EntryOrders | undefined;
+  /** A kept backtest's tally (a result has its simulation). */
+  entries?: EntryTally | undefined;
+};
+
+const percent = (v: number) => `${+(v * 100).toFixed(4)}%`;
+
+/** The fees in words: `0.1%`, or `0.1% (maker 0.02%)` when the maker fee differs. */
+export function feeText(r: Pick<Summarised, 'fee' | 'maker'>): string {
+  return r.maker !== undefined && r.maker !== r.fee
+    ? `${percent(r.fee)} (maker ${percent(r.maker)})`
+    : percent(r.fee);
+}
+
+/** How entries were made, in words: `limit 0.2% below the close, 3 bars, then market`. */
+export function entryText(e: EntryOrders): string {
+  if (e.type === 'market') return 'market at the next open';
+  const where = e.type === 'limit' ? 'below' : 'above';
+  const tail = e.type === 'limit' && e.fallback === 'market' ? ', then market' : '';
+  return `${e.type} ${percent(e.offset)} ${where} the close (for a buy), ${e.expiryBars} bar${e.expiryBars === 1 ? '' : 's'}${tail}`;
+}
+
+/** The Entries row of a plain backtest, when there is more to say than "market, none skipped". */
+function entriesRow(r: Summarised): Array<[string, string]> {
+  const tally = 'simulation' in r ? (r as BacktestResult).simulation : r.entries;
+  const entry = r.entry ?? { type: 'market' };
+  if (!tally || (entry.type === 'market' && tally.skippedEntries === 0)) return [];
+  const parts = entry.type === 'market' ? [] : [entryText(entry)];
+  const o = tally.entryOrders;
+  if (o) parts.push(`${o.placed} placed, ${o.expired} expired, ${o.withdrawn} withdrawn by an exit signal`);
+  if (tally.skippedEntries > 0)
+    parts.push(
+      `${tally.skippedEntries} skipped${tally.belowMinimum > 0 ? ` (${tally.belowMinimum} under the exchange's minimums)` : ''}`,
+    );
+  return [['Entries', parts.join('; ')]];
+}
 
 export function summaryRows(r: Summarised, info: CandleInfo, rules?: RulesReport): Array<[string, string]> {
   const m = r.metrics;
@@ -118,8 +160,13 @@ export function summaryRows(r: Summarised, info: CandleInfo, rules?: RulesReport
     ],
     [
       'Settings',
-      `capital ${money(r.capital)}, fee ${+(r.fee * 100).toFixed(4)}%, slippage ${r.slippageBps} bps, ${rules ? 'the engine rules' : `${describeSizing(r.sizing)}, ${r.direction}`}`,
+      `capital ${money(r.capital)}, fee ${feeText(r)}, slippage ${r.slippageBps} bps, ${rules ? 'the engine rules' : `${describeSizing(r.sizing)}, ${r.direction}`}`,
     ],
+    // One market's exchange rules (a portfolio's markets each have their own).
+    ...(info.symbol && !info.symbol.includes(',')
+      ? ([['Exchange', describeRules(info.symbol, r.market)]] as Array<[string, string]>)
+      : []),
+    ...(rules ? [] : entriesRow(r)),
     ...(rules
       ? ([
           ['Rules', rules.risk],
@@ -188,10 +235,18 @@ export function resultJson(r: BacktestResult, info: CandleInfo, rules?: RulesRep
     settings: {
       capital: r.capital,
       fee: r.fee,
+      ...(r.maker !== undefined ? { maker: r.maker } : {}),
       slippageBps: r.slippageBps,
       sizing: r.sizing,
       direction: r.direction,
       exits: r.exits,
+      entry: r.entry,
+      exchangeRules: r.market ?? null,
+    },
+    entries: {
+      skipped: r.simulation.skippedEntries,
+      belowMinimum: r.simulation.belowMinimum,
+      ...(r.simulation.entryOrders ? { orders: r.simulation.entryOrders } : {}),
     },
     metrics: r.metrics,
     /** Equity at bar closes, `[time, equity]`, at most 2,000 points. */

@@ -23,7 +23,10 @@ parentPort!.on('message', (job: WorkerJob) => {
     const result = runBacktest(strategy, job.params, candles, {
       capital: settings.capital,
       fee: settings.fee,
+      ...(settings.maker !== undefined ? { maker: settings.maker } : {}),
       slippageBps: settings.slippageBps,
+      ...(settings.market ? { market: settings.market } : {}),
+      ...(settings.entry ? { entry: settings.entry } : {}),
       ...(settings.sizing ? { sizing: settings.sizing } : {}),
       ...(settings.direction ? { direction: settings.direction } : {}),
       exits: settings.exits,

@@ -11,10 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AppError, badInput } from '../errors.js';
 import { type Candles, indexAtOrAfter } from '../market/types.js';
+import type { MarketRules } from '../market/rules.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import type { Direction, ExitRules } from '../strategy/define.js';
 import type { Sizing } from './sizing.js';
-import type { Metrics } from './types.js';
+import type { EntryOrders, Metrics } from './types.js';
 
 /** One swept parameter and the values it takes, as text (the strategy's schema coerces them). */
 export interface SweepAxis {
@@ -94,7 +95,10 @@ export function sweepGrid(
 export interface SweepSettings {
   capital: number;
   fee: number;
+  maker?: number;
   slippageBps: number;
+  market?: MarketRules;
+  entry?: EntryOrders;
   sizing?: Sizing;
   direction?: Direction;
   exits: ExitRules;

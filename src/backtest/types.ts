@@ -1,3 +1,4 @@
+import type { MarketRules } from '../market/rules.js';
 import type { Direction, ExitRules } from '../strategy/define.js';
 import type { ExitFill, ExitReason } from './fills.js';
 import type { Sizing } from './sizing.js';
@@ -5,16 +6,32 @@ import type { Sizing } from './sizing.js';
 export interface SimulationOptions {
   /** Starting capital in quote currency. */
   capital: number;
-  /** Fee per side, fraction of notional. */
+  /** Taker fee per side (market orders, stops), fraction of notional. */
   fee: number;
+  /** Maker fee (take-profits, limit entries); the taker fee when absent. */
+  maker?: number;
   /** Slippage on market fills, in basis points. */
   slippageBps: number;
+  /** The market's exchange rules (amount step, minimums, price tick); none: fills are not rounded. */
+  market?: MarketRules;
+  /** How entries are made (default: market orders at the next open). */
+  entry?: EntryOrders;
   sizing: Sizing;
   direction: Direction;
   exits: ExitRules;
   /** Called every 65,536 bars with the share done (0..1). */
   onProgress?: (done: number) => void;
 }
+
+/**
+ * Entry orders: market at the next open, or a limit (below the close for a buy) or stop (above it)
+ * order `offset` (a fraction) from the signal's close, working for `expiryBars` bars; an unfilled limit
+ * order may fall back to a market entry (`fallback`).
+ */
+export type EntryOrders =
+  | { type: 'market' }
+  | { type: 'limit'; offset: number; expiryBars: number; fallback?: 'market' | 'none' }
+  | { type: 'stop'; offset: number; expiryBars: number };
 
 export interface Trade {
   side: 'long' | 'short';
@@ -45,8 +62,12 @@ export interface Simulation {
   equity: Float64Array;
   /** 1 where a position was open at the bar's close. */
   inMarket: Uint8Array;
-  /** Entries skipped (risk sizing with no usable stop, or no equity left). */
+  /** Entries skipped (risk sizing with no usable stop, no equity left, under the exchange's minimums). */
   skippedEntries: number;
+  /** Of those, entries under the exchange's minimum amount or order value. */
+  belowMinimum: number;
+  /** Limit or stop entry orders: how many were placed, expired unfilled, and withdrawn by an exit signal. */
+  entryOrders?: { placed: number; expired: number; withdrawn: number };
 }
 
 export interface Metrics {

@@ -1,6 +1,6 @@
 /** `bosun backtest`: run a strategy over a file or downloaded candles, print a summary, write JSON. */
 import { writeFileSync } from 'node:fs';
-import { type BacktestResult, runBacktest } from '../backtest/run.js';
+import { type BacktestResult, parseEntry, runBacktest } from '../backtest/run.js';
 import type { RulesReport } from '../backtest/types.js';
 import { parseSizing } from '../backtest/sizing.js';
 import {
@@ -24,7 +24,9 @@ import type { Config } from '../config.js';
 import { badInput, toAppError } from '../errors.js';
 import type { KeptBacktest } from '../store/backtests.js';
 import type { Logger } from '../logger.js';
+import { knownRules, type MarketRules } from '../market/rules.js';
 import { isoTime, parseDate, timeframeName } from '../market/timeframe.js';
+import { SAMPLES_DIR } from '../paths.js';
 import type { ExitRules, Strategy } from '../strategy/define.js';
 import { parseParamList, parseParams } from '../strategy/params.js';
 import { loadStrategy, strategyNames } from '../strategy/registry.js';
@@ -44,12 +46,13 @@ import { rankOption, sweepCli, walkForwardCli } from './sweep.js';
 import { planSweep } from '../backtest/sweep-report.js';
 
 export const BACKTEST_USAGE = `Usage: npm run backtest -- --strategy NAME (--data FILE | --exchange ID --symbol SYM --timeframe TF --from DATE [--to DATE])
-  [--params k=v,...] [--fee 0.001] [--capital 10000] [--slippage BPS] [--sizing all-in|fraction:F|risk:R]
+  [--params k=v,...] [--fee 0.001] [--maker 0.0002] [--capital 10000] [--slippage BPS] [--sizing all-in|fraction:F|risk:R]
   [--direction long|short|both] [--stop 2%] [--take-profit 1.5%:30%,3%:40%,5%:30%] [--trailing 2%:1%]
   [--max-bars N] [--timeframe TF] [--from DATE] [--to DATE] [--json FILE] [--chart FILE.png]
   [--theme dark|light] [--width PX] [--height PX] [--quiet] [--verbose]
   [--sweep name=FROM..TO:STEP,name=a|b,...] [--rank sharpe|totalReturn|...] [--top N] [--workers N]
   [--walk-forward N] [--oos 30%] [--rules plain|engine] [--trades-csv FILE]
+  [--entry market|limit:OFFSET:BARS[:market]|stop:OFFSET:BARS] [--exchange-rules on|off]
   [--symbols SYM,SYM,... --rules engine (with --data FILE,FILE,... in the same order, or --exchange)]`;
 
 const OPTIONS = {
@@ -57,6 +60,9 @@ const OPTIONS = {
   ...CANDLE_SOURCE_OPTIONS,
   params: { type: 'string', multiple: true },
   fee: { type: 'string' },
+  maker: { type: 'string' },
+  entry: { type: 'string' },
+  'exchange-rules': { type: 'string' },
   capital: { type: 'string' },
   slippage: { type: 'string' },
   sizing: { type: 'string' },
@@ -89,6 +95,7 @@ const PLAIN_ONLY = [
   'take-profit',
   'trailing',
   'max-bars',
+  'entry',
   'sweep',
   'walk-forward',
 ] as const;
@@ -130,10 +137,15 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
   progress.update(0, 'loading');
   const loaded = await loadCandleSource(v, config, logger, warmup + 1);
   // One set of run settings for a single run and for every run of a sweep.
+  const market = rulesOf(v, config, loaded.exchange, loaded.symbol);
+  const maker = makerOf(v, config);
   const run = {
     capital: numberOption('capital', v.capital, 1, 1e12) ?? config.backtest.capital,
     fee: numberOption('fee', v.fee, 0, 0.1) ?? config.backtest.fee,
+    ...(maker !== undefined ? { maker } : {}),
     slippageBps: numberOption('slippage', v.slippage, 0, 1000) ?? config.backtest.slippageBps,
+    ...(market ? { market } : {}),
+    ...(v.entry !== undefined ? { entry: parseEntry(v.entry) } : {}),
     ...(v.sizing ? { sizing: parseSizing(v.sizing) } : {}),
     ...(direction ? { direction } : {}),
     exits,
@@ -176,7 +188,9 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
       symbol: loaded.symbol,
       capital: run.capital,
       fee: run.fee,
+      ...(maker !== undefined ? { maker } : {}),
       slippageBps: run.slippageBps,
+      ...(market ? { marketRules: market } : {}),
       timeframeMs: loaded.timeframeMs,
       ...(loaded.from !== undefined ? { tradeFrom: loaded.from } : {}),
       onProgress: (d: number) => progress.update(d, 'simulating'),
@@ -228,8 +242,6 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
       }
     }
     printBreakdowns(result);
-    if (result.simulation.skippedEntries > 0 && !rules)
-      console.log(`\n${result.simulation.skippedEntries} entries skipped (no usable stop for risk sizing)`);
     if (v['trades-csv'])
       console.log(`\nWrote ${result.simulation.trades.length} trades to ${v['trades-csv']}`);
     if (v.json) console.log(`${v['trades-csv'] ? '' : '\n'}Wrote ${v.json}`);
@@ -393,12 +405,16 @@ async function portfolioCli(
   const { result, rules, records } = await portfolioBacktest(
     strategy,
     raw,
-    symbols.map((symbol, k) => ({ symbol, candles: loaded[k]!.candles })),
+    symbols.map((symbol, k) => {
+      const rules = rulesOf(v, config, loaded[k]!.exchange, symbol);
+      return { symbol, candles: loaded[k]!.candles, ...(rules ? { rules } : {}) };
+    }),
     {
       config,
       logger,
       capital: numberOption('capital', v.capital, 1, 1e12) ?? config.backtest.capital,
       fee: numberOption('fee', v.fee, 0, 0.1) ?? config.backtest.fee,
+      ...(makerOf(v, config) !== undefined ? { maker: makerOf(v, config)! } : {}),
       slippageBps: numberOption('slippage', v.slippage, 0, 1000) ?? config.backtest.slippageBps,
       timeframeMs: tfMs,
       ...(loaded[0]!.from !== undefined ? { tradeFrom: loaded[0]!.from } : {}),
@@ -416,8 +432,19 @@ async function portfolioCli(
   if (v['trades-csv']) await writeTradesCsv(v['trades-csv'], result);
   const kept = await keep(config, result, info, rules);
   if (v.quiet) return 0;
+  const known = symbols.filter((x, k) => rulesOf(v, config, loaded[k]!.exchange, x));
+  const unknown = symbols.filter((x) => !known.includes(x));
   printRows([
     ['Portfolio', `${symbols.join(', ')} on one account, a run of ${strategy.name} on each`],
+    [
+      'Exchange',
+      [
+        known.length > 0 ? `rules of ${known.join(', ')}` : '',
+        unknown.length > 0 ? `none known for ${unknown.join(', ')} (fills not rounded)` : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
+    ],
     ...summaryRows(result, info, rules).map(([k, val]): [string, string] =>
       k === 'Buy and hold' ? ['Buy and hold', `${val} (an equal-weight basket)`] : [k, val],
     ),
@@ -433,4 +460,24 @@ async function portfolioCli(
   if (v.json) console.log(`\nWrote ${v.json}`);
   if (kept) console.log(`${v.json ? '' : '\n'}Kept as ${kept}: npm run backtests -- show ${kept}`);
   return 0;
+}
+
+/**
+ * The exchange rules a backtest's fills obey: those known for the candles' exchange and market
+ * (cached from a download, else bundled with the samples), unless `--exchange-rules off`.
+ */
+function rulesOf(
+  v: { 'exchange-rules'?: string | undefined },
+  config: Config,
+  exchange: string | undefined,
+  symbol: string | undefined,
+): MarketRules | undefined {
+  const use = oneOf('exchange-rules', v['exchange-rules'], ['on', 'off'] as const) ?? 'on';
+  if (use === 'off' || exchange === undefined || symbol === undefined) return undefined;
+  return knownRules(exchange, symbol, { dataDir: config.dataDir, samplesDir: SAMPLES_DIR });
+}
+
+/** The maker fee: --maker, else BACKTEST_MAKER_FEE, else none (the taker fee applies to all). */
+function makerOf(v: { maker?: string | undefined }, config: Config): number | undefined {
+  return numberOption('maker', v.maker, 0, 0.1) ?? config.backtest.makerFee;
 }

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { describeGaps, findGaps } from '../market/gaps.js';
 import { loadCandlesFile } from '../market/load.js';
 import { closedOnly, resample } from '../market/resample.js';
-import { symbolFromFileName } from '../market/symbol.js';
+import { exchangeFromFileName, symbolFromFileName } from '../market/symbol.js';
 import { inferTimeframeMs, parseDate, timeframeMs, timeframeName } from '../market/timeframe.js';
 import { type Candles, indexAtOrAfter, sliceCandles } from '../market/types.js';
 
@@ -33,6 +33,8 @@ export interface LoadedCandles {
   timeframeMs: number;
   source: string;
   symbol?: string;
+  /** The exchange the candles are from: --exchange, the configured one, or the file's name. */
+  exchange?: string;
   /** Start of the requested range, when one was given. */
   from?: number;
   gaps: string;
@@ -112,11 +114,14 @@ export async function loadCandleSource(
   }
   // The market: as given, or read from the file's name.
   const symbol = args.symbol ?? (args.data !== undefined ? symbolFromFileName(args.data) : undefined);
+  const exchange =
+    args.data !== undefined ? exchangeFromFileName(args.data) : (args.exchange ?? config.exchange.id);
   return {
     candles,
     timeframeMs: tfMs,
     source,
     ...(symbol ? { symbol } : {}),
+    ...(exchange ? { exchange } : {}),
     ...(from !== undefined ? { from } : {}),
     gaps: describeGaps(findGaps(candles.time, tfMs), tfMs),
   };

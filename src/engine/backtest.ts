@@ -10,7 +10,6 @@
  * bar (computed once over all candles when they are fewer, which gives the same values since no
  * strategy looks ahead).
  */
-import type { FillCosts } from '../backtest/fills.js';
 import { computeMetrics } from '../backtest/metrics.js';
 import { type BacktestResult, checkSignals, informativeSeries, sliceSignals } from '../backtest/run.js';
 import type { RulesReport, Simulation, Trade } from '../backtest/types.js';
@@ -20,6 +19,7 @@ import type { Logger } from '../logger.js';
 import { MarketData } from '../market/provider.js';
 import { closedOnly, resample } from '../market/resample.js';
 import { quoteOf } from '../market/symbol.js';
+import { BELOW_MINIMUM, type MarketRules } from '../market/rules.js';
 import { timeframeMs, timeframeName } from '../market/timeframe.js';
 import { allocCandles, type Candles, candleAt, indexAtOrAfter, sliceCandles } from '../market/types.js';
 import { emptySignals, type Signals, type Strategy } from '../strategy/define.js';
@@ -31,7 +31,7 @@ import {
   type WorkingSet,
 } from '../store/state.js';
 import { Accounts } from './account.js';
-import type { EngineSettings, RegimeGate, Runtime } from './context.js';
+import { type EngineSettings, type RegimeGate, type Runtime, settingsCosts } from './context.js';
 import type { EngineEvent } from './events.js';
 import { TimeSlice } from './feed.js';
 import { MarketWatch } from './market-watch.js';
@@ -49,12 +49,16 @@ export interface EngineRulesOptions {
   symbol: string;
   capital: number;
   fee: number;
+  /** The maker fee (take-profits), when it differs from the taker fee `fee`. */
+  maker?: number;
   slippageBps: number;
   timeframeMs: number;
   /** Trade from this time on; earlier candles only warm the strategy up. */
   tradeFrom?: number;
   /** Candles the engine keeps per series (default 5000, the engine's). */
   bufferBars?: number;
+  /** The exchange's rules of the market (one market; a portfolio gives them per market). */
+  marketRules?: MarketRules;
   onProgress?: (done: number) => void;
 }
 
@@ -62,6 +66,8 @@ export interface EngineRulesOptions {
 export interface Market {
   symbol: string;
   candles: Candles;
+  /** The exchange's rules for the market (amount step, minimums, price tick), when known. */
+  rules?: MarketRules;
 }
 
 /** A backtest under the engine rules of one market (see the module comment). */
@@ -71,7 +77,8 @@ export async function engineBacktest(
   candles: Candles,
   o: EngineRulesOptions,
 ): Promise<{ result: BacktestResult; rules: RulesReport }> {
-  const { result, rules } = await portfolioBacktest(strategy, rawParams, [{ symbol: o.symbol, candles }], o);
+  const market: Market = { symbol: o.symbol, candles, ...(o.marketRules ? { rules: o.marketRules } : {}) };
+  const { result, rules } = await portfolioBacktest(strategy, rawParams, [market], o);
   return { result, rules };
 }
 
@@ -87,7 +94,7 @@ export async function portfolioBacktest(
   strategy: Strategy,
   rawParams: Readonly<Record<string, unknown>>,
   markets: readonly Market[],
-  o: Omit<EngineRulesOptions, 'symbol'>,
+  o: Omit<EngineRulesOptions, 'symbol' | 'marketRules'>,
 ): Promise<{ result: BacktestResult; rules: RulesReport; records: TradeRecord[] }> {
   const tfMs = o.timeframeMs;
   if (markets.length === 0) throw badInput('no market to backtest');
@@ -103,6 +110,7 @@ export async function portfolioBacktest(
   const settings: EngineSettings = {
     paperBalance: { [quote]: o.capital },
     fee: o.fee,
+    ...(o.maker !== undefined ? { makerFee: o.maker } : {}),
     slippageBps: o.slippageBps,
     approvalTimeoutMs: o.config.engine.approvalTimeout,
     risk: o.risk ?? o.config.risk ?? {},
@@ -141,7 +149,7 @@ export async function portfolioBacktest(
   // The working records are this function's alone: it changes them directly, as a store update would.
   const s = book.data as State;
   const broker = new PaperBroker(settings.paperBalance);
-  const costs: FillCosts = { fee: o.fee, slippage: o.slippageBps / 10_000 };
+  const costs = settingsCosts(settings);
   const wall = () => clock;
   const watch = regimeWatch(o, markets, () => clock, book);
   const regimeGate: RegimeGate | undefined = watch
@@ -152,6 +160,7 @@ export async function portfolioBacktest(
   const ctx: SeriesContext = {
     broker,
     costs,
+    marketRules: (symbol) => markets.find((m) => m.symbol === symbol)?.rules,
     wall,
     settings,
     regimeGate,
@@ -249,6 +258,7 @@ export async function portfolioBacktest(
     equity,
     inMarket,
     skippedEntries: [...refusedBy.values()].reduce((a, b) => a + b, 0),
+    belowMinimum: [...refusedBy].reduce((a, [kind, n]) => a + (kind.startsWith(BELOW_MINIMUM) ? n : 0), 0),
   };
   const one = runs.length === 1 ? runs[0]! : undefined;
   const tradedCandles = one
@@ -272,7 +282,10 @@ export async function portfolioBacktest(
     timeframeMs: tfMs,
     capital: o.capital,
     fee: o.fee,
+    ...(o.maker !== undefined ? { maker: o.maker } : {}),
     slippageBps: o.slippageBps,
+    ...(one?.market.rules ? { market: one.market.rules } : {}),
+    entry: { type: 'market' },
     sizing:
       risk.sizing === 'risk'
         ? { mode: 'risk', risk: risk.riskPerTrade }

@@ -6,6 +6,7 @@
 import type { FillCosts } from '../backtest/fills.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { MarketRules } from '../market/rules.js';
 import type { ExitRules, Strategy } from '../strategy/define.js';
 import type { StateStore } from '../store/state.js';
 import type { Broker } from './broker.js';
@@ -16,7 +17,9 @@ import type { RiskSettings } from './risk.js';
 export interface EngineSettings {
   /** Starting paper cash per quote currency. */
   paperBalance: Readonly<Record<string, number>>;
+  /** Taker fee (market orders, stops), and the maker fee (take-profits) when it differs. */
   fee: number;
+  makerFee?: number;
   slippageBps: number;
   /** Wall-clock time a manual approval waits, ms. */
   approvalTimeoutMs: number;
@@ -31,6 +34,7 @@ export function engineSettings(config: Config): EngineSettings {
   return {
     paperBalance: config.paper.balance,
     fee: config.backtest.fee,
+    ...(config.backtest.makerFee !== undefined ? { makerFee: config.backtest.makerFee } : {}),
     slippageBps: config.backtest.slippageBps,
     approvalTimeoutMs: config.engine.approvalTimeout,
     risk: config.risk ?? {},
@@ -74,6 +78,8 @@ export interface EngineContext {
   readonly logger: Logger;
   readonly broker: Broker;
   readonly costs: FillCosts;
+  /** The exchange's rules of a market, when known (paper fills obey them). */
+  readonly marketRules: (symbol: string) => MarketRules | undefined;
   /** Wall clock: approvals and their expiry, record times. */
   readonly wall: () => number;
   /** The loaded strategies of the runs this engine trades, by run id. */
@@ -82,6 +88,21 @@ export interface EngineContext {
   /** Risk settings in force: the configured ones with admins' changes on top. */
   risk(): RiskSettings;
   emit: Emit;
+}
+
+/** The fill costs of the settings (taker and maker fee, slippage). */
+export function settingsCosts(settings: EngineSettings): FillCosts {
+  return {
+    fee: settings.fee,
+    slippage: settings.slippageBps / 10_000,
+    ...(settings.makerFee !== undefined ? { maker: settings.makerFee } : {}),
+  };
+}
+
+/** The fill costs of an order on `symbol`: the engine's, with the market's exchange rules. */
+export function costsFor(c: Pick<EngineContext, 'costs' | 'marketRules'>, symbol: string): FillCosts {
+  const market = c.marketRules(symbol);
+  return market ? { ...c.costs, market } : c.costs;
 }
 
 export const clone = <T>(v: T): T => structuredClone(v);

@@ -14,7 +14,7 @@
  * Every change is written to the journal first (one transaction), then announced to listeners
  * (`events.ts`); it never formats a message.
  */
-import type { FillCosts } from '../backtest/fills.js';
+import type { MarketRules } from '../market/rules.js';
 import { informativeSeries } from '../backtest/run.js';
 import { AppError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -28,6 +28,7 @@ import {
   clone,
   type EngineContext,
   type EngineSettings,
+  settingsCosts,
   type RegimeGate,
   type RunSpec,
   type Runtime,
@@ -59,6 +60,8 @@ export interface EngineOptions {
   /** Who carries out the decisions (default: a paper broker with the settings' balances). */
   broker?: Broker;
   regimeGate?: RegimeGate;
+  /** The exchange's rules of a market, when known: paper fills obey them (default: none known). */
+  marketRules?: (symbol: string) => MarketRules | undefined;
 }
 
 /** What a close did: trades booked now, sells ordered (their fills book later), and refusals. */
@@ -85,14 +88,14 @@ export class Engine implements FeedHandler {
     this.events = new Emitter((err, e) =>
       o.logger.error({ err: toAppError(err).message, event: e.type }, 'an engine listener failed'),
     );
-    const costs: FillCosts = { fee: o.settings.fee, slippage: o.settings.slippageBps / 10_000 };
     const base = {
       store: o.store,
       feed: o.feed,
       settings: o.settings,
       logger: o.logger,
       broker: this.broker,
-      costs,
+      costs: settingsCosts(o.settings),
+      marketRules: o.marketRules ?? (() => undefined),
       wall: o.wallClock ?? Date.now,
       runtimes: new Map<string, Runtime>(),
       regimeGate: o.regimeGate,

@@ -9,7 +9,7 @@ import { quoteOf } from '../market/symbol.js';
 import type { ExitRules, Signals } from '../strategy/define.js';
 import { markSignal, type RunRecord, type SignalRecord, type State } from '../store/state.js';
 import type { Accounts } from './account.js';
-import { clone, type EngineContext, num, type Runtime } from './context.js';
+import { clone, costsFor, type EngineContext, num, type Runtime } from './context.js';
 import type { EngineEvent } from './events.js';
 import { positionOf } from './positions.js';
 import { evaluate, withStrategyRisk } from './risk.js';
@@ -18,7 +18,7 @@ import { expireSignal, skipSignal } from './run-state.js';
 /** What entries need of the engine: the broker and costs, the clocks, the risk rules and the account. */
 export type EntryContext = Pick<
   EngineContext,
-  'broker' | 'costs' | 'wall' | 'settings' | 'regimeGate' | 'risk' | 'runtimes'
+  'broker' | 'costs' | 'marketRules' | 'wall' | 'settings' | 'regimeGate' | 'risk' | 'runtimes'
 > & { account: Accounts['account'] };
 
 /**
@@ -51,10 +51,11 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
   const { run, rt, candle, signals, t, side } = e;
   const signalStop = signals.stop?.[t] ?? Number.NaN;
   const signalTarget = signals.target?.[t] ?? Number.NaN;
-  const stop = initialStop(side, candle.close, rt.rules, signalStop);
+  const costs = costsFor(c, run.symbol);
+  const stop = initialStop(side, candle.close, rt.rules, signalStop, costs.market);
   const targets = targetsOf(rt.rules, side, candle.close, signalTarget);
   // Sized as the fill will be: a market order at this close, slipped, with the stop it would get.
-  const plan = planEntry(side, candle.close, rt.rules, c.costs, signalStop);
+  const plan = planEntry(side, candle.close, rt.rules, costs, signalStop);
   const planTargets = targetsOf(rt.rules, side, plan.price, signalTarget);
   const verdict = evaluate(
     withStrategyRisk(c.risk(), rt.strategy.risk),
@@ -188,7 +189,7 @@ export function fillEntry(
     time: at.time,
     price: at.price,
     rules: rt.rules,
-    costs: c.costs,
+    costs: costsFor(c, run.symbol),
     signalStop: sig.signalStop ?? Number.NaN,
     signalTarget,
     size: (fillPrice, stop) => {

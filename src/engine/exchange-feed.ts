@@ -13,6 +13,7 @@ import type { Logger } from '../logger.js';
 import { getExchange, withRetry } from '../market/exchange.js';
 import { bucketStart } from '../market/resample.js';
 import { isTimeframe, timeframeMs } from '../market/timeframe.js';
+import { cacheRules, rulesOfMarket } from '../market/rules.js';
 import { type Candles, candleAt, candlesFrom, type OHLCVRow } from '../market/types.js';
 import { type Feed, type FeedHandler, seriesKey } from './feed.js';
 
@@ -70,6 +71,10 @@ export class ExchangeFeed implements Feed {
       throw badInput(
         `${symbol} is not listed on ${this.config.exchange.id}; allowed: a market like BTC/USDT`,
       );
+    // The market's trading rules, cached for the paper broker's fills (and offline backtests).
+    cacheRules(this.config.dataDir, ex.id, {
+      [symbol]: rulesOfMarket(ex.markets[symbol], ex.precisionMode ?? 0, `${ex.id} markets`),
+    });
     if (!ex.timeframes?.[timeframe])
       throw badInput(
         `${this.config.exchange.id} has no ${timeframe} candles; allowed: ${Object.keys(ex.timeframes ?? {}).join(', ')}`,

@@ -2,11 +2,13 @@
  * The paper broker: simulated fills against a paper balance per quote currency, with the very
  * functions the backtester uses (`backtest/fills.ts`: slippage, fees, gaps, stop before targets,
  * partial take-profits, trailing stops), so a paper position behaves exactly like the same position
- * in a backtest. It works on the state document inside one store update; the engine decides when.
+ * in a backtest, under the same exchange rules (amount step, minimums, price tick) when the market's
+ * are known. It works on the state document inside one store update; the engine decides when.
  */
 import {
   applyBar,
   closeAtMarket,
+  entryAmount,
   entryCash,
   type ExitFill,
   exitCash,
@@ -79,12 +81,15 @@ export class PaperBroker implements Broker {
       return { kind: 'refused', reason: `the price ${plan.price} is already beyond the stop ${plan.stop}` };
     const sized = o.size(plan.price, plan.stop);
     if ('refused' in sized) return { kind: 'refused', reason: sized.refused };
+    // The exchange's amount step and minimums, as the live broker meets them.
+    const amount = entryAmount(sized.quantity, plan.price, o.costs);
+    if (typeof amount === 'string') return { kind: 'refused', reason: amount };
     const p = openPosition({
       side: o.side,
       index: 0,
       time: o.time,
       price: plan.price,
-      quantity: sized.quantity,
+      quantity: amount,
       rules: o.rules,
       stopPrice: o.signalStop,
       targetPrice: o.signalTarget,

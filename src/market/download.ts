@@ -20,6 +20,7 @@ import { AppError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../store/atomic.js';
 import { getExchange, type RetryOptions, withRetry } from './exchange.js';
 import { parseCandlesCsv } from './load.js';
+import { cacheRules, rulesOfMarket } from './rules.js';
 import { closedOnly, resample } from './resample.js';
 import { HOUR, isoTime, timeframeMs } from './timeframe.js';
 import { allocCandles, type Candles, concatCandles, sliceCandles } from './types.js';
@@ -75,6 +76,10 @@ export async function downloadCandles(req: DownloadRequest, opts: DownloadOption
       `symbol ${req.symbol} is not listed on ${req.exchange}; allowed: a market like BTC/USDT`,
     );
   }
+  // The market's trading rules go beside its candles, so a backtest on them offline knows them too.
+  cacheRules(opts.dataDir, ex.id, {
+    [req.symbol]: rulesOfMarket(ex.markets[req.symbol]!, ex.precisionMode ?? 0, `${ex.id} markets`),
+  });
   const sourceTf = sourceTimeframe(ex, req.timeframe, targetMs);
   const sourceMs = timeframeMs(sourceTf);
   // Widen to whole target candles so resampled candles are complete.

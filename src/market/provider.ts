@@ -16,6 +16,7 @@ import { AppError, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { SAMPLES_DIR } from '../paths.js';
 import { loadCandlesFile } from './load.js';
+import { knownRules, type MarketRules } from './rules.js';
 import { closedOnly, resample } from './resample.js';
 import { isoTime, spanName, timeframeMs, timeframeName } from './timeframe.js';
 import { type Candles, indexAtOrAfter, sliceCandles } from './types.js';
@@ -48,6 +49,8 @@ export interface CandleAnswer {
   source: string;
   /** Set when the answer is not what was asked for in full (offline fallback, short history). */
   note?: string;
+  /** The market's exchange rules, when known (a sample: the rules bundled with it). */
+  rules?: MarketRules;
 }
 
 export interface Sample {
@@ -111,6 +114,14 @@ export class MarketData {
   /** After a network failure in `auto` mode, treat the exchange as unreachable for a while. */
   markOffline(): void {
     if (this.config.marketData === 'auto') this.offlineUntil = this.now() + OFFLINE_MS;
+  }
+
+  /**
+   * The exchange's rules of a market (amount step, minimums, price tick), when known: cached from the
+   * exchange's markets, else bundled with the samples. Read from disk each time (a small file).
+   */
+  rules(symbol: string, exchange = this.config.exchange.id): MarketRules | undefined {
+    return knownRules(exchange, symbol, { dataDir: this.config.dataDir, samplesDir: this.samplesDir });
   }
 
   /** Symbols with a bundled sample. */
@@ -206,11 +217,13 @@ export class MarketData {
         `${this.config.exchange.id} has no ${req.symbol} ${req.timeframe} candles in the last ${spanName(req.period)}`,
       );
     const cached = result.fetched === 0 ? 'cache' : `${result.fetched} candles fetched`;
+    const rules = this.rules(req.symbol);
     return {
       candles: result.candles,
       timeframeMs: tfMs,
       from: start,
       source: `${this.config.exchange.id} (${cached})`,
+      ...(rules ? { rules } : {}),
     };
   }
 
@@ -256,10 +269,12 @@ export class MarketData {
       end - req.period < candles.time[0]!
         ? `; the sample starts ${isoTime(candles.time[0]!).slice(0, 10)}`
         : '';
+    const rules = knownRules(sample.exchange, sample.symbol, { samplesDir: this.samplesDir });
     return {
       candles: sliced,
       timeframeMs: tfMs,
       from: candles.time[startIdx] ?? start,
+      ...(rules ? { rules } : {}),
       source: `bundled sample ${sample.exchange} ${sample.symbol} ${timeframeName(sample.timeframeMs)}`,
       note: `${why}: bundled sample, ending ${isoTime(end).slice(0, 10)}${short}`,
     };

@@ -16,6 +16,11 @@ export function quoteOf(symbol: string): string {
 }
 
 /** The market a candle file holds, from its name (`binance_BTC-USDT_1h.csv` -> `BTC/USDT`). */
+/** The exchange a candle file names (`binance_BTC-USDT_1h.csv` -> binance), if it follows the pattern. */
+export function exchangeFromFileName(file: string): string | undefined {
+  return /^([a-z0-9-]+)_[A-Z0-9]+-[A-Z0-9]+_/.exec(basename(file))?.[1];
+}
+
 export function symbolFromFileName(file: string): string | undefined {
   const m = /^[a-z0-9-]+_([A-Z0-9]+)-([A-Z0-9]+)_/.exec(basename(file));
   return m ? `${m[1]}/${m[2]}` : undefined;

@@ -6,8 +6,9 @@
 import { randomInt } from 'node:crypto';
 import type { CompiledQuery, Kysely } from 'kysely';
 import type { BacktestResult } from '../backtest/run.js';
-import { type CandleInfo, equityCurve } from '../backtest/summary.js';
-import type { Metrics, RulesReport, Trade } from '../backtest/types.js';
+import { type CandleInfo, type EntryTally, equityCurve } from '../backtest/summary.js';
+import type { EntryOrders, Metrics, RulesReport, Trade } from '../backtest/types.js';
+import type { MarketRules } from '../market/rules.js';
 import { AppError } from '../errors.js';
 import { openDatabase } from './database.js';
 import type { Database } from './schema.js';
@@ -21,7 +22,18 @@ export interface KeptBacktest {
   params: Record<string, unknown>;
   /** The candles it ran on (symbol, timeframe, span, where from). */
   candles: CandleInfo;
-  settings: { capital: number; fee: number; slippageBps: number; sizing: unknown; direction: string };
+  settings: {
+    capital: number;
+    fee: number;
+    maker?: number;
+    slippageBps: number;
+    sizing: unknown;
+    direction: string;
+    /** Kept since issue 21's exchange rules; older records have none. */
+    market?: MarketRules;
+    entry?: EntryOrders;
+    entries?: EntryTally;
+  };
   rules: 'plain' | 'engine';
   rulesReport?: RulesReport;
   metrics: Metrics;
@@ -67,9 +79,17 @@ export function keptOf(
     settings: {
       capital: r.capital,
       fee: r.fee,
+      ...(r.maker !== undefined ? { maker: r.maker } : {}),
       slippageBps: r.slippageBps,
       sizing: r.sizing,
       direction: r.direction,
+      ...(r.market ? { market: r.market } : {}),
+      entry: r.entry,
+      entries: {
+        skippedEntries: r.simulation.skippedEntries,
+        belowMinimum: r.simulation.belowMinimum,
+        ...(r.simulation.entryOrders ? { entryOrders: r.simulation.entryOrders } : {}),
+      },
     },
     rules: o.rules ? 'engine' : 'plain',
     ...(o.rules ? { rulesReport: o.rules } : {}),

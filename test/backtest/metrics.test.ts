@@ -17,6 +17,7 @@ describe('computeMetrics on a hand-made four-day run', () => {
     equity: Float64Array.of(100, 110, 99, 121),
     inMarket: Uint8Array.of(0, 1, 1, 0),
     skippedEntries: 0,
+    belowMinimum: 0,
   };
   const m = computeMetrics(candles, sim, 100, DAY);
 
@@ -75,6 +76,7 @@ describe('computeMetrics on a hand-made four-day run', () => {
       equity: Float64Array.of(100, 101, 102, 103),
       inMarket: new Uint8Array(4),
       skippedEntries: 0,
+      belowMinimum: 0,
     };
     const u = computeMetrics(candles, up, 100, DAY);
     expect(u.profitFactor).toBeNull();

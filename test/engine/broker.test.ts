@@ -128,6 +128,26 @@ describe('the paper broker', () => {
     expect(result).toEqual({ kind: 'refused', reason: 'the price 100 is already beyond the stop 105' });
     expect(store.data.positions).toEqual({});
   });
+
+  it("fills whole amount steps and refuses an order under the exchange's minimum, as the exchange would", async () => {
+    const store = await open('paper');
+    const broker = new PaperBroker({ USDT: 1000 });
+    const market = { amountStep: 0.001, priceStep: 0.1, minAmount: 0.001, minNotional: 5, source: 'test' };
+    const costs = { ...COSTS, market };
+    // 1.23456 -> 1.234; the 2 % stop from 100 is 98 on the 0.1 tick.
+    const opened = await store.update((s) => broker.enter(s, entry(100, 1.23456, { costs })));
+    expect(opened.kind === 'filled' && opened.position.qty).toBe(1.234);
+    expect(broker.cash(store.data, 'USDT')).toBeCloseTo(1000 - 123.4 - 0.1234, 10);
+    // 0.049 x 100 = 4.90 of value: under 5.
+    const small = await store.update((s) =>
+      broker.enter(s, entry(100, 0.0499, { costs, positionId: 'P3', signalId: 'S2' })),
+    );
+    expect(small).toEqual({
+      kind: 'refused',
+      reason: "below the exchange's minimum order value: 4.9 < 5 (test)",
+    });
+    expect(Object.keys(store.data.positions)).toHaveLength(1);
+  });
 });
 
 describe('the live broker', () => {
