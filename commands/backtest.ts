@@ -1,8 +1,11 @@
 import { z } from 'zod';
+import { BREAKDOWN_HEADER, type Breakdown, breakdownRows, bySymbol } from '../src/backtest/breakdown.js';
 import { type BacktestResult, runBacktest } from '../src/backtest/run.js';
 import {
+  type CandleInfo,
   candleInfo,
   coverageNote,
+  equityCurve,
   pct,
   ratio,
   summaryRows,
@@ -23,12 +26,15 @@ import {
 import { periodArg, strategyArg, symbolArg, timeframeArg } from '../src/chat/arg-types.js';
 import { type CommandContext, defineCommand } from '../src/chat/command.js';
 import { type Progress, startProgress } from '../src/chat/progress.js';
-import { bold, italic, reply } from '../src/chat/reply.js';
-import { backtestChart, chartStyle, sweepHeatmap } from '../src/charts/index.js';
+import { bold, italic, type ReplyBuilder, reply } from '../src/chat/reply.js';
+import { backtestChart, chartStyle, compareChart, sweepHeatmap } from '../src/charts/index.js';
 import { metricName } from '../src/charts/heatmap-chart.js';
-import { engineBacktest } from '../src/engine/backtest.js';
+import { echo } from '../src/echo.js';
+import { engineBacktest, portfolioBacktest } from '../src/engine/backtest.js';
 import { AppError, badInput, toAppError } from '../src/errors.js';
-import { keptOf } from '../src/store/backtests.js';
+import type { CandleAnswer } from '../src/market/provider.js';
+import { quoteOf } from '../src/market/symbol.js';
+import { EQUITY_POINTS, keptOf } from '../src/store/backtests.js';
 import { spanName, timeframeMs } from '../src/market/timeframe.js';
 import type { Strategy } from '../src/strategy/define.js';
 import { parseParams } from '../src/strategy/params.js';
@@ -42,9 +48,25 @@ const TOP_ROWS = 10;
 
 const RANKS = Object.keys(RANK_METRICS) as [RankMetric, ...RankMetric[]];
 
+/** Markets of a portfolio backtest at most: a reply (and a by-market table) a phone still reads. */
+const MAX_MARKETS = 10;
+
+/**
+ * One market, or several comma-separated for a portfolio (`BTC/USDT,ETH/USDT`). A list passes here
+ * and is checked market by market in {@link marketsOf}, so a bad one is named in its own line; one
+ * market is refused here as before.
+ */
+const marketsArg = () =>
+  z
+    .string()
+    .refine((s) => s.includes(',') || symbolArg().safeParse(s).success)
+    .transform((s) => s.toUpperCase())
+    .describe('a market like BTC/USDT')
+    .meta({ complete: 'symbol' });
+
 const args = z.object({
   strategy: strategyArg(),
-  symbol: symbolArg(),
+  symbol: marketsArg(),
   timeframe: timeframeArg(),
   period: periodArg().optional(),
   sweep: z
@@ -67,7 +89,7 @@ type Args = z.infer<typeof args>;
 
 export default defineCommand({
   name: 'backtest',
-  summary: 'Backtest a strategy on a market, or sweep its parameters, and send the summary and chart',
+  summary: 'Backtest a strategy on one market or several, or sweep its parameters; summary and chart',
   role: 'viewer',
   slow: true,
   args,
@@ -79,10 +101,18 @@ export default defineCommand({
     'backtest ema-cross BTC/USDT 4h 1y fast=5..20:5 slow=20..60:10',
     'backtest ema-cross BTC/USDT 4h 1y sweep=fast=5..20:5,slow=20..60:10 rank=totalReturn',
     'backtest momentum BTC/USDT 15m 30d rules=engine',
+    'backtest ema-cross BTC/USDT,ETH/USDT,SOL/USDT 1h 90d rules=engine',
   ],
   async run(a, ctx) {
     const strategy = await loadStrategy(a.strategy);
     const { fixed, spec } = sweepFromParams(a.params ?? {}, a.sweep);
+    const markets = marketsOf(a.symbol);
+    if (markets.length > 1 && spec.length > 0)
+      throw badInput('a sweep runs on one market; give one symbol, or one set of parameters for several');
+    if (markets.length > 1 && a.rules !== 'engine')
+      throw badInput(
+        'several markets share one account under the engine rules (its cross-run limits): add rules=engine',
+      );
     if (spec.length > 0 && a.rules === 'engine')
       throw badInput('a sweep runs the plain rules; drop rules=engine, or give one set of parameters');
     if (spec.length > 0) return sweep(strategy, a, fixed, spec, ctx);
@@ -90,16 +120,39 @@ export default defineCommand({
       throw badInput(
         'rank orders a sweep, and none was given; add a range like fast=5..20:5 or sweep=fast=5..20:5',
       );
-    return single(strategy, a, ctx);
+    return markets.length > 1 ? portfolio(strategy, a, markets, ctx) : single(strategy, a, ctx);
   },
 });
+
+/**
+ * The markets in the symbol position: one, or a list for a portfolio, each a market, each once, at
+ * most MAX_MARKETS, of one quote currency (one account holds one); checked before any candle loads.
+ */
+function marketsOf(symbol: string): string[] {
+  if (!symbol.includes(',')) return [symbol];
+  const list = symbol.split(',').map((s) => s.trim());
+  const bad = list.find((s) => !symbolArg().safeParse(s).success);
+  if (bad !== undefined)
+    throw badInput(`${echo(bad)} in SYMBOL is not a market; allowed: markets like BTC/USDT,ETH/USDT`);
+  if (list.length > MAX_MARKETS)
+    throw badInput(`SYMBOL names ${list.length} markets; allowed: 2 to ${MAX_MARKETS} on one account`);
+  const twice = list.find((s, k) => list.indexOf(s) !== k);
+  if (twice !== undefined) throw badInput(`${twice} is given twice; give each market once`);
+  const quote = quoteOf(list[0]!);
+  const other = list.find((s) => quoteOf(s) !== quote);
+  if (other !== undefined)
+    throw badInput(
+      `${other} is quoted in ${quoteOf(other)} and ${list[0]} in ${quote}; one account trades one quote currency: give markets of one quote`,
+    );
+  return list;
+}
 
 interface Loaded {
   period: number;
   title: string;
   progress: Progress;
   started: number;
-  data: Awaited<ReturnType<CommandContext['services']['market']['candles']>>;
+  data: CandleAnswer;
 }
 
 /** The candles for a run or a sweep, with its warm-up, under a progress message. */
@@ -111,33 +164,80 @@ async function load(
   share: number,
   ctx: CommandContext,
 ): Promise<Loaded> {
+  const { data, ...l } = await loadMarkets(kind, strategy, a, [a.symbol], warmup, share, ctx);
+  return { ...l, data: data[0]! };
+}
+
+/**
+ * The candles of each market, one after another, with the warm-up, under one progress message
+ * (loading takes the first `share` of its bar).
+ */
+async function loadMarkets(
+  kind: string,
+  strategy: Strategy,
+  a: Args,
+  symbols: readonly string[],
+  warmup: number,
+  share: number,
+  ctx: CommandContext,
+): Promise<Omit<Loaded, 'data'> & { data: CandleAnswer[] }> {
   const period = a.period ?? defaultPeriod(timeframeMs(a.timeframe));
-  const title = `${kind} ${strategy.name} ${a.symbol} ${a.timeframe} ${spanName(period)}`;
+  const title = `${kind} ${strategy.name} ${symbols.join(',')} ${a.timeframe} ${spanName(period)}`;
   const progress = await startProgress(ctx, title);
   const started = Date.now();
-  const data = await ctx.services.market.candles({
-    symbol: a.symbol,
-    timeframe: a.timeframe,
-    period,
-    warmupBars: warmup + 1,
-    signal: ctx.signal,
-    onProgress: (f) => void progress.update(f * share, 'loading candles'),
-  });
-  if (ctx.signal.aborted) throw new AppError('INTERNAL', 'stopped');
+  const data: CandleAnswer[] = [];
+  for (const [k, symbol] of symbols.entries()) {
+    const phase = symbols.length > 1 ? `loading ${symbol}` : 'loading candles';
+    data.push(
+      await ctx.services.market.candles({
+        symbol,
+        timeframe: a.timeframe,
+        period,
+        warmupBars: warmup + 1,
+        signal: ctx.signal,
+        onProgress: (f) => void progress.update(((k + f) / symbols.length) * share, phase),
+      }),
+    );
+    if (ctx.signal.aborted) throw new AppError('INTERNAL', 'stopped');
+  }
   return { period, title, progress, started, data };
 }
 
-const elapsed = (l: Loaded) => `done in ${((Date.now() - l.started) / 1000).toFixed(1)} s`;
+const elapsed = (l: Pick<Loaded, 'started'>) => `done in ${((Date.now() - l.started) / 1000).toFixed(1)} s`;
 
-/** The settings a single run and every run of a sweep share: the config's costs, the candles' timeframe. */
-function runSettings(ctx: CommandContext, l: Loaded) {
+/** The settings every backtest here shares: the config's costs, the candles' timeframe. */
+function runSettings(ctx: CommandContext, data: Pick<CandleAnswer, 'timeframeMs'>) {
   const { backtest } = ctx.services.config;
   return {
     capital: backtest.capital,
     fee: backtest.fee,
     slippageBps: backtest.slippageBps,
-    timeframeMs: l.data.timeframeMs,
+    timeframeMs: data.timeframeMs,
   };
+}
+
+/**
+ * Keep a backtest in the journal with its chart, so it can be shown again and compared, and say so
+ * in the reply; a journal that fails loses the reply nothing, one line says it was not kept.
+ */
+async function keep(
+  r: ReplyBuilder,
+  ctx: CommandContext,
+  result: BacktestResult,
+  info: CandleInfo,
+  rules: RulesReport | undefined,
+  png: Uint8Array,
+): Promise<void> {
+  try {
+    const id = await ctx.services.store.backtests.keep(
+      keptOf(result, info, { by: ctx.caller.name, rules }),
+      png,
+    );
+    r.line(italic(`Kept as ${id}: /backtests show ${id}, or /compare ${id} with another`));
+  } catch (err) {
+    ctx.logger.warn({ err: toAppError(err).message }, 'a backtest was not kept');
+    r.line(italic(`Not kept in the journal: ${toAppError(err).message}`));
+  }
 }
 
 async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
@@ -149,7 +249,7 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
   let rules: RulesReport | undefined;
   let result: BacktestResult;
   if (a.rules === 'engine') {
-    const settings = runSettings(ctx, l);
+    const settings = runSettings(ctx, data);
     ({ result, rules } = await engineBacktest(strategy, a.params ?? {}, data.candles, {
       config,
       // The rules in force now, /risk changes included: what a run started now would trade by.
@@ -165,7 +265,7 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
     }));
   } else
     result = runBacktest(strategy, a.params ?? {}, data.candles, {
-      ...runSettings(ctx, l),
+      ...runSettings(ctx, data),
       tradeFrom: data.from,
     });
   await progress.update(0.8, 'drawing the chart');
@@ -184,17 +284,7 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
     summaryRows(result, info, rules).map(([k, v]) => [k, v]),
     { align: ['left', 'left'] },
   );
-  // Kept with its chart, so it can be shown again and compared; a journal that fails loses nothing here.
-  try {
-    const id = await ctx.services.store.backtests.keep(
-      keptOf(result, info, { by: ctx.caller.name, rules }),
-      png,
-    );
-    r.line(italic(`Kept as ${id}: /backtests show ${id}, or /compare ${id} with another`));
-  } catch (err) {
-    ctx.logger.warn({ err: toAppError(err).message }, 'a backtest was not kept');
-    r.line(italic(`Not kept in the journal: ${toAppError(err).message}`));
-  }
+  await keep(r, ctx, result, info, rules, png);
   return r
     .image(png, {
       caption: `${strategy.name} on ${a.symbol} ${a.timeframe}`,
@@ -204,6 +294,103 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
       { label: `Chart ${a.symbol} ${a.timeframe}`, command: 'chart', args: [a.symbol, a.timeframe] },
       { label: 'Parameters', command: 'strategies', args: [strategy.name] },
     ]);
+}
+
+/**
+ * Several markets on one account under the engine rules: a run of the strategy on each, stepped in
+ * time order so the cross-run limits bind across them (`portfolioBacktest`, as the CLI's
+ * `--symbols`). The answer: the account's summary with the markets named and buy-and-hold an
+ * equal-weight basket, the trades by market, and the account's equity against the basket's.
+ */
+async function portfolio(strategy: Strategy, a: Args, symbols: string[], ctx: CommandContext) {
+  const params = parseParams(strategy, a.params ?? {});
+  const l = await loadMarkets('Backtest', strategy, a, symbols, strategy.warmup(params), 0.6, ctx);
+  const { data, progress } = l;
+  const { config } = ctx.services;
+  const settings = runSettings(ctx, data[0]!);
+  const { result, rules, records } = await portfolioBacktest(
+    strategy,
+    a.params ?? {},
+    symbols.map((symbol, k) => ({ symbol, candles: data[k]!.candles })),
+    {
+      config,
+      // The rules in force now, /risk changes included, as for one market.
+      risk: ctx.services.engine.risk(),
+      logger: ctx.logger,
+      ...settings,
+      // Trading starts when every market's warm-up is behind it.
+      tradeFrom: Math.max(...data.map((d) => d.from)),
+      onProgress: (d) => void progress.update(0.6 + 0.3 * d, 'trading by the engine rules'),
+    },
+  );
+  await progress.update(0.9, 'drawing the chart');
+  const named = symbols.length <= 4 ? symbols.join(', ') : `${symbols.length} markets`;
+  const png = await (
+    await ctx.services.charts()
+  ).render(
+    basketChart(result, `${strategy.name} on ${named} ${a.timeframe}, one account`, chartStyle(config)),
+  );
+  await progress.done(elapsed(l));
+
+  const m = result.metrics;
+  const r = reply().line(bold(l.title), `: ${pct(m.totalReturn)} over ${m.trades} trades`);
+  for (const [k, d] of data.entries()) if (d.note) r.line(italic(`${symbols[k]}: ${d.note}`));
+  const covered = coverageNote({ period: l.period }, m, settings.timeframeMs);
+  if (covered) r.line(italic(covered));
+  const info = candleInfo(result, [...new Set(data.map((d) => d.source))].join(', '), symbols.join(','));
+  r.table(
+    [
+      ['Portfolio', `${symbols.join(', ')} on one account, a run of ${strategy.name} on each`],
+      ...summaryRows(result, info, rules).map(([k, v]) =>
+        k === 'Buy and hold' ? [k, `${v} (an equal-weight basket)`] : [k, v],
+      ),
+    ],
+    { align: ['left', 'left'] },
+  );
+  r.line(bold('By market'));
+  r.table(breakdownRows(everyMarket(symbols, bySymbol(records)), money), { header: BREAKDOWN_HEADER });
+  await keep(r, ctx, result, info, rules, png);
+  return r
+    .image(png, {
+      caption: `${strategy.name} on ${symbols.join(', ')} ${a.timeframe}: the account against the basket`,
+      filename: `backtest-${strategy.name}-portfolio.png`,
+    })
+    .buttons([{ label: 'Parameters', command: 'strategies', args: [strategy.name] }]);
+}
+
+const money = (v: number) =>
+  v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+/** The breakdown by market with a row for each market, those that made no trade too (at the end). */
+function everyMarket(symbols: readonly string[], traded: Breakdown[]): Breakdown[] {
+  const idle = symbols
+    .filter((s) => !traded.some((b) => b.key === s))
+    .map((key) => ({ key, trades: 0, wins: 0, losses: 0, pnl: 0, fees: 0 }));
+  return [...traded, ...idle];
+}
+
+/**
+ * The account's equity against buy-and-hold of the basket (the result's candles), each as a change
+ * from its start, on the chart of kept backtests' curves.
+ */
+function basketChart(result: BacktestResult, title: string, style: ReturnType<typeof chartStyle>) {
+  const basket = { ...result, simulation: { ...result.simulation, equity: result.candles.close } };
+  return compareChart(
+    [
+      {
+        label: `Portfolio (${result.strategy}, the engine rules)`,
+        capital: result.capital,
+        equity: equityCurve(result, EQUITY_POINTS),
+      },
+      {
+        label: 'Basket (buy and hold, equal weight)',
+        capital: result.candles.close[0]!,
+        equity: equityCurve(basket, EQUITY_POINTS),
+      },
+    ],
+    title,
+    style,
+  );
 }
 
 /**
@@ -227,7 +414,7 @@ async function sweep(
     strategy.name,
     plan,
     data.candles,
-    { ...runSettings(ctx, l), exits: {}, source: data.source, symbol: a.symbol },
+    { ...runSettings(ctx, data), exits: {}, source: data.source, symbol: a.symbol },
     rank,
     {
       tradeFrom: data.from,

@@ -12,6 +12,9 @@
  * replay through the engine at 100 ms or less (`replay.ts`); the journal's candle step write with
  * 1,000,000 decisions and 100,000 trades stored within 1.5x of the same step on an empty journal, and
  * no event-loop block by the store over 20 ms (`journal.ts`, sizes scaled by `--journal-scale`).
+ * Without a target (`rules`): the engine rules' overhead and a portfolio of ten markets in process,
+ * and that portfolio over a year of 1h as one whole `backtest --symbols` process against the ten
+ * single-market processes (skipped, in one line, when dist/ is not built).
  *
  * `--only backtest,sweep,rules,replay,journal` runs those parts alone.
  */
@@ -31,7 +34,7 @@ import type { BenchRow } from './row.js';
 import { journalRows, journalSizes } from './journal.js';
 import { replayRows } from './replay.js';
 import { smcRows } from './smc.js';
-import { rulesRows } from './rules.js';
+import { portfolioProcessRows, rulesRows } from './rules.js';
 import { sweepRows } from './sweep.js';
 import { loadCandlesFile } from '../market/load.js';
 import { type Candles, sliceCandles } from '../market/types.js';
@@ -73,16 +76,35 @@ function timeProcess(
   args: string[],
   cwd: string,
 ): { ms: number; maxRssKb?: number } {
+  return timeProcesses(runs, [[cmd, args]], cwd);
+}
+
+/**
+ * The median time of `commands` run one after another, each a whole process, over `runs` rounds
+ * after a first one that warms the disk cache; the peak memory of any of them when it reports it.
+ */
+export function timeProcesses(
+  runs: number,
+  commands: ReadonlyArray<readonly [cmd: string, args: readonly string[]]>,
+  cwd: string,
+  env: Readonly<Record<string, string>> = {},
+): { ms: number; maxRssKb?: number } {
   const times: number[] = [];
   let rss: number | undefined;
   for (let i = 0; i < runs + 1; i++) {
     const t0 = performance.now();
-    const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    for (const [cmd, args] of commands) {
+      const r = spawnSync(cmd, args, {
+        cwd,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1', ...env },
+      });
+      if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
+      const m = /BENCH_MAX_RSS_KB=(\d+)/.exec(r.stderr ?? '');
+      if (m) rss = Math.max(rss ?? 0, Number(m[1]));
+    }
     const ms = performance.now() - t0;
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
-    const m = /BENCH_MAX_RSS_KB=(\d+)/.exec(r.stderr ?? '');
-    if (m) rss = Math.max(rss ?? 0, Number(m[1]));
-    if (i > 0) times.push(ms); // the first run warms the disk cache
+    if (i > 0) times.push(ms); // the first round warms the disk cache
   }
   return { ms: median(times), ...(rss !== undefined ? { maxRssKb: rss } : {}) };
 }
@@ -152,7 +174,10 @@ export async function benchCommand(argv: string[], dataDir = 'data'): Promise<nu
     rows.push(...backtest.rows);
   }
   if (sections.has('sweep')) rows.push(...(await sweepRows(root, runs, timeItAsync)));
-  if (sections.has('rules')) rows.push(...(await rulesRows(root, runs, timeItAsync)));
+  if (sections.has('rules')) {
+    rows.push(...(await rulesRows(root, runs, timeItAsync)));
+    rows.push(...portfolioProcessRows(root, runs, timeProcesses));
+  }
   if (sections.has('replay')) rows.push(...(await replayRows(root, runs, Boolean(v.quick))));
   if (sections.has('journal')) {
     const sizes = journalSizes(scale);
