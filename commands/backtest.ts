@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { BREAKDOWN_HEADER, type Breakdown, breakdownRows, bySymbol } from '../src/backtest/breakdown.js';
-import { type BacktestResult, runBacktest } from '../src/backtest/run.js';
+import { type BacktestResult, parseEntry, runBacktest } from '../src/backtest/run.js';
 import {
   type CandleInfo,
   candleInfo,
@@ -80,6 +80,12 @@ const args = z.object({
     .describe(
       'plain: the strategy alone (default); engine: what a run would do (risk rules, sizing, regime)',
     ),
+  entry: z
+    .string()
+    .optional()
+    .describe(
+      'plain rules: market (default), limit:OFFSET:BARS[:market] or stop:OFFSET:BARS, e.g. limit:0.2%:3',
+    ),
   params: z
     .record(z.string(), z.string())
     .optional()
@@ -102,6 +108,7 @@ export default defineCommand({
     'backtest ema-cross BTC/USDT 4h 1y sweep=fast=5..20:5,slow=20..60:10 rank=totalReturn',
     'backtest momentum BTC/USDT 15m 30d rules=engine',
     'backtest ema-cross BTC/USDT,ETH/USDT,SOL/USDT 1h 90d rules=engine',
+    'backtest ema-cross BTC/USDT 4h 1y entry=limit:0.3%:2',
   ],
   async run(a, ctx) {
     const strategy = await loadStrategy(a.strategy);
@@ -115,6 +122,11 @@ export default defineCommand({
       );
     if (spec.length > 0 && a.rules === 'engine')
       throw badInput('a sweep runs the plain rules; drop rules=engine, or give one set of parameters');
+    if (a.entry !== undefined && a.rules === 'engine')
+      throw badInput(
+        "entry= is for the plain rules; the engine's paper broker enters at market: drop entry=, or rules=engine",
+      );
+    if (a.entry !== undefined) parseEntry(a.entry);
     if (spec.length > 0) return sweep(strategy, a, fixed, spec, ctx);
     if (a.rank)
       throw badInput(
@@ -211,8 +223,20 @@ function runSettings(ctx: CommandContext, data: Pick<CandleAnswer, 'timeframeMs'
   return {
     capital: backtest.capital,
     fee: backtest.fee,
+    ...(backtest.makerFee !== undefined ? { maker: backtest.makerFee } : {}),
     slippageBps: backtest.slippageBps,
     timeframeMs: data.timeframeMs,
+  };
+}
+
+/**
+ * What a plain backtest adds: the market's exchange rules that came with the candles, and how
+ * entries are made (`entry=`).
+ */
+function plainSettings(a: Args, data: Pick<CandleAnswer, 'rules'>) {
+  return {
+    ...(data.rules ? { market: data.rules } : {}),
+    ...(a.entry !== undefined ? { entry: parseEntry(a.entry) } : {}),
   };
 }
 
@@ -256,16 +280,15 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
       risk: ctx.services.engine.risk(),
       logger: ctx.logger,
       symbol: a.symbol,
-      capital: settings.capital,
-      fee: settings.fee,
-      slippageBps: settings.slippageBps,
-      timeframeMs: settings.timeframeMs,
+      ...settings,
+      ...(data.rules ? { marketRules: data.rules } : {}),
       tradeFrom: data.from,
       onProgress: (d) => void progress.update(0.7 + 0.1 * d, 'trading by the engine rules'),
     }));
   } else
     result = runBacktest(strategy, a.params ?? {}, data.candles, {
       ...runSettings(ctx, data),
+      ...plainSettings(a, data),
       tradeFrom: data.from,
     });
   await progress.update(0.8, 'drawing the chart');
@@ -311,7 +334,11 @@ async function portfolio(strategy: Strategy, a: Args, symbols: string[], ctx: Co
   const { result, rules, records } = await portfolioBacktest(
     strategy,
     a.params ?? {},
-    symbols.map((symbol, k) => ({ symbol, candles: data[k]!.candles })),
+    symbols.map((symbol, k) => ({
+      symbol,
+      candles: data[k]!.candles,
+      ...(data[k]!.rules ? { rules: data[k]!.rules } : {}),
+    })),
     {
       config,
       // The rules in force now, /risk changes included, as for one market.
@@ -414,7 +441,13 @@ async function sweep(
     strategy.name,
     plan,
     data.candles,
-    { ...runSettings(ctx, data), exits: {}, source: data.source, symbol: a.symbol },
+    {
+      ...runSettings(ctx, data),
+      ...plainSettings(a, data),
+      exits: {},
+      source: data.source,
+      symbol: a.symbol,
+    },
     rank,
     {
       tradeFrom: data.from,

@@ -627,7 +627,7 @@ describe('npm start with nothing configured', () => {
     const out = r.stdout;
     expect(out).toContain('bosun console chat. Type /help for the commands, Ctrl-D to quit.');
     expect(out).toContain(
-      '/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [rules=plain|engine] [param=value ...]',
+      '/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [rules=plain|engine] [entry=VALUE] [param=value ...]',
     );
     expect(out).toContain('you are an admin');
     expect(out).toMatch(/Backtest ema-cross BTC\/USDT 4h 1y: \[#{10}\] 100% done/);

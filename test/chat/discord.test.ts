@@ -62,6 +62,7 @@ describe('Discord, through discord.js against the gateway and REST emulator', ()
       ['sweep', 3, false],
       ['rank', 3, false],
       ['rules', 3, false],
+      ['entry', 3, false],
       ['params', 3, false],
     ]);
     const rank = backtest.options!.find((o) => o.name === 'rank')!;
@@ -98,7 +99,7 @@ describe('Discord, through discord.js against the gateway and REST emulator', ()
     const [msg] = await settled(ix);
     expect(ix.callback).toBe(4);
     expect(msg!.content).toContain(
-      '`/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [rules=plain|engine] [param=value ...]`',
+      '`/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [rules=plain|engine] [entry=VALUE] [param=value ...]`',
     );
     expect(msg!.content).toContain('you are a viewer');
   });

@@ -13,7 +13,9 @@ import type { Person } from '../../src/chat/dispatch.js';
 import { type Block, plainLine, type Reply, renderMessages, tableLines } from '../../src/chat/reply.js';
 import { TELEGRAM_HTML } from '../../src/chat/telegram/index.js';
 import { portfolioBacktest } from '../../src/engine/backtest.js';
+import { knownRules } from '../../src/market/rules.js';
 import { allocCandles, type Candles } from '../../src/market/types.js';
+import { SAMPLES_DIR } from '../../src/paths.js';
 import { loadStrategy } from '../../src/strategy/registry.js';
 import { type EmulatorCandle, ExchangeEmulator } from '../emulators/exchange/server.js';
 import { startTestBot, type TestBot } from '../helpers/bot.js';
@@ -123,14 +125,20 @@ describe('/backtest on several markets (a portfolio)', () => {
     const answer = replies.find((r) => imageOf(r))!;
     expect(answer).toBeDefined();
 
-    // The same portfolio run here on the candles the exchange served, with the bot's settings.
+    // The same portfolio run here on the candles the exchange served, with the bot's settings and
+    // each market's trading rules, which the download kept beside the candles (the emulator's are
+    // Binance's: 0.00001 steps, at least 5 USDT an order).
     const { config } = t.bot.services;
+    const rules = (symbol: string) =>
+      knownRules('binance', symbol, { dataDir: t.dataDir, samplesDir: SAMPLES_DIR })!;
+    for (const symbol of ['BTC/USDT', 'ETH/USDT'])
+      expect(rules(symbol)).toMatchObject({ amountStep: 0.00001, minNotional: 5 });
     const expected = await portfolioBacktest(
       await loadStrategy('ema-cross'),
       {},
       [
-        { symbol: 'BTC/USDT', candles: btc },
-        { symbol: 'ETH/USDT', candles: eth },
+        { symbol: 'BTC/USDT', candles: btc, rules: rules('BTC/USDT') },
+        { symbol: 'ETH/USDT', candles: eth, rules: rules('ETH/USDT') },
       ],
       {
         config,

@@ -61,7 +61,7 @@ describe('Telegram, through grammY against the Bot API emulator', () => {
     const [help] = await ask(ADMIN, '/help');
     expect(help!.parse_mode).toBe('HTML');
     expect(help!.text).toContain(
-      '<code>/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [rules=plain|engine] [param=value ...]</code>',
+      '<code>/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [rules=plain|engine] [entry=VALUE] [param=value ...]</code>',
     );
     expect(help!.text).toContain('/chart SYMBOL [TIMEFRAME] [INDICATORS] [bars=VALUE]');
     expect(help!.text).toContain('you are an admin');

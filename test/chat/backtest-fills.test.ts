@@ -1,0 +1,104 @@
+/**
+ * `/backtest` as a trader sends it, offline on the bundled samples: the fills obey the sample's
+ * exchange rules (bundled with it) and the reply says so; `entry=` makes limit or stop entries; a
+ * bad one, or one the engine rules cannot honour, is refused in one line.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseEntry, runBacktest } from '../../src/backtest/run.js';
+import type { Person } from '../../src/chat/dispatch.js';
+import { type Block, plainLine, type Reply } from '../../src/chat/reply.js';
+import { describeRules } from '../../src/market/rules.js';
+import { loadStrategy } from '../../src/strategy/registry.js';
+import { startTestBot, type TestBot } from '../helpers/bot.js';
+
+const ADMIN: Person = { platform: 'telegram', id: '42', name: 'Ada', role: 'admin' };
+const CHAT = { platform: 'telegram' as const, id: '42', private: true };
+const YEAR = 365 * 86_400_000;
+
+let t: TestBot;
+
+async function send(line: string): Promise<Reply[]> {
+  const replies: Reply[] = [];
+  const [, command = '', text = ''] = /^\/(\S*)\s*([\s\S]*)$/.exec(line)!;
+  await t.bot.dispatcher.run({
+    command,
+    text,
+    person: ADMIN,
+    chat: CHAT,
+    transport: {
+      send: async (r) => {
+        replies.push(r);
+        return { edit: async () => undefined };
+      },
+    },
+  });
+  return replies;
+}
+
+const rowsOf = (r: Reply) =>
+  r.blocks.find((b): b is Extract<Block, { kind: 'table' }> => b.kind === 'table')?.rows ?? [];
+const row = (r: Reply, label: string) => rowsOf(r).find((x) => x[0] === label)?.[1];
+const textOf = (r: Reply) =>
+  r.blocks.flatMap((b) => (b.kind === 'text' ? b.lines.map(plainLine) : [])).join('\n');
+const money = (v: number) =>
+  v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+beforeAll(async () => {
+  t = await startTestBot({ BACKTEST_MAKER_FEE: '0.0002' });
+}, 60_000);
+afterAll(async () => {
+  await t?.bot.stop();
+});
+
+describe('/backtest fills under the exchange rules, with limit or stop entries', () => {
+  it('uses the rules bundled with the sample and limit entries, and its figures are the backtest of those', async () => {
+    const replies = await send('/backtest ema-cross BTC/USDT 4h 1y entry=limit:0.3%:2');
+    const answer = replies[replies.length - 1]!;
+    // The same candles the command got, and the same backtest run here.
+    const data = await t.bot.services.market.candles({
+      symbol: 'BTC/USDT',
+      timeframe: '4h',
+      period: YEAR,
+      warmupBars: (await loadStrategy('ema-cross')).warmup({ fast: 12, slow: 26 }) + 1,
+    });
+    expect(data.rules).toMatchObject({ amountStep: 0.00001, minNotional: 5, priceStep: 0.01 });
+    const expected = runBacktest(await loadStrategy('ema-cross'), {}, data.candles, {
+      capital: 10_000,
+      fee: 0.001,
+      maker: 0.0002,
+      slippageBps: 0,
+      market: data.rules!,
+      entry: parseEntry('limit:0.3%:2'),
+      timeframeMs: data.timeframeMs,
+      tradeFrom: data.from,
+    });
+    const sim = expected.simulation;
+    expect(row(answer, 'Settings')).toBe(
+      'capital 10,000.00, fee 0.1% (maker 0.02%), slippage 0 bps, all-in, long',
+    );
+    expect(row(answer, 'Exchange')).toBe(describeRules('BTC/USDT', data.rules));
+    expect(row(answer, 'Exchange')).toBe(
+      'amount step 0.00001, min amount 0.00001 BTC, min order 5 USDT, price tick 0.01 (binance rules bundled with the samples)',
+    );
+    const o = sim.entryOrders!;
+    expect(o.placed).toBeGreaterThan(0);
+    expect(row(answer, 'Entries')).toBe(
+      `limit 0.3% below the close (for a buy), 2 bars; ${o.placed} placed, ${o.expired} expired, ${o.withdrawn} withdrawn by an exit signal`,
+    );
+    expect(row(answer, 'Final equity')).toBe(money(expected.metrics.finalEquity));
+    // Every entry is a whole number of 0.00001 BTC steps, and each limit fill is at a 0.01 tick.
+    for (const tr of sim.trades) {
+      expect(Math.abs(tr.quantity * 1e5 - Math.round(tr.quantity * 1e5))).toBeLessThan(1e-6);
+      expect(Math.abs(tr.entryPrice * 100 - Math.round(tr.entryPrice * 100))).toBeLessThan(1e-6);
+    }
+  }, 60_000);
+
+  it('refuses a bad entry=, and entry= with the engine rules, in one line', async () => {
+    const [bad] = await send('/backtest ema-cross BTC/USDT 4h 1y entry=limit:1%');
+    expect(textOf(bad!)).toMatch(/entry "limit:1%" is not valid; allowed: market, limit:OFFSET:BARS/);
+    const [engine] = await send('/backtest ema-cross BTC/USDT 4h 1y entry=limit:1%:2 rules=engine');
+    expect(textOf(engine!)).toMatch(
+      /entry= is for the plain rules; the engine's paper broker enters at market/,
+    );
+  });
+});
