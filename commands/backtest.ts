@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BREAKDOWN_HEADER, type Breakdown, breakdownRows, bySymbol } from '../src/backtest/breakdown.js';
+import { BREAKDOWN_HEADER, type Breakdown, breakdownRows, byMarket } from '../src/backtest/breakdown.js';
 import { type BacktestResult, parseEntry, runBacktest } from '../src/backtest/run.js';
 import {
   type CandleInfo,
@@ -249,13 +249,13 @@ async function keep(
   ctx: CommandContext,
   result: BacktestResult,
   info: CandleInfo,
-  rules: RulesReport | undefined,
-  png: Uint8Array,
+  o: { rules: RulesReport | undefined; chart: Uint8Array; byMarket?: Breakdown[] },
 ): Promise<void> {
   try {
+    const { chart, ...rest } = o;
     const id = await ctx.services.store.backtests.keep(
-      keptOf(result, info, { by: ctx.caller.name, rules }),
-      png,
+      keptOf(result, info, { by: ctx.caller.name, ...rest }),
+      chart,
     );
     r.line(italic(`Kept as ${id}: /backtests show ${id}, or /compare ${id} with another`));
   } catch (err) {
@@ -307,7 +307,7 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
     summaryRows(result, info, rules).map(([k, v]) => [k, v]),
     { align: ['left', 'left'] },
   );
-  await keep(r, ctx, result, info, rules, png);
+  await keep(r, ctx, result, info, { rules, chart: png });
   return r
     .image(png, {
       caption: `${strategy.name} on ${a.symbol} ${a.timeframe}`,
@@ -365,18 +365,11 @@ async function portfolio(strategy: Strategy, a: Args, symbols: string[], ctx: Co
   const covered = coverageNote({ period: l.period }, m, settings.timeframeMs);
   if (covered) r.line(italic(covered));
   const info = candleInfo(result, [...new Set(data.map((d) => d.source))].join(', '), symbols.join(','));
-  r.table(
-    [
-      ['Portfolio', `${symbols.join(', ')} on one account, a run of ${strategy.name} on each`],
-      ...summaryRows(result, info, rules).map(([k, v]) =>
-        k === 'Buy and hold' ? [k, `${v} (an equal-weight basket)`] : [k, v],
-      ),
-    ],
-    { align: ['left', 'left'] },
-  );
+  r.table(summaryRows(result, info, rules), { align: ['left', 'left'] });
+  const markets = byMarket(symbols, records);
   r.line(bold('By market'));
-  r.table(breakdownRows(everyMarket(symbols, bySymbol(records)), money), { header: BREAKDOWN_HEADER });
-  await keep(r, ctx, result, info, rules, png);
+  r.table(breakdownRows(markets, money), { header: BREAKDOWN_HEADER });
+  await keep(r, ctx, result, info, { rules, chart: png, byMarket: markets });
   return r
     .image(png, {
       caption: `${strategy.name} on ${symbols.join(', ')} ${a.timeframe}: the account against the basket`,
@@ -387,14 +380,6 @@ async function portfolio(strategy: Strategy, a: Args, symbols: string[], ctx: Co
 
 const money = (v: number) =>
   v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-
-/** The breakdown by market with a row for each market, those that made no trade too (at the end). */
-function everyMarket(symbols: readonly string[], traded: Breakdown[]): Breakdown[] {
-  const idle = symbols
-    .filter((s) => !traded.some((b) => b.key === s))
-    .map((key) => ({ key, trades: 0, wins: 0, losses: 0, pnl: 0, fees: 0 }));
-  return [...traded, ...idle];
-}
 
 /**
  * The account's equity against buy-and-hold of the basket (the result's candles), each as a change

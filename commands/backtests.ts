@@ -1,8 +1,12 @@
 import { z } from 'zod';
+import { BREAKDOWN_HEADER, breakdownRows } from '../src/backtest/breakdown.js';
 import { keptRows, listLines } from '../src/backtest/kept.js';
 import { chartStyle, keptChart } from '../src/charts/index.js';
 import { defineCommand } from '../src/chat/command.js';
 import { bold, code, italic, reply } from '../src/chat/reply.js';
+
+const money = (v: number) =>
+  v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
 export default defineCommand({
   name: 'backtests',
@@ -26,6 +30,8 @@ export default defineCommand({
       const r = reply()
         .line(bold(`Backtest ${k.id}`), `: ${k.strategy} ${k.candles.symbol ?? ''} ${k.candles.timeframe}`)
         .table(keptRows(k), { align: ['left', 'left'] });
+      if (k.byMarket)
+        r.line(bold('By market')).table(breakdownRows(k.byMarket, money), { header: BREAKDOWN_HEADER });
       // The chart as it was sent; a run that drew none (the CLI's) gets one of its kept equity curve.
       const png =
         k.chart ??

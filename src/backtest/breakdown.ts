@@ -82,6 +82,18 @@ export function bySymbol(trades: ReadonlyArray<Closed & { symbol: string }>): Br
   return group(trades, (t) => t.symbol).sort((a, b) => b.trades - a.trades || (a.key < b.key ? -1 : 1));
 }
 
+/** The breakdown by market with a row for every market of a portfolio, those that made no trade too (last). */
+export function byMarket(
+  symbols: readonly string[],
+  trades: ReadonlyArray<Closed & { symbol: string }>,
+): Breakdown[] {
+  const traded = bySymbol(trades);
+  const idle = symbols
+    .filter((s) => !traded.some((b) => b.key === s))
+    .map((key) => ({ key, trades: 0, wins: 0, losses: 0, pnl: 0, fees: 0 }));
+  return [...traded, ...idle];
+}
+
 /** Buy-and-hold over the same candles and capital, measured as the strategy is: return, drawdown, Sharpe. */
 export function buyAndHold(r: Pick<BacktestResult, 'candles' | 'capital' | 'timeframeMs'>): {
   totalReturn: number;

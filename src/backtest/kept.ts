@@ -28,6 +28,7 @@ export function keptRows(k: KeptBacktest): Array<[string, string]> {
     direction: k.settings.direction as 'long' | 'short' | 'both',
     metrics: k.metrics,
     market: k.settings.market,
+    portfolio: k.settings.portfolio,
     entry: k.settings.entry,
     entries: k.settings.entries,
   };

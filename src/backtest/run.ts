@@ -61,6 +61,8 @@ export interface BacktestResult {
   slippageBps: number;
   /** The exchange rules the fills obeyed, when known. */
   market?: MarketRules;
+  /** A portfolio's markets (several on one account) and the exchange rules each obeyed, when known. */
+  portfolio?: Array<{ symbol: string; rules?: MarketRules }>;
   entry: EntryOrders;
   sizing: Sizing;
   direction: Direction;

@@ -109,6 +109,7 @@ export type Summarised = Pick<
 > & {
   maker?: number | undefined;
   market?: MarketRules | undefined;
+  portfolio?: BacktestResult['portfolio'] | undefined;
   entry?: EntryOrders | undefined;
   /** A kept backtest's tally (a result has its simulation). */
   entries?: EntryTally | undefined;
@@ -129,6 +130,20 @@ export function entryText(e: EntryOrders): string {
   const where = e.type === 'limit' ? 'below' : 'above';
   const tail = e.type === 'limit' && e.fallback === 'market' ? ', then market' : '';
   return `${e.type} ${percent(e.offset)} ${where} the close (for a buy), ${e.expiryBars} bar${e.expiryBars === 1 ? '' : 's'}${tail}`;
+}
+
+/** Which exchange rules the fills obeyed: one market's, or which of a portfolio's markets had them. */
+function exchangeRow(r: Summarised, info: CandleInfo): Array<[string, string]> {
+  if (r.portfolio) {
+    const known = r.portfolio.filter((p) => p.rules).map((p) => p.symbol);
+    const unknown = r.portfolio.filter((p) => !p.rules).map((p) => p.symbol);
+    const parts = [
+      known.length > 0 ? `rules of ${known.join(', ')}` : '',
+      unknown.length > 0 ? `none known for ${unknown.join(', ')} (fills not rounded)` : '',
+    ];
+    return [['Exchange', parts.filter(Boolean).join('; ')]];
+  }
+  return info.symbol ? [['Exchange', describeRules(info.symbol, r.market)]] : [];
 }
 
 /** The Entries row of a plain backtest, when there is more to say than "market, none skipped". */
@@ -152,7 +167,13 @@ export function summaryRows(r: Summarised, info: CandleInfo, rules?: RulesReport
   const params = Object.entries(r.params)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
+  const markets = r.portfolio?.map((p) => p.symbol);
   return [
+    ...(markets
+      ? ([['Portfolio', `${markets.join(', ')} on one account, a run of ${r.strategy} on each`]] as Array<
+          [string, string]
+        >)
+      : []),
     ['Strategy', `${r.strategy}${params ? ` (${params})` : ''}`],
     [
       'Data',
@@ -162,10 +183,7 @@ export function summaryRows(r: Summarised, info: CandleInfo, rules?: RulesReport
       'Settings',
       `capital ${money(r.capital)}, fee ${feeText(r)}, slippage ${r.slippageBps} bps, ${rules ? 'the engine rules' : `${describeSizing(r.sizing)}, ${r.direction}`}`,
     ],
-    // One market's exchange rules (a portfolio's markets each have their own).
-    ...(info.symbol && !info.symbol.includes(',')
-      ? ([['Exchange', describeRules(info.symbol, r.market)]] as Array<[string, string]>)
-      : []),
+    ...exchangeRow(r, info),
     ...(rules ? [] : entriesRow(r)),
     ...(rules
       ? ([
@@ -176,7 +194,10 @@ export function summaryRows(r: Summarised, info: CandleInfo, rules?: RulesReport
       : []),
     ['Final equity', money(m.finalEquity)],
     ['Total return', pct(m.totalReturn)],
-    ['Buy and hold', buyAndHoldText(r, short !== undefined)],
+    [
+      'Buy and hold',
+      `${buyAndHoldText(r, short !== undefined)}${markets ? ' (an equal-weight basket)' : ''}`,
+    ],
     ['CAGR', short ? `n/a (${short})` : pct(m.cagr)],
     [
       'Max drawdown',

@@ -9,7 +9,7 @@ import {
   breakdownRows,
   byExitReason,
   byMonth,
-  bySymbol,
+  byMarket,
 } from '../backtest/breakdown.js';
 import {
   type CandleInfo,
@@ -220,7 +220,7 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
     );
     png = await renderChartFile(doc, v.chart, config);
   }
-  const kept = await keep(config, result, info, rules, png);
+  const kept = await keep(config, result, info, { rules, chart: png });
   if (!v.quiet) {
     printRows(summaryRows(result, info, rules));
     if (loaded.gaps !== 'no gaps') console.log(`${'Gaps'.padEnd(18)}${loaded.gaps}`);
@@ -260,13 +260,13 @@ async function keep(
   config: Config,
   result: BacktestResult,
   info: CandleInfo,
-  rules: RulesReport | undefined,
-  chart?: Uint8Array,
+  o: { rules: RulesReport | undefined; chart?: Uint8Array | undefined; byMarket?: Breakdown[] },
 ): Promise<string | undefined> {
+  const { chart } = o;
   try {
     // The journal's drivers load only here: the CLI's other commands start without them.
     const { keptOf, openArchive } = await import('../store/backtests.js');
-    const b: Omit<KeptBacktest, 'id'> = keptOf(result, info, { by: 'cli', rules });
+    const b: Omit<KeptBacktest, 'id'> = keptOf(result, info, { by: 'cli', ...o });
     const { archive, close } = await openArchive({
       dataDir: config.dataDir,
       url: config.store.url,
@@ -289,6 +289,17 @@ function fmt(v: number): string {
 
 export function printRows(rows: Array<[string, string]>): void {
   for (const [label, value] of rows) console.log(`${label.padEnd(18)}${value}`);
+}
+
+/** A portfolio's trades by market, under its summary. */
+export function printByMarket(markets: Breakdown[]): void {
+  console.log('\nBy market:');
+  for (const line of tableLines({
+    kind: 'table',
+    header: BREAKDOWN_HEADER,
+    rows: breakdownRows(markets, fmt),
+  }))
+    console.log(`  ${line}`);
 }
 
 /** Months listed under the summary at most; a longer run has them in --json. */
@@ -423,39 +434,17 @@ async function portfolioCli(
   );
   progress.done();
   const info = candleInfo(result, loaded.map((l) => l.source).join(', '), symbols.join(','));
-  const markets = bySymbol(records);
+  const markets = byMarket(symbols, records);
   if (v.json) {
     const doc = { ...resultJson(result, info, rules), markets: symbols, byMarket: markets };
     const json = v.json;
     writing(`--json ${json}`, () => writeFileSync(json, `${JSON.stringify(doc, null, 2)}\n`));
   }
   if (v['trades-csv']) await writeTradesCsv(v['trades-csv'], result);
-  const kept = await keep(config, result, info, rules);
+  const kept = await keep(config, result, info, { rules, byMarket: markets });
   if (v.quiet) return 0;
-  const known = symbols.filter((x, k) => rulesOf(v, config, loaded[k]!.exchange, x));
-  const unknown = symbols.filter((x) => !known.includes(x));
-  printRows([
-    ['Portfolio', `${symbols.join(', ')} on one account, a run of ${strategy.name} on each`],
-    [
-      'Exchange',
-      [
-        known.length > 0 ? `rules of ${known.join(', ')}` : '',
-        unknown.length > 0 ? `none known for ${unknown.join(', ')} (fills not rounded)` : '',
-      ]
-        .filter(Boolean)
-        .join('; '),
-    ],
-    ...summaryRows(result, info, rules).map(([k, val]): [string, string] =>
-      k === 'Buy and hold' ? ['Buy and hold', `${val} (an equal-weight basket)`] : [k, val],
-    ),
-  ]);
-  console.log('\nBy market:');
-  for (const line of tableLines({
-    kind: 'table',
-    header: BREAKDOWN_HEADER,
-    rows: breakdownRows(markets, fmt),
-  }))
-    console.log(`  ${line}`);
+  printRows(summaryRows(result, info, rules));
+  printByMarket(markets);
   printBreakdowns(result);
   if (v.json) console.log(`\nWrote ${v.json}`);
   if (kept) console.log(`${v.json ? '' : '\n'}Kept as ${kept}: npm run backtests -- show ${kept}`);

@@ -285,6 +285,14 @@ export async function portfolioBacktest(
     ...(o.maker !== undefined ? { maker: o.maker } : {}),
     slippageBps: o.slippageBps,
     ...(one?.market.rules ? { market: one.market.rules } : {}),
+    ...(one
+      ? {}
+      : {
+          portfolio: runs.map(({ market: m }) => ({
+            symbol: m.symbol,
+            ...(m.rules ? { rules: m.rules } : {}),
+          })),
+        }),
     entry: { type: 'market' },
     sizing:
       risk.sizing === 'risk'

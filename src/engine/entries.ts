@@ -3,7 +3,7 @@
  * and the market regime, then queued for the next open (auto) or put to people (manual); an approved
  * signal becomes a position, or an order, through the broker.
  */
-import { initialStop, offsetPrice, planEntry, type Side } from '../backtest/fills.js';
+import { entryAmount, initialStop, offsetPrice, planEntry, type Side } from '../backtest/fills.js';
 import type { Candle } from '../market/types.js';
 import { quoteOf } from '../market/symbol.js';
 import type { ExitRules, Signals } from '../strategy/define.js';
@@ -83,14 +83,22 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
     verdict.quantity *= regime.factor;
     verdict.risk *= regime.factor;
   }
-  const sized = verdict.ok && regime?.ok !== false;
+  // The size people see is one the exchange takes: whole amount steps, at least its minimums.
+  const amount = verdict.ok && regime?.ok !== false ? entryAmount(verdict.quantity, plan.price, costs) : 0;
+  if (verdict.ok && typeof amount === 'number' && amount !== verdict.quantity && verdict.quantity > 0) {
+    verdict.risk *= amount / verdict.quantity;
+    verdict.quantity = amount;
+  }
+  const sized = verdict.ok && regime?.ok !== false && typeof amount === 'number';
   const refused = !verdict.ok
     ? verdict.reason
     : regime && !regime.ok
       ? regime.reason
-      : e.catchUp
-        ? 'stale: it came while bosun was not running'
-        : undefined;
+      : typeof amount === 'string'
+        ? amount
+        : e.catchUp
+          ? 'stale: it came while bosun was not running'
+          : undefined;
   const sig: SignalRecord = {
     id,
     runId: run.id,

@@ -5,6 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { CompiledQuery, Kysely } from 'kysely';
+import type { Breakdown } from '../backtest/breakdown.js';
 import type { BacktestResult } from '../backtest/run.js';
 import { type CandleInfo, type EntryTally, equityCurve } from '../backtest/summary.js';
 import type { EntryOrders, Metrics, RulesReport, Trade } from '../backtest/types.js';
@@ -31,11 +32,14 @@ export interface KeptBacktest {
     direction: string;
     /** Kept since issue 21's exchange rules; older records have none. */
     market?: MarketRules;
+    portfolio?: Array<{ symbol: string; rules?: MarketRules }>;
     entry?: EntryOrders;
     entries?: EntryTally;
   };
   rules: 'plain' | 'engine';
   rulesReport?: RulesReport;
+  /** A portfolio's trades by market. */
+  byMarket?: Breakdown[];
   metrics: Metrics;
   trades: Trade[];
   /** Equity at bar closes, at most EQUITY_POINTS of them: `[time, equity]`. */
@@ -67,7 +71,7 @@ function newId(): string {
 export function keptOf(
   r: BacktestResult,
   info: CandleInfo,
-  o: { by: string; now?: number; rules?: RulesReport | undefined },
+  o: { by: string; now?: number; rules?: RulesReport | undefined; byMarket?: Breakdown[] | undefined },
 ): Omit<KeptBacktest, 'id'> {
   const equity = equityCurve(r, EQUITY_POINTS);
   return {
@@ -84,6 +88,7 @@ export function keptOf(
       sizing: r.sizing,
       direction: r.direction,
       ...(r.market ? { market: r.market } : {}),
+      ...(r.portfolio ? { portfolio: r.portfolio } : {}),
       entry: r.entry,
       entries: {
         skippedEntries: r.simulation.skippedEntries,
@@ -93,6 +98,7 @@ export function keptOf(
     },
     rules: o.rules ? 'engine' : 'plain',
     ...(o.rules ? { rulesReport: o.rules } : {}),
+    ...(o.byMarket ? { byMarket: o.byMarket } : {}),
     metrics: r.metrics,
     trades: r.simulation.trades,
     equity,

@@ -9,6 +9,7 @@ import { StateStore } from '../../src/store/state.js';
 import { type DcMessage, type DcUser, DiscordEmulator } from '../emulators/discord/server.js';
 import { type BotMessage, TelegramEmulator, type TgUser } from '../emulators/telegram/server.js';
 import { BUSY_TELEGRAM, startTestBot, type TestBot } from '../helpers/bot.js';
+import { floorToStep } from '../../src/market/rules.js';
 import { sampleSlice } from '../helpers/engine.js';
 import { sliceEndingOnSignal } from '../helpers/signals.js';
 import { mkdtempSync } from 'node:fs';
@@ -144,7 +145,8 @@ describe('approvals on Telegram', () => {
     const store = t.bot.services.store;
     await tg.waitFor(() => Object.keys(store.data.positions).length === 1, 'the position');
     const sig = Object.values(store.data.signals).find((s) => s.status === 'filled')!;
-    expect(Object.values(store.data.positions)[0]!.qty).toBe(sig.quantity * 0.5);
+    // Half the announced size, down to the exchange's amount step (Binance BTC/USDT: 0.00001).
+    expect(Object.values(store.data.positions)[0]!.qty).toBe(floorToStep(sig.quantity * 0.5, 0.00001));
     await tg.waitFor(() => /\(half size\)/.test(signal.text ?? ''), 'the edit');
   });
 

@@ -242,6 +242,10 @@ describe('/backtest on several markets (a portfolio)', () => {
     const [shown] = await send(`/backtests show ${id}`);
     expect(row(tables(shown!)[0]!.rows, 'Final equity')).toBe(row(rows, 'Final equity'));
     expect(row(tables(shown!)[0]!.rows, 'Refused')).toBe(row(rows, 'Refused'));
+    expect(row(tables(shown!)[0]!.rows, 'Portfolio')).toBe(row(rows, 'Portfolio'));
+    expect(row(tables(shown!)[0]!.rows, 'Exchange')).toBe('rules of BTC/USDT, ETH/USDT');
+    // The trades by market come back as they were sent.
+    expect(tables(shown!)[1]!.rows).toEqual(byMarket!.rows);
     expect(same(imageOf(shown!)!.png, image.png)).toBe(true);
   }, 60_000);
 
