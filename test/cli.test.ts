@@ -278,9 +278,22 @@ describe('npm run backtest', () => {
     expect(r.stdout).toMatch(/^Portfolio\s+BTC\/USDT, ETH\/USDT on one account, a run of ema-cross on each/);
     expect(r.stdout).toMatch(/Buy and hold\s+.*\(an equal-weight basket\)/);
     expect(r.stdout).toMatch(/By market:\n[\s\S]*BTC\/USDT\s+\d+[\s\S]*ETH\/USDT\s+\d+/);
-    expect(r.stdout).toMatch(/Kept as B\w{5}/);
+    // Binance BTC/USDT has rules bundled with the samples; ETH/USDT none (fills unrounded).
+    expect(r.stdout).toMatch(
+      /Exchange\s+rules of BTC\/USDT; none known for ETH\/USDT \(fills not rounded\)\n/,
+    );
+    const id = /Kept as (B\w{5})/.exec(r.stdout)?.[1];
+    expect(id).toBeDefined();
+    // Shown again: the same summary and the same trades by market.
+    const shown = run(['backtests', 'show', id!], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    const marketTable = (out: string) => out.slice(out.indexOf('By market:')).trim();
+    expect(marketTable(shown.stdout)).toBe(
+      marketTable(r.stdout.slice(0, r.stdout.indexOf('\nBy exit reason'))),
+    );
     const doc = JSON.parse(readFileSync(json, 'utf8'));
     expect(doc.markets).toEqual(['BTC/USDT', 'ETH/USDT']);
+    expect(doc.settings.exchangeRules).toBeNull();
     const byMarket = doc.byMarket as Array<{ trades: number; pnl: number }>;
     expect(byMarket.reduce((a, m) => a + m.trades, 0)).toBe(doc.metrics.trades);
     expect(doc.metrics.finalEquity).toBeCloseTo(10_000 + byMarket.reduce((a, m) => a + m.pnl, 0), 6);
