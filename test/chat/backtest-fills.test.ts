@@ -9,7 +9,7 @@ import type { Person } from '../../src/chat/dispatch.js';
 import { type Block, plainLine, type Reply } from '../../src/chat/reply.js';
 import { describeRules } from '../../src/market/rules.js';
 import { loadStrategy } from '../../src/strategy/registry.js';
-import { startTestBot, type TestBot } from '../helpers/bot.js';
+import { sendLine, startTestBot, type TestBot } from '../helpers/bot.js';
 
 const ADMIN: Person = { platform: 'telegram', id: '42', name: 'Ada', role: 'admin' };
 const CHAT = { platform: 'telegram' as const, id: '42', private: true };
@@ -17,23 +17,7 @@ const YEAR = 365 * 86_400_000;
 
 let t: TestBot;
 
-async function send(line: string): Promise<Reply[]> {
-  const replies: Reply[] = [];
-  const [, command = '', text = ''] = /^\/(\S*)\s*([\s\S]*)$/.exec(line)!;
-  await t.bot.dispatcher.run({
-    command,
-    text,
-    person: ADMIN,
-    chat: CHAT,
-    transport: {
-      send: async (r) => {
-        replies.push(r);
-        return { edit: async () => undefined };
-      },
-    },
-  });
-  return replies;
-}
+const send = (line: string) => sendLine(t, line, ADMIN, CHAT);
 
 const rowsOf = (r: Reply) =>
   r.blocks.find((b): b is Extract<Block, { kind: 'table' }> => b.kind === 'table')?.rows ?? [];

@@ -10,9 +10,9 @@ import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleChat } from '../../src/chat/console/index.js';
 import type { Person } from '../../src/chat/dispatch.js';
-import { plainLine, type Reply } from '../../src/chat/reply.js';
+import { plainLine } from '../../src/chat/reply.js';
 import { echo } from '../../src/echo.js';
-import { startTestBot, type TestBot } from '../helpers/bot.js';
+import { sendLine, startTestBot, type TestBot } from '../helpers/bot.js';
 
 const ADMIN: Person = { platform: 'telegram', id: '42', name: 'Ada', role: 'admin' };
 const CHAT = { platform: 'telegram' as const, id: '42', private: true };
@@ -24,20 +24,7 @@ let t: TestBot;
 
 /** The text lines of every reply to one command line. */
 async function answer(line: string, person: Person = ADMIN): Promise<string[]> {
-  const replies: Reply[] = [];
-  const [, command = '', text = ''] = /^\/(\S*)\s*([\s\S]*)$/.exec(line)!;
-  await t.bot.dispatcher.run({
-    command,
-    text,
-    person,
-    chat: CHAT,
-    transport: {
-      send: async (r) => {
-        replies.push(r);
-        return { edit: async () => undefined };
-      },
-    },
-  });
+  const replies = await sendLine(t, line, person, CHAT);
   return replies.flatMap((r) =>
     r.blocks.flatMap((b) =>
       b.kind === 'text' ? b.lines.map(plainLine) : b.kind === 'image' ? [] : [`<${b.kind}>`],

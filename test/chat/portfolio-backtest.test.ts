@@ -14,11 +14,11 @@ import { type Block, plainLine, type Reply, renderMessages, tableLines } from '.
 import { TELEGRAM_HTML } from '../../src/chat/telegram/index.js';
 import { portfolioBacktest } from '../../src/engine/backtest.js';
 import { knownRules } from '../../src/market/rules.js';
-import { allocCandles, type Candles } from '../../src/market/types.js';
+import { allocCandles, type Candles, candleAt } from '../../src/market/types.js';
 import { SAMPLES_DIR } from '../../src/paths.js';
 import { loadStrategy } from '../../src/strategy/registry.js';
 import { type EmulatorCandle, ExchangeEmulator } from '../emulators/exchange/server.js';
-import { startTestBot, type TestBot } from '../helpers/bot.js';
+import { sendLine, startTestBot, type TestBot } from '../helpers/bot.js';
 import { quietLogger } from '../helpers/engine.js';
 import { twoMarkets } from '../helpers/markets.js';
 
@@ -46,39 +46,14 @@ function recent(c: Candles, lastOpen: number): Candles {
   return out;
 }
 
-const served = (c: Candles): EmulatorCandle[] =>
-  Array.from({ length: c.length }, (_, i) => ({
-    time: c.time[i]!,
-    open: c.open[i]!,
-    high: c.high[i]!,
-    low: c.low[i]!,
-    close: c.close[i]!,
-    volume: c.volume[i]!,
-  }));
+const served = (c: Candles): EmulatorCandle[] => Array.from({ length: c.length }, (_, i) => candleAt(c, i));
 
 let emu: ExchangeEmulator;
 let t: TestBot;
 let btc: Candles;
 let eth: Candles;
 
-/** Every reply to one command line (a progress message, then the answer; or one refusal). */
-async function send(line: string): Promise<Reply[]> {
-  const replies: Reply[] = [];
-  const [, command = '', text = ''] = /^\/(\S*)\s*([\s\S]*)$/.exec(line)!;
-  await t.bot.dispatcher.run({
-    command,
-    text,
-    person: ADMIN,
-    chat: CHAT,
-    transport: {
-      send: async (r) => {
-        replies.push(r);
-        return { edit: async () => undefined };
-      },
-    },
-  });
-  return replies;
-}
+const send = (line: string) => sendLine(t, line, ADMIN, CHAT);
 
 const textLines = (r: Reply) => r.blocks.flatMap((b) => (b.kind === 'text' ? b.lines.map(plainLine) : []));
 const tables = (r: Reply) =>

@@ -2,6 +2,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ChatRef } from '../../src/chat/command.js';
+import type { Person } from '../../src/chat/dispatch.js';
+import type { Reply } from '../../src/chat/reply.js';
 import { TELEGRAM_LIMITS } from '../../src/chat/throttle.js';
 import { loadConfig, secretValues } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -103,4 +106,23 @@ export async function startTestBot(
     },
     logText: () => raw.join(''),
   };
+}
+
+/** Every reply to one command line (`/name args`), sent by `person` in `chat` through the dispatcher. */
+export async function sendLine(t: TestBot, line: string, person: Person, chat: ChatRef): Promise<Reply[]> {
+  const replies: Reply[] = [];
+  const [, command = '', text = ''] = /^\/(\S*)\s*([\s\S]*)$/.exec(line)!;
+  await t.bot.dispatcher.run({
+    command,
+    text,
+    person,
+    chat,
+    transport: {
+      send: async (r) => {
+        replies.push(r);
+        return { edit: async () => undefined };
+      },
+    },
+  });
+  return replies;
 }
