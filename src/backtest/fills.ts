@@ -18,7 +18,8 @@
  * With the market's exchange rules (`costs.market`), an entry's amount is a whole number of amount
  * steps and at least the minimum amount and order value (else no entry), the stop and the targets are
  * on the price tick, and each partial take-profit is a whole number of steps at or over the minimums
- * (a level too small to send is merged into the next one).
+ * (a level too small to send is merged into the next one, and one that would leave a rest too small
+ * to sell closes that rest too).
  */
 import { fitAmount, type MarketRules, roundToStep } from '../market/rules.js';
 import type { ExitRules } from '../strategy/define.js';
@@ -225,8 +226,14 @@ function targetLevels(
       carry = want;
       continue;
     }
-    carry = want - amount;
     prices.push(at);
+    // A rest the exchange would refuse to sell (under its minimums) goes with this level.
+    const rest = quantity - amounts.reduce((a, b) => a + b, 0) - amount;
+    if (market && typeof fitAmount(rest, at, market) === 'string') {
+      amounts.push(Number.POSITIVE_INFINITY);
+      break;
+    }
+    carry = want - amount;
     amounts.push(amount);
   }
   return { prices: Float64Array.from(prices), amounts: Float64Array.from(amounts) };
@@ -285,7 +292,8 @@ export function closePart(
     pnl: p.side * q * (price - p.entryPrice) - fee - entryFeeShare,
     reason,
   };
-  p.qty -= q;
+  // What is left, on the amount step (no float dust like 0.00010999999999999999).
+  p.qty = costs.market ? roundToStep(p.qty - q, costs.market.amountStep) : p.qty - q;
   if (p.qty <= p.initialQty * 1e-12) p.qty = 0;
   p.exits.push(fill);
   return fill;

@@ -51,7 +51,7 @@ import {
   type Side,
 } from './fills.js';
 import { positionSize } from './sizing.js';
-import type { Simulation, SimulationOptions, Trade } from './types.js';
+import type { EntryOrders, Simulation, SimulationOptions, Trade } from './types.js';
 
 const PROGRESS_EVERY = 65_536;
 
@@ -61,6 +61,8 @@ interface Working {
   /** The bar whose signal placed it (its stop and target come from there). */
   from: number;
   level: number;
+  /** Its amount, sized when it was placed (as an exchange order has one). */
+  amount: number;
   /** The last bar it works in. */
   until: number;
 }
@@ -87,7 +89,7 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
   const trades: Trade[] = [];
   let cash = opts.capital;
   let pos: Position | null = null;
-  const tally = { skippedEntries: 0, belowMinimum: 0, placed: 0, expired: 0, withdrawn: 0 };
+  const tally = { skippedEntries: 0, belowMinimum: 0, beyondStop: 0, placed: 0, expired: 0, withdrawn: 0 };
 
   // Orders for the next open.
   let pendingExit: ExitReason | null = null;
@@ -103,20 +105,27 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
     trades.push(toTrade(pos!));
     pos = null;
   };
-  /** A position entered at `price` (already slipped for a market order), when the stop, sizing and the market allow. */
-  const enter = (side: Side, from: number, i: number, price: number, resting: boolean): Position | null => {
-    const signalStop = stopAt ? stopAt[from]! : Number.NaN;
-    const stop = initialStop(side, price, opts.exits, signalStop, costs.market);
+  /**
+   * The amount of an entry at `price` (slipped already for a market order), when its stop, the sizing
+   * and the exchange's minimums allow one; else the entry is counted as skipped.
+   */
+  const size = (side: Side, from: number, price: number, resting: boolean): number => {
+    const stop = initialStop(side, price, opts.exits, stopAt ? stopAt[from]! : Number.NaN, costs.market);
     const valid = Number.isNaN(stop) || side * (price - stop) > 0;
     // Sized at the dearer of the two fees, so an all-in entry never costs more than the cash.
     const fee = Math.max(costs.fee, feeRate(costs, resting));
     const sized = valid ? positionSize(opts.sizing, cash, price, fee, stop, costs.slippage) : 0;
     const amount = sized > 0 ? entryAmount(sized, price, costs) : 0;
     if (typeof amount === 'string') tally.belowMinimum++;
+    if (!valid) tally.beyondStop++;
     if (typeof amount === 'string' || !(amount > 0)) {
       tally.skippedEntries++;
-      return null;
+      return 0;
     }
+    return amount;
+  };
+  /** Open a position of `amount` at `price` in bar `i`, for the signal of bar `from`. */
+  const open_ = (side: Side, from: number, i: number, price: number, amount: number, resting: boolean) => {
     const opened = openPosition({
       side,
       index: i,
@@ -124,13 +133,24 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
       price,
       quantity: amount,
       rules: opts.exits,
-      stopPrice: signalStop,
+      stopPrice: stopAt ? stopAt[from]! : Number.NaN,
       targetPrice: targetAt ? targetAt[from]! : Number.NaN,
       costs,
       resting,
     });
     cash += entryCash(opened);
     return opened;
+  };
+  /** A working order placed at bar `from`'s close, sized at its level, or null when none may be. */
+  const place = (side: Side, from: number, i: number, e: Exclude<EntryOrders, { type: 'market' }>) => {
+    const away = e.type === 'limit' ? -side : side;
+    const level = roundToStep(offsetPrice(close[from]!, away * e.offset), costs.market?.priceStep ?? 0);
+    // A stop order fills as a market order: sized at its slipped level.
+    const price = e.type === 'stop' ? marketPrice(level, side === 1, costs.slippage) : level;
+    const amount = size(side, from, price, e.type === 'limit');
+    if (amount === 0) return null;
+    tally.placed++;
+    return { side, from, level, amount, until: i + e.expiryBars - 1 };
   };
 
   for (let i = 0; i < n; i++) {
@@ -144,15 +164,11 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
     let filledInside = false;
     if (pendingEntry !== 0 && pos === null) {
       if (entry.type === 'market' || pendingMarket) {
-        pos = enter(pendingEntry, pendingFrom, i, marketPrice(o, pendingEntry === 1, costs.slippage), false);
+        const price = marketPrice(o, pendingEntry === 1, costs.slippage);
+        const amount = size(pendingEntry, pendingFrom, price, false);
+        if (amount > 0) pos = open_(pendingEntry, pendingFrom, i, price, amount, false);
       } else {
-        const away = entry.type === 'limit' ? -pendingEntry : pendingEntry;
-        const level = roundToStep(
-          offsetPrice(close[pendingFrom]!, away * entry.offset),
-          costs.market?.priceStep ?? 0,
-        );
-        working = { side: pendingEntry, from: pendingFrom, level, until: i + entry.expiryBars - 1 };
-        tally.placed++;
+        working = place(pendingEntry, pendingFrom, i, entry);
       }
     }
     pendingEntry = 0;
@@ -162,8 +178,22 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
       const fill = touch(entry.type, w, o, high[i]!, low[i]!, costs.slippage);
       if (fill !== undefined) {
         working = null;
-        pos = enter(w.side, w.from, i, fill.price, entry.type === 'limit');
-        filledInside = pos !== null && !fill.atOpen;
+        // The order's amount, or what the cash still buys at a dearer gap fill (a stop order's).
+        const fee = Math.max(costs.fee, feeRate(costs, entry.type === 'limit'));
+        const cap = entryAmount(
+          positionSize({ mode: 'all-in' }, cash, fill.price, fee, Number.NaN),
+          fill.price,
+          costs,
+        );
+        const amount = typeof cap === 'number' ? Math.min(w.amount, cap) : 0;
+        if (amount > 0) {
+          // A gap through the signal's stop fills the order all the same; the bar then stops it out at the open.
+          pos = open_(w.side, w.from, i, fill.price, amount, entry.type === 'limit');
+          filledInside = !fill.atOpen;
+        } else {
+          tally.skippedEntries++;
+          if (typeof cap === 'string') tally.belowMinimum++;
+        }
       } else if (i >= w.until) {
         working = null;
         tally.expired++;
@@ -207,14 +237,16 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
       allowShort,
       maxBars,
     );
-    const w: Working | null = working;
-    if (w !== null) {
-      // A working entry: entry signals wait; an exit signal for its side withdraws it.
-      if ((w.side === 1 ? exitLong[i] : exitShort[i]) === 1) {
-        working = null;
-        tally.withdrawn++;
-      }
-    } else if (orders !== 0 && !pendingMarket) {
+    // An entry still waiting (a working order, or a market entry after one expired): entry signals
+    // wait; an exit signal for its side withdraws it, and an entry for the other side then goes ahead.
+    const waiting: Side | 0 = working !== null ? (working as Working).side : pendingMarket ? pendingEntry : 0;
+    if (waiting !== 0 && (waiting === 1 ? exitLong[i] : exitShort[i]) === 1) {
+      working = null;
+      pendingMarket = false;
+      pendingEntry = 0;
+      tally.withdrawn++;
+    }
+    if (working === null && !pendingMarket && orders !== 0) {
       if (orders & EXIT_ON_SIGNAL) pendingExit = 'signal';
       else if (orders & EXIT_ON_TIME) pendingExit = 'time';
       if (orders & (ENTER_LONG | ENTER_SHORT)) {
@@ -234,12 +266,15 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
   }
   opts.onProgress?.(1);
   const { placed, expired, withdrawn, ...skips } = tally;
+  const stillWorking = working !== null ? 1 : 0;
   return {
     trades,
     equity,
     inMarket,
     ...skips,
-    ...(entry.type !== 'market' ? { entryOrders: { placed, expired, withdrawn } } : {}),
+    ...(entry.type !== 'market'
+      ? { entryOrders: { placed, expired, withdrawn, working: stillWorking } }
+      : {}),
   };
 }
 

@@ -100,7 +100,7 @@ export function refusedText(rules: RulesReport, most = 3): string {
 
 /** `rules`: the engine's rules ran it (`--rules engine`), and what they did. */
 /** What became of the entries besides the trades. */
-export type EntryTally = Pick<Simulation, 'skippedEntries' | 'belowMinimum' | 'entryOrders'>;
+export type EntryTally = Pick<Simulation, 'skippedEntries' | 'belowMinimum' | 'beyondStop' | 'entryOrders'>;
 
 /** What a summary reads of a result (a kept backtest has it too). */
 export type Summarised = Pick<
@@ -153,11 +153,17 @@ function entriesRow(r: Summarised): Array<[string, string]> {
   if (!tally || (entry.type === 'market' && tally.skippedEntries === 0)) return [];
   const parts = entry.type === 'market' ? [] : [entryText(entry)];
   const o = tally.entryOrders;
-  if (o) parts.push(`${o.placed} placed, ${o.expired} expired, ${o.withdrawn} withdrawn by an exit signal`);
-  if (tally.skippedEntries > 0)
+  if (o)
     parts.push(
-      `${tally.skippedEntries} skipped${tally.belowMinimum > 0 ? ` (${tally.belowMinimum} under the exchange's minimums)` : ''}`,
+      `${o.placed} placed, ${o.expired} expired, ${o.withdrawn} withdrawn by an exit signal${o.working ? `, ${o.working} still working at the end` : ''}`,
     );
+  if (tally.skippedEntries > 0) {
+    const why = [
+      tally.belowMinimum > 0 ? `${tally.belowMinimum} under the exchange's minimums` : '',
+      tally.beyondStop ? `${tally.beyondStop} priced beyond the signal's stop` : '',
+    ].filter(Boolean);
+    parts.push(`${tally.skippedEntries} skipped${why.length > 0 ? ` (${why.join(', ')})` : ''}`);
+  }
   return [['Entries', parts.join('; ')]];
 }
 

@@ -66,8 +66,13 @@ export interface Simulation {
   skippedEntries: number;
   /** Of those, entries under the exchange's minimum amount or order value. */
   belowMinimum: number;
-  /** Limit or stop entry orders: how many were placed, expired unfilled, and withdrawn by an exit signal. */
-  entryOrders?: { placed: number; expired: number; withdrawn: number };
+  /** Of those, entries whose price was already beyond the signal's stop (optional: older records). */
+  beyondStop?: number;
+  /**
+   * Limit or stop entry orders: how many were placed, expired unfilled, withdrawn by an exit signal,
+   * and still working after the last bar.
+   */
+  entryOrders?: { placed: number; expired: number; withdrawn: number; working?: number };
 }
 
 export interface Metrics {

@@ -93,6 +93,7 @@ export function keptOf(
       entries: {
         skippedEntries: r.simulation.skippedEntries,
         belowMinimum: r.simulation.belowMinimum,
+        ...(r.simulation.beyondStop ? { beyondStop: r.simulation.beyondStop } : {}),
         ...(r.simulation.entryOrders ? { entryOrders: r.simulation.entryOrders } : {}),
       },
     },

@@ -29,7 +29,7 @@ describe('limit and stop entries in the backtester', () => {
     expect(t.quantity).toBeCloseTo(qty, 10);
     // Out at the end, at the last close 100: the taker fee on the exit only.
     expect(t.pnl).toBeCloseTo(qty * 1 - qty * 100 * 0.001, 9);
-    expect(sim.entryOrders).toEqual({ placed: 1, expired: 0, withdrawn: 0 });
+    expect(sim.entryOrders).toEqual({ placed: 1, expired: 0, withdrawn: 0, working: 0 });
   });
 
   it('fills a limit buy at the open when the bar opens below its price', () => {
@@ -47,7 +47,7 @@ describe('limit and stop entries in the backtester', () => {
       simOptions({ entry: limit({ expiryBars: 2 }) }),
     );
     expect(expired.trades).toHaveLength(0);
-    expect(expired.entryOrders).toEqual({ placed: 1, expired: 1, withdrawn: 0 });
+    expect(expired.entryOrders).toEqual({ placed: 1, expired: 1, withdrawn: 0, working: 0 });
     // Placed at bar 0's close, working in bars 1 and 2; the market entry is at bar 3's open.
     const fallback = simulate(
       c,
@@ -66,7 +66,63 @@ describe('limit and stop entries in the backtester', () => {
       simOptions({ entry: limit({ expiryBars: 10 }) }),
     );
     expect(sim.trades).toHaveLength(0);
-    expect(sim.entryOrders).toEqual({ placed: 1, expired: 0, withdrawn: 1 });
+    expect(sim.entryOrders).toEqual({ placed: 1, expired: 0, withdrawn: 1, working: 0 });
+  });
+
+  it('after withdrawing a working buy on an exit signal, places the sell that signal makes (both sides)', () => {
+    const c = bars([flat(100), flat(100), flat(100), [100, 101.5, 99.5, 100], flat(100)]);
+    // Bar 0: a buy limit at 99. Bar 1: the cross back (exit long, enter short): the buy is withdrawn
+    // and a sell limit 1% above bar 1's close, at 101, is placed; bar 3's high reaches it.
+    const sim = simulate(
+      c,
+      signalsAt(5, { enterLong: [0], exitLong: [1], enterShort: [1] }),
+      simOptions({ fee: 0, direction: 'both', entry: limit({ expiryBars: 5 }) }),
+    );
+    expect(sim.entryOrders).toEqual({ placed: 2, expired: 0, withdrawn: 1, working: 0 });
+    expect(sim.trades).toHaveLength(1);
+    expect(sim.trades[0]!).toMatchObject({ side: 'short', entryPrice: 101, entryTime: T0 + 3 * HOUR });
+  });
+
+  it('cancels the market fallback when an exit signal comes on the bar the order expires', () => {
+    const c = bars([flat(100), flat(100), flat(100), flat(100), flat(100)]);
+    // Works in bars 1 and 2, expires at bar 2's close, where the exit signal also comes: no entry.
+    const sim = simulate(
+      c,
+      signalsAt(5, { enterLong: [0], exitLong: [2] }),
+      simOptions({ entry: limit({ expiryBars: 2, fallback: 'market' }) }),
+    );
+    expect(sim.trades).toHaveLength(0);
+    expect(sim.entryOrders).toEqual({ placed: 1, expired: 1, withdrawn: 1, working: 0 });
+  });
+
+  it('places no limit at or beyond the signal stop, and stops out at the open a fill that gapped through it', () => {
+    // The signal's stop 99.5 is above the limit at 99: the order is not placed.
+    const c = bars([flat(100), [100, 100, 98, 99], flat(99)]);
+    const beyond = simulate(
+      c,
+      signalsAt(3, { enterLong: [0], stop: { 0: 99.5 } }),
+      simOptions({ fee: 0, entry: limit() }),
+    );
+    expect(beyond.trades).toHaveLength(0);
+    expect(beyond).toMatchObject({ skippedEntries: 1, beyondStop: 1 });
+    expect(beyond.entryOrders!.placed).toBe(0);
+    // Stop 98.5 below the limit at 99; bar 1 opens at 98 (through both): the limit fills at 98 and
+    // the position is stopped out at that open, as the stop order sent after the fill would be.
+    const gap = simulate(
+      bars([flat(100), [98, 98.5, 97, 98], flat(98)]),
+      signalsAt(3, { enterLong: [0], stop: { 0: 98.5 } }),
+      simOptions({ fee: 0, entry: limit() }),
+    );
+    expect(gap.trades[0]!).toMatchObject({ entryPrice: 98, exitPrice: 98, exitReason: 'stop', bars: 1 });
+  });
+
+  it('counts an order still working after the last bar', () => {
+    const sim = simulate(
+      bars([flat(100), flat(100), flat(100)]),
+      signalsAt(3, { enterLong: [0] }),
+      simOptions({ entry: limit({ expiryBars: 5 }) }),
+    );
+    expect(sim.entryOrders).toEqual({ placed: 1, expired: 0, withdrawn: 0, working: 1 });
   });
 
   it('fills a stop buy when the high reaches it, slipped as the market order it becomes', () => {

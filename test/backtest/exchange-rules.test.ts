@@ -93,6 +93,32 @@ describe('simulated fills under the exchange rules', () => {
     expect(t.pnl).toBeCloseTo(5 * 2 + 4.99 * 3 - fees, 10);
   });
 
+  it('lets a take-profit close the rest when the rest would be too small to sell, and leaves no float dust', () => {
+    // 12 / 100.1 = 0.1198 -> 0.11. At 1%: 70% is 0.077 -> 0.07 (7.07 USDT), leaving 0.04 (4.04 < 5):
+    // the level closes all 0.11.
+    const c = bars([flat(100), flat(100), [100, 101.5, 100, 101], flat(101)]);
+    const whole = simulate(
+      c,
+      signalsAt(4, { enterLong: [0] }),
+      simOptions({
+        capital: 12,
+        exits: { takeProfit: [{ at: 0.01, close: 0.7 }, { at: 0.03, close: 0.3 }] },
+        market: rules(),
+      }),
+    );
+    expect(whole.trades[0]!.exits.map((f) => [f.price, f.quantity])).toEqual([[101, 0.11]]);
+    // At 1%: 60% is 0.066 -> 0.06, leaving 0.05 (5.05): the rest stays, exactly 0.05, sold by the exit signal.
+    const part = simulate(
+      bars([flat(100), flat(100), [100, 101.5, 100, 101], flat(101), flat(101)]),
+      signalsAt(5, { enterLong: [0], exitLong: [2] }),
+      simOptions({ capital: 12, exits: { takeProfit: [{ at: 0.01, close: 0.6 }] }, market: rules() }),
+    );
+    expect(part.trades[0]!.exits.map((f) => [f.price, f.quantity, f.reason])).toEqual([
+      [101, 0.06, 'take-profit'],
+      [101, 0.05, 'signal'],
+    ]);
+  });
+
   it('fills as before when the rules are unknown', () => {
     const c = bars([flat(100), flat(100), flat(110), flat(110)]);
     const sim = simulate(c, signalsAt(4, { enterLong: [0], exitLong: [2] }), simOptions({ capital: 1000 }));
