@@ -294,6 +294,22 @@ describe('npm run backtest', () => {
     const doc = JSON.parse(readFileSync(json, 'utf8'));
     expect(doc.markets).toEqual(['BTC/USDT', 'ETH/USDT']);
     expect(doc.settings.exchangeRules).toBeNull();
+    // Each trade names its market, and its MAE/MFE are measured on that market's own candles.
+    const candlesOf = { 'BTC/USDT': btc, 'ETH/USDT': eth } as const;
+    for (const symbol of ['BTC/USDT', 'ETH/USDT'] as const) {
+      const t = doc.trades.find((x: { symbol: string }) => x.symbol === symbol);
+      expect(t, symbol).toBeDefined();
+      const c = candlesOf[symbol];
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let i = 0; i < c.length; i++)
+        if (c.time[i]! >= t.entryTime && c.time[i]! <= t.exitTime) {
+          lo = Math.min(lo, c.low[i]!);
+          hi = Math.max(hi, c.high[i]!);
+        }
+      expect(t.mae).toBeCloseTo(Math.min(0, lo / t.entryPrice - 1), 12);
+      expect(t.mfe).toBeCloseTo(Math.max(0, hi / t.entryPrice - 1), 12);
+    }
     const byMarket = doc.byMarket as Array<{ trades: number; pnl: number }>;
     expect(byMarket.reduce((a, m) => a + m.trades, 0)).toBe(doc.metrics.trades);
     expect(doc.metrics.finalEquity).toBeCloseTo(10_000 + byMarket.reduce((a, m) => a + m.pnl, 0), 6);

@@ -19,9 +19,13 @@ export interface Excursion {
  * MAE and MFE of each trade, from the highs and lows of the bars it was open: its entry bar through
  * its last exit's bar (a bar's range includes prices before the fill in it; the same for both).
  */
-export function excursions(r: Pick<BacktestResult, 'candles'>, trades: readonly Trade[]): Excursion[] {
-  const { time, high, low } = r.candles;
+export function excursions(
+  r: Pick<BacktestResult, 'candles' | 'marketCandles'>,
+  trades: readonly Trade[],
+): Excursion[] {
   return trades.map((t) => {
+    // A portfolio's trade against its own market's candles, not the basket's.
+    const { time, high, low } = (t.symbol !== undefined && r.marketCandles?.get(t.symbol)) || r.candles;
     const from = Math.min(indexAtOrAfter(time, t.entryTime), time.length - 1);
     const to = Math.min(indexAtOrAfter(time, t.exitTime), time.length - 1);
     let hi = -Infinity;

@@ -285,6 +285,7 @@ export function resultJson(r: BacktestResult, info: CandleInfo, rules?: RulesRep
       ? { annualised: { reliable: false, why: tooShortToAnnualise(r.metrics) } }
       : {}),
     trades: r.simulation.trades.map((t, k) => ({
+      ...(t.symbol !== undefined ? { symbol: t.symbol } : {}),
       side: t.side,
       entryTime: t.entryTime,
       entryPrice: t.entryPrice,

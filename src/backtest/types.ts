@@ -34,6 +34,8 @@ export type EntryOrders =
   | { type: 'stop'; offset: number; expiryBars: number };
 
 export interface Trade {
+  /** The market, in a portfolio of several (a single market's trades leave it out). */
+  symbol?: string;
   side: 'long' | 'short';
   entryTime: number;
   entryPrice: number;

@@ -331,7 +331,10 @@ function printBreakdowns(result: BacktestResult): void {
 async function writeTradesCsv(path: string, result: BacktestResult): Promise<void> {
   const { stringify } = await import('csv-stringify/sync');
   const ex = excursionsOf(result);
+  // A portfolio's trades say their market first.
+  const market = result.portfolio !== undefined;
   const rows = result.simulation.trades.map((t, k) => [
+    ...(market ? [t.symbol ?? ''] : []),
     t.side,
     isoTime(t.entryTime),
     t.entryTime,
@@ -349,6 +352,7 @@ async function writeTradesCsv(path: string, result: BacktestResult): Promise<voi
     ex[k]!.mfe,
   ]);
   const header = [
+    ...(market ? ['symbol'] : []),
     'side',
     'entry_time',
     'entry_ms',

@@ -252,7 +252,10 @@ export async function portfolioBacktest(
 
   // The journal's trade records, as the backtester's trades (the same fields, from the same toTrade).
   const records = [...s.log.trades];
-  const trades = records.map(({ id: _id, runId: _r, symbol: _s, quote: _q, ...t }) => t as Trade);
+  // A portfolio's trades keep their market; one market's are the plain backtester's, field for field.
+  const trades = records.map(({ id: _id, runId: _r, symbol, quote: _q, ...t }) =>
+    runs.length > 1 ? ({ symbol, ...t } as Trade) : (t as Trade),
+  );
   const simulation: Simulation = {
     trades,
     equity,
@@ -292,6 +295,7 @@ export async function portfolioBacktest(
             symbol: m.symbol,
             ...(m.rules ? { rules: m.rules } : {}),
           })),
+          marketCandles: new Map(runs.map((r) => [r.market.symbol, sliceCandles(r.market.candles, r.start)])),
         }),
     entry: { type: 'market' },
     sizing:
