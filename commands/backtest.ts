@@ -110,6 +110,11 @@ export default defineCommand({
     'backtest ema-cross BTC/USDT,ETH/USDT,SOL/USDT 1h 90d rules=engine',
     'backtest ema-cross BTC/USDT 4h 1y entry=limit:0.3%:2',
   ],
+  // A kept backtest shown again: `/backtest show ID` is `/backtests show ID`.
+  handsOver: (words) =>
+    words.length === 2 && words[0]!.toLowerCase() === 'show' && /^[Bb][0-9A-Za-z]{5}$/.test(words[1]!)
+      ? { command: 'backtests', words: ['show', words[1]!] }
+      : undefined,
   async run(a, ctx) {
     const strategy = await loadStrategy(a.strategy);
     const { fixed, spec } = sweepFromParams(a.params ?? {}, a.sweep);
@@ -124,7 +129,7 @@ export default defineCommand({
       throw badInput('a sweep runs the plain rules; drop rules=engine, or give one set of parameters');
     if (a.entry !== undefined && a.rules === 'engine')
       throw badInput(
-        "entry= is for the plain rules; the engine's paper broker enters at market: drop entry=, or rules=engine",
+        'entry= applies to the plain rules only (under the engine rules the paper broker enters at market): drop entry=, or drop rules=engine',
       );
     if (a.entry !== undefined) parseEntry(a.entry);
     if (spec.length > 0) return sweep(strategy, a, fixed, spec, ctx);

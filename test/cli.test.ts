@@ -280,17 +280,44 @@ describe('npm run backtest', () => {
     expect(r.stdout).toMatch(/By market:\n[\s\S]*BTC\/USDT\s+\d+[\s\S]*ETH\/USDT\s+\d+/);
     // Binance BTC/USDT has rules bundled with the samples; ETH/USDT none (fills unrounded).
     expect(r.stdout).toMatch(
-      /Exchange\s+rules of BTC\/USDT; none known for ETH\/USDT \(fills not rounded\)\n/,
+      /Exchange\s+rules of BTC\/USDT \(binance, bundled\); none known for ETH\/USDT \(fills not rounded\)\n/,
     );
     const id = /Kept as (B\w{5})/.exec(r.stdout)?.[1];
     expect(id).toBeDefined();
     // Shown again: the same summary and the same trades by market.
-    const shown = run(['backtests', 'show', id!], env);
+    const shown = run(['backtests', '--show', id!], env);
     expect(shown.code, shown.stderr).toBe(0);
     const marketTable = (out: string) => out.slice(out.indexOf('By market:')).trim();
     expect(marketTable(shown.stdout)).toBe(
       marketTable(r.stdout.slice(0, r.stdout.indexOf('\nBy exit reason'))),
     );
+    // Beside a plain backtest of BTC/USDT with limit entries: how each ran is in the comparison.
+    const plain = run(
+      [
+        'backtest',
+        '--strategy',
+        'ema-cross',
+        '--data',
+        files.split(',')[0]!,
+        '--entry',
+        'limit:0.2%:3',
+        '--maker',
+        '0.02%',
+      ],
+      env,
+    );
+    const other = /Kept as (B\w{5})/.exec(plain.stdout)?.[1];
+    const compared = run(['backtests', '--compare', id!, other!], env);
+    expect(compared.code, compared.stderr).toBe(0);
+    const line = (label: string) =>
+      compared.stdout
+        .split('\n')
+        .find((l) => l.startsWith(label))
+        ?.split(/\s{2,}/);
+    expect(line('Entries')).toEqual(['Entries', 'market', 'limit 0.2%, 3 bars']);
+    expect(line('Costs')).toEqual(['Costs', 'fee 0.1%, 0 bps', 'fee 0.1% (maker 0.02%), 0 bps']);
+    expect(line('Exchange')).toEqual(['Exchange', 'per market', 'binance, bundled']);
+    expect(line('Sizing')).toEqual(['Sizing', 'engine rules', 'all-in']);
     const doc = JSON.parse(readFileSync(json, 'utf8'));
     expect(doc.markets).toEqual(['BTC/USDT', 'ETH/USDT']);
     expect(doc.settings.exchangeRules).toBeNull();

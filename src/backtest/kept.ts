@@ -3,8 +3,16 @@
  * several side by side. Plain data, like `summary.ts`: the CLI prints it, chats render it.
  */
 import type { BacktestListing, KeptBacktest } from '../store/backtests.js';
-import { formatDuration, pct, ratio, summaryRows, tooShortToAnnualise } from './summary.js';
-import type { Sizing } from './sizing.js';
+import { describeSizing, type Sizing } from './sizing.js';
+import {
+  entryCell,
+  feeText,
+  formatDuration,
+  pct,
+  ratio,
+  summaryRows,
+  tooShortToAnnualise,
+} from './summary.js';
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const money = (v: number) =>
@@ -31,6 +39,7 @@ export function keptRows(k: KeptBacktest): Array<[string, string]> {
     portfolio: k.settings.portfolio,
     entry: k.settings.entry,
     entries: k.settings.entries,
+    benchmark: k.benchmark,
   };
   return [
     [
@@ -69,6 +78,18 @@ export function compareRows(kept: readonly KeptBacktest[]): string[][] {
     row('From', (k) => day(k.metrics.startTime)),
     row('To', (k) => day(k.metrics.endTime)),
     row('Capital', (k) => money(k.settings.capital)),
+    row('Costs', (k) => `fee ${feeText(k.settings)}, ${k.settings.slippageBps} bps`),
+    row('Sizing', (k) =>
+      k.rules === 'engine' ? 'engine rules' : describeSizing(k.settings.sizing as Sizing),
+    ),
+    row('Entries', (k) => entryCell(k.settings.entry)),
+    row('Exchange', (k) =>
+      k.settings.entry === undefined
+        ? 'not recorded'
+        : k.settings.market === null
+          ? 'off'
+          : (k.settings.market?.source ?? (k.settings.portfolio ? 'per market' : 'none known')),
+    ),
     row('Final equity', (k) => money(k.metrics.finalEquity)),
     row('Return', (k) => pct(k.metrics.totalReturn)),
     row('Buy and hold', (k) => pct(k.metrics.buyAndHoldReturn)),

@@ -30,8 +30,8 @@ export interface BacktestOptions {
   /** Maker fee (take-profits, limit entries); default: the taker fee. */
   maker?: number;
   slippageBps?: number;
-  /** The market's exchange rules (amount step, minimums, price tick); none: fills are not rounded. */
-  market?: MarketRules;
+  /** The market's exchange rules (amount step, minimums, price tick); none, or null (off): fills are not rounded. */
+  market?: MarketRules | null;
   /** How entries are made (default: market orders at the next open). */
   entry?: EntryOrders;
   sizing?: Sizing;
@@ -59,10 +59,10 @@ export interface BacktestResult {
   /** The maker fee, when it differs from the taker fee `fee`. */
   maker?: number;
   slippageBps: number;
-  /** The exchange rules the fills obeyed, when known. */
-  market?: MarketRules;
+  /** The exchange rules the fills obeyed, when known; null when turned off. */
+  market?: MarketRules | null;
   /** A portfolio's markets (several on one account) and the exchange rules each obeyed, when known. */
-  portfolio?: Array<{ symbol: string; rules?: MarketRules }>;
+  portfolio?: Array<{ symbol: string; rules?: MarketRules | null }>;
   /** A portfolio's candles of each market (its `candles` are the basket's); in memory only. */
   marketCandles?: ReadonlyMap<string, Candles>;
   entry: EntryOrders;
@@ -151,7 +151,7 @@ export function runBacktest(
     fee,
     ...(maker !== undefined ? { maker } : {}),
     slippageBps,
-    ...(options.market ? { market: options.market } : {}),
+    ...(options.market !== undefined ? { market: options.market } : {}),
     entry,
     sizing,
     direction,
@@ -220,6 +220,9 @@ export function parseEntry(text: string): EntryOrders {
   const expiryBars = Number(bars);
   if (offset.trim() === '' || !Number.isFinite(value))
     throw badInput(`entry "${text}": the offset "${offset}" is not a number; ${allowed}`);
+  const fraction = percent ? value / 100 : value;
+  if (!(fraction >= 0 && fraction <= 0.2))
+    throw badInput(`entry "${text}": the offset ${offset} is out of range; allowed: 0 to 20% (0.2)`);
   if (fallback !== undefined && !(type === 'limit' && (fallback === 'market' || fallback === 'none')))
     throw badInput(
       `entry "${text}": ${type === 'limit' ? `"${fallback}" is not market or none` : 'only a limit entry falls back to market'}; ${allowed}`,
@@ -228,11 +231,11 @@ export function parseEntry(text: string): EntryOrders {
     type === 'limit'
       ? {
           type,
-          offset: percent ? value / 100 : value,
+          offset: fraction,
           expiryBars,
           ...(fallback === 'market' ? { fallback } : {}),
         }
-      : { type, offset: percent ? value / 100 : value, expiryBars },
+      : { type, offset: fraction, expiryBars },
   );
 }
 

@@ -84,8 +84,8 @@ export function coverageNote(
 
 /** Buy-and-hold's return, and with the candles at hand its drawdown and Sharpe, measured as the strategy's. */
 function buyAndHoldText(r: Summarised, short: boolean): string {
-  if (!('candles' in r)) return pct(r.metrics.buyAndHoldReturn);
-  const b = benchmarkOf(r as BacktestResult);
+  const b = 'candles' in r ? benchmarkOf(r as BacktestResult) : r.benchmark;
+  if (!b) return pct(r.metrics.buyAndHoldReturn);
   return `${pct(b.totalReturn)} (max drawdown ${pct(-b.maxDrawdown)}, Sharpe ${short ? 'n/a' : b.sharpe.toFixed(2)})`;
 }
 
@@ -108,12 +108,16 @@ export type Summarised = Pick<
   'strategy' | 'params' | 'capital' | 'fee' | 'slippageBps' | 'sizing' | 'direction' | 'metrics'
 > & {
   maker?: number | undefined;
-  market?: MarketRules | undefined;
+  market?: MarketRules | null | undefined;
   portfolio?: BacktestResult['portfolio'] | undefined;
   entry?: EntryOrders | undefined;
   /** A kept backtest's tally (a result has its simulation). */
   entries?: EntryTally | undefined;
+  /** A kept backtest's buy-and-hold figures (a result has its candles). */
+  benchmark?: Benchmark | undefined;
 };
+
+export type Benchmark = ReturnType<typeof buyAndHold>;
 
 const percent = (v: number) => `${+(v * 100).toFixed(4)}%`;
 
@@ -124,21 +128,32 @@ export function feeText(r: Pick<Summarised, 'fee' | 'maker'>): string {
     : percent(r.fee);
 }
 
-/** How entries were made, in words: `limit 0.2% below the close, 3 bars, then market`. */
+/** How entries were made, in words: `limit 0.2% better than the close, 3 bars, then market`. */
 export function entryText(e: EntryOrders): string {
   if (e.type === 'market') return 'market at the next open';
-  const where = e.type === 'limit' ? 'below' : 'above';
+  const where = e.type === 'limit' ? 'better than' : 'past';
   const tail = e.type === 'limit' && e.fallback === 'market' ? ', then market' : '';
-  return `${e.type} ${percent(e.offset)} ${where} the close (for a buy), ${e.expiryBars} bar${e.expiryBars === 1 ? '' : 's'}${tail}`;
+  return `${e.type} ${percent(e.offset)} ${where} the close, ${e.expiryBars} bar${e.expiryBars === 1 ? '' : 's'}${tail}`;
+}
+
+/** The same in a table cell: `limit 0.2%, 3 bars, +market`. */
+export function entryCell(e: EntryOrders | undefined): string {
+  if (!e || e.type === 'market') return 'market';
+  return `${e.type} ${percent(e.offset)}, ${e.expiryBars} bars${e.type === 'limit' && e.fallback === 'market' ? ', +market' : ''}`;
 }
 
 /** Which exchange rules the fills obeyed: one market's, or which of a portfolio's markets had them. */
 function exchangeRow(r: Summarised, info: CandleInfo): Array<[string, string]> {
+  // A backtest kept before fills knew the exchange's rules did not record them.
+  if (!('simulation' in r) && r.entry === undefined)
+    return [['Exchange', 'not recorded (kept before exchange rules)']];
   if (r.portfolio) {
-    const known = r.portfolio.filter((p) => p.rules).map((p) => p.symbol);
+    if (r.portfolio.every((p) => p.rules === null)) return [['Exchange', describeRules('', null)]];
+    const known = r.portfolio.filter((p) => p.rules);
     const unknown = r.portfolio.filter((p) => !p.rules).map((p) => p.symbol);
+    const sources = [...new Set(known.map((p) => p.rules!.source))].join('; ');
     const parts = [
-      known.length > 0 ? `rules of ${known.join(', ')}` : '',
+      known.length > 0 ? `rules of ${known.map((p) => p.symbol).join(', ')} (${sources})` : '',
       unknown.length > 0 ? `none known for ${unknown.join(', ')} (fills not rounded)` : '',
     ];
     return [['Exchange', parts.filter(Boolean).join('; ')]];
@@ -155,7 +170,7 @@ function entriesRow(r: Summarised): Array<[string, string]> {
   const o = tally.entryOrders;
   if (o)
     parts.push(
-      `${o.placed} placed, ${o.expired} expired, ${o.withdrawn} withdrawn by an exit signal${o.working ? `, ${o.working} still working at the end` : ''}`,
+      `${o.placed} placed, ${o.expired} expired, ${o.withdrawn} withdrawn${o.working ? `, ${o.working} working at the end` : ''}`,
     );
   if (tally.skippedEntries > 0) {
     const why = [
@@ -183,7 +198,8 @@ export function summaryRows(r: Summarised, info: CandleInfo, rules?: RulesReport
     ['Strategy', `${r.strategy}${params ? ` (${params})` : ''}`],
     [
       'Data',
-      `${info.symbol ? `${info.symbol} ` : ''}${info.timeframe}, ${info.count.toLocaleString('en-US')} candles, ${isoTime(m.startTime)} .. ${isoTime(m.endTime)}`,
+      // A portfolio's count is of its time line (every market's candle times together).
+      `${info.symbol ? `${info.symbol} ` : ''}${info.timeframe}, ${info.count.toLocaleString('en-US')} ${markets ? 'bar times' : 'candles'}, ${isoTime(m.startTime)} .. ${isoTime(m.endTime)}`,
     ],
     [
       'Settings',
@@ -250,7 +266,7 @@ function oncePerResult<T>(f: (r: BacktestResult) => T): (r: BacktestResult) => T
 /** MAE and MFE of a result's trades. */
 export const excursionsOf = oncePerResult((r) => excursions(r, r.simulation.trades));
 /** Buy-and-hold over a result's candles, measured like it. */
-const benchmarkOf = oncePerResult(buyAndHold);
+export const benchmarkOf = oncePerResult(buyAndHold);
 
 /** The `--json` document: times in epoch ms, money and ratios unrounded. */
 export function resultJson(r: BacktestResult, info: CandleInfo, rules?: RulesReport) {

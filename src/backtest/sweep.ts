@@ -97,7 +97,7 @@ export interface SweepSettings {
   fee: number;
   maker?: number;
   slippageBps: number;
-  market?: MarketRules;
+  market?: MarketRules | null;
   entry?: EntryOrders;
   sizing?: Sizing;
   direction?: Direction;

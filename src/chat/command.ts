@@ -140,6 +140,11 @@ export interface CommandSpec<S extends ArgsSchema> {
    * refuses with "changing risk settings needs the admin role; you are a viewer.".
    */
   needs?(args: z.infer<S>): RoleNeed | undefined;
+  /**
+   * A line that another command serves, as that command's words: `/backtest show ID` is
+   * `/backtests show ID`. The other command's role and arguments then apply.
+   */
+  handsOver?(words: readonly string[]): { command: string; words: string[] } | undefined;
   /** May take longer than 2 s: platforms that need an early acknowledgement get one at once. */
   slow?: boolean;
   /** Example invocations for help, without the leading slash. */

@@ -180,6 +180,16 @@ export class Dispatcher {
     return `${what} needs the ${need.role} role; you are ${role === 'admin' ? 'an' : 'a'} ${role}.`;
   }
 
+  /** A typed line another command serves (`/backtest show ID` is `/backtests show ID`), as that command's. */
+  private handOver(inv: Invocation): Invocation {
+    const command = this.services.registry.get(inv.command);
+    if (!command?.handsOver || inv.options) return inv;
+    const to = command.handsOver(inv.words ?? tokenize(inv.text ?? ''));
+    if (!to) return inv;
+    const { text: _text, ...rest } = inv;
+    return { ...rest, command: to.command, words: to.words };
+  }
+
   /** {@link refuseNeeds} for a button's words; words that do not parse are left to the command. */
   private refuseArgs(role: Role, command: Command, words: readonly string[]): string | undefined {
     if (!command.needs) return undefined;
@@ -192,7 +202,8 @@ export class Dispatcher {
     return this.refuseNeeds(role, command, args);
   }
 
-  private async execute(inv: Invocation): Promise<void> {
+  private async execute(given: Invocation): Promise<void> {
+    const inv = this.handOver(given);
     const { person, chat, transport } = inv;
     const say = (r: Reply) => transport.send(r).then(() => undefined);
     const denied = this.refuseStranger(person, inv.command);

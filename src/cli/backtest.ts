@@ -144,7 +144,7 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
     fee: numberOption('fee', v.fee, 0, 0.1) ?? config.backtest.fee,
     ...(maker !== undefined ? { maker } : {}),
     slippageBps: numberOption('slippage', v.slippage, 0, 1000) ?? config.backtest.slippageBps,
-    ...(market ? { market } : {}),
+    ...(market !== undefined ? { market } : {}),
     ...(v.entry !== undefined ? { entry: parseEntry(v.entry) } : {}),
     ...(v.sizing ? { sizing: parseSizing(v.sizing) } : {}),
     ...(direction ? { direction } : {}),
@@ -190,7 +190,7 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
       fee: run.fee,
       ...(maker !== undefined ? { maker } : {}),
       slippageBps: run.slippageBps,
-      ...(market ? { marketRules: market } : {}),
+      ...(market !== undefined ? { marketRules: market } : {}),
       timeframeMs: loaded.timeframeMs,
       ...(loaded.from !== undefined ? { tradeFrom: loaded.from } : {}),
       onProgress: (d: number) => progress.update(d, 'simulating'),
@@ -422,7 +422,7 @@ async function portfolioCli(
     raw,
     symbols.map((symbol, k) => {
       const rules = rulesOf(v, config, loaded[k]!.exchange, symbol);
-      return { symbol, candles: loaded[k]!.candles, ...(rules ? { rules } : {}) };
+      return { symbol, candles: loaded[k]!.candles, ...(rules !== undefined ? { rules } : {}) };
     }),
     {
       config,
@@ -457,20 +457,24 @@ async function portfolioCli(
 
 /**
  * The exchange rules a backtest's fills obey: those known for the candles' exchange and market
- * (cached from a download, else bundled with the samples), unless `--exchange-rules off`.
+ * (cached from a download, else bundled with the samples); null with `--exchange-rules off`.
  */
 function rulesOf(
   v: { 'exchange-rules'?: string | undefined },
   config: Config,
   exchange: string | undefined,
   symbol: string | undefined,
-): MarketRules | undefined {
+): MarketRules | null | undefined {
   const use = oneOf('exchange-rules', v['exchange-rules'], ['on', 'off'] as const) ?? 'on';
-  if (use === 'off' || exchange === undefined || symbol === undefined) return undefined;
+  if (use === 'off') return null;
+  if (exchange === undefined || symbol === undefined) return undefined;
   return knownRules(exchange, symbol, { dataDir: config.dataDir, samplesDir: SAMPLES_DIR });
 }
 
 /** The maker fee: --maker, else BACKTEST_MAKER_FEE, else none (the taker fee applies to all). */
 function makerOf(v: { maker?: string | undefined }, config: Config): number | undefined {
-  return numberOption('maker', v.maker, 0, 0.1) ?? config.backtest.makerFee;
+  if (v.maker === undefined) return config.backtest.makerFee;
+  const maker = fraction('maker', v.maker);
+  if (!(maker <= 0.1)) throw badInput(`--maker: ${v.maker} is over 10%; allowed: 0 to 0.1 (0.0002 or 0.02%)`);
+  return maker;
 }

@@ -16,7 +16,7 @@ import { printByMarket, printRows } from './backtest.js';
 
 export const BACKTESTS_USAGE = `Usage: npm run backtests [-- list [--limit N]]
   npm run backtests -- show ID [--chart FILE.png] [--json FILE]
-  npm run backtests -- compare ID ID [ID] [--chart FILE.png]`;
+  npm run backtests -- compare ID ID [ID] [--chart FILE.png]   (or --show ID, --compare ID ID)`;
 
 const OPTIONS = {
   limit: { type: 'string' },
@@ -27,7 +27,17 @@ const OPTIONS = {
 
 const ACTIONS = ['list', 'show', 'compare'] as const;
 
-export async function backtestsCommand(argv: string[], config: Config): Promise<number> {
+/** `--compare ID ID` and `--show ID` are the actions `compare` and `show` written as options. */
+function actionOptions(argv: string[]): string[] {
+  const k = argv.findIndex((a) => a === '--compare' || a === '--show');
+  if (k < 0) return argv;
+  let end = k + 1;
+  while (end < argv.length && !argv[end]!.startsWith('--')) end++;
+  return [argv[k]!.slice(2), ...argv.slice(k + 1, end), ...argv.slice(0, k), ...argv.slice(end)];
+}
+
+export async function backtestsCommand(given: string[], config: Config): Promise<number> {
+  const argv = actionOptions(given);
   const words: string[] = [];
   while (argv.length > 0 && !argv[0]!.startsWith('--')) words.push(argv.shift()!);
   const [action = 'list', ...ids] = words;

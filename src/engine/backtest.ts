@@ -58,7 +58,7 @@ export interface EngineRulesOptions {
   /** Candles the engine keeps per series (default 5000, the engine's). */
   bufferBars?: number;
   /** The exchange's rules of the market (one market; a portfolio gives them per market). */
-  marketRules?: MarketRules;
+  marketRules?: MarketRules | null;
   onProgress?: (done: number) => void;
 }
 
@@ -66,8 +66,8 @@ export interface EngineRulesOptions {
 export interface Market {
   symbol: string;
   candles: Candles;
-  /** The exchange's rules for the market (amount step, minimums, price tick), when known. */
-  rules?: MarketRules;
+  /** The exchange's rules for the market (amount step, minimums, price tick), when known; null: off. */
+  rules?: MarketRules | null;
 }
 
 /** A backtest under the engine rules of one market (see the module comment). */
@@ -77,7 +77,11 @@ export async function engineBacktest(
   candles: Candles,
   o: EngineRulesOptions,
 ): Promise<{ result: BacktestResult; rules: RulesReport }> {
-  const market: Market = { symbol: o.symbol, candles, ...(o.marketRules ? { rules: o.marketRules } : {}) };
+  const market: Market = {
+    symbol: o.symbol,
+    candles,
+    ...(o.marketRules !== undefined ? { rules: o.marketRules } : {}),
+  };
   const { result, rules } = await portfolioBacktest(strategy, rawParams, [market], o);
   return { result, rules };
 }
@@ -160,7 +164,7 @@ export async function portfolioBacktest(
   const ctx: SeriesContext = {
     broker,
     costs,
-    marketRules: (symbol) => markets.find((m) => m.symbol === symbol)?.rules,
+    marketRules: (symbol) => markets.find((m) => m.symbol === symbol)?.rules ?? undefined,
     wall,
     settings,
     regimeGate,
@@ -287,13 +291,13 @@ export async function portfolioBacktest(
     fee: o.fee,
     ...(o.maker !== undefined ? { maker: o.maker } : {}),
     slippageBps: o.slippageBps,
-    ...(one?.market.rules ? { market: one.market.rules } : {}),
+    ...(one?.market.rules !== undefined ? { market: one.market.rules } : {}),
     ...(one
       ? {}
       : {
           portfolio: runs.map(({ market: m }) => ({
             symbol: m.symbol,
-            ...(m.rules ? { rules: m.rules } : {}),
+            ...(m.rules !== undefined ? { rules: m.rules } : {}),
           })),
           marketCandles: new Map(runs.map((r) => [r.market.symbol, sliceCandles(r.market.candles, r.start)])),
         }),

@@ -25,7 +25,7 @@ export interface MarketRules {
   minAmount: number;
   /** Smallest order value, amount x price (quote currency); 0: none. */
   minNotional: number;
-  /** Where the rules came from, for a person ("binance markets, 2026-11-30", "bundled sample rules"). */
+  /** Where the rules came from, for a person: `binance, 2026-11-30` (its markets that day), `binance, bundled`. */
   source: string;
 }
 
@@ -103,19 +103,23 @@ export function fitAmount(quantity: number, price: number, rules: MarketRules | 
   if (!(amount > 0) || amount < min)
     return `${BELOW_MINIMUM} amount: ${+quantity.toPrecision(6)} < ${min} (${rules.source})`;
   if (amount * price < rules.minNotional)
-    return `${BELOW_MINIMUM} order value: ${+(amount * price).toPrecision(6)} < ${rules.minNotional} (${rules.source})`;
+    return `${BELOW_MINIMUM} order value: ${+(amount * price).toPrecision(10)} < ${rules.minNotional} (${rules.source})`;
   return amount;
 }
 
-/** The rules in a few words, for a summary line. */
-export function describeRules(symbol: string, rules: MarketRules | undefined): string {
+/**
+ * The rules in a few words, for a summary line that a phone shows:
+ * `0.00001 BTC steps, min 5 USDT, tick 0.01 (binance, bundled)`. `null`: turned off.
+ */
+export function describeRules(symbol: string, rules: MarketRules | null | undefined): string {
+  if (rules === null) return 'off (--exchange-rules off): fills are not rounded';
   if (!rules) return `none known for ${symbol}: fills are not rounded`;
   const [base, quote] = symbol.split(/[/:]/);
   const parts = [
-    rules.amountStep > 0 ? `amount step ${rules.amountStep}` : 'any amount',
-    rules.minAmount > 0 ? `min amount ${rules.minAmount} ${base}` : '',
-    rules.minNotional > 0 ? `min order ${rules.minNotional} ${quote}` : '',
-    rules.priceStep > 0 ? `price tick ${rules.priceStep}` : '',
+    rules.amountStep > 0 ? `${rules.amountStep} ${base} steps` : 'any amount',
+    rules.minAmount > rules.amountStep ? `min ${rules.minAmount} ${base}` : '',
+    rules.minNotional > 0 ? `min ${rules.minNotional} ${quote}` : '',
+    rules.priceStep > 0 ? `tick ${rules.priceStep}` : '',
   ].filter(Boolean);
   return `${parts.join(', ')} (${rules.source})`;
 }
@@ -166,10 +170,10 @@ export function knownRules(
     const r = cached.success ? cached.data.markets[symbol] : undefined;
     if (r) {
       const day = cached.success ? cached.data.updatedAt?.slice(0, 10) : undefined;
-      return { ...r, source: `${exchange} markets${day ? `, ${day}` : ''}` };
+      return { ...r, source: `${exchange}${day ? `, ${day}` : ''}` };
     }
   }
   const bundled = bundledSchema.safeParse(readJson(join(dirs.samplesDir, 'markets.json')));
   const r = bundled.success ? bundled.data[exchange]?.[symbol] : undefined;
-  return r ? { ...r, source: `${exchange} rules bundled with the samples` } : undefined;
+  return r ? { ...r, source: `${exchange}, bundled` } : undefined;
 }

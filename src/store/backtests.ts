@@ -7,7 +7,13 @@ import { randomInt } from 'node:crypto';
 import type { CompiledQuery, Kysely } from 'kysely';
 import type { Breakdown } from '../backtest/breakdown.js';
 import type { BacktestResult } from '../backtest/run.js';
-import { type CandleInfo, type EntryTally, equityCurve } from '../backtest/summary.js';
+import {
+  type Benchmark,
+  benchmarkOf,
+  type CandleInfo,
+  type EntryTally,
+  equityCurve,
+} from '../backtest/summary.js';
 import type { EntryOrders, Metrics, RulesReport, Trade } from '../backtest/types.js';
 import type { MarketRules } from '../market/rules.js';
 import { AppError } from '../errors.js';
@@ -31,8 +37,8 @@ export interface KeptBacktest {
     sizing: unknown;
     direction: string;
     /** Kept since issue 21's exchange rules; older records have none. */
-    market?: MarketRules;
-    portfolio?: Array<{ symbol: string; rules?: MarketRules }>;
+    market?: MarketRules | null;
+    portfolio?: Array<{ symbol: string; rules?: MarketRules | null }>;
     entry?: EntryOrders;
     entries?: EntryTally;
   };
@@ -40,6 +46,8 @@ export interface KeptBacktest {
   rulesReport?: RulesReport;
   /** A portfolio's trades by market. */
   byMarket?: Breakdown[];
+  /** Buy-and-hold's return, drawdown and Sharpe over the same candles (kept since issue 21). */
+  benchmark?: Benchmark;
   metrics: Metrics;
   trades: Trade[];
   /** Equity at bar closes, at most EQUITY_POINTS of them: `[time, equity]`. */
@@ -87,7 +95,7 @@ export function keptOf(
       slippageBps: r.slippageBps,
       sizing: r.sizing,
       direction: r.direction,
-      ...(r.market ? { market: r.market } : {}),
+      ...(r.market !== undefined ? { market: r.market } : {}),
       ...(r.portfolio ? { portfolio: r.portfolio } : {}),
       entry: r.entry,
       entries: {
@@ -100,6 +108,7 @@ export function keptOf(
     rules: o.rules ? 'engine' : 'plain',
     ...(o.rules ? { rulesReport: o.rules } : {}),
     ...(o.byMarket ? { byMarket: o.byMarket } : {}),
+    benchmark: benchmarkOf(r),
     metrics: r.metrics,
     trades: r.simulation.trades,
     equity,

@@ -178,7 +178,9 @@ describe('limit and stop entries in the backtester', () => {
     expect(() => parseEntry('iceberg')).toThrow(
       /entry "iceberg" is not valid; allowed: market, limit:OFFSET:BARS/,
     );
-    expect(() => parseEntry('limit:30%:3')).toThrow(/offset is 0.3; allowed: a fraction from 0 to 0.2/);
+    expect(() => parseEntry('limit:30%:3')).toThrow(
+      /entry "limit:30%:3": the offset 30% is out of range; allowed: 0 to 20% \(0.2\)/,
+    );
     expect(() => parseEntry('limit:1%:0')).toThrow(/works 0 bars; allowed: a whole number from 1 to 1000/);
     expect(() => parseEntry('stop:1%:2:market')).toThrow(/only a limit entry falls back to market/);
   });

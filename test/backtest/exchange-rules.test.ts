@@ -102,7 +102,12 @@ describe('simulated fills under the exchange rules', () => {
       signalsAt(4, { enterLong: [0] }),
       simOptions({
         capital: 12,
-        exits: { takeProfit: [{ at: 0.01, close: 0.7 }, { at: 0.03, close: 0.3 }] },
+        exits: {
+          takeProfit: [
+            { at: 0.01, close: 0.7 },
+            { at: 0.03, close: 0.3 },
+          ],
+        },
         market: rules(),
       }),
     );

@@ -61,13 +61,11 @@ describe('/backtest fills under the exchange rules, with limit or stop entries',
       'capital 10,000.00, fee 0.1% (maker 0.02%), slippage 0 bps, all-in, long',
     );
     expect(row(answer, 'Exchange')).toBe(describeRules('BTC/USDT', data.rules));
-    expect(row(answer, 'Exchange')).toBe(
-      'amount step 0.00001, min amount 0.00001 BTC, min order 5 USDT, price tick 0.01 (binance rules bundled with the samples)',
-    );
+    expect(row(answer, 'Exchange')).toBe('0.00001 BTC steps, min 5 USDT, tick 0.01 (binance, bundled)');
     const o = sim.entryOrders!;
     expect(o.placed).toBeGreaterThan(0);
     expect(row(answer, 'Entries')).toBe(
-      `limit 0.3% below the close (for a buy), 2 bars; ${o.placed} placed, ${o.expired} expired, ${o.withdrawn} withdrawn by an exit signal`,
+      `limit 0.3% better than the close, 2 bars; ${o.placed} placed, ${o.expired} expired, ${o.withdrawn} withdrawn${o.working ? `, ${o.working} working at the end` : ''}`,
     );
     expect(row(answer, 'Final equity')).toBe(money(expected.metrics.finalEquity));
     // Every entry is a whole number of 0.00001 BTC steps, and each limit fill is at a 0.01 tick.
@@ -82,7 +80,7 @@ describe('/backtest fills under the exchange rules, with limit or stop entries',
     expect(textOf(bad!)).toMatch(/entry "limit:1%" is not valid; allowed: market, limit:OFFSET:BARS/);
     const [engine] = await send('/backtest ema-cross BTC/USDT 4h 1y entry=limit:1%:2 rules=engine');
     expect(textOf(engine!)).toMatch(
-      /entry= is for the plain rules; the engine's paper broker enters at market/,
+      /entry= applies to the plain rules only \(under the engine rules the paper broker enters at market\)/,
     );
   });
 });

@@ -139,7 +139,7 @@ describe('/backtest on several markets (a portfolio)', () => {
     const [summary, byMarket] = tables(answer);
     const rows = summary!.rows;
     expect(row(rows, 'Portfolio')).toBe('BTC/USDT, ETH/USDT on one account, a run of ema-cross on each');
-    expect(row(rows, 'Data')).toMatch(/^BTC\/USDT,ETH\/USDT 2h, 1,500 candles, /);
+    expect(row(rows, 'Data')).toMatch(/^BTC\/USDT,ETH\/USDT 2h, 1,500 bar times, /);
     expect(row(rows, 'Settings')).toBe('capital 10,000.00, fee 0.1%, slippage 0 bps, the engine rules');
     // The account: its capital plus every trade's result (all are closed at the end).
     const records = expected.records;
@@ -218,10 +218,17 @@ describe('/backtest on several markets (a portfolio)', () => {
     expect(row(tables(shown!)[0]!.rows, 'Final equity')).toBe(row(rows, 'Final equity'));
     expect(row(tables(shown!)[0]!.rows, 'Refused')).toBe(row(rows, 'Refused'));
     expect(row(tables(shown!)[0]!.rows, 'Portfolio')).toBe(row(rows, 'Portfolio'));
-    expect(row(tables(shown!)[0]!.rows, 'Exchange')).toBe('rules of BTC/USDT, ETH/USDT');
+    // Buy-and-hold with its drawdown and Sharpe, as sent (kept with it, not recomputed).
+    expect(row(tables(shown!)[0]!.rows, 'Buy and hold')).toBe(row(rows, 'Buy and hold'));
+    expect(row(tables(shown!)[0]!.rows, 'Exchange')).toMatch(
+      /^rules of BTC\/USDT, ETH\/USDT \(binance, \d{4}-\d\d-\d\d\)$/,
+    );
     // The trades by market come back as they were sent.
     expect(tables(shown!)[1]!.rows).toEqual(byMarket!.rows);
     expect(same(imageOf(shown!)!.png, image.png)).toBe(true);
+    // As the issue names it, /backtest show ID is the same.
+    const [again] = await send(`/backtest show ${id}`);
+    expect(tables(again!)).toEqual(tables(shown!));
   }, 60_000);
 
   it.each([

@@ -48,9 +48,14 @@ describe('exchange rules: rounding and minimums', () => {
 
   it('describes the rules with their units, or says none are known', () => {
     expect(describeRules('ETH/USDT', rules)).toBe(
-      'amount step 0.001, min amount 0.01 ETH, min order 10 USDT, price tick 0.5 (test)',
+      '0.001 ETH steps, min 0.01 ETH, min 10 USDT, tick 0.5 (test)',
+    );
+    // A minimum amount of one step says nothing more.
+    expect(describeRules('ETH/USDT', { ...rules, minAmount: 0.001 })).toBe(
+      '0.001 ETH steps, min 10 USDT, tick 0.5 (test)',
     );
     expect(describeRules('ETH/USDT', undefined)).toBe('none known for ETH/USDT: fills are not rounded');
+    expect(describeRules('ETH/USDT', null)).toBe('off (--exchange-rules off): fills are not rounded');
   });
 });
 
@@ -102,7 +107,7 @@ describe('exchange rules: from ccxt, cached, bundled', () => {
       priceStep: 1,
       minAmount: 0.1,
       minNotional: 1,
-      source: 'binance rules bundled with the samples',
+      source: 'binance, bundled',
     });
     const t0 = candles[0]!.time;
     await downloadCandles(
@@ -111,7 +116,7 @@ describe('exchange rules: from ccxt, cached, bundled', () => {
     );
     const known = knownRules('binance', 'BTC/USDT', { dataDir, samplesDir })!;
     expect(known).toMatchObject({ amountStep: 0.00001, priceStep: 0.01, minAmount: 0.00001, minNotional: 5 });
-    expect(known.source).toMatch(/^binance markets, \d{4}-\d\d-\d\d$/);
+    expect(known.source).toMatch(/^binance, \d{4}-\d\d-\d\d$/);
     expect(knownRules('binance', 'ETH/USDT', { dataDir, samplesDir })).toBeUndefined();
   });
 
