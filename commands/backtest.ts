@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { BREAKDOWN_HEADER, type Breakdown, breakdownRows, byMarket } from '../src/backtest/breakdown.js';
+import { type Breakdown, byMarket } from '../src/backtest/breakdown.js';
+import { togetherTables } from '../src/backtest/kept.js';
 import { type BacktestResult, parseEntry, runBacktest } from '../src/backtest/run.js';
 import {
   type CandleInfo,
@@ -30,7 +31,7 @@ import { bold, italic, type ReplyBuilder, reply } from '../src/chat/reply.js';
 import { backtestChart, chartStyle, compareChart, sweepHeatmap } from '../src/charts/index.js';
 import { metricName } from '../src/charts/heatmap-chart.js';
 import { echo } from '../src/echo.js';
-import { engineBacktest, portfolioBacktest } from '../src/engine/backtest.js';
+import { engineBacktest, runsBacktest } from '../src/engine/backtest.js';
 import { AppError, badInput, toAppError } from '../src/errors.js';
 import type { CandleAnswer } from '../src/market/provider.js';
 import { quoteOf } from '../src/market/symbol.js';
@@ -64,8 +65,22 @@ const marketsArg = () =>
     .describe('a market like BTC/USDT')
     .meta({ complete: 'symbol' });
 
+/**
+ * A strategy, or several comma-separated to backtest their runs together on one account
+ * (`ema-cross,rsi-reversion`, rules=engine), as the bot runs them.
+ */
+const strategiesArg = () =>
+  z
+    .string()
+    .refine((s) => s.split(',').every((x) => strategyArg().safeParse(x).success))
+    .describe('a strategy name (see /strategies), or several like ema-cross,rsi-reversion (rules=engine)')
+    .meta({ complete: 'strategy' });
+
+/** Strategies in one backtest at most. */
+const MAX_STRATEGIES = 5;
+
 const args = z.object({
-  strategy: strategyArg(),
+  strategy: strategiesArg(),
   symbol: marketsArg(),
   timeframe: timeframeArg(),
   period: periodArg().optional(),
@@ -108,6 +123,7 @@ export default defineCommand({
     'backtest ema-cross BTC/USDT 4h 1y sweep=fast=5..20:5,slow=20..60:10 rank=totalReturn',
     'backtest momentum BTC/USDT 15m 30d rules=engine',
     'backtest ema-cross BTC/USDT,ETH/USDT,SOL/USDT 1h 90d rules=engine',
+    'backtest ema-cross,rsi-reversion BTC/USDT 15m 30d rules=engine',
     'backtest ema-cross BTC/USDT 4h 1y entry=limit:0.3%:2',
   ],
   // A kept backtest shown again: `/backtest show ID` is `/backtests show ID`.
@@ -116,9 +132,23 @@ export default defineCommand({
       ? { command: 'backtests', words: ['show', words[1]!] }
       : undefined,
   async run(a, ctx) {
-    const strategy = await loadStrategy(a.strategy);
+    const names = a.strategy.split(',');
+    if (names.length > MAX_STRATEGIES)
+      throw badInput(`STRATEGY names ${names.length} strategies; allowed: 1 to ${MAX_STRATEGIES}`);
+    if (new Set(names).size < names.length) throw badInput('a strategy is given twice; give each once');
+    const strategies = await Promise.all(names.map((n) => loadStrategy(n)));
+    const strategy = strategies[0]!;
     const { fixed, spec } = sweepFromParams(a.params ?? {}, a.sweep);
     const markets = marketsOf(a.symbol);
+    if (strategies.length > 1) {
+      if (a.rules !== 'engine')
+        throw badInput('several strategies share one account under the engine rules: add rules=engine');
+      if (a.params !== undefined || a.sweep !== undefined || a.entry !== undefined)
+        throw badInput(
+          'several strategies run with their own defaults: drop the parameters (and sweep=, entry=), or backtest one strategy',
+        );
+      return portfolio(strategies, a, markets, ctx);
+    }
     if (markets.length > 1 && spec.length > 0)
       throw badInput('a sweep runs on one market; give one symbol, or one set of parameters for several');
     if (markets.length > 1 && a.rules !== 'engine')
@@ -137,7 +167,7 @@ export default defineCommand({
       throw badInput(
         'rank orders a sweep, and none was given; add a range like fast=5..20:5 or sweep=fast=5..20:5',
       );
-    return markets.length > 1 ? portfolio(strategy, a, markets, ctx) : single(strategy, a, ctx);
+    return markets.length > 1 ? portfolio([strategy], a, markets, ctx) : single(strategy, a, ctx);
   },
 });
 
@@ -181,7 +211,7 @@ async function load(
   share: number,
   ctx: CommandContext,
 ): Promise<Loaded> {
-  const { data, ...l } = await loadMarkets(kind, strategy, a, [a.symbol], warmup, share, ctx);
+  const { data, ...l } = await loadMarkets(kind, strategy.name, a, [a.symbol], warmup, share, ctx);
   return { ...l, data: data[0]! };
 }
 
@@ -191,7 +221,7 @@ async function load(
  */
 async function loadMarkets(
   kind: string,
-  strategy: Strategy,
+  strategy: string,
   a: Args,
   symbols: readonly string[],
   warmup: number,
@@ -199,7 +229,7 @@ async function loadMarkets(
   ctx: CommandContext,
 ): Promise<Omit<Loaded, 'data'> & { data: CandleAnswer[] }> {
   const period = a.period ?? defaultPeriod(timeframeMs(a.timeframe));
-  const title = `${kind} ${strategy.name} ${symbols.join(',')} ${a.timeframe} ${spanName(period)}`;
+  const title = `${kind} ${strategy} ${symbols.join(',')} ${a.timeframe} ${spanName(period)}`;
   const progress = await startProgress(ctx, title);
   const started = Date.now();
   const data: CandleAnswer[] = [];
@@ -254,7 +284,12 @@ async function keep(
   ctx: CommandContext,
   result: BacktestResult,
   info: CandleInfo,
-  o: { rules: RulesReport | undefined; chart: Uint8Array; byMarket?: Breakdown[] },
+  o: {
+    rules: RulesReport | undefined;
+    chart: Uint8Array;
+    byMarket?: Breakdown[] | undefined;
+    byRun?: Breakdown[] | undefined;
+  },
 ): Promise<void> {
   try {
     const { chart, ...rest } = o;
@@ -330,15 +365,14 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
  * `--symbols`). The answer: the account's summary with the markets named and buy-and-hold an
  * equal-weight basket, the trades by market, and the account's equity against the basket's.
  */
-async function portfolio(strategy: Strategy, a: Args, symbols: string[], ctx: CommandContext) {
-  const params = parseParams(strategy, a.params ?? {});
-  const l = await loadMarkets('Backtest', strategy, a, symbols, strategy.warmup(params), 0.6, ctx);
+async function portfolio(strategies: Strategy[], a: Args, symbols: string[], ctx: CommandContext) {
+  const warmup = Math.max(...strategies.map((s) => s.warmup(parseParams(s, a.params ?? {}))));
+  const l = await loadMarkets('Backtest', a.strategy, a, symbols, warmup, 0.6, ctx);
   const { data, progress } = l;
   const { config } = ctx.services;
   const settings = runSettings(ctx, data[0]!);
-  const { result, rules, records } = await portfolioBacktest(
-    strategy,
-    a.params ?? {},
+  const { result, rules, records, byRun } = await runsBacktest(
+    strategies.flatMap((strategy) => symbols.map((symbol) => ({ strategy, params: a.params ?? {}, symbol }))),
     symbols.map((symbol, k) => ({
       symbol,
       candles: data[k]!.candles,
@@ -360,7 +394,12 @@ async function portfolio(strategy: Strategy, a: Args, symbols: string[], ctx: Co
   const png = await (
     await ctx.services.charts()
   ).render(
-    basketChart(result, `${strategy.name} on ${named} ${a.timeframe}, one account`, chartStyle(config)),
+    basketChart(
+      result,
+      `${result.strategy} on ${named} ${a.timeframe}, one account`,
+      symbols.length > 1 ? 'Basket (buy and hold, equal weight)' : `Buy and hold ${symbols[0]}`,
+      chartStyle(config),
+    ),
   );
   await progress.done(elapsed(l));
 
@@ -371,16 +410,19 @@ async function portfolio(strategy: Strategy, a: Args, symbols: string[], ctx: Co
   if (covered) r.line(italic(covered));
   const info = candleInfo(result, [...new Set(data.map((d) => d.source))].join(', '), symbols.join(','));
   r.table(summaryRows(result, info, rules), { align: ['left', 'left'] });
-  const markets = byMarket(symbols, records);
-  r.line(bold('By market'));
-  r.table(breakdownRows(markets, money), { header: BREAKDOWN_HEADER });
-  await keep(r, ctx, result, info, { rules, chart: png, byMarket: markets });
+  const markets = symbols.length > 1 ? byMarket(symbols, records) : undefined;
+  for (const t of togetherTables({ byMarket: markets, byRun }, money))
+    r.line(bold(t.title)).table(t.rows, { header: t.header });
+  await keep(r, ctx, result, info, { rules, chart: png, byMarket: markets, byRun });
+  const against = symbols.length > 1 ? 'the basket' : `holding ${symbols[0]}`;
   return r
     .image(png, {
-      caption: `${strategy.name} on ${symbols.join(', ')} ${a.timeframe}: the account against the basket`,
-      filename: `backtest-${strategy.name}-portfolio.png`,
+      caption: `${result.strategy} on ${symbols.join(', ')} ${a.timeframe}: the account against ${against}`,
+      filename: `backtest-${strategies.map((s) => s.name).join('-')}-portfolio.png`,
     })
-    .buttons([{ label: 'Parameters', command: 'strategies', args: [strategy.name] }]);
+    .buttons(
+      strategies.map((s) => ({ label: `${s.name} parameters`, command: 'strategies', args: [s.name] })),
+    );
 }
 
 const money = (v: number) =>
@@ -390,7 +432,12 @@ const money = (v: number) =>
  * The account's equity against buy-and-hold of the basket (the result's candles), each as a change
  * from its start, on the chart of kept backtests' curves.
  */
-function basketChart(result: BacktestResult, title: string, style: ReturnType<typeof chartStyle>) {
+function basketChart(
+  result: BacktestResult,
+  title: string,
+  held: string,
+  style: ReturnType<typeof chartStyle>,
+) {
   const basket = { ...result, simulation: { ...result.simulation, equity: result.candles.close } };
   return compareChart(
     [
@@ -400,7 +447,7 @@ function basketChart(result: BacktestResult, title: string, style: ReturnType<ty
         equity: equityCurve(result, EQUITY_POINTS),
       },
       {
-        label: 'Basket (buy and hold, equal weight)',
+        label: held,
         capital: result.candles.close[0]!,
         equity: equityCurve(basket, EQUITY_POINTS),
       },

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { BREAKDOWN_HEADER, breakdownRows } from '../src/backtest/breakdown.js';
-import { keptRows, listLines } from '../src/backtest/kept.js';
+import { keptRows, listLines, togetherTables } from '../src/backtest/kept.js';
 import { chartStyle, keptChart } from '../src/charts/index.js';
 import { defineCommand } from '../src/chat/command.js';
 import { bold, code, italic, reply } from '../src/chat/reply.js';
@@ -30,8 +29,7 @@ export default defineCommand({
       const r = reply()
         .line(bold(`Backtest ${k.id}`), `: ${k.strategy} ${k.candles.symbol ?? ''} ${k.candles.timeframe}`)
         .table(keptRows(k), { align: ['left', 'left'] });
-      if (k.byMarket)
-        r.line(bold('By market')).table(breakdownRows(k.byMarket, money), { header: BREAKDOWN_HEADER });
+      for (const t of togetherTables(k, money)) r.line(bold(t.title)).table(t.rows, { header: t.header });
       // The chart as it was sent; a run that drew none (the CLI's) gets one of its kept equity curve.
       const png =
         k.chart ??

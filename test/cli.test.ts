@@ -318,6 +318,47 @@ describe('npm run backtest', () => {
     expect(line('Costs')).toEqual(['Costs', 'fee 0.1%, 0 bps', 'fee 0.1% (maker 0.02%), 0 bps']);
     expect(line('Exchange')).toEqual(['Exchange', 'per market', 'binance, bundled']);
     expect(line('Sizing')).toEqual(['Sizing', 'engine rules', 'all-in']);
+    // Several strategies: each a run on the market, on one account, broken down by run.
+    const both = run(
+      [
+        'backtest',
+        '--strategy',
+        'ema-cross,rsi-reversion',
+        '--data',
+        files.split(',')[0]!,
+        '--rules',
+        'engine',
+      ],
+      env,
+    );
+    expect(both.code, both.stderr).toBe(0);
+    expect(both.stdout).toMatch(/^Portfolio\s+ema-cross BTC\/USDT, rsi-reversion BTC\/USDT on one account\n/);
+    expect(both.stdout).toMatch(/Strategy\s+ema-cross \+ rsi-reversion\n/);
+    expect(both.stdout).toMatch(
+      /By run:\n[\s\S]*ema-cross BTC\/USDT\s+\d+[\s\S]*rsi-reversion BTC\/USDT\s+\d+/,
+    );
+    expect(both.stdout).not.toMatch(/By market:/);
+    expectOneLineError(
+      run(['backtest', '--strategy', 'ema-cross,rsi-reversion', '--data', files.split(',')[0]!], env),
+      'several strategies backtest several runs on one account under the engine rules (its cross-run limits): add --rules engine',
+    );
+    expectOneLineError(
+      run(
+        [
+          'backtest',
+          '--strategy',
+          'ema-cross,rsi-reversion',
+          '--data',
+          files.split(',')[0]!,
+          '--rules',
+          'engine',
+          '--params',
+          'fast=9',
+        ],
+        env,
+      ),
+      'several strategies run with their own defaults; drop --params, or backtest one strategy with its parameters',
+    );
     const doc = JSON.parse(readFileSync(json, 'utf8'));
     expect(doc.markets).toEqual(['BTC/USDT', 'ETH/USDT']);
     expect(doc.settings.exchangeRules).toBeNull();

@@ -98,6 +98,14 @@ export function byMarket(
   return [...traded, ...idle];
 }
 
+/** By a key each trade carries (a run's `ema-cross BTC/USDT`), every key given in its order, idle ones too. */
+export function byKey(keys: readonly string[], trades: ReadonlyArray<Closed & { key: string }>): Breakdown[] {
+  const found = group(trades, (t) => t.key);
+  return keys.map(
+    (key) => found.find((b) => b.key === key) ?? { key, trades: 0, wins: 0, losses: 0, pnl: 0, fees: 0 },
+  );
+}
+
 /** Buy-and-hold over the same candles and capital, measured as the strategy is: return, drawdown, Sharpe. */
 export function buyAndHold(r: Pick<BacktestResult, 'candles' | 'capital' | 'timeframeMs'>): {
   totalReturn: number;

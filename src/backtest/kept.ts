@@ -3,6 +3,7 @@
  * several side by side. Plain data, like `summary.ts`: the CLI prints it, chats render it.
  */
 import type { BacktestListing, KeptBacktest } from '../store/backtests.js';
+import { BREAKDOWN_HEADER, type Breakdown, breakdownRows } from './breakdown.js';
 import { describeSizing, type Sizing } from './sizing.js';
 import {
   entryCell,
@@ -37,6 +38,7 @@ export function keptRows(k: KeptBacktest): Array<[string, string]> {
     metrics: k.metrics,
     market: k.settings.market,
     portfolio: k.settings.portfolio,
+    runs: k.settings.runs,
     entry: k.settings.entry,
     entries: k.settings.entries,
     benchmark: k.benchmark,
@@ -121,4 +123,21 @@ export function overlapNote(kept: readonly KeptBacktest[]): string | undefined {
   const end = Math.min(...kept.map((k) => k.metrics.endTime));
   if (start < end) return undefined;
   return `Their spans do not overlap (${kept.map((k) => `${k.id} ${day(k.metrics.startTime)} .. ${day(k.metrics.endTime)}`).join('; ')}): the chart shows each at its own dates.`;
+}
+
+/**
+ * The trades of runs on one account by market and by run (those given), as titled tables: a
+ * portfolio's reply and its kept record show the same ones.
+ */
+export function togetherTables(
+  b: { byMarket?: Breakdown[] | undefined; byRun?: Breakdown[] | undefined },
+  fmt: (v: number) => string,
+): Array<{ title: string; header: string[]; rows: string[][] }> {
+  const tables: Array<[string, Breakdown[] | undefined]> = [
+    ['By market', b.byMarket],
+    ['By run', b.byRun],
+  ];
+  return tables.flatMap(([title, list]) =>
+    list ? [{ title, header: [...BREAKDOWN_HEADER], rows: breakdownRows(list, fmt) }] : [],
+  );
 }

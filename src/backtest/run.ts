@@ -63,6 +63,8 @@ export interface BacktestResult {
   market?: MarketRules | null;
   /** A portfolio's markets (several on one account) and the exchange rules each obeyed, when known. */
   portfolio?: Array<{ symbol: string; rules?: MarketRules | null }>;
+  /** Several runs on one account: each, as `ema-cross BTC/USDT`. */
+  runs?: string[];
   /** A portfolio's candles of each market (its `candles` are the basket's); in memory only. */
   marketCandles?: ReadonlyMap<string, Candles>;
   entry: EntryOrders;

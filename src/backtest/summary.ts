@@ -110,6 +110,7 @@ export type Summarised = Pick<
   maker?: number | undefined;
   market?: MarketRules | null | undefined;
   portfolio?: BacktestResult['portfolio'] | undefined;
+  runs?: string[] | undefined;
   entry?: EntryOrders | undefined;
   /** A kept backtest's tally (a result has its simulation). */
   entries?: EntryTally | undefined;
@@ -189,12 +190,13 @@ export function summaryRows(r: Summarised, info: CandleInfo, rules?: RulesReport
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   const markets = r.portfolio?.map((p) => p.symbol);
+  const together = r.runs
+    ? `${r.runs.join(', ')} on one account`
+    : markets
+      ? `${markets.join(', ')} on one account, a run of ${r.strategy} on each`
+      : undefined;
   return [
-    ...(markets
-      ? ([['Portfolio', `${markets.join(', ')} on one account, a run of ${r.strategy} on each`]] as Array<
-          [string, string]
-        >)
-      : []),
+    ...(together ? ([['Portfolio', together]] as Array<[string, string]>) : []),
     ['Strategy', `${r.strategy}${params ? ` (${params})` : ''}`],
     [
       'Data',

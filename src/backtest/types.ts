@@ -36,6 +36,8 @@ export type EntryOrders =
 export interface Trade {
   /** The market, in a portfolio of several (a single market's trades leave it out). */
   symbol?: string;
+  /** The run's strategy, in a backtest of several strategies. */
+  strategy?: string;
   side: 'long' | 'short';
   entryTime: number;
   entryPrice: number;

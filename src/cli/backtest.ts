@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { type BacktestResult, parseEntry, runBacktest } from '../backtest/run.js';
 import type { RulesReport } from '../backtest/types.js';
+import { togetherTables } from '../backtest/kept.js';
 import { parseSizing } from '../backtest/sizing.js';
 import {
   BREAKDOWN_HEADER,
@@ -25,6 +26,7 @@ import { badInput, toAppError } from '../errors.js';
 import type { KeptBacktest } from '../store/backtests.js';
 import type { Logger } from '../logger.js';
 import { knownRules, type MarketRules } from '../market/rules.js';
+import { symbolFromFileName } from '../market/symbol.js';
 import { isoTime, parseDate, timeframeName } from '../market/timeframe.js';
 import { SAMPLES_DIR } from '../paths.js';
 import type { ExitRules, Strategy } from '../strategy/define.js';
@@ -53,7 +55,8 @@ export const BACKTEST_USAGE = `Usage: npm run backtest -- --strategy NAME (--dat
   [--sweep name=FROM..TO:STEP,name=a|b,...] [--rank sharpe|totalReturn|...] [--top N] [--workers N]
   [--walk-forward N] [--oos 30%] [--rules plain|engine] [--trades-csv FILE]
   [--entry market|limit:OFFSET:BARS[:market]|stop:OFFSET:BARS] [--exchange-rules on|off]
-  [--symbols SYM,SYM,... --rules engine (with --data FILE,FILE,... in the same order, or --exchange)]`;
+  [--symbols SYM,SYM,... --rules engine (with --data FILE,FILE,... in the same order, or --exchange)]
+  [--strategy NAME,NAME,... --rules engine (each strategy a run on each market, their defaults)]`;
 
 const OPTIONS = {
   strategy: { type: 'string' },
@@ -103,7 +106,9 @@ const PLAIN_ONLY = [
 export async function backtestCommand(argv: string[], config: Config, logger: Logger): Promise<number> {
   const { values: v } = parseCommandArgs('backtest', argv, OPTIONS);
   if (!v.strategy) throw badInput(`backtest: --strategy is required; allowed: ${strategyNames().join(', ')}`);
-  const strategy = await loadStrategy(v.strategy);
+  const names = v.strategy.split(',').map((x) => x.trim());
+  const strategies = await Promise.all(names.map((name) => loadStrategy(name)));
+  const strategy = strategies[0]!;
   const raw = v.params ? parseParamList(v.params) : {};
   const exits: ExitRules = {};
   if (v.stop !== undefined) exits.stopLoss = fraction('stop', v.stop);
@@ -121,12 +126,16 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
 
   const style = styleFromArgs(v);
   const progress = progressBar(!v.quiet);
-  if (v.symbols !== undefined) {
+  if (v.symbols !== undefined || strategies.length > 1) {
     if (!engineRules)
       throw badInput(
-        '--symbols backtests several markets on one account under the engine rules (its cross-run limits): add --rules engine',
+        `${v.symbols !== undefined ? '--symbols backtests several markets' : 'several strategies backtest several runs'} on one account under the engine rules (its cross-run limits): add --rules engine`,
       );
-    return portfolioCli(strategy, raw, v, config, logger, progress);
+    if (strategies.length > 1 && v.params !== undefined)
+      throw badInput(
+        'several strategies run with their own defaults; drop --params, or backtest one strategy with its parameters',
+      );
+    return portfolioCli(strategies, raw, v, config, logger, progress);
   }
   const folds = numberOption('walk-forward', v['walk-forward'], 1, 50);
   const grid = v.sweep !== undefined || folds !== undefined;
@@ -260,7 +269,12 @@ async function keep(
   config: Config,
   result: BacktestResult,
   info: CandleInfo,
-  o: { rules: RulesReport | undefined; chart?: Uint8Array | undefined; byMarket?: Breakdown[] },
+  o: {
+    rules: RulesReport | undefined;
+    chart?: Uint8Array | undefined;
+    byMarket?: Breakdown[] | undefined;
+    byRun?: Breakdown[] | undefined;
+  },
 ): Promise<string | undefined> {
   const { chart } = o;
   try {
@@ -291,15 +305,16 @@ export function printRows(rows: Array<[string, string]>): void {
   for (const [label, value] of rows) console.log(`${label.padEnd(18)}${value}`);
 }
 
-/** A portfolio's trades by market, under its summary. */
-export function printByMarket(markets: Breakdown[]): void {
-  console.log('\nBy market:');
-  for (const line of tableLines({
-    kind: 'table',
-    header: BREAKDOWN_HEADER,
-    rows: breakdownRows(markets, fmt),
-  }))
-    console.log(`  ${line}`);
+/** The trades of runs on one account by market and by run, under its summary (those given). */
+export function printTogether(b: {
+  byMarket?: Breakdown[] | undefined;
+  byRun?: Breakdown[] | undefined;
+}): void {
+  for (const t of togetherTables(b, fmt)) {
+    console.log(`\n${t.title}:`);
+    for (const line of tableLines({ kind: 'table', header: t.header, rows: t.rows }))
+      console.log(`  ${line}`);
+  }
 }
 
 /** Months listed under the summary at most; a longer run has them in --json. */
@@ -373,24 +388,33 @@ async function writeTradesCsv(path: string, result: BacktestResult): Promise<voi
 }
 
 /**
- * `--symbols A,B --rules engine`: the markets on one account, each with a run of the strategy; the
- * summary of the account, then its trades by market.
+ * `--symbols A,B --rules engine` and `--strategy a,b --rules engine`: the runs (each strategy on each
+ * market) on one account; the summary of the account, then its trades by market and by run.
  */
 async function portfolioCli(
-  strategy: Strategy,
+  strategies: Strategy[],
   raw: Record<string, unknown>,
   v: ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'],
   config: Config,
   logger: Logger,
   progress: ReturnType<typeof progressBar>,
 ): Promise<number> {
-  const symbols = v
-    .symbols!.split(',')
+  const listed = v.symbols
+    ?.split(',')
     .map((x) => x.trim().toUpperCase())
     .filter(Boolean);
-  if (symbols.length < 2)
+  if (listed && listed.length < 2)
     throw badInput(`--symbols takes two or more markets, like BTC/USDT,ETH/USDT (for one, use --symbol)`);
-  if (v.symbol !== undefined) throw badInput('give either --symbol (one market) or --symbols, not both');
+  if (listed && v.symbol !== undefined)
+    throw badInput('give either --symbol (one market) or --symbols, not both');
+  const single = listed
+    ? undefined
+    : (v.symbol?.toUpperCase() ?? (v.data ? symbolFromFileName(v.data) : undefined));
+  if (!listed && single === undefined)
+    throw badInput(
+      'several strategies need to know the market: give --symbol, or name the file like binance_BTC-USDT_1h.csv',
+    );
+  const symbols = listed ?? [single!];
   const files = v.data?.split(',').map((x) => x.trim());
   if (files && files.length !== symbols.length)
     throw badInput(
@@ -398,7 +422,9 @@ async function portfolioCli(
     );
   if (v.chart)
     throw badInput('--chart draws one market; a portfolio has its equity in --json and in npm run backtests');
-  const warmup = strategy.warmup(parseParams(strategy, raw));
+  const warmup = Math.max(
+    ...strategies.map((s) => s.warmup(parseParams(s, strategies.length > 1 ? {} : raw))),
+  );
   progress.update(0, 'loading');
   const loaded: Array<Awaited<ReturnType<typeof loadCandleSource>>> = [];
   for (const [k, symbol] of symbols.entries())
@@ -416,10 +442,9 @@ async function portfolioCli(
     throw badInput(
       `${symbols[odd]}'s candles are ${timeframeName(loaded[odd]!.timeframeMs)} and ${symbols[0]}'s ${timeframeName(tfMs)}; give --timeframe to make them one`,
     );
-  const { portfolioBacktest } = await import('../engine/backtest.js');
-  const { result, rules, records } = await portfolioBacktest(
-    strategy,
-    raw,
+  const { runsBacktest } = await import('../engine/backtest.js');
+  const { result, rules, records, byRun } = await runsBacktest(
+    strategies.flatMap((strategy) => symbols.map((symbol) => ({ strategy, params: raw, symbol }))),
     symbols.map((symbol, k) => {
       const rules = rulesOf(v, config, loaded[k]!.exchange, symbol);
       return { symbol, candles: loaded[k]!.candles, ...(rules !== undefined ? { rules } : {}) };
@@ -438,17 +463,22 @@ async function portfolioCli(
   );
   progress.done();
   const info = candleInfo(result, loaded.map((l) => l.source).join(', '), symbols.join(','));
-  const markets = byMarket(symbols, records);
+  const markets = symbols.length > 1 ? byMarket(symbols, records) : undefined;
   if (v.json) {
-    const doc = { ...resultJson(result, info, rules), markets: symbols, byMarket: markets };
+    const doc = {
+      ...resultJson(result, info, rules),
+      markets: symbols,
+      ...(markets ? { byMarket: markets } : {}),
+      ...(byRun ? { byRun } : {}),
+    };
     const json = v.json;
     writing(`--json ${json}`, () => writeFileSync(json, `${JSON.stringify(doc, null, 2)}\n`));
   }
   if (v['trades-csv']) await writeTradesCsv(v['trades-csv'], result);
-  const kept = await keep(config, result, info, { rules, byMarket: markets });
+  const kept = await keep(config, result, info, { rules, byMarket: markets, byRun });
   if (v.quiet) return 0;
   printRows(summaryRows(result, info, rules));
-  printByMarket(markets);
+  printTogether({ byMarket: markets, byRun });
   printBreakdowns(result);
   if (v.json) console.log(`\nWrote ${v.json}`);
   if (kept) console.log(`${v.json ? '' : '\n'}Kept as ${kept}: npm run backtests -- show ${kept}`);

@@ -12,7 +12,7 @@ import { tableLines } from '../chat/reply.js';
 import type { KeptBacktest } from '../store/backtests.js';
 import { numberOption, parseCommandArgs, writing } from './args.js';
 import { pngPath, renderChartFile } from './charts.js';
-import { printByMarket, printRows } from './backtest.js';
+import { printRows, printTogether } from './backtest.js';
 
 export const BACKTESTS_USAGE = `Usage: npm run backtests [-- list [--limit N]]
   npm run backtests -- show ID [--chart FILE.png] [--json FILE]
@@ -71,7 +71,7 @@ export async function backtestsCommand(given: string[], config: Config): Promise
       if (v.chart !== undefined) pngPath(v.chart);
       const k = await archive.get(ids[0]!);
       printRows(keptRows(k));
-      if (k.byMarket) printByMarket(k.byMarket);
+      printTogether(k);
       if (v.json) {
         const { chart: _c, ...whole } = k;
         const json = v.json;

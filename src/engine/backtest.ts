@@ -10,6 +10,7 @@
  * bar (computed once over all candles when they are fewer, which gives the same values since no
  * strategy looks ahead).
  */
+import { type Breakdown, byKey } from '../backtest/breakdown.js';
 import { computeMetrics } from '../backtest/metrics.js';
 import { type BacktestResult, checkSignals, informativeSeries, sliceSignals } from '../backtest/run.js';
 import type { RulesReport, Simulation, Trade } from '../backtest/types.js';
@@ -86,22 +87,51 @@ export async function engineBacktest(
   return { result, rules };
 }
 
-/**
- * Several markets on one account under the engine rules: one run of the strategy per market, their
- * candles stepped in time order (at one time, in the order given), so the cross-run limits (open
- * positions, exposure, the daily loss limit, the kill-switch) bind as they would in the engine. The
- * equity curve is the account's; with more than one market the result's candles are an
- * equal-weight basket of them (buy-and-hold holds the basket). `records` are the trades with their
- * markets, for a breakdown by market.
- */
 export async function portfolioBacktest(
   strategy: Strategy,
   rawParams: Readonly<Record<string, unknown>>,
   markets: readonly Market[],
   o: Omit<EngineRulesOptions, 'symbol' | 'marketRules'>,
-): Promise<{ result: BacktestResult; rules: RulesReport; records: TradeRecord[] }> {
+): Promise<RunsBacktest> {
+  return runsBacktest(
+    markets.map((m) => ({ strategy, params: rawParams, symbol: m.symbol })),
+    markets,
+    o,
+  );
+}
+
+/** One run of a backtest under the engine rules: a strategy with its parameters on one market. */
+export interface BacktestRun {
+  strategy: Strategy;
+  params: Readonly<Record<string, unknown>>;
+  symbol: string;
+}
+
+export interface RunsBacktest {
+  result: BacktestResult;
+  rules: RulesReport;
+  /** The trades with their markets and runs, for breakdowns. */
+  records: TradeRecord[];
+  /** With more than one strategy: the trades by run (`ema-cross BTC/USDT`), in the order given. */
+  byRun?: Breakdown[];
+}
+
+/**
+ * Runs on one account under the engine rules, as the engine trades them (the runs of a replay, say:
+ * several strategies on one market, or on several): each market's candles stepped in time order, the
+ * runs of one market in one step as the engine steps a series, so the cross-run limits (open
+ * positions, exposure, the daily loss limit, the kill-switch) bind as they would in the engine. The
+ * equity curve is the account's; with more than one market the result's candles are an
+ * equal-weight basket of them (buy-and-hold holds the basket). `records` are the trades with their
+ * markets, for a breakdown by market.
+ */
+export async function runsBacktest(
+  specs: readonly BacktestRun[],
+  markets: readonly Market[],
+  o: Omit<EngineRulesOptions, 'symbol' | 'marketRules'>,
+): Promise<RunsBacktest> {
   const tfMs = o.timeframeMs;
-  if (markets.length === 0) throw badInput('no market to backtest');
+  if (markets.length === 0 || specs.length === 0) throw badInput('no market to backtest');
   if (!(o.capital > 0)) throw badInput(`capital is ${o.capital}; allowed: a positive amount`);
   const quote = quoteOf(markets[0]!.symbol);
   const other = markets.find((m) => quoteOf(m.symbol) !== quote);
@@ -111,6 +141,9 @@ export async function portfolioBacktest(
     );
   if (new Set(markets.map((m) => m.symbol)).size < markets.length)
     throw badInput(`${markets.map((m) => m.symbol).join(', ')}: each market once`);
+  const labelOf = (r: BacktestRun) => `${r.strategy.name} ${r.symbol}`;
+  const twice = specs.find((r, k) => specs.findIndex((x) => labelOf(x) === labelOf(r)) !== k);
+  if (twice) throw badInput(`${labelOf(twice)} is given twice; give each strategy once on a market`);
   const settings: EngineSettings = {
     paperBalance: { [quote]: o.capital },
     fee: o.fee,
@@ -123,30 +156,37 @@ export async function portfolioBacktest(
   };
   const risk = parseRiskSettings({ ...settings.risk });
   const bars = o.bufferBars ?? 5000;
-  const runs = markets.map((m, k) => {
+  // One series per market: where its trading starts, and its next candle.
+  const series = markets.map((m) => {
     const n = m.candles.length;
     if (n < 2) throw badInput(`the data of ${m.symbol} has ${n} candle(s); a backtest needs at least 2`);
-    const rt: Runtime = runtimeOf(strategy, rawParams, tfMs, risk);
-    const warmup = strategy.warmup(rt.params);
-    if (n <= warmup)
-      throw badInput(
-        `the data${markets.length > 1 ? ` of ${m.symbol}` : ''} has ${n} candles; ${strategy.name} with these parameters needs more than ${warmup} (its warm-up)`,
-      );
     const start = o.tradeFrom === undefined ? 0 : indexAtOrAfter(m.candles.time, o.tradeFrom);
     if (n - start < 2) throw badInput('fewer than 2 candles remain after the start time; widen the range');
+    return { market: m, start, next: start };
+  });
+  const runs = specs.map((spec, k) => {
+    const se = series.find((x) => x.market.symbol === spec.symbol);
+    if (!se) throw badInput(`${labelOf(spec)} has no candles; give them for ${spec.symbol}`);
+    const { strategy } = spec;
+    const rt: Runtime = runtimeOf(strategy, spec.params, tfMs, risk);
+    const warmup = strategy.warmup(rt.params);
+    const n = se.market.candles.length;
+    if (n <= warmup)
+      throw badInput(
+        `the data${markets.length > 1 ? ` of ${spec.symbol}` : ''} has ${n} candles; ${strategy.name} with these parameters needs more than ${warmup} (its warm-up)`,
+      );
     return {
-      market: m,
+      spec,
+      series: se,
       id: `R${k + 1}`,
       rt,
-      start,
-      next: start,
-      signalsAt: signalSource(strategy, rt, m.candles, tfMs, bars),
+      signalsAt: signalSource(strategy, rt, se.market.candles, tfMs, bars),
     };
   });
   // The account's time line: every candle time of every market, from its start.
-  const times = [...new Set(runs.flatMap((r) => Array.from(r.market.candles.time.subarray(r.start))))].sort(
-    (a, b) => a - b,
-  );
+  const times = [
+    ...new Set(series.flatMap((se) => Array.from(se.market.candles.time.subarray(se.start)))),
+  ].sort((a, b) => a - b);
 
   let clock = times[0]!;
   const book = memoryState(clock);
@@ -177,8 +217,8 @@ export async function portfolioBacktest(
   for (const r of runs)
     s.runs[r.id] = {
       id: r.id,
-      strategy: strategy.name,
-      symbol: r.market.symbol,
+      strategy: r.spec.strategy.name,
+      symbol: r.spec.symbol,
       timeframe,
       params: r.rt.params,
       approve: 'auto',
@@ -201,30 +241,37 @@ export async function portfolioBacktest(
     clock = time + tfMs;
     // The regime first, as the replay's clock tells the market watch before the engine sees the candle.
     if (watch) await watch.watch.clock(clock).catch(() => undefined);
-    for (const r of runs) {
-      const i = r.next;
-      if (i >= r.market.candles.length || r.market.candles.time[i] !== time) continue;
-      r.next++;
-      const live = s.runs[r.id]!;
-      let result: Signals | AppError | undefined;
+    for (const se of series) {
+      const i = se.next;
+      const c = se.market.candles;
+      if (i >= c.length || c.time[i] !== time) continue;
+      se.next++;
+      // The runs of this market in one step, as the engine steps a series with every run on it.
       let t = i;
-      if (live.state === 'active') {
-        try {
-          ({ signals: result, t } = r.signalsAt(i));
-        } catch (err) {
-          result = toAppError(err);
-        }
-      }
+      const stepped = runs
+        .filter((r) => r.series === se)
+        .map((r) => {
+          const live = s.runs[r.id]!;
+          let result: Signals | AppError | undefined;
+          if (live.state === 'active') {
+            try {
+              ({ signals: result, t } = r.signalsAt(i));
+            } catch (err) {
+              result = toAppError(err);
+            }
+          }
+          return { run: live, rt: r.rt, result };
+        });
       stepSeries(
         s,
         ctx,
         {
-          symbol: r.market.symbol,
+          symbol: se.market.symbol,
           timeframe,
           tfMs,
-          candle: candleAt(r.market.candles, i),
+          candle: candleAt(c, i),
           t,
-          runs: [{ run: live, rt: r.rt, result }],
+          runs: stepped,
           catchUp: false,
           source: 'backtest',
         },
@@ -247,7 +294,7 @@ export async function portfolioBacktest(
   }
   // Positions still open at the end close at their market's last close, as in the plain backtest.
   for (const open of Object.values(s.positions)) {
-    const c = runs.find((r) => r.market.symbol === open.symbol)!.market.candles;
+    const c = markets.find((m) => m.symbol === open.symbol)!.candles;
     const last = c.length - 1;
     broker.close(s, open, { time: c.time[last]!, price: c.close[last]!, reason: 'end', costs });
   }
@@ -256,10 +303,14 @@ export async function portfolioBacktest(
 
   // The journal's trade records, as the backtester's trades (the same fields, from the same toTrade).
   const records = [...s.log.trades];
-  // A portfolio's trades keep their market; one market's are the plain backtester's, field for field.
-  const trades = records.map(({ id: _id, runId: _r, symbol, quote: _q, ...t }) =>
-    runs.length > 1 ? ({ symbol, ...t } as Trade) : (t as Trade),
-  );
+  const strategies = [...new Set(specs.map((r) => r.strategy.name))];
+  const strategyOf = new Map(runs.map((r) => [r.id, r.spec.strategy.name]));
+  // A portfolio's trades keep their market (and run's strategy); one run's are the plain backtester's.
+  const trades = records.map(({ id: _id, runId, symbol, quote: _q, ...t }) => ({
+    ...(markets.length > 1 ? { symbol } : {}),
+    ...(strategies.length > 1 ? { strategy: strategyOf.get(runId)! } : {}),
+    ...t,
+  })) as Trade[];
   const simulation: Simulation = {
     trades,
     equity,
@@ -267,57 +318,75 @@ export async function portfolioBacktest(
     skippedEntries: [...refusedBy.values()].reduce((a, b) => a + b, 0),
     belowMinimum: [...refusedBy].reduce((a, [kind, n]) => a + (kind.startsWith(BELOW_MINIMUM) ? n : 0), 0),
   };
-  const one = runs.length === 1 ? runs[0]! : undefined;
-  const tradedCandles = one
-    ? one.start === 0
-      ? one.market.candles
-      : sliceCandles(one.market.candles, one.start)
+  const oneMarket = series.length === 1 ? series[0]! : undefined;
+  const oneRun = runs.length === 1 ? runs[0]! : undefined;
+  const tradedCandles = oneMarket
+    ? oneMarket.start === 0
+      ? oneMarket.market.candles
+      : sliceCandles(oneMarket.market.candles, oneMarket.start)
     : basket(
-        runs.map((r) => sliceCandles(r.market.candles, r.start)),
+        series.map((se) => sliceCandles(se.market.candles, se.start)),
         times,
       );
-  const full = one
-    ? strategy.signals(one.market.candles, one.rt.params, {
+  const first = runs[0]!;
+  const full = oneRun
+    ? oneRun.spec.strategy.signals(oneRun.series.market.candles, oneRun.rt.params, {
         timeframeMs: tfMs,
-        informative: informativeSeries(strategy, one.market.candles, tfMs),
+        informative: informativeSeries(oneRun.spec.strategy, oneRun.series.market.candles, tfMs),
       })
     : undefined;
   const result: BacktestResult = {
-    strategy: strategy.name,
-    params: runs[0]!.rt.params,
+    strategy: strategies.join(' + '),
+    params: strategies.length === 1 ? first.rt.params : {},
     timeframe,
     timeframeMs: tfMs,
     capital: o.capital,
     fee: o.fee,
     ...(o.maker !== undefined ? { maker: o.maker } : {}),
     slippageBps: o.slippageBps,
-    ...(one?.market.rules !== undefined ? { market: one.market.rules } : {}),
-    ...(one
+    ...(oneMarket?.market.rules !== undefined ? { market: oneMarket.market.rules } : {}),
+    ...(oneMarket
       ? {}
       : {
-          portfolio: runs.map(({ market: m }) => ({
+          portfolio: markets.map((m) => ({
             symbol: m.symbol,
             ...(m.rules !== undefined ? { rules: m.rules } : {}),
           })),
-          marketCandles: new Map(runs.map((r) => [r.market.symbol, sliceCandles(r.market.candles, r.start)])),
+          marketCandles: new Map(
+            series.map((se) => [se.market.symbol, sliceCandles(se.market.candles, se.start)]),
+          ),
         }),
+    ...(strategies.length > 1 ? { runs: runs.map((r) => labelOf(r.spec)) } : {}),
     entry: { type: 'market' },
     sizing:
       risk.sizing === 'risk'
         ? { mode: 'risk', risk: risk.riskPerTrade }
         : { mode: 'fraction', fraction: risk.fraction },
-    direction: strategy.direction ?? 'long',
-    exits: runs[0]!.rt.rules,
+    direction: first.spec.strategy.direction ?? 'long',
+    exits: first.rt.rules,
     candles: tradedCandles,
-    // A basket has no signals of its own: each market's run had its own.
-    signals: full ? (one!.start === 0 ? full : sliceSignals(full, one!.start)) : emptySignals(times.length),
-    plot: strategy.plot?.(runs[0]!.rt.params) ?? {},
+    // A basket, or several runs, have no signals of their own: each run had its own.
+    signals: full
+      ? oneRun!.series.start === 0
+        ? full
+        : sliceSignals(full, oneRun!.series.start)
+      : emptySignals(times.length),
+    plot: oneRun ? (oneRun.spec.strategy.plot?.(oneRun.rt.params) ?? {}) : {},
     simulation,
     metrics: computeMetrics(tradedCandles, simulation, o.capital, tfMs),
   };
+  const labels = new Map(runs.map((r) => [r.id, labelOf(r.spec)]));
   return {
     result,
     records,
+    ...(strategies.length > 1
+      ? {
+          byRun: byKey(
+            runs.map((r) => labelOf(r.spec)),
+            records.map((r) => ({ ...r, key: labels.get(r.runId)! })),
+          ),
+        }
+      : {}),
     rules: {
       refused: [...refusedBy].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count),
       signals: signalCount,

@@ -39,13 +39,15 @@ export interface KeptBacktest {
     /** Kept since issue 21's exchange rules; older records have none. */
     market?: MarketRules | null;
     portfolio?: Array<{ symbol: string; rules?: MarketRules | null }>;
+    runs?: string[];
     entry?: EntryOrders;
     entries?: EntryTally;
   };
   rules: 'plain' | 'engine';
   rulesReport?: RulesReport;
-  /** A portfolio's trades by market. */
+  /** A portfolio's trades by market, and several runs' by run. */
   byMarket?: Breakdown[];
+  byRun?: Breakdown[];
   /** Buy-and-hold's return, drawdown and Sharpe over the same candles (kept since issue 21). */
   benchmark?: Benchmark;
   metrics: Metrics;
@@ -79,7 +81,13 @@ function newId(): string {
 export function keptOf(
   r: BacktestResult,
   info: CandleInfo,
-  o: { by: string; now?: number; rules?: RulesReport | undefined; byMarket?: Breakdown[] | undefined },
+  o: {
+    by: string;
+    now?: number;
+    rules?: RulesReport | undefined;
+    byMarket?: Breakdown[] | undefined;
+    byRun?: Breakdown[] | undefined;
+  },
 ): Omit<KeptBacktest, 'id'> {
   const equity = equityCurve(r, EQUITY_POINTS);
   return {
@@ -97,6 +105,7 @@ export function keptOf(
       direction: r.direction,
       ...(r.market !== undefined ? { market: r.market } : {}),
       ...(r.portfolio ? { portfolio: r.portfolio } : {}),
+      ...(r.runs ? { runs: r.runs } : {}),
       entry: r.entry,
       entries: {
         skippedEntries: r.simulation.skippedEntries,
@@ -108,6 +117,7 @@ export function keptOf(
     rules: o.rules ? 'engine' : 'plain',
     ...(o.rules ? { rulesReport: o.rules } : {}),
     ...(o.byMarket ? { byMarket: o.byMarket } : {}),
+    ...(o.byRun ? { byRun: o.byRun } : {}),
     benchmark: benchmarkOf(r),
     metrics: r.metrics,
     trades: r.simulation.trades,

@@ -75,6 +75,31 @@ describe('/backtest fills under the exchange rules, with limit or stop entries',
     }
   }, 60_000);
 
+  it('backtests the runs of several strategies on one account, by run, and keeps them', async () => {
+    const replies = await send('/backtest ema-cross,rsi-reversion BTC/USDT 4h 1y rules=engine');
+    const answer = replies[replies.length - 1]!;
+    expect(row(answer, 'Portfolio')).toBe('ema-cross BTC/USDT, rsi-reversion BTC/USDT on one account');
+    expect(row(answer, 'Strategy')).toBe('ema-cross + rsi-reversion');
+    const tables = answer.blocks.filter((b): b is Extract<Block, { kind: 'table' }> => b.kind === 'table');
+    expect(tables).toHaveLength(2);
+    expect(tables[1]!.rows.map((r) => r[0])).toEqual(['ema-cross BTC/USDT', 'rsi-reversion BTC/USDT']);
+    // The runs' trades add up to the account's.
+    const trades = Number(/^(\d+) /.exec(row(answer, 'Trades')!)![1]);
+    expect(tables[1]!.rows.reduce((a, r) => a + Number(r[1]), 0)).toBe(trades);
+    const id = /Kept as (B\w{5})/.exec(textOf(answer))![1]!;
+    const [shown] = await send(`/backtest show ${id}`);
+    const shownTables = shown!.blocks.filter(
+      (b): b is Extract<Block, { kind: 'table' }> => b.kind === 'table',
+    );
+    expect(shownTables[1]!.rows).toEqual(tables[1]!.rows);
+    const [plain] = await send('/backtest ema-cross,rsi-reversion BTC/USDT 4h 1y');
+    expect(textOf(plain!)).toMatch(
+      /^several strategies share one account under the engine rules: add rules=engine/,
+    );
+    const [withParams] = await send('/backtest ema-cross,rsi-reversion BTC/USDT 4h 1y rules=engine fast=9');
+    expect(textOf(withParams!)).toMatch(/^several strategies run with their own defaults/);
+  }, 60_000);
+
   it('refuses a bad entry=, and entry= with the engine rules, in one line', async () => {
     const [bad] = await send('/backtest ema-cross BTC/USDT 4h 1y entry=limit:1%');
     expect(textOf(bad!)).toMatch(/entry "limit:1%" is not valid; allowed: market, limit:OFFSET:BARS/);

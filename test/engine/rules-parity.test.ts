@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Config, loadConfig } from '../../src/config.js';
-import { engineBacktest, refusalKind } from '../../src/engine/backtest.js';
+import { engineBacktest, refusalKind, runsBacktest } from '../../src/engine/backtest.js';
 import { startBot } from '../../src/main.js';
 import { loadCandlesFile } from '../../src/market/load.js';
 import { knownRules } from '../../src/market/rules.js';
@@ -52,6 +52,12 @@ function configFor(dataDir: string, run: string, file = FILE, env: Record<string
 
 /** Replay FILE through startBot to its end; the trades and the refused signals' reasons. */
 async function replay(run: string, file = FILE, env: Record<string, string> = {}) {
+  const { trades, refused } = await replayRecords(run, file, env);
+  return { trades: trades.map(({ runId: _r, ...t }) => t), refused };
+}
+
+/** Replay FILE through startBot to its end; the trades with their runs, and the refused signals' reasons. */
+async function replayRecords(run: string, file = FILE, env: Record<string, string> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'bosun-rules-'));
   const bot = await startBot({
     config: configFor(dataDir, run, file, env),
@@ -73,7 +79,7 @@ async function replay(run: string, file = FILE, env: Record<string, string> = {}
   } finally {
     await bot.stop();
   }
-  const trades = journalTrades(dataDir).map(({ id: _i, runId: _r, symbol: _s, quote: _q, ...t }) => t);
+  const trades = journalTrades(dataDir).map(({ id: _i, symbol: _s, quote: _q, ...t }) => t);
   return { trades, refused };
 }
 
@@ -129,6 +135,42 @@ describe('a backtest under the engine rules', () => {
     // The minimum bound some entries (else this case would not test it), in the replay and the backtest alike.
     expect(result.simulation.belowMinimum).toBeGreaterThan(0);
     expect(result.simulation.belowMinimum).toBe(byReason.get("below the exchange's minimum order value"));
+  }, 120_000);
+
+  it('makes the trades of a replay of the default runs together (two strategies on one market), run by run', async () => {
+    const live = await replayRecords(
+      'ema-cross BTC/USDT 15m approve=auto; rsi-reversion BTC/USDT 15m approve=auto',
+    );
+    const config = configFor(mkdtempSync(join(tmpdir(), 'bosun-rules-bt-')), 'none');
+    const candles = closedOnly(resample(loadCandlesFile(FILE), 60_000, M15));
+    const strategies = [await loadStrategy('ema-cross'), await loadStrategy('rsi-reversion')];
+    const { result, records, byRun, rules } = await runsBacktest(
+      strategies.map((strategy) => ({ strategy, params: {}, symbol: 'BTC/USDT' })),
+      [{ symbol: 'BTC/USDT', candles }],
+      {
+        config,
+        logger: quietLogger(),
+        capital: config.paper.balance.USDT!,
+        fee: config.backtest.fee,
+        slippageBps: config.backtest.slippageBps,
+        timeframeMs: M15,
+      },
+    );
+    // The same trades, each by the same run (R1 ema-cross, R2 rsi-reversion, as the replay numbers them).
+    const expected = records
+      .filter((t) => t.exitReason !== 'end')
+      .map(({ id: _i, symbol: _s, quote: _q, ...t }) => ({ ...t, exits: t.exits.map((e) => ({ ...e })) }));
+    expect(live.trades).toEqual(expected);
+    const byReason = new Map<string, number>();
+    for (const r of live.refused.map(refusalKind)) byReason.set(r, (byReason.get(r) ?? 0) + 1);
+    expect(new Map(rules.refused.map((r) => [r.reason, r.count]))).toEqual(byReason);
+    // Both runs traded, and the trades name their strategy.
+    expect(byRun!.map((b) => b.key)).toEqual(['ema-cross BTC/USDT', 'rsi-reversion BTC/USDT']);
+    expect(byRun!.every((b) => b.trades > 0)).toBe(true);
+    expect(result.strategy).toBe('ema-cross + rsi-reversion');
+    expect(new Set(result.simulation.trades.map((t) => t.strategy))).toEqual(
+      new Set(['ema-cross', 'rsi-reversion']),
+    );
   }, 120_000);
 
   it('trades at all in the three cases together', async () => {
