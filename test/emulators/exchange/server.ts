@@ -21,21 +21,22 @@
  * client times out), or a request that is carried out but whose response is lost, for the next N
  * matching requests. Every request is logged.
  *
+ * The same port serves the WebSocket streams (`emu.streams`, base URL `emu.wsUrl`): Binance's market
+ * streams and the WebSocket API's user data stream, which pushes every order change and balance change
+ * made here (`onAccountEvent`). `pointCcxtAt(ex, emu)` points a ccxt or ccxt.pro client at both.
+ * See stream.ts.
+ *
  * It is independent of bosun's code on purpose: it parses nothing with bosun's helpers, so tests
  * that compare bosun's output with it are not circular.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { aggregate, type EmulatorCandle, firstAtOrAfter, fix, INTERVALS } from './candles.js';
+import { StreamServer } from './stream.js';
 
-export interface EmulatorCandle {
-  time: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-}
+export type { EmulatorCandle } from './candles.js';
+export { pointCcxtAt, type StreamFault, type StreamLogEntry, StreamServer } from './stream.js';
 
 export interface EmulatorMarket {
   /** Unified symbol, e.g. "BTC/USDT". */
@@ -119,22 +120,21 @@ export interface AccountOptions {
   commission?: number;
 }
 
-const INTERVALS: Record<string, number> = {
-  '1m': 60_000,
-  '3m': 180_000,
-  '5m': 300_000,
-  '15m': 900_000,
-  '30m': 1_800_000,
-  '1h': 3_600_000,
-  '2h': 7_200_000,
-  '4h': 14_400_000,
-  '6h': 21_600_000,
-  '8h': 28_800_000,
-  '12h': 43_200_000,
-  '1d': 86_400_000,
-  '3d': 259_200_000,
-  '1w': 604_800_000,
-};
+/**
+ * A change to the account, as the user data stream reports it: an order accepted (NEW), filled
+ * (TRADE, with its trade) or cancelled (CANCELED), and the balances of the assets it moved.
+ */
+export type AccountEvent =
+  | {
+      kind: 'order';
+      execution: 'NEW' | 'TRADE' | 'CANCELED';
+      /** The order as it stood after this change (a copy). */
+      order: EmulatorOrder;
+      trade?: EmulatorTrade;
+      /** Market clock (ms). */
+      at: number;
+    }
+  | { kind: 'balances'; assets: string[]; at: number };
 
 const MAX_LIMIT = 1000;
 const DEFAULT_LIMIT = 500;
@@ -159,6 +159,9 @@ export class ExchangeEmulator {
   private nextTradeId = 1;
   /** Up to when open orders have been matched against candles (market clock). */
   private matchedTo = 0;
+  private readonly accountListeners = new Set<(e: AccountEvent) => void>();
+  /** The WebSocket streams, served on the same port (see stream.ts). */
+  readonly streams: StreamServer;
 
   constructor(markets: EmulatorMarket[], account?: AccountOptions) {
     for (const m of markets) this.markets.set(m.symbol.replace('/', ''), m);
@@ -167,6 +170,36 @@ export class ExchangeEmulator {
       for (const [asset, free] of Object.entries(account.balances))
         this.balances.set(asset, { free, locked: 0 });
     }
+    this.streams = new StreamServer(this);
+  }
+
+  /** A market by its exchange id ("BTCUSDT"). */
+  market(id: string): EmulatorMarket | undefined {
+    return this.markets.get(id);
+  }
+
+  /** Be told of every order change and balance change; returns the function that stops it. */
+  onAccountEvent(listener: (e: AccountEvent) => void): () => void {
+    this.accountListeners.add(listener);
+    return () => this.accountListeners.delete(listener);
+  }
+
+  private emit(e: AccountEvent): void {
+    for (const listener of this.accountListeners) listener(e);
+  }
+
+  private emitOrder(
+    execution: 'NEW' | 'TRADE' | 'CANCELED',
+    o: EmulatorOrder,
+    trade?: EmulatorTrade,
+    at = o.updateTime,
+  ): void {
+    this.emit({ kind: 'order', execution, order: { ...o, updateTime: at }, trade, at });
+  }
+
+  private emitBalances(symbolId: string): void {
+    const market = this.markets.get(symbolId);
+    if (market) this.emit({ kind: 'balances', assets: market.symbol.split('/'), at: this.now() });
   }
 
   /** Free plus locked balance of an asset. */
@@ -192,13 +225,20 @@ export class ExchangeEmulator {
     return `http://127.0.0.1:${addr.port}`;
   }
 
+  /** Base URL of the WebSocket streams, e.g. ws://127.0.0.1:43123 (same port as `url`). */
+  get wsUrl(): string {
+    return this.url.replace(/^http/, 'ws');
+  }
+
   async start(): Promise<this> {
     this.server = createServer((req, res) => this.handle(req, res));
+    this.server.on('upgrade', (req, socket, head) => this.streams.upgrade(req, socket, head));
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     return this;
   }
 
   async stop(): Promise<void> {
+    this.streams.stop();
     for (const res of this.hung) res.destroy();
     this.hung.clear();
     for (const t of this.late) clearTimeout(t);
@@ -296,7 +336,7 @@ export class ExchangeEmulator {
       log(status);
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
     };
-    this.match();
+    this.matchOrders();
     const route = `${method} ${url.pathname}`;
     switch (route) {
       case 'GET /api/v3/ping':
@@ -350,6 +390,33 @@ export class ExchangeEmulator {
     const wall = this.wallClock();
     if (!Number.isFinite(timestamp) || timestamp > wall + 1000 || wall - timestamp > window)
       return [400, { code: -1021, msg: 'Timestamp for this request is outside of the recvWindow.' }];
+    return undefined;
+  }
+
+  /**
+   * Binance's checks on a signed WebSocket API request, whose params carry `apiKey`, `timestamp` and
+   * `signature` (HMAC-SHA256 over the other params sorted by name, as key=value joined by &).
+   */
+  authenticateParams(
+    params: Record<string, unknown>,
+  ): { status: number; code: number; msg: string } | undefined {
+    const account = this.account;
+    if (!account || params.apiKey !== account.apiKey)
+      return { status: 401, code: -2015, msg: 'Invalid API-key, IP, or permissions for action.' };
+    const payload = Object.keys(params)
+      .filter((k) => k !== 'signature')
+      .sort()
+      .map((k) => `${k}=${String(params[k])}`)
+      .join('&');
+    const signature = String(params.signature ?? '');
+    const expected = createHmac('sha256', account.secret).update(payload).digest();
+    if (!/^[0-9a-f]{64}$/.test(signature) || !timingSafeEqual(expected, Buffer.from(signature, 'hex')))
+      return { status: 400, code: -1022, msg: 'Signature for this request is not valid.' };
+    const timestamp = Number(params.timestamp);
+    const window = Number(params.recvWindow ?? 5000);
+    const wall = this.wallClock();
+    if (!Number.isFinite(timestamp) || timestamp > wall + 1000 || wall - timestamp > window)
+      return { status: 400, code: -1021, msg: 'Timestamp for this request is outside of the recvWindow.' };
     return undefined;
   }
 
@@ -550,10 +617,12 @@ export class ExchangeEmulator {
       b.free -= qty;
       b.locked += qty;
     }
+    this.emitOrder('NEW', o);
     const fills: EmulatorTrade[] = [];
     if (type === 'MARKET') fills.push(this.fill(o, now));
     else if (type === 'LIMIT' && (side === 'BUY' ? now <= price : now >= price))
       fills.push(this.fill(o, now));
+    this.emitBalances(o.symbol);
     return [
       200,
       {
@@ -606,6 +675,7 @@ export class ExchangeEmulator {
       time: at,
     };
     this.trades.push(t);
+    this.emitOrder('TRADE', o, t);
     return t;
   }
 
@@ -613,7 +683,7 @@ export class ExchangeEmulator {
    * Fill open limit and stop orders against the candles that closed since the last match: a candle
    * counts once it has closed, and only candles that opened at or after the order was placed.
    */
-  private match(): void {
+  matchOrders(): void {
     const now = this.now();
     if (now <= this.matchedTo) return;
     const from = this.matchedTo;
@@ -640,6 +710,7 @@ export class ExchangeEmulator {
           gapped ? c.open : o.type === 'STOP_LOSS_LIMIT' ? o.price : level,
           c.time + market.intervalMs,
         );
+        this.emitBalances(o.symbol);
         break;
       }
     }
@@ -664,6 +735,8 @@ export class ExchangeEmulator {
     this.release(o);
     o.status = 'CANCELED';
     o.updateTime = this.now();
+    this.emitOrder('CANCELED', o);
+    this.emitBalances(o.symbol);
     return [200, { ...orderJson(o), origClientOrderId: o.clientOrderId }];
   }
 
@@ -673,6 +746,8 @@ export class ExchangeEmulator {
     if (!o) return false;
     this.release(o);
     o.status = 'CANCELED';
+    this.emitOrder('CANCELED', o, undefined, this.now());
+    this.emitBalances(o.symbol);
     return true;
   }
 
@@ -817,47 +892,6 @@ export class ExchangeEmulator {
     }
     send(200, rows);
   }
-}
-
-const aggregated = new WeakMap<EmulatorCandle[], Map<number, EmulatorCandle[]>>();
-
-/** Candles at `intervalMs`, aggregated from the market's data (epoch-aligned buckets). */
-function aggregate(candles: EmulatorCandle[], intervalMs: number): EmulatorCandle[] {
-  let byInterval = aggregated.get(candles);
-  if (!byInterval) aggregated.set(candles, (byInterval = new Map()));
-  const cached = byInterval.get(intervalMs);
-  if (cached) return cached;
-  const out: EmulatorCandle[] = [];
-  for (const c of candles) {
-    const bucket = Math.floor(c.time / intervalMs) * intervalMs;
-    const last = out[out.length - 1];
-    if (last && last.time === bucket) {
-      last.high = Math.max(last.high, c.high);
-      last.low = Math.min(last.low, c.low);
-      last.close = c.close;
-      last.volume += c.volume;
-    } else {
-      out.push({ ...c, time: bucket });
-    }
-  }
-  byInterval.set(intervalMs, out);
-  return out;
-}
-
-function fix(v: number): string {
-  return v.toFixed(8);
-}
-
-/** Index of the first candle opening at or after `t`. */
-function firstAtOrAfter(c: EmulatorCandle[], t: number): number {
-  let lo = 0;
-  let hi = c.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (c[mid]!.time < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 const isOpen = (o: EmulatorOrder) => o.status === 'NEW' || o.status === 'PARTIALLY_FILLED';
