@@ -184,7 +184,14 @@ export class Dispatcher {
   private handOver(inv: Invocation): Invocation {
     const command = this.services.registry.get(inv.command);
     if (!command?.handsOver || inv.options) return inv;
-    const to = command.handsOver(inv.words ?? tokenize(inv.text ?? ''));
+    let words: readonly string[];
+    try {
+      words = inv.words ?? tokenize(inv.text ?? '');
+    } catch {
+      // Words that do not split (an open quote) are the command's to refuse, in its own words.
+      return inv;
+    }
+    const to = command.handsOver(words);
     if (!to) return inv;
     const { text: _text, ...rest } = inv;
     return { ...rest, command: to.command, words: to.words };
@@ -203,12 +210,12 @@ export class Dispatcher {
   }
 
   private async execute(given: Invocation): Promise<void> {
-    const inv = this.handOver(given);
-    const { person, chat, transport } = inv;
+    const { person, chat, transport } = given;
     const say = (r: Reply) => transport.send(r).then(() => undefined);
-    const denied = this.refuseStranger(person, inv.command);
+    const denied = this.refuseStranger(person, given.command);
     if (denied) return say(reply(denied).privately());
     if (this.closing) return say(reply('I am shutting down; try again in a moment.').privately());
+    const inv = this.handOver(given);
     const command = this.services.registry.get(inv.command);
     if (!command) {
       const names = this.services.registry.forRole(person.role!).map((c) => c.name);
