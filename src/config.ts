@@ -360,7 +360,21 @@ const SETTINGS = [
     path: 'engine.feed',
     schema: z.enum(['replay', 'exchange']).default('replay'),
     allowed:
-      'one of replay (play REPLAY_FILE as if live, offline), exchange (closed candles from the exchange, polled)',
+      'one of replay (play REPLAY_FILE as if live, offline), exchange (closed candles from the exchange: streamed, or polled)',
+  },
+  {
+    env: 'MARKET_STREAM',
+    path: 'engine.stream',
+    schema: z.enum(['on', 'off']).default('on'),
+    allowed:
+      'on (closed candles over the exchange WebSocket stream where ccxt has one, polling when it is down) or off (poll at each close)',
+  },
+  {
+    env: 'MARKET_STREAM_HEARTBEAT',
+    path: 'engine.streamHeartbeat',
+    schema: timerDuration.default(30_000),
+    allowed:
+      'how often the market stream must say something: silent for two of these, it is down (a number and s, m, h or d, e.g. 30s)',
   },
   {
     env: 'REPLAY_FILE',

@@ -224,8 +224,8 @@ async function assemble(
     paper,
     regimeGate,
     liveFeed: async () => {
-      const { ExchangeFeed } = await import('./engine/exchange-feed.js');
-      return clocked(new ExchangeFeed(config, logger.child({ module: 'feed' })));
+      const { createExchangeFeed } = await import('./engine/stream-feed.js');
+      return clocked(await createExchangeFeed(config, logger.child({ module: 'feed' })));
     },
   });
   const adapters: ChatAdapter[] = [];
@@ -423,8 +423,8 @@ const HOW_TO_REACH =
 /** The market feed the config asks for; a replay resumes where the state says it stood. */
 async function createFeed(config: Readonly<Config>, logger: Logger, store: StateStore): Promise<Feed> {
   if (config.engine.feed === 'exchange') {
-    const { ExchangeFeed } = await import('./engine/exchange-feed.js');
-    return new ExchangeFeed(config, logger.child({ module: 'feed' }));
+    const { createExchangeFeed } = await import('./engine/stream-feed.js');
+    return createExchangeFeed(config, logger.child({ module: 'feed' }));
   }
   const { ReplayFeed } = await import('./engine/feed.js');
   const file = config.replay.file ?? DEFAULT_REPLAY_FILE;

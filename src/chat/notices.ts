@@ -243,6 +243,7 @@ export function eventReply(e: BotEvent, tz: string): ReplyBuilder | undefined {
         return reply(
           `Journal problem: ${e.detail}. Nothing after the last saved candle happened; fix the journal and restart bosun to go on from there.`,
         );
+      if (e.stream) return reply(`Market stream: ${e.detail}.`);
       return reply(e.up ? `Market data is back: ${e.detail}.` : `Market data problem: ${e.detail}.`);
     case 'report':
       return undefined;

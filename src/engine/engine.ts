@@ -332,8 +332,8 @@ export class Engine implements FeedHandler {
   }
 
   /** Feeds report each change once (their contract), so each becomes one notice. */
-  onStatus(up: boolean, detail: string, cause?: 'journal'): void {
-    this.emit([{ type: 'feed', up, detail, ...(cause === 'journal' ? { journal: true } : {}) }]);
+  onStatus(up: boolean, detail: string, cause?: 'journal' | 'stream'): void {
+    this.emit([{ type: 'feed', up, detail, ...(cause ? { [cause]: true } : {}) }]);
   }
 
   onEnd(): void {

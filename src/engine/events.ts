@@ -15,7 +15,8 @@ export type EngineEvent =
   | { type: 'exit'; position: PositionRecord; fill: ExitFill; trade?: TradeRecord }
   | { type: 'run'; run: RunRecord; what: 'paused' | 'stopped' }
   | { type: 'kill-switch'; reason: string }
-  | { type: 'feed'; up: boolean; detail: string; journal?: boolean }
+  /** The feed down or back; `stream`: only its stream (candles come by polling meanwhile). */
+  | { type: 'feed'; up: boolean; detail: string; journal?: boolean; stream?: boolean }
   | { type: 'report'; report: PerformanceReport; title: string }
   | {
       type: 'order';

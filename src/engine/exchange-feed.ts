@@ -32,15 +32,15 @@ interface Watched {
 export class ExchangeFeed implements Feed {
   readonly kind = 'exchange' as const;
   readonly accelerated = false;
-  private readonly watched = new Map<string, Watched>();
-  private handler: FeedHandler | undefined;
-  private queue: Promise<void> = Promise.resolve();
+  protected readonly watched = new Map<string, Watched>();
+  protected handler: FeedHandler | undefined;
+  protected queue: Promise<void> = Promise.resolve();
   private up = true;
 
   constructor(
-    private readonly config: Config,
-    private readonly logger: Logger,
-    private readonly options: {
+    protected readonly config: Config,
+    protected readonly logger: Logger,
+    protected readonly options: {
       clock?: () => number;
       /** Retries of a failed read, and the first backoff (doubling). */
       retries?: number;
@@ -48,11 +48,11 @@ export class ExchangeFeed implements Feed {
     } = {},
   ) {}
 
-  private clock(): number {
+  protected clock(): number {
     return (this.options.clock ?? Date.now)();
   }
 
-  private ex(): Promise<Exchange> {
+  protected ex(): Promise<Exchange> {
     return getExchange(this.config.exchange.id, this.config.exchange.apiUrl);
   }
 
@@ -86,7 +86,7 @@ export class ExchangeFeed implements Feed {
   }
 
   /** Closed candles from `since` on (at most `limit`), through the retrying reader. */
-  private async fetchClosed(
+  protected async fetchClosed(
     symbol: string,
     timeframe: string,
     since: number,
@@ -172,6 +172,8 @@ export class ExchangeFeed implements Feed {
     const w = this.watched.get(key);
     const handler = this.handler;
     if (!w || !handler) return;
+    // Nothing to ask: the last closed candle came already (over a stream).
+    if (w.last >= bucketStart(this.clock(), w.ms) - w.ms) return;
     let candles: Candles;
     try {
       candles = await this.fetchClosed(w.symbol, w.timeframe, w.last + w.ms, 500);

@@ -22,7 +22,7 @@ export interface FeedHandler {
   /** The feed's clock moved (after every source candle on a replay). */
   onClock?(now: number): Promise<void>;
   /** The feed became unusable or usable again (each change once). */
-  onStatus?(up: boolean, detail: string, cause?: 'journal'): void;
+  onStatus?(up: boolean, detail: string, cause?: 'journal' | 'stream'): void;
   /** A replay reached the end of its file. */
   onEnd?(): void;
 }

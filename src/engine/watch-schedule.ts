@@ -85,7 +85,8 @@ export class ClockedFeed implements Feed {
         await this.before(now);
         await handler.onClock?.(now);
       },
-      onStatus: (up: boolean, detail: string) => handler.onStatus?.(up, detail),
+      onStatus: (up: boolean, detail: string, cause?: 'journal' | 'stream') =>
+        handler.onStatus?.(up, detail, cause),
       onEnd: () => handler.onEnd?.(),
     };
     return this.inner.start(clocked);

@@ -64,11 +64,44 @@ export function forgetFailedMarketLoads(ex: Exchange): void {
   };
 }
 
-/** Point every API URL of an exchange at another origin, keeping the paths. */
+/**
+ * One ccxt streaming instance (ccxt.pro: REST and WebSocket) per exchange and API URL, or undefined
+ * when ccxt has no streams for the exchange. Kept apart from the REST instance: closing its streams
+ * leaves the REST reads of the live broker and the downloads alone.
+ */
+export async function getStreamingExchange(id: string, apiUrl?: string): Promise<Exchange | undefined> {
+  const key = `pro|${id}|${apiUrl ?? ''}`;
+  let pending = exchanges.get(key);
+  if (!pending) {
+    const ccxt = (await import('ccxt')).default;
+    const Ctor = (ccxt.pro as unknown as Record<string, new (o: object) => Exchange>)[id];
+    if (typeof Ctor !== 'function') return undefined;
+    const ex = new Ctor({
+      enableRateLimit: true,
+      options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
+    });
+    if (apiUrl) rewriteApiUrls(ex, apiUrl);
+    forgetFailedMarketLoads(ex);
+    // ccxt dials ws:// (a local proxy or emulator) only with its HTTP agent loaded.
+    pending = (apiUrl?.startsWith('http:') ? ex.loadHttpProxyAgent() : Promise.resolve()).then(() => ex);
+    exchanges.set(key, pending);
+  }
+  const ex = await pending;
+  return ex.has.watchOHLCV === true ? ex : undefined;
+}
+
+/**
+ * Point every API URL of an exchange at another origin, keeping the paths. WebSocket URLs go to the
+ * same origin (`ws://` for `http://`), so a proxy or an emulator serves the streams too.
+ */
 export function rewriteApiUrls(ex: Exchange, apiUrl: string): void {
   const base = apiUrl.replace(/\/+$/, '');
+  const wsBase = base.replace(/^http/, 'ws');
   const walk = (node: unknown): unknown => {
-    if (typeof node === 'string') return node.replace(/^https?:\/\/[^/]+/, base);
+    if (typeof node === 'string')
+      return /^wss?:/.test(node)
+        ? node.replace(/^wss?:\/\/[^/]+/, wsBase)
+        : node.replace(/^https?:\/\/[^/]+/, base);
     if (node && typeof node === 'object') {
       for (const [k, v] of Object.entries(node)) (node as Record<string, unknown>)[k] = walk(v);
     }

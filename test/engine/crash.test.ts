@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCandlesFile } from '../../src/market/load.js';
 import type { PositionRecord, RunRecord, TradeRecord } from '../../src/store/state.js';
+import { knownRules } from '../../src/market/rules.js';
+import { SAMPLES_DIR } from '../../src/paths.js';
 import { makeEngine, NO_LIMITS, replayEnd, sampleSlice } from '../helpers/engine.js';
 import { ROOT } from '../helpers/fixtures.js';
 import { journalCurrent, journalDocument, journalIntegrity, journalTrades } from '../helpers/journal.js';
@@ -86,7 +88,12 @@ describe('kill -9 while runs are active', () => {
     }
     expect(kills).toBeGreaterThanOrEqual(3);
 
-    const whole = await makeEngine({ file, risk: RISK });
+    // The rules the bot takes for a replay of a Binance file: those bundled with the samples.
+    const whole = await makeEngine({
+      file,
+      risk: RISK,
+      marketRules: (symbol) => knownRules('binance', symbol, { samplesDir: SAMPLES_DIR }),
+    });
     for (const spec of RUNS.split(';')) {
       const [strategy, symbol, timeframe] = spec.trim().split(' ') as [string, string, string];
       await whole.engine.startRun({ strategy, symbol, timeframe, params: {}, approve: 'auto' }, 'test');

@@ -57,8 +57,14 @@ describe('the exchange feed (real ccxt against the exchange emulator)', () => {
     await feed.poll('BTC/USDT|1h');
     expect(emu.calls('/api/v3/klines').length - before).toBe(1);
     expect(got.map((c) => (c.time - T0) / H)).toEqual([30, 31, 32]);
-    await feed.poll('BTC/USDT|1h'); // nothing new closed
+    // Nothing new closed: the last closed candle came already, so the exchange is not even asked.
+    await feed.poll('BTC/USDT|1h');
     expect(got).toHaveLength(3);
+    expect(emu.calls('/api/v3/klines').length - before).toBe(1);
+    // The next close is asked for from the candle after the last delivered.
+    at(T0 + 34 * H + 5000);
+    await feed.poll('BTC/USDT|1h');
+    expect(got).toHaveLength(4);
     expect(emu.calls('/api/v3/klines').at(-1)!.query.startTime).toBe(String(T0 + 33 * H));
   });
 

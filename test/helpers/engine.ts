@@ -51,6 +51,8 @@ export async function makeEngine(options: {
   /** Trade live through this broker (state in the live file) instead of paper. */
   live?: LiveBroker;
   regimeGate?: EngineOptions['regimeGate'];
+  /** The exchange rules paper fills obey (as the bot takes them for its replay file; default none). */
+  marketRules?: EngineOptions['marketRules'];
 }): Promise<TestEngine> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'bosun-engine-'));
   const store = await StateStore.open(dir, Date.now(), options.live ? 'live' : 'paper');
@@ -80,6 +82,7 @@ export async function makeEngine(options: {
     ...(options.wallClock ? { wallClock: options.wallClock } : {}),
     ...(options.live ? { broker: options.live } : {}),
     ...(options.regimeGate ? { regimeGate: options.regimeGate } : {}),
+    ...(options.marketRules ? { marketRules: options.marketRules } : {}),
   });
   return { engine, feed, store, dir };
 }

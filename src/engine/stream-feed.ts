@@ -1,0 +1,351 @@
+/**
+ * The streaming exchange feed (`MARKET_FEED=exchange`, `MARKET_STREAM=on`, the default where ccxt has
+ * the exchange's streams): closed candles as the exchange closes them, over its WebSocket streams
+ * (ccxt.pro `watchOHLCV`), instead of a REST poll a few seconds after each close.
+ *
+ * - One stream loop per watched series keeps a `watchOHLCV` call pending at all times (ccxt answers
+ *   only what arrives while a call waits). A candle counts as closed when the exchange says so
+ *   (Binance's kline `x` flag, read as ccxt hands the message over) or when a later candle of the
+ *   series appears; it goes to the engine at once.
+ * - Never twice, never out of order: a candle at or before the last delivered is dropped (a duplicate,
+ *   a late message); one past a gap waits until the missing candles are fetched over REST and
+ *   delivered first. Every delivery goes through the one queue the REST poll uses too.
+ * - Down and back: a failed watch (a dropped connection, a refused dial) is retried with a backoff
+ *   doubling from `backoffMs` to `maxBackoffMs`; a stream silent for two `heartbeatMs` is cut and
+ *   redialled (ccxt's own keepalive is set to the same interval). Meanwhile the REST poll of the
+ *   exchange feed, armed after every close as before, fetches what the stream did not bring (and
+ *   asks nothing when the stream brought it). The chats hear once that the stream is down (candles
+ *   come by polling) and once that it is back.
+ * - A malformed or unexpected message is logged once per kind and dropped; ccxt's own log lines go to
+ *   bosun's log, not the console.
+ */
+import type { Exchange } from 'ccxt';
+import { toAppError } from '../errors.js';
+import { getStreamingExchange } from '../market/exchange.js';
+import type { Candle } from '../market/types.js';
+import { ExchangeFeed } from './exchange-feed.js';
+import { seriesKey } from './feed.js';
+
+/** A row as ccxt's `watchOHLCV` answers it: `[time, open, high, low, close, volume]`. */
+type Row = readonly unknown[];
+
+export interface StreamOptions {
+  /** A stream silent for two of these is down (MARKET_STREAM_HEARTBEAT). */
+  heartbeatMs: number;
+  /** First wait before redialling a failed stream, doubling to `maxBackoffMs` (defaults 250 ms, 30 s). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Clock and REST retries, as the polling feed takes them (tests). */
+  clock?: () => number;
+  retries?: number;
+}
+
+export class StreamFeed extends ExchangeFeed {
+  private running = false;
+  private readonly loops = new Map<string, Promise<void>>();
+  /** Each series' newest candle as last seen (values copied), closed when a later one appears. */
+  private readonly forming = new Map<string, Candle>();
+  /** Candles the exchange said were closed: `MARKETID|interval|openTime`. */
+  private readonly closedHints = new Set<string>();
+  private hooked: Exchange | undefined;
+  /** Why the stream is down, while it is. */
+  private downWhy: string | undefined;
+  /** Kinds of bad messages already logged (each once). */
+  private readonly badKinds = new Set<string>();
+  /** Wakes the loops' backoff sleeps when the feed stops. */
+  private readonly stopping = new AbortController();
+
+  constructor(
+    config: ConstructorParameters<typeof ExchangeFeed>[0],
+    logger: ConstructorParameters<typeof ExchangeFeed>[1],
+    private readonly stream: StreamOptions,
+  ) {
+    super(config, logger, {
+      ...(stream.clock ? { clock: stream.clock } : {}),
+      ...(stream.retries !== undefined ? { retries: stream.retries, backoffMs: 50 } : {}),
+    });
+  }
+
+  override describe(): string {
+    return `${this.config.exchange.id} (closed candles over its WebSocket stream; polled while the stream is down)`;
+  }
+
+  /** The streaming ccxt instance (REST reads go through it too), hooked once. */
+  protected override async ex(): Promise<Exchange> {
+    const ex = await getStreamingExchange(this.config.exchange.id, this.config.exchange.apiUrl);
+    if (!ex) return super.ex();
+    if (this.hooked !== ex) this.hook(ex);
+    return ex;
+  }
+
+  override watch(symbol: string, timeframe: string): void {
+    super.watch(symbol, timeframe);
+    if (this.running) this.startLoop(seriesKey(symbol, timeframe));
+  }
+
+  override async start(handler: Parameters<ExchangeFeed['start']>[0]): Promise<void> {
+    await super.start(handler);
+    this.running = true;
+    for (const key of this.watched.keys()) this.startLoop(key);
+  }
+
+  override async stop(): Promise<void> {
+    this.running = false;
+    this.stopping.abort();
+    const ex = this.hooked;
+    // Closing rejects every pending watch (ExchangeClosedByUser); the loops see `running` false and end.
+    if (ex) await ex.close().catch(() => undefined);
+    await Promise.all(this.loops.values());
+    await super.stop();
+  }
+
+  private startLoop(key: string): void {
+    if (this.loops.has(key)) return;
+    const loop = this.loop(key).finally(() => this.loops.delete(key));
+    this.loops.set(key, loop);
+  }
+
+  /** Keep a watch pending for one series while it is watched, redialling with a backoff after failures. */
+  private async loop(key: string): Promise<void> {
+    let failures = 0;
+    while (this.running && this.watched.has(key)) {
+      const w = this.watched.get(key)!;
+      try {
+        const ex = await this.ex();
+        const rows = await this.withHeartbeat(ex, ex.watchOHLCV(w.symbol, w.timeframe));
+        failures = 0;
+        this.streamBack();
+        this.onRows(key, ex, rows);
+      } catch (err) {
+        if (!this.running || !this.watched.has(key)) break;
+        failures++;
+        this.streamDown(toAppError(err).message);
+        const wait = Math.min(
+          (this.stream.backoffMs ?? 250) * 2 ** (failures - 1),
+          this.stream.maxBackoffMs ?? 30_000,
+        );
+        await sleep(wait, this.stopping.signal);
+      }
+    }
+  }
+
+  /**
+   * The watch's answer, or a failure when the stream stays silent for two heartbeats: then its
+   * connections are cut (as ccxt's keepalive cuts one whose pongs stop), so the next watch redials.
+   */
+  private async withHeartbeat(ex: Exchange, watch: Promise<Row[]>): Promise<Row[]> {
+    const limit = 2 * this.stream.heartbeatMs;
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const why = `no message for ${limit / 1000} s`;
+        for (const client of Object.values(ex.clients ?? {}) as WsClient[]) {
+          client.onError?.(new Error(why));
+          void Promise.resolve(client.close?.()).catch(() => undefined);
+        }
+        reject(new Error(why));
+      }, limit);
+    });
+    try {
+      return await Promise.race([watch, silent]);
+    } finally {
+      clearTimeout(timer);
+      // The watch may still fail after the race was decided: that failure is the next watch's concern.
+      watch.catch(() => undefined);
+    }
+  }
+
+  /** The closed candles among a watch's rows, each handed to the queue in time order. */
+  private onRows(key: string, ex: Exchange, rows: readonly Row[]): void {
+    const w = this.watched.get(key);
+    if (!w) return;
+    // Copied now: ccxt changes its cached rows in place as later messages come.
+    const valid: Candle[] = [];
+    for (const r of rows) {
+      const c = candleOf(r);
+      if (c) valid.push(c);
+      else this.bad('kline', `a candle row that is not six numbers: ${JSON.stringify(r).slice(0, 80)}`);
+    }
+    valid.sort((a, b) => a.time - b.time);
+    const id = marketId(ex, w.symbol);
+    for (const c of valid) {
+      // ccxt answers the newest rows since the last answer: a candle is closed once a later one shows.
+      const forming = this.forming.get(key);
+      if (forming && c.time > forming.time) this.closed(key, forming);
+      if (!forming || c.time >= forming.time) this.forming.set(key, c);
+      if (this.closedHints.delete(`${id}|${w.timeframe}|${c.time}`)) this.closed(key, c);
+    }
+  }
+
+  /**
+   * A closed candle from the stream, to the engine in order: a duplicate or late one is dropped; one
+   * past a gap waits for the missing candles over REST (if REST fails too, it is left to the poll,
+   * which delivers them all in order).
+   */
+  private closed(key: string, candle: Candle): void {
+    this.queue = this.queue
+      .then(async () => {
+        const w = this.watched.get(key);
+        const handler = this.handler;
+        if (!w || !handler || candle.time <= w.last) return;
+        if (candle.time > w.last + w.ms) {
+          const missing = await this.fetchClosed(w.symbol, w.timeframe, w.last + w.ms, 1000);
+          for (let i = 0; i < missing.length; i++) {
+            const t = missing.time[i]!;
+            if (t <= w.last || t >= candle.time) continue;
+            w.last = t;
+            await handler.onCandle(w.symbol, w.timeframe, {
+              time: t,
+              open: missing.open[i]!,
+              high: missing.high[i]!,
+              low: missing.low[i]!,
+              close: missing.close[i]!,
+              volume: missing.volume[i]!,
+            });
+          }
+          if (w.last + w.ms < candle.time) return;
+        }
+        w.last = candle.time;
+        await handler.onCandle(w.symbol, w.timeframe, candle);
+      })
+      .catch((err: unknown) =>
+        this.logger.error({ series: key, err: toAppError(err).message }, 'streamed candle not processed'),
+      );
+  }
+
+  private streamDown(why: string): void {
+    if (this.downWhy !== undefined) return;
+    this.downWhy = why;
+    this.logger.warn({ err: why }, 'market stream down: polling');
+    this.handler?.onStatus?.(
+      false,
+      `the ${this.config.exchange.id} stream is down (${why}); candles come by polling until it is back`,
+      'stream',
+    );
+  }
+
+  private streamBack(): void {
+    if (this.downWhy === undefined) return;
+    this.downWhy = undefined;
+    this.logger.info('market stream back');
+    this.handler?.onStatus?.(
+      true,
+      `the ${this.config.exchange.id} stream is back; candles arrive as they close`,
+      'stream',
+    );
+  }
+
+  /** A bad message, logged once per kind. */
+  private bad(kind: string, detail: string): void {
+    if (this.badKinds.has(kind)) return;
+    this.badKinds.add(kind);
+    this.logger.warn({ kind, detail }, 'malformed stream message dropped');
+  }
+
+  /**
+   * Read what ccxt's message handler does not keep: the exchange's "this candle is closed" (Binance's
+   * kline `k.x`), and send ccxt's own log lines (a message it could not parse) to bosun's log.
+   */
+  private hook(ex: Exchange): void {
+    this.hooked = ex;
+    const streaming = ex as unknown as StreamingInternals;
+    streaming.streaming = {
+      ...streaming.streaming,
+      keepAlive: this.stream.heartbeatMs,
+      maxPingPongMisses: 2,
+    };
+    // The redial backoff is the loop's own (it knows the heartbeat); ccxt's would add a second one.
+    const options = ex.options as Record<string, Record<string, unknown> | undefined>;
+    options.ws = { ...options.ws, backoff: { base: 0 } };
+    const handle = streaming.handleOHLCV?.bind(ex);
+    if (handle)
+      streaming.handleOHLCV = (client: unknown, message: unknown) => {
+        const k = (message as { k?: { s?: unknown; i?: unknown; t?: unknown; x?: unknown } } | null)?.k;
+        if (
+          k &&
+          k.x === true &&
+          typeof k.s === 'string' &&
+          typeof k.i === 'string' &&
+          typeof k.t === 'number'
+        )
+          this.closedHints.add(`${k.s}|${k.i}|${k.t}`);
+        return handle(client, message);
+      };
+    ex.log = (...args: unknown[]) =>
+      this.bad(
+        'ccxt',
+        args
+          .map((a) => String(a))
+          .join(' ')
+          .slice(0, 200),
+      );
+  }
+}
+
+/** What the feed touches of ccxt's streaming machinery (not in its public types). */
+interface StreamingInternals {
+  streaming: Record<string, unknown>;
+  handleOHLCV?: (client: unknown, message: unknown) => unknown;
+}
+
+interface WsClient {
+  onError?: (error: Error) => void;
+  close?: () => unknown;
+}
+
+/** A ccxt OHLCV row as a candle, or undefined when it is not six finite numbers. */
+function candleOf(r: Row): Candle | undefined {
+  if (!Array.isArray(r) || r.length < 6) return undefined;
+  const [time, open, high, low, close, volume] = r as unknown[];
+  const nums = [time, open, high, low, close, volume];
+  if (!nums.every((v) => typeof v === 'number' && Number.isFinite(v))) return undefined;
+  return {
+    time: time as number,
+    open: open as number,
+    high: high as number,
+    low: low as number,
+    close: close as number,
+    volume: volume as number,
+  };
+}
+
+/** The exchange's id of a market (`BTCUSDT`), as its stream messages name it. */
+function marketId(ex: Exchange, symbol: string): string {
+  try {
+    return ex.market(symbol).id ?? symbol.replace('/', '');
+  } catch {
+    return symbol.replace('/', '');
+  }
+}
+
+/** Wait `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+/**
+ * The exchange feed the configuration asks for: streamed where ccxt has the exchange's streams and
+ * `MARKET_STREAM` is on (the default), else polled at each close.
+ */
+export async function createExchangeFeed(
+  config: ConstructorParameters<typeof ExchangeFeed>[0],
+  logger: ConstructorParameters<typeof ExchangeFeed>[1],
+): Promise<ExchangeFeed> {
+  if (config.engine.stream === 'on') {
+    if (await getStreamingExchange(config.exchange.id, config.exchange.apiUrl))
+      return new StreamFeed(config, logger, { heartbeatMs: config.engine.streamHeartbeat });
+    logger.info({ exchange: config.exchange.id }, 'no WebSocket stream in ccxt for this exchange: polling');
+  }
+  return new ExchangeFeed(config, logger);
+}
