@@ -302,6 +302,12 @@ describe('the Config type is read from the key table', () => {
 
     const c = loadConfig({ env: {}, cwd: dir() });
     expect(c.risk).toBeUndefined();
-    expect(c.engine).toEqual({ feed: 'replay', approvalTimeout: 15 * 60_000, reportTime: '00:00' });
+    expect(c.engine).toEqual({
+      feed: 'replay',
+      stream: 'on',
+      streamHeartbeat: 30_000,
+      approvalTimeout: 15 * 60_000,
+      reportTime: '00:00',
+    });
   });
 });
