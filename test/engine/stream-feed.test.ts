@@ -6,6 +6,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { eventReply } from '../../src/chat/notices.js';
+import { PLAIN_TEXT as PLAIN, renderMessages } from '../../src/chat/reply.js';
 import { StreamFeed } from '../../src/engine/stream-feed.js';
 import type { Candle } from '../../src/market/types.js';
 import { ExchangeEmulator } from '../emulators/exchange/server.js';
@@ -148,5 +150,30 @@ describe('the streaming feed (real ccxt.pro against the stream emulator)', () =>
     emu.streams.advanceTo(T0 + 31 * H);
     await until('hour 30', () => got.length === 1, 3000);
     expect(hours(got)).toEqual([30]);
+  });
+});
+
+describe('what the chats hear of the stream', () => {
+  it('says the stream is down, and back, as market stream notices (not a market data problem)', () => {
+    const line = (e: Parameters<typeof eventReply>[0]) =>
+      renderMessages(eventReply(e, 'UTC')!.blocks, PLAIN).join('\n');
+    expect(
+      line({
+        type: 'feed',
+        up: false,
+        stream: true,
+        detail: 'the binance stream is down (connection closed); candles come by polling until it is back',
+      }),
+    ).toBe(
+      'Market stream: the binance stream is down (connection closed); candles come by polling until it is back.',
+    );
+    expect(
+      line({
+        type: 'feed',
+        up: true,
+        stream: true,
+        detail: 'the binance stream is back; candles arrive as they close',
+      }),
+    ).toBe('Market stream: the binance stream is back; candles arrive as they close.');
   });
 });
