@@ -19,19 +19,11 @@ import type { Exchange } from 'ccxt';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { rewriteApiUrls } from '../market/exchange.js';
+import type { Candle } from '../market/types.js';
 import type { BenchRow } from './row.js';
 
 const M = 60_000;
 const MARKETS = 50;
-
-interface Candle {
-  time: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-}
 
 /** Minute candles on a zigzag (up, down, up...) around 100 + k, so a 2/3 EMA cross fires at every close. */
 function zigzag(k: number, first: number, count: number): Candle[] {

@@ -22,7 +22,7 @@
 import type { Exchange } from 'ccxt';
 import { toAppError } from '../errors.js';
 import { getStreamingExchange } from '../market/exchange.js';
-import type { Candle } from '../market/types.js';
+import { type Candle, candleAt } from '../market/types.js';
 import { ExchangeFeed } from './exchange-feed.js';
 import { seriesKey } from './feed.js';
 
@@ -194,14 +194,7 @@ export class StreamFeed extends ExchangeFeed {
             const t = missing.time[i]!;
             if (t <= w.last || t >= candle.time) continue;
             w.last = t;
-            await handler.onCandle(w.symbol, w.timeframe, {
-              time: t,
-              open: missing.open[i]!,
-              high: missing.high[i]!,
-              low: missing.low[i]!,
-              close: missing.close[i]!,
-              volume: missing.volume[i]!,
-            });
+            await handler.onCandle(w.symbol, w.timeframe, candleAt(missing, i));
           }
           if (w.last + w.ms < candle.time) return;
         }
