@@ -15,7 +15,7 @@
  *   redialled (ccxt's own keepalive is set to the same interval). Meanwhile the REST poll of the
  *   exchange feed, armed after every close as before, fetches what the stream did not bring (and
  *   asks nothing when the stream brought it). The chats hear once that the stream is down (candles
- *   come by polling) and once that it is back.
+ *   come by polling) when it is not back within a heartbeat, and then once that it is back.
  * - A malformed or unexpected message is logged once per kind and dropped; ccxt's own log lines go to
  *   bosun's log, not the console.
  */
@@ -48,8 +48,10 @@ export class StreamFeed extends ExchangeFeed {
   /** Candles the exchange said were closed: `MARKETID|interval|openTime`. */
   private readonly closedHints = new Set<string>();
   private hooked: Exchange | undefined;
-  /** Why the stream is down, while it is. */
+  /** Why the stream is down, while it is; whether the chats were told; the timer that tells them. */
   private downWhy: string | undefined;
+  private announced = false;
+  private downTimer: NodeJS.Timeout | undefined;
   /** Kinds of bad messages already logged (each once). */
   private readonly badKinds = new Set<string>();
   /** Wakes the loops' backoff sleeps when the feed stops. */
@@ -92,6 +94,7 @@ export class StreamFeed extends ExchangeFeed {
   override async stop(): Promise<void> {
     this.running = false;
     this.stopping.abort();
+    clearTimeout(this.downTimer);
     const ex = this.hooked;
     // Closing rejects every pending watch (ExchangeClosedByUser); the loops see `running` false and end.
     if (ex) await ex.close().catch(() => undefined);
@@ -206,21 +209,33 @@ export class StreamFeed extends ExchangeFeed {
       );
   }
 
+  /**
+   * The stream failed. The chats hear it only if it is not back within a heartbeat: a redial that
+   * works at once (an exchange closing idle connections, a blip) is no news, and does not flap.
+   */
   private streamDown(why: string): void {
     if (this.downWhy !== undefined) return;
     this.downWhy = why;
     this.logger.warn({ err: why }, 'market stream down: polling');
-    this.handler?.onStatus?.(
-      false,
-      `the ${this.config.exchange.id} stream is down (${why}); candles come by polling until it is back`,
-      'stream',
-    );
+    this.downTimer = setTimeout(() => {
+      if (this.downWhy === undefined || !this.running) return;
+      this.announced = true;
+      this.handler?.onStatus?.(
+        false,
+        `the ${this.config.exchange.id} stream is down (${this.downWhy}); candles come by polling until it is back`,
+        'stream',
+      );
+    }, this.stream.heartbeatMs);
+    this.downTimer.unref();
   }
 
   private streamBack(): void {
     if (this.downWhy === undefined) return;
+    clearTimeout(this.downTimer);
     this.downWhy = undefined;
     this.logger.info('market stream back');
+    if (!this.announced) return;
+    this.announced = false;
     this.handler?.onStatus?.(
       true,
       `the ${this.config.exchange.id} stream is back; candles arrive as they close`,
