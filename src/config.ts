@@ -372,9 +372,9 @@ const SETTINGS = [
   {
     env: 'MARKET_STREAM_HEARTBEAT',
     path: 'engine.streamHeartbeat',
-    schema: timerDuration.default(30_000),
+    schema: timerDuration.refine((ms) => ms >= 5000).default(30_000),
     allowed:
-      'how often the market stream must say something: silent for two of these, it is down (a number and s, m, h or d, e.g. 30s)',
+      'how often the market stream must say something: silent for two of these, it is down (a number and s, m, h or d, at least 5s, e.g. 30s)',
   },
   {
     env: 'REPLAY_FILE',

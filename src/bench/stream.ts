@@ -44,6 +44,16 @@ function zigzag(k: number, first: number, count: number): Candle[] {
   return out;
 }
 
+/** The console's signal messages, each with the market it names and when it was written. */
+function signalsOf(written: ReadonlyArray<{ at: number; text: string }>): Array<{ id: string; at: number }> {
+  return written.flatMap((w) =>
+    [...w.text.matchAll(/Signal S\d+ · (?:LONG|SHORT) (S\d+)\/USDT 1m/g)].map((m) => ({
+      id: `${m[1]}USDT`,
+      at: w.at,
+    })),
+  );
+}
+
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
@@ -96,6 +106,7 @@ export async function streamRows(root: string, quick: boolean): Promise<BenchRow
     while (watching) await bare.watchOHLCV(s, '1m').catch(() => undefined);
   });
 
+  const closeTimes: number[] = [];
   // The bot, its console captured line by line with the time each was written.
   const written: Array<{ at: number; text: string }> = [];
   const output = new Writable({
@@ -135,8 +146,13 @@ export async function streamRows(root: string, quick: boolean): Promise<BenchRow
     const deadline = Date.now() + 30_000;
     while (!started() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const from = Math.ceil(Date.now() / M) * M;
-    const closes = quick ? 1 : 2;
-    await new Promise((r) => setTimeout(r, from + (closes - 1) * M + 3000 - Date.now()));
+    closeTimes.push(...Array.from({ length: quick ? 1 : 2 }, (_, k) => from + k * M));
+    // Every market's signal of every close, or 10 s after the last close: a late one is a slow one,
+    // and one that never came is counted as missing.
+    const expected = symbols.length * closeTimes.length;
+    const waitUntil = closeTimes.at(-1)! + 10_000;
+    while (signalsOf(written).length < expected && Date.now() < waitUntil)
+      await new Promise((r) => setTimeout(r, 100));
   } finally {
     await bot.stop();
     watching = false;
@@ -153,19 +169,19 @@ export async function streamRows(root: string, quick: boolean): Promise<BenchRow
       const key = `${k.symbol}|${k.openTime}`;
       if (!sent.has(key) || sent.get(key)! > k.at) sent.set(key, k.at);
     }
-  // A signal message names its market; it answers that market's latest close sent before it.
+  // Each market's signal messages in order answer its closes in order (one signal per close).
   const bosun: number[] = [];
-  const seen = new Set<string>();
-  for (const w of written) {
-    for (const m of w.text.matchAll(/Signal S\d+ · (?:LONG|SHORT) (S\d+)\/USDT 1m/g)) {
-      const id = `${m[1]}USDT`;
-      let best: [string, number] | undefined;
-      for (const [key, at] of sent)
-        if (key.startsWith(`${id}|`) && at <= w.at && (!best || at > best[1])) best = [key, at];
-      if (!best || seen.has(best[0])) continue;
-      seen.add(best[0]);
-      bosun.push(w.at - best[1]);
-    }
+  let missing = 0;
+  const messages = signalsOf(written);
+  for (const s of symbols) {
+    const id = s.replace('/', '');
+    const mine = messages.filter((m) => m.id === id).map((m) => m.at);
+    closeTimes.forEach((close, k) => {
+      const at = sent.get(`${id}|${close - M}`);
+      const msg = mine[k];
+      if (at === undefined || msg === undefined || msg < at) missing++;
+      else bosun.push(msg - at);
+    });
   }
   const baseline: number[] = [];
   for (const [key, at] of bareSeen) {
@@ -189,7 +205,7 @@ export async function streamRows(root: string, quick: boolean): Promise<BenchRow
     };
   };
   console.log(
-    `stream latency: ${bosun.length} signal messages from ${MARKETS} markets; baseline: ${baseline.length} closed klines seen by bare ccxt.pro`,
+    `stream latency: ${bosun.length} signal messages from ${MARKETS} markets over ${closeTimes.length} close(s)${missing > 0 ? `, ${missing} missing (not within 10 s)` : ''}; baseline: ${baseline.length} closed klines seen by bare ccxt.pro`,
   );
   return [
     row(`close -> signal message, p50 (${MARKETS} markets, stream)`, 0.5),

@@ -167,13 +167,23 @@ export class ExchangeFeed implements Feed {
     });
   }
 
+  /** After an outage was announced: the exchange answers again (said once). */
+  private answers(handler: FeedHandler): void {
+    if (this.up) return;
+    this.up = true;
+    handler.onStatus?.(true, `${this.config.exchange.id} answers again`);
+  }
+
   /** Fetch the candles of a series that closed since the last one delivered, and deliver them in order. */
   async poll(key: string): Promise<void> {
     const w = this.watched.get(key);
     const handler = this.handler;
     if (!w || !handler) return;
-    // Nothing to ask: the last closed candle came already (over a stream).
-    if (w.last >= bucketStart(this.clock(), w.ms) - w.ms) return;
+    // Nothing to ask: the last closed candle came already (over a stream), so the exchange answers.
+    if (w.last >= bucketStart(this.clock(), w.ms) - w.ms) {
+      this.answers(handler);
+      return;
+    }
     let candles: Candles;
     try {
       candles = await this.fetchClosed(w.symbol, w.timeframe, w.last + w.ms, 500);
@@ -186,10 +196,7 @@ export class ExchangeFeed implements Feed {
       }
       return;
     }
-    if (!this.up) {
-      this.up = true;
-      handler.onStatus?.(true, `${this.config.exchange.id} answers again`);
-    }
+    this.answers(handler);
     for (let i = 0; i < candles.length; i++) {
       const time = candles.time[i]!;
       if (time <= w.last) continue;

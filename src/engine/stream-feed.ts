@@ -54,8 +54,11 @@ export class StreamFeed extends ExchangeFeed {
   private downTimer: NodeJS.Timeout | undefined;
   /** Kinds of bad messages already logged (each once). */
   private readonly badKinds = new Set<string>();
-  /** Wakes the loops' backoff sleeps when the feed stops. */
-  private readonly stopping = new AbortController();
+  /** Wakes the loops' backoff sleeps when the feed stops (a new one at each start). */
+  private stopping = new AbortController();
+  /** The watchdog's timer, and when the stream last said anything. */
+  private dog: NodeJS.Timeout | undefined;
+  private lastMessage = 0;
 
   constructor(
     config: ConstructorParameters<typeof ExchangeFeed>[0],
@@ -80,6 +83,13 @@ export class StreamFeed extends ExchangeFeed {
     return ex;
   }
 
+  override unwatch(symbol: string, timeframe: string): void {
+    super.unwatch(symbol, timeframe);
+    this.forming.delete(seriesKey(symbol, timeframe));
+    // Its pending watch ends with the subscription; its loop sees the series gone.
+    void this.hooked?.unWatchOHLCV?.(symbol, timeframe).catch(() => undefined);
+  }
+
   override watch(symbol: string, timeframe: string): void {
     super.watch(symbol, timeframe);
     if (this.running) this.startLoop(seriesKey(symbol, timeframe));
@@ -87,7 +97,11 @@ export class StreamFeed extends ExchangeFeed {
 
   override async start(handler: Parameters<ExchangeFeed['start']>[0]): Promise<void> {
     await super.start(handler);
+    this.stopping = new AbortController();
+    this.downWhy = undefined;
+    this.announced = false;
     this.running = true;
+    this.watchdog(await this.ex());
     for (const key of this.watched.keys()) this.startLoop(key);
   }
 
@@ -95,9 +109,14 @@ export class StreamFeed extends ExchangeFeed {
     this.running = false;
     this.stopping.abort();
     clearTimeout(this.downTimer);
+    clearInterval(this.dog);
     const ex = this.hooked;
-    // Closing rejects every pending watch (ExchangeClosedByUser); the loops see `running` false and end.
-    if (ex) await ex.close().catch(() => undefined);
+    // Every pending watch fails at once (a graceful close of a dead socket would wait 30 s for it);
+    // the loops see `running` false and end.
+    if (ex) {
+      this.cut(ex, new Error('the feed stopped'));
+      await ex.close().catch(() => undefined);
+    }
     await Promise.all(this.loops.values());
     await super.stop();
   }
@@ -115,11 +134,13 @@ export class StreamFeed extends ExchangeFeed {
       const w = this.watched.get(key)!;
       try {
         const ex = await this.ex();
-        const rows = await this.withHeartbeat(ex, ex.watchOHLCV(w.symbol, w.timeframe));
+        const rows = await ex.watchOHLCV(w.symbol, w.timeframe);
         failures = 0;
         this.streamBack();
         this.onRows(key, ex, rows);
       } catch (err) {
+        // What was forming when the stream broke is stale: a close missed meanwhile comes over REST.
+        this.forming.delete(key);
         if (!this.running || !this.watched.has(key)) break;
         failures++;
         this.streamDown(toAppError(err).message);
@@ -133,28 +154,27 @@ export class StreamFeed extends ExchangeFeed {
   }
 
   /**
-   * The watch's answer, or a failure when the stream stays silent for two heartbeats: then its
-   * connections are cut (as ccxt's keepalive cuts one whose pongs stop), so the next watch redials.
+   * The stream's watchdog: silent for two heartbeats (no message on any of its connections, while
+   * series are watched), its connections are cut as ccxt's keepalive cuts one whose pongs stop, so
+   * the watches fail and redial. A single quiet market does not count: the others speak.
    */
-  private async withHeartbeat(ex: Exchange, watch: Promise<Row[]>): Promise<Row[]> {
-    const limit = 2 * this.stream.heartbeatMs;
-    let timer: NodeJS.Timeout | undefined;
-    const silent = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const why = `no message for ${limit / 1000} s`;
-        for (const client of Object.values(ex.clients ?? {}) as WsClient[]) {
-          client.onError?.(new Error(why));
-          void Promise.resolve(client.close?.()).catch(() => undefined);
-        }
-        reject(new Error(why));
-      }, limit);
-    });
-    try {
-      return await Promise.race([watch, silent]);
-    } finally {
-      clearTimeout(timer);
-      // The watch may still fail after the race was decided: that failure is the next watch's concern.
-      watch.catch(() => undefined);
+  private watchdog(ex: Exchange): void {
+    clearInterval(this.dog);
+    this.lastMessage = Date.now();
+    this.dog = setInterval(() => {
+      const limit = 2 * this.stream.heartbeatMs;
+      if (!this.running || this.watched.size === 0 || Date.now() - this.lastMessage <= limit) return;
+      this.lastMessage = Date.now();
+      this.cut(ex, new Error(`no message for ${limit / 1000} s`));
+    }, this.stream.heartbeatMs);
+    this.dog.unref();
+  }
+
+  /** Fail every pending watch of the stream at once, then close its connections. */
+  private cut(ex: Exchange, error: Error): void {
+    for (const client of Object.values(ex.clients ?? {}) as WsClient[]) {
+      client.onError?.(error);
+      void Promise.resolve(client.close?.()).catch(() => undefined);
     }
   }
 
@@ -174,32 +194,36 @@ export class StreamFeed extends ExchangeFeed {
     for (const c of valid) {
       // ccxt answers the newest rows since the last answer: a candle is closed once a later one shows.
       const forming = this.forming.get(key);
-      if (forming && c.time > forming.time) this.closed(key, forming);
+      // Closed by a later candle, without the exchange's word on its last values: REST gives them.
+      if (forming && c.time > forming.time) this.closed(key, forming, false);
       if (!forming || c.time >= forming.time) this.forming.set(key, c);
-      if (this.closedHints.delete(`${id}|${w.timeframe}|${c.time}`)) this.closed(key, c);
+      if (this.closedHints.delete(`${id}|${w.timeframe}|${c.time}`)) this.closed(key, c, true);
     }
   }
 
   /**
    * A closed candle from the stream, to the engine in order: a duplicate or late one is dropped; one
-   * past a gap waits for the missing candles over REST (if REST fails too, it is left to the poll,
-   * which delivers them all in order).
+   * past a gap waits for the missing candles over REST; one the exchange did not say was final
+   * (`final` false: a later candle showed) is taken from REST. If REST fails too, it is left to the
+   * poll, which delivers them all in order.
    */
-  private closed(key: string, candle: Candle): void {
+  private closed(key: string, candle: Candle, final: boolean): void {
     this.queue = this.queue
       .then(async () => {
         const w = this.watched.get(key);
         const handler = this.handler;
         if (!w || !handler || candle.time <= w.last) return;
-        if (candle.time > w.last + w.ms) {
+        if (candle.time > w.last + w.ms || !final) {
+          // Through it from REST: the gap before it, and it too when the stream's values may be stale.
+          const upTo = final ? candle.time : candle.time + w.ms;
           const missing = await this.fetchClosed(w.symbol, w.timeframe, w.last + w.ms, 1000);
           for (let i = 0; i < missing.length; i++) {
             const t = missing.time[i]!;
-            if (t <= w.last || t >= candle.time) continue;
+            if (t <= w.last || t >= upTo) continue;
             w.last = t;
             await handler.onCandle(w.symbol, w.timeframe, candleAt(missing, i));
           }
-          if (w.last + w.ms < candle.time) return;
+          if (!final || w.last + w.ms < candle.time) return;
         }
         w.last = candle.time;
         await handler.onCandle(w.symbol, w.timeframe, candle);
@@ -287,6 +311,28 @@ export class StreamFeed extends ExchangeFeed {
           .join(' ')
           .slice(0, 200),
       );
+    // Any message on any connection: the stream is alive (the watchdog's clock).
+    const message = streaming.handleMessage.bind(ex);
+    streaming.handleMessage = (client: unknown, m: unknown) => {
+      this.lastMessage = Date.now();
+      return message(client, m);
+    };
+    // ccxt sends subscriptions behind its rate limiter and never awaits the send: a connection that
+    // closes meanwhile fails those sends with nobody listening, and an unhandled rejection ends Node.
+    const client = streaming.client.bind(ex);
+    streaming.client = (url: string) => {
+      const c = client(url) as { send: (m: unknown) => Promise<unknown>; bosunSend?: true };
+      if (!c.bosunSend) {
+        const send = c.send.bind(c);
+        c.send = (m: unknown) => {
+          const sent = send(m);
+          sent.catch(() => undefined);
+          return sent;
+        };
+        c.bosunSend = true;
+      }
+      return c;
+    };
   }
 }
 
@@ -294,6 +340,8 @@ export class StreamFeed extends ExchangeFeed {
 interface StreamingInternals {
   streaming: Record<string, unknown>;
   handleOHLCV?: (client: unknown, message: unknown) => unknown;
+  handleMessage: (client: unknown, message: unknown) => unknown;
+  client: (url: string) => unknown;
 }
 
 interface WsClient {

@@ -161,6 +161,39 @@ describe('the streaming feed (real ccxt.pro against the stream emulator)', () =>
     expect(status).toEqual([]);
   });
 
+  it('takes a candle closed while the stream was down from REST, never the stale forming values', async () => {
+    await open();
+    // Hour 30 seen forming (its open), then the stream breaks before it closes.
+    emu.streams.advanceTo(T0 + 30 * H + H / 4 + 1000);
+    await new Promise((r) => setTimeout(r, 50));
+    emu.streams.refuse(3);
+    emu.streams.drop({ terminate: true });
+    emu.streams.advanceTo(T0 + 31 * H + H / 4);
+    await until('the redial', () => emu.streams.connections().length > 0, 3000);
+    await emu.streams.subscribed('btcusdt@kline_1h');
+    emu.streams.advanceTo(T0 + 32 * H);
+    await until('hours 30 and 31', () => got.length === 2, 3000);
+    expect(got[0]).toEqual({ time: T0 + 30 * H, open: 130, high: 132, low: 129, close: 131, volume: 10 });
+    expect(hours(got)).toEqual([30, 31]);
+  });
+
+  it('lets no failed subscription of a broken connection end the process', async () => {
+    const seen: unknown[] = [];
+    const listener = (reason: unknown) => void seen.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      await open();
+      // Six more series: their subscriptions queue behind ccxt's rate limiter, then the line breaks.
+      for (const tf of ['2h', '4h', '6h', '8h', '12h', '1d']) feed.watch('BTC/USDT', tf);
+      await new Promise((r) => setTimeout(r, 100));
+      emu.streams.drop({ terminate: true });
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(seen).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+  });
+
   it('logs a malformed message once and goes on', async () => {
     await open();
     emu.streams.inject('{"e": "kline", "k": ');
