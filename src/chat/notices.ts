@@ -80,12 +80,17 @@ export function signalReply(sig: SignalRecord, tz: string, withButtons: boolean)
   if (sig.note) r.line('Why: ', sig.note);
   if (sig.regime) r.line('Regime: ', sig.regime);
   r.line(statusText(sig, tz));
-  if (withButtons && sig.status === 'pending')
+  if (withButtons && sig.status === 'pending') {
+    // No half size where half would be under the exchange's minimums (it would only be refused).
+    if (sig.noHalf) r.line(`Half size: not offered (${sig.noHalf}).`);
     r.buttons([
       { label: 'Approve', command: 'approve', args: [sig.id], style: 'success' },
-      { label: 'Half size', command: 'approve', args: [sig.id, 'half'], style: 'primary' },
+      ...(sig.noHalf
+        ? []
+        : [{ label: 'Half size', command: 'approve', args: [sig.id, 'half'], style: 'primary' as const }]),
       { label: 'Reject', command: 'reject', args: [sig.id], style: 'danger' },
     ]);
+  }
   return r;
 }
 

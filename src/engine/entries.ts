@@ -5,6 +5,7 @@
  */
 import { entryAmount, initialStop, offsetPrice, planEntry, type Side } from '../backtest/fills.js';
 import type { Candle } from '../market/types.js';
+import { roundToStep } from '../market/rules.js';
 import { quoteOf } from '../market/symbol.js';
 import type { ExitRules, Signals } from '../strategy/define.js';
 import { markSignal, type RunRecord, type SignalRecord, type State } from '../store/state.js';
@@ -53,7 +54,10 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
   const signalTarget = signals.target?.[t] ?? Number.NaN;
   const costs = costsFor(c, run.symbol);
   const stop = initialStop(side, candle.close, rt.rules, signalStop, costs.market);
-  const targets = targetsOf(rt.rules, side, candle.close, signalTarget);
+  // On the exchange's price tick, as the orders will be.
+  const targets = targetsOf(rt.rules, side, candle.close, signalTarget).map((t) =>
+    roundToStep(t, costs.market?.priceStep ?? 0),
+  );
   // Sized as the fill will be: a market order at this close, slipped, with the stop it would get.
   const plan = planEntry(side, candle.close, rt.rules, costs, signalStop);
   const planTargets = targetsOf(rt.rules, side, plan.price, signalTarget);
@@ -123,6 +127,9 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
     indicators: e.indicators,
     ...(signals.notes?.[t] ? { note: signals.notes[t] } : {}),
     ...(regime?.ok ? { regime: `${regime.state} x${+regime.factor.toFixed(3)}` } : {}),
+    ...(sized && typeof amount === 'number' && typeof entryAmount(amount / 2, plan.price, costs) === 'string'
+      ? { noHalf: "half is under the exchange's minimums" }
+      : {}),
   };
   if (refused === undefined && run.approve === 'auto') {
     sig.decidedBy = 'auto';

@@ -90,6 +90,8 @@ export const SignalRecord = z.object({
   note: z.string().optional(),
   /** The regime the signal was sized in, e.g. "RISK_ON x0.8". */
   regime: z.string().optional(),
+  /** Why half the size cannot be taken (under the exchange's minimums): no "Half size" button. */
+  noHalf: z.string().optional(),
 });
 export type SignalRecord = z.infer<typeof SignalRecord>;
 

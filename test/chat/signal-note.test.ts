@@ -36,6 +36,18 @@ describe('signal message', () => {
     expect(text).toContain(`Why: ${note}`);
   });
 
+  it('offers no Half size when half would be under the exchange minimums, and says why', () => {
+    const labels = (sig: SignalRecord) =>
+      signalReply(sig, 'UTC', true)
+        .actions.flat()
+        .map((x) => x.label);
+    expect(labels(base)).toEqual(['Approve', 'Half size', 'Reject']);
+    const small = { ...base, noHalf: "half is under the exchange's minimums" };
+    expect(labels(small)).toEqual(['Approve', 'Reject']);
+    const text = renderMessages(signalReply(small, 'UTC', true).blocks, TELEGRAM_HTML).join('\n');
+    expect(text).toContain("Half size: not offered (half is under the exchange's minimums).");
+  });
+
   it('has no Why line when the strategy gave no note', () => {
     const text = renderMessages(signalReply(base, 'UTC', true).blocks, TELEGRAM_HTML).join('\n');
     expect(text).not.toContain('Why:');
