@@ -220,6 +220,7 @@ export const KINDS: Record<ExportKind, KindSpec> = {
       ...time('expires_at'),
       col('note', 'text'),
       col('regime', 'text'),
+      col('no_half', 'text'),
       col('messages', 'json'),
     ],
     values: (r) => {
@@ -254,6 +255,7 @@ export const KINDS: Record<ExportKind, KindSpec> = {
         s.expiresAt,
         s.note,
         s.regime,
+        s.noHalf,
         json(s.messages),
       ];
     },

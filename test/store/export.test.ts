@@ -317,6 +317,7 @@ const signalRow = (s: Signal, iso: Record<string, string>, indicators: Row): Row
   expires_at_ms: null,
   note: s.note ?? null,
   regime: s.regime ?? null,
+  no_half: s.noHalf ?? null,
   messages: s.messages,
   ...indicators,
 });
