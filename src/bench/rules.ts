@@ -13,7 +13,7 @@ import { loadConfig } from '../config.js';
 import { engineBacktest, portfolioBacktest } from '../engine/backtest.js';
 import { createLogger } from '../logger.js';
 import { loadCandlesFile } from '../market/load.js';
-import { allocCandles, type Candles, sliceCandles } from '../market/types.js';
+import { allocCandles, type Candles, scaledCandles, sliceCandles } from '../market/types.js';
 import { loadStrategy } from '../strategy/registry.js';
 import type { BenchRow } from './row.js';
 
@@ -67,17 +67,7 @@ export async function rulesRows(
 
 /** The candles with prices swung by up to 15% on a slow wave of its own (market k). */
 function swung(c: Candles, k: number): Candles {
-  const out = allocCandles(c.length);
-  for (let i = 0; i < c.length; i++) {
-    const f = 1 + 0.15 * Math.sin(i / (30 + 7 * k) + k);
-    out.time[i] = c.time[i]!;
-    out.open[i] = c.open[i]! * f;
-    out.high[i] = c.high[i]! * f;
-    out.low[i] = c.low[i]! * f;
-    out.close[i] = c.close[i]! * f;
-    out.volume[i] = c.volume[i]!;
-  }
-  return out;
+  return scaledCandles(c, (i) => 1 + 0.15 * Math.sin(i / (30 + 7 * k) + k));
 }
 
 /** What `timeProcesses` in index.ts does: commands run one after another, timed as a whole. */

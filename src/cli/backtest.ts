@@ -442,6 +442,7 @@ async function portfolioCli(
     throw badInput(
       `${symbols[odd]}'s candles are ${timeframeName(loaded[odd]!.timeframeMs)} and ${symbols[0]}'s ${timeframeName(tfMs)}; give --timeframe to make them one`,
     );
+  const maker = makerOf(v, config);
   const { runsBacktest } = await import('../engine/backtest.js');
   const { result, rules, records, byRun } = await runsBacktest(
     strategies.flatMap((strategy) => symbols.map((symbol) => ({ strategy, params: raw, symbol }))),
@@ -454,7 +455,7 @@ async function portfolioCli(
       logger,
       capital: numberOption('capital', v.capital, 1, 1e12) ?? config.backtest.capital,
       fee: numberOption('fee', v.fee, 0, 0.1) ?? config.backtest.fee,
-      ...(makerOf(v, config) !== undefined ? { maker: makerOf(v, config)! } : {}),
+      ...(maker !== undefined ? { maker } : {}),
       slippageBps: numberOption('slippage', v.slippage, 0, 1000) ?? config.backtest.slippageBps,
       timeframeMs: tfMs,
       ...(loaded[0]!.from !== undefined ? { tradeFrom: loaded[0]!.from } : {}),

@@ -63,6 +63,21 @@ export function candlesFrom(rows: ReadonlyArray<Candle | OHLCVRow>): Candles {
   return c;
 }
 
+/** A copy of the candles with bar i's prices times `factor(i)` (times and volumes as they are). */
+export function scaledCandles(c: Candles, factor: (i: number) => number): Candles {
+  const out = allocCandles(c.length);
+  for (let i = 0; i < c.length; i++) {
+    const f = factor(i);
+    out.time[i] = c.time[i]!;
+    out.open[i] = c.open[i]! * f;
+    out.high[i] = c.high[i]! * f;
+    out.low[i] = c.low[i]! * f;
+    out.close[i] = c.close[i]! * f;
+    out.volume[i] = c.volume[i]!;
+  }
+  return out;
+}
+
 /** Candles [start, end) as views sharing memory with the source (no copy). */
 export function sliceCandles(c: Candles, start: number, end: number = c.length): Candles {
   const s = Math.max(0, Math.min(start, c.length));

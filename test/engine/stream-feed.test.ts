@@ -51,6 +51,27 @@ describe('the streaming feed (real ccxt.pro against the stream emulator)', () =>
     await emu.streams.subscribed('btcusdt@kline_1h');
   }
 
+  /**
+   * `fn` while the market moves a quarter hour every 30 ms (the stream speaks well within a short
+   * heartbeat), then until two more hours have come.
+   */
+  async function whileTicking(fn: () => Promise<void>): Promise<void> {
+    const ticker = setInterval(() => emu.streams.advanceTo(emu.now() + H / 4), 30);
+    try {
+      await fn();
+      const after = got.length;
+      await until('two more hours', () => got.length >= after + 2);
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+
+  /** Every hour from 30 on, once and in order. */
+  function expectEveryHourOnce(): void {
+    const h = hours(got);
+    expect(h).toEqual(h.map((_, k) => 30 + k));
+  }
+
   beforeEach(async () => {
     emu = await new ExchangeEmulator([{ symbol: 'BTC/USDT', candles: RISING_HOURS, intervalMs: H }]).start();
     emu.streams.advanceTo(T0 + 30 * H + 1000);
@@ -109,20 +130,14 @@ describe('the streaming feed (real ccxt.pro against the stream emulator)', () =>
 
   it('says once that a stream it cannot redial is down, and once that it is back, losing no candle', async () => {
     await open(150);
-    const ticker = setInterval(() => emu.streams.advanceTo(emu.now() + H / 4), 30);
-    try {
+    await whileTicking(async () => {
       await until('hour 30', () => got.length >= 1);
       // The next redials are refused for longer than a heartbeat.
       emu.streams.refuse(8);
       emu.streams.drop({ terminate: true });
       await until('the stream back', () => status.some(([up]) => up), 5000);
-      const after = got.length;
-      await until('two more hours', () => got.length >= after + 2);
-    } finally {
-      clearInterval(ticker);
-    }
-    const h = hours(got);
-    expect(h).toEqual(h.map((_, k) => 30 + k));
+    });
+    expectEveryHourOnce();
     expect(status).toEqual([
       [
         false,
@@ -137,26 +152,19 @@ describe('the streaming feed (real ccxt.pro against the stream emulator)', () =>
 
   it('treats a stream silent for two heartbeats as down, redials it, and fills what it missed', async () => {
     await open(100);
-    // The market moves a quarter hour every 30 ms: the stream speaks well within its heartbeat.
-    const ticker = setInterval(() => emu.streams.advanceTo(emu.now() + H / 4), 30);
     const subscriptions = () =>
       emu.streams.log.filter(
         (e) => e.dir === 'in' && e.text.includes('SUBSCRIBE') && e.text.includes('kline'),
       ).length;
-    try {
+    await whileTicking(async () => {
       await until('hour 30', () => got.length >= 1);
       const before = subscriptions();
       emu.streams.stall({ answerPings: true });
       // Silent for 0.2 s: cut, and subscribed again on a new connection.
       await until('a redial', () => subscriptions() > before);
-      const after = got.length;
-      await until('two more hours after the redial', () => got.length >= after + 2);
-    } finally {
-      clearInterval(ticker);
-    }
-    // Every hour once and in order: those closed during the silence came over REST before the next.
-    const h = hours(got);
-    expect(h).toEqual(h.map((_, k) => 30 + k));
+    });
+    // Those closed during the silence came over REST before the next.
+    expectEveryHourOnce();
     // Back at once: a blip the chats need not hear of.
     expect(status).toEqual([]);
   });

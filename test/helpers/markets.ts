@@ -2,24 +2,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCandlesFile } from '../../src/market/load.js';
-import { allocCandles, type Candles, sliceCandles } from '../../src/market/types.js';
+import { type Candles, scaledCandles, sliceCandles } from '../../src/market/types.js';
 import { SAMPLES } from './fixtures.js';
 
 /** The last 1,500 2h candles of the BTC sample, and a second market that moves its own way. */
 export function twoMarkets(): { btc: Candles; eth: Candles } {
   const all = loadCandlesFile(join(SAMPLES, 'binance_BTC-USDT_2h.csv'));
   const btc = sliceCandles(all, all.length - 1500, all.length);
-  const eth = allocCandles(btc.length);
-  for (let i = 0; i < btc.length; i++) {
-    // A different path: 6% of BTC's price, swung by +-15% over about 250 bars.
-    const f = 0.06 * (1 + 0.15 * Math.sin(i / 40));
-    eth.time[i] = btc.time[i]!;
-    eth.open[i] = btc.open[i]! * f;
-    eth.high[i] = btc.high[i]! * f;
-    eth.low[i] = btc.low[i]! * f;
-    eth.close[i] = btc.close[i]! * f;
-    eth.volume[i] = btc.volume[i]!;
-  }
+  // A different path: 6% of BTC's price, swung by +-15% over about 250 bars.
+  const eth = scaledCandles(btc, (i) => 0.06 * (1 + 0.15 * Math.sin(i / 40)));
   return { btc, eth };
 }
 
