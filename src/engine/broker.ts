@@ -90,6 +90,16 @@ export interface Broker {
 
   enter(s: State, order: EntryOrder): EntryResult;
   close(s: State, position: PositionRecord, exit: ExitOrder): CloseResult;
-  /** One closed candle against an open position (gaps, stop before targets, trailing stop, mark). */
-  applyCandle(s: State, position: PositionRecord, candle: BarPrices, costs: FillCosts): BarResult;
+  /**
+   * Prices against an open position (gaps, stop before targets, trailing stop, mark): a closed candle
+   * (`closes`: one more bar held), or, between closes, the stretch of the forming candle the stream
+   * showed (its fills stamped with `prices.time`).
+   */
+  applyCandle(
+    s: State,
+    position: PositionRecord,
+    prices: BarPrices,
+    costs: FillCosts,
+    closes: boolean,
+  ): BarResult;
 }

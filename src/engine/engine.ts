@@ -42,7 +42,9 @@ import { Reports } from './reporting.js';
 import { stopAllRuns } from './run-state.js';
 import { Runs } from './runs.js';
 import { type Series, SeriesBook } from './series.js';
-import { type SeriesContext, stepSeries } from './step.js';
+import { Guard, wouldChange } from './guard.js';
+import { positionOf } from './positions.js';
+import { fillPending, meet, type SeriesContext, stepSeries } from './step.js';
 
 export interface EngineOptions {
   store: StateStore;
@@ -82,6 +84,8 @@ export class Engine implements FeedHandler {
   private readonly reports: Reports;
   private readonly series: SeriesBook;
   private readonly runs: Runs;
+  /** Where the positions stand within their series' forming candles (the stream's protection). */
+  private readonly guard = new Guard();
 
   constructor(private readonly o: EngineOptions) {
     this.broker = o.broker ?? new PaperBroker(o.settings.paperBalance);
@@ -103,7 +107,17 @@ export class Engine implements FeedHandler {
     };
     this.accounts = new Accounts(base);
     this.c = { ...base, risk: () => this.accounts.risk() };
-    this.trade = { ...this.c, account: this.accounts.account.bind(this.accounts), accounts: this.accounts };
+    this.trade = {
+      ...this.c,
+      account: this.accounts.account.bind(this.accounts),
+      accounts: this.accounts,
+      unmet: (pos, candle) => {
+        const part = this.guard.unmet(pos, candle);
+        this.guard.done(pos.id);
+        delete pos.met;
+        return part;
+      },
+    };
     this.approvals = new Approvals(this.trade);
     this.reports = new Reports(this.c, this.accounts);
     this.series = new SeriesBook({
@@ -147,6 +161,11 @@ export class Engine implements FeedHandler {
   }
 
   private emit(events: EngineEvent[]): void {
+    for (const e of events)
+      if (e.type === 'entry') {
+        const run = this.state.runs[e.position.runId];
+        if (run) this.guard.entered(e.position, run.timeframe);
+      }
     this.approvals.track(events);
     this.events.emit(events);
   }
@@ -325,6 +344,71 @@ export class Engine implements FeedHandler {
   async onCandle(symbol: string, timeframe: string, candle: Candle): Promise<void> {
     const ser = this.series.get(symbol, timeframe);
     if (ser) await this.process(ser, candle, false);
+  }
+
+  /**
+   * The stream's latest look at a series' forming candle (between closes): the orders its previous
+   * close decided fill at its open, and the open positions meet the prices it has shown since they
+   * last looked (`guard.ts`). Only what changes something is written (one update), then announced
+   * and, live, sent at once.
+   */
+  onForming(symbol: string, timeframe: string, candle: Candle): void {
+    const ser = this.series.get(symbol, timeframe);
+    // Only the candle after the last one processed: an update that comes late for a closed candle,
+    // or ahead of a close still on its way (a gap being fetched), waits for that close.
+    if (!ser || candle.time !== ser.buffer.lastTime + ser.tfMs) return;
+    this.guard.see(symbol, timeframe, candle);
+    const now = this.o.feed.now();
+    let work = false;
+    for (const run of this.guardedRuns(this.state, ser, candle)) {
+      if (run.pendingEntry || run.pendingExit !== undefined) work = true;
+      const pos = positionOf(this.state, run.id);
+      if (!pos) continue;
+      if (wouldChange(pos, this.guard.unmet(pos, candle, now), this.c.costs)) work = true;
+      else this.guard.advance(pos.id, candle);
+    }
+    if (!work) return;
+    void this.between(ser, candle, now).catch((err: unknown) =>
+      this.o.logger.error(
+        { series: `${symbol} ${timeframe}`, err: toAppError(err).message },
+        'a price between closes was not processed',
+      ),
+    );
+  }
+
+  /** The runs a forming candle reaches: on its series, loaded, and up to date to the candle before. */
+  private guardedRuns(s: Readonly<State>, ser: Series, candle: Candle): RunRecord[] {
+    return Object.values(s.runs).filter(
+      (r) =>
+        r.symbol === ser.symbol &&
+        r.timeframe === ser.timeframe &&
+        r.lastBar === candle.time - ser.tfMs &&
+        this.c.runtimes.has(r.id),
+    );
+  }
+
+  private async between(ser: Series, candle: Candle, now: number): Promise<void> {
+    const events: EngineEvent[] = [];
+    await this.o.store.update((s) => {
+      if (candle.time !== ser.buffer.lastTime + ser.tfMs) return;
+      for (const stale of this.guardedRuns(s, ser, candle)) {
+        const run = s.runs[stale.id]!;
+        const pos = fillPending(s, this.trade, run, candle, events);
+        if (!pos) continue;
+        const part = this.guard.unmet(pos, candle, now);
+        if (!wouldChange(pos, part, this.c.costs)) {
+          this.guard.advance(pos.id, candle);
+          continue;
+        }
+        meet(s, this.trade, pos, part, false, events);
+        const met = this.guard.advance(pos.id, candle);
+        const left = s.positions[pos.id];
+        if (left) left.met = met;
+      }
+      this.guard.prune(s.positions);
+    });
+    this.emit(events);
+    this.broker.flush();
   }
 
   async onClock(now: number): Promise<void> {

@@ -8,8 +8,15 @@ import type { Candle } from '../market/types.js';
 import { roundToStep } from '../market/rules.js';
 import { quoteOf } from '../market/symbol.js';
 import type { ExitRules, Signals } from '../strategy/define.js';
-import { markSignal, type RunRecord, type SignalRecord, type State } from '../store/state.js';
+import {
+  markSignal,
+  type PositionRecord,
+  type RunRecord,
+  type SignalRecord,
+  type State,
+} from '../store/state.js';
 import type { Accounts } from './account.js';
+import type { BarPrices } from './broker.js';
 import { clone, costsFor, type EngineContext, num, type Runtime } from './context.js';
 import type { EngineEvent } from './events.js';
 import { positionOf } from './positions.js';
@@ -20,7 +27,14 @@ import { expireSignal, skipSignal } from './run-state.js';
 export type EntryContext = Pick<
   EngineContext,
   'broker' | 'costs' | 'marketRules' | 'wall' | 'settings' | 'regimeGate' | 'risk' | 'runtimes'
-> & { account: Accounts['account'] };
+> & {
+  account: Accounts['account'];
+  /**
+   * The part of a closed candle an open position has not met yet: what the stream did not show it
+   * between closes (none: the whole candle).
+   */
+  unmet?: (pos: PositionRecord, candle: Candle) => BarPrices;
+};
 
 /**
  * Decided signals kept in memory besides those still in play (all of them are in the journal): the

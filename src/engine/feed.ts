@@ -19,6 +19,11 @@ import { type Candle, type Candles, candleAt, indexAtOrAfter, sliceCandles } fro
 export interface FeedHandler {
   /** A closed candle of a watched series; the feed waits for this before going on. */
   onCandle(symbol: string, timeframe: string, candle: Candle): Promise<void>;
+  /**
+   * A streaming feed's latest look at a watched series' forming candle: its open, high, low and last
+   * price so far (between closes; never a closed candle).
+   */
+  onForming?(symbol: string, timeframe: string, candle: Candle): void;
   /** The feed's clock moved (after every source candle on a replay). */
   onClock?(now: number): Promise<void>;
   /** The feed became unusable or usable again (each change once). */

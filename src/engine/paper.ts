@@ -108,7 +108,7 @@ export class PaperBroker implements Broker {
     return { kind: 'filled', position: rec };
   }
 
-  applyCandle(s: State, rec: PositionRecord, c: BarPrices, costs: FillCosts): BarResult {
+  applyCandle(s: State, rec: PositionRecord, c: BarPrices, costs: FillCosts, closes: boolean): BarResult {
     const p = fromRecord(rec);
     const fills: ExitFill[] = [];
     const closed = applyBar(p, c.time, c.open, c.high, c.low, costs, (f) => {
@@ -116,7 +116,7 @@ export class PaperBroker implements Broker {
       s.balances[rec.quote] = this.cash(s, rec.quote) + exitCash(p.side, f);
     });
     if (closed) return { fills, trade: closeRecord(s, rec, p) };
-    p.barsHeld++;
+    if (closes) p.barsHeld++;
     syncRecord(rec, p);
     rec.mark = c.close;
     return { fills };

@@ -23,7 +23,8 @@ import { AppError } from '../errors.js';
 import { quoteOf } from '../market/symbol.js';
 import type { Candle } from '../market/types.js';
 import type { Signals } from '../strategy/define.js';
-import type { RunRecord, State } from '../store/state.js';
+import type { PositionRecord, RunRecord, State } from '../store/state.js';
+import type { BarPrices } from './broker.js';
 import { clone, num, type Runtime } from './context.js';
 import { type EntryContext, entrySignal, fillEntry } from './entries.js';
 import type { EngineEvent } from './events.js';
@@ -82,7 +83,30 @@ export function stepSeries(s: State, c: SeriesContext, bar: SeriesBar, events: E
 
 export function step(s: State, c: EntryContext, bar: Bar, events: EngineEvent[]): void {
   const { run, candle } = bar;
-  // 1. Orders from the previous close fill at this open: the exit, then the entry.
+  // 1. Orders from the previous close fill at this open (unless the stream filled them as it opened).
+  let pos = fillPending(s, c, run, candle, events);
+
+  // 2-3. The candle (what the stream has not shown it of it) against the open position, then the mark
+  // at the close.
+  if (pos) meet(s, c, pos, c.unmet ? c.unmet(pos, candle) : candle, true, events);
+  run.lastBar = candle.time;
+
+  // 4. This close's signals decide the next open's orders.
+  if (run.state !== 'active' || !bar.signals) return;
+  decide(s, c, bar, events);
+}
+
+/**
+ * The orders a run's previous close decided, filled at `candle`'s open: the exit, then the entry.
+ * The open position after them.
+ */
+export function fillPending(
+  s: State,
+  c: EntryContext,
+  run: RunRecord,
+  candle: Candle,
+  events: EngineEvent[],
+): PositionRecord | undefined {
   let pos = positionOf(s, run.id);
   if (run.pendingExit !== undefined && pos) {
     const reason = run.pendingExit as ExitReason;
@@ -105,25 +129,31 @@ export function step(s: State, c: EntryContext, bar: Bar, events: EngineEvent[])
     pos = positionOf(s, run.id);
   }
   delete run.pendingEntry;
+  return pos;
+}
 
-  // 2-3. The candle against the open position, then the mark at the close.
-  if (pos) {
-    const before = clone(pos);
-    const { fills, trade } = c.broker.applyCandle(s, pos, candle, c.costs);
-    fills.forEach((fill, k) =>
-      events.push({
-        type: 'exit',
-        position: before,
-        fill: clone(fill),
-        ...(trade && k === fills.length - 1 ? { trade: clone(trade) } : {}),
-      }),
-    );
-  }
-  run.lastBar = candle.time;
-
-  // 4. This close's signals decide the next open's orders.
-  if (run.state !== 'active' || !bar.signals) return;
-  decide(s, c, bar, events);
+/**
+ * Prices against an open position: a closed candle (`closes`: a bar held, and its close the mark),
+ * or the stretch of a forming one the stream showed. Its exits become events.
+ */
+export function meet(
+  s: State,
+  c: Pick<EntryContext, 'broker' | 'costs'>,
+  pos: PositionRecord,
+  prices: BarPrices,
+  closes: boolean,
+  events: EngineEvent[],
+): void {
+  const before = clone(pos);
+  const { fills, trade } = c.broker.applyCandle(s, pos, prices, c.costs, closes);
+  fills.forEach((fill, k) =>
+    events.push({
+      type: 'exit',
+      position: before,
+      fill: clone(fill),
+      ...(trade && k === fills.length - 1 ? { trade: clone(trade) } : {}),
+    }),
+  );
 }
 
 function decide(s: State, c: EntryContext, bar: Bar, events: EngineEvent[]): void {

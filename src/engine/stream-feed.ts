@@ -45,6 +45,8 @@ export class StreamFeed extends ExchangeFeed {
   private readonly loops = new Map<string, Promise<void>>();
   /** Each series' newest candle as last seen (values copied), closed when a later one appears. */
   private readonly forming = new Map<string, Candle>();
+  /** Each symbol's latest streamed price and when it came (wall clock). */
+  private readonly latest = new Map<string, { price: number; at: number }>();
   /** Candles the exchange said were closed: `MARKETID|interval|openTime`. */
   private readonly closedHints = new Set<string>();
   private hooked: Exchange | undefined;
@@ -191,14 +193,30 @@ export class StreamFeed extends ExchangeFeed {
     }
     valid.sort((a, b) => a.time - b.time);
     const id = marketId(ex, w.symbol);
+    let closedAt: number | undefined;
     for (const c of valid) {
       // ccxt answers the newest rows since the last answer: a candle is closed once a later one shows.
       const forming = this.forming.get(key);
       // Closed by a later candle, without the exchange's word on its last values: REST gives them.
       if (forming && c.time > forming.time) this.closed(key, forming, false);
       if (!forming || c.time >= forming.time) this.forming.set(key, c);
-      if (this.closedHints.delete(`${id}|${w.timeframe}|${c.time}`)) this.closed(key, c, true);
+      if (this.closedHints.delete(`${id}|${w.timeframe}|${c.time}`)) {
+        this.closed(key, c, true);
+        closedAt = c.time;
+      }
     }
+    // The newest candle still forming: the latest price, and what it has reached so far.
+    const newest = this.forming.get(key);
+    if (!newest || newest.time === closedAt || newest.time <= w.last) return;
+    this.latest.set(w.symbol, { price: newest.close, at: Date.now() });
+    this.handler?.onForming?.(w.symbol, w.timeframe, { ...newest });
+  }
+
+  /** The stream's latest price while it flows (an approval fills at it), else the exchange's ticker. */
+  override async price(symbol: string): Promise<number> {
+    const p = this.latest.get(symbol);
+    if (p && this.downWhy === undefined && Date.now() - p.at <= 2 * this.stream.heartbeatMs) return p.price;
+    return super.price(symbol);
   }
 
   /**

@@ -121,6 +121,11 @@ export const PositionRecord = z.object({
   /** Live: an exit order is working (its reason). */
   closing: z.string().optional(),
   barsHeld: z.number(),
+  /**
+   * How far the stream has shown it its series' forming candle (open time, extremes so far, last
+   * price), written with each change the stream makes between closes.
+   */
+  met: z.object({ time: z.number(), high: z.number(), low: z.number(), last: z.number() }).optional(),
   exits: z.array(ExitFillRecord),
   /** Last close seen, for unrealised PnL. */
   mark: z.number(),

@@ -32,6 +32,23 @@ export function sampleSlice(name: string, rows: number, skip = 0): string {
   return path;
 }
 
+/** The engine settings of the tests: 10,000 USDT paper, 0.1 % fee, no slippage, UTC. */
+export function testSettings(
+  risk: Record<string, unknown> = {},
+  over: Partial<EngineSettings> = {},
+): EngineSettings {
+  return {
+    paperBalance: { USDT: 10_000 },
+    fee: 0.001,
+    slippageBps: 0,
+    approvalTimeoutMs: 15 * 60_000,
+    risk,
+    timezone: 'UTC',
+    reportTime: '00:00',
+    ...over,
+  };
+}
+
 export interface TestEngine {
   engine: Engine;
   feed: ReplayFeed;
@@ -69,16 +86,7 @@ export async function makeEngine(options: {
     store,
     feed,
     logger,
-    settings: {
-      paperBalance: { USDT: 10_000 },
-      fee: 0.001,
-      slippageBps: 0,
-      approvalTimeoutMs: 15 * 60_000,
-      risk: options.risk ?? {},
-      timezone: 'UTC',
-      reportTime: '00:00',
-      ...options.settings,
-    },
+    settings: testSettings(options.risk, options.settings),
     ...(options.wallClock ? { wallClock: options.wallClock } : {}),
     ...(options.live ? { broker: options.live } : {}),
     ...(options.regimeGate ? { regimeGate: options.regimeGate } : {}),

@@ -171,9 +171,12 @@ export class LiveBroker implements Broker {
     return this.orders.close(s, rec, x);
   }
 
-  /** What paper would fill on this candle becomes a market sell; an exchange-held stop is left to it. */
-  applyCandle(s: State, rec: PositionRecord, c: BarPrices, costs: FillCosts): BarResult {
-    return this.orders.applyCandle(s, rec, c, costs);
+  /**
+   * What paper would fill on these prices becomes a market sell, at a close or as the stream shows
+   * them; an exchange-held stop is left to the exchange.
+   */
+  applyCandle(s: State, rec: PositionRecord, c: BarPrices, costs: FillCosts, closes: boolean): BarResult {
+    return this.orders.applyCandle(s, rec, c, costs, closes);
   }
 
   // --- sending ---

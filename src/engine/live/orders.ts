@@ -196,7 +196,7 @@ export class LiveOrders {
    * becomes a market sell (take-profits, trailing stop, and the stop when bosun manages it); a stop
    * the exchange holds is left to the exchange.
    */
-  applyCandle(s: State, rec: PositionRecord, c: BarPrices, costs: FillCosts): BarResult {
+  applyCandle(s: State, rec: PositionRecord, c: BarPrices, costs: FillCosts, closes: boolean): BarResult {
     rec.mark = c.close;
     if (rec.closing) return { fills: [] };
     const p = fromRecord(rec);
@@ -204,7 +204,7 @@ export class LiveOrders {
     applyBar(p, c.time, c.open, c.high, c.low, costs, (f) => wanted.push(f));
     rec.best = p.best;
     rec.trailStop = Number.isNaN(p.trailStop) ? null : p.trailStop;
-    rec.barsHeld++;
+    if (closes) rec.barsHeld++;
     let qty = 0;
     let reason: ExitReason | undefined;
     for (const f of wanted) {
