@@ -84,7 +84,7 @@ export function stepSeries(s: State, c: SeriesContext, bar: SeriesBar, events: E
 export function step(s: State, c: EntryContext, bar: Bar, events: EngineEvent[]): void {
   const { run, candle } = bar;
   // 1. Orders from the previous close fill at this open (unless the stream filled them as it opened).
-  let pos = fillPending(s, c, run, candle, events);
+  const pos = fillPending(s, c, run, candle, events);
 
   // 2-3. The candle (what the stream has not shown it of it) against the open position, then the mark
   // at the close.
