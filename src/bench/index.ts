@@ -18,8 +18,10 @@
  *
  * Signal latency over the market stream (`stream.ts`): 50 markets on the exchange emulator's streams,
  * from a candle's close to its signal message, p95 at most 250 ms (not under `--quick` alone).
+ * Stop latency between closes (`stops.ts`): live, bosun's stops on 50 streamed markets, from the
+ * kline that crosses a stop to its sell order reaching the exchange, p95 at most 100 ms.
  *
- * `--only backtest,sweep,rules,replay,journal,stream` runs those parts alone.
+ * `--only backtest,sweep,rules,replay,journal,stream,stops` runs those parts alone.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -38,6 +40,7 @@ import { journalRows, journalSizes } from './journal.js';
 import { replayRows } from './replay.js';
 import { smcRows } from './smc.js';
 import { portfolioProcessRows, rulesRows } from './rules.js';
+import { stopRows } from './stops.js';
 import { streamRows } from './stream.js';
 import { sweepRows } from './sweep.js';
 import { loadCandlesFile } from '../market/load.js';
@@ -139,7 +142,7 @@ export function tiledCandlesFile(root: string, dataDir: string, count: number): 
 }
 
 /** Parts of the bench `--only` can pick. */
-const SECTIONS = ['backtest', 'sweep', 'rules', 'replay', 'journal', 'stream'] as const;
+const SECTIONS = ['backtest', 'sweep', 'rules', 'replay', 'journal', 'stream', 'stops'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function sectionsOf(text: string | undefined): Set<Section> {
@@ -196,6 +199,7 @@ export async function benchCommand(argv: string[], dataDir = 'data'): Promise<nu
       );
     else rows.push(...(await streamRows(root, Boolean(v.quick))));
   }
+  if (sections.has('stops')) rows.push(...(await stopRows(root)));
 
   if (v.json) {
     console.log(JSON.stringify({ candles, runs, journalScale: scale, node: process.version, rows }, null, 2));

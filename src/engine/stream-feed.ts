@@ -16,12 +16,15 @@
  *   exchange feed, armed after every close as before, fetches what the stream did not bring (and
  *   asks nothing when the stream brought it). The chats hear once that the stream is down (candles
  *   come by polling) when it is not back within a heartbeat, and then once that it is back.
+ * - Between closes, each update of a series' forming candle goes to the engine (`onForming`: its
+ *   stops and targets act on it, see `guard.ts`), and its last price is the price an approval fills
+ *   at while the stream flows.
  * - A malformed or unexpected message is logged once per kind and dropped; ccxt's own log lines go to
  *   bosun's log, not the console.
  */
 import type { Exchange } from 'ccxt';
 import { toAppError } from '../errors.js';
-import { getStreamingExchange } from '../market/exchange.js';
+import { cutStreams, getStreamingExchange } from '../market/exchange.js';
 import { type Candle, candleAt } from '../market/types.js';
 import { ExchangeFeed } from './exchange-feed.js';
 import { seriesKey } from './feed.js';
@@ -116,7 +119,7 @@ export class StreamFeed extends ExchangeFeed {
     // Every pending watch fails at once (a graceful close of a dead socket would wait 30 s for it);
     // the loops see `running` false and end.
     if (ex) {
-      this.cut(ex, new Error('the feed stopped'));
+      cutStreams(ex, new Error('the feed stopped'));
       await ex.close().catch(() => undefined);
     }
     await Promise.all(this.loops.values());
@@ -167,17 +170,9 @@ export class StreamFeed extends ExchangeFeed {
       const limit = 2 * this.stream.heartbeatMs;
       if (!this.running || this.watched.size === 0 || Date.now() - this.lastMessage <= limit) return;
       this.lastMessage = Date.now();
-      this.cut(ex, new Error(`no message for ${limit / 1000} s`));
+      cutStreams(ex, new Error(`no message for ${limit / 1000} s`));
     }, this.stream.heartbeatMs);
     this.dog.unref();
-  }
-
-  /** Fail every pending watch of the stream at once, then close its connections. */
-  private cut(ex: Exchange, error: Error): void {
-    for (const client of Object.values(ex.clients ?? {}) as WsClient[]) {
-      client.onError?.(error);
-      void Promise.resolve(client.close?.()).catch(() => undefined);
-    }
   }
 
   /** The closed candles among a watch's rows, each handed to the queue in time order. */
@@ -335,22 +330,6 @@ export class StreamFeed extends ExchangeFeed {
       this.lastMessage = Date.now();
       return message(client, m);
     };
-    // ccxt sends subscriptions behind its rate limiter and never awaits the send: a connection that
-    // closes meanwhile fails those sends with nobody listening, and an unhandled rejection ends Node.
-    const client = streaming.client.bind(ex);
-    streaming.client = (url: string) => {
-      const c = client(url) as { send: (m: unknown) => Promise<unknown>; bosunSend?: true };
-      if (!c.bosunSend) {
-        const send = c.send.bind(c);
-        c.send = (m: unknown) => {
-          const sent = send(m);
-          sent.catch(() => undefined);
-          return sent;
-        };
-        c.bosunSend = true;
-      }
-      return c;
-    };
   }
 }
 
@@ -359,12 +338,6 @@ interface StreamingInternals {
   streaming: Record<string, unknown>;
   handleOHLCV?: (client: unknown, message: unknown) => unknown;
   handleMessage: (client: unknown, message: unknown) => unknown;
-  client: (url: string) => unknown;
-}
-
-interface WsClient {
-  onError?: (error: Error) => void;
-  close?: () => unknown;
 }
 
 /** A ccxt OHLCV row as a candle, or undefined when it is not six finite numbers. */

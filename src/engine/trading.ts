@@ -11,7 +11,7 @@
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { getExchange } from '../market/exchange.js';
+import { getExchange, streamingExchange } from '../market/exchange.js';
 import { StateStore, storeOptions } from '../store/state.js';
 import { noteSettings } from './settings-history.js';
 import { engineSettings, type RegimeGate } from './context.js';
@@ -185,13 +185,16 @@ export class Trading {
 
   private async liveEngine(store: StateStore): Promise<Engine> {
     const c = this.o.config;
-    const [{ LiveBroker }, exchange] = await Promise.all([
+    const keys = { apiKey: c.exchange.apiKey!, secret: c.exchange.secret!, password: c.exchange.password };
+    const [{ LiveBroker }, exchange, stream] = await Promise.all([
       import('./live/broker.js'),
       getExchange(c.exchange.id, c.exchange.apiUrl),
+      // Order updates as they happen, where the exchange streams them (MARKET_STREAM=on).
+      c.engine.stream === 'on' ? streamingExchange(c.exchange.id, c.exchange.apiUrl, keys) : undefined,
     ]);
-    exchange.apiKey = c.exchange.apiKey!;
-    exchange.secret = c.exchange.secret!;
-    if (c.exchange.password) exchange.password = c.exchange.password;
+    exchange.apiKey = keys.apiKey;
+    exchange.secret = keys.secret;
+    if (keys.password) exchange.password = keys.password;
     const logger = this.o.logger.child({ module: 'live' });
     return new Engine({
       store,
@@ -200,7 +203,13 @@ export class Trading {
       logger,
       scheduleReports: true,
       source: c.exchange.id,
-      broker: new LiveBroker({ exchange, settings: c.live, logger, quotes: Object.keys(c.paper.balance) }),
+      broker: new LiveBroker({
+        exchange,
+        settings: c.live,
+        logger,
+        quotes: Object.keys(c.paper.balance),
+        ...(stream ? { stream } : {}),
+      }),
       ...(this.o.regimeGate ? { regimeGate: this.o.regimeGate } : {}),
     });
   }

@@ -10,6 +10,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 const exchanges = new Map<string, Promise<Exchange>>();
+const streaming = new Map<string, Promise<Exchange | undefined>>();
 
 /** One ccxt instance per exchange (and API URL), rate limiter on. */
 export async function getExchange(id: string, apiUrl?: string): Promise<Exchange> {
@@ -70,24 +71,95 @@ export function forgetFailedMarketLoads(ex: Exchange): void {
  * leaves the REST reads of the live broker and the downloads alone.
  */
 export async function getStreamingExchange(id: string, apiUrl?: string): Promise<Exchange | undefined> {
-  const key = `pro|${id}|${apiUrl ?? ''}`;
-  let pending = exchanges.get(key);
+  const key = `${id}|${apiUrl ?? ''}`;
+  let pending = streaming.get(key);
   if (!pending) {
-    const ccxt = (await import('ccxt')).default;
-    const Ctor = (ccxt.pro as unknown as Record<string, new (o: object) => Exchange>)[id];
-    if (typeof Ctor !== 'function') return undefined;
-    const ex = new Ctor({
-      enableRateLimit: true,
-      options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
-    });
-    if (apiUrl) rewriteApiUrls(ex, apiUrl);
-    forgetFailedMarketLoads(ex);
-    // ccxt dials ws:// (a local proxy or emulator) only with its HTTP agent loaded.
-    pending = (apiUrl?.startsWith('http:') ? ex.loadHttpProxyAgent() : Promise.resolve()).then(() => ex);
-    exchanges.set(key, pending);
+    pending = newStreamingExchange(id, apiUrl);
+    streaming.set(key, pending);
   }
   const ex = await pending;
-  return ex.has.watchOHLCV === true ? ex : undefined;
+  return ex?.has.watchOHLCV === true ? ex : undefined;
+}
+
+/**
+ * A ccxt streaming instance of its own (not shared), with the account's keys where given: the live
+ * broker's user data stream. Undefined when ccxt has no streams for the exchange.
+ */
+export async function streamingExchange(
+  id: string,
+  apiUrl?: string,
+  keys?: { apiKey: string; secret: string; password?: string | undefined },
+): Promise<Exchange | undefined> {
+  const ex = await newStreamingExchange(id, apiUrl);
+  if (!ex) return undefined;
+  if (keys) {
+    ex.apiKey = keys.apiKey;
+    ex.secret = keys.secret;
+    if (keys.password) ex.password = keys.password;
+  }
+  return ex;
+}
+
+async function newStreamingExchange(id: string, apiUrl?: string): Promise<Exchange | undefined> {
+  const ccxt = (await import('ccxt')).default;
+  const Ctor = (ccxt.pro as unknown as Record<string, new (o: object) => Exchange>)[id];
+  if (typeof Ctor !== 'function') return undefined;
+  const ex = new Ctor({
+    enableRateLimit: true,
+    options: { fetchMarkets: { types: ['spot'] }, fetchCurrencies: false, fetchMargins: false },
+  });
+  if (apiUrl) rewriteApiUrls(ex, apiUrl);
+  forgetFailedMarketLoads(ex);
+  rejectionsNeverUnhandled(ex);
+  // ccxt dials ws:// (a local proxy or emulator) only with its HTTP agent loaded.
+  if (apiUrl?.startsWith('http:')) await ex.loadHttpProxyAgent();
+  return ex;
+}
+
+/**
+ * Fail every pending watch of a streaming instance at once, then close its connections (as ccxt's
+ * keepalive cuts a connection whose pongs stop): a graceful close of a dead socket would wait 30 s,
+ * and a watch on the WebSocket API is not failed by `close()` at all.
+ */
+export function cutStreams(ex: Exchange, error: Error): void {
+  type WsClient = { onError?: (error: Error) => void; close?: () => unknown };
+  for (const client of Object.values(ex.clients ?? {}) as WsClient[]) {
+    client.onError?.(error);
+    void Promise.resolve(client.close?.()).catch(() => undefined);
+  }
+}
+
+/**
+ * ccxt leaves some of its streaming promises with nobody listening: the sends of subscriptions behind
+ * its rate limiter are never awaited, and the user data stream's subscription future is created
+ * "for concurrent callers" whether any come or not. A connection that fails meanwhile (a drop, bosun
+ * stopping while it dials) rejects them, and an unhandled rejection ends Node. They get a listener
+ * here; the watches themselves still fail, and their callers hear it.
+ */
+function rejectionsNeverUnhandled(ex: Exchange): void {
+  type Client = {
+    send: (m: unknown) => Promise<unknown>;
+    future: (hash: string) => Promise<unknown>;
+    bosunHeard?: true;
+  };
+  const streaming = ex as unknown as { client: (url: string) => unknown };
+  const client = streaming.client.bind(ex);
+  streaming.client = (url: string) => {
+    const c = client(url) as Client;
+    if (!c.bosunHeard) {
+      const send = c.send.bind(c);
+      c.send = (m: unknown) => heard(send(m));
+      const future = c.future.bind(c);
+      c.future = (hash: string) => heard(future(hash));
+      c.bosunHeard = true;
+    }
+    return c;
+  };
+}
+
+function heard<T extends Promise<unknown>>(p: T): T {
+  p.catch(() => undefined);
+  return p;
 }
 
 /**

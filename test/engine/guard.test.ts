@@ -201,6 +201,14 @@ describe('the parity contract with a backtest on candles', () => {
     expect(broker.applyCandle(s, rec, part, COSTS, false).fills).toEqual([]);
   });
 
+  it('after a restart, goes on from how far the record says the position met the candle', () => {
+    const { rec } = position(1, { stopLoss: 0.05 });
+    rec.met = { time: HOUR, high: 104, low: 97, last: 103 };
+    // A new guard (memory lost): the close meets only what came after 103, not the low of 97 again.
+    const part = new Guard().unmet(rec, { time: HOUR, open: 100, high: 104, low: 97, close: 102 });
+    expect(part).toMatchObject({ open: 103, high: 103, low: 102 });
+  });
+
   it('writes only what changes a position: a new best price under the trail activation is not worth a write', () => {
     const { rec } = position(1, { stopLoss: 0.05, trailing: { activation: 0.05, offset: 0.01 } });
     const t = HOUR;

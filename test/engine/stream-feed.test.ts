@@ -30,6 +30,7 @@ describe('the streaming feed (real ccxt.pro against the stream emulator)', () =>
   let feed: StreamFeed;
   const got: Candle[] = [];
   const status: Array<[boolean, string, string | undefined]> = [];
+  const forming: Candle[] = [];
 
   async function open(heartbeatMs = 30_000): Promise<void> {
     const config = loadConfig({
@@ -46,6 +47,7 @@ describe('the streaming feed (real ccxt.pro against the stream emulator)', () =>
     await feed.start({
       onCandle: async (_s, _tf, c) => void got.push(c),
       onStatus: (up, detail, cause) => void status.push([up, detail, cause]),
+      onForming: (_s, _tf, c) => void forming.push(c),
     });
     feed.watch('BTC/USDT', '1h');
     await emu.streams.subscribed('btcusdt@kline_1h');
@@ -77,6 +79,7 @@ describe('the streaming feed (real ccxt.pro against the stream emulator)', () =>
     emu.streams.advanceTo(T0 + 30 * H + 1000);
     got.length = 0;
     status.length = 0;
+    forming.length = 0;
   });
   afterEach(async () => {
     await feed?.stop();
@@ -200,6 +203,25 @@ describe('the streaming feed (real ccxt.pro against the stream emulator)', () =>
     } finally {
       process.off('unhandledRejection', listener);
     }
+  });
+
+  it('shows the engine each forming candle between closes, and its last price is the price', async () => {
+    await open();
+    const tickers = emu.calls('/api/v3/ticker/price').length + emu.calls('/api/v3/ticker/24hr').length;
+    // Hour 31 (open 131, high 133, low 130, close 132): its path is open, the low (nearer), the high, close.
+    emu.streams.advanceTo(T0 + 31 * H);
+    emu.streams.advanceTo(T0 + 31 * H + H / 4);
+    await until('hour 31 forming', () => forming.some((c) => c.time === T0 + 31 * H && c.low === 130));
+    expect(forming.at(-1)).toEqual({
+      time: T0 + 31 * H,
+      open: 131,
+      high: 131,
+      low: 130,
+      close: 130,
+      volume: 5,
+    });
+    expect(await feed.price('BTC/USDT')).toBe(130);
+    expect(emu.calls('/api/v3/ticker/price').length + emu.calls('/api/v3/ticker/24hr').length).toBe(tickers);
   });
 
   it('logs a malformed message once and goes on', async () => {

@@ -1,7 +1,9 @@
 /**
  * The engine on the streaming feed, through real ccxt.pro against the exchange emulator: orders a
  * close decided fill as the next candle opens, stops act as the price crosses them, and the trades
- * are still the backtest's, to the cent (the README's parity contract, its reproducible side).
+ * are still the backtest's, to the cent (the README's parity contract, its reproducible side). Live,
+ * a stop bosun holds is sold as the price crosses it, and the user data stream books the exchange's
+ * fills as they happen and reports orders bosun did not place.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +19,10 @@ import { StateStore } from '../../src/store/state.js';
 import { loadStrategy } from '../../src/strategy/registry.js';
 import { ExchangeEmulator } from '../emulators/exchange/server.js';
 import { NO_LIMITS, quietLogger, testSettings } from '../helpers/engine.js';
-import { ALL_2H, TWO_HOURS as TF } from '../helpers/live.js';
+import type { LiveConfig } from '../../src/config.js';
+import { LiveBroker } from '../../src/engine/live/broker.js';
+import { streamingExchange } from '../../src/market/exchange.js';
+import { ALL_2H, KEY, LIVE_DEFAULTS, liveExchange, SECRET, TWO_HOURS as TF } from '../helpers/live.js';
 
 const BARS = 900;
 const DATA = ALL_2H.slice(0, BARS);
@@ -31,88 +36,132 @@ async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> 
   }
 }
 
+interface Setup {
+  emu: ExchangeEmulator;
+  engine: Engine;
+  store: StateStore;
+  runId: string;
+  /** What the engine said, with the market clock when it said it. */
+  heard: Array<{ at: number; e: EngineEvent }>;
+}
+
+/** The backtest of the data, and the bar before its first entry (the engine starts after its close). */
+async function backtest() {
+  const bt = runBacktest(await loadStrategy('rsi-reversion'), {}, candlesFrom(DATA), {
+    capital: 10_000,
+    fee: 0.001,
+    slippageBps: 5,
+    sizing: { mode: 'risk', risk: 0.02 },
+    timeframeMs: TF,
+  });
+  const trades = bt.simulation.trades.filter((t) => t.exitReason !== 'end');
+  const first = DATA.findIndex((c) => c.time === trades[0]!.entryTime) - 1;
+  return { trades, first };
+}
+
+/** An auto rsi-reversion run on the stream, paper or (with `live`) through a live broker. */
+async function setup(first: number, live?: Partial<LiveConfig>): Promise<Setup> {
+  const emu = await new ExchangeEmulator([{ symbol: 'BTC/USDT', candles: DATA, intervalMs: TF }], {
+    apiKey: KEY,
+    secret: SECRET,
+    balances: { USDT: 10_000 },
+  }).start();
+  emu.streams.advanceTo(DATA[first]!.time + 1000);
+  const config = loadConfig({
+    env: { EXCHANGE_API_URL: emu.url, MARKET_FEED: 'exchange', EXCHANGE: 'binance' },
+    dotenv: false,
+  });
+  const feed = new StreamFeed(config, quietLogger(), {
+    heartbeatMs: 30_000,
+    backoffMs: 20,
+    clock: () => emu.now(),
+    retries: 1,
+  });
+  const broker = live
+    ? new LiveBroker({
+        exchange: liveExchange(emu.url),
+        settings: { ...LIVE_DEFAULTS, ...live },
+        logger: quietLogger(),
+        stream: (await streamingExchange('binance', emu.url, { apiKey: KEY, secret: SECRET }))!,
+        streamBackoffMs: 20,
+      })
+    : undefined;
+  const store = await StateStore.open(
+    mkdtempSync(join(tmpdir(), 'bosun-guard-')),
+    Date.now(),
+    live ? 'live' : 'paper',
+  );
+  const engine = new Engine({
+    store,
+    feed,
+    logger: quietLogger(),
+    settings: testSettings(RISK, { slippageBps: 5 }),
+    source: 'binance',
+    ...(broker ? { broker } : {}),
+  });
+  const run = await engine.startRun(
+    { strategy: 'rsi-reversion', symbol: 'BTC/USDT', timeframe: '2h', params: {}, approve: 'auto' },
+    'test',
+  );
+  const heard: Setup['heard'] = [];
+  engine.on((e) => heard.push({ at: emu.now(), e }));
+  await engine.start();
+  await emu.streams.subscribed('btcusdt@kline_2h');
+  if (live) await emu.streams.subscribed('userData');
+  return { emu, engine, store, runId: run.id, heard };
+}
+
+/** The market moves a quarter of a candle at a time from bar `from` to `to`; each close is processed before the next. */
+async function drive(t: Setup, from: number, to: number): Promise<void> {
+  for (let i = from; i < to; i++) {
+    for (const q of [1, 2, 3]) {
+      t.emu.streams.advanceTo(DATA[i]!.time + (q * TF) / 4);
+      await new Promise((r) => setTimeout(r, 4));
+      // Live: what that sent has its answer before the market moves on.
+      await t.engine.broker.idle();
+    }
+    t.emu.streams.advanceTo(DATA[i + 1]!.time);
+    await until(`bar ${i}`, () => t.store.data.runs[t.runId]!.lastBar === DATA[i]!.time);
+    await t.engine.broker.idle();
+  }
+  await new Promise((r) => setTimeout(r, 20));
+}
+
 describe('the engine on a streaming feed', () => {
-  let emu: ExchangeEmulator | undefined;
-  let engine: Engine | undefined;
+  let t: Setup | undefined;
   afterEach(async () => {
-    await engine?.stop();
-    await emu?.stop();
+    await t?.engine.stop();
+    await t?.emu.stop();
+    t = undefined;
   });
 
   it('fills at the next open as it opens, stops as the price crosses, and trades like the backtest', async () => {
-    const strategy = await loadStrategy('rsi-reversion');
-    const bt = runBacktest(strategy, {}, candlesFrom(DATA), {
-      capital: 10_000,
-      fee: 0.001,
-      slippageBps: 5,
-      sizing: { mode: 'risk', risk: 0.02 },
-      timeframeMs: TF,
-    });
-    const trades = bt.simulation.trades.filter((t) => t.exitReason !== 'end');
-    expect(trades.filter((t) => t.exitReason === 'stop').length).toBeGreaterThan(0);
-    // The engine starts just after the close of the bar before the first entry signal's.
-    const first = DATA.findIndex((c) => c.time === trades[0]!.entryTime) - 1;
-
-    emu = await new ExchangeEmulator([{ symbol: 'BTC/USDT', candles: DATA, intervalMs: TF }]).start();
-    emu.streams.advanceTo(DATA[first]!.time + 1000);
-    const config = loadConfig({
-      env: { EXCHANGE_API_URL: emu.url, MARKET_FEED: 'exchange', EXCHANGE: 'binance' },
-      dotenv: false,
-    });
-    const feed = new StreamFeed(config, quietLogger(), {
-      heartbeatMs: 30_000,
-      backoffMs: 20,
-      clock: () => emu!.now(),
-      retries: 1,
-    });
-    const store = await StateStore.open(mkdtempSync(join(tmpdir(), 'bosun-guard-')), Date.now(), 'paper');
-    engine = new Engine({
-      store,
-      feed,
-      logger: quietLogger(),
-      settings: testSettings(RISK, { slippageBps: 5 }),
-      source: 'binance',
-    });
-    const run = await engine.startRun(
-      { strategy: 'rsi-reversion', symbol: 'BTC/USDT', timeframe: '2h', params: {}, approve: 'auto' },
-      'test',
-    );
-    const heard: Array<{ at: number; e: EngineEvent }> = [];
-    engine.on((e) => heard.push({ at: emu!.now(), e }));
-    await engine.start();
-    await emu.streams.subscribed('btcusdt@kline_2h');
-
-    // The market moves a quarter of a candle at a time; each close is processed before the next.
-    for (let i = first; i < BARS - 1; i++) {
-      for (const q of [1, 2, 3]) {
-        emu.streams.advanceTo(DATA[i]!.time + (q * TF) / 4);
-        await new Promise((r) => setTimeout(r, 4));
-      }
-      emu.streams.advanceTo(DATA[i + 1]!.time);
-      await until(`bar ${i}`, () => store.data.runs[run.id]!.lastBar === DATA[i]!.time);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+    const { trades, first } = await backtest();
+    expect(trades.filter((x) => x.exitReason === 'stop').length).toBeGreaterThan(0);
+    t = await setup(first);
+    await drive(t, first, BARS - 1);
+    const { store, heard } = t;
 
     const got = await store.journal.trades();
-    const strip = (t: { exits: Array<{ time: number }> }) => t.exits.map(({ time: _t, ...f }) => f);
-    const expected = trades.filter((t) => t.exitTime < DATA[BARS - 1]!.time);
+    const strip = (x: { exits: Array<{ time: number }> }) => x.exits.map(({ time: _t, ...f }) => f);
+    const expected = trades.filter((x) => x.exitTime < DATA[BARS - 1]!.time);
     expect(got.length).toBe(expected.length);
     expect(got.length).toBeGreaterThan(3);
-    got.forEach((t, k) => {
+    got.forEach((x, k) => {
       const want = expected[k]!;
-      expect({ ...t, exits: strip(t), exitTime: 0 }).toMatchObject({
+      expect({ ...x, exits: strip(x), exitTime: 0 }).toMatchObject({
         ...want,
         exits: strip(want),
         exitTime: 0,
       });
       // Each exit within the candle the backtest has it in: at its open, or as the price crossed.
-      for (const [j, e] of t.exits.entries()) {
+      for (const [j, e] of x.exits.entries()) {
         expect(e.time).toBeGreaterThanOrEqual(want.exits[j]!.time);
         expect(e.time).toBeLessThan(want.exits[j]!.time + TF);
       }
     });
     // Stops were taken as the price crossed them, before their candle closed.
-    const stops = got.flatMap((t) => t.exits.filter((e) => e.reason === 'stop'));
+    const stops = got.flatMap((x) => x.exits.filter((e) => e.reason === 'stop'));
     expect(stops.length).toBeGreaterThan(0);
     expect(stops.every((e) => e.time % TF !== 0)).toBe(true);
     // Entries filled as their candle opened (its first updates), not when it closed.
@@ -121,4 +170,56 @@ describe('the engine on a streaming feed', () => {
     for (const { at, e } of entries)
       if (e.type === 'entry') expect(at).toBeLessThan(e.position.entryTime + TF);
   }, 120_000);
+
+  it('live: sells a stop bosun holds as the price crosses it, before the candle closes', async () => {
+    const { trades, first } = await backtest();
+    const stopped = trades.find((x) => x.exitReason === 'stop')!;
+    const exitBar = DATA.findIndex((c) => c.time === stopped.exits[0]!.time);
+    t = await setup(first, { stops: 'bot' });
+    await drive(t, first, exitBar + 1);
+    // The market sell went out and filled while the candle that crossed the stop was still forming.
+    const sell = Object.values(t.store.data.orders).find((o) => o.purpose === 'exit');
+    expect(sell).toMatchObject({ type: 'market', reason: 'stop', status: 'filled' });
+    const exit = t.heard.find(({ e }) => e.type === 'exit' && e.fill.reason === 'stop');
+    expect(exit!.at).toBeGreaterThan(DATA[exitBar]!.time);
+    expect(exit!.at).toBeLessThan(DATA[exitBar]!.time + TF);
+    expect((await t.store.journal.trades()).map((x) => x.exitReason)).toEqual(['stop']);
+  }, 120_000);
+
+  it("live: books the exchange stop's fill from the user data stream at once, without waiting for a reconciliation", async () => {
+    const { trades, first } = await backtest();
+    const stopped = trades.find((x) => x.exitReason === 'stop')!;
+    const exitBar = DATA.findIndex((c) => c.time === stopped.exits[0]!.time);
+    // Reconciliation once an hour: within this test only the stream can tell the engine of the fill.
+    t = await setup(first, { stops: 'exchange', reconcileInterval: 3_600_000 });
+    const lookups = () => t!.emu.calls('/api/v3/order').filter((r) => r.method === 'GET').length;
+    await drive(t, first, exitBar);
+    const before = lookups();
+    await drive(t, exitBar, exitBar + 1);
+    const exit = t.heard.find(({ e }) => e.type === 'exit' && e.fill.reason === 'stop');
+    expect(exit).toBeDefined();
+    // Heard by the close of the candle that filled it (the emulator fills exchange stops at the close).
+    expect(exit!.at).toBeLessThanOrEqual(DATA[exitBar]!.time + TF);
+    expect(lookups()).toBe(before);
+  }, 120_000);
+
+  it('live: redials a dropped user data stream, then reports an order it did not place, once, and leaves it alone', async () => {
+    const { first } = await backtest();
+    t = await setup(first, {});
+    t.emu.streams.drop({ kind: 'api', terminate: true });
+    await new Promise((r) => setTimeout(r, 50));
+    await t.emu.streams.subscribed('userData');
+    const other = liveExchange(t.emu.url);
+    await other.createOrder('BTC/USDT', 'limit', 'buy', 0.01, DATA[first]!.open * 0.5, {
+      newClientOrderId: 'someone-else-1',
+    });
+    await until('the report', () => t!.heard.some(({ e }) => e.type === 'reconcile'));
+    await new Promise((r) => setTimeout(r, 100));
+    const said = t.heard.filter(({ e }) => e.type === 'reconcile');
+    expect(said).toHaveLength(1);
+    expect(said[0]!.e).toMatchObject({
+      detail: expect.stringMatching(/was not placed by bosun; left alone$/),
+    });
+    expect(Object.values(t.store.data.orders).some((o) => o.id === 'someone-else-1')).toBe(false);
+  }, 60_000);
 });

@@ -15,6 +15,11 @@
  *   the trailing stop are bosun's: a market sell when a closed candle reaches them (on spot the stop
  *   order holds the whole balance, so resting take-profit orders could not be placed beside it).
  * - Before any sell, the position's stop order is cancelled; it is placed again for what remains.
+ * - Fills as they happen: where the exchange has a user data stream (ccxt.pro `watchOrders`, the
+ *   `stream` option), each order update is booked at once, through the same bookkeeping as a send's
+ *   answer or a reconciliation (booking is idempotent: only fills beyond those booked count); an
+ *   update for an order bosun did not place is reported once, never adopted. A broken stream is
+ *   redialled with a backoff; meanwhile, as always, reconciliation is the safety net.
  * - Reconciliation (at start and every LIVE_RECONCILE_INTERVAL): every order not final is looked up
  *   by client id; fills that happened meanwhile are booked, outside cancels noted; open orders and
  *   balances bosun does not know are reported, never adopted or closed (`reconcile.ts`).
@@ -23,10 +28,12 @@
  * the order lookups of a reconciliation share its in-flight bookkeeping (`fresh`, `waiting`, one
  * queue of work), which is why they stay together (about 500 lines).
  */
+import { setTimeout as wait } from 'node:timers/promises';
 import type { Exchange, Order, Trade } from 'ccxt';
 import type { FillCosts } from '../../backtest/fills.js';
 import type { LiveConfig } from '../../config.js';
 import { toAppError } from '../../errors.js';
+import { cutStreams } from '../../market/exchange.js';
 import type { Logger } from '../../logger.js';
 import { markSignal, type OrderRecord, type PositionRecord, type State } from '../../store/state.js';
 import type {
@@ -42,7 +49,7 @@ import type {
 import type { EngineEvent } from '../events.js';
 import { ExchangeClient, type SubmitOutcome } from './client.js';
 import { FINAL, LiveOrders, refused } from './orders.js';
-import { compareAccount } from './reconcile.js';
+import { compareAccount, reportOnce } from './reconcile.js';
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -59,6 +66,10 @@ export interface LiveBrokerOptions {
   probeMs?: number;
   /** The resend grace, ms (default: twice the exchange's request timeout; see `resendGraceMs`). */
   resendGraceMs?: number;
+  /** A streaming instance with the account's keys: order updates as they happen (`watchOrders`). */
+  stream?: Exchange;
+  /** First wait before redialling the user data stream, doubling to 30 s (default 250 ms). */
+  streamBackoffMs?: number;
 }
 
 export class LiveBroker implements Broker {
@@ -79,6 +90,11 @@ export class LiveBroker implements Broker {
   private readonly clock: () => number;
   /** Final errors already reported (each once until the exchange answers again). */
   private readonly said = new Set<string>();
+  /** The user data stream's loop while it runs, and what wakes its backoff when bosun stops. */
+  private streaming: Promise<void> | undefined;
+  private halt = new AbortController();
+  /** A malformed order update was logged (once). */
+  private malformedSaid = false;
 
   /** Recording and booking orders in the state. */
   private readonly orders: LiveOrders;
@@ -126,13 +142,92 @@ export class LiveBroker implements Broker {
       );
     }, this.o.settings.reconcileInterval);
     this.timer.unref();
+    const stream = this.o.stream;
+    if (stream?.has.watchOrders === true) {
+      this.halt = new AbortController();
+      this.streaming = this.watchOrders(stream);
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.client?.stop();
+    this.halt.abort();
+    // Its pending watch fails at once; the loop sees `stopped` and ends.
+    if (this.o.stream) {
+      cutStreams(this.o.stream, new Error('bosun stopped'));
+      await this.o.stream.close().catch(() => undefined);
+    }
+    await this.streaming;
     await this.working;
+  }
+
+  // --- the user data stream ---
+
+  /** Keep a `watchOrders` pending while bosun runs; book each update as it comes. */
+  private async watchOrders(stream: Exchange): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        const orders = await stream.watchOrders();
+        if (failures > 0) this.o.logger.info('order stream back');
+        failures = 0;
+        for (const order of orders) this.streamed(order);
+      } catch (err) {
+        if (this.stopped) break;
+        if (failures++ === 0)
+          this.o.logger.warn(
+            { err: toAppError(err).message },
+            'order stream down: fills are learned by reconciliation until it is back',
+          );
+        const ms = Math.min((this.o.streamBackoffMs ?? 250) * 2 ** (failures - 1), 30_000);
+        await wait(ms, undefined, { signal: this.halt.signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * One order update from the stream: booked at once for an order of bosun's (in turn with the sends
+   * and reconciliations, so it never crosses them); reported once for one bosun did not place.
+   */
+  private streamed(order: Order): void {
+    const host = this.host;
+    if (!host) return;
+    const id = order.clientOrderId;
+    if (typeof id !== 'string' || typeof order.status !== 'string') {
+      if (!this.malformedSaid) {
+        this.malformedSaid = true;
+        this.o.logger.warn({ order: order.id }, 'order update without a client id or status dropped');
+      }
+      return;
+    }
+    this.working = this.working.then(async () => {
+      try {
+        const known = host.store.data.orders[id];
+        // Booked to its end already (by the send's answer or a reconciliation): nothing more can come.
+        if (known && FINAL.has(known.status)) return;
+        if (known) {
+          this.fresh.add(id);
+          this.waiting.delete(id);
+          await this.settle(id, { kind: 'adopted', order });
+          return;
+        }
+        const events: EngineEvent[] = [];
+        await host.store.update((s) =>
+          reportOnce(
+            s,
+            `order:${order.id}`,
+            `order ${order.id} (${order.side} ${order.filled ?? 0}/${order.amount} ${order.symbol}, ${order.status}) was not placed by bosun; left alone`,
+            events,
+          ),
+        );
+        host.emit(events);
+      } catch (err) {
+        this.o.logger.error({ err: toAppError(err).message }, 'an order update was not booked');
+      }
+    });
+    this.kick();
   }
 
   get paused(): boolean {

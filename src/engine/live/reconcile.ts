@@ -23,14 +23,16 @@ export interface AccountView {
   markets: Record<string, Market>;
 }
 
+/** Report something found on the exchange once (the journal remembers what was said). */
+export function reportOnce(s: State, key: string, detail: string, events: EngineEvent[]): void {
+  if (s.live.reported.includes(key)) return;
+  s.live.reported.push(key);
+  if (s.live.reported.length > MAX_REPORTED) s.live.reported.splice(0, s.live.reported.length - MAX_REPORTED);
+  events.push({ type: 'reconcile', detail });
+}
+
 export function compareAccount(s: State, a: AccountView, events: EngineEvent[]): void {
-  const say = (key: string, detail: string) => {
-    if (s.live.reported.includes(key)) return;
-    s.live.reported.push(key);
-    if (s.live.reported.length > MAX_REPORTED)
-      s.live.reported.splice(0, s.live.reported.length - MAX_REPORTED);
-    events.push({ type: 'reconcile', detail });
-  };
+  const say = (key: string, detail: string) => reportOnce(s, key, detail, events);
   for (const q of new Set([...a.quotes, ...a.symbols.map(quoteOf), ...Object.keys(s.balances)])) {
     s.balances[q] = a.balance[q] ?? 0;
     s.live.initial[q] ??= s.balances[q];
