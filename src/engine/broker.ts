@@ -91,6 +91,12 @@ export interface Broker {
   enter(s: State, order: EntryOrder): EntryResult;
   close(s: State, position: PositionRecord, exit: ExitOrder): CloseResult;
   /**
+   * What prices between closes would do to a position: `act` (an exit or a sell, a target, the
+   * trailing stop moved: worth a state change), `none` (nothing: they count as met), or `wait` (it
+   * cannot act on the position now, a sell in flight: they are met again later).
+   */
+  reach(position: PositionRecord, prices: BarPrices, costs: FillCosts): 'act' | 'none' | 'wait';
+  /**
    * Prices against an open position (gaps, stop before targets, trailing stop, mark): a closed candle
    * (`closes`: one more bar held), or, between closes, the stretch of the forming candle the stream
    * showed (its fills stamped with `prices.time`).

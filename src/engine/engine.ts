@@ -42,9 +42,9 @@ import { Reports } from './reporting.js';
 import { stopAllRuns } from './run-state.js';
 import { Runs } from './runs.js';
 import { type Series, SeriesBook } from './series.js';
-import { Guard, wouldChange } from './guard.js';
+import { Guard } from './guard.js';
 import { positionOf } from './positions.js';
-import { fillPending, meet, type SeriesContext, stepSeries } from './step.js';
+import { fillPending, meetStreamed, type SeriesContext, stepSeries } from './step.js';
 
 export interface EngineOptions {
   store: StateStore;
@@ -164,7 +164,17 @@ export class Engine implements FeedHandler {
     for (const e of events)
       if (e.type === 'entry') {
         const run = this.state.runs[e.position.runId];
-        if (run) this.guard.entered(e.position, run.timeframe);
+        const met = run ? this.guard.entered(e.position, run.timeframe) : undefined;
+        // Kept with the position too, so a restart does not meet prices from before its entry.
+        if (met)
+          void this.o.store
+            .update((s) => {
+              const rec = s.positions[e.position.id];
+              if (rec && !rec.met) rec.met = met;
+            })
+            .catch((err: unknown) =>
+              this.o.logger.warn({ err: toAppError(err).message }, 'an entry mark was not kept'),
+            );
       }
     this.approvals.track(events);
     this.events.emit(events);
@@ -358,17 +368,19 @@ export class Engine implements FeedHandler {
     // or ahead of a close still on its way (a gap being fetched), waits for that close.
     if (!ser || candle.time !== ser.buffer.lastTime + ser.tfMs) return;
     this.guard.see(symbol, timeframe, candle);
-    const now = this.o.feed.now();
     let work = false;
     for (const run of this.guardedRuns(this.state, ser, candle)) {
       if (run.pendingEntry || run.pendingExit !== undefined) work = true;
       const pos = positionOf(this.state, run.id);
       if (!pos) continue;
-      if (wouldChange(pos, this.guard.unmet(pos, candle, now), this.c.costs)) work = true;
-      else this.guard.advance(pos.id, candle);
+      const reach = this.broker.reach(pos, this.guard.unmet(pos, candle), this.c.costs);
+      if (reach === 'act') work = true;
+      // Prices that change nothing count as met; those a broker cannot act on yet (a sell in flight)
+      // are met again with the next update.
+      else if (reach === 'none') this.guard.advance(pos.id, candle);
     }
     if (!work) return;
-    void this.between(ser, candle, now).catch((err: unknown) =>
+    void this.between(ser, candle).catch((err: unknown) =>
       this.o.logger.error(
         { series: `${symbol} ${timeframe}`, err: toAppError(err).message },
         'a price between closes was not processed',
@@ -387,26 +399,26 @@ export class Engine implements FeedHandler {
     );
   }
 
-  private async between(ser: Series, candle: Candle, now: number): Promise<void> {
+  /**
+   * A forming candle's work in one state change: pending orders at its open, then the positions it
+   * reaches. Fills are stamped with the candle's time, as a backtest stamps them (the cooldown and
+   * the day's loss count alike); the notices go out now. The marks move once the change is kept.
+   */
+  private async between(ser: Series, candle: Candle): Promise<void> {
     const events: EngineEvent[] = [];
+    const met: string[] = [];
     await this.o.store.update((s) => {
       if (candle.time !== ser.buffer.lastTime + ser.tfMs) return;
       for (const stale of this.guardedRuns(s, ser, candle)) {
         const run = s.runs[stale.id]!;
         const pos = fillPending(s, this.trade, run, candle, events);
         if (!pos) continue;
-        const part = this.guard.unmet(pos, candle, now);
-        if (!wouldChange(pos, part, this.c.costs)) {
-          this.guard.advance(pos.id, candle);
-          continue;
-        }
-        meet(s, this.trade, pos, part, false, events);
-        const met = this.guard.advance(pos.id, candle);
-        const left = s.positions[pos.id];
-        if (left) left.met = met;
+        const reach = meetStreamed(s, this.trade, pos, this.guard.unmet(pos, candle), candle, events);
+        if (reach !== 'wait') met.push(pos.id);
       }
-      this.guard.prune(s.positions);
     });
+    for (const id of met) this.guard.advance(id, candle);
+    this.guard.prune(this.state.positions);
     this.emit(events);
     this.broker.flush();
   }

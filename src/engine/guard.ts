@@ -23,7 +23,7 @@
  * position's record (`met`) with every change the stream makes to it, so a restart does not meet
  * the same prices twice.
  */
-import { applyBar, type FillCosts } from '../backtest/fills.js';
+import { applyBar, type ExitFill, type FillCosts } from '../backtest/fills.js';
 import type { Candle } from '../market/types.js';
 import type { PositionRecord } from '../store/state.js';
 import type { BarPrices } from './broker.js';
@@ -64,16 +64,30 @@ export const metUpTo = (c: Pick<Candle, 'time' | 'high' | 'low' | 'close'>): Met
 });
 
 /**
- * Whether meeting `part` changes a position (an exit, a target taken, the trailing stop moved): only
- * then is the change worth a journal write. A new best price alone is not: below the trailing stop's
- * activation it decides nothing, and above it moves the trailing stop.
+ * What meeting `part` does to a position under the fill model, without changing it: its exit fills,
+ * and whether the trailing stop moves. A new best price alone is no change: below the trailing
+ * stop's activation it decides nothing, and above it moves the trailing stop.
  */
-export function wouldChange(rec: PositionRecord, part: BarPrices, costs: FillCosts): boolean {
+export function reachOf(
+  rec: PositionRecord,
+  part: BarPrices,
+  costs: FillCosts,
+): { fills: ExitFill[]; trailMoved: boolean } {
   const p = fromRecord(rec);
-  let filled = false;
-  applyBar(p, part.time, part.open, part.high, part.low, costs, () => (filled = true));
+  const fills: ExitFill[] = [];
+  applyBar(p, part.time, part.open, part.high, part.low, costs, (f) => fills.push(f));
   const trail = Number.isNaN(p.trailStop) ? null : p.trailStop;
-  return filled || trail !== rec.trailStop;
+  return { fills, trailMoved: trail !== rec.trailStop };
+}
+
+/**
+ * The fall (a long's; a short's rise) from a part's best price to its latest: what comes after a
+ * trailing stop that part raised, since the latest price is the last of the part's path.
+ */
+export function fallSince(side: number, part: BarPrices): BarPrices {
+  return side === 1
+    ? { time: part.time, open: part.high, high: part.high, low: part.close, close: part.close }
+    : { time: part.time, open: part.low, high: part.close, low: part.low, close: part.close };
 }
 
 /** The marks of the positions the stream is guarding, and each series' latest forming candle. */
@@ -82,8 +96,8 @@ export class Guard {
   private readonly forming = new Map<string, Candle>();
 
   /** The stretch of `candle` a position has not met (the memory's mark, else the record's). */
-  unmet(rec: PositionRecord, candle: BarPrices, time = candle.time): BarPrices {
-    return unmetPart(candle, this.marks.get(rec.id) ?? rec.met, time);
+  unmet(rec: PositionRecord, candle: BarPrices): BarPrices {
+    return unmetPart(candle, this.marks.get(rec.id) ?? rec.met, candle.time);
   }
 
   /** The position met `candle` as it stands. */
@@ -111,9 +125,12 @@ export class Guard {
    * A position opened between closes (an approval, a live fill): it meets only prices after its
    * entry, so what its series' forming candle had shown counts as met.
    */
-  entered(rec: PositionRecord, timeframe: string): void {
+  entered(rec: PositionRecord, timeframe: string): Met | undefined {
     const c = this.forming.get(seriesKey(rec.symbol, timeframe));
-    if (c && rec.entryTime > c.time) this.marks.set(rec.id, metUpTo(c));
+    if (!c || rec.entryTime <= c.time) return undefined;
+    const m = metUpTo(c);
+    this.marks.set(rec.id, m);
+    return m;
   }
 
   /** Forget the marks of positions no longer open. */

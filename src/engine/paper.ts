@@ -27,6 +27,7 @@ import type {
   EntryResult,
   ExitOrder,
 } from './broker.js';
+import { reachOf } from './guard.js';
 import { closeRecord, fromRecord, syncRecord, toRecord } from './positions.js';
 
 export class PaperBroker implements Broker {
@@ -106,6 +107,12 @@ export class PaperBroker implements Broker {
     });
     s.positions[rec.id] = rec;
     return { kind: 'filled', position: rec };
+  }
+
+  /** Paper acts on whatever the fill model fills or moves. */
+  reach(rec: PositionRecord, prices: BarPrices, costs: FillCosts): 'act' | 'none' {
+    const r = reachOf(rec, prices, costs);
+    return r.fills.length > 0 || r.trailMoved ? 'act' : 'none';
   }
 
   applyCandle(s: State, rec: PositionRecord, c: BarPrices, costs: FillCosts, closes: boolean): BarResult {

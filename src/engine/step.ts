@@ -25,6 +25,7 @@ import type { Candle } from '../market/types.js';
 import type { Signals } from '../strategy/define.js';
 import type { PositionRecord, RunRecord, State } from '../store/state.js';
 import type { BarPrices } from './broker.js';
+import { fallSince, metUpTo } from './guard.js';
 import { clone, num, type Runtime } from './context.js';
 import { type EntryContext, entrySignal, fillEntry } from './entries.js';
 import type { EngineEvent } from './events.js';
@@ -154,6 +155,32 @@ export function meet(
       ...(trade && k === fills.length - 1 ? { trade: clone(trade) } : {}),
     }),
   );
+}
+
+/**
+ * Prices the stream showed of a forming candle against a position (`part`: what it has not met of
+ * `candle`), as the broker can take them: nothing, a wait (a sell in flight), or its exits, the
+ * trailing stop moved, and the mark of how far it has met the candle written with them.
+ */
+export function meetStreamed(
+  s: State,
+  c: Pick<EntryContext, 'broker' | 'costs'>,
+  pos: PositionRecord,
+  part: BarPrices,
+  candle: Candle,
+  events: EngineEvent[],
+): 'act' | 'none' | 'wait' {
+  const reach = c.broker.reach(pos, part, c.costs);
+  if (reach !== 'act') return reach;
+  const trail = pos.trailStop;
+  meet(s, c, pos, part, false, events);
+  // A trailing stop the part raised, with the price already back under it: the fall from the best
+  // price to the latest (the last of the part's path) crossed it after it was raised.
+  if (s.positions[pos.id] && pos.trailStop !== trail)
+    meet(s, c, pos, fallSince(pos.side, part), false, events);
+  const left = s.positions[pos.id];
+  if (left) left.met = metUpTo(candle);
+  return reach;
 }
 
 function decide(s: State, c: EntryContext, bar: Bar, events: EngineEvent[]): void {

@@ -12,8 +12,13 @@ import {
   openPosition,
   type Side,
 } from '../../src/backtest/fills.js';
-import { Guard, unmetPart, wouldChange } from '../../src/engine/guard.js';
+import { Guard, unmetPart } from '../../src/engine/guard.js';
+import { meetStreamed } from '../../src/engine/step.js';
+import type { EngineEvent } from '../../src/engine/events.js';
+import { LiveBroker } from '../../src/engine/live/broker.js';
 import { PaperBroker } from '../../src/engine/paper.js';
+import { quietLogger } from '../helpers/engine.js';
+import { LIVE_DEFAULTS, liveExchange } from '../helpers/live.js';
 import { fromRecord, toRecord } from '../../src/engine/positions.js';
 import type { Candle } from '../../src/market/types.js';
 import { memoryState, type PositionRecord, type State } from '../../src/store/state.js';
@@ -43,27 +48,35 @@ function position(side: Side, rules: ExitRules, entry = 100): { s: State; rec: P
   return { s, rec };
 }
 
-/** Candles through a position as the engine meets them on a stream: each price, then the close. */
-function streamed(side: Side, rules: ExitRules, paths: number[][]): ExitFill[] {
+/** Candles through a position as the engine meets them on a stream: each update, then the close. */
+function streamedUpdates(side: Side, rules: ExitRules, candles: Candle[][]): ExitFill[] {
   const { s, rec } = position(side, rules);
   const broker = new PaperBroker({ USDT: 10_000 });
+  const c = { broker, costs: COSTS };
   const guard = new Guard();
   const fills: ExitFill[] = [];
-  paths.forEach((path, k) => {
-    const time = (k + 1) * HOUR;
-    const updates = forming(time, path);
-    updates.forEach((c, j) => {
-      if (!s.positions[rec.id]) return;
-      const part = guard.unmet(rec, c, time + j);
-      if (wouldChange(rec, part, COSTS)) fills.push(...broker.applyCandle(s, rec, part, COSTS, false).fills);
-      guard.advance(rec.id, c);
-    });
-    if (!s.positions[rec.id]) return;
+  const events: EngineEvent[] = [];
+  for (const updates of candles) {
+    for (const u of updates) {
+      if (!s.positions[rec.id]) break;
+      if (meetStreamed(s, c, rec, guard.unmet(rec, u), u, events) !== 'wait') guard.advance(rec.id, u);
+      for (const e of events.splice(0)) if (e.type === 'exit') fills.push(e.fill);
+    }
+    if (!s.positions[rec.id]) break;
     const closed = updates[updates.length - 1]!;
     fills.push(...broker.applyCandle(s, rec, guard.unmet(rec, closed), COSTS, true).fills);
     guard.done(rec.id);
-  });
+  }
   return fills;
+}
+
+/** The same, each candle given as the path of its prices (one update per price). */
+function streamed(side: Side, rules: ExitRules, paths: number[][]): ExitFill[] {
+  return streamedUpdates(
+    side,
+    rules,
+    paths.map((path, k) => forming((k + 1) * HOUR, path)),
+  );
 }
 
 /** The same candles in a backtest: each whole candle at once. */
@@ -79,8 +92,6 @@ function backtested(side: Side, rules: ExitRules, paths: number[][]): ExitFill[]
   });
   return fills;
 }
-
-const withoutTime = (fills: ExitFill[]) => fills.map(({ time: _t, ...f }) => f);
 
 /** A small deterministic generator (the test's numbers are the same every run). */
 function random(seed: number): () => number {
@@ -146,7 +157,8 @@ describe('the parity contract with a backtest on candles', () => {
         const bt = backtested(side, rules, paths);
         const stream = streamed(side, rules, paths);
         compared++;
-        expect(withoutTime(stream)).toEqual(withoutTime(bt));
+        // Stamped with their candle's time too, as a backtest stamps them.
+        expect(stream).toEqual(bt);
       }
     }
     expect(compared).toBeGreaterThan(300);
@@ -174,7 +186,8 @@ describe('the parity contract with a backtest on candles', () => {
     const stream = streamed(1, trailing, paths);
     expect(stream.map((f) => f.reason)).toEqual(['trailing-stop']);
     expect(stream[0]!.price).toBeCloseTo(106 * 0.99 * (1 - 0.0005), 9);
-    expect(stream[0]!.time).toBeLessThan(2 * HOUR);
+    // Stamped with its candle's time, as a backtest stamps fills.
+    expect(stream[0]!.time).toBe(HOUR);
     // A backtest raises the trail at the first close (104.94) and takes it at the second candle's open.
     const bt = backtested(1, trailing, paths);
     expect(bt.map((f) => [f.reason, f.time])).toEqual([['trailing-stop', 2 * HOUR]]);
@@ -196,7 +209,7 @@ describe('the parity contract with a backtest on candles', () => {
     guard.see('BTC/USDT', '1h', atEntry!);
     rec.entryTime = HOUR + 30 * 60_000;
     guard.entered(rec, '1h');
-    const part = guard.unmet(rec, later!, HOUR + 40 * 60_000);
+    const part = guard.unmet(rec, later!);
     expect(part).toMatchObject({ open: 100, high: 103, low: 100 });
     expect(broker.applyCandle(s, rec, part, COSTS, false).fills).toEqual([]);
   });
@@ -209,12 +222,43 @@ describe('the parity contract with a backtest on candles', () => {
     expect(part).toMatchObject({ open: 103, high: 103, low: 102 });
   });
 
-  it('writes only what changes a position: a new best price under the trail activation is not worth a write', () => {
-    const { rec } = position(1, { stopLoss: 0.05, trailing: { activation: 0.05, offset: 0.01 } });
+  it('takes a trailing stop an update raised when its latest price is already under it', () => {
+    const trailing: ExitRules = { trailing: { activation: 0.02, offset: 0.01 } };
+    // One update shows the high of 106 and the price back at 104: the trail (104.94) was crossed.
     const t = HOUR;
-    expect(wouldChange(rec, { time: t, open: 100, high: 103, low: 99, close: 102 }, COSTS)).toBe(false);
-    expect(wouldChange(rec, { time: t, open: 100, high: 106, low: 99, close: 102 }, COSTS)).toBe(true);
-    expect(wouldChange(rec, { time: t, open: 100, high: 101, low: 94, close: 96 }, COSTS)).toBe(true);
+    const updates: Candle[] = [
+      { time: t, open: 100, high: 100, low: 100, close: 100, volume: 1 },
+      { time: t, open: 100, high: 106, low: 100, close: 104, volume: 1 },
+      { time: t, open: 100, high: 106, low: 100, close: 105.5, volume: 1 },
+    ];
+    const fills = streamedUpdates(1, trailing, [updates]);
+    expect(fills.map((f) => f.reason)).toEqual(['trailing-stop']);
+    expect(fills[0]!.price).toBeCloseTo(106 * 0.99 * (1 - 0.0005), 9);
+  });
+
+  it('acts (a state change) only on what changes a position: a new best under the trail activation is nothing', () => {
+    const { rec } = position(1, { stopLoss: 0.05, trailing: { activation: 0.05, offset: 0.01 } });
+    const broker = new PaperBroker({ USDT: 10_000 });
+    const t = HOUR;
+    expect(broker.reach(rec, { time: t, open: 100, high: 103, low: 99, close: 102 }, COSTS)).toBe('none');
+    expect(broker.reach(rec, { time: t, open: 100, high: 106, low: 99, close: 102 }, COSTS)).toBe('act');
+    expect(broker.reach(rec, { time: t, open: 100, high: 101, low: 94, close: 96 }, COSTS)).toBe('act');
+  });
+
+  it('live: a stop the exchange holds is its business, a sell in flight makes the prices wait', () => {
+    const live = new LiveBroker({
+      exchange: liveExchange('http://127.0.0.1:9'),
+      settings: LIVE_DEFAULTS,
+      logger: quietLogger(),
+    });
+    const { rec } = position(1, { stopLoss: 0.05 });
+    const through = { time: HOUR, open: 100, high: 101, low: 94, close: 96 };
+    // bosun holds the stop: a sell now.
+    expect(live.reach(rec, through, COSTS)).toBe('act');
+    // The exchange holds it: nothing for bosun to do (and nothing to write at every update).
+    expect(live.reach({ ...rec, stopOrder: 'bsn_P1_s1' }, through, COSTS)).toBe('none');
+    // A sell in flight: these prices are met again once it is booked.
+    expect(live.reach({ ...rec, closing: 'take-profit' }, through, COSTS)).toBe('wait');
   });
 });
 

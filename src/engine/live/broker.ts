@@ -53,6 +53,9 @@ import { compareAccount, reportOnce } from './reconcile.js';
 
 const clone = <T>(v: T): T => structuredClone(v);
 
+/** A user data stream watch that failed after standing this long had been up (ms). */
+const ORDER_STREAM_UP_MS = 10_000;
+
 export interface LiveBrokerOptions {
   exchange: Exchange;
   settings: LiveConfig;
@@ -169,13 +172,15 @@ export class LiveBroker implements Broker {
   private async watchOrders(stream: Exchange): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
+      const since = Date.now();
       try {
         const orders = await stream.watchOrders();
-        if (failures > 0) this.o.logger.info('order stream back');
         failures = 0;
         for (const order of orders) this.streamed(order);
       } catch (err) {
         if (this.stopped) break;
+        // A watch that stood for a while was up (orders may simply not have moved): a new outage.
+        if (Date.now() - since >= ORDER_STREAM_UP_MS) failures = 0;
         if (failures++ === 0)
           this.o.logger.warn(
             { err: toAppError(err).message },
@@ -205,8 +210,9 @@ export class LiveBroker implements Broker {
     this.working = this.working.then(async () => {
       try {
         const known = host.store.data.orders[id];
-        // Booked to its end already (by the send's answer or a reconciliation): nothing more can come.
-        if (known && FINAL.has(known.status)) return;
+        // Booked to its end already (by the send's answer or a reconciliation), unless the exchange
+        // reports more filled than was booked (a stop that filled in part as it was cancelled).
+        if (known && FINAL.has(known.status) && (order.filled ?? 0) <= known.filled) return;
         if (known) {
           this.fresh.add(id);
           this.waiting.delete(id);
@@ -264,6 +270,11 @@ export class LiveBroker implements Broker {
   /** Record a market sell of what is left (it fills at the exchange's price, not the one given). */
   close(s: State, rec: PositionRecord, x: ExitOrder): CloseResult {
     return this.orders.close(s, rec, x);
+  }
+
+  /** Whether streamed prices call for a sell now, wait for one in flight, or change nothing. */
+  reach(rec: PositionRecord, c: BarPrices, costs: FillCosts): 'act' | 'none' | 'wait' {
+    return this.orders.reach(rec, c, costs);
   }
 
   /**

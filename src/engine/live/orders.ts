@@ -34,6 +34,7 @@ import type {
   Refused,
 } from '../broker.js';
 import type { EngineEvent } from '../events.js';
+import { reachOf } from '../guard.js';
 import { closeRecord, fromRecord, toRecord } from '../positions.js';
 
 type Market = NonNullable<CcxtMarket>;
@@ -189,6 +190,18 @@ export class LiveOrders {
       runId: rec.runId,
     });
     return { kind: 'ordered', order: clone(order) };
+  }
+
+  /**
+   * What prices would do to a live position: a sell (a target, the trailing stop, the stop when bosun
+   * holds it) or a trailing stop to move is `act`; a stop the exchange holds is its business (`none`);
+   * with a sell in flight nothing can be done until it is booked (`wait`).
+   */
+  reach(rec: PositionRecord, c: BarPrices, costs: FillCosts): 'act' | 'none' | 'wait' {
+    if (rec.closing) return 'wait';
+    const r = reachOf(rec, c, costs);
+    const sells = r.fills.some((f) => !(f.reason === 'stop' && rec.stopOrder));
+    return sells || r.trailMoved ? 'act' : 'none';
   }
 
   /**
