@@ -27,7 +27,7 @@ import { createLogger } from '../logger.js';
 import { rewriteApiUrls, streamingExchange } from '../market/exchange.js';
 import type { Candle } from '../market/types.js';
 import { StateStore } from '../store/state.js';
-import type { BenchRow } from './row.js';
+import { type BenchRow, latencyRows } from './row.js';
 
 const M = 60_000;
 const MARKETS = 50;
@@ -53,11 +53,6 @@ function candles(k: number, first: number): Candle[] {
   }
   return out;
 }
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-};
 
 interface Emulator {
   url: string;
@@ -233,21 +228,11 @@ export async function stopRows(root: string): Promise<BenchRow[]> {
   console.log(
     `stop latency: ${latencies.length} stops crossed one at a time in ${MARKETS} markets${missing > 0 ? `, ${missing} without a sell` : ''}; baseline: ${baseline.length} klines seen by bare ccxt.pro`,
   );
-  const row = (name: string, q: number, target?: string): BenchRow => {
-    const value = quantile(latencies, q);
-    const base = quantile(baseline, q);
-    return {
-      name,
-      value,
-      unit: 'ms',
-      baseline: base,
-      ratio: value / Math.max(base, 0.001),
-      ...(target ? { target, pass: value <= 100 && missing === 0 } : {}),
-    };
-  };
-  return [
-    row(`stop crossed -> sell order at the exchange, p50 (${MARKETS} markets, live)`, 0.5),
-    row(`stop crossed -> sell order at the exchange, p95 (${MARKETS} markets, live)`, 0.95, '<= 100 ms'),
-    row(`stop crossed -> sell order at the exchange, p99 (${MARKETS} markets, live)`, 0.99),
-  ];
+  return latencyRows(
+    (q) => `stop crossed -> sell order at the exchange, ${q} (${MARKETS} markets, live)`,
+    latencies,
+    baseline,
+    100,
+    missing === 0,
+  );
 }

@@ -20,7 +20,7 @@ import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { rewriteApiUrls } from '../market/exchange.js';
 import type { Candle } from '../market/types.js';
-import type { BenchRow } from './row.js';
+import { type BenchRow, latencyRows } from './row.js';
 
 const M = 60_000;
 const MARKETS = 50;
@@ -53,11 +53,6 @@ function signalsOf(written: ReadonlyArray<{ at: number; text: string }>): Array<
     })),
   );
 }
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-};
 
 export async function streamRows(root: string, quick: boolean): Promise<BenchRow[]> {
   const emuFile = join(root, 'dist/test/emulators/exchange/server.js');
@@ -192,24 +187,13 @@ export async function streamRows(root: string, quick: boolean): Promise<BenchRow
     console.log('stream latency: no signal message came in time (the runs did not start?)');
     return [];
   }
-  const row = (name: string, q: number, target?: string): BenchRow => {
-    const value = quantile(bosun, q);
-    const base = quantile(baseline, q);
-    return {
-      name,
-      value,
-      unit: 'ms',
-      baseline: base,
-      ratio: value / Math.max(base, 0.001),
-      ...(target ? { target, pass: value <= 250 } : {}),
-    };
-  };
   console.log(
     `stream latency: ${bosun.length} signal messages from ${MARKETS} markets over ${closeTimes.length} close(s)${missing > 0 ? `, ${missing} missing (not within 10 s)` : ''}; baseline: ${baseline.length} closed klines seen by bare ccxt.pro`,
   );
-  return [
-    row(`close -> signal message, p50 (${MARKETS} markets, stream)`, 0.5),
-    row(`close -> signal message, p95 (${MARKETS} markets, stream)`, 0.95, '<= 250 ms'),
-    row(`close -> signal message, p99 (${MARKETS} markets, stream)`, 0.99),
-  ];
+  return latencyRows(
+    (q) => `close -> signal message, ${q} (${MARKETS} markets, stream)`,
+    bosun,
+    baseline,
+    250,
+  );
 }
