@@ -25,6 +25,7 @@ import { toRecord } from '../engine/positions.js';
 import { StreamFeed } from '../engine/stream-feed.js';
 import { createLogger } from '../logger.js';
 import { rewriteApiUrls, streamingExchange } from '../market/exchange.js';
+import { bareKlines } from './bare-stream.js';
 import type { Candle } from '../market/types.js';
 import { StateStore } from '../store/state.js';
 import { type BenchRow, latencyRows } from './row.js';
@@ -87,24 +88,9 @@ export async function stopRows(root: string): Promise<BenchRow[]> {
   const open = first + HISTORY * M;
   emu.streams.advanceTo(open + 1000);
 
-  // The baseline: ccxt.pro alone, hooked where it reads a kline under the stop.
-  const ccxt = (await import('ccxt')).default;
-  const bare = new ccxt.pro.binance({ options: { fetchMarkets: { types: ['spot'] } } }) as Exchange;
-  rewriteApiUrls(bare, emu.url);
-  await bare.loadHttpProxyAgent();
-  const bareSeen = new Map<string, number>();
-  const internals = bare as unknown as { handleOHLCV: (c: unknown, m: unknown) => unknown };
-  const handle = internals.handleOHLCV.bind(bare);
-  internals.handleOHLCV = (client, message) => {
-    const k = (message as { k?: { s: string; l: string } }).k;
-    if (k && Number(k.l) < STOP && !bareSeen.has(k.s))
-      bareSeen.set(k.s, performance.timeOrigin + performance.now());
-    return handle(client, message);
-  };
-  let watching = true;
-  const bareLoops = symbols.map(async (s) => {
-    while (watching) await bare.watchOHLCV(s, '1m').catch(() => undefined);
-  });
+  // The baseline: ccxt.pro alone, noting each market's first kline under the stop.
+  const bare = await bareKlines(emu.url, symbols, (k) => (Number(k.l) < STOP ? k.s : undefined));
+  const bareSeen = bare.seen;
 
   const logger = createLogger({ level: 'error', format: 'json', destination: { write: () => undefined } });
   const config = loadConfig({
@@ -112,6 +98,7 @@ export async function stopRows(root: string): Promise<BenchRow[]> {
     dotenv: false,
   });
   const store = await StateStore.open(mkdtempSync(join(tmpdir(), 'bosun-bench-stops-')), Date.now(), 'live');
+  const ccxt = (await import('ccxt')).default;
   const exchange = new ccxt.binance({
     apiKey: KEY,
     secret: SECRET,
@@ -196,9 +183,7 @@ export async function stopRows(root: string): Promise<BenchRow[]> {
     await broker.idle();
   } finally {
     await engine.stop();
-    watching = false;
-    await bare.close().catch(() => undefined);
-    await Promise.all(bareLoops);
+    await bare.stop();
     await emu.stop();
   }
 

@@ -15,10 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import type { Exchange } from 'ccxt';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
-import { rewriteApiUrls } from '../market/exchange.js';
+import { bareKlines } from './bare-stream.js';
 import type { Candle } from '../market/types.js';
 import { type BenchRow, latencyRows } from './row.js';
 
@@ -83,23 +82,9 @@ export async function streamRows(root: string, quick: boolean): Promise<BenchRow
   emu.streams.logText = false;
   emu.streams.autoPump(5);
 
-  // The baseline: ccxt.pro alone, hooked where it reads a closed kline.
-  const ccxt = (await import('ccxt')).default;
-  const bare = new ccxt.pro.binance({ options: { fetchMarkets: { types: ['spot'] } } }) as Exchange;
-  rewriteApiUrls(bare, emu.url);
-  await bare.loadHttpProxyAgent();
-  const bareSeen = new Map<string, number>();
-  const internals = bare as unknown as { handleOHLCV: (c: unknown, m: unknown) => unknown };
-  const handle = internals.handleOHLCV.bind(bare);
-  internals.handleOHLCV = (client, message) => {
-    const k = (message as { k?: { s: string; t: number; x: boolean } }).k;
-    if (k?.x) bareSeen.set(`${k.s}|${k.t}`, performance.timeOrigin + performance.now());
-    return handle(client, message);
-  };
-  let watching = true;
-  const bareLoops = symbols.map(async (s) => {
-    while (watching) await bare.watchOHLCV(s, '1m').catch(() => undefined);
-  });
+  // The baseline: ccxt.pro alone, noting each closed kline.
+  const bare = await bareKlines(emu.url, symbols, (k) => (k.x ? `${k.s}|${k.t}` : undefined));
+  const bareSeen = bare.seen;
 
   const closeTimes: number[] = [];
   // The bot, its console captured line by line with the time each was written.
@@ -150,10 +135,8 @@ export async function streamRows(root: string, quick: boolean): Promise<BenchRow
       await new Promise((r) => setTimeout(r, 100));
   } finally {
     await bot.stop();
-    watching = false;
     emu.streams.stopAutoPump();
-    await bare.close().catch(() => undefined);
-    await Promise.all(bareLoops);
+    await bare.stop();
     await emu.stop();
   }
 
