@@ -16,7 +16,9 @@ RUN npm run build && npm prune --omit=dev
 # Node 24 is the current LTS (20 left support in April 2026); the code runs on 20 and later.
 # test/docker-layout.test.ts lays this stage out line by line and starts the bot and CLI from it.
 FROM node:24-bookworm-slim
-ENV NODE_ENV=production
+# The health endpoint (HTTP_PORT) answers on 127.0.0.1 inside the container only, for HEALTHCHECK;
+# set HTTP_HOST=0.0.0.0 and publish the port to reach it from outside (keep it behind a proxy).
+ENV NODE_ENV=production HTTP_PORT=8080
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
@@ -25,4 +27,5 @@ COPY data/samples ./data/samples
 RUN mkdir -p /app/data && chown -R node:node /app/data
 USER node
 VOLUME ["/app/data"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["node", "dist/src/healthcheck.js"]
 CMD ["node", "dist/src/main.js"]

@@ -27,6 +27,17 @@ export function statusRows(s: Services, now = Date.now()): string[][] {
   ];
 }
 
+/**
+ * The health check, as `/health/ready` answers it: ok, or degraded / failing with each check that
+ * is not ok on its own row.
+ */
+export function healthRows(s: Services): string[][] {
+  const r = s.health();
+  const rows = [['Health', r.status]];
+  for (const c of r.checks) if (c.state !== 'ok') rows.push(['', `${c.name} ${c.state}: ${c.detail}`]);
+  return rows;
+}
+
 /** With TRADING_MODE=live while paper trades: what live waits for, one short item a row. */
 function liveWaits(s: Services): string[][] {
   if (s.config.tradingMode !== 'live') return [];
@@ -64,13 +75,17 @@ async function journalRows(s: Services): Promise<string[][]> {
 
 export default defineCommand({
   name: 'status',
-  summary: 'Version, uptime, trading mode, exchange, chats and the journal',
+  summary: 'Version, uptime, trading mode, exchange, chats, health and the journal',
   role: 'viewer',
   args: z.object({}),
   async run(_args, ctx) {
     const r = reply()
       .line(bold('bosun status'))
-      .table([...statusRows(ctx.services), ...(await journalRows(ctx.services))]);
+      .table([
+        ...statusRows(ctx.services),
+        ...healthRows(ctx.services),
+        ...(await journalRows(ctx.services)),
+      ]);
     const { config, trading } = ctx.services;
     if (config.tradingMode === 'live' && trading.mode === 'paper') {
       const blocked = trading.liveBlocked();

@@ -603,6 +603,38 @@ const SETTINGS = [
     allowed: 'markets a scheduled scan pushes, a whole number 1 to 50',
   },
   {
+    env: 'HTTP_PORT',
+    path: 'http.port',
+    schema: z.coerce.number().pipe(z.number().int().min(0).max(65_535)).optional(),
+    allowed:
+      'the TCP port of the HTTP server (health, metrics), from 1 to 65535, or 0 for any free port; unset: no server',
+  },
+  {
+    env: 'HTTP_HOST',
+    path: 'http.host',
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9.:-]+$/)
+      .default('127.0.0.1'),
+    allowed:
+      'the address the HTTP server listens on: 127.0.0.1 (the default, this machine only), or 0.0.0.0 behind a proxy or firewall',
+  },
+  {
+    env: 'HEARTBEAT_URL',
+    path: 'http.heartbeatUrl',
+    schema: z.url({ protocol: /^https?$/ }).optional(),
+    allowed:
+      'an http(s) URL bosun requests every HEARTBEAT_INTERVAL while it is healthy, for a dead-man monitor such as healthchecks.io (environment only)',
+    secret: true,
+  },
+  {
+    env: 'HEARTBEAT_INTERVAL',
+    path: 'http.heartbeatInterval',
+    schema: timerDuration.refine((ms) => ms >= 5000).default(60_000),
+    allowed:
+      'how often the heartbeat goes out while healthy: a number and s, m, h or d, at least 5s, e.g. 60s',
+  },
+  {
     env: 'CHAT_CONSOLE',
     path: 'chat.console',
     schema: z.enum(['auto', 'on', 'off']).default('auto'),

@@ -37,6 +37,7 @@ import { recordStartConfig } from './engine/settings-history.js';
 import { pruneHistory } from './store/retention.js';
 import { lockDataDir } from './store/lock.js';
 import { ensureDir } from './store/atomic.js';
+import { Health } from './health.js';
 
 export interface Bot {
   services: Services;
@@ -53,6 +54,8 @@ export interface Bot {
    * refused for good (a wrong token).
    */
   connected(): Promise<void>;
+  /** Where the HTTP server listens (HTTP_PORT set), e.g. http://127.0.0.1:8080. */
+  httpUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -247,7 +250,10 @@ async function assemble(
       return renderer;
     },
     chats: () => adapters.map((a) => a.status()),
+    health: () => health.readiness(),
   };
+  const health = new Health({ trading, store, chats: services.chats });
+  undo.push(() => health.stop());
   const dispatcher = new Dispatcher(services, logger.child({ module: 'chat' }));
 
   if (config.telegram.token) {
@@ -314,6 +320,8 @@ async function assemble(
   const notifier = new Notifier(trading, services, connectedAdapters, logger.child({ module: 'notify' }));
   notifier.start();
   undo.push(() => notifier.stop());
+  const served = await serveHttp(config, { trading, notifier, health }, logger);
+  undo.push(() => served.stop());
   // Chats connect in the background, each retried on its own until it connects or is refused.
   const connecting = new AbortController();
   // A signal during start-up abandons the attempts under way.
@@ -388,6 +396,7 @@ async function assemble(
     dispatcher,
     adapters,
     finished,
+    ...(served.url ? { httpUrl: served.url } : {}),
     connected: async () => {
       const ended = await outcomes;
       const refused = adapters.filter((_, i) => ended[i] === 'refused').map((a) => a.platform);
@@ -400,6 +409,8 @@ async function assemble(
         connecting.abort();
         for (const t of timers) clearInterval(t);
         await trading.stop();
+        await served.stop();
+        health.stop();
         // A chat that stopped answering does not hold the stop up.
         await notifier.idle(2_000);
         notifier.stop();
@@ -412,6 +423,58 @@ async function assemble(
         logger.info('bosun stopped');
       })();
       return stopping;
+    },
+  };
+}
+
+/**
+ * The HTTP server (health, metrics) when HTTP_PORT is set, and the heartbeat when HEARTBEAT_URL is;
+ * both loaded only then.
+ */
+async function serveHttp(
+  config: Readonly<Config>,
+  parts: { trading: Trading; notifier: Notifier; health: Health },
+  logger: Logger,
+): Promise<{ url?: string; stop(): Promise<void> }> {
+  const stops: Array<() => unknown> = [];
+  let url: string | undefined;
+  const log = logger.child({ module: 'http' });
+  if (config.http.port !== undefined) {
+    const [{ Metrics }, { startHttp }] = await Promise.all([
+      import('./http/metrics.js'),
+      import('./http/server.js'),
+    ]);
+    const metrics = new Metrics(parts);
+    stops.push(() => metrics.stop());
+    try {
+      const server = await startHttp({
+        port: config.http.port,
+        host: config.http.host,
+        health: parts.health,
+        metrics,
+        logger: log,
+      });
+      url = server.url;
+      stops.push(() => server.stop());
+    } catch (err) {
+      metrics.stop();
+      throw new AppError('BAD_CONFIG', (err as Error).message);
+    }
+  }
+  if (config.http.heartbeatUrl) {
+    const { startHeartbeat } = await import('./http/heartbeat.js');
+    const beat = startHeartbeat({
+      url: config.http.heartbeatUrl,
+      intervalMs: config.http.heartbeatInterval,
+      health: parts.health,
+      logger: log,
+    });
+    stops.push(() => beat.stop());
+  }
+  return {
+    ...(url ? { url } : {}),
+    stop: async () => {
+      for (const s of stops.splice(0).reverse()) await s();
     },
   };
 }

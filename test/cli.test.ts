@@ -812,8 +812,6 @@ describe('npm run bench', () => {
         'simulation loop (ema-cross)',
         'CSV load',
         'indicator adx(14)',
-        // Live stops on the streams, crossed one at a time (runs under --quick: the clock is driven).
-        'stop crossed -> sell order at the exchange, p95 (50 markets, live)',
       ]),
     );
     expect(names.filter((n: string) => n.startsWith('backtest chart'))).toHaveLength(2);

@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/fixtures.js';
+import { createServer, type AddressInfo } from 'node:net';
 import { spawnNode } from './helpers/process.js';
 
 interface RuntimeStage {
@@ -33,6 +34,8 @@ interface RuntimeStage {
   workdir: string;
   env: Record<string, string>;
   cmd: string[];
+  /** The HEALTHCHECK's command. */
+  healthcheck?: string[];
 }
 
 /** Copy a file or folder of the checkout into the layout, by hard links. */
@@ -129,6 +132,9 @@ function layOutRuntimeStage(app: string): RuntimeStage {
       case 'CMD':
         stage.cmd = JSON.parse(args) as string[];
         break;
+      case 'HEALTHCHECK':
+        stage.healthcheck = JSON.parse(args.slice(args.indexOf('CMD ') + 4)) as string[];
+        break;
       case 'USER':
       case 'VOLUME':
       case 'EXPOSE':
@@ -148,6 +154,18 @@ function layOutRuntimeStage(app: string): RuntimeStage {
 
 let app: string;
 let stage: RuntimeStage;
+
+/** A TCP port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 beforeAll(() => {
   expect(existsSync(join(ROOT, 'dist/src/main.js')), 'npm run build first').toBe(true);
@@ -208,13 +226,19 @@ describe('the Docker image layout', () => {
 
   it('starts the bot as `docker run` does (no tokens, stdin not a terminal), keeps it up and says how to reach it', async () => {
     expect(stage.cmd.slice(0, 1)).toEqual(['node']);
-    const bot = spawnNode(stage.cmd.slice(1), {
-      cwd: app,
-      env: { ...stage.env, MARKET_DATA: 'samples' },
-      stdin: 'ignore',
-    });
+    // The image's health endpoint, on a port free here (the image's own, 8080, may be taken).
+    const port = await freePort();
+    expect(stage.env.HTTP_PORT).toBe('8080');
+    const env = { ...stage.env, HTTP_PORT: String(port), MARKET_DATA: 'samples' };
+    const bot = spawnNode(stage.cmd.slice(1), { cwd: app, env, stdin: 'ignore' });
     try {
       await bot.waitFor(/bosun started/);
+      // Docker's HEALTHCHECK, run as Docker runs it: in the container, beside the bot.
+      expect(stage.healthcheck?.[0]).toBe('node');
+      const check = spawnNode(stage.healthcheck!.slice(1), { cwd: app, env });
+      const checked = await check.exited;
+      expect(checked.code, check.stdout()).toBe(0);
+      expect(check.stdout()).toMatch(/^(ok|degraded)/);
       await bot.waitFor(/TELEGRAM_BOT_TOKEN/);
       await bot.waitFor(/docker run -it/);
       // Its console input ended at once (/dev/null); that was said, and the bot is still up.

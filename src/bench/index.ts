@@ -19,7 +19,8 @@
  * Signal latency over the market stream (`stream.ts`): 50 markets on the exchange emulator's streams,
  * from a candle's close to its signal message, p95 at most 250 ms (not under `--quick` alone).
  * Stop latency between closes (`stops.ts`): live, bosun's stops on 50 streamed markets, from the
- * kline that crosses a stop to its sell order reaching the exchange, p95 at most 100 ms.
+ * kline that crosses a stop to its sell order reaching the exchange, p95 at most 100 ms (not under
+ * `--quick` alone).
  *
  * `--only backtest,sweep,rules,replay,journal,stream,stops` runs those parts alone.
  */
@@ -199,7 +200,12 @@ export async function benchCommand(argv: string[], dataDir = 'data'): Promise<nu
       );
     else rows.push(...(await streamRows(root, Boolean(v.quick))));
   }
-  if (sections.has('stops')) rows.push(...(await stopRows(root)));
+  if (sections.has('stops')) {
+    // About 15 s of driven market: in the full bench and alone (--only stops), not --quick.
+    if (v.quick && v.only === undefined)
+      console.error('stop latency: skipped under --quick (about 15 s); --only stops runs it');
+    else rows.push(...(await stopRows(root)));
+  }
 
   if (v.json) {
     console.log(JSON.stringify({ candles, runs, journalScale: scale, node: process.version, rows }, null, 2));

@@ -71,7 +71,7 @@ interface Emulator {
 export async function stopRows(root: string): Promise<BenchRow[]> {
   const emuFile = join(root, 'dist/test/emulators/exchange/server.js');
   if (!existsSync(emuFile)) {
-    console.log('stop latency: skipped (npm run build makes the exchange emulator it runs against)');
+    console.error('stop latency: skipped (npm run build makes the exchange emulator it runs against)');
     return [];
   }
   const { ExchangeEmulator } = (await import(pathToFileURL(emuFile).href)) as {
@@ -207,10 +207,10 @@ export async function stopRows(root: string): Promise<BenchRow[]> {
     if (seen !== undefined) baseline.push(seen - at);
   }
   if (latencies.length === 0) {
-    console.log('stop latency: no sell order came (the positions were not guarded?)');
+    console.error('stop latency: no sell order came (the positions were not guarded?)');
     return [];
   }
-  console.log(
+  console.error(
     `stop latency: ${latencies.length} stops crossed one at a time in ${MARKETS} markets${missing > 0 ? `, ${missing} without a sell` : ''}; baseline: ${baseline.length} klines seen by bare ccxt.pro`,
   );
   return latencyRows(

@@ -56,7 +56,7 @@ function signalsOf(written: ReadonlyArray<{ at: number; text: string }>): Array<
 export async function streamRows(root: string, quick: boolean): Promise<BenchRow[]> {
   const emuFile = join(root, 'dist/test/emulators/exchange/server.js');
   if (!existsSync(emuFile)) {
-    console.log('stream latency: skipped (npm run build makes the exchange emulator it runs against)');
+    console.error('stream latency: skipped (npm run build makes the exchange emulator it runs against)');
     return [];
   }
   interface Emulator {
@@ -167,10 +167,10 @@ export async function streamRows(root: string, quick: boolean): Promise<BenchRow
     if (s !== undefined) baseline.push(at - s);
   }
   if (bosun.length === 0) {
-    console.log('stream latency: no signal message came in time (the runs did not start?)');
+    console.error('stream latency: no signal message came in time (the runs did not start?)');
     return [];
   }
-  console.log(
+  console.error(
     `stream latency: ${bosun.length} signal messages from ${MARKETS} markets over ${closeTimes.length} close(s)${missing > 0 ? `, ${missing} missing (not within 10 s)` : ''}; baseline: ${baseline.length} closed klines seen by bare ccxt.pro`,
   );
   return latencyRows(

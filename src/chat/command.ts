@@ -26,6 +26,7 @@ import { type Config, ROLES, type Role } from '../config.js';
 import type { Engine } from '../engine/engine.js';
 import type { MarketWatch } from '../engine/market-watch.js';
 import type { Trading } from '../engine/trading.js';
+import type { Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { MarketData } from '../market/provider.js';
 import type { StateStore } from '../store/state.js';
@@ -99,6 +100,8 @@ export interface Services {
   charts(): Promise<ChartRenderer>;
   /** The chat adapters and their connection state. */
   chats(): ChatStatus[];
+  /** Whether bosun is well: the health check `/health/ready` answers with (`src/health.ts`). */
+  health(): Readiness;
 }
 
 export interface CommandContext {

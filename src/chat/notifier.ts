@@ -61,6 +61,8 @@ const RUN_BOUND = new Set<BotEvent['type']>(['signal', 'entry-skipped']);
 const MINOR = new Set<BotEvent['type']>(['signal', 'decided', 'report', 'scan', 'regime', 'feed']);
 
 export class Notifier {
+  /** Notices queued, messages sent or failed, and notices dropped for a chat that fell behind, so far. */
+  readonly counts = { queued: 0, sent: 0, failed: 0, dropped: 0 };
   private readonly outboxes = new Map<string, Outbox>();
   private offs: Array<() => void> = [];
   private readonly chat: ChatState;
@@ -226,6 +228,7 @@ export class Notifier {
       this.outboxes.set(chat, box);
     }
     const same = notice.key === undefined ? -1 : box.notices.findIndex((n) => n.key === notice.key);
+    this.counts.queued++;
     if (same >= 0) box.notices[same] = notice;
     else {
       box.notices.push(notice);
@@ -233,9 +236,17 @@ export class Notifier {
         const minor = box.notices.findIndex((n) => n.minor);
         box.notices.splice(minor >= 0 ? minor : 0, 1);
         box.skipped++;
+        this.counts.dropped++;
       }
     }
     box.worker ??= this.work(chat, box);
+  }
+
+  /** Notices waiting to go, over every chat. */
+  waiting(): number {
+    let n = 0;
+    for (const box of this.outboxes.values()) n += box.notices.length;
+    return n;
   }
 
   /** Drop what is queued about a run that has stopped: its proposals can no longer be taken. */
@@ -267,7 +278,9 @@ export class Notifier {
     let ref: string | undefined;
     try {
       ref = await adapter.push(id, r);
+      this.counts.sent++;
     } catch (err) {
+      this.counts.failed++;
       this.logger.warn({ chat, err: toAppError(err).message }, 'could not notify a chat');
       return undefined;
     }

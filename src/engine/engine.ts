@@ -84,6 +84,8 @@ export class Engine implements FeedHandler {
   private readonly reports: Reports;
   private readonly series: SeriesBook;
   private readonly runs: Runs;
+  /** Closed candles taken per series ("BTC/USDT 1h"), for the metrics. */
+  readonly processed = new Map<string, number>();
   /** Where the positions stand within their series' forming candles (the stream's protection). */
   private readonly guard = new Guard();
 
@@ -437,6 +439,7 @@ export class Engine implements FeedHandler {
       {
         type: 'feed',
         up: false,
+        ended: true,
         detail:
           'the replay reached the end of its file; runs wait for candles. To start it over, stop bosun, delete bosun.db* in DATA_DIR (the journal of this replay: runs, trades and balances) and start it again',
       },
@@ -447,6 +450,8 @@ export class Engine implements FeedHandler {
   private async process(ser: Series, candle: Candle, catchUp: boolean): Promise<void> {
     if (candle.time <= ser.buffer.lastTime) return;
     ser.buffer.push(candle);
+    const key = `${ser.symbol} ${ser.timeframe}`;
+    this.processed.set(key, (this.processed.get(key) ?? 0) + 1);
     const view = ser.buffer.view();
     const runs = Object.values(this.state.runs).filter(
       (r) =>

@@ -15,8 +15,11 @@ export type EngineEvent =
   | { type: 'exit'; position: PositionRecord; fill: ExitFill; trade?: TradeRecord }
   | { type: 'run'; run: RunRecord; what: 'paused' | 'stopped' }
   | { type: 'kill-switch'; reason: string }
-  /** The feed down or back; `stream`: only its stream (candles come by polling meanwhile). */
-  | { type: 'feed'; up: boolean; detail: string; journal?: boolean; stream?: boolean }
+  /**
+   * The feed down or back; `stream`: only its stream (candles come by polling meanwhile); `ended`: a
+   * replay reached the end of its file.
+   */
+  | { type: 'feed'; up: boolean; detail: string; journal?: boolean; stream?: boolean; ended?: boolean }
   | { type: 'report'; report: PerformanceReport; title: string }
   | {
       type: 'order';

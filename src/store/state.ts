@@ -231,6 +231,8 @@ interface Plan {
 
 export class StateStore implements WorkingSet {
   private queue: Promise<unknown> = Promise.resolve();
+  /** When the last change was kept, and the failure of a write since (for the health check). */
+  readonly writes: { at?: number; failed?: { at: number; message: string } } = {};
   /** The JSON last committed for each working record (`collection/id`) and document. */
   private readonly saved = new Map<string, string>();
   /** Fills already written per position id (its entry counts as one). */
@@ -333,9 +335,13 @@ export class StateStore implements WorkingSet {
         await this.write(plan);
       } catch (err) {
         this.undo(plan);
-        throw journalError(this.conn, err, 'write');
+        const e = journalError(this.conn, err, 'write');
+        this.writes.failed = { at: Date.now(), message: e.message };
+        throw e;
       }
       this.commit(plan);
+      this.writes.at = Date.now();
+      delete this.writes.failed;
       return result;
     });
     this.queue = run.catch(() => undefined);

@@ -94,7 +94,7 @@ describe('journal bench', () => {
 
   it('refuses an unknown bench part or journal scale with one line saying what is allowed', async () => {
     await expect(benchCommand(['--only', 'journl'])).rejects.toThrow(
-      '--only: "journl" is not a part of the bench; allowed: backtest, sweep, rules, replay, journal, stream (comma-separated)',
+      '--only: "journl" is not a part of the bench; allowed: backtest, sweep, rules, replay, journal, stream, stops (comma-separated)',
     );
     await expect(benchCommand(['--only', 'journal', '--journal-scale', '0'])).rejects.toThrow(
       '--journal-scale is "0"; allowed: a number from 0.001 to 10',

@@ -1,0 +1,101 @@
+/**
+ * bosun's HTTP server (Hono on Node), off unless `HTTP_PORT` is set, and bound to 127.0.0.1 unless
+ * `HTTP_HOST` says otherwise: keep it private, or behind a proxy that adds TLS and access rules.
+ *
+ * - `GET /health/live`: 200 while the process answers.
+ * - `GET /health/ready`: the health check (`src/health.ts`) as JSON; 200 when ok or degraded, 503
+ *   when a check fails (the body says which, in one line each).
+ * - `GET /metrics`: Prometheus metrics (`metrics.ts`).
+ *
+ * Anything else is refused in one line of JSON that says what is allowed. It stops with the bot.
+ */
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Health } from '../health.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from './metrics.js';
+
+const PATHS = 'GET /health/live, GET /health/ready, GET /metrics';
+
+export interface HttpOptions {
+  port: number;
+  host: string;
+  health: Health;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export interface HttpServer {
+  /** Where it listens, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** The routes, apart from the server (tests call `app.request`). */
+export function httpApp(o: Pick<HttpOptions, 'health' | 'metrics' | 'logger'>): Hono {
+  const app = new Hono();
+  // Nothing here takes a body yet: a big one is refused before it is read.
+  app.use(
+    bodyLimit({
+      maxSize: 64 * 1024,
+      onError: (c) => c.json({ error: 'the request body is over 64 KiB; allowed: at most 64 KiB' }, 413),
+    }),
+  );
+  app.get('/health/live', (c) => c.json({ status: 'ok' }));
+  app.get('/health/ready', (c) => {
+    const r = o.health.readiness();
+    return c.json(r, r.status === 'failing' ? 503 : 200);
+  });
+  app.get('/metrics', async (c) => {
+    const { body, type } = await o.metrics.text();
+    return c.body(body, 200, { 'content-type': type });
+  });
+  app.all('/health/live', (c) => methodNotAllowed(c.req.method, c.req.path));
+  app.all('/health/ready', (c) => methodNotAllowed(c.req.method, c.req.path));
+  app.all('/metrics', (c) => methodNotAllowed(c.req.method, c.req.path));
+  app.notFound((c) => c.json({ error: `no such page: ${c.req.path.slice(0, 80)}; allowed: ${PATHS}` }, 404));
+  app.onError((err, c) => {
+    o.logger.error({ err: err.message, path: c.req.path }, 'an HTTP request failed');
+    return c.json({ error: 'the request failed inside bosun; the log has the details' }, 500);
+  });
+  return app;
+}
+
+function methodNotAllowed(method: string, path: string): Response {
+  return Response.json(
+    { error: `${method} is not allowed on ${path}; allowed: GET` },
+    { status: 405, headers: { allow: 'GET' } },
+  );
+}
+
+/** Listen; resolves once the port is bound (rejects with one line when it cannot be). */
+export async function startHttp(o: HttpOptions): Promise<HttpServer> {
+  const app = httpApp(o);
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: o.port, hostname: o.host }, () => resolve(s));
+    s.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          err.code === 'EADDRINUSE'
+            ? `HTTP_PORT ${o.port} is in use on ${o.host}; allowed: a free port, or 0 for any`
+            : `the HTTP server cannot listen on ${o.host}:${o.port}: ${err.message}`,
+        ),
+      ),
+    );
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  o.logger.info({ url }, 'HTTP server listening');
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive connections would hold the close up.
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      }),
+  };
+}
