@@ -29,12 +29,12 @@ export function statusRows(s: Services, now = Date.now()): string[][] {
 
 /**
  * The health check, as `/health/ready` answers it: ok, or degraded / failing with each check that
- * is not ok on its own row.
+ * is not ok on its own row, in a few words (the JSON has the whole line).
  */
 export function healthRows(s: Services): string[][] {
   const r = s.health();
   const rows = [['Health', r.status]];
-  for (const c of r.checks) if (c.state !== 'ok') rows.push(['', `${c.name} ${c.state}: ${c.detail}`]);
+  for (const c of r.checks) if (c.state !== 'ok') rows.push(['', `${c.name}: ${c.summary}`]);
   return rows;
 }
 

@@ -605,7 +605,12 @@ const SETTINGS = [
   {
     env: 'HTTP_PORT',
     path: 'http.port',
-    schema: z.coerce.number().pipe(z.number().int().min(0).max(65_535)).optional(),
+    schema: z
+      .string()
+      .regex(/^[0-9]{1,5}$/)
+      .transform(Number)
+      .pipe(z.number().max(65_535))
+      .optional(),
     allowed:
       'the TCP port of the HTTP server (health, metrics), from 1 to 65535, or 0 for any free port; unset: no server',
   },

@@ -3,8 +3,8 @@
  * HEALTHCHECK), `/status` in chat, and the dead-man heartbeat (which goes out only while bosun is
  * not failing). Each check says what it found in one line:
  *
- * - `feed`: every followed series has had its last candle within a candle and two minutes of the
- *   feed's clock, and the feed is not down. A stream down while polling stands in is `degraded`, as
+ * - `feed`: every series a loaded run follows has had its last candle within a candle and two minutes
+ *   of the feed's clock, and the feed is not down. A stream down while polling stands in is `degraded`, as
  *   is a replay that reached the end of its file (nothing is wrong; nothing more will come).
  * - `exchange`: live trading's exchange answers (its circuit breaker closed); open: `degraded`.
  * - `chats`: every Telegram or Discord chat bosun serves is connected (one connecting or refused is
@@ -16,7 +16,6 @@
  */
 import type { EngineEvent } from './engine/events.js';
 import type { Trading } from './engine/trading.js';
-import { timeframeMs } from './market/timeframe.js';
 import type { StateStore } from './store/state.js';
 
 export type CheckState = 'ok' | 'degraded' | 'failing';
@@ -24,6 +23,9 @@ export type CheckState = 'ok' | 'degraded' | 'failing';
 export interface Check {
   name: 'feed' | 'exchange' | 'chats' | 'journal' | 'kill-switch';
   state: CheckState;
+  /** A few words for a chat line (`/status`). */
+  summary: string;
+  /** The whole finding, in one line. */
   detail: string;
 }
 
@@ -52,10 +54,16 @@ export interface HealthOptions {
   clock?: () => number;
 }
 
+/** What an engine's events said was down (each change is said once, so it is remembered). */
+interface Heard {
+  feedDown?: { detail: string; ended: boolean };
+  streamDown?: string;
+  exchangeDown?: string;
+}
+
 export class Health {
-  private feedDown: { detail: string; ended: boolean } | undefined;
-  private streamDown: string | undefined;
-  private exchangeDown: string | undefined;
+  /** Per engine: switching books starts from what the new engine says, not the old one's news. */
+  private heard = new WeakMap<object, Heard>();
   private readonly off: () => void;
 
   constructor(private readonly o: HealthOptions) {
@@ -66,18 +74,21 @@ export class Health {
     this.off();
   }
 
+  /** What the engine trading now has said (its events come while it is the one trading). */
+  private now(): Heard {
+    const engine = this.o.trading.engine;
+    let h = this.heard.get(engine);
+    if (!h) this.heard.set(engine, (h = {}));
+    return h;
+  }
+
   private hear(e: EngineEvent): void {
+    const h = this.now();
     if (e.type === 'feed') {
-      if (e.stream) this.streamDown = e.up ? undefined : e.detail;
-      else if (!e.journal) this.feedDown = e.up ? undefined : { detail: e.detail, ended: e.ended === true };
+      if (e.stream) h.streamDown = e.up ? undefined : e.detail;
+      else if (!e.journal) h.feedDown = e.up ? undefined : { detail: e.detail, ended: e.ended === true };
     }
-    if (e.type === 'exchange') this.exchangeDown = e.up ? undefined : e.detail;
-    // Switching books: what the other engine said no longer holds.
-    if (e.type === 'mode') {
-      this.feedDown = undefined;
-      this.streamDown = undefined;
-      this.exchangeDown = undefined;
-    }
+    if (e.type === 'exchange') h.exchangeDown = e.up ? undefined : e.detail;
   }
 
   readiness(): Readiness {
@@ -92,42 +103,36 @@ export class Health {
   }
 
   private feed(): Check {
-    if (this.feedDown)
-      return {
-        name: 'feed',
-        state: this.feedDown.ended ? 'degraded' : 'failing',
-        detail: this.feedDown.detail,
-      };
+    const h = this.now();
+    if (h.feedDown)
+      return h.feedDown.ended
+        ? { name: 'feed', state: 'degraded', summary: 'the replay ended', detail: h.feedDown.detail }
+        : { name: 'feed', state: 'failing', summary: 'down', detail: h.feedDown.detail };
     const engine = this.o.trading.engine;
     const now = engine.now();
-    const series = new Map<string, number>();
-    for (const r of Object.values(engine.state.runs)) {
-      if (r.state === 'stopped') continue;
-      const key = `${r.symbol} ${r.timeframe}`;
-      const due = (r.lastBar ?? Number.NEGATIVE_INFINITY) + 2 * timeframeMs(r.timeframe);
-      series.set(key, Math.min(series.get(key) ?? Infinity, due));
-    }
-    const late = [...series].filter(([, due]) => Number.isFinite(due) && now - due > FEED_GRACE_MS);
+    // Each series' next candle closes two timeframes after its last one opened.
+    const followed = engine.followed();
+    const late = followed.filter((f) => now - (f.last + 2 * f.tfMs) > FEED_GRACE_MS).map((f) => f.series);
     if (late.length > 0)
       return {
         name: 'feed',
         state: 'failing',
-        detail: `no candle in time for ${late.map(([k]) => k).join(', ')}`,
+        summary: `late: ${late.join(', ')}`,
+        detail: `no candle in time for ${late.join(', ')}`,
       };
-    if (this.streamDown) return { name: 'feed', state: 'degraded', detail: this.streamDown };
-    return {
-      name: 'feed',
-      state: 'ok',
-      detail: series.size === 0 ? 'no series followed' : `${series.size} series on time`,
-    };
+    if (h.streamDown)
+      return { name: 'feed', state: 'degraded', summary: 'stream down, polling', detail: h.streamDown };
+    const detail = followed.length === 0 ? 'no series followed' : `${followed.length} series on time`;
+    return { name: 'feed', state: 'ok', summary: detail, detail };
   }
 
   private exchange(): Check {
     if (this.o.trading.mode !== 'live')
-      return { name: 'exchange', state: 'ok', detail: 'paper trading: no orders to send' };
-    return this.exchangeDown
-      ? { name: 'exchange', state: 'degraded', detail: this.exchangeDown }
-      : { name: 'exchange', state: 'ok', detail: 'answering' };
+      return { name: 'exchange', state: 'ok', summary: 'paper', detail: 'paper trading: no orders to send' };
+    const down = this.now().exchangeDown;
+    return down
+      ? { name: 'exchange', state: 'degraded', summary: 'not answering', detail: down }
+      : { name: 'exchange', state: 'ok', summary: 'answering', detail: 'answering' };
   }
 
   private chats(): Check {
@@ -141,27 +146,27 @@ export class Health {
       return {
         name: 'chats',
         state: 'failing',
+        summary: bad.map((c) => `${c.platform} ${c.state}`).join(', '),
         detail: bad.map((c) => `${c.platform} ${c.state}${c.detail ? ` (${c.detail})` : ''}`).join(', '),
       };
-    return {
-      name: 'chats',
-      state: 'ok',
-      detail: all.length === 0 ? 'none' : all.map((c) => `${c.platform} ${c.state}`).join(', '),
-    };
+    const detail = all.length === 0 ? 'none' : all.map((c) => `${c.platform} ${c.state}`).join(', ');
+    return { name: 'chats', state: 'ok', summary: detail, detail };
   }
 
   private journal(now: number): Check {
     for (const store of new Set([this.o.store, this.o.trading.engine.store])) {
       const failed = store.writes.failed;
       if (failed)
-        return { name: 'journal', state: 'failing', detail: `the last write failed: ${failed.message}` };
+        return {
+          name: 'journal',
+          state: 'failing',
+          summary: 'the last write failed',
+          detail: `the last write failed: ${failed.message}`,
+        };
     }
     const at = this.o.trading.engine.store.writes.at;
-    return {
-      name: 'journal',
-      state: 'ok',
-      detail: at === undefined ? 'no write yet' : `last write ${ago(now - at)} ago`,
-    };
+    const detail = at === undefined ? 'no write yet' : `last write ${ago(now - at)} ago`;
+    return { name: 'journal', state: 'ok', summary: detail, detail };
   }
 
   private killSwitch(): Check {
@@ -170,9 +175,10 @@ export class Health {
       ? {
           name: 'kill-switch',
           state: 'degraded',
+          summary: 'on: /risk resume',
           detail: `on: ${k.reason}; an admin's /risk resume clears it`,
         }
-      : { name: 'kill-switch', state: 'ok', detail: 'off' };
+      : { name: 'kill-switch', state: 'ok', summary: 'off', detail: 'off' };
   }
 }
 

@@ -1,14 +1,20 @@
 /**
  * The Docker HEALTHCHECK: asks the bot's own `/health/ready` (HTTP_PORT, HTTP_HOST) and exits 0
  * when bosun is ok or degraded, 1 when a check fails or nothing answers, printing one line that
- * says why (`docker inspect` shows it). Reads only those two settings, so it starts fast.
+ * says why (`docker inspect` shows it). An empty HTTP_PORT (the server switched off) is not
+ * checked. Reads only those two settings, so it starts fast.
  */
 const port = process.env.HTTP_PORT;
 const host = process.env.HTTP_HOST;
 
 async function main(): Promise<number> {
-  if (!port || !/^[1-9][0-9]*$/.test(port)) {
-    console.log('no HTTP_PORT set: the health endpoint is off');
+  // Switched off on purpose (an empty HTTP_PORT): nothing to ask, and no reason to call bosun sick.
+  if (!port) {
+    console.log('HTTP_PORT is empty: the health endpoint is off, so it is not checked');
+    return 0;
+  }
+  if (!/^[1-9][0-9]*$/.test(port)) {
+    console.log(`HTTP_PORT=${port} cannot be checked; allowed: the port bosun listens on, from 1 to 65535`);
     return 1;
   }
   // A server on every interface is asked on this machine's.

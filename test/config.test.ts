@@ -126,10 +126,12 @@ describe('loadConfig', () => {
 
   it('.env.example lists every setting, and nothing else', () => {
     const text = readFileSync(join(ROOT, '.env.example'), 'utf8');
+    // A setting is listed as KEY=value, or commented out (# KEY=value) where an empty value would
+    // mean something else than leaving it out (HTTP_PORT: the Docker image sets one).
     const names = text
       .split('\n')
-      .filter((l) => /^[A-Z_]+=/.test(l))
-      .map((l) => l.split('=')[0]);
+      .filter((l) => /^(# )?[A-Z_]+=/.test(l))
+      .map((l) => l.replace(/^# /, '').split('=')[0]);
     expect(names.sort()).toEqual(CONFIG_KEYS.map((k) => k.env).sort());
     // and the example, copied to .env as it is, is a valid configuration (empty means unset)
     const c = loadConfig({ env: {}, cwd: dir({ '.env': text }) });
@@ -220,6 +222,26 @@ describe('settings are checked once, at start, with the bounds the engine uses',
       'REGIME_TIMEFRAME is "0h"; allowed: the candles the regime is measured on, a number from 1 and m, h, d or w, e.g. 4h',
     );
     expect(bad({ SCAN_TIMEFRAME: '015m' })).toMatch(/^SCAN_TIMEFRAME is "015m"; allowed: /);
+  });
+
+  it('takes the HTTP settings: a port written as digits, a host, a heartbeat URL kept secret', () => {
+    for (const port of [' ', '0x50', '1e3', '-1', '1.5', '70000', 'abc'])
+      expect(bad({ HTTP_PORT: port })).toMatch(
+        /^HTTP_PORT is ".*"; allowed: the TCP port of the HTTP server/,
+      );
+    const c = loadConfig({
+      env: { HTTP_PORT: '8080', HEARTBEAT_URL: 'https://hc-ping.com/uuid-1' },
+      cwd: dir(),
+    });
+    expect(c.http).toEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      heartbeatUrl: 'https://hc-ping.com/uuid-1',
+      heartbeatInterval: 60_000,
+    });
+    expect(loadConfig({ env: {}, cwd: dir() }).http.port).toBeUndefined();
+    expect(bad({ HEARTBEAT_URL: 'ftp://x/secret-1' })).not.toContain('secret-1');
+    expect(bad({ HEARTBEAT_INTERVAL: '1s' })).toMatch(/^HEARTBEAT_INTERVAL is "1s"; allowed: .*at least 5s/);
   });
 
   it('refuses timer periods longer than a Node timer can wait (24 days)', () => {

@@ -157,6 +157,22 @@ export class Engine implements FeedHandler {
     return this.events.on(listener);
   }
 
+  /**
+   * The series runs follow now (a strategy loaded on them), each with the open time of its last
+   * candle taken and its timeframe: how fresh the feed is, for the health check.
+   */
+  followed(): Array<{ series: string; last: number; tfMs: number }> {
+    const out = new Map<string, { series: string; last: number; tfMs: number }>();
+    for (const r of Object.values(this.state.runs)) {
+      if (!this.c.runtimes.has(r.id)) continue;
+      const ser = this.series.get(r.symbol, r.timeframe);
+      const series = `${r.symbol} ${r.timeframe}`;
+      if (ser && ser.buffer.length > 0 && !out.has(series))
+        out.set(series, { series, last: ser.buffer.lastTime, tfMs: ser.tfMs });
+    }
+    return [...out.values()];
+  }
+
   /** The engine's clock: the feed's time (a replay's, or now). */
   now(): number {
     return this.o.feed.now();

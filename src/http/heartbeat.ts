@@ -14,11 +14,14 @@ export interface HeartbeatOptions {
   logger: Logger;
   /** How long a ping may take (default 10 s). */
   timeoutMs?: number;
+  /** When the first beat goes, ms after the start (default 10 s, or the interval when shorter). */
+  firstMs?: number;
 }
 
 export function startHeartbeat(o: HeartbeatOptions): { stop(): void } {
   let failing = false;
   let quiet = false;
+  const stopped = new AbortController();
   const beat = async () => {
     const status = o.health.readiness().status;
     if (status === 'failing') {
@@ -28,12 +31,15 @@ export function startHeartbeat(o: HeartbeatOptions): { stop(): void } {
     }
     quiet = false;
     try {
-      const res = await fetch(o.url, { signal: AbortSignal.timeout(o.timeoutMs ?? 10_000) });
+      const res = await fetch(o.url, {
+        signal: AbortSignal.any([stopped.signal, AbortSignal.timeout(o.timeoutMs ?? 10_000)]),
+      });
       await res.body?.cancel();
       if (!res.ok) throw new Error(`the monitor answered HTTP ${res.status}`);
       if (failing) o.logger.info('heartbeat delivered again');
       failing = false;
     } catch (err) {
+      if (stopped.signal.aborted) return;
       if (!failing)
         o.logger.warn(
           { err: err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : (err as Error).message },
@@ -42,8 +48,16 @@ export function startHeartbeat(o: HeartbeatOptions): { stop(): void } {
       failing = true;
     }
   };
-  void beat();
+  // The first beat once start-up is over (the chats have had their head start to connect).
+  const first = setTimeout(() => void beat(), Math.min(o.intervalMs, o.firstMs ?? 10_000));
   const timer = setInterval(() => void beat(), o.intervalMs);
+  first.unref();
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    stop: () => {
+      clearTimeout(first);
+      clearInterval(timer);
+      stopped.abort();
+    },
+  };
 }

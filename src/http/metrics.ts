@@ -3,7 +3,7 @@
  *
  * - `bosun_candles_total{series}`: closed candles taken per series ("BTC/USDT 1h");
  * - `bosun_signal_latency_seconds`: from a candle's close to its signal, on a live feed (a replay's
- *   clock is not the wall's, so it is not observed there);
+ *   clock is not the wall's, and signals of a catch-up after downtime are not live ones);
  * - `bosun_orders_total{outcome}`: live orders by outcome (placed, adopted, rejected, unknown, ...);
  * - `bosun_errors_total{kind}`: feed, stream, journal, exchange, strategy and order troubles;
  * - `bosun_chat_notices_total{what}`: notices queued, and messages sent, failed or dropped;
@@ -34,14 +34,23 @@ export class Metrics {
     const registers = [this.registry];
     client.collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
     const clock = o.clock ?? Date.now;
+    // Each engine counts its own candles, and switching books switches engines: what each has
+    // added so far is remembered, so the counter only goes up.
+    const added = new WeakMap<object, Map<string, number>>();
     new client.Counter({
       name: 'bosun_candles_total',
       help: 'Closed candles taken, per series',
       labelNames: ['series'],
       registers,
       collect() {
-        this.reset();
-        for (const [series, n] of o.trading.engine.processed) this.inc({ series }, n);
+        const engine = o.trading.engine;
+        let mine = added.get(engine);
+        if (!mine) added.set(engine, (mine = new Map()));
+        for (const [series, n] of engine.processed) {
+          const more = n - (mine.get(series) ?? 0);
+          if (more > 0) this.inc({ series }, more);
+          mine.set(series, n);
+        }
       },
     });
     const latency = new client.Histogram({
@@ -115,8 +124,10 @@ export class Metrics {
       if (kind) errors.inc({ kind });
       if (e.type === 'order') orders.inc({ outcome: e.what });
       if (e.type === 'signal' && !o.trading.engine.feed.accelerated) {
-        const close = e.signal.barTime + timeframeMs(e.signal.timeframe);
-        latency.observe(Math.max(0, clock() - close) / 1000);
+        // Signals of the candle that just closed: one a candle late or more is a catch-up's.
+        const tf = timeframeMs(e.signal.timeframe);
+        const late = clock() - (e.signal.barTime + tf);
+        if (late < tf) latency.observe(Math.max(0, late) / 1000);
       }
     });
   }

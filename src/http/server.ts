@@ -65,8 +65,8 @@ export function httpApp(o: Pick<HttpOptions, 'health' | 'metrics' | 'logger'>): 
 
 function methodNotAllowed(method: string, path: string): Response {
   return Response.json(
-    { error: `${method} is not allowed on ${path}; allowed: GET` },
-    { status: 405, headers: { allow: 'GET' } },
+    { error: `${method} is not allowed on ${path}; allowed: GET, HEAD` },
+    { status: 405, headers: { allow: 'GET, HEAD' } },
   );
 }
 

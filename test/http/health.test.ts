@@ -9,11 +9,13 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PLAIN_TEXT, renderMessages } from '../../src/chat/reply.js';
 import { startHeartbeat } from '../../src/http/heartbeat.js';
+import { ExchangeEmulator } from '../emulators/exchange/server.js';
 import { quietLogger } from '../helpers/engine.js';
 import { ROOT } from '../helpers/fixtures.js';
 import { sendLine, startTestBot, type TestBot } from '../helpers/bot.js';
 
 const ADMIN = { platform: 'console' as const, id: 'ada', name: 'Ada', role: 'admin' as const };
+const HOUR = 3_600_000;
 const CONSOLE = { platform: 'console' as const, id: 'local', private: true };
 
 let t: TestBot | undefined;
@@ -87,14 +89,14 @@ describe('the HTTP server', () => {
     expect(ready.json.checks.find((c: { name: string }) => c.name === 'feed')).toEqual({
       name: 'feed',
       state: 'ok',
+      summary: '1 series on time',
       detail: '1 series on time',
     });
   });
 
-  it('is degraded (200) with the kill-switch on, failing (503) when a series is late, saying which', async () => {
+  it('is degraded (200) with the kill-switch on, failing (503) when a series is late, saying which, as /status does', async () => {
     await bot({ REPLAY_SPEED: '1' });
-    const { store } = t!.bot.services;
-    await store.update((s) => {
+    await t!.bot.services.store.update((s) => {
       s.engine.killSwitch = { at: Date.now(), reason: 'drawdown 21% over the 20% limit' };
     });
     let ready = await get('/health/ready');
@@ -103,27 +105,45 @@ describe('the HTTP server', () => {
     expect(ready.json.checks.find((c: { name: string }) => c.name === 'kill-switch')).toEqual({
       name: 'kill-switch',
       state: 'degraded',
+      summary: 'on: /risk resume',
       detail: "on: drawdown 21% over the 20% limit; an admin's /risk resume clears it",
     });
-    // The run's last candle a day before the feed's clock: its series is late.
-    const now = t!.bot.services.engine.now();
-    await store.update((s) => {
-      for (const r of Object.values(s.runs)) r.lastBar = now - 86_400_000;
+    await t!.bot.stop();
+    // An exchange whose candles stopped three hours ago: the run's series is late.
+    const h0 = Math.floor(Date.now() / HOUR) * HOUR;
+    const emu = await new ExchangeEmulator([
+      {
+        symbol: 'BTC/USDT',
+        intervalMs: HOUR,
+        candles: Array.from({ length: 100 }, (_, k) => {
+          const p = 100 + (k % 7);
+          return { time: h0 - (103 - k) * HOUR, open: p, high: p + 2, low: p - 1, close: p + 1, volume: 10 };
+        }),
+      },
+    ]).start();
+    closers.push(() => emu.stop());
+    await bot({
+      MARKET_FEED: 'exchange',
+      MARKET_STREAM: 'off',
+      EXCHANGE_API_URL: emu.url,
+      REPLAY_RUNS: 'none',
     });
+    const started = await sendLine(t!, '/start ema-cross BTC/USDT 1h approve=auto', ADMIN, CONSOLE);
+    expect(started.flatMap((r) => renderMessages(r.blocks, PLAIN_TEXT)).join('\n')).toMatch(/R1/);
     ready = await get('/health/ready');
     expect(ready.status).toBe(503);
     expect(ready.json.status).toBe('failing');
     expect(ready.json.checks.find((c: { name: string }) => c.name === 'feed')).toEqual({
       name: 'feed',
       state: 'failing',
-      detail: 'no candle in time for BTC/USDT 15m',
+      summary: 'late: BTC/USDT 1h',
+      detail: 'no candle in time for BTC/USDT 1h',
     });
     // /status says the same.
     const replies = await sendLine(t!, '/status', ADMIN, CONSOLE);
     const text = replies.flatMap((r) => renderMessages(r.blocks, PLAIN_TEXT)).join('\n');
     expect(text).toMatch(/Health\s+failing/);
-    expect(text).toMatch(/feed failing: no candle in time for BTC\/USDT 15m/);
-    expect(text).toMatch(/kill-switch degraded: on: drawdown 21%/);
+    expect(text).toMatch(/feed: late: BTC\/USDT 1h/);
   });
 
   it('fails the journal check after a write that failed', async () => {
@@ -171,7 +191,7 @@ describe('the HTTP server', () => {
     });
     expect(await get('/metrics', { method: 'DELETE' })).toMatchObject({
       status: 405,
-      json: { error: 'DELETE is not allowed on /metrics; allowed: GET' },
+      json: { error: 'DELETE is not allowed on /metrics; allowed: GET, HEAD' },
     });
     const big = await get('/health/live', { method: 'POST', body: 'x'.repeat(70 * 1024) });
     expect(big).toMatchObject({
@@ -192,14 +212,19 @@ describe('the HTTP server', () => {
 });
 
 describe('the heartbeat', () => {
-  it('pings HEARTBEAT_URL while healthy, and never writes the URL in the log', async () => {
-    const m = await monitor();
-    await bot({ HEARTBEAT_URL: m.url });
-    const deadline = Date.now() + 3000;
-    while (m.hits() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(m.hits()).toBeGreaterThan(0);
-    expect(t!.logText()).not.toContain('2f0c6b1e-secret-check');
-  });
+  it(
+    'pings HEARTBEAT_URL while healthy, and never writes the URL in the log',
+    { timeout: 15_000 },
+    async () => {
+      const m = await monitor();
+      // The first beat goes once start-up is over: after the shortest interval allowed, 5 s.
+      await bot({ HEARTBEAT_URL: m.url, HEARTBEAT_INTERVAL: '5s' });
+      const deadline = Date.now() + 8000;
+      while (m.hits() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(m.hits()).toBeGreaterThan(0);
+      expect(t!.logText()).not.toContain('2f0c6b1e-secret-check');
+    },
+  );
 
   it('holds back while a check fails, and goes on when it is well again', async () => {
     const m = await monitor();
