@@ -640,6 +640,14 @@ const SETTINGS = [
       'how often the heartbeat goes out while healthy: a number and s, m, h or d, at least 5s, e.g. 60s',
   },
   {
+    env: 'WEBHOOK_URL',
+    path: 'http.webhookUrl',
+    schema: z.url({ protocol: /^https?$/ }).optional(),
+    allowed:
+      'an http(s) URL that receives every notice the chats get, as JSON (POST), e.g. a Slack or n8n webhook (environment only)',
+    secret: true,
+  },
+  {
     env: 'CHAT_CONSOLE',
     path: 'chat.console',
     schema: z.enum(['auto', 'on', 'off']).default('auto'),

@@ -322,6 +322,19 @@ async function assemble(
   undo.push(() => notifier.stop());
   const served = await serveHttp(config, { trading, notifier, health }, logger);
   undo.push(() => served.stop());
+  let webhook: { stop(withinMs?: number): Promise<void> } | undefined;
+  if (config.http.webhookUrl) {
+    const { WebhookOut } = await import('./chat/webhook.js');
+    const out = new WebhookOut({
+      url: config.http.webhookUrl,
+      sources: [trading, watch],
+      timezone: config.timezone,
+      logger: logger.child({ module: 'webhook' }),
+    });
+    out.start();
+    webhook = out;
+    undo.push(() => out.stop(0));
+  }
   // Chats connect in the background, each retried on its own until it connects or is refused.
   const connecting = new AbortController();
   // A signal during start-up abandons the attempts under way.
@@ -412,7 +425,7 @@ async function assemble(
         await served.stop();
         health.stop();
         // A chat that stopped answering does not hold the stop up.
-        await notifier.idle(2_000);
+        await Promise.all([notifier.idle(2_000), webhook?.stop(2_000)]);
         notifier.stop();
         await outcomes;
         await Promise.all([dispatcher.close(options.graceMs ?? STOP_GRACE_MS), stopChats()]);
