@@ -640,6 +640,34 @@ const SETTINGS = [
       'how often the heartbeat goes out while healthy: a number and s, m, h or d, at least 5s, e.g. 60s',
   },
   {
+    env: 'API_TOKENS',
+    path: 'http.apiTokens',
+    schema: z
+      .string()
+      .transform((t) =>
+        t
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(/^[a-z0-9_-]{1,32}:(viewer|trader|admin):[A-Za-z0-9_-]{24,}$/)
+            .transform((x) => {
+              const [name, role, token] = x.split(':') as [string, Role, string];
+              return { name, role, token };
+            }),
+        ),
+      )
+      .refine((list) => new Set(list.map((t) => t.name)).size === list.length)
+      .optional(),
+    allowed:
+      'comma-separated NAME:ROLE:TOKEN for scripts using the JSON API (/api), ROLE viewer, trader or admin, TOKEN at least 24 letters, digits, - or _, each NAME once (environment only)',
+    secret: true,
+  },
+  {
     env: 'WEBHOOK_URL',
     path: 'http.webhookUrl',
     schema: z.url({ protocol: /^https?$/ }).optional(),
@@ -890,9 +918,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
 export function secretValues(config: Config): string[] {
   return CONFIG_KEYS.filter((k) => k.secret).flatMap((k) => {
     const v = getPath(config, k.path);
+    // API tokens: each token is the secret (their names and roles are what the log may say).
+    if (Array.isArray(v)) return v.map((t: { token: string }) => t.token);
     if (typeof v !== 'string' || v.length === 0) return [];
     // A database URL's secret is its password: the rest (host, database) is what errors name.
-    return k.env === 'DATABASE_URL' ? urlPasswords(v) : [v];
+    if (k.env === 'DATABASE_URL') return urlPasswords(v);
+    return [v];
   });
 }
 

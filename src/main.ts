@@ -320,7 +320,7 @@ async function assemble(
   const notifier = new Notifier(trading, services, connectedAdapters, logger.child({ module: 'notify' }));
   notifier.start();
   undo.push(() => notifier.stop());
-  const served = await serveHttp(config, { trading, notifier, health }, logger);
+  const served = await serveHttp(config, { trading, notifier, health, dispatcher }, logger);
   undo.push(() => served.stop());
   let webhook: { stop(withinMs?: number): Promise<void> } | undefined;
   if (config.http.webhookUrl) {
@@ -446,7 +446,7 @@ async function assemble(
  */
 async function serveHttp(
   config: Readonly<Config>,
-  parts: { trading: Trading; notifier: Notifier; health: Health },
+  parts: { trading: Trading; notifier: Notifier; health: Health; dispatcher: Dispatcher },
   logger: Logger,
 ): Promise<{ url?: string; stop(): Promise<void> }> {
   const stops: Array<() => unknown> = [];
@@ -466,6 +466,11 @@ async function serveHttp(
         health: parts.health,
         metrics,
         logger: log,
+        api: {
+          dispatcher: parts.dispatcher,
+          tokens: config.http.apiTokens ?? [],
+          version: parts.dispatcher.services.version,
+        },
       });
       url = server.url;
       stops.push(() => server.stop());

@@ -244,6 +244,26 @@ describe('settings are checked once, at start, with the bounds the engine uses',
     expect(bad({ HEARTBEAT_INTERVAL: '1s' })).toMatch(/^HEARTBEAT_INTERVAL is "1s"; allowed: .*at least 5s/);
   });
 
+  it('takes API tokens as NAME:ROLE:TOKEN, refusing short tokens, unknown roles and a name twice, never echoing a token', () => {
+    const token = 'abcdefghijklmnopqrstuvwx1234';
+    const c = loadConfig({ env: { API_TOKENS: `ci:viewer:${token}, ops:admin:${token}z` }, cwd: dir() });
+    expect(c.http.apiTokens).toEqual([
+      { name: 'ci', role: 'viewer', token },
+      { name: 'ops', role: 'admin', token: `${token}z` },
+    ]);
+    expect(secretValues(c)).toEqual(expect.arrayContaining([token, `${token}z`]));
+    for (const value of [
+      'ci:viewer:short-secret-1',
+      `ci:owner:${token}`,
+      `ci:viewer:${token},ci:admin:${token}`,
+    ]) {
+      const line = bad({ API_TOKENS: value });
+      expect(line).toMatch(/^API_TOKENS is .*; allowed: comma-separated NAME:ROLE:TOKEN/);
+      expect(line).not.toContain(token);
+      expect(line).not.toContain('short-secret-1');
+    }
+  });
+
   it('refuses timer periods longer than a Node timer can wait (24 days)', () => {
     // setInterval/setTimeout fire after 1 ms for anything over 2^31-1 ms: a 30d period would spin.
     for (const env of ['APPROVAL_TIMEOUT', 'LIVE_RECONCILE_INTERVAL', 'PAIRLIST_REFRESH', 'SCAN_INTERVAL'])

@@ -46,7 +46,8 @@ export interface RoleNeed {
   what: string;
 }
 
-export type Platform = 'telegram' | 'discord' | 'console';
+/** Where a person reaches bosun: a chat, or a script through the JSON API (`src/http/api.ts`). */
+export type Platform = 'telegram' | 'discord' | 'console' | 'api';
 
 /** Who is asking, with the role their platform's allow-list gave them. */
 export interface Caller {

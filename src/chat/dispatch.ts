@@ -167,6 +167,12 @@ export class Dispatcher {
     return `Sorry, I only take commands from my allowed users. Your ${person.platform} id is ${person.id}; ask the bot's admin to add it.`;
   }
 
+  /** Why a role may not run a command (undefined: it may): the refusal the chats get, for the API. */
+  refusal(role: Role, name: string): string | undefined {
+    const command = this.services.registry.get(name);
+    return command ? this.refuseRole(role, command) : undefined;
+  }
+
   private refuseRole(role: Role, command: Command): string | undefined {
     if (roleAllows(role, command.role)) return undefined;
     return `/${command.name} needs the ${command.role} role; you are ${role === 'admin' ? 'an' : 'a'} ${role}.`;

@@ -6,6 +6,7 @@
  * - `GET /health/ready`: the health check (`src/health.ts`) as JSON; 200 when ok or degraded, 503
  *   when a check fails (the body says which, in one line each).
  * - `GET /metrics`: Prometheus metrics (`metrics.ts`).
+ * - `/api/...`: the chat commands as a JSON API, with tokens and the same roles (`api.ts`).
  *
  * Anything else is refused in one line of JSON that says what is allowed. It stops with the bot.
  */
@@ -15,9 +16,11 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Health } from '../health.js';
 import type { Logger } from '../logger.js';
+import { type ApiOptions, mountApi } from './api.js';
 import type { Metrics } from './metrics.js';
 
-const PATHS = 'GET /health/live, GET /health/ready, GET /metrics';
+const PATHS =
+  'GET /health/live, GET /health/ready, GET /metrics, GET /api/openapi.json, GET /api/commands, POST /api/commands/NAME';
 
 export interface HttpOptions {
   port: number;
@@ -25,6 +28,8 @@ export interface HttpOptions {
   health: Health;
   metrics: Metrics;
   logger: Logger;
+  /** The JSON API (`api.ts`): the commands over HTTP. */
+  api?: ApiOptions;
 }
 
 export interface HttpServer {
@@ -34,7 +39,7 @@ export interface HttpServer {
 }
 
 /** The routes, apart from the server (tests call `app.request`). */
-export function httpApp(o: Pick<HttpOptions, 'health' | 'metrics' | 'logger'>): Hono {
+export function httpApp(o: Pick<HttpOptions, 'health' | 'metrics' | 'logger' | 'api'>): Hono {
   const app = new Hono();
   // Nothing here takes a body yet: a big one is refused before it is read.
   app.use(
@@ -52,6 +57,7 @@ export function httpApp(o: Pick<HttpOptions, 'health' | 'metrics' | 'logger'>): 
     const { body, type } = await o.metrics.text();
     return c.body(body, 200, { 'content-type': type });
   });
+  if (o.api) mountApi(app, o.api);
   app.all('/health/live', (c) => methodNotAllowed(c.req.method, c.req.path));
   app.all('/health/ready', (c) => methodNotAllowed(c.req.method, c.req.path));
   app.all('/metrics', (c) => methodNotAllowed(c.req.method, c.req.path));

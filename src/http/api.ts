@@ -1,0 +1,240 @@
+/**
+ * The JSON API (`/api`): every chat command, for scripts, with the same role rules, argument checks
+ * and replies, through the same dispatcher the chats use.
+ *
+ * - `POST /api/commands/{name}` with `Authorization: Bearer TOKEN` (`API_TOKENS`: NAME:ROLE:TOKEN)
+ *   and a JSON body: `{ "args": { ...named arguments } }` or `{ "words": ["...", ...] }` (what would
+ *   follow the command in chat). The answer: `{ "replies": [{ "text": [...], "images": [...],
+ *   "buttons": [...] }] }`; a button is `{ label, command, words }`, run by posting those words.
+ * - `GET /api/commands`: the commands this token's role may run.
+ * - `GET /api/openapi.json`: an OpenAPI 3.1 description generated from the commands' zod schemas.
+ *
+ * Tokens are compared in constant time and never logged (the log names the token's NAME). Ten bad
+ * tokens from one address within a minute and that address is refused for the rest of the minute.
+ * Every refusal is one line of JSON: `{ "error": "..." }`.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context, Hono } from 'hono';
+import { z } from 'zod';
+import type { Dispatcher, Person } from '../chat/dispatch.js';
+import type { Command } from '../chat/command.js';
+import { PLAIN_TEXT, type Reply, renderMessages } from '../chat/reply.js';
+import type { Role } from '../config.js';
+
+export interface ApiToken {
+  name: string;
+  role: Role;
+  token: string;
+}
+
+export interface ApiOptions {
+  dispatcher: Dispatcher;
+  tokens: readonly ApiToken[];
+  version: string;
+  clock?: () => number;
+}
+
+/** Bad tokens one address may send within a minute before it is refused for the rest of it. */
+const BAD_TOKENS = 10;
+const MINUTE = 60_000;
+
+const Body = z.union([
+  z.object({ args: z.record(z.string(), z.unknown()) }).strict(),
+  z.object({ words: z.array(z.string().max(500)).max(50) }).strict(),
+  z.object({}).strict(),
+]);
+
+const digest = (t: string) => createHash('sha256').update(t).digest();
+
+export function mountApi(app: Hono, o: ApiOptions): void {
+  const keys = o.tokens.map((t) => ({ ...t, digest: digest(t.token) }));
+  const clock = o.clock ?? Date.now;
+  const bad = new Map<string, { count: number; since: number }>();
+
+  /** The token's holder, or the refusal to answer with. */
+  const who = (c: Context): ApiToken | Response => {
+    const address = getConnInfo(c).remote.address ?? 'unknown';
+    const now = clock();
+    const b = bad.get(address);
+    if (b && now - b.since < MINUTE && b.count >= BAD_TOKENS)
+      return c.json(
+        {
+          error: `too many bad tokens from ${address}; try again in ${Math.ceil((b.since + MINUTE - now) / 1000)} s`,
+        },
+        429,
+      );
+    const header = c.req.header('authorization') ?? '';
+    const m = /^Bearer ([^\s]+)$/.exec(header);
+    if (!m)
+      return c.json({ error: 'an API token is needed: send the header Authorization: Bearer TOKEN' }, 401);
+    const d = digest(m[1]!);
+    // Every token is compared, all the way, whichever matches.
+    let found: ApiToken | undefined;
+    for (const k of keys) if (timingSafeEqual(k.digest, d)) found = k;
+    if (found) return found;
+    const fresh = !b || now - b.since >= MINUTE;
+    bad.set(address, { count: fresh ? 1 : b.count + 1, since: fresh ? now : b.since });
+    if (bad.size > 1000) for (const [a, v] of bad) if (now - v.since >= MINUTE) bad.delete(a);
+    return c.json({ error: 'that API token is not known; allowed: a token from API_TOKENS' }, 401);
+  };
+
+  app.get('/api/openapi.json', (c) => c.json(openApi(o.dispatcher.services.registry.all(), o.version)));
+
+  app.get('/api/commands', (c) => {
+    const t = who(c);
+    if (t instanceof Response) return t;
+    return c.json({
+      commands: o.dispatcher.services.registry
+        .forRole(t.role)
+        .map((cmd) => ({ name: cmd.name, summary: cmd.summary, role: cmd.role })),
+    });
+  });
+
+  app.post('/api/commands/:name', async (c) => {
+    const t = who(c);
+    if (t instanceof Response) return t;
+    let raw: unknown = {};
+    const text = await c.req.text();
+    if (text.trim() !== '') {
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        return c.json({ error: 'the body is not JSON; allowed: {"args": {...}} or {"words": [...]}' }, 400);
+      }
+    }
+    const body = Body.safeParse(raw);
+    if (!body.success)
+      return c.json(
+        { error: 'the body has other fields; allowed: {"args": {...named arguments}} or {"words": ["..."]}' },
+        400,
+      );
+    const name = c.req.param('name');
+    if (!o.dispatcher.services.registry.get(name))
+      return c.json({ error: `no command ${name.slice(0, 40)}; GET /api/commands lists yours` }, 404);
+    // Refused for the role before it runs: a status a script can act on.
+    const refused = o.dispatcher.refusal(t.role, name);
+    if (refused) return c.json({ error: refused }, 403);
+    const replies: Reply[] = [];
+    const person: Person = { platform: 'api', id: t.name, name: t.name, role: t.role };
+    await o.dispatcher.run({
+      command: name,
+      ...('args' in body.data ? { options: body.data.args } : {}),
+      ...('words' in body.data ? { words: body.data.words } : {}),
+      person,
+      chat: { platform: 'api', id: t.name, private: true },
+      transport: {
+        send: async (r) => {
+          replies.push(r);
+          return { edit: async () => undefined };
+        },
+      },
+    });
+    return c.json({ replies: replies.map(asJson) });
+  });
+}
+
+/** A reply as the API answers it: its text messages, images (base64 PNG) and buttons. */
+function asJson(r: Reply) {
+  return {
+    text: renderMessages(r.blocks, PLAIN_TEXT),
+    images: r.blocks.flatMap((b) =>
+      b.kind === 'image'
+        ? [{ filename: b.filename, caption: b.caption, png: Buffer.from(b.png).toString('base64') }]
+        : [],
+    ),
+    buttons: r.actions.flat().map((b) => ({ label: b.label, command: b.command, words: b.args })),
+  };
+}
+
+/** OpenAPI 3.1 for the commands: one POST each, its arguments from its zod schema. */
+export function openApi(commands: readonly Command[], version: string): Record<string, unknown> {
+  const replies = {
+    type: 'object',
+    properties: {
+      replies: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            text: { type: 'array', items: { type: 'string' } },
+            images: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  filename: { type: 'string' },
+                  caption: { type: 'string' },
+                  png: { type: 'string', contentEncoding: 'base64' },
+                },
+              },
+            },
+            buttons: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  label: { type: 'string' },
+                  command: { type: 'string' },
+                  words: { type: 'array', items: { type: 'string' } },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+  const error = {
+    description: 'Refused, in one line',
+    content: {
+      'application/json': { schema: { type: 'object', properties: { error: { type: 'string' } } } },
+    },
+  };
+  const paths: Record<string, unknown> = {};
+  for (const cmd of commands) {
+    const args = z.toJSONSchema(cmd.args, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    delete args.$schema;
+    paths[`/api/commands/${cmd.name}`] = {
+      post: {
+        operationId: cmd.name,
+        summary: cmd.summary,
+        'x-bosun-role': cmd.role,
+        security: [{ token: [] }],
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                oneOf: [
+                  { type: 'object', properties: { args }, required: ['args'] },
+                  {
+                    type: 'object',
+                    properties: { words: { type: 'array', items: { type: 'string' } } },
+                    required: ['words'],
+                  },
+                ],
+              },
+            },
+          },
+        },
+        responses: {
+          '200': {
+            description: "The command's replies (a refusal for its arguments or role is a reply too)",
+            content: { 'application/json': { schema: replies } },
+          },
+          '400': error,
+          '401': error,
+          '403': error,
+          '404': error,
+          '429': error,
+        },
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'bosun', version, description: "bosun's chat commands over HTTP, with the same roles" },
+    components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
+    paths,
+  };
+}

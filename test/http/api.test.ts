@@ -1,0 +1,129 @@
+/**
+ * The JSON API: the chat commands over HTTP with a token, the same roles and replies, an OpenAPI
+ * description from the commands' schemas, and one-line refusals (no token, a wrong one, too many
+ * wrong ones, a role too low, a body that is not the API's).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestBot, type TestBot } from '../helpers/bot.js';
+
+const VIEWER = 'viewer0123456789abcdefghijklmn';
+const ADMIN = 'admin0123456789abcdefghijklmnop';
+
+let t: TestBot | undefined;
+afterEach(async () => {
+  await t?.bot.stop();
+  t = undefined;
+});
+
+async function bot(): Promise<TestBot> {
+  t = await startTestBot({
+    HTTP_PORT: '0',
+    API_TOKENS: `ci:viewer:${VIEWER}, ops:admin:${ADMIN}`,
+    REPLAY_RUNS: 'none',
+  });
+  return t;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a test reads whatever JSON came
+type Json = any;
+
+async function call(
+  path: string,
+  o: { token?: string; body?: unknown; method?: string; raw?: string } = {},
+): Promise<{ status: number; json: Json }> {
+  const res = await fetch(`${t!.bot.httpUrl}${path}`, {
+    method: o.method ?? (o.body !== undefined || o.raw !== undefined ? 'POST' : 'GET'),
+    headers: {
+      ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+      'content-type': 'application/json',
+    },
+    ...(o.raw !== undefined ? { body: o.raw } : o.body !== undefined ? { body: JSON.stringify(o.body) } : {}),
+  });
+  return { status: res.status, json: (await res.json()) as Json };
+}
+
+describe('the JSON API', () => {
+  it('runs a command for a token, with the replies the chats get', async () => {
+    await bot();
+    const r = await call('/api/commands/status', { token: VIEWER, body: {} });
+    expect(r.status).toBe(200);
+    expect(r.json.replies[0].text.join('\n')).toMatch(/^bosun status/);
+    expect(r.json.replies[0].text.join('\n')).toMatch(/Health\s+ok/);
+  });
+
+  it('takes named arguments or the words of a chat line, and sends a chart as a base64 PNG', async () => {
+    await bot();
+    const named = await call('/api/commands/backtest', {
+      token: VIEWER,
+      body: { args: { strategy: 'ema-cross', symbol: 'BTC/USDT', timeframe: '1h' } },
+    });
+    expect(named.status).toBe(200);
+    const image = named.json.replies.flatMap((r: Json) => r.images)[0];
+    expect(image.filename).toMatch(/\.png$/);
+    expect(Buffer.from(image.png, 'base64').subarray(1, 4).toString()).toBe('PNG');
+    const worded = await call('/api/commands/strategies', { token: VIEWER, body: { words: [] } });
+    expect(worded.json.replies[0].text.join('\n')).toMatch(/ema-cross/);
+    // Arguments the command refuses: its own one-line answer, as in chat.
+    const wrong = await call('/api/commands/backtest', {
+      token: VIEWER,
+      body: { args: { strategy: 'no-such', symbol: 'BTC/USDT', timeframe: '1h' } },
+    });
+    expect(wrong.json.replies[0].text.join('\n')).toMatch(/no-such/);
+  }, 30_000);
+
+  it('lists what a role may run, and refuses a command above it (403)', async () => {
+    await bot();
+    const mine = await call('/api/commands', { token: VIEWER });
+    const names = mine.json.commands.map((c: { name: string }) => c.name);
+    expect(names).toContain('status');
+    expect(names).not.toContain('panic');
+    const r = await call('/api/commands/panic', { token: VIEWER, body: {} });
+    expect(r).toEqual({ status: 403, json: { error: '/panic needs the admin role; you are a viewer.' } });
+    const all = await call('/api/commands', { token: ADMIN });
+    expect(all.json.commands.map((c: { name: string }) => c.name)).toContain('panic');
+  });
+
+  it('refuses no token, an unknown one, and an address that keeps guessing, in one line each', async () => {
+    await bot();
+    expect(await call('/api/commands')).toEqual({
+      status: 401,
+      json: { error: 'an API token is needed: send the header Authorization: Bearer TOKEN' },
+    });
+    for (let i = 0; i < 10; i++)
+      expect(await call('/api/commands', { token: `guess${i}0123456789abcdefghijk` })).toEqual({
+        status: 401,
+        json: { error: 'that API token is not known; allowed: a token from API_TOKENS' },
+      });
+    const locked = await call('/api/commands', { token: VIEWER });
+    expect(locked.status).toBe(429);
+    expect(locked.json.error).toMatch(/^too many bad tokens from 127\.0\.0\.1; try again in \d+ s$/);
+    expect(t!.logText()).not.toContain(VIEWER);
+  });
+
+  it("refuses a body that is not the API's, and an unknown command, saying what is allowed", async () => {
+    await bot();
+    expect(await call('/api/commands/status', { token: VIEWER, raw: '{not json' })).toEqual({
+      status: 400,
+      json: { error: 'the body is not JSON; allowed: {"args": {...}} or {"words": [...]}' },
+    });
+    expect((await call('/api/commands/status', { token: VIEWER, body: { args: {}, extra: 1 } })).status).toBe(
+      400,
+    );
+    expect(await call('/api/commands/frobnicate', { token: VIEWER, body: {} })).toEqual({
+      status: 404,
+      json: { error: 'no command frobnicate; GET /api/commands lists yours' },
+    });
+  });
+
+  it('describes every command in OpenAPI 3.1, its arguments from its schema', async () => {
+    await bot();
+    const doc = (await call('/api/openapi.json')).json;
+    expect(doc.openapi).toBe('3.1.0');
+    const names = Object.keys(doc.paths).map((p) => p.replace('/api/commands/', ''));
+    expect(names).toEqual(expect.arrayContaining(['status', 'backtest', 'panic', 'start']));
+    const bt = doc.paths['/api/commands/backtest'].post;
+    expect(bt['x-bosun-role']).toBe('viewer');
+    const args = bt.requestBody.content['application/json'].schema.oneOf[0].properties.args;
+    expect(Object.keys(args.properties)).toEqual(expect.arrayContaining(['strategy', 'symbol', 'timeframe']));
+  });
+});
