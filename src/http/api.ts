@@ -7,6 +7,9 @@
  *   follow the command in chat). The answer: `{ "replies": [{ "text": [...], "images": [...],
  *   "buttons": [...] }] }`; a button is `{ label, command, words }`, run by posting those words.
  * - `GET /api/commands`: the commands this token's role may run.
+ * - `GET /api/overview`, `/api/trades`, `/api/signals`, `/api/equity`: what the pages show, as data
+ *   (any role): the mode, health, runs, positions with unrealised PnL, accounts and regime; closed
+ *   trades (paged); recent signals with the indicator values behind them; the equity curve.
  * - `GET /api/openapi.json`: an OpenAPI 3.1 description generated from the commands' zod schemas.
  *
  * Tokens are compared in constant time and never logged (the log names the token's NAME). Ten bad
@@ -18,7 +21,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { Dispatcher, Person } from '../chat/dispatch.js';
-import type { Command } from '../chat/command.js';
+import type { Command, Services } from '../chat/command.js';
 import { PLAIN_TEXT, type Reply, renderMessages } from '../chat/reply.js';
 import type { Role } from '../config.js';
 
@@ -46,6 +49,48 @@ const Body = z.union([
 ]);
 
 const digest = (t: string) => createHash('sha256').update(t).digest();
+
+const count = z
+  .string()
+  .regex(/^[0-9]{1,4}$/)
+  .transform(Number)
+  .pipe(z.number().min(1).max(1000))
+  .default(100);
+const time = z
+  .string()
+  .regex(/^[0-9]{1,15}$/)
+  .transform(Number);
+
+/** What each data read takes, for its refusals. */
+const QUERY_HELP: Record<string, string> = {
+  '/api/overview': 'no query',
+  '/api/trades': 'limit (1 to 1000, default 100), before (epoch ms: trades that closed before it)',
+  '/api/signals': 'limit (1 to 1000, default 100)',
+  '/api/equity': 'quote (e.g. USDT), from and to (epoch ms)',
+};
+
+/** The overview a page shows: mode, health, feed, runs, open positions, accounts, regime. */
+function overview(s: Services) {
+  const e = s.engine;
+  const state = e.state;
+  return {
+    mode: s.trading.mode,
+    health: s.health(),
+    feed: e.feed.describe(),
+    now: e.now(),
+    runs: Object.values(state.runs),
+    positions: Object.values(state.positions).map((p) => ({
+      ...p,
+      unrealized: p.side * p.qty * (p.mark - p.entryPrice),
+    })),
+    accounts: e.quotes().map((quote) => {
+      const a = e.account(state, quote);
+      return { quote, cash: a.cash, equity: a.equity, dayStartEquity: a.dayStartEquity };
+    }),
+    killSwitch: state.engine.killSwitch ?? null,
+    regime: s.watch.regime(),
+  };
+}
 
 export function mountApi(app: Hono, o: ApiOptions): void {
   const keys = o.tokens.map((t) => ({ ...t, digest: digest(t.token) }));
@@ -78,6 +123,53 @@ export function mountApi(app: Hono, o: ApiOptions): void {
     if (bad.size > 1000) for (const [a, v] of bad) if (now - v.since >= MINUTE) bad.delete(a);
     return c.json({ error: 'that API token is not known; allowed: a token from API_TOKENS' }, 401);
   };
+
+  /** A data read for a token's holder: 400 with one line when the query is not what it takes. */
+  const read = <Q extends z.ZodType>(
+    path: string,
+    query: Q,
+    answer: (q: z.output<Q>) => Promise<unknown> | unknown,
+  ) =>
+    app.get(path, async (c) => {
+      const t = who(c);
+      if (t instanceof Response) return t;
+      const q = query.safeParse(c.req.query());
+      if (!q.success) {
+        const issue = q.error.issues[0]!;
+        return c.json(
+          { error: `${issue.path.join('.') || 'the query'}: ${issue.message}; allowed: ${QUERY_HELP[path]}` },
+          400,
+        );
+      }
+      return c.json(await answer(q.data));
+    });
+
+  const services = o.dispatcher.services;
+  read('/api/overview', z.object({}).strict(), () => overview(services));
+  read('/api/trades', z.object({ limit: count, before: time.optional() }).strict(), (q) =>
+    services.engine.store.journal
+      .trades({ limit: q.limit, ...(q.before !== undefined ? { to: q.before } : {}) })
+      .then((trades) => ({ trades })),
+  );
+  read('/api/signals', z.object({ limit: count }).strict(), (q) => ({
+    signals: Object.values(services.engine.state.signals)
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .slice(0, q.limit),
+  }));
+  read(
+    '/api/equity',
+    z
+      .object({ quote: z.string().regex(/^[A-Z0-9]{2,10}$/), from: time.optional(), to: time.optional() })
+      .strict(),
+    async (q) => ({
+      quote: q.quote,
+      points: await services.engine.store.journal.equity(
+        q.quote,
+        q.from ?? 0,
+        q.to ?? Number.MAX_SAFE_INTEGER,
+      ),
+    }),
+  );
 
   app.get('/api/openapi.json', (c) => c.json(openApi(o.dispatcher.services.registry.all(), o.version)));
 
@@ -231,6 +323,38 @@ export function openApi(commands: readonly Command[], version: string): Record<s
       },
     };
   }
+  const data = (summary: string, parameters: Array<[string, string]>) => ({
+    get: {
+      summary,
+      security: [{ token: [] }],
+      parameters: parameters.map(([name, description]) => ({
+        name,
+        in: 'query',
+        required: false,
+        description,
+        schema: { type: 'string' },
+      })),
+      responses: {
+        '200': { description: summary, content: { 'application/json': { schema: { type: 'object' } } } },
+        '400': error,
+        '401': error,
+        '429': error,
+      },
+    },
+  });
+  paths['/api/overview'] = data('Mode, health, feed, runs, open positions, accounts, regime', []);
+  paths['/api/trades'] = data('Closed trades, oldest first', [
+    ['limit', 'how many of the latest (1 to 1000, default 100)'],
+    ['before', 'epoch ms: trades that closed before it (the next page)'],
+  ]);
+  paths['/api/signals'] = data('Recent signals, newest first, with their indicator values', [
+    ['limit', '1 to 1000, default 100'],
+  ]);
+  paths['/api/equity'] = data('The equity curve of a quote currency', [
+    ['quote', 'e.g. USDT'],
+    ['from', 'epoch ms'],
+    ['to', 'epoch ms'],
+  ]);
   return {
     openapi: '3.1.0',
     info: { title: 'bosun', version, description: "bosun's chat commands over HTTP, with the same roles" },

@@ -115,6 +115,46 @@ describe('the JSON API', () => {
     });
   });
 
+  it('gives what the pages show as data: overview, trades (paged), signals, the equity curve', async () => {
+    t = await startTestBot({
+      HTTP_PORT: '0',
+      API_TOKENS: `ci:viewer:${VIEWER}`,
+      REPLAY_RUNS: 'ema-cross BTC/USDT 15m approve=auto',
+      REPLAY_SPEED: '5000',
+    });
+    const deadline = Date.now() + 20_000;
+    let trades: Json[] = [];
+    while (trades.length < 3 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      trades = (await call('/api/trades', { token: VIEWER })).json.trades;
+    }
+    expect(trades.length).toBeGreaterThanOrEqual(3);
+    // The next page: the trades that closed before the second one.
+    const page = (await call(`/api/trades?limit=1&before=${trades[1].exitTime}`, { token: VIEWER })).json
+      .trades;
+    expect(page.map((x: Json) => x.id)).toEqual([trades[0].id]);
+    const o = (await call('/api/overview', { token: VIEWER })).json;
+    expect(o.mode).toBe('paper');
+    expect(o.health.status).toMatch(/ok|degraded/);
+    expect(o.runs.map((r: Json) => r.strategy)).toEqual(['ema-cross']);
+    expect(o.accounts[0]).toMatchObject({ quote: 'USDT', equity: expect.any(Number) });
+    const signals = (await call('/api/signals?limit=2', { token: VIEWER })).json.signals;
+    expect(signals).toHaveLength(2);
+    expect(Object.keys(signals[0].indicators).length).toBeGreaterThan(0);
+    const eq = (await call('/api/equity?quote=USDT', { token: VIEWER })).json;
+    expect(eq.points.length).toBeGreaterThan(0);
+    expect(await call('/api/trades?limit=5000', { token: VIEWER })).toEqual({
+      status: 400,
+      json: {
+        error: expect.stringMatching(
+          /^limit: .*; allowed: limit \(1 to 1000, default 100\), before \(epoch ms: trades that closed before it\)$/,
+        ),
+      },
+    });
+    expect((await call('/api/overview?x=1', { token: VIEWER })).status).toBe(400);
+    expect((await call('/api/overview')).status).toBe(401);
+  }, 40_000);
+
   it('describes every command in OpenAPI 3.1, its arguments from its schema', async () => {
     await bot();
     const doc = (await call('/api/openapi.json')).json;
