@@ -668,6 +668,17 @@ const SETTINGS = [
     secret: true,
   },
   {
+    env: 'HOOK_SECRET',
+    path: 'http.hookSecret',
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{24,}$/)
+      .optional(),
+    allowed:
+      'the secret in the inbound alert URL /hooks/signal/SECRET: at least 24 letters, digits, - or _ (environment only; unset: no inbound hooks)',
+    secret: true,
+  },
+  {
     env: 'WEBHOOK_URL',
     path: 'http.webhookUrl',
     schema: z.url({ protocol: /^https?$/ }).optional(),

@@ -471,6 +471,9 @@ async function serveHttp(
           tokens: config.http.apiTokens ?? [],
           version: parts.dispatcher.services.version,
         },
+        ...(config.http.hookSecret
+          ? { hooks: { secret: config.http.hookSecret, engine: () => parts.trading.engine } }
+          : {}),
       });
       url = server.url;
       stops.push(() => server.stop());

@@ -42,6 +42,7 @@ import { Reports } from './reporting.js';
 import { stopAllRuns } from './run-state.js';
 import { Runs } from './runs.js';
 import { type Series, SeriesBook } from './series.js';
+import { type Alert, type AlertOutcome, takeAlert } from './alerts.js';
 import { Guard } from './guard.js';
 import { positionOf } from './positions.js';
 import { fillPending, meetStreamed, type SeriesContext, stepSeries } from './step.js';
@@ -317,6 +318,15 @@ export class Engine implements FeedHandler {
     const detail = parts.join(', ');
     this.emit([{ type: 'panic', by, detail }]);
     return detail;
+  }
+
+  // --- alerts ---
+
+  /** An alert from outside (a webhook) for a run: a signal like the run's own (`alerts.ts`). */
+  async alert(a: Alert, by: string): Promise<AlertOutcome> {
+    const { outcome, events } = await takeAlert(this.trade, a, by);
+    this.emit(events);
+    return outcome;
   }
 
   // --- approvals ---

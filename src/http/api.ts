@@ -35,7 +35,6 @@ export interface ApiOptions {
   dispatcher: Dispatcher;
   tokens: readonly ApiToken[];
   version: string;
-  clock?: () => number;
 }
 
 /** Bad tokens one address may send within a minute before it is refused for the rest of it. */
@@ -92,23 +91,54 @@ function overview(s: Services) {
   };
 }
 
-export function mountApi(app: Hono, o: ApiOptions): void {
-  const keys = o.tokens.map((t) => ({ ...t, digest: digest(t.token) }));
-  const clock = o.clock ?? Date.now;
-  const bad = new Map<string, { count: number; since: number }>();
+/**
+ * Wrong secrets (API tokens, hook secrets) per address: ten within a minute and that address is
+ * refused for the rest of the minute.
+ */
+export class Guesses {
+  private readonly bad = new Map<string, { count: number; since: number }>();
 
-  /** The token's holder, or the refusal to answer with. */
-  const who = (c: Context): ApiToken | Response => {
-    const address = getConnInfo(c).remote.address ?? 'unknown';
-    const now = clock();
-    const b = bad.get(address);
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  /** The refusal for an address that guessed too often, if it did. */
+  locked(c: Context): Response | undefined {
+    const address = addressOf(c);
+    const now = this.clock();
+    const b = this.bad.get(address);
     if (b && now - b.since < MINUTE && b.count >= BAD_TOKENS)
       return c.json(
         {
-          error: `too many bad tokens from ${address}; try again in ${Math.ceil((b.since + MINUTE - now) / 1000)} s`,
+          error: `too many bad secrets from ${address}; try again in ${Math.ceil((b.since + MINUTE - now) / 1000)} s`,
         },
         429,
       );
+    return undefined;
+  }
+
+  wrong(c: Context): void {
+    const address = addressOf(c);
+    const now = this.clock();
+    const b = this.bad.get(address);
+    const fresh = !b || now - b.since >= MINUTE;
+    this.bad.set(address, { count: fresh ? 1 : b.count + 1, since: fresh ? now : b.since });
+    if (this.bad.size > 1000) for (const [a, v] of this.bad) if (now - v.since >= MINUTE) this.bad.delete(a);
+  }
+}
+
+const addressOf = (c: Context) => getConnInfo(c).remote.address ?? 'unknown';
+
+/** Whether `given` is `secret`, in time that does not depend on where they differ. */
+export function sameSecret(given: string, secret: string): boolean {
+  return timingSafeEqual(digest(given), digest(secret));
+}
+
+export function mountApi(app: Hono, o: ApiOptions & { guesses: Guesses }): void {
+  const keys = o.tokens.map((t) => ({ ...t, digest: digest(t.token) }));
+
+  /** The token's holder, or the refusal to answer with. */
+  const who = (c: Context): ApiToken | Response => {
+    const locked = o.guesses.locked(c);
+    if (locked) return locked;
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer ([^\s]+)$/.exec(header);
     if (!m)
@@ -118,9 +148,7 @@ export function mountApi(app: Hono, o: ApiOptions): void {
     let found: ApiToken | undefined;
     for (const k of keys) if (timingSafeEqual(k.digest, d)) found = k;
     if (found) return found;
-    const fresh = !b || now - b.since >= MINUTE;
-    bad.set(address, { count: fresh ? 1 : b.count + 1, since: fresh ? now : b.since });
-    if (bad.size > 1000) for (const [a, v] of bad) if (now - v.since >= MINUTE) bad.delete(a);
+    o.guesses.wrong(c);
     return c.json({ error: 'that API token is not known; allowed: a token from API_TOKENS' }, 401);
   };
 

@@ -7,6 +7,7 @@
  *   when a check fails (the body says which, in one line each).
  * - `GET /metrics`: Prometheus metrics (`metrics.ts`).
  * - `/api/...`: the chat commands as a JSON API, with tokens and the same roles (`api.ts`).
+ * - `POST /hooks/signal/SECRET`: alerts that become signals of a run (`hooks.ts`).
  *
  * Anything else is refused in one line of JSON that says what is allowed. It stops with the bot.
  */
@@ -16,11 +17,12 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Health } from '../health.js';
 import type { Logger } from '../logger.js';
-import { type ApiOptions, mountApi } from './api.js';
+import { type ApiOptions, Guesses, mountApi } from './api.js';
+import { type HookOptions, mountHooks } from './hooks.js';
 import type { Metrics } from './metrics.js';
 
 const PATHS =
-  'GET /health/live, GET /health/ready, GET /metrics, GET /api/openapi.json, GET /api/commands, POST /api/commands/NAME';
+  'GET /health/live, GET /health/ready, GET /metrics, GET /api/openapi.json, GET /api/commands, POST /api/commands/NAME, the /api data reads, POST /hooks/signal/SECRET';
 
 export interface HttpOptions {
   port: number;
@@ -30,6 +32,8 @@ export interface HttpOptions {
   logger: Logger;
   /** The JSON API (`api.ts`): the commands over HTTP. */
   api?: ApiOptions;
+  /** Inbound webhooks (`hooks.ts`), with HOOK_SECRET. */
+  hooks?: Omit<HookOptions, 'guesses' | 'logger'>;
 }
 
 export interface HttpServer {
@@ -39,7 +43,7 @@ export interface HttpServer {
 }
 
 /** The routes, apart from the server (tests call `app.request`). */
-export function httpApp(o: Pick<HttpOptions, 'health' | 'metrics' | 'logger' | 'api'>): Hono {
+export function httpApp(o: Pick<HttpOptions, 'health' | 'metrics' | 'logger' | 'api' | 'hooks'>): Hono {
   const app = new Hono();
   // Nothing here takes a body yet: a big one is refused before it is read.
   app.use(
@@ -57,7 +61,10 @@ export function httpApp(o: Pick<HttpOptions, 'health' | 'metrics' | 'logger' | '
     const { body, type } = await o.metrics.text();
     return c.body(body, 200, { 'content-type': type });
   });
-  if (o.api) mountApi(app, o.api);
+  // One count of wrong secrets per address, API tokens and hook secrets alike.
+  const guesses = new Guesses();
+  if (o.api) mountApi(app, { ...o.api, guesses });
+  if (o.hooks) mountHooks(app, { ...o.hooks, guesses, logger: o.logger });
   app.all('/health/live', (c) => methodNotAllowed(c.req.method, c.req.path));
   app.all('/health/ready', (c) => methodNotAllowed(c.req.method, c.req.path));
   app.all('/metrics', (c) => methodNotAllowed(c.req.method, c.req.path));

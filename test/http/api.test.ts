@@ -96,7 +96,7 @@ describe('the JSON API', () => {
       });
     const locked = await call('/api/commands', { token: VIEWER });
     expect(locked.status).toBe(429);
-    expect(locked.json.error).toMatch(/^too many bad tokens from 127\.0\.0\.1; try again in \d+ s$/);
+    expect(locked.json.error).toMatch(/^too many bad secrets from 127\.0\.0\.1; try again in \d+ s$/);
     expect(t!.logText()).not.toContain(VIEWER);
   });
 
