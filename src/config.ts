@@ -625,6 +625,13 @@ const SETTINGS = [
       'the address the HTTP server listens on: 127.0.0.1 (the default, this machine only), or 0.0.0.0 behind a proxy or firewall',
   },
   {
+    env: 'WEB_URL',
+    path: 'http.webUrl',
+    schema: z.url({ protocol: /^https?$/ }).optional(),
+    allowed:
+      'the address a browser reaches the HTTP server at, for /web links, e.g. https://bosun.example.com (unset: http://HTTP_HOST:HTTP_PORT)',
+  },
+  {
     env: 'HEARTBEAT_URL',
     path: 'http.heartbeatUrl',
     schema: z.url({ protocol: /^https?$/ }).optional(),

@@ -459,6 +459,10 @@ async function serveHttp(
     ]);
     const metrics = new Metrics(parts);
     stops.push(() => metrics.stop());
+    const { WebAccess } = await import('./http/web.js');
+    let bound = '';
+    const access = new WebAccess(() => config.http.webUrl ?? bound);
+    parts.dispatcher.services.web = access;
     try {
       const server = await startHttp({
         port: config.http.port,
@@ -474,10 +478,14 @@ async function serveHttp(
         ...(config.http.hookSecret
           ? { hooks: { secret: config.http.hookSecret, engine: () => parts.trading.engine } }
           : {}),
+        web: { access, dispatcher: parts.dispatcher },
       });
       url = server.url;
+      // Listening on every interface: a browser on this machine reaches it at 127.0.0.1.
+      bound = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
       stops.push(() => server.stop());
     } catch (err) {
+      delete parts.dispatcher.services.web;
       metrics.stop();
       throw new AppError('BAD_CONFIG', (err as Error).message);
     }

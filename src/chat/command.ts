@@ -103,6 +103,8 @@ export interface Services {
   chats(): ChatStatus[];
   /** Whether bosun is well: the health check `/health/ready` answers with (`src/health.ts`). */
   health(): Readiness;
+  /** The web view's sign-in links, when the HTTP server serves it (`src/http/web.ts`). */
+  web?: { link(person: { platform: Platform; id: string; name: string; role: Role }): string };
 }
 
 export interface CommandContext {

@@ -8,6 +8,7 @@
  * - `GET /metrics`: Prometheus metrics (`metrics.ts`).
  * - `/api/...`: the chat commands as a JSON API, with tokens and the same roles (`api.ts`).
  * - `POST /hooks/signal/SECRET`: alerts that become signals of a run (`hooks.ts`).
+ * - `/web...`: the web view, signed in by a link from `/web` in chat (`web.ts`).
  *
  * Anything else is refused in one line of JSON that says what is allowed. It stops with the bot.
  */
@@ -19,10 +20,11 @@ import type { Health } from '../health.js';
 import type { Logger } from '../logger.js';
 import { type ApiOptions, Guesses, mountApi } from './api.js';
 import { type HookOptions, mountHooks } from './hooks.js';
+import { mountWeb, type WebOptions } from './web.js';
 import type { Metrics } from './metrics.js';
 
 const PATHS =
-  'GET /health/live, GET /health/ready, GET /metrics, GET /api/openapi.json, GET /api/commands, POST /api/commands/NAME, the /api data reads, POST /hooks/signal/SECRET';
+  'GET /health/live, GET /health/ready, GET /metrics, GET /api/openapi.json, GET /api/commands, POST /api/commands/NAME, the /api data reads, POST /hooks/signal/SECRET, GET /web (signed in by a /web link)';
 
 export interface HttpOptions {
   port: number;
@@ -34,6 +36,8 @@ export interface HttpOptions {
   api?: ApiOptions;
   /** Inbound webhooks (`hooks.ts`), with HOOK_SECRET. */
   hooks?: Omit<HookOptions, 'guesses' | 'logger'>;
+  /** The web view (`web.ts`). */
+  web?: Omit<WebOptions, 'logger'>;
 }
 
 export interface HttpServer {
@@ -43,7 +47,9 @@ export interface HttpServer {
 }
 
 /** The routes, apart from the server (tests call `app.request`). */
-export function httpApp(o: Pick<HttpOptions, 'health' | 'metrics' | 'logger' | 'api' | 'hooks'>): Hono {
+export function httpApp(
+  o: Pick<HttpOptions, 'health' | 'metrics' | 'logger' | 'api' | 'hooks' | 'web'>,
+): Hono {
   const app = new Hono();
   // Nothing here takes a body yet: a big one is refused before it is read.
   app.use(
@@ -65,6 +71,7 @@ export function httpApp(o: Pick<HttpOptions, 'health' | 'metrics' | 'logger' | '
   const guesses = new Guesses();
   if (o.api) mountApi(app, { ...o.api, guesses });
   if (o.hooks) mountHooks(app, { ...o.hooks, guesses, logger: o.logger });
+  if (o.web) mountWeb(app, { ...o.web, logger: o.logger });
   app.all('/health/live', (c) => methodNotAllowed(c.req.method, c.req.path));
   app.all('/health/ready', (c) => methodNotAllowed(c.req.method, c.req.path));
   app.all('/metrics', (c) => methodNotAllowed(c.req.method, c.req.path));

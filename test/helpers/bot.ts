@@ -41,6 +41,7 @@ export const COMMAND_NAMES = [
   'subscribe',
   'trades',
   'unsubscribe',
+  'web',
 ];
 
 export interface TestBot {

@@ -1,0 +1,440 @@
+/**
+ * The web view (`/web`): pages beside the chats, for a person the chats already know.
+ *
+ * - **Sign-in by link.** `/web` in a private chat answers with a link that works once, within five
+ *   minutes (`WebAccess.link`). Opening it starts a session for that person with their chat role:
+ *   no passwords. A used, expired or unknown link is refused with a page that says so.
+ * - **Sessions** are an HttpOnly, SameSite=Strict cookie (Secure behind https), eight hours, kept in
+ *   memory (a restart signs everyone out). Every POST carries the session's CSRF token; one without
+ *   it, or with another, is refused. Links and tokens are compared in constant time, never logged.
+ * - **Pages**: overview (mode, health, feed, accounts, runs, open positions with unrealised PnL, the
+ *   regime, the equity chart drawn by Chart.js from the same spec as the report's PNG), signals (the
+ *   pending ones with Approve / Half size / Reject, then the recent ones with the indicator values
+ *   behind each), and trades. A decision goes through the chats' dispatcher as the person, so the
+ *   roles and "the first answer wins" are the chats' own.
+ * - Written for a phone first: one column, tables that scroll sideways.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Context, Hono } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { stringify } from 'javascript-stringify';
+import { chartStyle, performanceChart } from '../charts/index.js';
+import type { Caller } from '../chat/command.js';
+import type { Dispatcher } from '../chat/dispatch.js';
+import { PLAIN_TEXT, type Reply, renderMessages } from '../chat/reply.js';
+import type { Role } from '../config.js';
+import { localStamp } from '../engine/clock.js';
+import type { Logger } from '../logger.js';
+import type { SignalRecord } from '../store/state.js';
+import { sameSecret } from './api.js';
+
+const LINK_MS = 5 * 60_000;
+const SESSION_MS = 8 * 3_600_000;
+const COOKIE = 'bosun_web';
+
+interface Person {
+  platform: Caller['platform'];
+  id: string;
+  name: string;
+  role: Role;
+}
+
+interface Session {
+  id: string;
+  person: Person;
+  csrf: string;
+  expires: number;
+  /** What the last action said, shown once on the next page. */
+  flash?: string;
+}
+
+const token = () => randomBytes(24).toString('base64url');
+
+/** Links and sessions, in memory. */
+export class WebAccess {
+  private readonly links = new Map<string, { person: Person; expires: number }>();
+  private readonly sessions = new Map<string, Session>();
+
+  /** `base`: where browsers reach the server (known once its port is bound). */
+  constructor(
+    private readonly base: () => string,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** A link that signs `person` in once, within five minutes. */
+  link(person: Person): string {
+    this.sweep();
+    const t = token();
+    this.links.set(t, { person, expires: this.clock() + LINK_MS });
+    return `${this.base().replace(/\/+$/, '')}/web/login/${t}`;
+  }
+
+  /** Spend a link: the new session, or undefined (used, expired, never issued). */
+  redeem(given: string): Session | undefined {
+    this.sweep();
+    let found: string | undefined;
+    for (const t of this.links.keys()) if (sameSecret(given, t)) found = t;
+    if (found === undefined) return undefined;
+    const l = this.links.get(found)!;
+    this.links.delete(found);
+    if (l.expires <= this.clock()) return undefined;
+    const s: Session = { id: token(), person: l.person, csrf: token(), expires: this.clock() + SESSION_MS };
+    this.sessions.set(s.id, s);
+    return s;
+  }
+
+  session(id: string | undefined): Session | undefined {
+    if (!id) return undefined;
+    this.sweep();
+    for (const [k, s] of this.sessions) if (sameSecret(id, k)) return s;
+    return undefined;
+  }
+
+  end(id: string): void {
+    this.sessions.delete(id);
+  }
+
+  private sweep(): void {
+    const now = this.clock();
+    for (const [k, l] of this.links) if (l.expires <= now) this.links.delete(k);
+    for (const [k, s] of this.sessions) if (s.expires <= now) this.sessions.delete(k);
+  }
+}
+
+export interface WebOptions {
+  access: WebAccess;
+  dispatcher: Dispatcher;
+  logger: Logger;
+}
+
+const esc = (v: unknown) =>
+  String(v).replace(
+    /[&<>"']/g,
+    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!,
+  );
+
+const num = (v: number | null | undefined, digits = 2) =>
+  v === null || v === undefined || !Number.isFinite(v)
+    ? '-'
+    : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+const STYLE = `
+:root{color-scheme:dark;--bg:#11151c;--fg:#e6e9ef;--mute:#8b93a5;--line:#273041;--up:#2fbf71;--down:#e5484d;--acc:#4c8dff}
+*{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,sans-serif;background:var(--bg);color:var(--fg)}
+header{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;padding:.7rem 1rem;border-bottom:1px solid var(--line)}
+header b{margin-right:auto}nav a{color:var(--fg);margin-right:.8rem;text-decoration:none}nav a.on{color:var(--acc);font-weight:600}
+main{padding:1rem;max-width:960px;margin:0 auto}h2{font-size:1.05rem;margin:1.4rem 0 .5rem}
+.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{padding:.35rem .5rem;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
+td.n{text-align:right;font-variant-numeric:tabular-nums}.up{color:var(--up)}.down{color:var(--down)}.mute{color:var(--mute)}
+.card{border:1px solid var(--line);border-radius:8px;padding:.7rem .9rem;margin:.6rem 0}
+.flash{background:#1c2a44;border-color:var(--acc)}button{font:inherit;padding:.45rem .9rem;border-radius:6px;border:0;margin:.25rem .4rem .25rem 0;color:#fff}
+.ok{background:var(--up)}.half{background:var(--acc)}.no{background:var(--down)}.plain{background:#2b3446}
+canvas{width:100%!important;max-height:320px}`;
+
+export function mountWeb(app: Hono, o: WebOptions): void {
+  const services = o.dispatcher.services;
+  const tz = services.config.timezone;
+  const require = createRequire(import.meta.url);
+  let chartJs: string | undefined;
+
+  const page = (c: Context, s: Session, title: string, here: string, body: string, nonce?: string) => {
+    const flash = s.flash;
+    delete s.flash;
+    const nav = [
+      ['/web', 'Overview'],
+      ['/web/signals', 'Signals'],
+      ['/web/trades', 'Trades'],
+    ]
+      .map(([href, label]) => `<a href="${href}"${href === here ? ' class="on"' : ''}>${label}</a>`)
+      .join('');
+    return c.html(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
+        `<title>bosun · ${esc(title)}</title><style>${STYLE}</style></head><body>` +
+        `<header><b>bosun</b><nav>${nav}</nav><span class="mute">${esc(s.person.name)} · ${s.person.role}</span>` +
+        `<form method="post" action="/web/logout"><input type="hidden" name="csrf" value="${s.csrf}"><button class="plain">Sign out</button></form></header>` +
+        `<main>${flash ? `<div class="card flash" role="status">${esc(flash)}</div>` : ''}${body}</main>` +
+        (nonce ? `<script src="/web/assets/chart.js" nonce="${nonce}"></script>` : '') +
+        `</body></html>`,
+      200,
+      {
+        'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; script-src 'self'${nonce ? ` 'nonce-${nonce}'` : ''}`,
+        'cache-control': 'no-store',
+        'referrer-policy': 'no-referrer',
+      },
+    );
+  };
+
+  const refuse = (c: Context, status: 401 | 403, text: string) =>
+    c.html(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>bosun</title><style>${STYLE}</style></head><body><main><div class="card">${esc(text)}</div></main></body></html>`,
+      status,
+      { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' },
+    );
+
+  const signedIn = (c: Context): Session | Response => {
+    const s = o.access.session(getCookie(c, COOKIE));
+    return (
+      s ??
+      refuse(
+        c,
+        401,
+        'You are not signed in, or your session ended (they last 8 hours). Send /web in a private chat with bosun for a new link.',
+      )
+    );
+  };
+
+  /** A POST's session, checked for its CSRF token. */
+  const posted = async (c: Context): Promise<{ s: Session; form: Record<string, string> } | Response> => {
+    const s = signedIn(c);
+    if (s instanceof Response) return s;
+    const form = (await c.req.parseBody()) as Record<string, string>;
+    if (typeof form.csrf !== 'string' || !sameSecret(form.csrf, s.csrf))
+      return refuse(
+        c,
+        403,
+        'This form is out of date or did not come from bosun (its CSRF token is missing or wrong). Go back, reload the page and try again.',
+      );
+    return { s, form };
+  };
+
+  app.get('/web/login/:token', (c) => {
+    const s = o.access.redeem(c.req.param('token'));
+    if (!s)
+      return refuse(
+        c,
+        403,
+        'This link does not sign you in: it was used already, it is more than 5 minutes old, or bosun did not make it. Send /web in a private chat with bosun for a new one.',
+      );
+    setCookie(c, COOKIE, s.id, {
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: c.req.url.startsWith('https:') || c.req.header('x-forwarded-proto') === 'https',
+      path: '/web',
+      maxAge: SESSION_MS / 1000,
+    });
+    o.logger.info(
+      { platform: s.person.platform, userId: s.person.id, role: s.person.role },
+      'web session started',
+    );
+    // A page, not a redirect: the cookie is SameSite=Strict, and the chat's link is another site.
+    return c.html(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/web"><meta name="viewport" content="width=device-width,initial-scale=1"><title>bosun</title><style>${STYLE}</style></head><body><main><div class="card">Signed in as ${esc(s.person.name)} (${s.person.role}). <a href="/web">Open bosun</a></div></main></body></html>`,
+      200,
+      { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' },
+    );
+  });
+
+  app.post('/web/logout', async (c) => {
+    const p = await posted(c);
+    if (p instanceof Response) return p;
+    o.access.end(p.s.id);
+    deleteCookie(c, COOKIE, { path: '/web' });
+    return refuse(c, 401, 'Signed out. Send /web in a private chat with bosun to come back.');
+  });
+
+  app.get('/web/assets/chart.js', (c) => {
+    chartJs ??= readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
+    return c.body(chartJs, 200, {
+      'content-type': 'text/javascript; charset=utf-8',
+      'cache-control': 'public, max-age=86400',
+    });
+  });
+
+  app.get('/web', async (c) => {
+    const s = signedIn(c);
+    if (s instanceof Response) return s;
+    const e = services.engine;
+    const state = e.state;
+    const health = services.health();
+    const quotes = e.quotes();
+    const accounts = quotes.map((quote) => ({ quote, ...e.account(state, quote) }));
+    const regime = services.watch.regime();
+    const nonce = token();
+    // The equity chart: the daily report's spec, drawn here by Chart.js.
+    const charts: string[] = [];
+    const quote = quotes[0];
+    if (quote) {
+      const now = e.now();
+      const rep = await e.performance(quote, now - 30 * 86_400_000, now);
+      if (rep.days.length > 0) {
+        const doc = performanceChart(rep.days, `Last 30 days · ${quote}`, quote, chartStyle(services.config));
+        doc.panels.forEach((p, k) => {
+          charts.push(
+            `<canvas id="chart${k}" height="${Math.round(p.weight * 400)}"></canvas><script nonce="${nonce}">addEventListener('load',()=>{new Chart(document.getElementById('chart${k}'),${safeScript(stringify(p.config) ?? '{}')})})</script>`,
+          );
+        });
+      }
+    }
+    const body = [
+      `<div class="card">Mode <b>${services.trading.mode === 'live' ? 'live (real orders)' : 'paper (simulated)'}</b> · Health <b class="${health.status === 'ok' ? 'up' : 'down'}">${health.status}</b>` +
+        health.checks
+          .filter((k) => k.state !== 'ok')
+          .map((k) => `<br><span class="mute">${esc(k.name)}: ${esc(k.detail)}</span>`)
+          .join('') +
+        `<br><span class="mute">${esc(e.feed.describe())}</span></div>`,
+      `<h2>Accounts</h2>${table(
+        ['Quote', 'Cash', 'Equity', 'Today'],
+        accounts.map((a) => [esc(a.quote), n(a.cash), n(a.equity), pnl(a.equity - a.dayStartEquity)]),
+      )}`,
+      `<h2>Equity</h2>${charts.length ? charts.join('') : '<p class="mute">No closed day yet.</p>'}`,
+      `<h2>Open positions</h2>${table(
+        ['Position', 'Market', 'Side', 'Qty', 'Entry', 'Mark', 'Unrealised', 'Stop'],
+        Object.values(state.positions).map((p) => [
+          esc(p.id),
+          esc(p.symbol),
+          p.side === 1 ? 'long' : 'short',
+          n(p.qty, 6),
+          n(p.entryPrice),
+          n(p.mark),
+          pnl(p.side * p.qty * (p.mark - p.entryPrice)),
+          n(typeof p.stop === 'number' ? p.stop : null),
+        ]),
+        'No open position.',
+      )}`,
+      `<h2>Runs</h2>${table(
+        ['Run', 'Strategy', 'Market', 'State', 'Approval', 'Last signal'],
+        Object.values(state.runs).map((r) => [
+          esc(r.id),
+          esc(r.strategy),
+          `${esc(r.symbol)} ${esc(r.timeframe)}`,
+          esc(r.state),
+          esc(r.approve),
+          r.lastSignal
+            ? `${esc(r.lastSignal.id)} ${esc(r.lastSignal.side)} ${esc(r.lastSignal.status)}`
+            : '-',
+        ]),
+        'No run. Start one with /start in chat.',
+      )}`,
+      `<h2>Regime</h2><div class="card">${
+        regime.state === 'unknown'
+          ? `unknown: ${esc(regime.why)}`
+          : `<b>${esc(regime.state)}</b> since ${esc(localStamp(regime.since, tz))}`
+      }</div>`,
+    ].join('');
+    return page(c, s, 'Overview', '/web', body, charts.length ? nonce : undefined);
+  });
+
+  app.get('/web/signals', (c) => {
+    const s = signedIn(c);
+    if (s instanceof Response) return s;
+    const all = Object.values(services.engine.state.signals).sort((a, b) => b.createdAt - a.createdAt);
+    const pending = all.filter((x) => x.status === 'pending');
+    const mayDecide = s.person.role !== 'viewer';
+    const cards = pending.map((x) => signalCard(x, s, mayDecide)).join('');
+    const body =
+      `<h2>Waiting for a decision</h2>${cards || '<p class="mute">No signal is waiting.</p>'}` +
+      `<h2>Recent signals</h2>${table(
+        ['Signal', 'Candle', 'Run', 'Side', 'Price', 'Status', 'Why', 'Indicators'],
+        all.slice(0, 100).map((x) => [
+          esc(x.id),
+          esc(localStamp(x.barTime, tz)),
+          esc(x.runId),
+          esc(x.side),
+          n(x.price),
+          esc(x.status),
+          esc(x.reason ?? x.note ?? ''),
+          esc(
+            Object.entries(x.indicators)
+              .map(([k, v]) => `${k} ${v === null ? '-' : +v.toFixed(4)}`)
+              .join(', '),
+          ),
+        ]),
+        'No signal yet.',
+      )}`;
+    return page(c, s, 'Signals', '/web/signals', body);
+  });
+
+  app.post('/web/signals/:id', async (c) => {
+    const p = await posted(c);
+    if (p instanceof Response) return p;
+    const id = c.req.param('id').toUpperCase();
+    const action = p.form.action;
+    if (action !== 'approve' && action !== 'half' && action !== 'reject')
+      return refuse(c, 403, 'That is not a decision bosun knows; allowed: approve, half or reject.');
+    const replies: Reply[] = [];
+    await o.dispatcher.run({
+      command: action === 'reject' ? 'reject' : 'approve',
+      words: action === 'half' ? [id, 'half'] : [id],
+      person: p.s.person,
+      chat: { platform: p.s.person.platform, id: `web:${p.s.person.id}`, private: true },
+      transport: {
+        send: async (r) => {
+          replies.push(r);
+          return { edit: async () => undefined };
+        },
+      },
+    });
+    p.s.flash = replies.flatMap((r) => renderMessages(r.blocks, PLAIN_TEXT)).join(' ');
+    return c.redirect('/web/signals', 303);
+  });
+
+  app.get('/web/trades', async (c) => {
+    const s = signedIn(c);
+    if (s instanceof Response) return s;
+    const trades = (await services.engine.store.journal.trades({ limit: 100 })).reverse();
+    const body = `<h2>Closed trades</h2>${table(
+      ['Trade', 'Market', 'Side', 'Entry', 'Exit', 'Qty', 'PnL', 'Why'],
+      trades.map((t) => [
+        esc(t.id),
+        esc(t.symbol),
+        esc(t.side),
+        `${n(t.entryPrice)}<br><span class="mute">${esc(localStamp(t.entryTime, tz))}</span>`,
+        `${n(t.exitPrice)}<br><span class="mute">${esc(localStamp(t.exitTime, tz))}</span>`,
+        n(t.quantity, 6),
+        pnl(t.pnl),
+        esc(t.exitReason),
+      ]),
+      'No closed trade yet.',
+    )}`;
+    return page(c, s, 'Trades', '/web/trades', body);
+  });
+
+  function signalCard(x: SignalRecord, s: Session, mayDecide: boolean): string {
+    const form = (action: string, label: string, cls: string) =>
+      `<button name="action" value="${action}" class="${cls}">${label}</button>`;
+    return (
+      `<div class="card"><b>${esc(x.id)}</b> ${esc(x.side.toUpperCase())} ${esc(x.symbol)} ${esc(x.timeframe)} · ${esc(x.strategy)} (run ${esc(x.runId)})` +
+      `<br>Entry ${n(x.price)} · Stop ${n(x.stop)} · Targets ${x.targets.map((t) => n(t)).join(', ') || '-'} · Size ${n(x.quantity, 6)}` +
+      (x.note ? `<br><span class="mute">Why: ${esc(x.note)}</span>` : '') +
+      (mayDecide
+        ? `<form method="post" action="/web/signals/${esc(x.id)}"><input type="hidden" name="csrf" value="${s.csrf}">` +
+          form('approve', 'Approve', 'ok') +
+          (x.noHalf ? '' : form('half', 'Half size', 'half')) +
+          form('reject', 'Reject', 'no') +
+          `</form>`
+        : `<br><span class="mute">A trader or an admin decides.</span>`) +
+      `</div>`
+    );
+  }
+}
+
+/** Script text safe inside a <script> element. */
+function safeScript(js: string): string {
+  return js.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
+}
+
+function n(v: number | null | undefined, digits = 2): string {
+  return num(v, digits);
+}
+
+function pnl(v: number): string {
+  return `<span class="${v >= 0 ? 'up' : 'down'}">${v >= 0 ? '+' : ''}${num(v)}</span>`;
+}
+
+function table(head: string[], rows: string[][], empty = 'Nothing yet.'): string {
+  if (rows.length === 0) return `<p class="mute">${esc(empty)}</p>`;
+  const numeric = (h: string) => /Qty|Cash|Equity|Today|Entry|Mark|Unrealised|Stop|Price|PnL|Exit/.test(h);
+  return (
+    `<div class="scroll"><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>` +
+    rows
+      .map(
+        (r) =>
+          `<tr>${r.map((cell, k) => `<td${numeric(head[k]!) ? ' class="n"' : ''}>${cell}</td>`).join('')}</tr>`,
+      )
+      .join('') +
+    `</tbody></table></div>`
+  );
+}
