@@ -66,9 +66,10 @@ export default defineCommand({
       },
       caller.name,
     );
-    // The chat that starts a run hears about it, unless it chose its notifications already.
+    // The chat that starts a run hears about it, unless it chose its notifications already (a
+    // script on the JSON API is no chat: its notices go to WEBHOOK_URL).
     const key = chatKey(ctx.chat);
-    const subscribed = key in services.store.data.subscriptions;
+    const subscribed = key in services.store.data.subscriptions || ctx.chat.platform === 'api';
     if (!subscribed)
       await services.store.update((s) => {
         s.subscriptions[key] = { since: Date.now(), muted: [] };

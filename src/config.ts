@@ -668,10 +668,14 @@ const SETTINGS = [
             }),
         ),
       )
-      .refine((list) => new Set(list.map((t) => t.name)).size === list.length)
+      .refine(
+        (list) =>
+          new Set(list.map((t) => t.name)).size === list.length &&
+          new Set(list.map((t) => t.token)).size === list.length,
+      )
       .optional(),
     allowed:
-      'comma-separated NAME:ROLE:TOKEN for scripts using the JSON API (/api), ROLE viewer, trader or admin, TOKEN at least 24 letters, digits, - or _, each NAME once (environment only)',
+      'comma-separated NAME:ROLE:TOKEN for scripts using the JSON API (/api), ROLE viewer, trader or admin, TOKEN at least 24 letters, digits, - or _, each NAME and each TOKEN once (environment only)',
     secret: true,
   },
   {

@@ -9,9 +9,10 @@
  * ```
  *
  * One request at a time; a network error, a 429 or a 5xx is tried again (1 s, 2 s, 4 s), then the
- * notice is dropped and the log says so once until one gets through. A 4xx other than 429 is the
- * receiver refusing it: not tried again. At most 500 notices wait; beyond that the oldest go, and
- * the log says how many. The URL is a secret (it often carries a token): it is never logged.
+ * notice is dropped and the log says so once until one gets through; meanwhile each notice gets one
+ * try. A 4xx other than 429 is the receiver refusing it: not tried again. At most 500 notices wait,
+ * none older than 10 minutes; beyond that they go, and the log says how many. The URL is a secret
+ * (it often carries a token): it is never logged.
  */
 import type { Logger } from '../logger.js';
 import { pause } from './adapter.js';
@@ -32,6 +33,8 @@ export interface WebhookOptions {
 }
 
 const LIMIT = 500;
+/** Notices older than this when their turn comes are dropped (and counted). */
+const MAX_AGE_MS = 10 * 60_000;
 
 export interface WebhookBody {
   type: BotEvent['type'];
@@ -47,6 +50,7 @@ export class WebhookOut {
   private offs: Array<() => void> = [];
   private failing = false;
   private dropped = 0;
+  private stale = 0;
   private readonly stopping = new AbortController();
   /** Delivered, failed for good, and dropped (the queue full), so far. */
   readonly counts = { sent: 0, failed: 0, dropped: 0 };
@@ -110,7 +114,18 @@ export class WebhookOut {
   }
 
   private async deliver(body: WebhookBody): Promise<void> {
-    const waits = this.o.backoffMs ?? [1000, 2000, 4000];
+    // Old news is no news: a notice that waited past MAX_AGE_MS (a receiver down for long) goes.
+    if (Date.now() - body.at > MAX_AGE_MS) {
+      this.counts.dropped++;
+      this.stale++;
+      return;
+    }
+    if (this.stale > 0) {
+      this.o.logger.warn({ dropped: this.stale }, 'webhook notices older than 10 minutes dropped unsent');
+      this.stale = 0;
+    }
+    // While the receiver is failing, one try a notice until one gets through (no backlog of waits).
+    const waits = this.failing ? [] : (this.o.backoffMs ?? [1000, 2000, 4000]);
     let why = '';
     for (let attempt = 0; attempt <= waits.length; attempt++) {
       if (attempt > 0) await pause(waits[attempt - 1]!, this.stopping.signal);

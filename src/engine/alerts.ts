@@ -1,20 +1,58 @@
 /**
+ * An exit alert: the position closes at the next open, and an entry still waiting (queued for the
+ * next open, or for a person's answer) is called off. One line on what it did.
+ */
+function exitRun(s: State, c: EngineContext, id: string, by: string, events: EngineEvent[]): string {
+  const run = s.runs[id]!;
+  const done: string[] = [];
+  const pos = positionOf(s, id);
+  if (run.pendingEntry) {
+    const sig = s.signals[run.pendingEntry.signalId];
+    if (sig) {
+      skipSignal(s, sig, `called off by an exit alert from ${by}`, events);
+      done.push(`${sig.id} called off`);
+    }
+    delete run.pendingEntry;
+  }
+  for (const sig of Object.values(s.signals))
+    if (sig.runId === id && sig.status === 'pending') {
+      expireSignal(s, sig, `withdrawn by an exit alert from ${by}`, c.wall(), events);
+      done.push(`${sig.id} withdrawn`);
+    }
+  if (pos) {
+    run.pendingExit = 'signal';
+    done.push(`${pos.id} exits at the next open`);
+  }
+  if (done.length === 0) throw badInput(`run ${id} has no open position or waiting entry to exit`);
+  s.log.decisions.push({
+    time: c.feed.now(),
+    runId: id,
+    kind: 'exit-signal',
+    detail: `${done.join(', ')}: alert from ${by}`,
+    indicators: {},
+  });
+  return done.join('; ');
+}
+
+/**
  * Alerts from outside (a TradingView alert through `POST /hooks/signal/...`): a long, a short or an
  * exit for a named run, taken like the run's own signals. An entry is priced at the feed's latest
  * price as if a candle closed now, passes the risk manager and the regime, then waits for a person
- * (approve=manual: the signal with its buttons in the chats) or is queued for the next open
- * (approve=auto), exactly as `entries.ts` takes a strategy's signal. An exit closes the run's
- * position at the next open, as a strategy's exit signal does.
+ * (approve=manual: the signal with its buttons in the chats) or is queued for the next open of the
+ * run's timeframe (approve=auto), exactly as `entries.ts` takes a strategy's signal. An exit closes
+ * the run's position at the next open, as a strategy's exit signal does, and calls off an entry
+ * still waiting; after it, the other side may be entered at the same open (a reversal).
  */
 import type { Side } from '../backtest/fills.js';
 import { AppError, badInput } from '../errors.js';
 import type { Candle } from '../market/types.js';
-import type { SignalRecord } from '../store/state.js';
+import type { SignalRecord, State } from '../store/state.js';
 import { emptySignals } from '../strategy/define.js';
 import { clone, type EngineContext } from './context.js';
 import { type EntryContext, entrySignal } from './entries.js';
 import type { EngineEvent } from './events.js';
 import { positionOf } from './positions.js';
+import { expireSignal, skipSignal } from './run-state.js';
 
 export interface Alert {
   /** The run it is for, e.g. R3. */
@@ -53,20 +91,7 @@ export async function takeAlert(
     throw badInput(`run ${id} is ${known.state}; allowed: an active run (/start one)`);
   const events: EngineEvent[] = [];
   if (a.action === 'exit') {
-    const detail = await c.store.update((s) => {
-      const run = s.runs[id]!;
-      const pos = positionOf(s, id);
-      if (!pos) throw badInput(`run ${id} has no open position to exit`);
-      run.pendingExit = 'signal';
-      s.log.decisions.push({
-        time: c.feed.now(),
-        runId: id,
-        kind: 'exit-signal',
-        detail: `exit ${pos.id} at the next open: alert from ${by}`,
-        indicators: {},
-      });
-      return `${pos.id} exits at the next open`;
-    });
+    const detail = await c.store.update((s) => exitRun(s, c, id, by, events));
     return { outcome: { detail }, events };
   }
   const side: Side = a.action === 'long' ? 1 : -1;
@@ -74,8 +99,6 @@ export async function takeAlert(
     throw badInput(
       `run ${id} (${known.strategy}) does not trade ${a.action}s; allowed: ${rt.allowLong ? 'long' : 'short'}`,
     );
-  const held = positionOf(c.store.data, id);
-  if (held) throw badInput(`run ${id} already holds ${held.id}; send an exit first`);
   const price = await c.feed.price(known.symbol);
   for (const [what, level] of [
     ['stop', a.stop],
@@ -85,22 +108,27 @@ export async function takeAlert(
       throw badInput(
         `the ${what} ${level} is on the wrong side of the price ${price}; allowed: a ${what} ${(what === 'stop') === (side === 1) ? 'below' : 'above'} it`,
       );
-  // As if a candle of the run closed now at the latest price: its signal, sized and decided.
-  const now = c.feed.now();
-  const candle: Candle = {
-    time: now - rt.tfMs,
-    open: price,
-    high: price,
-    low: price,
-    close: price,
-    volume: 0,
-  };
+  // As if the run's last candle closed at the latest price: its signal, sized and decided.
+  const last = Math.floor(c.feed.now() / rt.tfMs) * rt.tfMs - rt.tfMs;
+  const candle: Candle = { time: last, open: price, high: price, low: price, close: price, volume: 0 };
   const signals = emptySignals(1, true);
   signals.stop![0] = a.stop ?? Number.NaN;
   signals.target![0] = a.target ?? Number.NaN;
   const note = `alert from ${by}${a.note ? `: ${a.note}` : ''}`;
   const signal = await c.store.update((s) => {
     const run = s.runs[id]!;
+    // Checked in the change itself: a fill or another alert may have come since.
+    if (run.state !== 'active') throw badInput(`run ${id} is ${run.state}; allowed: an active run`);
+    const held = positionOf(s, id);
+    // An exit already on its way may be followed by the other entry, as a strategy's reversal is.
+    if (held && run.pendingExit === undefined)
+      throw badInput(`run ${id} already holds ${held.id}; send an exit first`);
+    if (run.pendingEntry)
+      throw badInput(
+        `run ${id} already has ${run.pendingEntry.signalId} waiting for the next open; send an exit to cancel it`,
+      );
+    if (c.broker.busy(s, id))
+      throw badInput(`run ${id} has an entry order working on the exchange; wait for it`);
     entrySignal(
       s,
       c,

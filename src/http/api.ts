@@ -24,6 +24,7 @@ import type { Dispatcher, Person } from '../chat/dispatch.js';
 import type { Command, Services } from '../chat/command.js';
 import { PLAIN_TEXT, type Reply, renderMessages } from '../chat/reply.js';
 import type { Role } from '../config.js';
+import type { Logger } from '../logger.js';
 
 export interface ApiToken {
   name: string;
@@ -48,6 +49,30 @@ const Body = z.union([
 ]);
 
 const digest = (t: string) => createHash('sha256').update(t).digest();
+
+/**
+ * Commands a script may not run: switching to live trading is an admin's decision in chat, confirmed
+ * with a button there; notices to scripts go to WEBHOOK_URL, not to a subscription.
+ */
+const NOT_OVER_API: Record<string, { why: string; always?: boolean }> = {
+  mode: {
+    why: 'the trading mode is switched in chat, where an admin confirms it with a button; over the API /mode only reads it',
+  },
+  subscribe: { why: 'a script is no chat: its notices go to WEBHOOK_URL', always: true },
+  unsubscribe: { why: 'a script is no chat: its notices go to WEBHOOK_URL', always: true },
+};
+
+/** A command's named arguments (undefined: it takes any names, e.g. a strategy's parameters). */
+function argNames(command: Command): string[] | undefined {
+  const schema = command.args as unknown as {
+    shape?: Record<string, unknown>;
+    def?: { catchall?: { def?: { type?: string } } };
+  };
+  if (!schema.shape) return undefined;
+  const catchall = schema.def?.catchall?.def?.type;
+  if (catchall && catchall !== 'never') return undefined;
+  return Object.keys(schema.shape);
+}
 
 const count = z
   .string()
@@ -98,9 +123,18 @@ function overview(s: Services) {
 export class Guesses {
   private readonly bad = new Map<string, { count: number; since: number }>();
 
-  constructor(private readonly clock: () => number = Date.now) {}
+  constructor(
+    /** What is guessed, for the refusal and the log: "API tokens", "hook secrets". */
+    private readonly what: string,
+    private readonly logger?: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
-  /** The refusal for an address that guessed too often, if it did. */
+  /**
+   * The refusal for an address that guessed wrong too often, if it did. Only wrong guesses are
+   * refused: a right secret still works (at 24 characters and more it cannot be guessed), so an
+   * attacker cannot lock the owners out, even behind a proxy where every client is one address.
+   */
   locked(c: Context): Response | undefined {
     const address = addressOf(c);
     const now = this.clock();
@@ -108,7 +142,7 @@ export class Guesses {
     if (b && now - b.since < MINUTE && b.count >= BAD_TOKENS)
       return c.json(
         {
-          error: `too many bad secrets from ${address}; try again in ${Math.ceil((b.since + MINUTE - now) / 1000)} s`,
+          error: `too many wrong ${this.what} from ${address}; try again in ${Math.ceil((b.since + MINUTE - now) / 1000)} s`,
         },
         429,
       );
@@ -120,8 +154,15 @@ export class Guesses {
     const now = this.clock();
     const b = this.bad.get(address);
     const fresh = !b || now - b.since >= MINUTE;
-    this.bad.set(address, { count: fresh ? 1 : b.count + 1, since: fresh ? now : b.since });
-    if (this.bad.size > 1000) for (const [a, v] of this.bad) if (now - v.since >= MINUTE) this.bad.delete(a);
+    const count = fresh ? 1 : b.count + 1;
+    this.bad.set(address, { count, since: fresh ? now : b.since });
+    if (count === BAD_TOKENS)
+      this.logger?.warn(
+        { address, what: this.what },
+        'an address guessed wrong too often: its wrong guesses are refused for a minute',
+      );
+    if (fresh && this.bad.size > 1000)
+      for (const [a, v] of this.bad) if (now - v.since >= MINUTE) this.bad.delete(a);
   }
 }
 
@@ -137,10 +178,8 @@ export function mountApi(app: Hono, o: ApiOptions & { guesses: Guesses }): void 
 
   /** The token's holder, or the refusal to answer with. */
   const who = (c: Context): ApiToken | Response => {
-    const locked = o.guesses.locked(c);
-    if (locked) return locked;
     const header = c.req.header('authorization') ?? '';
-    const m = /^Bearer ([^\s]+)$/.exec(header);
+    const m = /^bearer ([^\s]+)$/i.exec(header);
     if (!m)
       return c.json({ error: 'an API token is needed: send the header Authorization: Bearer TOKEN' }, 401);
     const d = digest(m[1]!);
@@ -148,6 +187,8 @@ export function mountApi(app: Hono, o: ApiOptions & { guesses: Guesses }): void 
     let found: ApiToken | undefined;
     for (const k of keys) if (timingSafeEqual(k.digest, d)) found = k;
     if (found) return found;
+    const locked = o.guesses.locked(c);
+    if (locked) return locked;
     o.guesses.wrong(c);
     return c.json({ error: 'that API token is not known; allowed: a token from API_TOKENS' }, 401);
   };
@@ -182,7 +223,9 @@ export function mountApi(app: Hono, o: ApiOptions & { guesses: Guesses }): void 
   read('/api/signals', z.object({ limit: count }).strict(), (q) => ({
     signals: Object.values(services.engine.state.signals)
       .sort((a, b) => b.createdAt - a.createdAt)
-      .slice(0, q.limit),
+      .slice(0, q.limit)
+      // Where each was announced (chat ids) is the chats' business.
+      .map(({ messages: _m, ...sig }) => sig),
   }));
   read(
     '/api/equity',
@@ -191,11 +234,10 @@ export function mountApi(app: Hono, o: ApiOptions & { guesses: Guesses }): void 
       .strict(),
     async (q) => ({
       quote: q.quote,
-      points: await services.engine.store.journal.equity(
-        q.quote,
-        q.from ?? 0,
-        q.to ?? Number.MAX_SAFE_INTEGER,
-      ),
+      // The latest 5,000 points at most.
+      points: (
+        await services.engine.store.journal.equity(q.quote, q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER)
+      ).slice(-5000),
     }),
   );
 
@@ -235,6 +277,21 @@ export function mountApi(app: Hono, o: ApiOptions & { guesses: Guesses }): void 
     // Refused for the role before it runs: a status a script can act on.
     const refused = o.dispatcher.refusal(t.role, name);
     if (refused) return c.json({ error: refused }, 403);
+    const command = o.dispatcher.services.registry.get(name)!;
+    const given = 'args' in body.data ? Object.keys(body.data.args).length : (body.data.words?.length ?? 0);
+    const notHere = NOT_OVER_API[command.name];
+    if (notHere && (notHere.always || given > 0)) return c.json({ error: notHere.why }, 403);
+    if ('args' in body.data) {
+      const known = argNames(command);
+      const unknown = known ? Object.keys(body.data.args).filter((k) => !known.includes(k)) : [];
+      if (unknown.length > 0)
+        return c.json(
+          {
+            error: `/${command.name} has no argument ${unknown.join(', ')}; allowed: ${known!.join(', ') || 'none'}`,
+          },
+          400,
+        );
+    }
     const replies: Reply[] = [];
     const person: Person = { platform: 'api', id: t.name, name: t.name, role: t.role };
     await o.dispatcher.run({
@@ -245,8 +302,13 @@ export function mountApi(app: Hono, o: ApiOptions & { guesses: Guesses }): void 
       chat: { platform: 'api', id: t.name, private: true },
       transport: {
         send: async (r) => {
-          replies.push(r);
-          return { edit: async () => undefined };
+          const k = replies.push(r) - 1;
+          // A progress message edited as the work goes: the answer has its last words.
+          return {
+            edit: async (next) => {
+              replies[k] = next;
+            },
+          };
         },
       },
     });
@@ -326,7 +388,12 @@ export function openApi(commands: readonly Command[], version: string): Record<s
             'application/json': {
               schema: {
                 oneOf: [
-                  { type: 'object', properties: { args }, required: ['args'] },
+                  { type: 'object', properties: {}, additionalProperties: false },
+                  {
+                    type: 'object',
+                    properties: { args: { ...args, additionalProperties: false } },
+                    required: ['args'],
+                  },
                   {
                     type: 'object',
                     properties: { words: { type: 'array', items: { type: 'string' } } },
@@ -370,6 +437,41 @@ export function openApi(commands: readonly Command[], version: string): Record<s
       },
     },
   });
+  paths['/api/commands'] = data('The commands this token may run', []);
+  paths['/hooks/signal/{secret}'] = {
+    post: {
+      summary: "An alert (TradingView's, or a script's) as a signal of a run: JSON or a line of text",
+      parameters: [{ name: 'secret', in: 'path', required: true, schema: { type: 'string' } }],
+      requestBody: {
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: {
+                run: { type: 'string', pattern: '^[Rr][0-9]+$' },
+                action: { enum: ['long', 'buy', 'short', 'exit', 'close', 'flat'] },
+                stop: { type: 'number' },
+                target: { type: 'number' },
+                note: { type: 'string' },
+              },
+              required: ['run', 'action'],
+            },
+          },
+          'text/plain': { schema: { type: 'string', example: 'R1 long stop=95 target=110 the note' } },
+        },
+      },
+      responses: {
+        '200': {
+          description: 'What became of it',
+          content: { 'application/json': { schema: { type: 'object' } } },
+        },
+        '400': error,
+        '401': error,
+        '404': error,
+        '429': error,
+      },
+    },
+  };
   paths['/api/overview'] = data('Mode, health, feed, runs, open positions, accounts, regime', []);
   paths['/api/trades'] = data('Closed trades, oldest first', [
     ['limit', 'how many of the latest (1 to 1000, default 100)'],

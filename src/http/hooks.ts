@@ -9,8 +9,9 @@
  * the rest is the note`. Actions: long (or buy), short, exit (or close, flat). "sell" is refused
  * as ambiguous (open a short, or close a long?).
  *
- * A hook acts with the trader role. A wrong secret is one line (401) and counts towards the same
- * lock-out as bad API tokens; the secret is compared in constant time and never logged.
+ * A hook acts with the trader role. A wrong secret is one line (401); ten from one address within a
+ * minute and its wrong guesses are refused (429) for the rest of it, while the right secret still
+ * works. The secret is compared in constant time and never logged.
  */
 import type { Hono } from 'hono';
 import { z } from 'zod';
@@ -38,7 +39,15 @@ const ACTIONS: Record<string, Alert['action']> = {
 
 const ALLOWED = 'a run (e.g. R1), an action (long, short or exit), and optionally stop, target and a note';
 
-const price = z.coerce.number().positive().finite();
+const price = z
+  .union([
+    z.number(),
+    z
+      .string()
+      .regex(/^[0-9]+(\.[0-9]+)?$/)
+      .transform(Number),
+  ])
+  .pipe(z.number().positive().finite());
 const JsonAlert = z.object({
   run: z.string().regex(/^[Rr][0-9]{1,6}$/),
   action: z.string().optional(),
@@ -92,9 +101,9 @@ export function parseAlert(text: string): Alert | string {
 
 export function mountHooks(app: Hono, o: HookOptions): void {
   app.post('/hooks/signal/:secret', async (c) => {
-    const locked = o.guesses.locked(c);
-    if (locked) return locked;
     if (!sameSecret(c.req.param('secret'), o.secret)) {
+      const locked = o.guesses.locked(c);
+      if (locked) return locked;
       o.guesses.wrong(c);
       return c.json({ error: 'that hook is not known; allowed: /hooks/signal/ with HOOK_SECRET' }, 401);
     }

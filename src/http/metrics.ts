@@ -123,7 +123,12 @@ export class Metrics {
       const kind = troubleOf(e);
       if (kind) errors.inc({ kind });
       if (e.type === 'order') orders.inc({ outcome: e.what });
-      if (e.type === 'signal' && !o.trading.engine.feed.accelerated) {
+      // An alert's signal comes when the alert does, not from a candle's close.
+      if (
+        e.type === 'signal' &&
+        !o.trading.engine.feed.accelerated &&
+        !e.signal.note?.startsWith('alert from')
+      ) {
         // Signals of the candle that just closed: one a candle late or more is a catch-up's.
         const tf = timeframeMs(e.signal.timeframe);
         const late = clock() - (e.signal.barTime + tf);

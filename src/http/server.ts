@@ -51,7 +51,7 @@ export function httpApp(
   o: Pick<HttpOptions, 'health' | 'metrics' | 'logger' | 'api' | 'hooks' | 'web'>,
 ): Hono {
   const app = new Hono();
-  // Nothing here takes a body yet: a big one is refused before it is read.
+  // No request here needs more: a big body is refused before it is read.
   app.use(
     bodyLimit({
       maxSize: 64 * 1024,
@@ -67,10 +67,10 @@ export function httpApp(
     const { body, type } = await o.metrics.text();
     return c.body(body, 200, { 'content-type': type });
   });
-  // One count of wrong secrets per address, API tokens and hook secrets alike.
-  const guesses = new Guesses();
-  if (o.api) mountApi(app, { ...o.api, guesses });
-  if (o.hooks) mountHooks(app, { ...o.hooks, guesses, logger: o.logger });
+  // Wrong guesses counted per address, apart for API tokens and hook secrets.
+  if (o.api) mountApi(app, { ...o.api, guesses: new Guesses('API tokens', o.logger) });
+  if (o.hooks)
+    mountHooks(app, { ...o.hooks, guesses: new Guesses('hook secrets', o.logger), logger: o.logger });
   if (o.web) mountWeb(app, { ...o.web, logger: o.logger });
   app.all('/health/live', (c) => methodNotAllowed(c.req.method, c.req.path));
   app.all('/health/ready', (c) => methodNotAllowed(c.req.method, c.req.path));

@@ -61,6 +61,8 @@ describe('the JSON API', () => {
     const image = named.json.replies.flatMap((r: Json) => r.images)[0];
     expect(image.filename).toMatch(/\.png$/);
     expect(Buffer.from(image.png, 'base64').subarray(1, 4).toString()).toBe('PNG');
+    // The progress message, edited as the backtest went, has its last words.
+    expect(named.json.replies[0].text.join('\n')).not.toMatch(/^0%/);
     const worded = await call('/api/commands/strategies', { token: VIEWER, body: { words: [] } });
     expect(worded.json.replies[0].text.join('\n')).toMatch(/ema-cross/);
     // Arguments the command refuses: its own one-line answer, as in chat.
@@ -83,7 +85,7 @@ describe('the JSON API', () => {
     expect(all.json.commands.map((c: { name: string }) => c.name)).toContain('panic');
   });
 
-  it('refuses no token, an unknown one, and an address that keeps guessing, in one line each', async () => {
+  it('refuses no token, an unknown one, and an address that keeps guessing (not its right token), in one line each', async () => {
     await bot();
     expect(await call('/api/commands')).toEqual({
       status: 401,
@@ -94,10 +96,35 @@ describe('the JSON API', () => {
         status: 401,
         json: { error: 'that API token is not known; allowed: a token from API_TOKENS' },
       });
-    const locked = await call('/api/commands', { token: VIEWER });
+    const locked = await call('/api/commands', { token: 'guess-more-0123456789abcdefghijk' });
     expect(locked.status).toBe(429);
-    expect(locked.json.error).toMatch(/^too many bad secrets from 127\.0\.0\.1; try again in \d+ s$/);
+    expect(locked.json.error).toMatch(/^too many wrong API tokens from 127\.0\.0\.1; try again in \d+ s$/);
+    // The right token still works: guessing cannot lock the owners out.
+    expect((await call('/api/commands', { token: VIEWER })).status).toBe(200);
+    expect(t!.logText()).toContain('an address guessed wrong too often');
     expect(t!.logText()).not.toContain(VIEWER);
+  });
+
+  it('refuses an argument a command does not have, switching the mode, and subscribing a script', async () => {
+    await bot();
+    expect(
+      await call('/api/commands/risk', { token: ADMIN, body: { args: { riskPerTrade: '0.005' } } }),
+    ).toEqual({
+      status: 400,
+      json: { error: '/risk has no argument riskPerTrade; allowed: action, changes' },
+    });
+    expect(await call('/api/commands/mode', { token: ADMIN, body: { words: ['live'] } })).toEqual({
+      status: 403,
+      json: {
+        error:
+          'the trading mode is switched in chat, where an admin confirms it with a button; over the API /mode only reads it',
+      },
+    });
+    expect((await call('/api/commands/mode', { token: ADMIN, body: {} })).status).toBe(200);
+    expect(await call('/api/commands/subscribe', { token: VIEWER, body: {} })).toEqual({
+      status: 403,
+      json: { error: 'a script is no chat: its notices go to WEBHOOK_URL' },
+    });
   });
 
   it("refuses a body that is not the API's, and an unknown command, saying what is allowed", async () => {
@@ -163,7 +190,7 @@ describe('the JSON API', () => {
     expect(names).toEqual(expect.arrayContaining(['status', 'backtest', 'panic', 'start']));
     const bt = doc.paths['/api/commands/backtest'].post;
     expect(bt['x-bosun-role']).toBe('viewer');
-    const args = bt.requestBody.content['application/json'].schema.oneOf[0].properties.args;
+    const args = bt.requestBody.content['application/json'].schema.oneOf[1].properties.args;
     expect(Object.keys(args.properties)).toEqual(expect.arrayContaining(['strategy', 'symbol', 'timeframe']));
   });
 });

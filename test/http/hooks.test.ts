@@ -101,6 +101,33 @@ describe('POST /hooks/signal/SECRET', () => {
     expect(trades.map((x) => [x.id, x.exitReason])).toEqual([[pos.id, 'signal']]);
   }, 30_000);
 
+  it('refuses a second entry while one waits, calls it off on an exit, and allows a reversal after an exit', async () => {
+    t = await startTestBot({
+      HTTP_PORT: '0',
+      HOOK_SECRET: SECRET,
+      REPLAY_RUNS: 'rsi-reversion BTC/USDT 2h approve=auto',
+      REPLAY_SPEED: '0.1',
+    });
+    const first = (await hook('R1 long')).json.signal;
+    expect(first.status).toBe('approved');
+    expect(await hook('R1 long')).toEqual({
+      status: 400,
+      json: { error: `run R1 already has ${first.id} waiting for the next open; send an exit to cancel it` },
+    });
+    expect(await hook('R1 exit')).toEqual({ status: 200, json: { detail: `${first.id} called off` } });
+    const s = t.bot.services.engine.state;
+    expect(s.signals[first.id]).toMatchObject({
+      status: 'skipped',
+      reason: 'called off by an exit alert from webhook',
+    });
+    expect(s.runs.R1!.pendingEntry).toBeUndefined();
+    expect(await hook('R1 exit')).toEqual({
+      status: 400,
+      json: { error: 'run R1 has no open position or waiting entry to exit' },
+    });
+    expect((await hook('R1 long')).json.signal.status).toBe('approved');
+  });
+
   it('refuses a wrong secret, a wrong method, a bad body and an unknown run, in one line each', async () => {
     t = await startTestBot({ HTTP_PORT: '0', HOOK_SECRET: SECRET, REPLAY_RUNS: 'none' });
     expect(await hook('R1 long', 'wrong0123456789abcdefghijklmnop')).toEqual({
