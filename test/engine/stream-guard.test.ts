@@ -18,6 +18,7 @@ import { candlesFrom } from '../../src/market/types.js';
 import { StateStore } from '../../src/store/state.js';
 import { loadStrategy } from '../../src/strategy/registry.js';
 import { ExchangeEmulator } from '../emulators/exchange/server.js';
+import { pricePath } from '../emulators/exchange/stream.js';
 import { NO_LIMITS, quietLogger, testSettings } from '../helpers/engine.js';
 import type { LiveConfig } from '../../src/config.js';
 import { LiveBroker } from '../../src/engine/live/broker.js';
@@ -28,11 +29,13 @@ const BARS = 900;
 const DATA = ALL_2H.slice(0, BARS);
 const RISK = { ...NO_LIMITS, sizing: 'risk', riskPerTrade: 0.02 };
 
-async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+async function until(what: string, ok: () => boolean, ms = 5000, poll?: () => Promise<void>): Promise<void> {
   const end = Date.now() + ms;
+  await poll?.();
   while (!ok()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 2));
+    await poll?.();
   }
 }
 
@@ -113,10 +116,23 @@ async function setup(first: number, live?: Partial<LiveConfig>): Promise<Setup> 
 
 /** The market moves a quarter of a candle at a time from bar `from` to `to`; each close is processed before the next. */
 async function drive(t: Setup, from: number, to: number): Promise<void> {
+  let seen = Number.NaN;
   for (let i = from; i < to; i++) {
+    const path = pricePath(DATA[i]!);
     for (const q of [1, 2, 3]) {
       t.emu.streams.advanceTo(DATA[i]!.time + (q * TF) / 4);
-      await new Promise((r) => setTimeout(r, 4));
+      // The engine has seen this step (its price is the feed's), and what it did with it is kept:
+      // an update queued after the step's own is done after it.
+      const want = path[q]!;
+      await until(
+        `step ${q} of bar ${i}`,
+        () => seen === want || Math.abs(seen - want) < 1e-9,
+        5000,
+        async () => {
+          seen = await t.engine.feed.price('BTC/USDT');
+        },
+      );
+      await t.store.update(() => undefined);
       // Live: what that sent has its answer before the market moves on.
       await t.engine.broker.idle();
     }
