@@ -10,8 +10,9 @@
  * - **Pages**: overview (mode, health, feed, accounts, runs, open positions with unrealised PnL, the
  *   regime, the equity chart drawn by Chart.js from the same spec as the report's PNG), signals (the
  *   pending ones with Approve / Half size / Reject, then the recent ones with the indicator values
- *   behind each), and trades. A decision goes through the chats' dispatcher as the person, so the
- *   roles and "the first answer wins" are the chats' own.
+ *   behind each), trades, backtests (run one, the kept ones, compare) and the scanner. A decision or
+ *   a backtest goes through the chats' dispatcher as the person, so the roles, the argument checks
+ *   and "the first answer wins" are the chats' own; their replies show as the chats show them.
  * - Written for a phone first: one column, tables that scroll sideways.
  */
 import { randomBytes } from 'node:crypto';
@@ -49,6 +50,8 @@ interface Session {
   expires: number;
   /** What the last action said, shown once on the next page. */
   flash?: string;
+  /** The replies of the last command run from a form (a backtest), shown once. */
+  shown?: Reply[];
 }
 
 const token = () => randomBytes(24).toString('base64url');
@@ -125,14 +128,15 @@ const STYLE = `
 :root{color-scheme:dark;--bg:#11151c;--fg:#e6e9ef;--mute:#8b93a5;--line:#273041;--up:#2fbf71;--down:#e5484d;--acc:#4c8dff}
 *{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,sans-serif;background:var(--bg);color:var(--fg)}
 header{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;padding:.7rem 1rem;border-bottom:1px solid var(--line)}
-header b{margin-right:auto}nav a{color:var(--fg);margin-right:.8rem;text-decoration:none}nav a.on{color:var(--acc);font-weight:600}
+header b{margin-right:auto}nav{display:flex;flex-wrap:wrap;gap:.2rem .9rem}nav a{color:var(--fg);text-decoration:none}nav a.on{color:var(--acc);font-weight:600}
 main{padding:1rem;max-width:960px;margin:0 auto}h2{font-size:1.05rem;margin:1.4rem 0 .5rem}
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{padding:.35rem .5rem;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.up{color:var(--up)}.down{color:var(--down)}.mute{color:var(--mute)}
 .card{border:1px solid var(--line);border-radius:8px;padding:.7rem .9rem;margin:.6rem 0}
 .flash{background:#1c2a44;border-color:var(--acc)}button{font:inherit;padding:.45rem .9rem;border-radius:6px;border:0;margin:.25rem .4rem .25rem 0;color:#fff}
 .ok{background:var(--up)}.half{background:var(--acc)}.no{background:var(--down)}.plain{background:#2b3446}
-canvas{width:100%!important;max-height:320px}`;
+canvas{width:100%!important;max-height:320px}pre{white-space:pre-wrap;overflow-wrap:anywhere;font:13px/1.4 ui-monospace,monospace;margin:0}
+label{display:inline-block;margin:.2rem .6rem .4rem 0;color:var(--mute)}input{font:inherit;padding:.4rem;border-radius:6px;border:1px solid var(--line);background:#0b0e13;color:var(--fg);width:11rem}`;
 
 export function mountWeb(app: Hono, o: WebOptions): void {
   const services = o.dispatcher.services;
@@ -147,6 +151,8 @@ export function mountWeb(app: Hono, o: WebOptions): void {
       ['/web', 'Overview'],
       ['/web/signals', 'Signals'],
       ['/web/trades', 'Trades'],
+      ['/web/backtests', 'Backtests'],
+      ['/web/scan', 'Scanner'],
     ]
       .map(([href, label]) => `<a href="${href}"${href === here ? ' class="on"' : ''}>${label}</a>`)
       .join('');
@@ -354,19 +360,11 @@ export function mountWeb(app: Hono, o: WebOptions): void {
     const action = p.form.action;
     if (action !== 'approve' && action !== 'half' && action !== 'reject')
       return refuse(c, 403, 'That is not a decision bosun knows; allowed: approve, half or reject.');
-    const replies: Reply[] = [];
-    await o.dispatcher.run({
-      command: action === 'reject' ? 'reject' : 'approve',
-      words: action === 'half' ? [id, 'half'] : [id],
-      person: p.s.person,
-      chat: { platform: p.s.person.platform, id: `web:${p.s.person.id}`, private: true },
-      transport: {
-        send: async (r) => {
-          replies.push(r);
-          return { edit: async () => undefined };
-        },
-      },
-    });
+    const replies = await run(
+      p.s,
+      action === 'reject' ? 'reject' : 'approve',
+      action === 'half' ? [id, 'half'] : [id],
+    );
     p.s.flash = replies.flatMap((r) => renderMessages(r.blocks, PLAIN_TEXT)).join(' ');
     return c.redirect('/web/signals', 303);
   });
@@ -392,6 +390,75 @@ export function mountWeb(app: Hono, o: WebOptions): void {
     return page(c, s, 'Trades', '/web/trades', body);
   });
 
+  /** A command run as the signed-in person, through the chats' dispatcher: its replies. */
+  async function run(s: Session, command: string, words: string[]): Promise<Reply[]> {
+    const replies: Reply[] = [];
+    await o.dispatcher.run({
+      command,
+      words,
+      person: s.person,
+      chat: { platform: s.person.platform, id: `web:${s.person.id}`, private: true },
+      transport: {
+        send: async (r) => {
+          const k = replies.push(r) - 1;
+          return {
+            edit: async (next) => {
+              replies[k] = next;
+            },
+          };
+        },
+      },
+    });
+    return replies;
+  }
+
+  app.get('/web/backtests', async (c) => {
+    const s = signedIn(c);
+    if (s instanceof Response) return s;
+    const shown = s.shown;
+    delete s.shown;
+    const field = (name: string, label: string, value: string, hint: string) =>
+      `<label>${label}<br><input name="${name}" value="${esc(value)}" placeholder="${esc(hint)}" autocapitalize="off" spellcheck="false"></label> `;
+    const body =
+      (shown ? `<h2>Result</h2>${repliesHtml(shown)}` : '') +
+      `<h2>Run a backtest</h2><form method="post" action="/web/backtests" class="card"><input type="hidden" name="csrf" value="${s.csrf}">` +
+      field('strategy', 'Strategy', 'ema-cross', 'ema-cross') +
+      field('symbol', 'Market', 'BTC/USDT', 'BTC/USDT') +
+      field('timeframe', 'Timeframe', '1h', '1h') +
+      field('period', 'Period', '90d', '90d') +
+      field('params', 'Parameters', '', 'fast=9 slow=21') +
+      `<br><button class="half" name="do" value="backtest">Run</button></form>` +
+      `<h2>Compare kept backtests</h2><form method="post" action="/web/backtests" class="card"><input type="hidden" name="csrf" value="${s.csrf}">` +
+      field('ids', 'IDs', '', 'B1 B2') +
+      `<br><button class="half" name="do" value="compare">Compare</button></form>` +
+      `<h2>Kept backtests</h2>${repliesHtml(await run(s, 'backtests', []))}`;
+    return page(c, s, 'Backtests', '/web/backtests', body);
+  });
+
+  app.post('/web/backtests', async (c) => {
+    const p = await posted(c);
+    if (p instanceof Response) return p;
+    const f = p.form;
+    const words = (v: unknown) => (typeof v === 'string' ? v.trim().split(/\s+/).filter(Boolean) : []);
+    p.s.shown =
+      f.do === 'compare'
+        ? await run(p.s, 'compare', words(f.ids))
+        : await run(p.s, 'backtest', [
+            ...words(f.strategy),
+            ...words(f.symbol),
+            ...words(f.timeframe),
+            ...words(f.period),
+            ...words(f.params),
+          ]);
+    return c.redirect('/web/backtests', 303);
+  });
+
+  app.get('/web/scan', async (c) => {
+    const s = signedIn(c);
+    if (s instanceof Response) return s;
+    return page(c, s, 'Scanner', '/web/scan', `<h2>Scanner</h2>${repliesHtml(await run(s, 'scan', []))}`);
+  });
+
   function signalCard(x: SignalRecord, s: Session, mayDecide: boolean): string {
     const form = (action: string, label: string, cls: string) =>
       `<button name="action" value="${action}" class="${cls}">${label}</button>`;
@@ -409,6 +476,26 @@ export function mountWeb(app: Hono, o: WebOptions): void {
       `</div>`
     );
   }
+}
+
+/** A command's replies as a page shows them: its text, tables as text, its images. */
+function repliesHtml(replies: readonly Reply[]): string {
+  return replies
+    .map((r) => {
+      const text = renderMessages(
+        r.blocks.filter((b) => b.kind !== 'image'),
+        PLAIN_TEXT,
+      ).join('\n');
+      const images = r.blocks
+        .flatMap((b) => (b.kind === 'image' ? [b] : []))
+        .map(
+          (b) =>
+            `<img src="data:image/png;base64,${Buffer.from(b.png).toString('base64')}" alt="${esc(b.caption)}" style="width:100%;height:auto">`,
+        )
+        .join('');
+      return `<div class="card"><pre>${esc(text)}</pre>${images}</div>`;
+    })
+    .join('');
 }
 
 /** Script text safe inside a <script> element. */

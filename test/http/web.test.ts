@@ -152,6 +152,32 @@ describe('the web view', () => {
     await page.close();
   });
 
+  it('runs a backtest from the page and shows its chart, keeps it in the list, and shows the scanner', async () => {
+    for (const [size, name] of [
+      [PHONE, 'phone'],
+      [DESKTOP, 'desktop'],
+    ] as const) {
+      const page = await signedIn(ADA, size);
+      await page.goto(page.url().replace(/\/web$/, '/web/backtests'));
+      const form = page.locator('form', { has: page.locator('input[name=strategy]') });
+      await form.locator('input[name=timeframe]').fill('4h');
+      await form.locator('input[name=period]').fill('1y');
+      await form.getByRole('button', { name: 'Run' }).click();
+      await page.waitForURL(/\/web\/backtests$/);
+      const result = await page.locator('main').innerText();
+      expect(result).toContain('Result');
+      expect(result).toMatch(/ema-cross/);
+      const img = page.locator('img').first();
+      expect(await img.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0)).toBe(true);
+      await page.screenshot({ path: join(SHOTS, `backtests-${name}.png`), fullPage: true });
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(size.width);
+      await page.goto(page.url().replace(/\/web\/backtests$/, '/web/scan'));
+      expect(await page.locator('main').innerText()).toContain('Scanner');
+      await page.screenshot({ path: join(SHOTS, `scan-${name}.png`), fullPage: true });
+      await page.close();
+    }
+  }, 60_000);
+
   it('refuses a reused link, a forged one and one without a session, each with a page that says why', async () => {
     const url = await link(ADA);
     const first = await browser.newPage();
