@@ -6,6 +6,7 @@
  * reused and expired links, a viewer's decision and a POST without its CSRF token are refused.
  */
 import { mkdirSync } from 'node:fs';
+import { PassThrough, Writable } from 'node:stream';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +25,8 @@ const DESKTOP = { width: 1280, height: 800 };
 
 let t: TestBot;
 let browser: Browser;
+/** What the console chat printed. */
+const chat: string[] = [];
 
 async function link(person: typeof ADA | typeof VIC): Promise<string> {
   const replies = await sendLine(t, '/web', person, CONSOLE);
@@ -42,12 +45,25 @@ async function signedIn(person: typeof ADA | typeof VIC, size = PHONE): Promise<
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  t = await startTestBot({
-    HTTP_PORT: '0',
-    REPLAY_FILE: await sliceEndingOnSignal('rsi-reversion', 3),
-    REPLAY_RUNS: 'rsi-reversion BTC/USDT 2h approve=manual; ema-cross BTC/USDT 2h approve=auto',
-    REPLAY_SPEED: '100000',
-  });
+  // The console is a chat too: the signal's message there changes when the page decides it.
+  t = await startTestBot(
+    {
+      HTTP_PORT: '0',
+      CHAT_CONSOLE: 'on',
+      REPLAY_FILE: await sliceEndingOnSignal('rsi-reversion', 3),
+      REPLAY_RUNS: 'rsi-reversion BTC/USDT 2h approve=manual; ema-cross BTC/USDT 2h approve=auto',
+      REPLAY_SPEED: '100000',
+    },
+    {
+      input: new PassThrough(),
+      output: new Writable({
+        write(chunk: Buffer, _enc, done) {
+          chat.push(chunk.toString('utf8'));
+          done();
+        },
+      }),
+    },
+  );
   const deadline = Date.now() + 20_000;
   const pending = () =>
     Object.values(t.bot.services.engine.state.signals).some(
@@ -149,6 +165,11 @@ describe('the web view', () => {
     expect(await page.locator('.flash').innerText()).toContain(sig.id);
     expect(t.bot.services.engine.state.signals[sig.id]!.status).not.toBe('pending');
     expect(t.bot.services.engine.state.signals[sig.id]!.decidedBy).toBe('Ada');
+    // The chats' message of the signal was changed to say who decided it.
+    const deadline = Date.now() + 5000;
+    const told = () => chat.join('').includes('approved by Ada') || chat.join('').includes('Approved by Ada');
+    while (!told() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(told()).toBe(true);
     await page.close();
   });
 
