@@ -29,6 +29,27 @@ export interface Transport {
   send(reply: Reply): Promise<SentMessage>;
 }
 
+/**
+ * A transport that keeps the replies instead of sending them (the JSON API, the web view): an edit
+ * replaces its reply, so a progress message ends with its last words.
+ */
+export function keptReplies(): { transport: Transport; replies: Reply[] } {
+  const replies: Reply[] = [];
+  return {
+    replies,
+    transport: {
+      send: async (r) => {
+        const k = replies.push(r) - 1;
+        return {
+          edit: async (next) => {
+            replies[k] = next;
+          },
+        };
+      },
+    },
+  };
+}
+
 /** Someone on a platform, with a role when the allow-list gives them one. */
 export interface Person {
   platform: Platform;

@@ -20,7 +20,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
-import type { Dispatcher, Person } from '../chat/dispatch.js';
+import { type Dispatcher, keptReplies, type Person } from '../chat/dispatch.js';
 import type { Command, Services } from '../chat/command.js';
 import { PLAIN_TEXT, type Reply, renderMessages } from '../chat/reply.js';
 import type { Role } from '../config.js';
@@ -292,25 +292,15 @@ export function mountApi(app: Hono, o: ApiOptions & { guesses: Guesses }): void 
           400,
         );
     }
-    const replies: Reply[] = [];
     const person: Person = { platform: 'api', id: t.name, name: t.name, role: t.role };
+    const { transport, replies } = keptReplies();
     await o.dispatcher.run({
       command: name,
       ...('args' in body.data ? { options: body.data.args } : {}),
       ...('words' in body.data ? { words: body.data.words } : {}),
       person,
       chat: { platform: 'api', id: t.name, private: true },
-      transport: {
-        send: async (r) => {
-          const k = replies.push(r) - 1;
-          // A progress message edited as the work goes: the answer has its last words.
-          return {
-            edit: async (next) => {
-              replies[k] = next;
-            },
-          };
-        },
-      },
+      transport,
     });
     return c.json({ replies: replies.map(asJson) });
   });

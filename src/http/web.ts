@@ -24,7 +24,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { stringify } from 'javascript-stringify';
 import { chartStyle, performanceChart } from '../charts/index.js';
 import type { Caller } from '../chat/command.js';
-import type { Dispatcher } from '../chat/dispatch.js';
+import { type Dispatcher, keptReplies } from '../chat/dispatch.js';
 import { PLAIN_TEXT, type Reply, renderMessages } from '../chat/reply.js';
 import type { Role } from '../config.js';
 import { localStamp } from '../engine/clock.js';
@@ -392,22 +392,13 @@ export function mountWeb(app: Hono, o: WebOptions): void {
 
   /** A command run as the signed-in person, through the chats' dispatcher: its replies. */
   async function run(s: Session, command: string, words: string[]): Promise<Reply[]> {
-    const replies: Reply[] = [];
+    const { transport, replies } = keptReplies();
     await o.dispatcher.run({
       command,
       words,
       person: s.person,
       chat: { platform: s.person.platform, id: `web:${s.person.id}`, private: true },
-      transport: {
-        send: async (r) => {
-          const k = replies.push(r) - 1;
-          return {
-            edit: async (next) => {
-              replies[k] = next;
-            },
-          };
-        },
-      },
+      transport,
     });
     return replies;
   }
