@@ -502,9 +502,24 @@ function pnl(v: number): string {
   return `<span class="${v >= 0 ? 'up' : 'down'}">${v >= 0 ? '+' : ''}${num(v)}</span>`;
 }
 
+/** Columns of figures: right-aligned. */
+const NUMERIC = new Set([
+  'Qty',
+  'Cash',
+  'Equity',
+  'Today',
+  'Entry',
+  'Mark',
+  'Unrealised',
+  'Stop',
+  'Price',
+  'PnL',
+  'Exit',
+]);
+
 function table(head: string[], rows: string[][], empty = 'Nothing yet.'): string {
   if (rows.length === 0) return `<p class="mute">${esc(empty)}</p>`;
-  const numeric = (h: string) => /Qty|Cash|Equity|Today|Entry|Mark|Unrealised|Stop|Price|PnL|Exit/.test(h);
+  const numeric = (h: string) => NUMERIC.has(h);
   return (
     `<div class="scroll"><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>` +
     rows

@@ -64,7 +64,12 @@ beforeAll(async () => {
       }),
     },
   );
+  // The replay played to its end (a signal waiting then is the last one: no newer one replaces it).
   const deadline = Date.now() + 20_000;
+  const ended = () =>
+    t.bot.services.health().checks.find((c) => c.name === 'feed')?.summary === 'the replay ended';
+  while (!ended() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  expect(ended()).toBe(true);
   const pending = () =>
     Object.values(t.bot.services.engine.state.signals).some(
       (s) => s.status === 'pending' && s.runId === 'R1',
