@@ -113,10 +113,6 @@ export class Guard {
   }
 
   /** The newest forming candle of a series, as the stream last showed it. */
-  latest(symbol: string, timeframe: string): Candle | undefined {
-    return this.forming.get(seriesKey(symbol, timeframe));
-  }
-
   see(symbol: string, timeframe: string, candle: Candle): void {
     this.forming.set(seriesKey(symbol, timeframe), candle);
   }

@@ -119,7 +119,8 @@ const esc = (v: unknown) =>
     (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!,
   );
 
-const num = (v: number | null | undefined, digits = 2) =>
+/** A figure with `digits` decimals, or "-" when there is none. */
+const n = (v: number | null | undefined, digits = 2) =>
   v === null || v === undefined || !Number.isFinite(v)
     ? '-'
     : v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -173,12 +174,14 @@ export function mountWeb(app: Hono, o: WebOptions): void {
     );
   };
 
-  const refuse = (c: Context, status: 401 | 403, text: string) =>
+  /** A page of one card, outside a session (a refusal, the sign-in); `head`: more of its <head>. */
+  const note = (c: Context, status: 200 | 401 | 403, html: string, head = '') =>
     c.html(
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>bosun</title><style>${STYLE}</style></head><body><main><div class="card">${esc(text)}</div></main></body></html>`,
+      `<!doctype html><html lang="en"><head><meta charset="utf-8">${head}<meta name="viewport" content="width=device-width,initial-scale=1"><title>bosun</title><style>${STYLE}</style></head><body><main><div class="card">${html}</div></main></body></html>`,
       status,
       { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' },
     );
+  const refuse = (c: Context, status: 401 | 403, text: string) => note(c, status, esc(text));
 
   const signedIn = (c: Context): Session | Response => {
     const s = o.access.session(getCookie(c, COOKIE));
@@ -226,10 +229,11 @@ export function mountWeb(app: Hono, o: WebOptions): void {
       'web session started',
     );
     // A page, not a redirect: the cookie is SameSite=Strict, and the chat's link is another site.
-    return c.html(
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/web"><meta name="viewport" content="width=device-width,initial-scale=1"><title>bosun</title><style>${STYLE}</style></head><body><main><div class="card">Signed in as ${esc(s.person.name)} (${s.person.role}). <a href="/web">Open bosun</a></div></main></body></html>`,
+    return note(
+      c,
       200,
-      { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' },
+      `Signed in as ${esc(s.person.name)} (${s.person.role}). <a href="/web">Open bosun</a>`,
+      '<meta http-equiv="refresh" content="0;url=/web">',
     );
   });
 
@@ -494,12 +498,8 @@ function safeScript(js: string): string {
   return js.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
 }
 
-function n(v: number | null | undefined, digits = 2): string {
-  return num(v, digits);
-}
-
 function pnl(v: number): string {
-  return `<span class="${v >= 0 ? 'up' : 'down'}">${v >= 0 ? '+' : ''}${num(v)}</span>`;
+  return `<span class="${v >= 0 ? 'up' : 'down'}">${v >= 0 ? '+' : ''}${n(v)}</span>`;
 }
 
 /** Columns of figures: right-aligned. */
@@ -519,13 +519,12 @@ const NUMERIC = new Set([
 
 function table(head: string[], rows: string[][], empty = 'Nothing yet.'): string {
   if (rows.length === 0) return `<p class="mute">${esc(empty)}</p>`;
-  const numeric = (h: string) => NUMERIC.has(h);
   return (
     `<div class="scroll"><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>` +
     rows
       .map(
         (r) =>
-          `<tr>${r.map((cell, k) => `<td${numeric(head[k]!) ? ' class="n"' : ''}>${cell}</td>`).join('')}</tr>`,
+          `<tr>${r.map((cell, k) => `<td${NUMERIC.has(head[k]!) ? ' class="n"' : ''}>${cell}</td>`).join('')}</tr>`,
       )
       .join('') +
     `</tbody></table></div>`
