@@ -24,7 +24,7 @@
  */
 import type { Exchange } from 'ccxt';
 import { toAppError } from '../errors.js';
-import { cutStreams, getStreamingExchange } from '../market/exchange.js';
+import { cutStreams, getStreamingExchange, untilAborted } from '../market/exchange.js';
 import { type Candle, candleAt } from '../market/types.js';
 import { ExchangeFeed } from './exchange-feed.js';
 import { seriesKey } from './feed.js';
@@ -139,7 +139,7 @@ export class StreamFeed extends ExchangeFeed {
       const w = this.watched.get(key)!;
       try {
         const ex = await this.ex();
-        const rows = await ex.watchOHLCV(w.symbol, w.timeframe);
+        const rows = await untilAborted(ex.watchOHLCV(w.symbol, w.timeframe), this.stopping.signal);
         failures = 0;
         this.streamBack();
         this.onRows(key, ex, rows);

@@ -129,6 +129,34 @@ export function cutStreams(ex: Exchange, error: Error): void {
   }
 }
 
+const retired = new WeakSet<Exchange>();
+
+/**
+ * Close an unshared streaming instance for good: its pending watches fail, and a watch still dialling
+ * (loading markets, say) fails as it asks for a connection instead of opening one after the stop.
+ */
+export async function retireStreams(ex: Exchange, error: Error): Promise<void> {
+  retired.add(ex);
+  cutStreams(ex, error);
+  await ex.close().catch(() => undefined);
+}
+
+/**
+ * A watch that gives up when `signal` aborts. Cutting the clients fails the watches pending on them,
+ * but a watch still dialling when bosun stops (a user data stream fetching its listen key over REST)
+ * has no client yet to cut, and would open one after the stop and wait on it for ever. The watch
+ * itself keeps a listener, so its late failure is never unhandled.
+ */
+export function untilAborted<T>(watch: Promise<T>, signal: AbortSignal): Promise<T> {
+  watch.catch(() => undefined);
+  if (signal.aborted) return Promise.reject(new Error('stopped'));
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(new Error('stopped'));
+    signal.addEventListener('abort', stop, { once: true });
+    watch.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
+}
+
 /**
  * ccxt leaves some of its streaming promises with nobody listening: the sends of subscriptions behind
  * its rate limiter are never awaited, and the user data stream's subscription future is created
@@ -145,6 +173,7 @@ function rejectionsNeverUnhandled(ex: Exchange): void {
   const streaming = ex as unknown as { client: (url: string) => unknown };
   const client = streaming.client.bind(ex);
   streaming.client = (url: string) => {
+    if (retired.has(ex)) throw new Error('this stream was closed for good');
     const c = client(url) as Client;
     if (!c.bosunHeard) {
       const send = c.send.bind(c);

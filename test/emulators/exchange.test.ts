@@ -72,6 +72,17 @@ describe('exchange emulator (through real ccxt)', () => {
     expect(err).toBeInstanceOf(ccxt.RequestTimeout);
   });
 
+  it('answers late when asked, with the answer it would have given at once', async () => {
+    emu.fault({ delayMs: 300, path: '/api/v3/klines' });
+    const asked = Date.now();
+    expect(await ex.fetchOHLCV('BTC/USDT', '1h', T0, 2)).toEqual([
+      [T0, 100, 102, 99, 101, 10],
+      [T0 + H, 101, 103, 100, 102, 10],
+    ]);
+    expect(Date.now() - asked).toBeGreaterThanOrEqual(290);
+    expect(emu.calls('/api/v3/klines').map((c) => c.status)).toEqual([200]);
+  });
+
   it('rejects an unknown symbol and an out-of-range limit like Binance', async () => {
     const bad = await fetch(`${emu.url}/api/v3/klines?symbol=XXXYYY&interval=1h`);
     expect(bad.status).toBe(400);

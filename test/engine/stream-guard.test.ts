@@ -228,3 +228,37 @@ describe('the engine on a streaming feed', () => {
     expect(Object.values(t.store.data.orders).some((o) => o.id === 'someone-else-1')).toBe(false);
   }, 60_000);
 });
+
+describe('a live broker stopped while its user data stream still dials', () => {
+  it('stops at once, and opens no connection after the stop', async () => {
+    const emu = await new ExchangeEmulator([{ symbol: 'BTC/USDT', candles: DATA, intervalMs: TF }], {
+      apiKey: KEY,
+      secret: SECRET,
+      balances: { USDT: 10_000 },
+    }).start();
+    try {
+      const exchange = liveExchange(emu.url);
+      await exchange.loadMarkets();
+      // The stream loads its own markets before it subscribes: that answer comes after the stop.
+      emu.fault({ delayMs: 400, path: '/api/v3/exchangeInfo' });
+      const broker = new LiveBroker({
+        exchange,
+        settings: LIVE_DEFAULTS,
+        logger: quietLogger(),
+        stream: (await streamingExchange('binance', emu.url, { apiKey: KEY, secret: SECRET }))!,
+        streamBackoffMs: 20,
+      });
+      const store = await StateStore.open(mkdtempSync(join(tmpdir(), 'bosun-guard-')), Date.now(), 'live');
+      await broker.start({ store, emit: () => undefined });
+      await new Promise((r) => setTimeout(r, 100));
+      const asked = Date.now();
+      await broker.stop();
+      expect(Date.now() - asked).toBeLessThan(300);
+      await new Promise((r) => setTimeout(r, 600));
+      expect(emu.calls('/api/v3/exchangeInfo').map((c) => c.status)).toEqual([200, 200]);
+      expect(emu.streams.connections()).toEqual([]);
+    } finally {
+      await emu.stop();
+    }
+  }, 20_000);
+});

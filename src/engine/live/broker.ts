@@ -33,7 +33,7 @@ import type { Exchange, Order, Trade } from 'ccxt';
 import type { FillCosts } from '../../backtest/fills.js';
 import type { LiveConfig } from '../../config.js';
 import { toAppError } from '../../errors.js';
-import { cutStreams } from '../../market/exchange.js';
+import { retireStreams, untilAborted } from '../../market/exchange.js';
 import type { Logger } from '../../logger.js';
 import { markSignal, type OrderRecord, type PositionRecord, type State } from '../../store/state.js';
 import type {
@@ -158,10 +158,7 @@ export class LiveBroker implements Broker {
     this.client?.stop();
     this.halt.abort();
     // Its pending watch fails at once; the loop sees `stopped` and ends.
-    if (this.o.stream) {
-      cutStreams(this.o.stream, new Error('bosun stopped'));
-      await this.o.stream.close().catch(() => undefined);
-    }
+    if (this.o.stream) await retireStreams(this.o.stream, new Error('bosun stopped'));
     await this.streaming;
     await this.working;
   }
@@ -174,7 +171,7 @@ export class LiveBroker implements Broker {
     while (!this.stopped) {
       const since = Date.now();
       try {
-        const orders = await stream.watchOrders();
+        const orders = await untilAborted(stream.watchOrders(), this.halt.signal);
         failures = 0;
         for (const order of orders) this.streamed(order);
       } catch (err) {

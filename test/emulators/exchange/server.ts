@@ -48,6 +48,9 @@ export interface EmulatorMarket {
   ticker?: { bid?: number; ask?: number; high?: number; low?: number; last?: number; quoteVolume?: number };
 }
 
+/** A held request that is answered as if no fault had met it (after a `delayMs`). */
+const ANSWERED: Fault & { times: number } = { times: 0 };
+
 export interface Fault {
   /** HTTP status to answer with; omit with `hang: true` to never answer. */
   status?: number;
@@ -61,6 +64,8 @@ export interface Fault {
    * engine after the client had given up on it, and after any lookup made meanwhile).
    */
   lateMs?: number;
+  /** Answer the request normally, but this many ms after it arrived (a slow exchange). */
+  delayMs?: number;
   /** Only requests with this method (default: any). */
   method?: string;
   /** Seconds, sent as Retry-After. */
@@ -298,7 +303,15 @@ export class ExchangeEmulator {
       this.late.add(later);
       return;
     }
-    if (fault && !fault.lose) {
+    if (fault?.delayMs !== undefined && !held) {
+      const later = setTimeout(() => {
+        this.late.delete(later);
+        this.route(req, res, body, ANSWERED);
+      }, fault.delayMs);
+      this.late.add(later);
+      return;
+    }
+    if (fault && fault !== ANSWERED && !fault.lose) {
       if (fault.hang) {
         log(0);
         this.hung.add(res);
