@@ -332,9 +332,8 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
       tradeFrom: data.from,
     });
   await progress.update(0.8, 'drawing the chart');
-  const png = await (
-    await ctx.services.charts()
-  ).render(backtestChart({ result, symbol: a.symbol }, chartStyle(config)));
+  const chart = backtestChart({ result, symbol: a.symbol }, chartStyle(config));
+  const png = await (await ctx.services.charts()).render(chart);
   await progress.done(elapsed(l));
 
   const m = result.metrics;
@@ -352,6 +351,7 @@ async function single(strategy: Strategy, a: Args, ctx: CommandContext) {
     .image(png, {
       caption: `${strategy.name} on ${a.symbol} ${a.timeframe}`,
       filename: `backtest-${strategy.name}.png`,
+      chart,
     })
     .buttons([
       { label: `Chart ${a.symbol} ${a.timeframe}`, command: 'chart', args: [a.symbol, a.timeframe] },
@@ -391,16 +391,13 @@ async function portfolio(strategies: Strategy[], a: Args, symbols: string[], ctx
   );
   await progress.update(0.9, 'drawing the chart');
   const named = symbols.length <= 4 ? symbols.join(', ') : `${symbols.length} markets`;
-  const png = await (
-    await ctx.services.charts()
-  ).render(
-    basketChart(
-      result,
-      `${result.strategy} on ${named} ${a.timeframe}, one account`,
-      symbols.length > 1 ? 'Basket (buy and hold, equal weight)' : `Buy and hold ${symbols[0]}`,
-      chartStyle(config),
-    ),
+  const chart = basketChart(
+    result,
+    `${result.strategy} on ${named} ${a.timeframe}, one account`,
+    symbols.length > 1 ? 'Basket (buy and hold, equal weight)' : `Buy and hold ${symbols[0]}`,
+    chartStyle(config),
   );
+  const png = await (await ctx.services.charts()).render(chart);
   await progress.done(elapsed(l));
 
   const m = result.metrics;
@@ -419,6 +416,7 @@ async function portfolio(strategies: Strategy[], a: Args, symbols: string[], ctx
     .image(png, {
       caption: `${result.strategy} on ${symbols.join(', ')} ${a.timeframe}: the account against ${against}`,
       filename: `backtest-${strategies.map((s) => s.name).join('-')}-portfolio.png`,
+      chart,
     })
     .buttons(
       strategies.map((s) => ({ label: `${s.name} parameters`, command: 'strategies', args: [s.name] })),
@@ -500,23 +498,20 @@ async function sweep(
   await progress.update(0.9, 'drawing the heatmap');
   const grid = heatmapGrid(report);
   const axesText = [grid.x.name, grid.y.name].filter(Boolean).join(' and ');
-  const png = await (
-    await ctx.services.charts()
-  ).render(
-    sweepHeatmap(
-      {
-        grid,
-        title: `${metricName(rank)} of ${strategy.name} on ${a.symbol} ${a.timeframe}, ${spanName(l.period)}, by ${axesText}`,
-        subtitle: [
-          `${report.outcomes.length} sets`,
-          ...(grid.folded.length > 0 ? [`each square the best over ${grid.folded.join(', ')}`] : []),
-          ...(report.skipped.length > 0 ? [`${report.skipped.length} skipped`] : []),
-          `fee ${+(config.backtest.fee * 100).toFixed(4)}% per side`,
-        ].join('   ·   '),
-      },
-      chartStyle(config),
-    ),
+  const chart = sweepHeatmap(
+    {
+      grid,
+      title: `${metricName(rank)} of ${strategy.name} on ${a.symbol} ${a.timeframe}, ${spanName(l.period)}, by ${axesText}`,
+      subtitle: [
+        `${report.outcomes.length} sets`,
+        ...(grid.folded.length > 0 ? [`each square the best over ${grid.folded.join(', ')}`] : []),
+        ...(report.skipped.length > 0 ? [`${report.skipped.length} skipped`] : []),
+        `fee ${+(config.backtest.fee * 100).toFixed(4)}% per side`,
+      ].join('   ·   '),
+    },
+    chartStyle(config),
   );
+  const png = await (await ctx.services.charts()).render(chart);
   await progress.done(elapsed(l));
 
   const bestParams = plan.valid[bestIndex(report)!]!;
@@ -551,6 +546,7 @@ async function sweep(
     .image(png, {
       caption: `${strategy.name} on ${a.symbol} ${a.timeframe}: ${metricName(rank)} by ${axesText}`,
       filename: `sweep-${strategy.name}.png`,
+      chart,
     })
     .buttons([
       {

@@ -31,10 +31,10 @@ export default defineCommand({
         .table(keptRows(k), { align: ['left', 'left'] });
       for (const t of togetherTables(k, money)) r.line(bold(t.title)).table(t.rows, { header: t.header });
       // The chart as it was sent; a run that drew none (the CLI's) gets one of its kept equity curve.
-      const png =
-        k.chart ??
-        (await (await ctx.services.charts()).render(keptChart([k], chartStyle(ctx.services.config))));
+      const chart = k.chart ? undefined : keptChart([k], chartStyle(ctx.services.config));
+      const png = k.chart ?? (await (await ctx.services.charts()).render(chart!));
       return r.image(png, {
+        chart,
         caption: `${k.id}: ${k.strategy}${k.chart ? '' : ' (its equity curve: the run drew no chart)'}`,
         filename: `backtest-${k.id}.png`,
       });

@@ -54,6 +54,7 @@ export default defineCommand({
       .image(png, {
         caption: `${args.symbol} ${args.timeframe} (${args.indicators})`,
         filename: `chart-${args.timeframe}.png`,
+        chart: doc,
       })
       .buttons(
         SWITCH_TO.filter((tf) => tf !== args.timeframe).map((tf) => ({

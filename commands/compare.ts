@@ -26,12 +26,17 @@ export default defineCommand({
     const kept: KeptBacktest[] = [];
     for (const id of ids) kept.push(await ctx.services.store.backtests.get(id));
     const rows = compareRows(kept);
-    const png = await (await ctx.services.charts()).render(keptChart(kept, chartStyle(ctx.services.config)));
+    const chart = keptChart(kept, chartStyle(ctx.services.config));
+    const png = await (await ctx.services.charts()).render(chart);
     const r = reply()
       .line(bold(`Backtests ${ids.join(', ')}`))
       .table(rows.slice(1), { header: rows[0]! });
     const apart = overlapNote(kept);
     if (apart) r.line(italic(apart));
-    return r.image(png, { caption: `equity of ${ids.join(', ')}`, filename: `compare-${ids.join('-')}.png` });
+    return r.image(png, {
+      caption: `equity of ${ids.join(', ')}`,
+      filename: `compare-${ids.join('-')}.png`,
+      chart,
+    });
   },
 });

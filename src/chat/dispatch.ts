@@ -72,6 +72,13 @@ export interface Invocation {
   transport: Transport;
 }
 
+/**
+ * How a command ended: it ran (`done`, whatever it answered), was refused for who asked (`refused`),
+ * refused its arguments (`invalid`), is not a command (`unknown`), failed (`failed`), or the bot is
+ * shutting down (`busy`). The chats only read the replies; the HTTP API answers with a status from it.
+ */
+export type Outcome = 'done' | 'refused' | 'invalid' | 'unknown' | 'failed' | 'busy';
+
 export type PressOutcome = { refused: string } | { refused?: undefined; once: boolean; command: string };
 
 export interface SignedButton {
@@ -82,7 +89,7 @@ export interface SignedButton {
 
 export class Dispatcher {
   readonly buttons: ButtonSigner;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
   private closing = false;
 
@@ -98,7 +105,7 @@ export class Dispatcher {
   private readonly scrub: (text: string) => string;
 
   /** Run a command for a person. Never throws: every outcome is a reply. */
-  run(inv: Invocation): Promise<void> {
+  run(inv: Invocation): Promise<Outcome> {
     return this.track(() => this.execute(inv));
   }
 
@@ -106,8 +113,8 @@ export class Dispatcher {
    * Text that is not a command. A stranger gets the refusal and nothing else; an allowed user in a
    * one-to-one chat gets a pointer to /help; in a group, people talk among themselves.
    */
-  chatter(person: Person, chat: ChatRef, transport: Transport): Promise<void> {
-    return this.track(async () => {
+  async chatter(person: Person, chat: ChatRef, transport: Transport): Promise<void> {
+    await this.track(async () => {
       if (!chat.private) return;
       const denied = this.refuseStranger(person, 'text');
       await transport.send(reply(denied ?? 'Send /help for what I can do.').privately());
@@ -236,12 +243,12 @@ export class Dispatcher {
     return this.refuseNeeds(role, command, args);
   }
 
-  private async execute(given: Invocation): Promise<void> {
+  private async execute(given: Invocation): Promise<Outcome> {
     const { person, chat, transport } = given;
-    const say = (r: Reply) => transport.send(r).then(() => undefined);
+    const say = (r: Reply, outcome: Outcome) => transport.send(r).then(() => outcome);
     const denied = this.refuseStranger(person, given.command);
-    if (denied) return say(reply(denied).privately());
-    if (this.closing) return say(reply('I am shutting down; try again in a moment.').privately());
+    if (denied) return say(reply(denied).privately(), 'refused');
+    if (this.closing) return say(reply('I am shutting down; try again in a moment.').privately(), 'busy');
     const inv = this.handOver(given);
     const command = this.services.registry.get(inv.command);
     if (!command) {
@@ -251,6 +258,7 @@ export class Dispatcher {
         reply(
           `Unknown command /${harmless(shorten(inv.command))}${near ? ` (did you mean /${near}?)` : ''}. Send /help for the list.`,
         ).privately(),
+        'unknown',
       );
     }
     const forbidden = this.refuseRole(person.role!, command);
@@ -259,7 +267,7 @@ export class Dispatcher {
         { platform: person.platform, userId: person.id, command: command.name },
         'refused: role too low',
       );
-      return say(reply(forbidden).privately());
+      return say(reply(forbidden).privately(), 'refused');
     }
     const caller: Caller = {
       platform: person.platform,
@@ -278,7 +286,7 @@ export class Dispatcher {
       if (needed) {
         log.info('refused: role too low for these arguments');
         await transport.send(reply(needed).privately());
-        return;
+        return 'refused';
       }
       const result = await command.run(parsed, {
         caller,
@@ -291,11 +299,13 @@ export class Dispatcher {
       if (result) await transport.send(result);
       // The console is one local person; elsewhere every command is worth an audit line.
       log[person.platform === 'console' ? 'debug' : 'info']({ ms: Date.now() - started }, 'command done');
+      return 'done';
     } catch (err) {
       const e = toAppError(err);
       await this.sayError(e, command, transport, log).catch((sendErr: unknown) =>
         log.error({ err: toAppError(sendErr).message }, 'could not send the error reply'),
       );
+      return e.isUserError ? 'invalid' : 'failed';
     }
   }
 
@@ -327,10 +337,11 @@ export class Dispatcher {
     );
   }
 
-  private track(work: () => Promise<void>): Promise<void> {
-    const p = work().catch((err: unknown) =>
-      this.logger.error({ err: toAppError(err).message }, 'dispatch failed'),
-    );
+  private track<T>(work: () => Promise<T>): Promise<T | 'failed'> {
+    const p = work().catch((err: unknown): 'failed' => {
+      this.logger.error({ err: toAppError(err).message }, 'dispatch failed');
+      return 'failed';
+    });
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
     return p;

@@ -191,7 +191,11 @@ export async function reportWithChart(
   try {
     const doc = performanceChart(rep.days, `${title} · ${rep.quote}`, rep.quote, chartStyle(services.config));
     const png = await (await services.charts()).render(doc);
-    r.image(png, { caption: `${title}: equity and daily PnL, ${rep.quote}`, filename: 'performance.png' });
+    r.image(png, {
+      caption: `${title}: equity and daily PnL, ${rep.quote}`,
+      filename: 'performance.png',
+      chart: doc,
+    });
   } catch (err) {
     logger.warn({ err: toAppError(err).message }, 'report chart failed; sending the numbers alone');
     r.line(

@@ -11,6 +11,7 @@
  *   .image(png, { caption: 'ema-cross BTC/USDT 1h', filename: 'backtest.png' })
  *   .buttons([{ label: 'Chart 4h', command: 'chart', args: ['BTC/USDT', '4h'] }]);
  */
+import type { ChartDocument } from '../charts/types.js';
 
 /** A piece of a line: plain text or one styled run. Styles do not nest, which keeps every platform able to render them. */
 export type Inline =
@@ -22,7 +23,14 @@ export type Block =
   | { kind: 'table'; rows: string[][]; header?: string[]; align?: Array<'left' | 'right'> }
   /** Monospaced text kept as it is. */
   | { kind: 'pre'; text: string }
-  | { kind: 'image'; png: Uint8Array; caption: string; filename: string };
+  | {
+      kind: 'image';
+      png: Uint8Array;
+      caption: string;
+      filename: string;
+      /** The Chart.js spec the PNG was drawn from: the web view draws it in the page instead. */
+      chart?: ChartDocument;
+    };
 
 /**
  * A button runs a command with fixed arguments when pressed, under the presser's role. The adapter
@@ -84,12 +92,16 @@ export class ReplyBuilder implements Reply {
     return this;
   }
 
-  image(png: Uint8Array, options: { caption?: string; filename?: string } = {}): this {
+  image(
+    png: Uint8Array,
+    options: { caption?: string; filename?: string; chart?: ChartDocument | undefined } = {},
+  ): this {
     this.blocks.push({
       kind: 'image',
       png,
       caption: options.caption ?? '',
       filename: options.filename ?? 'chart.png',
+      ...(options.chart ? { chart: options.chart } : {}),
     });
     return this;
   }

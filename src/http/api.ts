@@ -6,6 +6,8 @@
  *   and a JSON body: `{ "args": { ...named arguments } }` or `{ "words": ["...", ...] }` (what would
  *   follow the command in chat). The answer: `{ "replies": [{ "text": [...], "images": [...],
  *   "buttons": [...] }] }`; a button is `{ label, command, words }`, run by posting those words.
+ *   A command that did not run answers with a status and the line the chat would have read:
+ *   403 refused for the role (arguments included), 400 for its arguments, 500 failed, 503 shutting down.
  * - `GET /api/commands`: the commands this token's role may run.
  * - `GET /api/overview`, `/api/trades`, `/api/signals`, `/api/equity`: what the pages show, as data
  *   (any role): the mode, health, runs, positions with unrealised PnL, accounts and regime; closed
@@ -20,7 +22,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
-import { type Dispatcher, keptReplies, type Person } from '../chat/dispatch.js';
+import { type Dispatcher, keptReplies, type Outcome, type Person } from '../chat/dispatch.js';
 import type { Command, Services } from '../chat/command.js';
 import { PLAIN_TEXT, type Reply, renderMessages } from '../chat/reply.js';
 import type { Role } from '../config.js';
@@ -294,7 +296,7 @@ export function mountApi(app: Hono, o: ApiOptions & { guesses: Guesses }): void 
     }
     const person: Person = { platform: 'api', id: t.name, name: t.name, role: t.role };
     const { transport, replies } = keptReplies();
-    await o.dispatcher.run({
+    const outcome = await o.dispatcher.run({
       command: name,
       ...('args' in body.data ? { options: body.data.args } : {}),
       ...('words' in body.data ? { words: body.data.words } : {}),
@@ -302,9 +304,23 @@ export function mountApi(app: Hono, o: ApiOptions & { guesses: Guesses }): void 
       chat: { platform: 'api', id: t.name, private: true },
       transport,
     });
-    return c.json({ replies: replies.map(asJson) });
+    const status = STATUS[outcome];
+    if (status === 200) return c.json({ replies: replies.map(asJson) });
+    // Not done: what the chat would have said, as the one line of a refusal.
+    const said = replies.flatMap((r) => renderMessages(r.blocks, PLAIN_TEXT)).join(' ');
+    return c.json({ error: said.replace(/\s*\n\s*/g, ' ').trim() || outcome }, status);
   });
 }
+
+/** The HTTP status of each way a command can end. */
+const STATUS = {
+  done: 200,
+  refused: 403,
+  invalid: 400,
+  unknown: 404,
+  failed: 500,
+  busy: 503,
+} as const satisfies Record<Outcome, number>;
 
 /** A reply as the API answers it: its text messages, images (base64 PNG) and buttons. */
 function asJson(r: Reply) {
@@ -396,7 +412,7 @@ export function openApi(commands: readonly Command[], version: string): Record<s
         },
         responses: {
           '200': {
-            description: "The command's replies (a refusal for its arguments or role is a reply too)",
+            description: "The command's replies",
             content: { 'application/json': { schema: replies } },
           },
           '400': error,
@@ -404,6 +420,8 @@ export function openApi(commands: readonly Command[], version: string): Record<s
           '403': error,
           '404': error,
           '429': error,
+          '500': error,
+          '503': error,
         },
       },
     };

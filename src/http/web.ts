@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { stringify } from 'javascript-stringify';
-import { chartStyle, performanceChart } from '../charts/index.js';
+import { type ChartDocument, chartStyle, performanceChart } from '../charts/index.js';
 import type { Caller } from '../chat/command.js';
 import { type Dispatcher, keptReplies } from '../chat/dispatch.js';
 import { PLAIN_TEXT, type Reply, renderMessages } from '../chat/reply.js';
@@ -136,16 +136,19 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.up{color:var(--up)}.dow
 .card{border:1px solid var(--line);border-radius:8px;padding:.7rem .9rem;margin:.6rem 0}
 .flash{background:#1c2a44;border-color:var(--acc)}button{font:inherit;padding:.45rem .9rem;border-radius:6px;border:0;margin:.25rem .4rem .25rem 0;color:#fff}
 .ok{background:var(--up)}.half{background:var(--acc)}.no{background:var(--down)}.plain{background:#2b3446}
-canvas{width:100%!important;max-height:320px}pre{white-space:pre-wrap;overflow-wrap:anywhere;font:13px/1.4 ui-monospace,monospace;margin:0}
+figure.charts{margin:.6rem 0;padding:4px;border-radius:8px}.chart{position:relative;width:100%}pre{white-space:pre-wrap;overflow-wrap:anywhere;font:13px/1.4 ui-monospace,monospace;margin:0}
+@media (max-width:600px){table.stack thead{display:none}table.stack tr{display:block;border:1px solid var(--line);border-radius:8px;margin:.5rem 0;padding:.3rem .2rem}
+table.stack td{display:flex;gap:1rem;justify-content:space-between;border:0;padding:.15rem .5rem;white-space:normal;text-align:right;overflow-wrap:anywhere}
+table.stack td::before{content:attr(data-label);color:var(--mute);text-align:left;white-space:nowrap}}
 label{display:inline-block;margin:.2rem .6rem .4rem 0;color:var(--mute)}input{font:inherit;padding:.4rem;border-radius:6px;border:1px solid var(--line);background:#0b0e13;color:var(--fg);width:11rem}`;
 
 export function mountWeb(app: Hono, o: WebOptions): void {
   const services = o.dispatcher.services;
   const tz = services.config.timezone;
   const require = createRequire(import.meta.url);
-  let chartJs: string | undefined;
 
-  const page = (c: Context, s: Session, title: string, here: string, body: string, nonce?: string) => {
+  const page = (c: Context, s: Session, title: string, here: string, body: string, charts?: PageCharts) => {
+    const nonce = charts?.any ? charts.nonce : undefined;
     const flash = s.flash;
     delete s.flash;
     const nav = [
@@ -163,7 +166,7 @@ export function mountWeb(app: Hono, o: WebOptions): void {
         `<header><b>bosun</b><nav>${nav}</nav><span class="mute">${esc(s.person.name)} · ${s.person.role}</span>` +
         `<form method="post" action="/web/logout"><input type="hidden" name="csrf" value="${s.csrf}"><button class="plain">Sign out</button></form></header>` +
         `<main>${flash ? `<div class="card flash" role="status">${esc(flash)}</div>` : ''}${body}</main>` +
-        (nonce ? `<script src="/web/assets/chart.js" nonce="${nonce}"></script>` : '') +
+        (charts?.scripts() ?? '') +
         `</body></html>`,
       200,
       {
@@ -245,13 +248,21 @@ export function mountWeb(app: Hono, o: WebOptions): void {
     return refuse(c, 401, 'Signed out. Send /web in a private chat with bosun to come back.');
   });
 
-  app.get('/web/assets/chart.js', (c) => {
-    chartJs ??= readFileSync(join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
-    return c.body(chartJs, 200, {
-      'content-type': 'text/javascript; charset=utf-8',
-      'cache-control': 'public, max-age=86400',
+  // Chart.js and the two plugins the chart specs use (candlesticks, value labels), as browser builds.
+  const assets = new Map<string, string>();
+  for (const [name, pkg, file] of CHART_SCRIPTS)
+    app.get(`/web/assets/${name}`, (c) => {
+      let js = assets.get(name);
+      if (js === undefined) {
+        // Beside each package's main file (their exports do not name the browser builds).
+        js = readFileSync(join(dirname(require.resolve(pkg)), file), 'utf8');
+        assets.set(name, js);
+      }
+      return c.body(js, 200, {
+        'content-type': 'text/javascript; charset=utf-8',
+        'cache-control': 'public, max-age=86400',
+      });
     });
-  });
 
   app.get('/web', async (c) => {
     const s = signedIn(c);
@@ -262,20 +273,16 @@ export function mountWeb(app: Hono, o: WebOptions): void {
     const quotes = e.quotes();
     const accounts = quotes.map((quote) => ({ quote, ...e.account(state, quote) }));
     const regime = services.watch.regime();
-    const nonce = token();
     // The equity chart: the daily report's spec, drawn here by Chart.js.
-    const charts: string[] = [];
+    const charts = new PageCharts(tz);
+    let equity = '';
     const quote = quotes[0];
     if (quote) {
       const now = e.now();
       const rep = await e.performance(quote, now - 30 * 86_400_000, now);
       if (rep.days.length > 0) {
-        const doc = performanceChart(rep.days, `Last 30 days · ${quote}`, quote, chartStyle(services.config));
-        doc.panels.forEach((p, k) => {
-          charts.push(
-            `<canvas id="chart${k}" height="${Math.round(p.weight * 400)}"></canvas><script nonce="${nonce}">addEventListener('load',()=>{new Chart(document.getElementById('chart${k}'),${safeScript(stringify(p.config) ?? '{}')})})</script>`,
-          );
-        });
+        const title = `Last 30 days · ${quote}`;
+        equity = charts.draw(performanceChart(rep.days, title, quote, chartStyle(services.config)), title);
       }
     }
     const body = [
@@ -289,7 +296,7 @@ export function mountWeb(app: Hono, o: WebOptions): void {
         ['Quote', 'Cash', 'Equity', 'Today'],
         accounts.map((a) => [esc(a.quote), n(a.cash), n(a.equity), pnl(a.equity - a.dayStartEquity)]),
       )}`,
-      `<h2>Equity</h2>${charts.length ? charts.join('') : '<p class="mute">No closed day yet.</p>'}`,
+      `<h2>Equity</h2>${equity || '<p class="mute">No closed day yet.</p>'}`,
       `<h2>Open positions</h2>${table(
         ['Position', 'Market', 'Side', 'Qty', 'Entry', 'Mark', 'Unrealised', 'Stop'],
         Object.values(state.positions).map((p) => [
@@ -324,7 +331,7 @@ export function mountWeb(app: Hono, o: WebOptions): void {
           : `<b>${esc(regime.state)}</b> since ${esc(localStamp(regime.since, tz))}`
       }</div>`,
     ].join('');
-    return page(c, s, 'Overview', '/web', body, charts.length ? nonce : undefined);
+    return page(c, s, 'Overview', '/web', body, charts);
   });
 
   app.get('/web/signals', (c) => {
@@ -414,8 +421,9 @@ export function mountWeb(app: Hono, o: WebOptions): void {
     delete s.shown;
     const field = (name: string, label: string, value: string, hint: string) =>
       `<label>${label}<br><input name="${name}" value="${esc(value)}" placeholder="${esc(hint)}" autocapitalize="off" spellcheck="false"></label> `;
+    const charts = new PageCharts(tz);
     const body =
-      (shown ? `<h2>Result</h2>${repliesHtml(shown)}` : '') +
+      (shown ? `<h2>Result</h2>${repliesHtml(shown, charts)}` : '') +
       `<h2>Run a backtest</h2><form method="post" action="/web/backtests" class="card"><input type="hidden" name="csrf" value="${s.csrf}">` +
       field('strategy', 'Strategy', 'ema-cross', 'ema-cross') +
       field('symbol', 'Market', 'BTC/USDT', 'BTC/USDT') +
@@ -427,7 +435,7 @@ export function mountWeb(app: Hono, o: WebOptions): void {
       field('ids', 'IDs', '', 'B1 B2') +
       `<br><button class="half" name="do" value="compare">Compare</button></form>` +
       `<h2>Kept backtests</h2>${repliesHtml(await run(s, 'backtests', []))}`;
-    return page(c, s, 'Backtests', '/web/backtests', body);
+    return page(c, s, 'Backtests', '/web/backtests', body, charts);
   });
 
   app.post('/web/backtests', async (c) => {
@@ -451,7 +459,9 @@ export function mountWeb(app: Hono, o: WebOptions): void {
   app.get('/web/scan', async (c) => {
     const s = signedIn(c);
     if (s instanceof Response) return s;
-    return page(c, s, 'Scanner', '/web/scan', `<h2>Scanner</h2>${repliesHtml(await run(s, 'scan', []))}`);
+    const charts = new PageCharts(tz);
+    const body = `<h2>Scanner</h2>${repliesHtml(await run(s, 'scan', []), charts)}`;
+    return page(c, s, 'Scanner', '/web/scan', body, charts);
   });
 
   function signalCard(x: SignalRecord, s: Session, mayDecide: boolean): string {
@@ -473,8 +483,8 @@ export function mountWeb(app: Hono, o: WebOptions): void {
   }
 }
 
-/** A command's replies as a page shows them: its text, tables as text, its images. */
-function repliesHtml(replies: readonly Reply[]): string {
+/** A command's replies as a page shows them: its text, tables as text, its charts drawn (or its images). */
+function repliesHtml(replies: readonly Reply[], charts?: PageCharts): string {
   return replies
     .map((r) => {
       const text = renderMessages(
@@ -483,14 +493,64 @@ function repliesHtml(replies: readonly Reply[]): string {
       ).join('\n');
       const images = r.blocks
         .flatMap((b) => (b.kind === 'image' ? [b] : []))
-        .map(
-          (b) =>
-            `<img src="data:image/png;base64,${Buffer.from(b.png).toString('base64')}" alt="${esc(b.caption)}" style="width:100%;height:auto">`,
+        .map((b) =>
+          b.chart && charts
+            ? charts.draw(b.chart, b.caption)
+            : `<img src="data:image/png;base64,${Buffer.from(b.png).toString('base64')}" alt="${esc(b.caption)}" style="width:100%;height:auto">`,
         )
         .join('');
       return `<div class="card"><pre>${esc(text)}</pre>${images}</div>`;
     })
     .join('');
+}
+
+/** The browser builds the page's charts load: the name each is served at, its package, its file. */
+const CHART_SCRIPTS = [
+  ['chart.js', 'chart.js', 'chart.umd.min.js'],
+  ['financial.js', 'chartjs-chart-financial', 'chartjs-chart-financial.min.js'],
+  ['datalabels.js', 'chartjs-plugin-datalabels', 'chartjs-plugin-datalabels.min.js'],
+] as const;
+
+/**
+ * What the page does with a chart spec before Chart.js draws it: a PNG's fixed size and silent
+ * tooltips give way to a canvas that follows the page's width and tells the values under the pointer
+ * (times in the bot's time zone). Date labels are centred on their ticks: the PNG's first label,
+ * drawn from its tick rightwards, ran into the next one on a phone's narrower canvas.
+ */
+const DRAW = `function(tz){Chart.register(ChartDataLabels);var when=function(x){return new Date(x).toLocaleString('en-GB',{timeZone:tz,dateStyle:'medium',timeStyle:'short'})};return function(id,config){var o=config.options=config.options||{};o.responsive=true;o.maintainAspectRatio=false;o.animation=false;o.plugins=o.plugins||{};var x=o.scales&&o.scales.x;if(x&&x.ticks&&x.ticks.align==='inner'){x.ticks.align='center';x.ticks.autoSkipPadding=16}o.plugins.tooltip={enabled:true,mode:'nearest',axis:'x',intersect:false,filter:function(i){return !!i.dataset.label},callbacks:{title:function(items){var x=items[0]&&items[0].parsed&&items[0].parsed.x;return typeof x==='number'&&x>1e11?when(x):(items[0]?items[0].label:'')}}};new Chart(document.getElementById(id),config)}}`;
+
+/** The charts a page draws in place: each panel of a chart spec on a canvas of its own, in the page's width. */
+class PageCharts {
+  readonly nonce = token();
+  private readonly calls: string[] = [];
+
+  constructor(private readonly tz: string) {}
+
+  get any(): boolean {
+    return this.calls.length > 0;
+  }
+
+  /** The chart's place in the page; its panels are drawn once the page's scripts have loaded. */
+  draw(doc: ChartDocument, caption: string): string {
+    const total = doc.panels.reduce((sum, p) => sum + p.weight, 0);
+    const height = doc.height / doc.pixelRatio;
+    const panels = doc.panels.map((p) => {
+      const id = `chart${this.calls.length}`;
+      this.calls.push(`draw('${id}',${safeScript(stringify(p.config) ?? '{}')})`);
+      return `<div class="chart" style="height:${Math.round((height * p.weight) / total)}px"><canvas id="${id}" role="img" aria-label="${esc(caption)}"></canvas></div>`;
+    });
+    return `<figure class="charts" style="background:${esc(doc.background)}">${panels.join('')}</figure>`;
+  }
+
+  /** The scripts that draw them: the libraries, then one call per panel. */
+  scripts(): string {
+    if (!this.any) return '';
+    const n = this.nonce;
+    return (
+      CHART_SCRIPTS.map(([name]) => `<script src="/web/assets/${name}" nonce="${n}"></script>`).join('') +
+      `<script nonce="${n}">(function(){var draw=(${DRAW})(${safeScript(JSON.stringify(this.tz))});${this.calls.join(';')}})()</script>`
+    );
+  }
 }
 
 /** Script text safe inside a <script> element. */
@@ -517,14 +577,24 @@ const NUMERIC = new Set([
   'Exit',
 ]);
 
+/**
+ * A table. One wider than a phone (over five columns) turns, on a narrow screen, into one card a row,
+ * each cell on its own line after its column's name, so nothing hides off to the side.
+ */
 function table(head: string[], rows: string[][], empty = 'Nothing yet.'): string {
   if (rows.length === 0) return `<p class="mute">${esc(empty)}</p>`;
+  const stack = head.length > 5 ? ' class="stack"' : '';
   return (
-    `<div class="scroll"><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>` +
+    `<div class="scroll"><table${stack}><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>` +
     rows
       .map(
         (r) =>
-          `<tr>${r.map((cell, k) => `<td${NUMERIC.has(head[k]!) ? ' class="n"' : ''}>${cell}</td>`).join('')}</tr>`,
+          `<tr>${r
+            .map(
+              (cell, k) =>
+                `<td data-label="${esc(head[k]!)}"${NUMERIC.has(head[k]!) ? ' class="n"' : ''}><span>${cell}</span></td>`,
+            )
+            .join('')}</tr>`,
       )
       .join('') +
     `</tbody></table></div>`

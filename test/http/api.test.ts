@@ -65,13 +65,30 @@ describe('the JSON API', () => {
     expect(named.json.replies[0].text.join('\n')).not.toMatch(/^0%/);
     const worded = await call('/api/commands/strategies', { token: VIEWER, body: { words: [] } });
     expect(worded.json.replies[0].text.join('\n')).toMatch(/ema-cross/);
-    // Arguments the command refuses: its own one-line answer, as in chat.
+    // Arguments the command refuses: 400, with its own answer as in chat, on one line.
     const wrong = await call('/api/commands/backtest', {
       token: VIEWER,
       body: { args: { strategy: 'no-such', symbol: 'BTC/USDT', timeframe: '1h' } },
     });
-    expect(wrong.json.replies[0].text.join('\n')).toMatch(/no-such/);
+    expect(wrong.status).toBe(400);
+    expect(wrong.json.error).toMatch(/no-such.*Usage: \/backtest/);
+    expect(wrong.json.error).not.toMatch(/\n/);
   }, 30_000);
+
+  it('refuses arguments above the role with 403, as the chats refuse them', async () => {
+    await bot();
+    const look = await call('/api/commands/risk', { token: VIEWER, body: { words: [] } });
+    expect(look.status).toBe(200);
+    const change = await call('/api/commands/risk', {
+      token: VIEWER,
+      body: { words: ['riskPerTrade=0.005'] },
+    });
+    expect(change).toEqual({
+      status: 403,
+      json: { error: 'Changing risk settings needs the admin role; you are a viewer.' },
+    });
+    expect(t!.bot.services.engine.risk().riskPerTrade).not.toBe(0.005);
+  });
 
   it('lists what a role may run, and refuses a command above it (403)', async () => {
     await bot();

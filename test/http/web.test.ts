@@ -95,6 +95,37 @@ afterAll(async () => {
   await t?.bot.stop();
 });
 
+/** The charts Chart.js drew in the page: each canvas's chart type and its width in CSS pixels. */
+async function drawnCharts(page: Page): Promise<Array<{ type: string; width: number }>> {
+  await page.waitForFunction(() => document.querySelectorAll('canvas').length > 0);
+  return page.evaluate(() => {
+    const Chart = (
+      window as unknown as { Chart: { getChart(c: unknown): { config: { type: string } } | undefined } }
+    ).Chart;
+    return Array.from(document.querySelectorAll('canvas')).map((c) => ({
+      type: Chart.getChart(c)?.config.type ?? 'none',
+      width: c.getBoundingClientRect().width,
+    }));
+  });
+}
+
+/** Move the pointer over the middle of the `k`th canvas; what its tooltip says (its title). */
+async function hover(page: Page, k: number): Promise<string> {
+  const canvas = page.locator('canvas').nth(k);
+  await canvas.scrollIntoViewIfNeeded();
+  const box = (await canvas.boundingBox())!;
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  return page.evaluate((k) => {
+    const Chart = (
+      window as unknown as {
+        Chart: { getChart(c: unknown): { tooltip: { opacity: number; title: string[] } } | undefined };
+      }
+    ).Chart;
+    const tip = Chart.getChart(document.querySelectorAll('canvas')[k])?.tooltip;
+    return tip && tip.opacity > 0 ? tip.title.join(' ') : '';
+  }, k);
+}
+
 describe('the web view', () => {
   it('signs a person in from a /web link and shows the overview, at phone and desktop width', async () => {
     for (const [size, name] of [
@@ -178,25 +209,50 @@ describe('the web view', () => {
     await page.close();
   });
 
-  it('runs a backtest from the page and shows its chart, keeps it in the list, and shows the scanner', async () => {
+  it('runs a backtest from the page and draws its chart there, compares two kept ones, and shows the scanner', async () => {
     for (const [size, name] of [
       [PHONE, 'phone'],
       [DESKTOP, 'desktop'],
     ] as const) {
       const page = await signedIn(ADA, size);
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(page.url().replace(/\/web$/, '/web/backtests'));
       const form = page.locator('form', { has: page.locator('input[name=strategy]') });
       await form.locator('input[name=timeframe]').fill('4h');
-      await form.locator('input[name=period]').fill('1y');
+      // A year on the phone (the price as a line), a month on the desktop (candlesticks).
+      await form.locator('input[name=period]').fill(name === 'phone' ? '1y' : '30d');
       await form.getByRole('button', { name: 'Run' }).click();
       await page.waitForURL(/\/web\/backtests$/);
       const result = await page.locator('main').innerText();
       expect(result).toContain('Result');
       expect(result).toMatch(/ema-cross/);
-      const img = page.locator('img').first();
-      expect(await img.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0)).toBe(true);
+      // The chat's chart, drawn from its own spec by Chart.js: candles and equity, one canvas a panel.
+      const drawn = await drawnCharts(page);
+      if (name === 'desktop') expect(drawn[0]!.type).toBe('candlestick');
+      expect(drawn.length).toBeGreaterThanOrEqual(2);
+      for (const d of drawn) expect(d.width).toBeLessThanOrEqual(size.width);
+      // Interactive: the pointer over the price panel brings a tooltip with a time in it.
+      expect(await hover(page, 0)).toMatch(/\d{4}/);
+      expect(await page.locator('main img').count()).toBe(0);
       await page.screenshot({ path: join(SHOTS, `backtests-${name}.png`), fullPage: true });
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(size.width);
+      if (name === 'desktop') {
+        // The two kept backtests (this one and the phone's), compared: their equity curves, drawn here.
+        const ids = [...(await page.locator('main').innerText()).matchAll(/\b(B[0-9A-Z]{5})\b/g)].map(
+          (m) => m[1],
+        );
+        const two = [...new Set(ids)].slice(0, 2);
+        expect(two).toHaveLength(2);
+        const compare = page.locator('form', { has: page.locator('input[name=ids]') });
+        await compare.locator('input[name=ids]').fill(two.join(' '));
+        await compare.getByRole('button', { name: 'Compare' }).click();
+        await page.waitForURL(/\/web\/backtests$/);
+        expect(await page.locator('main').innerText()).toContain(`Backtests ${two.join(', ')}`);
+        expect((await drawnCharts(page)).length).toBeGreaterThanOrEqual(1);
+        await page.screenshot({ path: join(SHOTS, 'compare-desktop.png'), fullPage: true });
+      }
+      expect(errors).toEqual([]);
       await page.goto(page.url().replace(/\/web\/backtests$/, '/web/scan'));
       expect(await page.locator('main').innerText()).toContain('Scanner');
       await page.screenshot({ path: join(SHOTS, `scan-${name}.png`), fullPage: true });
