@@ -698,6 +698,16 @@ const SETTINGS = [
     secret: true,
   },
   {
+    env: 'ALERT_CHAT',
+    path: 'chat.alertChat',
+    schema: z
+      .string()
+      .regex(/^(telegram|discord):-?[0-9]{1,20}$/)
+      .optional(),
+    allowed:
+      'a second chat for when a chat cannot be reached or bosun is unwell: telegram:CHAT_ID or discord:CHANNEL_ID, on a platform whose token is set (unset: none)',
+  },
+  {
     env: 'CHAT_CONSOLE',
     path: 'chat.console',
     schema: z.enum(['auto', 'on', 'off']).default('auto'),
@@ -933,7 +943,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     if (parsed.data !== undefined) setPath(result, spec.path, parsed.data);
   }
   // Every key's schema output now sits at its path, which is how the type Config is read from the table.
-  return deepFreeze(result as Config);
+  const config = result as Config;
+  const alert = config.chat.alertChat?.split(':')[0] as 'telegram' | 'discord' | undefined;
+  if (alert && !config[alert].token)
+    throw new AppError(
+      'BAD_CONFIG',
+      `ALERT_CHAT is on ${alert}, but ${alert === 'telegram' ? 'TELEGRAM_BOT_TOKEN' : 'DISCORD_BOT_TOKEN'} is not set; allowed: a chat on a platform bosun connects to`,
+    );
+  return deepFreeze(config);
 }
 
 /** The secret values in a config, for log and message redaction. */

@@ -9,7 +9,9 @@
  * - `exchange`: live trading's exchange answers (its circuit breaker closed); open: `degraded`.
  * - `chats`: every Telegram or Discord chat bosun serves is connected (one connecting or refused is
  *   failing); a console whose input has ended is no trouble.
- * - `journal`: the last write was kept (a failed one fails until a write succeeds again).
+ * - `journal`: the last write was kept (a failed one fails until a write succeeds again), and none
+ *   has waited on the database for over {@link JOURNAL_STALL_MS} (a server that stopped answering,
+ *   or a lock someone holds, fails before any write does).
  * - `kill-switch`: off; on is `degraded` (bosun works, and waits for an admin's /risk resume).
  *
  * The whole is `failing` when a check fails, else `degraded` when one is, else `ok`.
@@ -38,6 +40,9 @@ export interface Readiness {
 
 /** How late a series' next candle may be beyond its timeframe before the feed counts as stale. */
 export const FEED_GRACE_MS = 120_000;
+
+/** How long a journal write may wait on its database before the journal counts as failing. */
+export const JOURNAL_STALL_MS = 30_000;
 
 /** A chat as its adapter reports it (`ChatStatus` in `chat/command.ts`). */
 export interface ChatState {
@@ -154,19 +159,7 @@ export class Health {
   }
 
   private journal(now: number): Check {
-    for (const store of new Set([this.o.store, this.o.trading.engine.store])) {
-      const failed = store.writes.failed;
-      if (failed)
-        return {
-          name: 'journal',
-          state: 'failing',
-          summary: 'the last write failed',
-          detail: `the last write failed: ${failed.message}`,
-        };
-    }
-    const at = this.o.trading.engine.store.writes.at;
-    const detail = at === undefined ? 'no write yet' : `last write ${ago(now - at)} ago`;
-    return { name: 'journal', state: 'ok', summary: detail, detail };
+    return journalCheck([this.o.store, this.o.trading.engine.store], now);
   }
 
   private killSwitch(): Check {
@@ -180,6 +173,31 @@ export class Health {
         }
       : { name: 'kill-switch', state: 'ok', summary: 'off', detail: 'off' };
   }
+}
+
+/** The journal check over the stores in use (the paper book's, and the live one's when trading live). */
+export function journalCheck(stores: readonly Pick<StateStore, 'writes'>[], now: number): Check {
+  for (const store of new Set(stores)) {
+    const failed = store.writes.failed;
+    if (failed)
+      return {
+        name: 'journal',
+        state: 'failing',
+        summary: 'the last write failed',
+        detail: `the last write failed: ${failed.message}`,
+      };
+    const since = store.writes.since;
+    if (since !== undefined && now - since > JOURNAL_STALL_MS)
+      return {
+        name: 'journal',
+        state: 'failing',
+        summary: `a write has waited ${ago(now - since)}`,
+        detail: `a write has waited ${ago(now - since)} for the database to answer; nothing newer is kept until it does`,
+      };
+  }
+  const at = stores[stores.length - 1]!.writes.at;
+  const detail = at === undefined ? 'no write yet' : `last write ${ago(now - at)} ago`;
+  return { name: 'journal', state: 'ok', summary: detail, detail };
 }
 
 /** 12s, 3m, 5h */

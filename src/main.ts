@@ -73,6 +73,8 @@ export interface StartOptions {
   graceMs?: number;
   /** How long between attempts to connect a chat that could not connect (default 15 s). */
   chatRetryMs?: number;
+  /** How often the notifier looks at health for the alert chat (default 15 s). */
+  healthEveryMs?: number;
   /** Abandons start-up (a signal arrived): what was started stops, and startBot rejects. */
   signal?: AbortSignal;
   /** Telegram tuning (tests): outgoing limits and the long-polling timeout. */
@@ -317,7 +319,10 @@ async function assemble(
   check();
 
   const connectedAdapters = () => adapters.filter((a) => a.status().state === 'connected');
-  const notifier = new Notifier(trading, services, connectedAdapters, logger.child({ module: 'notify' }));
+  const notifier = new Notifier(trading, services, connectedAdapters, logger.child({ module: 'notify' }), {
+    health: () => health.readiness(),
+    ...(options.healthEveryMs !== undefined ? { healthEveryMs: options.healthEveryMs } : {}),
+  });
   notifier.start();
   undo.push(() => notifier.stop());
   const served = await serveHttp(config, { trading, notifier, health, dispatcher }, logger);

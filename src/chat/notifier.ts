@@ -14,8 +14,14 @@
  *   and exits), and the next message says how many were skipped.
  * Messages are built when their turn comes, from the state then: a queued signal shows its
  * decision, and a report's chart is drawn only for the report that goes.
+ *
+ * A second chat for alerts (`ALERT_CHAT`): a fact (a fill, an exit, an alert) that cannot reach a
+ * chat, its platform down or the message refused, goes there once, saying which chat it was for;
+ * and bosun says there when a health check has failed twice in a row (a chat platform down, the
+ * feed late, the journal stuck), and once more when it is well again. Both are logged too.
  */
 import { toAppError } from '../errors.js';
+import type { Check, Readiness } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { SignalRecord, StateStore } from '../store/state.js';
 import type { ChatAdapter } from './adapter.js';
@@ -23,7 +29,7 @@ import { type BotEvent, categoryOf } from './categories.js';
 import { ChatState } from './chat-state.js';
 import type { Platform, Services } from './command.js';
 import { eventReply, reportWithChart, signalReply } from './notices.js';
-import { italic, PLAIN_TEXT, renderMessages, type ReplyBuilder } from './reply.js';
+import { bold, italic, PLAIN_TEXT, renderMessages, reply, type ReplyBuilder } from './reply.js';
 
 /** Where engine events come from: the engine trading now (paper or live) and its events. */
 export interface EngineSource {
@@ -33,6 +39,13 @@ export interface EngineSource {
 
 /** The most notices one chat's outbox holds unsent. */
 export const OUTBOX_LIMIT = 20;
+
+export interface NotifierOptions {
+  /** bosun's health, watched for the alert chat. */
+  health?: () => Readiness;
+  /** How often health is looked at (default 15 s); a check failing at two looks in a row is told. */
+  healthEveryMs?: number;
+}
 
 interface Notice {
   /** While unsent, a later notice with the same key takes its place (reports, signal edits). */
@@ -66,14 +79,26 @@ export class Notifier {
   private readonly outboxes = new Map<string, Outbox>();
   private offs: Array<() => void> = [];
   private readonly chat: ChatState;
+  /** Events already sent to the alert chat for a chat that could not take them. */
+  private readonly forwarded = new WeakSet<BotEvent>();
+  private healthTimer: NodeJS.Timeout | undefined;
+  /** Each check's state at the last look, and the failures told (to be told when they end). */
+  private readonly looked = new Map<Check['name'], Check['state']>();
+  private readonly told = new Set<Check['name']>();
 
   constructor(
     private readonly source: EngineSource,
     private readonly services: Services,
     private readonly adapters: () => readonly ChatAdapter[],
     private readonly logger: Logger,
+    private readonly options: NotifierOptions = {},
   ) {
     this.chat = new ChatState(() => source.engine.store);
+  }
+
+  /** `platform:chatId` of the second chat for alerts, if one is set. */
+  private get alertChat(): string | undefined {
+    return this.services.config.chat.alertChat;
   }
 
   /** Listen to the engine trading now and to the market watch (scans, regime changes). */
@@ -86,12 +111,50 @@ export class Notifier {
       }
     };
     this.offs = [this.source.on(listener), this.services.watch.on(listener)];
+    const health = this.options.health;
+    if (health) {
+      this.healthTimer = setInterval(() => {
+        try {
+          this.lookAtHealth(health());
+        } catch (err) {
+          this.logger.error({ err: toAppError(err).message }, 'health look failed');
+        }
+      }, this.options.healthEveryMs ?? 15_000);
+      this.healthTimer.unref();
+    }
+  }
+
+  /**
+   * One look at health: a check failing now and at the last look is told (once, until it is well
+   * again); a told one that is well again is told too. A check failing for one look only (a chat
+   * still connecting at start-up, a blip) is not.
+   */
+  lookAtHealth(h: Readiness): void {
+    for (const c of h.checks) {
+      const before = this.looked.get(c.name);
+      this.looked.set(c.name, c.state);
+      if (c.state === 'failing' && before === 'failing' && !this.told.has(c.name)) {
+        this.told.add(c.name);
+        this.logger.warn({ check: c.name, detail: c.detail }, 'bosun is unwell');
+        this.toAlertChat(reply().line(bold('bosun is unwell'), ` (${c.name}): ${c.detail}`));
+      } else if (c.state !== 'failing' && this.told.delete(c.name)) {
+        this.logger.info({ check: c.name, detail: c.detail }, 'well again');
+        this.toAlertChat(reply().line(bold(`${c.name} is well again`), `: ${c.summary}`));
+      }
+    }
+  }
+
+  private toAlertChat(r: ReplyBuilder): void {
+    const alert = this.alertChat;
+    if (!alert) return;
+    this.enqueue(alert, { minor: false, deliver: (c) => this.sendOne(c, r, 'alerts').then() });
   }
 
   /** Take no more events, and drop what is still unsent (saying how much in the log). */
   stop(): void {
     for (const off of this.offs) off();
     this.offs = [];
+    clearInterval(this.healthTimer);
     let unsent = 0;
     for (const box of this.outboxes.values()) {
       unsent += box.notices.length;
@@ -138,6 +201,7 @@ export class Notifier {
 
   private handle(e: BotEvent): void {
     if (e.type === 'run' && e.what === 'stopped') this.dropRun(e.run.id);
+    const audience = this.audience(e);
     const runId = runOf(e);
     const base = {
       minor: MINOR.has(e.type),
@@ -148,7 +212,7 @@ export class Notifier {
       // without a copy get a line. Where a copy is still queued, it will show the outcome itself.
       const id = e.signal.id;
       const withCopy = new Set(this.signal(id, e.signal).messages.map((m) => m.chat));
-      const approvals = new Set(this.audience(e));
+      const approvals = new Set(audience);
       for (const chat of new Set([...withCopy, ...approvals])) {
         if (this.queued(chat, `signal:${id}`)) continue;
         this.enqueue(chat, {
@@ -165,7 +229,10 @@ export class Notifier {
       }
       return;
     }
-    for (const chat of this.audience(e)) {
+    // A fact a chat cannot take goes to the alert chat, unless that chat hears of it anyway.
+    const alert = this.alertChat;
+    const forward = !base.minor && alert !== undefined && !audience.includes(alert) ? e : undefined;
+    for (const chat of audience) {
       if (e.type === 'report') {
         this.enqueue(chat, {
           ...base,
@@ -192,13 +259,13 @@ export class Notifier {
           },
         });
       } else {
-        const r = eventReply(e, this.tz());
-        if (!r) continue;
+        if (!eventReply(e, this.tz())) continue;
         this.enqueue(chat, {
           ...base,
           // A newer scan of the same timeframe makes an unsent one moot.
           ...(e.type === 'scan' ? { key: `scan:${e.result.timeframe}` } : {}),
-          deliver: (c, skipped) => this.sendOne(c, withSkipped(r, skipped), categoryOf(e)).then(),
+          deliver: (c, skipped) =>
+            this.sendOne(c, withSkipped(eventReply(e, this.tz())!, skipped), categoryOf(e), forward).then(),
         });
       }
     }
@@ -271,21 +338,47 @@ export class Notifier {
     }
   }
 
-  private async sendOne(chat: string, r: ReplyBuilder, category: string): Promise<string | undefined> {
+  /** Send to one chat; `forward`: the event to give the alert chat if this chat cannot take it. */
+  private async sendOne(
+    chat: string,
+    r: ReplyBuilder,
+    category: string,
+    forward?: BotEvent,
+  ): Promise<string | undefined> {
     const [platform, id] = splitChat(chat);
     const adapter = this.adapter(platform);
-    if (!adapter) return undefined;
+    if (!adapter) {
+      this.forward(chat, `${platform} is not connected`, forward);
+      return undefined;
+    }
     let ref: string | undefined;
     try {
       ref = await adapter.push(id, r);
       this.counts.sent++;
     } catch (err) {
       this.counts.failed++;
-      this.logger.warn({ chat, err: toAppError(err).message }, 'could not notify a chat');
+      const why = toAppError(err).message;
+      this.logger.warn({ chat, err: why }, 'could not notify a chat');
+      this.forward(chat, why, forward);
       return undefined;
     }
     await this.keep(chat, category, r);
     return ref;
+  }
+
+  /** The event a chat could not take, to the alert chat, once whichever chats could not. */
+  private forward(chat: string, why: string, e: BotEvent | undefined): void {
+    const alert = this.alertChat;
+    if (!e || !alert || chat === alert || this.forwarded.has(e)) return;
+    this.forwarded.add(e);
+    this.enqueue(alert, {
+      minor: false,
+      deliver: async (c) => {
+        const r = reply().line(italic(`Not delivered to ${chat}: ${why}. It reads:`));
+        r.blocks.push(...eventReply(e, this.tz())!.blocks);
+        await this.sendOne(c, r, categoryOf(e));
+      },
+    });
   }
 
   /** The journal keeps what was told to whom (its failure is logged; the message went out). */

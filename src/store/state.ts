@@ -232,7 +232,12 @@ interface Plan {
 export class StateStore implements WorkingSet {
   private queue: Promise<unknown> = Promise.resolve();
   /** When the last change was kept, and the failure of a write since (for the health check). */
-  readonly writes: { at?: number; failed?: { at: number; message: string } } = {};
+  /**
+   * How the journal's writes go: the last one kept (`at`), the last one failed (until one is kept
+   * again), and since when the write in progress has waited (a database that stopped answering
+   * holds it: the health check tells it from a slow one).
+   */
+  readonly writes: { at?: number; failed?: { at: number; message: string }; since?: number } = {};
   /** The JSON last committed for each working record (`collection/id`) and document. */
   private readonly saved = new Map<string, string>();
   /** Fills already written per position id (its entry counts as one). */
@@ -331,6 +336,7 @@ export class StateStore implements WorkingSet {
         throw err;
       }
       const plan = this.plan();
+      this.writes.since = Date.now();
       try {
         await this.write(plan);
       } catch (err) {
@@ -338,6 +344,8 @@ export class StateStore implements WorkingSet {
         const e = journalError(this.conn, err, 'write');
         this.writes.failed = { at: Date.now(), message: e.message };
         throw e;
+      } finally {
+        delete this.writes.since;
       }
       this.commit(plan);
       this.writes.at = Date.now();

@@ -8,6 +8,7 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startPostgres } from '../../src/dev/postgres.js';
+import { journalCheck } from '../../src/health.js';
 import { openDatabase } from '../../src/store/database.js';
 import { migrations } from '../../src/store/migrations.js';
 import { type State, StateStore, type TradeRecord } from '../../src/store/state.js';
@@ -756,6 +757,31 @@ describe('the journal on PostgreSQL', () => {
     expect(line).toBe(`cannot use the journal at ${u.replace(SECRET, '[REDACTED]')}: ${why}`);
     expect(line).not.toContain(SECRET);
     expect(String(err?.stack)).not.toContain(SECRET);
+  });
+
+  it('a write the database holds (a lock someone keeps): the health check fails after 30 s, and is well once it lands', async () => {
+    const place = await fresh();
+    const store = await place.open();
+    await place.query('BEGIN');
+    await place.query('LOCK TABLE runs IN ACCESS EXCLUSIVE MODE');
+    const landing = store.update((s) => {
+      s.runs.R1 = run('R1');
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const since = store.writes.since!;
+    expect(since).toBeGreaterThan(0);
+    expect(journalCheck([store], since + 20_000).state).toBe('ok');
+    expect(journalCheck([store], since + 45_000)).toEqual({
+      name: 'journal',
+      state: 'failing',
+      summary: 'a write has waited 45s',
+      detail: 'a write has waited 45s for the database to answer; nothing newer is kept until it does',
+    });
+    await place.query('COMMIT');
+    await landing;
+    expect(store.writes.since).toBeUndefined();
+    expect(journalCheck([store], Date.now()).state).toBe('ok');
+    expect((await place.rows('runs', 'id')).map((r) => r.id)).toContain('R1');
   });
 
   it('a server that stops: the change fails with one line and is undone in memory', async () => {
