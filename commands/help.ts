@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { allowed, argInfos, argsFromWords, tokenize, usageLine, validateArgs } from '../src/chat/args.js';
 import { type Command, defineCommand } from '../src/chat/command.js';
-import { helpLines } from '../src/chat/registry.js';
+import { HELP_GROUPS, helpLines } from '../src/chat/registry.js';
 import { bold, code, reply } from '../src/chat/reply.js';
 import { closest } from '../src/config.js';
 import { harmless, shorten } from '../src/echo.js';
@@ -26,8 +26,14 @@ export default defineCommand({
     const role = ctx.caller.role;
     if (name === undefined) {
       const r = reply().line(bold('bosun commands'), ` (you are ${role === 'admin' ? 'an' : 'a'} ${role})`);
-      for (const { usage, summary } of helpLines(registry, role)) r.line(code(usage)).line(`   ${summary}`);
-      return r.line('').line('Send ', code('/help COMMAND'), ' for the arguments of one.');
+      const lines = helpLines(registry, role);
+      for (const group of [...HELP_GROUPS.map(([g]) => g), 'More']) {
+        const mine = lines.filter((l) => l.group === group);
+        if (mine.length === 0) continue;
+        r.line('').line(bold(group));
+        for (const { usage, summary } of mine) r.line(code(usage)).line(`   ${summary}`);
+      }
+      return r.line('').line('Send ', code('/help COMMAND'), ' for the arguments of one, with examples.');
     }
     const visible = registry.forRole(role);
     const command = visible.find((c) => c.name === name.replace(/^\//, '').toLowerCase());

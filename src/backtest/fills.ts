@@ -98,6 +98,11 @@ export interface OpenArgs {
   stopPrice?: number;
   /** Absolute target from the signal (replaces rules.takeProfit), NaN for none. */
   targetPrice?: number;
+  /**
+   * Absolute targets, nearest first, each closing an equal share (a person's or a pasted signal's
+   * ladder): replace `targetPrice` and rules.takeProfit when given.
+   */
+  targetPrices?: readonly number[];
   costs: FillCosts;
   /** A resting (limit) entry order: the maker fee. */
   resting?: boolean;
@@ -204,16 +209,20 @@ function targetLevels(
   rules: ExitRules,
   targetPrice: number | undefined,
   market: MarketRules | undefined,
+  ladder?: readonly number[],
 ): { prices: Float64Array; amounts: Float64Array } {
   const tick = market?.priceStep ?? 0;
-  if (targetPrice !== undefined && !Number.isNaN(targetPrice))
+  if (!ladder?.length && targetPrice !== undefined && !Number.isNaN(targetPrice))
     return { prices: Float64Array.of(roundToStep(targetPrice, tick)), amounts: Float64Array.of(quantity) };
+  const levels = ladder?.length
+    ? ladder.map((at) => ({ at, close: 1 / ladder.length }))
+    : (rules.takeProfit ?? []).map((l) => ({ at: offsetPrice(price, side * l.at), close: l.close }));
   const prices: number[] = [];
   const amounts: number[] = [];
   let closed = 0;
   let carry = 0;
-  for (const lvl of rules.takeProfit ?? []) {
-    const at = roundToStep(offsetPrice(price, side * lvl.at), tick);
+  for (const lvl of levels) {
+    const at = roundToStep(lvl.at, tick);
     closed += lvl.close;
     if (closed >= 1 - 1e-9) {
       prices.push(at);
@@ -242,7 +251,7 @@ function targetLevels(
 export function openPosition(a: OpenArgs): Position {
   const { side, price, quantity, rules } = a;
   const market = a.costs.market;
-  const levels = targetLevels(side, price, quantity, rules, a.targetPrice, market);
+  const levels = targetLevels(side, price, quantity, rules, a.targetPrice, market, a.targetPrices);
   return {
     side,
     entryIndex: a.index,
@@ -297,6 +306,19 @@ export function closePart(
   if (p.qty <= p.initialQty * 1e-12) p.qty = 0;
   p.exits.push(fill);
   return fill;
+}
+
+/**
+ * The amount of a partial close of `quantity` out of `held`, under the market's rules: whole amount
+ * steps, at least its minimums, and leaving a rest that can still be sold; or why it cannot be made.
+ */
+export function partOf(held: number, quantity: number, price: number, costs: FillCosts): number | string {
+  const part = fitAmount(quantity, price, costs.market);
+  if (typeof part === 'string') return part;
+  if (part >= held) return held;
+  if (costs.market && typeof fitAmount(held - part, price, costs.market) === 'string')
+    return `what would be left (${+(held - part).toPrecision(6)}) is under the exchange's minimums; close it all instead`;
+  return part;
 }
 
 /** Close everything at a market price (slipped). */

@@ -51,17 +51,31 @@ const STATUS_LINE: Record<SignalRecord['status'], string> = {
 
 /** The signal message: what, where, how much, at what risk, and its state. */
 export function signalReply(sig: SignalRecord, tz: string, withButtons: boolean): ReplyBuilder {
-  const r = reply().line(
-    bold(`Signal ${sig.id}`),
-    ` · ${sig.side.toUpperCase()} `,
-    code(sig.symbol),
-    ` ${sig.timeframe} · ${sig.strategy} (${sig.runId})`,
-  );
+  const r = sig.manual
+    ? reply().line(
+        bold(`${sig.side === 'long' ? 'Buy' : 'Sell short'} ${sig.id}`),
+        ' · ',
+        code(sig.symbol),
+        ` · by hand, for ${sig.manual.by}${sig.manual.source ? ` (${sig.manual.source})` : ''}`,
+      )
+    : reply().line(
+        bold(`Signal ${sig.id}`),
+        ` · ${sig.side.toUpperCase()} `,
+        code(sig.symbol),
+        ` ${sig.timeframe} · ${sig.strategy} (${sig.runId})`,
+      );
   const stopPct = sig.stop !== null ? ` (${pct((sig.stop - sig.price) / sig.price)})` : '';
   const rows: string[][] = [
     ['Entry', `~${price(sig.price)}`],
     ['Stop', `${price(sig.stop)}${stopPct}`],
-    ['Targets', sig.targets.length > 0 ? sig.targets.map(price).join(' / ') : 'none (exits by signal)'],
+    [
+      'Targets',
+      sig.targets.length > 0
+        ? sig.targets.map(price).join(' / ')
+        : sig.manual
+          ? 'none'
+          : 'none (exits by signal)',
+    ],
   ];
   if (sig.quantity > 0) {
     rows.push([
@@ -77,10 +91,17 @@ export function signalReply(sig: SignalRecord, tz: string, withButtons: boolean)
     .slice(0, 6)
     .map(([k, v]) => `${k} ${price(v)}`);
   if (ind.length > 0) r.line('On: ', ind.join(', '));
-  if (sig.note) r.line('Why: ', sig.note);
+  if (sig.note && !sig.manual) r.line('Why: ', sig.note);
+  if (sig.manual?.trail)
+    r.line(`Trailing stop: ${+(sig.manual.trail * 100).toFixed(2)}% behind the best price`);
   if (sig.regime) r.line('Regime: ', sig.regime);
   r.line(statusText(sig, tz));
-  if (withButtons && sig.status === 'pending') {
+  if (withButtons && sig.status === 'pending' && sig.manual) {
+    r.buttons([
+      { label: 'Confirm', command: 'approve', args: [sig.id], style: 'success' },
+      { label: 'Cancel', command: 'reject', args: [sig.id], style: 'danger' },
+    ]);
+  } else if (withButtons && sig.status === 'pending') {
     // No half size where half would be under the exchange's minimums (it would only be refused).
     if (sig.noHalf) r.line(`Half size: not offered (${sig.noHalf}).`);
     r.buttons([
@@ -98,7 +119,9 @@ function statusText(sig: SignalRecord, tz: string): string {
   const when = (t: number | undefined) => (t === undefined ? '' : ` at ${localStamp(t, tz)} ${tz}`);
   switch (sig.status) {
     case 'pending':
-      return `Waiting for approval until ${localStamp(sig.expiresAt ?? 0, tz)} ${tz}.`;
+      return sig.manual
+        ? `Nothing is sent before Confirm (until ${localStamp(sig.expiresAt ?? 0, tz)} ${tz}); it fills at the price then.`
+        : `Waiting for approval until ${localStamp(sig.expiresAt ?? 0, tz)} ${tz}.`;
     case 'approved':
       return sig.decidedBy === 'auto'
         ? 'Auto-approved: enters at the next open.'

@@ -201,6 +201,8 @@ export class Notifier {
 
   private handle(e: BotEvent): void {
     if (e.type === 'run' && e.what === 'stopped') this.dropRun(e.run.id);
+    // A trade by hand is the asker's to confirm, in their own reply; its fill is news, its preview not.
+    if ((e.type === 'signal' || e.type === 'decided') && e.signal.manual) return;
     const audience = this.audience(e);
     const runId = runOf(e);
     const base = {

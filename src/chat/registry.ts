@@ -99,6 +99,28 @@ function checkCommand(command: Command, origin: string): void {
 }
 
 /** Help for one role: a usage line and summary per command it may run. */
-export function helpLines(registry: CommandCatalog, role: Role): Array<{ usage: string; summary: string }> {
-  return registry.forRole(role).map((c) => ({ usage: usageLine(c), summary: c.summary }));
+export function helpLines(
+  registry: CommandCatalog,
+  role: Role,
+): Array<{ usage: string; summary: string; group: string }> {
+  return registry
+    .forRole(role)
+    .map((c) => ({ usage: usageLine(c), summary: c.summary, group: groupOf(c.name) }));
+}
+
+/**
+ * What a person wants to do, and the commands that do it, in the order /help shows them. A command
+ * not named here (one added in commands/ without a place yet) is listed under "More".
+ */
+export const HELP_GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['See how things stand', ['status', 'positions', 'balance', 'pnl', 'trades', 'stats', 'daily', 'web']],
+  ['Trade by hand', ['buy', 'sell', 'exit', 'adjust', 'close', 'panic']],
+  ['Decide on signals', ['approve', 'reject', 'subscribe', 'unsubscribe']],
+  ['Run strategies', ['start', 'stop', 'runs', 'strategies']],
+  ['Research a market', ['chart', 'scan', 'regime', 'pairlist', 'backtest', 'backtests', 'compare']],
+  ['Settings', ['risk', 'settings', 'mode', 'help']],
+];
+
+export function groupOf(command: string): string {
+  return HELP_GROUPS.find(([, names]) => names.includes(command))?.[0] ?? 'More';
 }

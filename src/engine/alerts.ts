@@ -49,7 +49,7 @@ import type { Candle } from '../market/types.js';
 import type { SignalRecord, State } from '../store/state.js';
 import { emptySignals } from '../strategy/define.js';
 import { clone, type EngineContext } from './context.js';
-import { type EntryContext, entrySignal } from './entries.js';
+import { type EntryContext, entrySignal, type ManualAsk } from './entries.js';
 import type { EngineEvent } from './events.js';
 import { positionOf } from './positions.js';
 import { expireSignal, skipSignal } from './run-state.js';
@@ -95,14 +95,51 @@ export async function takeAlert(
     return { outcome: { detail }, events };
   }
   const side: Side = a.action === 'long' ? 1 : -1;
+  const note = `alert from ${by}${a.note ? `: ${a.note}` : ''}`;
+  const signal = await entryNow(c, id, side, { stop: a.stop, target: a.target, note }, events);
+  const detail =
+    signal.status === 'refused'
+      ? `signal ${signal.id} refused: ${signal.reason}`
+      : signal.status === 'pending'
+        ? `signal ${signal.id} waits for approval in the chats`
+        : `signal ${signal.id} approved: it fills at the next open`;
+  return { outcome: { signal, detail }, events };
+}
+
+/** What an entry taken now may carry beyond its run's rules. */
+export interface EntryNow {
+  /** Absolute stop and target prices (none: the run's exit rules). */
+  stop?: number | undefined;
+  target?: number | undefined;
+  /** A person's trade: the size and ladder asked for, always confirmed by them. */
+  manual?: ManualAsk;
+  note: string;
+}
+
+/**
+ * An entry for run `id` now, as if its last candle closed at the latest price: a signal like its
+ * strategy's own, sized by the risk manager and the regime, then queued or put to people. The stop
+ * and the targets must be on their side of that price.
+ */
+export async function entryNow(
+  c: EngineContext & EntryContext,
+  id: string,
+  side: Side,
+  o: EntryNow,
+  events: EngineEvent[],
+): Promise<SignalRecord> {
+  const known = c.store.data.runs[id]!;
+  const rt = c.runtimes.get(id)!;
+  const sideName = side === 1 ? 'long' : 'short';
   if ((side === 1 && !rt.allowLong) || (side === -1 && !rt.allowShort))
     throw badInput(
-      `run ${id} (${known.strategy}) does not trade ${a.action}s; allowed: ${rt.allowLong ? 'long' : 'short'}`,
+      `run ${id} (${known.strategy}) does not trade ${sideName}s; allowed: ${rt.allowLong ? 'long' : 'short'}`,
     );
   const price = await c.feed.price(known.symbol);
   for (const [what, level] of [
-    ['stop', a.stop],
-    ['target', a.target],
+    ['stop', o.stop],
+    ['target', o.target],
+    ...(o.manual?.targets ?? []).map((t) => ['target', t] as const),
   ] as const)
     if (level !== undefined && side * (what === 'stop' ? price - level : level - price) <= 0)
       throw badInput(
@@ -112,10 +149,10 @@ export async function takeAlert(
   const last = Math.floor(c.feed.now() / rt.tfMs) * rt.tfMs - rt.tfMs;
   const candle: Candle = { time: last, open: price, high: price, low: price, close: price, volume: 0 };
   const signals = emptySignals(1, true);
-  signals.stop![0] = a.stop ?? Number.NaN;
-  signals.target![0] = a.target ?? Number.NaN;
-  const note = `alert from ${by}${a.note ? `: ${a.note}` : ''}`;
-  const signal = await c.store.update((s) => {
+  signals.stop![0] = o.stop ?? Number.NaN;
+  signals.target![0] = o.target ?? Number.NaN;
+  const note = o.note;
+  return c.store.update((s) => {
     const run = s.runs[id]!;
     // Checked in the change itself: a fill or another alert may have come since.
     if (run.state !== 'active') throw badInput(`run ${id} is ${run.state}; allowed: an active run`);
@@ -132,16 +169,19 @@ export async function takeAlert(
     entrySignal(
       s,
       c,
-      { run, rt, candle, signals: { ...signals, notes: [note] }, t: 0, side, indicators: {}, catchUp: false },
+      {
+        run,
+        rt,
+        candle,
+        signals: { ...signals, notes: [note] },
+        t: 0,
+        side,
+        indicators: {},
+        catchUp: false,
+        ...(o.manual ? { manual: o.manual } : {}),
+      },
       events,
     );
     return clone(s.signals[run.lastSignal!.id]!);
   });
-  const detail =
-    signal.status === 'refused'
-      ? `signal ${signal.id} refused: ${signal.reason}`
-      : signal.status === 'pending'
-        ? `signal ${signal.id} waits for approval in the chats`
-        : `signal ${signal.id} approved: it fills at the next open`;
-  return { outcome: { signal, detail }, events };
 }

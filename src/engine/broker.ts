@@ -36,6 +36,8 @@ export interface EntryOrder {
   /** Absolute stop and target from the signal (NaN: none). */
   signalStop: number;
   signalTarget: number;
+  /** A person's take-profit ladder, nearest first, an equal share each (replaces signalTarget). */
+  signalTargets?: readonly number[];
   /** Quantity for a fill price and stop (the risk manager's answer), or why none. */
   size(price: number, stop: number): { quantity: number } | { refused: string };
 }
@@ -47,12 +49,19 @@ export interface ExitOrder {
   price: number;
   reason: ExitReason;
   costs: FillCosts;
+  /** Close only this much (a person's /exit ID 50%); none: all that is left. */
+  quantity?: number;
 }
 
 export type Refused = { kind: 'refused'; reason: string };
 export type Ordered = { kind: 'ordered'; order: OrderRecord };
 export type EntryResult = { kind: 'filled'; position: PositionRecord } | Ordered | Refused;
-export type CloseResult = { kind: 'filled'; fill: ExitFill; trade: TradeRecord } | Ordered | Refused;
+export type CloseResult =
+  | { kind: 'filled'; fill: ExitFill; trade: TradeRecord }
+  /** Part of the position closed; the rest stays open. */
+  | { kind: 'part'; fill: ExitFill }
+  | Ordered
+  | Refused;
 
 /** The prices of a closed candle a position meets. */
 export type BarPrices = Pick<Candle, 'time' | 'open' | 'high' | 'low' | 'close'>;

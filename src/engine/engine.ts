@@ -16,16 +16,26 @@
  */
 import type { MarketRules } from '../market/rules.js';
 import { informativeSeries } from '../backtest/run.js';
-import { AppError, toAppError } from '../errors.js';
+import { AppError, badInput, toAppError } from '../errors.js';
+import type { ExitFill } from '../backtest/fills.js';
 import type { Logger } from '../logger.js';
 import type { Candle } from '../market/types.js';
 import type { Signals } from '../strategy/define.js';
-import type { OrderRecord, RunRecord, State, StateStore, TradeRecord } from '../store/state.js';
+import type {
+  OrderRecord,
+  PositionRecord,
+  RunRecord,
+  SignalRecord,
+  State,
+  StateStore,
+  TradeRecord,
+} from '../store/state.js';
 import { Accounts } from './account.js';
 import { Approvals, type Decision } from './approvals.js';
 import type { Broker } from './broker.js';
 import {
   clone,
+  costsFor,
   type EngineContext,
   type EngineSettings,
   settingsCosts,
@@ -42,7 +52,9 @@ import { Reports } from './reporting.js';
 import { stopAllRuns } from './run-state.js';
 import { Runs } from './runs.js';
 import { type Series, SeriesBook } from './series.js';
-import { type Alert, type AlertOutcome, takeAlert } from './alerts.js';
+import { type Alert, type AlertOutcome, entryNow, takeAlert } from './alerts.js';
+import { type Adjustment, adjustPosition, MANUAL_TIMEFRAMES, type ManualOrder } from './manual.js';
+import { MANUAL } from '../strategy/manual.js';
 import { Guard } from './guard.js';
 import { positionOf } from './positions.js';
 import { fillPending, meetStreamed, type SeriesContext, stepSeries } from './step.js';
@@ -72,6 +84,8 @@ export interface Closed {
   trades: TradeRecord[];
   ordered: OrderRecord[];
   refused: Array<{ id: string; reason: string }>;
+  /** Partial closes: the position and the fill (the rest stays open). */
+  parts?: Array<{ position: PositionRecord; fill: ExitFill }>;
 }
 
 export class Engine implements FeedHandler {
@@ -237,7 +251,7 @@ export class Engine implements FeedHandler {
    * Close one position or all: at the feed's latest price where bosun fills (paper), else by a
    * market order whose fill books the trade later (live).
    */
-  async closePositions(id: string, by: string): Promise<Closed> {
+  async closePositions(id: string, by: string, share = 1): Promise<Closed> {
     const targets =
       id === 'all' ? Object.values(this.state.positions) : [this.state.positions[id.toUpperCase()]];
     if (targets.some((p) => p === undefined)) {
@@ -258,17 +272,31 @@ export class Engine implements FeedHandler {
         const rec = s.positions[t!.id];
         if (!rec) continue; // closed meanwhile by a stop
         const time = this.o.feed.now();
+        const partial = share < 1;
+        const price = prices.get(rec.symbol) ?? Number.NaN;
+        const closed = this.broker.close(s, rec, {
+          time,
+          price,
+          reason: 'manual',
+          costs: costsFor(this.c, rec.symbol),
+          ...(partial ? { quantity: rec.qty * share } : {}),
+        });
+        if (closed.kind === 'refused') {
+          out.refused.push({ id: rec.id, reason: closed.reason });
+          continue;
+        }
         s.log.decisions.push({
           time,
           runId: rec.runId,
           kind: 'close',
-          detail: `closed by ${by}`,
+          detail: partial ? `${+(share * 100).toFixed(2)}% closed by ${by}` : `closed by ${by}`,
           indicators: {},
         });
-        const price = prices.get(rec.symbol) ?? Number.NaN;
-        const closed = this.broker.close(s, rec, { time, price, reason: 'manual', costs: this.c.costs });
         if (closed.kind === 'ordered') out.ordered.push(closed.order);
-        if (closed.kind === 'refused') out.refused.push({ id: rec.id, reason: closed.reason });
+        if (closed.kind === 'part') {
+          events.push({ type: 'exit', position: clone(rec), fill: clone(closed.fill) });
+          (out.parts ??= []).push({ position: clone(rec), fill: clone(closed.fill) });
+        }
         if (closed.kind !== 'filled') continue;
         events.push({
           type: 'exit',
@@ -318,6 +346,94 @@ export class Engine implements FeedHandler {
     const detail = parts.join(', ');
     this.emit([{ type: 'panic', by, detail }]);
     return detail;
+  }
+
+  // --- trades by hand ---
+
+  /**
+   * A person's /buy or /sell: a signal of the `manual` run on the market (started on the first
+   * trade), priced now, sized and checked by the risk manager, waiting for their Confirm.
+   */
+  async manualEntry(o: ManualOrder, by: string): Promise<SignalRecord> {
+    const symbol = o.symbol.toUpperCase();
+    const mine = () =>
+      Object.values(this.state.runs).find(
+        (r) => r.strategy === MANUAL.name && r.symbol === symbol && r.state === 'active',
+      );
+    const run =
+      mine() ??
+      (await this.runs.start(
+        {
+          strategy: MANUAL.name,
+          symbol,
+          timeframe: await this.manualTimeframe(symbol),
+          params: {},
+          approve: 'manual',
+        },
+        by,
+      ));
+    const held = positionOf(this.state, run.id);
+    if (held)
+      throw badInput(
+        `${held.id} on ${symbol} is open already (one position by hand per market): /exit ${held.id}, or /adjust ${held.id}`,
+      );
+    const events: EngineEvent[] = [];
+    const signal = await entryNow(
+      this.trade,
+      run.id,
+      o.side,
+      {
+        stop: o.stop,
+        manual: {
+          by,
+          quantity: o.quantity,
+          targets: o.targets,
+          trail: o.trail,
+          source: o.source,
+        },
+        note: o.note ?? `by hand: ${by}${o.source ? `, from a ${o.source}` : ''}`,
+      },
+      events,
+    );
+    this.emit(events);
+    return signal;
+  }
+
+  /** The first of MANUAL_TIMEFRAMES the feed serves for the market; else why the market cannot be traded. */
+  private async manualTimeframe(symbol: string): Promise<string> {
+    let first: unknown;
+    for (const tf of MANUAL_TIMEFRAMES) {
+      try {
+        await this.o.feed.check(symbol, tf);
+        return tf;
+      } catch (err) {
+        first ??= err;
+      }
+    }
+    throw first;
+  }
+
+  /** Move an open position's stop or targets (/adjust); one line on what changed. */
+  async adjust(id: string, a: Adjustment, by: string): Promise<string> {
+    const rec = this.state.positions[id.toUpperCase()];
+    if (!rec) {
+      const open = Object.keys(this.state.positions);
+      throw new AppError(
+        'NOT_FOUND',
+        `no open position ${id}; ${open.length ? `open: ${open.join(', ')}` : 'none is open'}`,
+      );
+    }
+    if (a.stop !== undefined && rec.stopOrder)
+      throw badInput(
+        `${rec.id}'s stop rests on the exchange (LIVE_STOPS=exchange), and moving it there is not built yet; allowed: new targets, or /exit ${rec.id}`,
+      );
+    const price = await this.o.feed.price(rec.symbol);
+    const tick = this.c.marketRules(rec.symbol)?.priceStep ?? 0;
+    return this.o.store.update((s) => {
+      const live = s.positions[rec.id];
+      if (!live) throw badInput(`${rec.id} has closed meanwhile`);
+      return adjustPosition(s, live, a, price, tick, by, this.o.feed.now());
+    });
   }
 
   // --- alerts ---

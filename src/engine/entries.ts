@@ -42,10 +42,35 @@ export type EntryContext = Pick<
  */
 const RECENT_SIGNALS = 200;
 
-/** The take-profit prices of an entry at `price`: the signal's own target, else the rules' levels. */
-export function targetsOf(rules: ExitRules, side: Side, price: number, signalTarget: number): number[] {
+/**
+ * The take-profit prices of an entry at `price`: a person's ladder, else the signal's own target,
+ * else the rules' levels.
+ */
+export function targetsOf(
+  rules: ExitRules,
+  side: Side,
+  price: number,
+  signalTarget: number,
+  ladder?: readonly number[],
+): number[] {
+  if (ladder?.length) return [...ladder];
   if (!Number.isNaN(signalTarget)) return [signalTarget];
   return (rules.takeProfit ?? []).map((l) => offsetPrice(price, side * l.at));
+}
+
+/** The exit rules a signal's position gets: its run's, with a person's trailing stop. */
+export function rulesFor(rt: Pick<Runtime, 'rules'>, sig: Pick<SignalRecord, 'manual'>): ExitRules {
+  const trail = sig.manual?.trail;
+  return trail ? { ...rt.rules, trailing: { activation: 0, offset: trail } } : rt.rules;
+}
+
+/** What a person asked for with a trade by hand (see `SignalRecord.manual`), and their targets. */
+export interface ManualAsk {
+  by: string;
+  quantity?: number | undefined;
+  targets?: readonly number[] | undefined;
+  trail?: number | undefined;
+  source?: string | undefined;
 }
 
 export interface EntrySignal {
@@ -59,35 +84,53 @@ export interface EntrySignal {
   indicators: Record<string, number | null>;
   /** The candle closed while bosun was not running: recorded, never traded. */
   catchUp: boolean;
+  /** A trade by hand: it always waits for its Confirm, whatever the run's approval. */
+  manual?: ManualAsk;
 }
 
 /** An entry signal at this close: priced and sized by the risk manager, then queued or put to people. */
 export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: EngineEvent[]): void {
-  const { run, rt, candle, signals, t, side } = e;
+  const { run, side, manual } = e;
+  const { candle, signals, t } = e;
+  // A person's trailing stop joins the run's exit rules for this entry.
+  const rt = manual?.trail
+    ? { ...e.rt, rules: rulesFor(e.rt, { manual: { by: manual.by, trail: manual.trail } }) }
+    : e.rt;
   const signalStop = signals.stop?.[t] ?? Number.NaN;
   const signalTarget = signals.target?.[t] ?? Number.NaN;
+  const ladder = manual?.targets;
   const costs = costsFor(c, run.symbol);
   const stop = initialStop(side, candle.close, rt.rules, signalStop, costs.market);
   // On the exchange's price tick, as the orders will be.
-  const targets = targetsOf(rt.rules, side, candle.close, signalTarget).map((t) =>
+  const targets = targetsOf(rt.rules, side, candle.close, signalTarget, ladder).map((t) =>
     roundToStep(t, costs.market?.priceStep ?? 0),
   );
   // Sized as the fill will be: a market order at this close, slipped, with the stop it would get.
   const plan = planEntry(side, candle.close, rt.rules, costs, signalStop);
-  const planTargets = targetsOf(rt.rules, side, plan.price, signalTarget);
-  const verdict = evaluate(
-    withStrategyRisk(c.risk(), rt.strategy.risk),
-    c.account(s, quoteOf(run.symbol), run.symbol),
-    {
-      side,
-      price: plan.price,
-      stop: plan.stop,
-      target: planTargets[planTargets.length - 1] ?? Number.NaN,
-      fee: c.costs.fee,
-      slippage: c.costs.slippage,
-      now: candle.time + rt.tfMs,
-    },
-  );
+  const planTargets = targetsOf(rt.rules, side, plan.price, signalTarget, ladder);
+  const account = c.account(s, quoteOf(run.symbol), run.symbol);
+  const verdict = evaluate(withStrategyRisk(c.risk(), rt.strategy.risk), account, {
+    side,
+    price: plan.price,
+    stop: plan.stop,
+    target: planTargets[planTargets.length - 1] ?? Number.NaN,
+    fee: c.costs.fee,
+    slippage: c.costs.slippage,
+    now: candle.time + rt.tfMs,
+    ...(manual?.quantity !== undefined ? { quantity: manual.quantity } : {}),
+  });
+  // A size asked for is taken as it is or refused, never cut down without a word.
+  // It also risks no more over its stop than the risk per trade allows.
+  const base = run.symbol.split('/')[0];
+  const mostRisk = c.risk().riskPerTrade * account.equity;
+  const overAsk =
+    !verdict.ok || manual?.quantity === undefined
+      ? undefined
+      : verdict.quantity < manual.quantity * (1 - 1e-9)
+        ? `${manual.quantity} ${base} is over the risk limits: at most ${+verdict.quantity.toPrecision(6)} now (/risk shows them)`
+        : verdict.risk > mostRisk * (1 + 1e-9)
+          ? `${manual.quantity} ${base} risks ${verdict.risk.toFixed(2)} ${quoteOf(run.symbol)} over its stop, more than the ${+(c.risk().riskPerTrade * 100).toFixed(2)}% per trade (${mostRisk.toFixed(2)}); allowed: at most ${+((manual.quantity * mostRisk) / verdict.risk).toPrecision(4)} ${base} with this stop, or a closer stop`
+          : undefined;
   const id = `S${s.engine.nextId++}`;
   const confidence = signals.confidence?.[t];
   const regime = verdict.ok
@@ -96,8 +139,8 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
         confidence === undefined || Number.isNaN(confidence) ? 1 : confidence,
       )
     : undefined;
-  // The regime scales the size, and so the amount at risk with it.
-  if (verdict.ok && regime?.ok) {
+  // The regime scales the size, and so the amount at risk with it (not a size a person asked for).
+  if (verdict.ok && regime?.ok && manual?.quantity === undefined) {
     verdict.quantity *= regime.factor;
     verdict.risk *= regime.factor;
   }
@@ -107,16 +150,18 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
     verdict.risk *= amount / verdict.quantity;
     verdict.quantity = amount;
   }
-  const sized = verdict.ok && regime?.ok !== false && typeof amount === 'number';
+  const sized = verdict.ok && overAsk === undefined && regime?.ok !== false && typeof amount === 'number';
   const refused = !verdict.ok
     ? verdict.reason
-    : regime && !regime.ok
-      ? regime.reason
-      : typeof amount === 'string'
-        ? amount
-        : e.catchUp
-          ? 'stale: it came while bosun was not running'
-          : undefined;
+    : overAsk !== undefined
+      ? overAsk
+      : regime && !regime.ok
+        ? regime.reason
+        : typeof amount === 'string'
+          ? amount
+          : e.catchUp
+            ? 'stale: it came while bosun was not running'
+            : undefined;
   const sig: SignalRecord = {
     id,
     runId: run.id,
@@ -135,23 +180,34 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
     quantity: sized ? verdict.quantity : 0,
     risk: sized && !Number.isNaN(verdict.risk) ? verdict.risk : 0,
     rewardRisk: verdict.ok ? num(verdict.rewardRisk) : null,
-    status: refused !== undefined ? 'refused' : run.approve === 'auto' ? 'approved' : 'pending',
+    status: refused !== undefined ? 'refused' : run.approve === 'auto' && !manual ? 'approved' : 'pending',
     ...(refused !== undefined ? { reason: refused } : {}),
     messages: [],
     indicators: e.indicators,
     ...(signals.notes?.[t] ? { note: signals.notes[t] } : {}),
     ...(regime?.ok ? { regime: `${regime.state} x${+regime.factor.toFixed(3)}` } : {}),
+    ...(ladder?.length ? { signalTargets: [...ladder] } : {}),
+    ...(manual
+      ? {
+          manual: {
+            by: manual.by,
+            ...(manual.quantity !== undefined ? { quantity: manual.quantity } : {}),
+            ...trailOf(manual),
+            ...(manual.source ? { source: manual.source } : {}),
+          },
+        }
+      : {}),
     ...(sized && typeof amount === 'number' && typeof entryAmount(amount / 2, plan.price, costs) === 'string'
       ? { noHalf: "half is under the exchange's minimums" }
       : {}),
   };
-  if (refused === undefined && run.approve === 'auto') {
+  if (refused === undefined && run.approve === 'auto' && !manual) {
     sig.decidedBy = 'auto';
     sig.size = 1;
     // The next open sizes again at its own price, like the backtest, times the regime's factor.
     run.pendingEntry = { signalId: id, size: regime?.ok ? regime.factor : 1 };
   }
-  if (refused === undefined && run.approve === 'manual') {
+  if (refused === undefined && (run.approve === 'manual' || manual)) {
     // A newer signal replaces one still waiting.
     for (const old of Object.values(s.signals))
       if (old.runId === run.id && old.status === 'pending')
@@ -170,6 +226,10 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
     indicators: e.indicators,
   });
   events.push({ type: 'signal', signal: clone(sig), run: clone(run) });
+}
+
+function trailOf(m: Pick<ManualAsk, 'trail'>): { trail?: number } {
+  return m.trail !== undefined ? { trail: m.trail } : {};
 }
 
 function pruneSignals(s: State): void {
@@ -209,6 +269,7 @@ export function fillEntry(
   }
   const side: Side = sig.side === 'long' ? 1 : -1;
   const signalTarget = sig.signalTarget ?? Number.NaN;
+  const rules = rulesFor(rt, sig);
   const result = c.broker.enter(s, {
     positionId: `P${s.engine.nextId++}`,
     runId: run.id,
@@ -217,12 +278,13 @@ export function fillEntry(
     side,
     time: at.time,
     price: at.price,
-    rules: rt.rules,
+    rules,
     costs: costsFor(c, run.symbol),
     signalStop: sig.signalStop ?? Number.NaN,
     signalTarget,
+    ...(sig.signalTargets?.length ? { signalTargets: sig.signalTargets } : {}),
     size: (fillPrice, stop) => {
-      const targets = targetsOf(rt.rules, side, fillPrice, signalTarget);
+      const targets = targetsOf(rules, side, fillPrice, signalTarget, sig.signalTargets);
       const v = evaluate(
         withStrategyRisk(c.risk(), rt.strategy.risk),
         c.account(s, quoteOf(run.symbol), run.symbol),

@@ -8,12 +8,15 @@
 import {
   applyBar,
   closeAtMarket,
+  closePart,
   entryAmount,
   entryCash,
   type ExitFill,
   exitCash,
   type FillCosts,
+  marketPrice,
   openPosition,
+  partOf,
   planEntry,
 } from '../backtest/fills.js';
 import { quoteOf } from '../market/symbol.js';
@@ -94,6 +97,7 @@ export class PaperBroker implements Broker {
       rules: o.rules,
       stopPrice: o.signalStop,
       targetPrice: o.signalTarget,
+      ...(o.signalTargets ? { targetPrices: o.signalTargets } : {}),
       costs: o.costs,
     });
     const quote = quoteOf(o.symbol);
@@ -132,6 +136,18 @@ export class PaperBroker implements Broker {
   /** Close what is left at the given market price (slipped). */
   close(s: State, rec: PositionRecord, x: ExitOrder): CloseResult {
     const p = fromRecord(rec);
+    if (x.quantity !== undefined && x.quantity < p.qty) {
+      const price = marketPrice(x.price, p.side === -1, x.costs.slippage);
+      const part = partOf(p.qty, x.quantity, price, x.costs);
+      if (typeof part === 'string') return { kind: 'refused', reason: part };
+      const fill = closePart(p, x.time, price, part, x.reason, x.costs);
+      s.balances[rec.quote] = this.cash(s, rec.quote) + exitCash(p.side, fill);
+      if (p.qty > 0) {
+        syncRecord(rec, p);
+        return { kind: 'part', fill };
+      }
+      return { kind: 'filled', fill, trade: closeRecord(s, rec, p) };
+    }
     const fill = closeAtMarket(p, x.time, x.price, x.reason, x.costs);
     s.balances[rec.quote] = this.cash(s, rec.quote) + exitCash(p.side, fill);
     return { kind: 'filled', fill, trade: closeRecord(s, rec, p) };

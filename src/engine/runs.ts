@@ -7,6 +7,7 @@ import { AppError, badInput, toAppError } from '../errors.js';
 import { isTimeframe, timeframeMs } from '../market/timeframe.js';
 import type { ExitRules, Strategy } from '../strategy/define.js';
 import { parseParams } from '../strategy/params.js';
+import { MANUAL } from '../strategy/manual.js';
 import { loadStrategy } from '../strategy/registry.js';
 import type { RunRecord, State } from '../store/state.js';
 import type { Accounts } from './account.js';
@@ -55,7 +56,8 @@ export class Runs {
   async load(run: Pick<RunRecord, 'strategy' | 'params' | 'timeframe'>): Promise<Runtime> {
     // The first run sized before start() (REPLAY_RUNS, /start) needs the stored risk checked too.
     await this.accounts.storedRiskChecked();
-    const strategy = await loadStrategy(run.strategy);
+    // The runs of trades by hand have a strategy of their own, not one of strategies/ (see manual.ts).
+    const strategy = run.strategy === MANUAL.name ? MANUAL : await loadStrategy(run.strategy);
     return runtimeOf(strategy, run.params, timeframeMs(run.timeframe), this.c.risk());
   }
 

@@ -92,6 +92,20 @@ export const SignalRecord = z.object({
   regime: z.string().optional(),
   /** Why half the size cannot be taken (under the exchange's minimums): no "Half size" button. */
   noHalf: z.string().optional(),
+  /** Absolute take-profit ladder, nearest first, each level an equal share (replaces signalTarget). */
+  signalTargets: z.array(z.number()).optional(),
+  /**
+   * A trade by hand (/buy, /sell, a followed pasted signal): who asked, the quantity asked for (none:
+   * the risk manager's), a trailing stop's distance (fraction), and where it came from.
+   */
+  manual: z
+    .object({
+      by: z.string(),
+      quantity: z.number().optional(),
+      trail: z.number().optional(),
+      source: z.string().optional(),
+    })
+    .optional(),
 });
 export type SignalRecord = z.infer<typeof SignalRecord>;
 

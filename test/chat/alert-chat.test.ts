@@ -70,7 +70,7 @@ describe('the alert chat', () => {
     const got = forwarded();
     // Why, and what: the fill or exit itself.
     expect(got[0]).toContain(KICKED);
-    expect(got.some((x) => /Bought|Sold|Entry|Exit|entered|closed/i.test(x))).toBe(true);
+    expect(got.some((x) => /Opened|Exit|closed/i.test(x))).toBe(true);
     // Once each: no fact twice, no proposal (a signal is a question for the group, not a fact).
     expect(new Set(got).size).toBe(got.length);
     expect(got.some((x) => /Waiting for approval/.test(x))).toBe(false);

@@ -8,7 +8,7 @@ import { ButtonSigner } from '../../src/chat/buttons.js';
 import { type ChatRef, defineCommand, type Services } from '../../src/chat/command.js';
 import { Dispatcher, type Person } from '../../src/chat/dispatch.js';
 import { startProgress } from '../../src/chat/progress.js';
-import { CommandRegistry, helpLines, loadCommands } from '../../src/chat/registry.js';
+import { CommandRegistry, HELP_GROUPS, helpLines, loadCommands } from '../../src/chat/registry.js';
 import { type Reply, renderMessages, reply, tableLines } from '../../src/chat/reply.js';
 import { TELEGRAM_HTML } from '../../src/chat/telegram/index.js';
 import { DISCORD_MARKDOWN } from '../../src/chat/discord/index.js';
@@ -193,6 +193,9 @@ describe('the command registry', () => {
     expect(usages('trader')).toContain('/stop');
     expect(usages('trader')).not.toContain('/panic');
     expect(usages('admin')).toContain('/panic');
+    // Every command has its place in /help's groups, and one place only.
+    const placed = HELP_GROUPS.flatMap(([, names]) => names);
+    expect([...placed].sort()).toEqual([...COMMAND_NAMES].sort());
   });
 
   it('keeps commands free of chat libraries, and adapters free of command names', async () => {

@@ -13,14 +13,17 @@ import { ROOT } from './fixtures.js';
 
 /** The chat commands bosun has, sorted: what every platform must offer. */
 export const COMMAND_NAMES = [
+  'adjust',
   'approve',
   'backtest',
   'backtests',
   'balance',
+  'buy',
   'chart',
   'close',
   'compare',
   'daily',
+  'exit',
   'help',
   'mode',
   'pairlist',
@@ -32,6 +35,7 @@ export const COMMAND_NAMES = [
   'risk',
   'runs',
   'scan',
+  'sell',
   'settings',
   'start',
   'stats',

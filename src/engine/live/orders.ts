@@ -18,6 +18,7 @@ import {
   openPosition,
   planEntry,
   type Side,
+  partOf,
 } from '../../backtest/fills.js';
 import type { LiveConfig } from '../../config.js';
 import { AppError, toAppError } from '../../errors.js';
@@ -168,6 +169,11 @@ export class LiveOrders {
    * it fills at the exchange's price, not the one given.
    */
   close(s: State, rec: PositionRecord, x: ExitOrder): CloseResult {
+    if (x.quantity !== undefined && x.quantity < rec.qty) {
+      const part = partOf(rec.qty, x.quantity, rec.mark, x.costs);
+      if (typeof part === 'string') return refused(part);
+      return this.exitOrder(s, rec, part, x.reason);
+    }
     return this.exitOrder(s, rec, rec.qty, x.reason);
   }
 
@@ -357,6 +363,7 @@ export class LiveOrders {
       rules,
       stopPrice: stopPrice ?? Number.NaN,
       targetPrice: sig?.signalTarget ?? Number.NaN,
+      ...(sig?.signalTargets?.length ? { targetPrices: sig.signalTargets } : {}),
       costs: { fee: 0, slippage: 0 },
     });
     p.entryFee = fee;

@@ -1,0 +1,3 @@
+import { tradeCommand } from '../src/chat/manual-args.js';
+
+export default tradeCommand('sell');

@@ -1,0 +1,189 @@
+/**
+ * Trades by hand (/buy, /sell, /exit ID SHARE, /adjust), through the chats' dispatcher on a paper
+ * bot, and through the live broker against the exchange emulator: a preview with Confirm and
+ * nothing sent before it, the risk manager's checks, who did it on the record, a take-profit ladder
+ * and a trailing stop on the position, partial closes, and stops and targets moved.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Person } from '../../src/chat/dispatch.js';
+import { PLAIN_TEXT, type Reply, renderMessages } from '../../src/chat/reply.js';
+import type { ExchangeEmulator } from '../emulators/exchange/server.js';
+import { sendLine, startTestBot, type TestBot } from '../helpers/bot.js';
+import { replayEnd } from '../helpers/engine.js';
+import { journalRows } from '../helpers/journal.js';
+import { emulator, type LiveEngine, liveEngine } from '../helpers/live.js';
+import { sliceEndingOnSignal } from '../helpers/signals.js';
+
+const ADA: Person = { platform: 'console', id: 'ada', name: 'Ada', role: 'trader' };
+const VIC: Person = { platform: 'console', id: 'vic', name: 'Vic', role: 'viewer' };
+const CHAT = { platform: 'console' as const, id: 'local', private: true };
+
+const text = (rs: Reply[]) => rs.flatMap((r) => renderMessages(r.blocks, PLAIN_TEXT)).join('\n');
+const buttons = (rs: Reply[]) => rs.flatMap((r) => r.actions.flat());
+
+let t: TestBot | undefined;
+let live: LiveEngine | undefined;
+let emu: ExchangeEmulator | undefined;
+afterEach(async () => {
+  await t?.bot.stop();
+  await live?.engine.stop();
+  await emu?.stop();
+  t = live = emu = undefined;
+});
+
+async function paper(): Promise<TestBot> {
+  t = await startTestBot({ REPLAY_SPEED: '1' });
+  return t;
+}
+
+const say = async (line: string, who: Person = ADA) => {
+  const rs = await sendLine(t!, line, who, CHAT);
+  return { rs, text: text(rs) };
+};
+
+describe('trades by hand on paper', () => {
+  it('previews a /buy with Confirm and Cancel, sends nothing before Confirm, then opens it with the ladder and trail asked for', async () => {
+    const bot = await paper();
+    const engine = bot.bot.services.engine;
+    const price = await engine.feed.price('BTC/USDT');
+    const tp1 = Math.round(price * 1.05);
+    const tp2 = Math.round(price * 1.1);
+    const stop = Math.round(price * 0.97);
+    const { rs, text: preview } = await say(`/buy BTC/USDT 0.05 stop=${stop} tp=${tp1},${tp2} trail=2%`);
+    for (const part of ['Buy S', 'by hand, for Ada', 'Entry', 'Stop', 'Targets', 'Size', 'Risk', 'R:R'])
+      expect(preview).toContain(part);
+    expect(preview).toMatch(/Trailing stop: 2% behind the best price/);
+    expect(preview).toMatch(/Nothing is sent before Confirm/);
+    expect(buttons(rs).map((b) => `${b.label}:${b.command}`)).toEqual(['Confirm:approve', 'Cancel:reject']);
+    expect(Object.keys(engine.state.positions)).toEqual([]);
+
+    const sigId = buttons(rs)[0]!.args[0]!;
+    expect((await say(`/approve ${sigId}`)).text).toContain(sigId);
+    const [pos] = Object.values(engine.state.positions);
+    expect(pos).toBeDefined();
+    expect(pos!.qty).toBe(0.05);
+    expect(pos!.stop).toBe(stop);
+    expect(pos!.targetPrices).toEqual([tp1, tp2]);
+    // Half at each target, the last one taking what is left.
+    expect(pos!.targetQty).toEqual([0.025, 'inf']);
+    // The trailing stop follows from the entry on.
+    expect(pos!.trailActivation).toBe(pos!.entryPrice);
+    const sig = engine.state.signals[sigId]!;
+    expect(sig.manual).toEqual({ by: 'Ada', quantity: 0.05, trail: 0.02 });
+    expect(sig.decidedBy).toBe('Ada');
+    expect(sig.strategy).toBe('manual');
+  });
+
+  it('says when the default stop applies, and cancels on Cancel', async () => {
+    await paper();
+    const { rs, text: preview } = await say('/buy BTC/USDT');
+    expect(preview).toMatch(/No stop given: the default stop of 2% applies \(stop=PRICE sets your own\)\./);
+    const id = buttons(rs)[1]!.args[0]!;
+    await say(`/reject ${id}`);
+    expect(t!.bot.services.engine.state.signals[id]!.status).toBe('rejected');
+    expect(Object.keys(t!.bot.services.engine.state.positions)).toEqual([]);
+  });
+
+  it('refuses bad trades in one line each, saying what is allowed', async () => {
+    const bot = await paper();
+    const price = await bot.bot.services.engine.feed.price('BTC/USDT');
+    const cases: Array<[string, RegExp]> = [
+      ['/buy XXX/USDT', /the replay feed plays BTC\/USDT only; allowed symbol: BTC\/USDT/],
+      [
+        `/buy BTC/USDT stop=${Math.round(price * 1.1)}`,
+        /the stop \d+ is on the wrong side of the price [\d.]+; allowed: a stop below it/,
+      ],
+      [
+        `/buy BTC/USDT tp=${Math.round(price * 0.9)}`,
+        /the target \d+ is on the wrong side of the price [\d.]+; allowed: a target above it/,
+      ],
+      ['/buy BTC/USDT 100', /Refused by the risk manager: .*the limit is/],
+      [
+        `/buy BTC/USDT 0.05 stop=${Math.round(price * 0.5)}`,
+        /0\.05 BTC risks [\d.]+ USDT over its stop, more than the 1% per trade \([\d.]+\); allowed: at most [\d.]+ BTC with this stop, or a closer stop/,
+      ],
+      [
+        '/buy BTC/USDT 5DOGE',
+        /size 5DOGE: DOGE is neither BTC nor USDT; allowed: 0\.01, 0\.01BTC or 250USDT/,
+      ],
+      ['/buy BTC/USDT trail=80%', /trail=80% is out of range; allowed: 0\.1% to 50%/],
+      ['/exit P99', /no open position P99; none is open/],
+      ['/adjust P99', /nothing to change; allowed: stop=PRICE, tp=PRICE\[,PRICE\.\.\.\] or both/],
+    ];
+    for (const [line, want] of cases) {
+      const { text: said } = await say(line);
+      expect(said, line).toMatch(want);
+    }
+    expect((await say('/buy BTC/USDT', VIC)).text).toBe('/buy needs the trader role; you are a viewer.');
+    expect(Object.keys(bot.bot.services.engine.state.positions)).toEqual([]);
+  });
+
+  it('closes a share with /exit ID 50%, and moves the stop and targets with /adjust, on the record', async () => {
+    const bot = await paper();
+    const engine = bot.bot.services.engine;
+    const { rs } = await say('/buy BTC/USDT 0.04');
+    await say(`/approve ${buttons(rs)[0]!.args[0]}`);
+    const id = Object.keys(engine.state.positions)[0]!;
+    const cash = engine.state.balances.USDT!;
+    const part = await say(`/exit ${id} 50%`);
+    expect(part.text).toMatch(
+      new RegExp(`Closed 0.02 of ${id} BTC/USDT at [\\d,.]+: [-+][\\d.]+ USDT; 0.02 stays open.`),
+    );
+    expect(engine.state.positions[id]!.qty).toBe(0.02);
+    expect(engine.state.balances.USDT!).toBeGreaterThan(cash);
+
+    const price = await engine.feed.price('BTC/USDT');
+    const wrong = await say(`/adjust ${id} stop=${Math.round(price * 1.01)}`);
+    expect(wrong.text).toMatch(/allowed: a stop below it/);
+    // A stop just under the price: the next candle whose low reaches it closes the position there.
+    const stop = Math.round(price * 0.999);
+    const moved = await say(`/adjust ${id} stop=${stop} tp=${Math.round(price * 1.2)}`);
+    expect(moved.text).toMatch(
+      new RegExp(`Adjusted ${id} stop [\\d,.]+ → [\\d,.]+, targets [\\d,.]+, by Ada\\.`),
+    );
+    expect(engine.state.positions[id]!.stop).toBe(stop);
+    // Who did what is in the journal's decisions.
+    const decisions = journalRows(bot.dataDir, 'decisions').map((d) => JSON.stringify(d));
+    expect(decisions.some((d) => d.includes('50% closed by Ada'))).toBe(true);
+    expect(decisions.some((d) => new RegExp(`${id} stop .* by Ada`).test(d))).toBe(true);
+  }, 60_000);
+});
+
+describe('trades by hand, live', () => {
+  it('turns a confirmed /buy into one market order with its ladder, and /exit 50% into a sell of half', async () => {
+    emu = await emulator();
+    live = await liveEngine(emu, await sliceEndingOnSignal('rsi-reversion'));
+    const ended = replayEnd(live.engine);
+    await live.engine.start();
+    await ended;
+    const price = emu.price('BTC/USDT');
+    const sig = await live.engine.manualEntry(
+      {
+        symbol: 'BTC/USDT',
+        side: 1,
+        quantity: 0.01,
+        stop: price * 0.95,
+        targets: [price * 1.05, price * 1.1],
+      },
+      'alice',
+    );
+    expect(sig.status).toBe('pending');
+    expect(emu.requests.filter((r) => r.method === 'POST' && r.path === '/api/v3/order')).toHaveLength(0);
+    await live.engine.decide(sig.id, 'approve', 'alice');
+    await live.broker.idle();
+    const pos = Object.values(live.store.data.positions)[0]!;
+    expect(pos.targetPrices).toHaveLength(2);
+    expect(pos.stopOrder).toBeDefined();
+    const held = pos.qty;
+    await live.engine.closePositions(pos.id, 'alice', 0.5);
+    await live.broker.idle();
+    const exits = Object.values(live.store.data.orders).filter((o) => o.purpose === 'exit');
+    expect(exits).toHaveLength(1);
+    expect(exits[0]!.amount).toBeCloseTo(held / 2, 4);
+    const rest = live.store.data.positions[pos.id]!;
+    expect(rest.qty).toBeCloseTo(held - exits[0]!.amount, 8);
+    // The rest is guarded again on the exchange, for what is left.
+    expect(rest.stopOrder).toBeDefined();
+    expect(emu.ordersByClientId(rest.stopOrder!)[0]!.origQty).toBeCloseTo(rest.qty, 5);
+  }, 60_000);
+});
