@@ -15,6 +15,6 @@ export default defineCommand({
   examples: ['approve S12', 'approve S12 half'],
   async run({ id, size }, ctx) {
     const out = await ctx.services.engine.decide(id, size === 'half' ? 'half' : 'approve', ctx.caller.name);
-    return out.ok ? reply(out.message) : reply(out.message).privately();
+    return out.ok ? reply(out.message) : reply(out.message).privately().nothingDone();
   },
 });

@@ -20,7 +20,7 @@ export default defineCommand({
       return reply('No open positions.');
     const { trades, ordered, refused } = await ctx.services.engine.closePositions(id, ctx.caller.name);
     if (trades.length === 0 && ordered.length === 0 && refused.length === 0)
-      return reply(`${id.toUpperCase()} had closed already.`);
+      return reply(`${id.toUpperCase()} had closed already.`).nothingDone();
     const r = reply();
     for (const n of refused) r.line(`${n.id} was not closed: ${n.reason}.`);
     for (const t of trades) r.line(`Closed ${tradeLine(t)}`);

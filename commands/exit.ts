@@ -37,7 +37,8 @@ export default defineCommand({
       r.line(
         `Selling ${o.amount} ${o.symbol} of ${o.positionId} at market (order ${o.id}); the fill follows.`,
       );
-    if (r.blocks.length === 0) return reply(`${id.toUpperCase()} had closed already.`);
+    if (r.blocks.length === 0) return reply(`${id.toUpperCase()} had closed already.`).nothingDone();
+    if (out.trades.length + out.ordered.length + (out.parts?.length ?? 0) === 0) r.nothingDone();
     return r;
   },
 });

@@ -14,6 +14,6 @@ export default defineCommand({
   examples: ['reject S12'],
   async run({ id }, ctx) {
     const out = await ctx.services.engine.decide(id, 'reject', ctx.caller.name);
-    return out.ok ? reply(out.message) : reply(out.message).privately();
+    return out.ok ? reply(out.message) : reply(out.message).privately().nothingDone();
   },
 });

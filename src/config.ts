@@ -702,10 +702,10 @@ const SETTINGS = [
     path: 'chat.alertChat',
     schema: z
       .string()
-      .regex(/^(telegram|discord):-?[0-9]{1,20}$/)
+      .regex(/^(telegram:-?[1-9][0-9]{0,19}|discord:[1-9][0-9]{0,19})$/)
       .optional(),
     allowed:
-      'a second chat for when a chat cannot be reached or bosun is unwell: telegram:CHAT_ID or discord:CHANNEL_ID, on a platform whose token is set (unset: none)',
+      'a second chat for when a chat cannot be reached or bosun is unwell: telegram:CHAT_ID (a number, negative for groups) or discord:CHANNEL_ID, on a platform whose token is set (unset: none)',
   },
   {
     env: 'CHAT_CONSOLE',

@@ -303,6 +303,8 @@ export function sweepHeatmap(input: SweepHeatmapInput, style: ChartStyle = {}): 
     pixelRatio,
     theme,
     background: p.background,
+    // Its squares are sized in pixels for this layout: a canvas of another width would misplace them.
+    fixedSize: true,
     panels: [
       {
         weight: 1,

@@ -37,6 +37,8 @@ export interface ChartDocument {
   pixelRatio: number;
   theme: Theme;
   background: string;
+  /** Drawn right only at its own size (a heatmap's squares): a page shows its image, not a redrawn canvas. */
+  fixedSize?: boolean;
   panels: ChartPanel[];
 }
 

@@ -73,11 +73,12 @@ export interface Invocation {
 }
 
 /**
- * How a command ended: it ran (`done`, whatever it answered), was refused for who asked (`refused`),
- * refused its arguments (`invalid`), is not a command (`unknown`), failed (`failed`), or the bot is
- * shutting down (`busy`). The chats only read the replies; the HTTP API answers with a status from it.
+ * How a command ended: it ran (`done`), ran and said nothing was done (`undone`: a signal decided
+ * already), was refused for who asked (`refused`), refused its arguments (`invalid`), found no such
+ * thing (`missing`: a backtest id, a position), is not a command (`unknown`), failed (`failed`), or
+ * the bot is shutting down (`busy`, a command cut off by it included). The chats only read the replies; the HTTP API answers with a status from it.
  */
-export type Outcome = 'done' | 'refused' | 'invalid' | 'unknown' | 'failed' | 'busy';
+export type Outcome = 'done' | 'undone' | 'refused' | 'invalid' | 'missing' | 'unknown' | 'failed' | 'busy';
 
 export type PressOutcome = { refused: string } | { refused?: undefined; once: boolean; command: string };
 
@@ -299,13 +300,14 @@ export class Dispatcher {
       if (result) await transport.send(result);
       // The console is one local person; elsewhere every command is worth an audit line.
       log[person.platform === 'console' ? 'debug' : 'info']({ ms: Date.now() - started }, 'command done');
-      return 'done';
+      return result && 'undone' in result && result.undone ? 'undone' : 'done';
     } catch (err) {
       const e = toAppError(err);
       await this.sayError(e, command, transport, log).catch((sendErr: unknown) =>
         log.error({ err: toAppError(sendErr).message }, 'could not send the error reply'),
       );
-      return e.isUserError ? 'invalid' : 'failed';
+      if (this.abort.signal.aborted) return 'busy';
+      return e.code === 'NOT_FOUND' ? 'missing' : e.isUserError ? 'invalid' : 'failed';
     }
   }
 

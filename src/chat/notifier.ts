@@ -125,21 +125,28 @@ export class Notifier {
   }
 
   /**
-   * One look at health: a check failing now and at the last look is told (once, until it is well
-   * again); a told one that is well again is told too. A check failing for one look only (a chat
-   * still connecting at start-up, a blip) is not.
+   * One look at health: a check failing at two looks in a row is told (once, until it is well
+   * again), and one told that has not failed at two looks in a row is told well again (or no longer
+   * failing, if it is degraded). A blip of one look (a chat still connecting at start-up) is not
+   * told either way, so a flapping check says nothing new.
    */
   lookAtHealth(h: Readiness): void {
     for (const c of h.checks) {
       const before = this.looked.get(c.name);
       this.looked.set(c.name, c.state);
-      if (c.state === 'failing' && before === 'failing' && !this.told.has(c.name)) {
+      const failing = c.state === 'failing';
+      if (failing !== (before === 'failing')) continue;
+      if (failing && !this.told.has(c.name)) {
         this.told.add(c.name);
         this.logger.warn({ check: c.name, detail: c.detail }, 'bosun is unwell');
         this.toAlertChat(reply().line(bold('bosun is unwell'), ` (${c.name}): ${c.detail}`));
-      } else if (c.state !== 'failing' && this.told.delete(c.name)) {
+      } else if (!failing && this.told.delete(c.name)) {
         this.logger.info({ check: c.name, detail: c.detail }, 'well again');
-        this.toAlertChat(reply().line(bold(`${c.name} is well again`), `: ${c.summary}`));
+        this.toAlertChat(
+          c.state === 'ok'
+            ? reply().line(bold(`${c.name} is well again`), `: ${c.summary}`)
+            : reply().line(bold(`${c.name} is no longer failing`), ` (degraded): ${c.detail}`),
+        );
       }
     }
   }

@@ -63,9 +63,21 @@ export class ReplyBuilder implements Reply {
   readonly blocks: Block[] = [];
   readonly actions: Button[][] = [];
   private isPrivate = false;
+  private isUndone = false;
 
   get private(): boolean {
     return this.isPrivate;
+  }
+
+  /** It says nothing was done (a signal decided already): the HTTP API answers 409 for it. */
+  get undone(): boolean {
+    return this.isUndone;
+  }
+
+  /** Mark the reply as saying nothing was done (see {@link undone}). */
+  nothingDone(): this {
+    this.isUndone = true;
+    return this;
   }
 
   /** One line of text made of plain strings and styled pieces. */

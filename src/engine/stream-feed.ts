@@ -24,6 +24,7 @@
  */
 import type { Exchange } from 'ccxt';
 import { toAppError } from '../errors.js';
+import { setMaxListeners } from 'node:events';
 import { cutStreams, getStreamingExchange, untilAborted } from '../market/exchange.js';
 import { type Candle, candleAt } from '../market/types.js';
 import { ExchangeFeed } from './exchange-feed.js';
@@ -103,6 +104,8 @@ export class StreamFeed extends ExchangeFeed {
   override async start(handler: Parameters<ExchangeFeed['start']>[0]): Promise<void> {
     await super.start(handler);
     this.stopping = new AbortController();
+    // Every watched series' pending watch listens for the stop: as many listeners as series.
+    setMaxListeners(0, this.stopping.signal);
     this.downWhy = undefined;
     this.announced = false;
     this.running = true;

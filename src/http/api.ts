@@ -7,7 +7,9 @@
  *   follow the command in chat). The answer: `{ "replies": [{ "text": [...], "images": [...],
  *   "buttons": [...] }] }`; a button is `{ label, command, words }`, run by posting those words.
  *   A command that did not run answers with a status and the line the chat would have read:
- *   403 refused for the role (arguments included), 400 for its arguments, 500 failed, 503 shutting down.
+ *   403 refused for the role (arguments included), 400 for its arguments, 404 for something it did
+ *   not find, 409 when it ran but nothing was done (a signal decided already), 500 failed, 503
+ *   shutting down.
  * - `GET /api/commands`: the commands this token's role may run.
  * - `GET /api/overview`, `/api/trades`, `/api/signals`, `/api/equity`: what the pages show, as data
  *   (any role): the mode, health, runs, positions with unrealised PnL, accounts and regime; closed
@@ -306,8 +308,9 @@ export function mountApi(app: Hono, o: ApiOptions & { guesses: Guesses }): void 
     });
     const status = STATUS[outcome];
     if (status === 200) return c.json({ replies: replies.map(asJson) });
-    // Not done: what the chat would have said, as the one line of a refusal.
-    const said = replies.flatMap((r) => renderMessages(r.blocks, PLAIN_TEXT)).join(' ');
+    // Not done: what the chat would have said last (not a progress message before it), on one line.
+    const last = replies[replies.length - 1];
+    const said = last ? renderMessages(last.blocks, PLAIN_TEXT).join(' ') : '';
     return c.json({ error: said.replace(/\s*\n\s*/g, ' ').trim() || outcome }, status);
   });
 }
@@ -315,8 +318,10 @@ export function mountApi(app: Hono, o: ApiOptions & { guesses: Guesses }): void 
 /** The HTTP status of each way a command can end. */
 const STATUS = {
   done: 200,
+  undone: 409,
   refused: 403,
   invalid: 400,
+  missing: 404,
   unknown: 404,
   failed: 500,
   busy: 503,
@@ -419,6 +424,7 @@ export function openApi(commands: readonly Command[], version: string): Record<s
           '401': error,
           '403': error,
           '404': error,
+          '409': error,
           '429': error,
           '500': error,
           '503': error,

@@ -494,7 +494,7 @@ function repliesHtml(replies: readonly Reply[], charts?: PageCharts): string {
       const images = r.blocks
         .flatMap((b) => (b.kind === 'image' ? [b] : []))
         .map((b) =>
-          b.chart && charts
+          b.chart && charts && !b.chart.fixedSize
             ? charts.draw(b.chart, b.caption)
             : `<img src="data:image/png;base64,${Buffer.from(b.png).toString('base64')}" alt="${esc(b.caption)}" style="width:100%;height:auto">`,
         )

@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Services } from '../../src/chat/command.js';
+import { Notifier } from '../../src/chat/notifier.js';
 import { loadConfig } from '../../src/config.js';
+import type { Logger } from '../../src/logger.js';
 import { SQLITE_FILE } from '../../src/store/database.js';
 import { StateStore } from '../../src/store/state.js';
 import { DiscordEmulator } from '../emulators/discord/server.js';
@@ -103,5 +106,51 @@ describe('the alert chat', () => {
     expect(() => loadConfig({ env: { ALERT_CHAT: 'slack:123' }, dotenv: false, cwd: ROOT })).toThrow(
       /^ALERT_CHAT is "slack:123"; allowed: a second chat for when a chat cannot be reached/,
     );
+  });
+});
+
+describe('health looks for the alert chat', () => {
+  /** A notifier with no chat connected: what it would tell the alert chat shows in its log. */
+  function looker() {
+    const lines: Array<{ msg: string; check: string }> = [];
+    const logger = {
+      warn: (o: { check: string }, msg: string) => lines.push({ msg, check: o.check }),
+      info: (o: { check: string }, msg: string) => lines.push({ msg, check: o.check }),
+      error: () => undefined,
+    } as unknown as Logger;
+    const services = {
+      config: { chat: { alertChat: 'discord:920000000000000001' }, timezone: 'UTC' },
+      store: { data: { subscriptions: {} } },
+      watch: { on: () => () => undefined },
+    } as unknown as Services;
+    const source = { engine: { store: {} as StateStore }, on: () => () => undefined };
+    const n = new Notifier(source, services, () => [], logger);
+    const look = (state: 'ok' | 'degraded' | 'failing') =>
+      n.lookAtHealth({
+        status: state,
+        at: 0,
+        checks: [{ name: 'feed', state, summary: state, detail: state }],
+      });
+    return { lines, look };
+  }
+
+  it('tells a failure at two looks in a row once, and its end once, whatever flaps between', () => {
+    const { lines, look } = looker();
+    // A blip, then a flapping check: nothing to tell.
+    for (const s of ['failing', 'ok', 'failing', 'ok', 'failing', 'ok'] as const) look(s);
+    expect(lines).toEqual([]);
+    look('failing');
+    look('failing');
+    look('failing');
+    expect(lines).toEqual([{ msg: 'bosun is unwell', check: 'feed' }]);
+    // One good look is not yet well; a second is.
+    look('ok');
+    look('failing');
+    look('degraded');
+    look('ok');
+    expect(lines).toEqual([
+      { msg: 'bosun is unwell', check: 'feed' },
+      { msg: 'well again', check: 'feed' },
+    ]);
   });
 });

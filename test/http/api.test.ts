@@ -65,12 +65,12 @@ describe('the JSON API', () => {
     expect(named.json.replies[0].text.join('\n')).not.toMatch(/^0%/);
     const worded = await call('/api/commands/strategies', { token: VIEWER, body: { words: [] } });
     expect(worded.json.replies[0].text.join('\n')).toMatch(/ema-cross/);
-    // Arguments the command refuses: 400, with its own answer as in chat, on one line.
+    // Arguments naming what does not exist: 404, with its own answer as in chat, on one line.
     const wrong = await call('/api/commands/backtest', {
       token: VIEWER,
       body: { args: { strategy: 'no-such', symbol: 'BTC/USDT', timeframe: '1h' } },
     });
-    expect(wrong.status).toBe(400);
+    expect(wrong.status).toBe(404);
     expect(wrong.json.error).toMatch(/no-such.*Usage: \/backtest/);
     expect(wrong.json.error).not.toMatch(/\n/);
   }, 30_000);
@@ -101,6 +101,37 @@ describe('the JSON API', () => {
     const all = await call('/api/commands', { token: ADMIN });
     expect(all.json.commands.map((c: { name: string }) => c.name)).toContain('panic');
   });
+
+  it('says with its status what a command did not do: 409 nothing done, 404 not found, only the last line', async () => {
+    await bot();
+    // A trade by hand, previewed over the API: its Cancel, then a late Confirm that finds it decided.
+    const preview = await call('/api/commands/buy', { token: ADMIN, body: { words: ['BTC/USDT'] } });
+    expect(preview.status).toBe(200);
+    const [confirm, cancel] = preview.json.replies[0].buttons;
+    expect(confirm.label).toBe('Confirm');
+    expect(
+      (await call(`/api/commands/${cancel.command}`, { token: ADMIN, body: { words: cancel.words } })).status,
+    ).toBe(200);
+    const late = await call(`/api/commands/${confirm.command}`, {
+      token: ADMIN,
+      body: { words: confirm.words },
+    });
+    expect(late.status).toBe(409);
+    expect(late.json.error).toMatch(/already rejected by ops; nothing was done/);
+    const missing = await call('/api/commands/backtests', {
+      token: VIEWER,
+      body: { words: ['show', 'BZZZZZ'] },
+    });
+    expect(missing.status).toBe(404);
+    // A command that sent a progress message first: the refusal alone, not the progress bar.
+    const bad = await call('/api/commands/backtest', {
+      token: VIEWER,
+      body: { words: ['ema-cross', 'NOPE/USDT', '1h'] },
+    });
+    expect(bad.status).toBe(404);
+    expect(bad.json.error).not.toMatch(/\[\.+\]|starting/);
+    expect(bad.json.error).toMatch(/NOPE\/USDT/);
+  }, 30_000);
 
   it('refuses no token, an unknown one, and an address that keeps guessing (not its right token), in one line each', async () => {
     await bot();
