@@ -4,6 +4,7 @@
  * abort signal, and turns any failure into one clear line for a person (the usage line added when
  * the input was wrong). Adapters only translate platform events into calls here and replies back.
  */
+import { parseSignal } from './pasted.js';
 import { randomBytes } from 'node:crypto';
 import { closest, secretValues } from '../config.js';
 import { harmless, shorten, tidyEcho } from '../echo.js';
@@ -114,7 +115,14 @@ export class Dispatcher {
    * Text that is not a command. A stranger gets the refusal and nothing else; an allowed user in a
    * one-to-one chat gets a pointer to /help; in a group, people talk among themselves.
    */
-  async chatter(person: Person, chat: ChatRef, transport: Transport): Promise<void> {
+  async chatter(person: Person, chat: ChatRef, transport: Transport, text?: string): Promise<void> {
+    // A signal pasted or forwarded from a channel is read as one (`/paste`).
+    // In a group, only from someone bosun knows: strangers there talk among themselves.
+    const known = chat.private || person.role !== undefined;
+    if (text !== undefined && known && this.services.registry.get('paste') && parseSignal(text)) {
+      await this.track(() => this.execute({ command: 'paste', options: { text }, person, chat, transport }));
+      return;
+    }
     await this.track(async () => {
       if (!chat.private) return;
       const denied = this.refuseStranger(person, 'text');

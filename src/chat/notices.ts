@@ -97,9 +97,10 @@ export function signalReply(sig: SignalRecord, tz: string, withButtons: boolean)
   if (sig.regime) r.line('Regime: ', sig.regime);
   r.line(statusText(sig, tz));
   if (withButtons && sig.status === 'pending' && sig.manual) {
+    const pasted = sig.manual.source === 'pasted signal';
     r.buttons([
-      { label: 'Confirm', command: 'approve', args: [sig.id], style: 'success' },
-      { label: 'Cancel', command: 'reject', args: [sig.id], style: 'danger' },
+      { label: pasted ? 'Follow' : 'Confirm', command: 'approve', args: [sig.id], style: 'success' },
+      { label: pasted ? 'Ignore' : 'Cancel', command: 'reject', args: [sig.id], style: 'danger' },
     ]);
   } else if (withButtons && sig.status === 'pending') {
     // No half size where half would be under the exchange's minimums (it would only be refused).
@@ -120,7 +121,7 @@ function statusText(sig: SignalRecord, tz: string): string {
   switch (sig.status) {
     case 'pending':
       return sig.manual
-        ? `Nothing is sent before Confirm (until ${localStamp(sig.expiresAt ?? 0, tz)} ${tz}); it fills at the price then.`
+        ? `Nothing is sent before ${sig.manual.source === 'pasted signal' ? 'Follow' : 'Confirm'} (until ${localStamp(sig.expiresAt ?? 0, tz)} ${tz}); it fills at the price then.`
         : `Waiting for approval until ${localStamp(sig.expiresAt ?? 0, tz)} ${tz}.`;
     case 'approved':
       return sig.decidedBy === 'auto'

@@ -114,7 +114,7 @@ export function helpLines(
  */
 export const HELP_GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['See how things stand', ['status', 'positions', 'balance', 'pnl', 'trades', 'stats', 'daily', 'web']],
-  ['Trade by hand', ['buy', 'sell', 'exit', 'adjust', 'close', 'panic']],
+  ['Trade by hand', ['buy', 'sell', 'paste', 'exit', 'adjust', 'close', 'panic']],
   ['Decide on signals', ['approve', 'reject', 'subscribe', 'unsubscribe']],
   ['Run strategies', ['start', 'stop', 'runs', 'strategies']],
   ['Research a market', ['chart', 'scan', 'regime', 'pairlist', 'backtest', 'backtests', 'compare']],

@@ -28,6 +28,7 @@ export const COMMAND_NAMES = [
   'mode',
   'pairlist',
   'panic',
+  'paste',
   'pnl',
   'positions',
   'regime',

@@ -157,7 +157,7 @@ export class TelegramChat implements ChatAdapter {
     const text = ctx.message!.text!;
     const command = /^\/([A-Za-z0-9_]+)(?:@([A-Za-z0-9_]+))?(?:\s+([\s\S]*))?$/.exec(text);
     const chat = this.chatOf(ctx);
-    if (!command) return this.dispatcher.chatter(this.person(ctx), chat, this.transport(chat));
+    if (!command) return this.dispatcher.chatter(this.person(ctx), chat, this.transport(chat), text);
     const [, name, addressee, rest = ''] = command;
     // In a group, "/help@otherbot" is for another bot.
     if (addressee && addressee.toLowerCase() !== this.bot.botInfo.username.toLowerCase()) return;

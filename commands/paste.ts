@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { defineCommand } from '../src/chat/command.js';
+import { type PastedSignal, parseSignal } from '../src/chat/pasted.js';
+import { price, signalReply } from '../src/chat/notices.js';
+import { italic } from '../src/chat/reply.js';
+import { badInput } from '../src/errors.js';
+
+export default defineCommand({
+  name: 'paste',
+  summary: 'Read a signal copied from a channel and offer to follow it (on Telegram, just paste it)',
+  role: 'trader',
+  args: z.object({
+    text: z.string().min(3).max(2000).describe('the signal as the channel wrote it, in quotes'),
+  }),
+  positional: ['text'],
+  examples: ['paste "BTC/USDT LONG Entry 27000 TP1 27500 TP2 28000 SL 26000"'],
+  async run({ text }, ctx) {
+    const parsed = parseSignal(text);
+    if (!parsed)
+      throw badInput(
+        'that does not read as a signal; allowed: one pair with its quote (BTC/USDT), one side (long or short), and an entry or targets',
+      );
+    const { engine, trading, config } = ctx.services;
+    if (parsed.side === 'short' && trading.mode === 'live')
+      throw badInput(`${parsed.symbol} short: live trading is spot, shorts need a margin or futures account`);
+    const signal = await engine.manualEntry(
+      {
+        symbol: parsed.symbol,
+        side: parsed.side === 'long' ? 1 : -1,
+        stop: parsed.stop,
+        targets: parsed.targets.length > 0 ? parsed.targets : undefined,
+        source: 'pasted signal',
+      },
+      ctx.caller.name,
+    );
+    const r = signalReply(signal, config.timezone, true);
+    for (const line of notes(parsed, signal.price, engine.risk().defaultStop)) r.line(italic(line));
+    return r;
+  },
+});
+
+/** What bosun does differently from the pasted text, said plainly. */
+function notes(p: PastedSignal, now: number, defaultStop: number): string[] {
+  const out: string[] = [];
+  if (p.stop === undefined)
+    out.push(
+      defaultStop > 0
+        ? `No stop: add one (paste it again with SL, or /adjust after) or the default stop of ${+(defaultStop * 100).toFixed(2)}% applies.`
+        : 'No stop: add one (paste it again with SL, or /adjust after); without it the position has none.',
+    );
+  if (p.entry) {
+    const [lo, hi = lo] = p.entry;
+    const zone = lo === hi ? price(lo) : `${price(lo)} to ${price(hi)}`;
+    if (now < lo || now > hi)
+      out.push(
+        `Entry ${zone}: the price now, ${price(now)}, is outside it; Follow enters at the price then.`,
+      );
+  }
+  if (p.leverage !== undefined && p.leverage !== 1)
+    out.push(`Leverage ${p.leverage}x is not used: bosun trades without leverage, sized by the risk rules.`);
+  return out;
+}
