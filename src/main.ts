@@ -325,6 +325,15 @@ async function assemble(
   });
   notifier.start();
   undo.push(() => notifier.stop());
+  const { PriceAlerts } = await import('./chat/price-alerts.js');
+  const alerts = new PriceAlerts({
+    services,
+    tell: (chat, build) => notifier.tell(chat, build),
+    logger: logger.child({ module: 'alerts' }),
+  });
+  await alerts.start();
+  services.alerts = alerts;
+  undo.push(() => alerts.stop());
   const served = await serveHttp(config, { trading, notifier, health, dispatcher }, logger);
   undo.push(() => served.stop());
   let webhook: { stop(withinMs?: number): Promise<void> } | undefined;

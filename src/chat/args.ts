@@ -65,6 +65,7 @@ function metaOf(schema: AnySchema, key: string): unknown {
 
 /** `/backtest STRATEGY SYMBOL TIMEFRAME [PERIOD] [sweep=VALUE] [rank=VALUE] [param=value ...]` */
 export function usageLine(command: Command): string {
+  if (command.usage) return command.usage;
   const parts = [`/${command.name}`];
   for (const a of argInfos(command)) {
     const word = a.rest

@@ -20,6 +20,7 @@
  *   async run({ symbol }, ctx) { return reply(`Chart of ${symbol}`); },
  * });
  */
+import type { AlertAsk, AlertRecord } from '../store/records.js';
 import type { z } from 'zod';
 import type { ChartRenderer } from '../charts/render/renderer.js';
 import { type Config, ROLES, type Role } from '../config.js';
@@ -105,6 +106,12 @@ export interface Services {
   health(): Readiness;
   /** The web view's sign-in links, when the HTTP server serves it (`src/http/web.ts`). */
   web?: { link(person: { platform: Platform; id: string; name: string; role: Role }): string };
+  /** People's alerts (/alert), once the notifier that tells them runs (`src/chat/price-alerts.ts`). */
+  alerts?: {
+    add(ask: AlertAsk, chat: string, by: string): Promise<AlertRecord>;
+    list(): AlertRecord[];
+    remove(id: string): Promise<boolean>;
+  };
 }
 
 export interface CommandContext {
@@ -155,6 +162,8 @@ export interface CommandSpec<S extends ArgsSchema> {
   slow?: boolean;
   /** Example invocations for help, without the leading slash. */
   examples?: readonly string[];
+  /** Its own usage line, for a command whose words make a small language of their own (/alert). */
+  usage?: string;
   run(args: z.infer<S>, ctx: CommandContext): Promise<Reply | void> | Reply | void;
 }
 

@@ -151,6 +151,16 @@ export class Notifier {
     }
   }
 
+  /** Tell one chat something of its own (a person's alert), in its turn with its other messages. */
+  tell(chat: string, build: () => Promise<ReplyBuilder>): void {
+    this.enqueue(chat, {
+      minor: false,
+      deliver: async (c, skipped) => {
+        await this.sendOne(c, withSkipped(await build(), skipped), 'alerts');
+      },
+    });
+  }
+
   private toAlertChat(r: ReplyBuilder): void {
     const alert = this.alertChat;
     if (!alert) return;

@@ -115,7 +115,7 @@ export function helpLines(
 export const HELP_GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['See how things stand', ['status', 'positions', 'balance', 'pnl', 'trades', 'stats', 'daily', 'web']],
   ['Trade by hand', ['buy', 'sell', 'paste', 'exit', 'adjust', 'close', 'panic']],
-  ['Decide on signals', ['approve', 'reject', 'subscribe', 'unsubscribe']],
+  ['Decide on signals and be told', ['approve', 'reject', 'alert', 'alerts', 'subscribe', 'unsubscribe']],
   ['Run strategies', ['start', 'stop', 'runs', 'strategies']],
   ['Research a market', ['chart', 'scan', 'regime', 'pairlist', 'backtest', 'backtests', 'compare']],
   ['Settings', ['risk', 'settings', 'mode', 'help']],

@@ -19,7 +19,7 @@ import { informativeSeries } from '../backtest/run.js';
 import { AppError, badInput, toAppError } from '../errors.js';
 import type { ExitFill } from '../backtest/fills.js';
 import type { Logger } from '../logger.js';
-import type { Candle } from '../market/types.js';
+import type { Candle, Candles } from '../market/types.js';
 import type { Signals } from '../strategy/define.js';
 import type {
   OrderRecord,
@@ -80,6 +80,14 @@ export interface EngineOptions {
 }
 
 /** What a close did: trades booked now, sells ordered (their fills book later), and refusals. */
+/** A price the engine took: a closed candle of a followed series, or the stream's forming one. */
+export interface Tick {
+  symbol: string;
+  timeframe: string;
+  candle: Candle;
+  closed: boolean;
+}
+
 export interface Closed {
   trades: TradeRecord[];
   ordered: OrderRecord[];
@@ -497,7 +505,37 @@ export class Engine implements FeedHandler {
 
   async onCandle(symbol: string, timeframe: string, candle: Candle): Promise<void> {
     const ser = this.series.get(symbol, timeframe);
-    if (ser) await this.process(ser, candle, false);
+    if (!ser) return;
+    await this.process(ser, candle, false);
+    this.tick(symbol, timeframe, candle, true);
+  }
+
+  /** Prices as they come, after the engine has taken them: closed candles, and the stream's forming ones. */
+  onTick(listener: (t: Tick) => void): () => void {
+    this.ticks.add(listener);
+    return () => this.ticks.delete(listener);
+  }
+
+  private readonly ticks = new Set<(t: Tick) => void>();
+
+  private tick(symbol: string, timeframe: string, candle: Candle, closed: boolean): void {
+    for (const l of this.ticks)
+      try {
+        l({ symbol, timeframe, candle, closed });
+      } catch (err) {
+        this.o.logger.error({ err: toAppError(err).message }, 'a price listener failed');
+      }
+  }
+
+  /** Follow a series no run trades (an alert's), so its candles come. */
+  async followSeries(symbol: string, timeframe: string): Promise<void> {
+    await this.o.feed.check(symbol, timeframe);
+    await this.series.follow(symbol, timeframe);
+  }
+
+  /** The recent closed candles of a followed series (none: not followed). */
+  recent(symbol: string, timeframe: string): Candles | undefined {
+    return this.series.get(symbol, timeframe)?.buffer.view();
   }
 
   /**
@@ -511,6 +549,7 @@ export class Engine implements FeedHandler {
     // Only the candle after the last one processed: an update that comes late for a closed candle,
     // or ahead of a close still on its way (a gap being fetched), waits for that close.
     if (!ser || candle.time !== ser.buffer.lastTime + ser.tfMs) return;
+    this.tick(symbol, timeframe, candle, false);
     this.guard.see(symbol, timeframe, candle);
     let work = false;
     for (const run of this.guardedRuns(this.state, ser, candle)) {

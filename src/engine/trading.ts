@@ -15,7 +15,7 @@ import { getExchange, streamingExchange } from '../market/exchange.js';
 import { StateStore, storeOptions } from '../store/state.js';
 import { noteSettings } from './settings-history.js';
 import { engineSettings, type RegimeGate } from './context.js';
-import { Engine } from './engine.js';
+import { Engine, type Tick } from './engine.js';
 import type { EngineEvent } from './events.js';
 import type { Feed } from './feed.js';
 
@@ -38,6 +38,7 @@ export class Trading {
   constructor(private readonly o: TradingOptions) {
     this.current = o.paper;
     this.off = this.current.on((e) => this.forward(e));
+    this.hearTicks(this.current);
   }
 
   get engine(): Engine {
@@ -56,6 +57,26 @@ export class Trading {
 
   private forward(e: EngineEvent): void {
     for (const l of this.listeners) l(e);
+  }
+
+  /** Prices taken by whichever engine trades now (see `Engine.onTick`). */
+  onTick(listener: (t: Tick) => void): () => void {
+    this.tickers.add(listener);
+    return () => this.tickers.delete(listener);
+  }
+
+  private readonly tickers = new Set<(t: Tick) => void>();
+  private readonly tickOffs = new Map<Engine, () => void>();
+
+  /** Listen to an engine's prices (once), for the listeners here while it is the current one. */
+  private hearTicks(engine: Engine): void {
+    if (this.tickOffs.has(engine)) return;
+    this.tickOffs.set(
+      engine,
+      engine.onTick((t) => {
+        if (engine === this.current) for (const l of this.tickers) l(t);
+      }),
+    );
   }
 
   /** Why live trading cannot be switched on, or undefined when it can. */
@@ -221,6 +242,7 @@ export class Trading {
       this.off?.();
       this.current = next;
       this.off = next.on((e) => this.forward(e));
+      this.hearTicks(next);
       try {
         await next.start();
       } catch (err) {

@@ -222,6 +222,8 @@ export const KINDS: Record<ExportKind, KindSpec> = {
       col('regime', 'text'),
       col('no_half', 'text'),
       col('messages', 'json'),
+      col('signal_targets', 'json'),
+      col('manual', 'json'),
     ],
     values: (r) => {
       const s = JSON.parse(r.data as string) as Record<string, unknown>;
@@ -257,6 +259,8 @@ export const KINDS: Record<ExportKind, KindSpec> = {
         s.regime,
         s.noHalf,
         json(s.messages),
+        json(s.signalTargets),
+        json(s.manual),
       ];
     },
     spread: {

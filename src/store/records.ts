@@ -296,6 +296,46 @@ export const LiveRecord = z.object({
 });
 export type LiveRecord = z.infer<typeof LiveRecord>;
 
+/**
+ * A person's alert (/alert): a price, an indicator, a position's PnL or its nearness to its stop,
+ * checked on closed candles and on the stream; told to the chat it was set in, once, or at each new
+ * crossing with `repeat`.
+ */
+export const AlertRecord = z.object({
+  id: z.string(),
+  kind: z.enum(['price', 'indicator', 'pnl', 'near-stop']),
+  /** The market (for a position's alert, its market). */
+  symbol: z.string(),
+  /** The candles it is checked on. */
+  timeframe: z.string(),
+  /** An indicator's name as typed (rsi14, ema20). */
+  indicator: z.string().optional(),
+  position: z.string().optional(),
+  op: z.enum(['>', '<']),
+  /** A price, an indicator value, a PnL fraction (0.05), or a distance to the stop (0.01). */
+  level: z.number(),
+  repeat: z.boolean(),
+  /** `platform:chatId` it was set in, and by whom. */
+  chat: z.string(),
+  by: z.string(),
+  createdAt: z.number(),
+  /** Whether the condition held at the last check (a crossing is a change from false to true). */
+  held: z.boolean().optional(),
+  firedAt: z.number().optional(),
+  fired: z.number().default(0),
+  /** Off: fired (not repeating), or its position closed. */
+  armed: z.boolean(),
+  why: z.string().optional(),
+});
+export type AlertRecord = z.infer<typeof AlertRecord>;
+
+/** What a person asks for with /alert: the alert before it has an id, a chat and a timeframe chosen. */
+export type AlertAsk = Pick<AlertRecord, 'kind' | 'symbol' | 'op' | 'level' | 'repeat'> & {
+  timeframe?: string;
+  indicator?: string;
+  position?: string;
+};
+
 /** Account value of one quote currency after a closed bar (engine clock). */
 export interface EquityPoint {
   time: number;

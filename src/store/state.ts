@@ -40,6 +40,7 @@ import {
   type RunRecord,
   type SettingsChange,
   type SettingsRecord,
+  type AlertRecord,
   type SignalRecord,
   type SnapshotRecord,
   type SubscriptionRecord,
@@ -48,6 +49,7 @@ import {
 import type { Database } from './schema.js';
 
 export type {
+  AlertRecord,
   ButtonRecord,
   CandleRow,
   DecisionRecord,
@@ -98,6 +100,8 @@ export interface State {
   /** Live orders by client id (paper trading has none). */
   orders: Record<string, OrderRecord>;
   live: LiveRecord;
+  /** People's alerts by id (/alert): kept in the paper book's journal, whatever the mode. */
+  alerts: Record<string, AlertRecord>;
   log: JournalLog;
 }
 
@@ -152,7 +156,7 @@ type Collection = keyof typeof COLLECTIONS;
 const COLLECTION_NAMES = Object.keys(COLLECTIONS) as Collection[];
 
 /** Records of which each book has one. */
-const DOCUMENTS = ['engine', 'balances', 'settings', 'regime', 'live'] as const;
+const DOCUMENTS = ['engine', 'balances', 'settings', 'regime', 'live', 'alerts'] as const;
 type DocumentKey = (typeof DOCUMENTS)[number];
 
 const emptyLog = (): JournalLog => ({
@@ -172,6 +176,7 @@ const defaults: Record<DocumentKey, () => unknown> = {
   settings: () => ({ risk: {}, pairlist: {} }),
   regime: () => undefined,
   live: () => ({ initial: {}, reported: [] }),
+  alerts: () => ({}),
 };
 
 /** What the engine's jobs need of a store: the working records, and changes to them. */
@@ -199,6 +204,7 @@ function emptyState(install: Install): State {
     settings: defaults.settings(),
     regime: defaults.regime(),
     live: defaults.live(),
+    alerts: defaults.alerts(),
     log: emptyLog(),
     ...Object.fromEntries(COLLECTION_NAMES.map((c) => [c, {}])),
   } as unknown as State;
@@ -888,6 +894,7 @@ async function importLegacy(
         settings: legacy.settings,
         regime: legacy.regime ?? null,
         live: legacy.live,
+        alerts: {},
       };
       insertChunked(
         b,

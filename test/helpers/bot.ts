@@ -14,6 +14,8 @@ import { ROOT } from './fixtures.js';
 /** The chat commands bosun has, sorted: what every platform must offer. */
 export const COMMAND_NAMES = [
   'adjust',
+  'alert',
+  'alerts',
   'approve',
   'backtest',
   'backtests',

@@ -319,6 +319,8 @@ const signalRow = (s: Signal, iso: Record<string, string>, indicators: Row): Row
   regime: s.regime ?? null,
   no_half: s.noHalf ?? null,
   messages: s.messages,
+  signal_targets: s.signalTargets ?? null,
+  manual: s.manual ?? null,
   ...indicators,
 });
 // S5's bar comes first; its rsi is the first indicator met.
