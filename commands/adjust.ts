@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { positionIdArg } from '../src/chat/arg-types.js';
 import { defineCommand } from '../src/chat/command.js';
 import { ladderOf, manualArgs } from '../src/chat/manual-args.js';
 import { reply } from '../src/chat/reply.js';
@@ -9,10 +10,7 @@ export default defineCommand({
   summary: "Move an open position's stop or take-profit targets",
   role: 'trader',
   args: z.object({
-    id: z
-      .string()
-      .regex(/^[Pp]\d+$/)
-      .describe('a position id like P12 (see /positions)'),
+    id: positionIdArg(),
     stop: manualArgs.stop.describe('the new stop price'),
     tp: manualArgs.tp.describe('the new take-profit prices, nearest first, comma-separated'),
   }),

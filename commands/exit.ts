@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { positionIdArg } from '../src/chat/arg-types.js';
 import { defineCommand } from '../src/chat/command.js';
 import { price, tradeLine } from '../src/chat/notices.js';
 import { reply } from '../src/chat/reply.js';
@@ -9,10 +10,7 @@ export default defineCommand({
   summary: 'Close a position, or a share of it (50%), at the market price now',
   role: 'trader',
   args: z.object({
-    id: z
-      .string()
-      .regex(/^[Pp]\d+$/)
-      .describe('a position id like P12 (see /positions)'),
+    id: positionIdArg(),
     share: z
       .string()
       .regex(/^\d+(\.\d+)?%$/)

@@ -44,5 +44,12 @@ export const signalIdArg = () =>
     .regex(/^[Ss]\d+$/)
     .describe('a signal id like S12');
 
+/** A position id as /positions shows it (P12). */
+export const positionIdArg = () =>
+  z
+    .string()
+    .regex(/^[Pp]\d+$/)
+    .describe('a position id like P12 (see /positions)');
+
 /** The timeframes offered as choices and completions. */
 export const COMMON_TIMEFRAMES = ['1m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '12h', '1d', '1w'];

@@ -272,17 +272,8 @@ export class PriceAlerts {
   }
 
   /** The finest timeframe the feed serves for a market (a price alert checks each of its closes). */
-  private async finest(symbol: string): Promise<string> {
-    let first: unknown;
-    for (const tf of PRICE_TIMEFRAMES) {
-      try {
-        await this.engine.feed.check(symbol, tf);
-        return tf;
-      } catch (err) {
-        first ??= err;
-      }
-    }
-    throw first;
+  private finest(symbol: string): Promise<string> {
+    return this.engine.firstServed(symbol, PRICE_TIMEFRAMES);
   }
 
   /** Every alert, armed ones first, newest first. */

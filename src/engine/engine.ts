@@ -374,7 +374,7 @@ export class Engine implements FeedHandler {
         {
           strategy: MANUAL.name,
           symbol,
-          timeframe: await this.manualTimeframe(symbol),
+          timeframe: await this.firstServed(symbol, MANUAL_TIMEFRAMES),
           params: {},
           approve: 'manual',
         },
@@ -407,10 +407,10 @@ export class Engine implements FeedHandler {
     return signal;
   }
 
-  /** The first of MANUAL_TIMEFRAMES the feed serves for the market; else why the market cannot be traded. */
-  private async manualTimeframe(symbol: string): Promise<string> {
+  /** The first of `timeframes` the feed serves for the market; else why the market cannot be had. */
+  async firstServed(symbol: string, timeframes: readonly string[]): Promise<string> {
     let first: unknown;
-    for (const tf of MANUAL_TIMEFRAMES) {
+    for (const tf of timeframes) {
       try {
         await this.o.feed.check(symbol, tf);
         return tf;

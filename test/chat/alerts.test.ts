@@ -5,30 +5,21 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseAlert } from '../../src/chat/price-alerts.js';
-import { TelegramEmulator, type TgUser } from '../emulators/telegram/server.js';
-import { BUSY_TELEGRAM, startTestBot, type TestBot } from '../helpers/bot.js';
+import { type TelegramEmulator, type TgUser } from '../emulators/telegram/server.js';
+import { type TestBot, telegramTestBot } from '../helpers/bot.js';
 import { journalDocument } from '../helpers/journal.js';
 
 const TOM: TgUser = { id: 3002, first_name: 'Tom', username: 'tom' };
 let tg: TelegramEmulator | undefined;
 let t: TestBot | undefined;
+let stop: (() => Promise<void>) | undefined;
 afterEach(async () => {
-  await t?.bot.stop();
-  await tg?.stop();
-  t = tg = undefined;
+  await stop?.();
+  t = tg = stop = undefined;
 });
 
 async function boot(speed: string): Promise<void> {
-  tg = await new TelegramEmulator({ limits: BUSY_TELEGRAM.limits }).start();
-  t = await startTestBot(
-    {
-      TELEGRAM_BOT_TOKEN: tg.token,
-      TELEGRAM_API_ROOT: tg.apiRoot,
-      TELEGRAM_ALLOWED_USERS: `${TOM.id}:trader`,
-      REPLAY_SPEED: speed,
-    },
-    BUSY_TELEGRAM.options,
-  );
+  ({ tg, t, stop } = await telegramTestBot(`${TOM.id}:trader`, { REPLAY_SPEED: speed }));
 }
 
 /** A message as a person reads it: tags removed, entities decoded. */

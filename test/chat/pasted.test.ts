@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSignal } from '../../src/chat/pasted.js';
 import { TelegramEmulator, type TgUser } from '../emulators/telegram/server.js';
-import { BUSY_TELEGRAM, startTestBot, type TestBot } from '../helpers/bot.js';
+import { type TestBot, telegramTestBot } from '../helpers/bot.js';
 import { ROOT } from '../helpers/fixtures.js';
 
 const corpus = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/pasted/corpus.json'), 'utf8')) as {
@@ -35,23 +35,14 @@ describe('a signal pasted into Telegram', () => {
   const TOM: TgUser = { id: 3002, first_name: 'Tom', username: 'tom' };
   let tg: TelegramEmulator | undefined;
   let t: TestBot | undefined;
+  let stop: (() => Promise<void>) | undefined;
   afterEach(async () => {
-    await t?.bot.stop();
-    await tg?.stop();
-    t = tg = undefined;
+    await stop?.();
+    t = tg = stop = undefined;
   });
 
   it('is read back with the risk manager size and Follow / Ignore, and Follow makes the position with its targets and stop', async () => {
-    tg = await new TelegramEmulator({ limits: BUSY_TELEGRAM.limits }).start();
-    t = await startTestBot(
-      {
-        TELEGRAM_BOT_TOKEN: tg.token,
-        TELEGRAM_API_ROOT: tg.apiRoot,
-        TELEGRAM_ALLOWED_USERS: `${TOM.id}:trader`,
-        REPLAY_SPEED: '1',
-      },
-      BUSY_TELEGRAM.options,
-    );
+    ({ tg, t, stop } = await telegramTestBot(`${TOM.id}:trader`, { REPLAY_SPEED: '1' }));
     const now = await t.bot.services.engine.feed.price('BTC/USDT');
     const r = (f: number) => Math.round(now * f);
     // Chatter that is not a signal is left alone; one without a stop waits, with the default stop said.

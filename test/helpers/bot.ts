@@ -10,6 +10,7 @@ import { loadConfig, secretValues } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { type Bot, type StartOptions, startBot } from '../../src/main.js';
 import { ROOT } from './fixtures.js';
+import { TelegramEmulator } from '../emulators/telegram/server.js';
 
 /** The chat commands bosun has, sorted: what every platform must offer. */
 export const COMMAND_NAMES = [
@@ -133,4 +134,27 @@ export async function sendLine(t: TestBot, line: string, person: Person, chat: C
     },
   });
   return replies;
+}
+
+/**
+ * A bot on the Telegram emulator (its limits fast on both sides), serving `users`
+ * (`ID:ROLE,...`); `stop()` stops both.
+ */
+export async function telegramTestBot(
+  users: string,
+  env: Record<string, string> = {},
+): Promise<{ tg: TelegramEmulator; t: TestBot; stop(): Promise<void> }> {
+  const tg = await new TelegramEmulator({ limits: BUSY_TELEGRAM.limits }).start();
+  const t = await startTestBot(
+    { TELEGRAM_BOT_TOKEN: tg.token, TELEGRAM_API_ROOT: tg.apiRoot, TELEGRAM_ALLOWED_USERS: users, ...env },
+    BUSY_TELEGRAM.options,
+  );
+  return {
+    tg,
+    t,
+    stop: async () => {
+      await t.bot.stop();
+      await tg.stop();
+    },
+  };
 }
