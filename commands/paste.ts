@@ -34,7 +34,9 @@ export default defineCommand({
       ctx.caller.name,
     );
     const r = signalReply(signal, config.timezone, true);
-    for (const line of notes(parsed, signal.price, engine.risk().defaultStop)) r.line(italic(line));
+    // What Follow would do differently from the text: nothing to say when there is no Follow.
+    if (signal.status === 'pending')
+      for (const line of notes(parsed, signal.price, engine.risk().defaultStop)) r.line(italic(line));
     return r;
   },
 });
