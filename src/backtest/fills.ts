@@ -202,7 +202,7 @@ export function initialStop(
  * exactly what is left (Infinity), leaving no dust. Under exchange rules, prices sit on the tick and
  * amounts are whole steps; a level whose amount is under the minimums is merged into the next one.
  */
-function targetLevels(
+export function targetLevels(
   side: Side,
   price: number,
   quantity: number,

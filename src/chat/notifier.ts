@@ -54,6 +54,8 @@ interface Notice {
   runId?: string;
   /** Dropped first when the outbox is full: a proposal or a summary, not a fill or an exit. */
   minor: boolean;
+  /** Goes ahead of what waits (bosun's own health): it must not wait behind a backlog. */
+  urgent?: boolean;
   /** Sends it to the chat (built now, from the state now). */
   deliver(chat: string, skipped: number): Promise<void>;
 }
@@ -164,7 +166,7 @@ export class Notifier {
   private toAlertChat(r: ReplyBuilder): void {
     const alert = this.alertChat;
     if (!alert) return;
-    this.enqueue(alert, { minor: false, deliver: (c) => this.sendOne(c, r, 'alerts').then() });
+    this.enqueue(alert, { minor: false, urgent: true, deliver: (c) => this.sendOne(c, r, 'alerts').then() });
   }
 
   /** Take no more events, and drop what is still unsent (saying how much in the log). */
@@ -317,7 +319,8 @@ export class Notifier {
     this.counts.queued++;
     if (same >= 0) box.notices[same] = notice;
     else {
-      box.notices.push(notice);
+      if (notice.urgent) box.notices.unshift(notice);
+      else box.notices.push(notice);
       while (box.notices.length > OUTBOX_LIMIT) {
         const minor = box.notices.findIndex((n) => n.minor);
         box.notices.splice(minor >= 0 ? minor : 0, 1);

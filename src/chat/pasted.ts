@@ -2,8 +2,9 @@
  * Signals pasted or forwarded from a signal channel, in the shapes those channels use (the one Cornix
  * documents, and its common variants): a pair, a side, an entry or an entry zone, targets, a stop,
  * a leverage. The reader is strict: a text is a signal only when it names one pair with its quote
- * currency, exactly one side, and an entry or targets, all on their own labelled lines or phrases;
- * anything else is left alone, never guessed at.
+ * currency, exactly one side, and two of an entry, targets and a stop, on their own labelled lines
+ * or phrases, and no question or news words (closed, hit, cancelled); anything else is left alone,
+ * never guessed at.
  *
  * @example
  * parseSignal('#BTC/USDT LONG\nEntry: 27000 - 26800\nTP1: 27500\nTP2: 28000\nSL: 26000')
@@ -22,10 +23,18 @@ export interface PastedSignal {
 }
 
 const QUOTES = ['USDT', 'USDC', 'FDUSD', 'BUSD', 'TUSD', 'USD', 'BTC', 'ETH', 'EUR'];
-const PAIR = new RegExp(
-  String.raw`(?:^|[\s#$(\[])([A-Z0-9]{2,10}?)\s?[/_-]?\s?(${QUOTES.join('|')})(?:\.P|PERP)?(?=$|[\s)\],.:!])`,
-  'gim',
-);
+const END = String.raw`(?:\.P|PERP)?(?=$|[\s)\],.:!|])`;
+/**
+ * A pair as channels write it: in capitals, with or without a separator (BTCUSDT, BTC/USDT,
+ * BTC_USDT, BTC-USDT, BTC / USDT), or in small letters with a slash (sui/usdt). Words of a sentence
+ * ("Kenneth", "amateur") are not pairs.
+ */
+const PAIRS = [
+  new RegExp(String.raw`(?:^|[\s#$(\[])([A-Z0-9]{2,12}?)(?:\s?\/\s?|[_-])?(${QUOTES.join('|')})${END}`, 'gm'),
+  new RegExp(String.raw`(?:^|[\s#$(\[])([a-z0-9]{2,12})\/(${QUOTES.join('|').toLowerCase()})${END}`, 'gm'),
+];
+/** Words that make a text news about a signal (an update, a result), or a question: never one to follow. */
+const NOT_A_SIGNAL = /\?|\b(cancel+ed|closed|hit|reached|stopped out|booked|achieved|done)\b/i;
 const LONG = /\b(long|buy|bullish)\b/gi;
 const SHORT = /\b(short|sell|bearish)\b/gi;
 
@@ -48,19 +57,20 @@ type Section = 'stop' | 'targets' | 'entry' | 'leverage';
 const NUMBER = /(?<![\w.,])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\w%]|[.,]\d|\s*%)/g;
 
 export function parseSignal(text: string): PastedSignal | undefined {
-  if (text.length > 2000 || text.trimStart().startsWith('/')) return undefined;
+  if (text.length > 2000 || text.trimStart().startsWith('/') || NOT_A_SIGNAL.test(text)) return undefined;
   const pairs = new Set<string>();
-  for (const m of text.matchAll(PAIR)) {
-    const base = m[1]!.toUpperCase();
-    const quote = m[2]!.toUpperCase();
-    // "USDT/USD" or a bare quote ("USDT") is no pair.
-    if (QUOTES.includes(base) && base !== 'BTC' && base !== 'ETH') continue;
-    pairs.add(`${base}/${quote}`);
-  }
+  for (const re of PAIRS)
+    for (const m of text.matchAll(re)) {
+      const base = m[1]!.toUpperCase();
+      const quote = m[2]!.toUpperCase();
+      // "USDT/USD" or a bare quote ("USDT") is no pair.
+      if (QUOTES.includes(base) && base !== 'BTC' && base !== 'ETH') continue;
+      pairs.add(`${base}/${quote}`);
+    }
   if (pairs.size !== 1) return undefined;
   const symbol = [...pairs][0]!;
   // The side: one word, either way; both or none is no signal.
-  const sideless = text.replace(new RegExp(PAIR.source, 'gim'), ' ');
+  const sideless = PAIRS.reduce((t, re) => t.replace(new RegExp(re.source, 'gm'), ' '), text);
   const longs = sideless.match(LONG)?.length ?? 0;
   const shorts = sideless.match(SHORT)?.length ?? 0;
   // "Buy zone" and "sell zone" label an entry; they say the side too.
@@ -89,7 +99,8 @@ export function parseSignal(text: string): PastedSignal | undefined {
       found[label].push(...numbers(rest.replace(/^\s*\d{1,2}\s*(?:\)|[.:]\s)\s*(?=\d)/, ' '), symbol));
     }
   }
-  if (found.entry.length === 0 && found.targets.length === 0) return undefined;
+  // Two of an entry, targets and a stop: one level alone is talk ("my target is 30000").
+  if ([found.entry, found.targets, found.stop].filter((l) => l.length > 0).length < 2) return undefined;
   const dir = side === 'long' ? 1 : -1;
   const targets = [...new Set(found.targets)].sort((a, b) => dir * (a - b));
   const entries = [...new Set(found.entry)].sort((a, b) => a - b);

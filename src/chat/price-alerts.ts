@@ -68,6 +68,10 @@ export function parseAlert(words: readonly string[]): AlertAsk {
   };
   if (/^P\d+$/i.test(subject)) {
     const position = subject.toUpperCase();
+    if (timeframe)
+      throw badInput(
+        `a position's alert follows its price as it comes; allowed: no "on TIMEFRAME" for ${position}`,
+      );
     if (rest[0]?.toLowerCase() === 'pnl' && rest.length === 3) {
       const o = op(rest[1]);
       // A loss is a negative share: pnl < -3% is a loss beyond 3 %.
@@ -241,10 +245,10 @@ export class PriceAlerts {
       timeframe = this.engine.state.runs[pos.runId]?.timeframe ?? '1h';
       if (ask.kind === 'near-stop' && Number.isNaN(currentStop(pos)))
         throw badInput(
-          `${pos.id} has no stop to come near;
-      // Its market's finest candles bring its price between the closes of its run's timeframe.
-      await this.engine.followSeries(symbol, await this.finest(symbol)); allowed: set one with /adjust ${pos.id} stop=PRICE`,
+          `${pos.id} has no stop to come near; allowed: set one with /adjust ${pos.id} stop=PRICE`,
         );
+      // Its market's finest candles bring its price between the closes of its run's timeframe.
+      await this.engine.followSeries(symbol, await this.finest(symbol));
     } else if (timeframe) await this.engine.followSeries(symbol, timeframe);
     else timeframe = await this.finest(symbol);
     if (ask.position === undefined) await this.engine.followSeries(symbol, timeframe!);

@@ -48,6 +48,12 @@ export class Approvals {
     const id = signalId.toUpperCase();
     const known = this.c.store.data.signals[id];
     if (!known) throw new AppError('NOT_FOUND', `no signal ${signalId}`);
+    // A trade by hand is its asker's to confirm or cancel.
+    if (known.manual && known.manual.by !== by)
+      return {
+        ok: false,
+        message: `${id} is ${known.manual.by}'s trade by hand; only they confirm or cancel it.`,
+      };
     let price = Number.NaN;
     if (action !== 'reject' && known.status === 'pending') price = await this.c.feed.price(known.symbol);
     const events: EngineEvent[] = [];

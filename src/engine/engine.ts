@@ -395,7 +395,8 @@ export class Engine implements FeedHandler {
         manual: {
           by,
           quantity: o.quantity,
-          targets: o.targets,
+          // Nearest first, as a ladder is met.
+          targets: o.targets ? [...o.targets].sort((a, b) => o.side * (a - b)) : undefined,
           trail: o.trail,
           source: o.source,
         },
@@ -436,11 +437,11 @@ export class Engine implements FeedHandler {
         `${rec.id}'s stop rests on the exchange (LIVE_STOPS=exchange), and moving it there is not built yet; allowed: new targets, or /exit ${rec.id}`,
       );
     const price = await this.o.feed.price(rec.symbol);
-    const tick = this.c.marketRules(rec.symbol)?.priceStep ?? 0;
+    const market = this.c.marketRules(rec.symbol);
     return this.o.store.update((s) => {
       const live = s.positions[rec.id];
       if (!live) throw badInput(`${rec.id} has closed meanwhile`);
-      return adjustPosition(s, live, a, price, tick, by, this.o.feed.now());
+      return adjustPosition(s, live, a, price, market, by, this.o.feed.now());
     });
   }
 

@@ -208,10 +208,12 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
     run.pendingEntry = { signalId: id, size: regime?.ok ? regime.factor : 1 };
   }
   if (refused === undefined && (run.approve === 'manual' || manual)) {
-    // A newer signal replaces one still waiting.
-    for (const old of Object.values(s.signals))
-      if (old.runId === run.id && old.status === 'pending')
-        expireSignal(s, old, `replaced by ${id}`, c.wall(), events);
+    // A newer signal replaces one still waiting; a trade by hand replaces none (another person's
+    // preview on the market stays theirs: the first confirmed takes the run's one position).
+    if (!manual)
+      for (const old of Object.values(s.signals))
+        if (old.runId === run.id && old.status === 'pending')
+          expireSignal(s, old, `replaced by ${id}`, c.wall(), events);
     sig.expiresAt = c.wall() + c.settings.approvalTimeoutMs;
   }
   s.signals[id] = sig;

@@ -6,9 +6,9 @@
  * module moves an open position's stop and targets (/adjust); partial closes (/exit) go through the
  * broker's `close` with a quantity.
  */
-import type { Side } from '../backtest/fills.js';
+import { type Side, targetLevels } from '../backtest/fills.js';
 import { badInput } from '../errors.js';
-import { roundToStep } from '../market/rules.js';
+import { type MarketRules, roundToStep } from '../market/rules.js';
 import type { PositionRecord, State } from '../store/state.js';
 import { currentStop } from './positions.js';
 
@@ -58,10 +58,11 @@ export function adjustPosition(
   rec: PositionRecord,
   a: Adjustment,
   price: number,
-  tick: number,
+  market: MarketRules | undefined,
   by: string,
   time: number,
 ): string {
+  const tick = market?.priceStep ?? 0;
   const side = rec.side as Side;
   const below = side === 1 ? 'below' : 'above';
   const above = side === 1 ? 'above' : 'below';
@@ -78,18 +79,22 @@ export function adjustPosition(
   if (a.stop !== undefined) {
     const before = currentStop(rec);
     rec.stop = roundToStep(a.stop, tick);
-    // A trailing stop that had moved past the new stop no longer holds it back: the person's word wins.
+    // The person's stop is the stop: a trailing stop would take it back at the next candle.
+    const trailed = rec.trailActivation !== null;
     rec.trailStop = null;
-    said.push(`stop ${Number.isNaN(before) ? 'none' : shown(before)} → ${shown(rec.stop)}`);
+    rec.trailActivation = null;
+    said.push(
+      `stop ${Number.isNaN(before) ? 'none' : shown(before)} → ${shown(rec.stop)}${trailed ? ' (trailing stop off)' : ''}`,
+    );
   }
   if (a.targets !== undefined) {
-    const ladder = [...a.targets].sort((x, y) => side * (x - y)).map((t) => roundToStep(t, tick));
-    const share = rec.qty / Math.max(1, ladder.length);
-    rec.targetPrices = ladder;
-    // The last level closes whatever is left (no dust), as a strategy's ladder does.
-    rec.targetQty = ladder.map((_, k) => (k === ladder.length - 1 ? ('inf' as const) : share));
+    const ladder = [...a.targets].sort((x, y) => side * (x - y));
+    // Equal shares of what is left, in whole steps over the minimums, the last taking the rest.
+    const levels = targetLevels(side, price, rec.qty, {}, undefined, market, ladder);
+    rec.targetPrices = [...levels.prices];
+    rec.targetQty = [...levels.amounts].map((q) => (q === Number.POSITIVE_INFINITY ? ('inf' as const) : q));
     rec.nextTarget = 0;
-    said.push(ladder.length ? `targets ${ladder.map(shown).join(' / ')}` : 'no targets');
+    said.push(rec.targetPrices.length ? `targets ${rec.targetPrices.map(shown).join(' / ')}` : 'no targets');
   }
   const detail = `${rec.id} ${said.join(', ')}, by ${by}`;
   s.log.decisions.push({ time, runId: rec.runId, kind: 'adjust', detail, indicators: {} });

@@ -8,6 +8,7 @@
  * A confirmed live mode is remembered in the live state, so a restart resumes it (and says so);
  * `/mode paper` ends it. Positions left on the exchange keep their exchange-side stops.
  */
+import { rulesOfMarket } from '../market/rules.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -224,6 +225,12 @@ export class Trading {
       logger,
       scheduleReports: true,
       source: c.exchange.id,
+      // The exchange's own steps and minimums (its markets, loaded as the broker starts): partial
+      // closes and take-profit ladders are cut to what it takes, as on paper.
+      marketRules: (symbol) => {
+        const m = exchange.markets?.[symbol];
+        return m ? rulesOfMarket(m, exchange.precisionMode ?? 0, c.exchange.id) : undefined;
+      },
       broker: new LiveBroker({
         exchange,
         settings: c.live,

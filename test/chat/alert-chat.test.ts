@@ -84,7 +84,7 @@ describe('the alert chat', () => {
     const { store } = t.bot.services;
     await expect(store.update((s) => void (s.balances.USDT = 1))).rejects.toThrow();
     const unwell = () => texts(dc).filter((x) => /bosun is unwell/.test(x));
-    await dc.waitFor(() => unwell().length > 0, 'the unwell message', 10_000);
+    await dc.waitFor(() => unwell().length > 0, 'the unwell message', 20_000);
     expect(unwell()[0]).toMatch(/bosun is unwell\*{0,2} \(journal\): the last write failed/);
     await new Promise((r) => setTimeout(r, 500));
     expect(unwell()).toHaveLength(1);
@@ -93,7 +93,7 @@ describe('the alert chat', () => {
     other.close();
     await store.update((s) => void (s.balances.USDT = 1));
     const well = () => texts(dc).filter((x) => /journal is well again/.test(x));
-    await dc.waitFor(() => well().length > 0, 'the well-again message', 10_000);
+    await dc.waitFor(() => well().length > 0, 'the well-again message', 20_000);
     expect(well()[0]).toMatch(/journal is well again\*{0,2}: last write \d+s ago/);
   }, 60_000);
 

@@ -149,6 +149,58 @@ describe('trades by hand on paper', () => {
   }, 60_000);
 });
 
+describe('trades by hand, between people', () => {
+  const BOB: Person = { platform: 'console', id: 'bob', name: 'Bob', role: 'trader' };
+
+  it("keeps each person's preview theirs: another's /buy does not replace it, and only its asker confirms it", async () => {
+    const bot = await paper();
+    const engine = bot.bot.services.engine;
+    const price = await engine.feed.price('BTC/USDT');
+    // Targets given out of order are met nearest first.
+    const ada = await say(`/buy BTC/USDT 0.01 tp=${Math.round(price * 1.1)},${Math.round(price * 1.05)}`);
+    const adaId = buttons(ada.rs)[0]!.args[0]!;
+    expect(engine.state.signals[adaId]!.targets).toEqual([Math.round(price * 1.05), Math.round(price * 1.1)]);
+    const bob = await say('/buy BTC/USDT 0.01', BOB);
+    const bobId = buttons(bob.rs)[0]!.args[0]!;
+    expect(engine.state.signals[adaId]!.status).toBe('pending');
+    expect((await say(`/approve ${adaId}`, BOB)).text).toBe(
+      `${adaId} is Ada's trade by hand; only they confirm or cancel it.`,
+    );
+    expect(engine.state.signals[adaId]!.status).toBe('pending');
+    await say(`/approve ${adaId}`);
+    expect(engine.state.signals[adaId]!.status).toBe('filled');
+    // The market's one position by hand is Ada's: Bob's confirm finds it taken.
+    await say(`/approve ${bobId}`, BOB);
+    expect(engine.state.signals[bobId]!.status).toBe('skipped');
+    expect(Object.keys(engine.state.positions)).toHaveLength(1);
+  });
+
+  it('turns a trailing stop off when a person moves the stop, and cuts new targets to whole steps', async () => {
+    const bot = await paper();
+    const engine = bot.bot.services.engine;
+    const { rs } = await say('/buy BTC/USDT 0.0123 trail=2%');
+    await say(`/approve ${buttons(rs)[0]!.args[0]}`);
+    const id = Object.keys(engine.state.positions)[0]!;
+    const price = await engine.feed.price('BTC/USDT');
+    const moved = await say(
+      `/adjust ${id} stop=${Math.round(price * 0.97)} tp=${Math.round(price * 1.1)},${Math.round(price * 1.05)},${Math.round(price * 1.2)}`,
+    );
+    expect(moved.text).toMatch(/\(trailing stop off\)/);
+    const pos = engine.state.positions[id]!;
+    expect(pos.trailActivation).toBeNull();
+    expect(pos.targetPrices).toEqual([
+      Math.round(price * 1.05),
+      Math.round(price * 1.1),
+      Math.round(price * 1.2),
+    ]);
+    // BTC/USDT's amount step on the replay's exchange is 0.00001: 0.0123 in three is 0.0041 each.
+    expect(pos.targetQty).toHaveLength(3);
+    expect(pos.targetQty[0]).toBeCloseTo(0.0041, 10);
+    expect(pos.targetQty[1]).toBeCloseTo(0.0041, 10);
+    expect(pos.targetQty[2]).toBe('inf');
+  });
+});
+
 describe('trades by hand, live', () => {
   it('turns a confirmed /buy into one market order with its ladder, and /exit 50% into a sell of half', async () => {
     emu = await emulator();
@@ -182,6 +234,9 @@ describe('trades by hand, live', () => {
     expect(exits[0]!.amount).toBeCloseTo(held / 2, 4);
     const rest = live.store.data.positions[pos.id]!;
     expect(rest.qty).toBeCloseTo(held - exits[0]!.amount, 8);
+    // A share the exchange would refuse (under its minimum order value) is refused before sending.
+    const tiny = await live.engine.closePositions(pos.id, 'alice', 0.001);
+    expect(tiny.refused[0]?.reason).toMatch(/minimum|smallest|under/);
     // The rest is guarded again on the exchange, for what is left.
     expect(rest.stopOrder).toBeDefined();
     expect(emu.ordersByClientId(rest.stopOrder!)[0]!.origQty).toBeCloseTo(rest.qty, 5);

@@ -6,6 +6,7 @@
  * paper and backtests (`backtest/fills.ts`), at the exchange's prices and fees. Nothing here waits
  * for the exchange: the broker (`broker.ts`) sends and asks, then calls in here to book.
  */
+import { rulesOfMarket } from '../../market/rules.js';
 import type { Exchange, Market as CcxtMarket, Order, Trade } from 'ccxt';
 import {
   applyBar,
@@ -180,7 +181,12 @@ export class LiveOrders {
   private exitOrder(s: State, rec: PositionRecord, qty: number, reason: ExitReason): Ordered | Refused {
     if (rec.closing) return refused(`a sell of ${rec.id} (${rec.closing}) is already under way`);
     const n = ordersOf(s, rec.id, 'exit');
-    const amount = Number(this.ex.amountToPrecision(rec.symbol, Math.min(qty, rec.qty)));
+    let amount = 0;
+    try {
+      amount = Number(this.ex.amountToPrecision(rec.symbol, Math.min(qty, rec.qty)));
+    } catch {
+      // ccxt refuses an amount under the market's precision: nothing that could be sent.
+    }
     if (!(amount > 0))
       return refused(`what is left of ${rec.id} is below ${rec.symbol}'s smallest amount on ${this.ex.id}`);
     rec.closing = reason;
@@ -364,7 +370,12 @@ export class LiveOrders {
       stopPrice: stopPrice ?? Number.NaN,
       targetPrice: sig?.signalTarget ?? Number.NaN,
       ...(sig?.signalTargets?.length ? { targetPrices: sig.signalTargets } : {}),
-      costs: { fee: 0, slippage: 0 },
+      // A ladder's levels in whole steps and over the minimums, as the exchange takes its sells.
+      costs: {
+        fee: 0,
+        slippage: 0,
+        market: rulesOfMarket(this.market(o.symbol), this.ex.precisionMode ?? 0, this.ex.id),
+      },
     });
     p.entryFee = fee;
     const rec = toRecord(p, {
