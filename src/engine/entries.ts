@@ -118,6 +118,8 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
     slippage: c.costs.slippage,
     now: candle.time + rt.tfMs,
     ...(manual?.quantity !== undefined ? { quantity: manual.quantity } : {}),
+    // A trade by hand is cut to the exposure limit and shown so (asked for, refused with the most).
+    ...(manual ? { capExposure: true } : {}),
   });
   // A size asked for is taken as it is or refused, never cut down without a word.
   // It also risks no more over its stop than the risk per trade allows.

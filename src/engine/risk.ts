@@ -160,6 +160,11 @@ export interface Proposal {
    * not change it; only the free cash and `maxPositionSize` can lower it.
    */
   quantity?: number;
+  /**
+   * Cut the size to what the exposure per symbol leaves, instead of refusing it (a trade by hand:
+   * its asker sees the size before confirming). Strategies' signals are refused, as backtests are.
+   */
+  capExposure?: boolean;
 }
 
 export type Verdict =
@@ -254,6 +259,11 @@ export function evaluate(settings: RiskSettings, account: Account, p: Proposal):
     account.cash / (p.price * (1 + p.fee)),
     (settings.maxPositionSize * account.equity) / p.price,
   );
+  if (p.capExposure)
+    quantity = Math.min(
+      quantity,
+      (settings.maxSymbolExposure * account.equity - account.symbolNotional) / p.price,
+    );
   if (!(quantity > 0)) return no(`no free cash for a position (cash ${account.cash.toFixed(2)})`);
   const notional = quantity * p.price;
   const exposure = (account.symbolNotional + notional) / account.equity;

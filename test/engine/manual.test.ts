@@ -74,6 +74,18 @@ describe('trades by hand on paper', () => {
     expect(sig.strategy).toBe('manual');
   });
 
+  it('cuts a size it chose to the exposure limit rather than refusing it (a tight stop)', async () => {
+    const bot = await paper();
+    const engine = bot.bot.services.engine;
+    const price = await engine.feed.price('BTC/USDT');
+    const { rs, text: preview } = await say(`/buy BTC/USDT stop=${+(price * 0.997).toFixed(2)}`);
+    expect(preview).not.toMatch(/Refused/);
+    const sig = engine.state.signals[buttons(rs)[0]!.args[0]!]!;
+    // 50 % of the 10,000 equity at most on one market.
+    expect(sig.quantity * price).toBeLessThanOrEqual(5000 + 1e-6);
+    expect(sig.quantity * price).toBeGreaterThan(4900);
+  });
+
   it('says when the default stop applies, and cancels on Cancel', async () => {
     await paper();
     const { rs, text: preview } = await say('/buy BTC/USDT');
@@ -97,7 +109,7 @@ describe('trades by hand on paper', () => {
         `/buy BTC/USDT tp=${Math.round(price * 0.9)}`,
         /the target \d+ is on the wrong side of the price [\d.]+; allowed: a target above it/,
       ],
-      ['/buy BTC/USDT 100', /Refused by the risk manager: .*the limit is/],
+      ['/buy BTC/USDT 100', /100 BTC is over the risk limits: at most [\d.]+ now/],
       [
         `/buy BTC/USDT 0.05 stop=${Math.round(price * 0.5)}`,
         /0\.05 BTC risks [\d.]+ USDT over its stop, more than the 1% per trade \([\d.]+\); allowed: at most [\d.]+ BTC with this stop, or a closer stop/,
