@@ -216,7 +216,7 @@ export class PriceAlerts {
     for (const a of Object.values(this.store.data.alerts)) {
       if (!a.armed) continue;
       try {
-        await this.engine.followSeries(a.symbol, a.position ? await this.finest(a.symbol) : a.timeframe);
+        await this.watch(a);
       } catch (err) {
         this.o.logger.warn({ alert: a.id, err: toAppError(err).message }, 'an alert cannot watch its market');
       }
@@ -247,18 +247,15 @@ export class PriceAlerts {
         throw badInput(
           `${pos.id} has no stop to come near; allowed: set one with /adjust ${pos.id} stop=PRICE`,
         );
-      // Its market's finest candles bring its price between the closes of its run's timeframe.
-      await this.engine.followSeries(symbol, await this.finest(symbol));
-    } else if (timeframe) await this.engine.followSeries(symbol, timeframe);
-    else timeframe = await this.finest(symbol);
-    if (ask.position === undefined) await this.engine.followSeries(symbol, timeframe!);
+    } else timeframe ??= await this.finest(symbol);
+    await this.watch({ symbol, timeframe, position: ask.position });
     return this.store.update((s) => {
       const id = `A${s.engine.nextId++}`;
       const a: AlertRecord = {
         id,
         kind: ask.kind,
         symbol,
-        timeframe: timeframe!,
+        timeframe,
         ...(ask.indicator ? { indicator: ask.indicator } : {}),
         ...(ask.position ? { position: ask.position } : {}),
         op: ask.op,
@@ -273,6 +270,18 @@ export class PriceAlerts {
       s.alerts[id] = a;
       return structuredClone(a);
     });
+  }
+
+  /**
+   * Follow the series an alert is checked on: its own timeframe's, or for a position's alert its
+   * market's finest candles, which bring the price between the closes of its run's timeframe.
+   */
+  private async watch(a: {
+    symbol: string;
+    timeframe: string;
+    position?: string | undefined;
+  }): Promise<void> {
+    await this.engine.followSeries(a.symbol, a.position ? await this.finest(a.symbol) : a.timeframe);
   }
 
   /** The finest timeframe the feed serves for a market (a price alert checks each of its closes). */

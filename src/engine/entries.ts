@@ -59,7 +59,10 @@ export function targetsOf(
 }
 
 /** The exit rules a signal's position gets: its run's, with a person's trailing stop. */
-export function rulesFor(rt: Pick<Runtime, 'rules'>, sig: Pick<SignalRecord, 'manual'>): ExitRules {
+export function rulesFor(
+  rt: Pick<Runtime, 'rules'>,
+  sig: { manual?: { trail?: number | undefined } | undefined },
+): ExitRules {
   const trail = sig.manual?.trail;
   return trail ? { ...rt.rules, trailing: { activation: 0, offset: trail } } : rt.rules;
 }
@@ -93,9 +96,7 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
   const { run, side, manual } = e;
   const { candle, signals, t } = e;
   // A person's trailing stop joins the run's exit rules for this entry.
-  const rt = manual?.trail
-    ? { ...e.rt, rules: rulesFor(e.rt, { manual: { by: manual.by, trail: manual.trail } }) }
-    : e.rt;
+  const rt = { ...e.rt, rules: rulesFor(e.rt, { manual }) };
   const signalStop = signals.stop?.[t] ?? Number.NaN;
   const signalTarget = signals.target?.[t] ?? Number.NaN;
   const ladder = manual?.targets;
@@ -194,7 +195,7 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
           manual: {
             by: manual.by,
             ...(manual.quantity !== undefined ? { quantity: manual.quantity } : {}),
-            ...trailOf(manual),
+            ...trailField(manual),
             ...(manual.source ? { source: manual.source } : {}),
           },
         }
@@ -232,7 +233,7 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
   events.push({ type: 'signal', signal: clone(sig), run: clone(run) });
 }
 
-function trailOf(m: Pick<ManualAsk, 'trail'>): { trail?: number } {
+function trailField(m: Pick<ManualAsk, 'trail'>): { trail?: number } {
   return m.trail !== undefined ? { trail: m.trail } : {};
 }
 
