@@ -2,10 +2,12 @@
  * rsi-reversion: buy the bounce out of oversold. Enter long when RSI crosses back above the oversold
  * level (optionally only while price is above a long SMA), exit when RSI reaches the exit level.
  * With direction "both", shorts mirror it from overbought. A 5% stop and a 48-bar time exit by default.
+ * With `dcaTimes`, it buys the dip further: the position is sized whole, the first fill takes an equal
+ * share, and each add rests `dcaStep` further down; the stop follows the average entry.
  */
 import { z } from 'zod';
 import { rsi, sma } from '../src/indicators/index.js';
-import { defineStrategy, emptySignals } from '../src/strategy/define.js';
+import { dcaLevels, defineStrategy, emptySignals } from '../src/strategy/define.js';
 
 export default defineStrategy({
   name: 'rsi-reversion',
@@ -36,6 +38,14 @@ export default defineStrategy({
         .max(10000)
         .default(48)
         .describe('close after this many bars (0: never)'),
+      dcaTimes: z
+        .number()
+        .int()
+        .min(0)
+        .max(10)
+        .default(0)
+        .describe('adds after the first fill, each dcaStep further against it (0: none)'),
+      dcaStep: z.number().min(0.001).max(0.2).default(0.02).describe('distance between adds (fraction)'),
     })
     .strict()
     .refine((p) => p.exitLevel > p.oversold, { message: 'exitLevel must be above oversold' }),
@@ -54,6 +64,7 @@ export default defineStrategy({
   exits: (p) => ({
     ...(p.stopLoss > 0 ? { stopLoss: p.stopLoss } : {}),
     ...(p.maxBars > 0 ? { maxBars: p.maxBars } : {}),
+    ...(p.dcaTimes > 0 ? { adds: dcaLevels(p.dcaTimes, p.dcaStep) } : {}),
   }),
   signals(candles, p) {
     const r = rsi(candles.close, p.period);

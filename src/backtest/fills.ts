@@ -15,6 +15,14 @@
  * Fees are charged on the notional of every fill: quantity x price x fee, the maker fee for resting
  * orders (take-profits, limit entries) and the taker fee for the rest.
  *
+ * Adds (`ExitRules.adds`: an entry ladder, DCA) are resting limit orders against the position:
+ * 5. An add the open is at or beyond fills at the open; inside the bar, adds fill at their prices as the
+ *    adverse extreme reaches them, before the stop is checked (each add lies inside the stop in force
+ *    before it). Each add fills at the maker fee and moves the average entry; a stop given as a
+ *    distance, distance targets and the trailing stop's activation are worked out again from it.
+ * 6. A bar that fills an add assumes the fall came first: its targets and trailing stop start with the
+ *    next bar. The first exit (a target, a signal, a person's part) withdraws the adds not filled.
+ *
  * With the market's exchange rules (`costs.market`), an entry's amount is a whole number of amount
  * steps and at least the minimum amount and order value (else no entry), the stop and the targets are
  * on the price tick, and each partial take-profit is a whole number of steps at or over the minimums
@@ -22,7 +30,7 @@
  * to sell closes that rest too).
  */
 import { fitAmount, type MarketRules, roundToStep } from '../market/rules.js';
-import type { ExitRules } from '../strategy/define.js';
+import type { AddLevel, ExitRules } from '../strategy/define.js';
 
 export type Side = 1 | -1;
 /** Why an exit filled; `manual` is a person's /close (engine only). */
@@ -54,6 +62,34 @@ export interface ExitFill {
   reason: ExitReason;
 }
 
+/** An entry fill: a position's first, or an add. */
+export interface EntryFill {
+  time: number;
+  price: number;
+  quantity: number;
+  fee: number;
+}
+
+/** What a position's stop and targets are worked out from again after an add. */
+export type FollowRules = Pick<ExitRules, 'stopLoss' | 'takeProfit' | 'trailing'>;
+
+/** A position's adds: the resting orders, what has filled, and what its stop and targets follow. */
+export interface Adds {
+  /** Limit prices, nearest first, and the amount each adds. */
+  prices: number[];
+  amounts: number[];
+  /** The next add to fill; `prices.length` when none is left (all filled, or withdrawn at an exit). */
+  next: number;
+  /** The entry fills: the first, then each add. */
+  fills: EntryFill[];
+  rules: FollowRules;
+  /** The signal's absolute stop (NaN: `rules.stopLoss` from the average). */
+  stopPrice: number;
+  /** The signal's absolute target (NaN: none), and an absolute ladder. */
+  targetPrice: number;
+  targetPrices?: number[];
+}
+
 export interface Position {
   side: Side;
   entryIndex: number;
@@ -79,6 +115,8 @@ export interface Position {
   /** Bars the position has been open at a close. */
   barsHeld: number;
   exits: ExitFill[];
+  /** Adds after the first fill (an entry ladder, DCA); `entryPrice` is then the average entry. */
+  adds?: Adds;
 }
 
 /** The price a market order gets at `price`, after slippage against the trader. */
@@ -106,6 +144,12 @@ export interface OpenArgs {
   costs: FillCosts;
   /** A resting (limit) entry order: the maker fee. */
   resting?: boolean;
+  /**
+   * With adds in the rules, `quantity` is the position's full size and the first fill takes what the
+   * adds leave (`planAdds`); `base` is that first fill's amount when it is already known (live: what
+   * the exchange filled).
+   */
+  base?: number;
 }
 
 /** `price` moved by a fraction: price + price x fraction (closer to the decimal result than price x (1 + f)). */
@@ -249,9 +293,13 @@ export function targetLevels(
 }
 
 export function openPosition(a: OpenArgs): Position {
-  const { side, price, quantity, rules } = a;
+  const { side, price, rules } = a;
   const market = a.costs.market;
+  const stopPrice = a.stopPrice ?? Number.NaN;
+  const plan = rules.adds?.length ? planAdds(side, price, a.quantity, rules, stopPrice, market) : undefined;
+  const quantity = a.base ?? plan?.base ?? a.quantity;
   const levels = targetLevels(side, price, quantity, rules, a.targetPrice, market, a.targetPrices);
+  const entryFee = quantity * price * feeRate(a.costs, a.resting === true);
   return {
     side,
     entryIndex: a.index,
@@ -259,8 +307,8 @@ export function openPosition(a: OpenArgs): Position {
     entryPrice: price,
     initialQty: quantity,
     qty: quantity,
-    entryFee: quantity * price * feeRate(a.costs, a.resting === true),
-    stop: initialStop(side, price, rules, a.stopPrice, market),
+    entryFee,
+    stop: initialStop(side, price, rules, stopPrice, market),
     targetPrices: levels.prices,
     targetQty: levels.amounts,
     nextTarget: 0,
@@ -270,7 +318,141 @@ export function openPosition(a: OpenArgs): Position {
     trailStop: Number.NaN,
     barsHeld: 0,
     exits: [],
+    ...(plan?.prices.length
+      ? {
+          adds: {
+            prices: plan.prices,
+            amounts: plan.amounts,
+            next: 0,
+            fills: [{ time: a.time, price, quantity, fee: entryFee }],
+            rules: {
+              ...(rules.stopLoss !== undefined ? { stopLoss: rules.stopLoss } : {}),
+              ...(rules.takeProfit ? { takeProfit: rules.takeProfit } : {}),
+              ...(rules.trailing ? { trailing: rules.trailing } : {}),
+            },
+            stopPrice,
+            targetPrice: a.targetPrice ?? Number.NaN,
+            ...(a.targetPrices?.length ? { targetPrices: [...a.targetPrices] } : {}),
+          },
+        }
+      : {}),
   };
+}
+
+/** The price of an add level for a first fill at `first`, on the price tick. */
+export function addPrice(side: Side, first: number, level: AddLevel, tick: number): number {
+  return roundToStep('price' in level ? level.price : offsetPrice(first, -side * level.at), tick);
+}
+
+/**
+ * How a position of `full` size is split between its first fill at `first` and its adds:
+ * - a level the first fill is already at or beyond (an absolute level of a zone the price is in) is
+ *   bought with the first fill, as is one too small to send under the exchange's rules;
+ * - a level at or beyond the stop in force before it (the stop of the average so far) is not placed:
+ *   the position stays that much smaller;
+ * - the first fill takes the rest; should it fall under the exchange's minimums, the farthest adds
+ *   join it until it does not.
+ */
+export function planAdds(
+  side: Side,
+  first: number,
+  full: number,
+  rules: ExitRules,
+  stopPrice: number,
+  market: MarketRules | undefined,
+): { base: number; prices: number[]; amounts: number[]; dropped: number } {
+  const tick = market?.priceStep ?? 0;
+  const step = market?.amountStep ?? 0;
+  const levels = (rules.adds ?? [])
+    .map((l) => ({ price: addPrice(side, first, l, tick), share: l.share }))
+    .sort((x, y) => side * (y.price - x.price));
+  const prices: number[] = [];
+  const amounts: number[] = [];
+  let placed = 0;
+  let dropped = 0;
+  // The average so far, to find the stop in force before each add.
+  let qty = full * (1 - levels.reduce((a, l) => a + l.share, 0));
+  let cost = qty * first;
+  for (const l of levels) {
+    const want = full * l.share;
+    const amount = market ? fitAmount(want, l.price, market) : want;
+    const reached = side * (first - l.price) <= 0;
+    if (reached || typeof amount === 'string') {
+      qty += want;
+      cost += want * first;
+      continue;
+    }
+    const stop = initialStop(side, cost / qty, rules, stopPrice, market);
+    if (!Number.isNaN(stop) && side * (l.price - stop) <= 0) {
+      dropped += amount;
+      continue;
+    }
+    prices.push(l.price);
+    amounts.push(amount);
+    placed += amount;
+    qty += amount;
+    cost += amount * l.price;
+  }
+  const baseOf = () => (step > 0 ? roundToStep(full - placed - dropped, step) : full - placed - dropped);
+  // A first fill under the exchange's minimums takes the farthest adds until it is not.
+  while (market && prices.length > 0 && typeof fitAmount(baseOf(), first, market) === 'string') {
+    prices.pop();
+    placed -= amounts.pop()!;
+  }
+  return { base: baseOf(), prices, amounts, dropped };
+}
+
+/**
+ * An add of `amount` at `price` (a resting order: the maker fee) into a position that has had no
+ * exit: the average entry, the quantity and the entry fee move, and the stop, the targets and the
+ * trailing stop's activation are worked out again from the new average.
+ */
+export function addTo(p: Position, time: number, price: number, amount: number, costs: FillCosts): EntryFill {
+  const a = p.adds!;
+  const fill: EntryFill = { time, price, quantity: amount, fee: amount * price * feeRate(costs, true) };
+  const before = p.initialQty;
+  const sum = before + amount;
+  const qty = costs.market ? roundToStep(sum, costs.market.amountStep) : sum;
+  p.entryPrice = (p.entryPrice * before + price * amount) / sum;
+  p.initialQty = qty;
+  p.qty = qty;
+  p.entryFee += fill.fee;
+  a.fills.push(fill);
+  a.next++;
+  restate(p, costs.market);
+  return fill;
+}
+
+/** A position's stop, targets and trailing activation from its average entry (after an add or an adjustment). */
+export function restate(p: Position, market: MarketRules | undefined): void {
+  const a = p.adds!;
+  const rules = a.rules;
+  p.stop = initialStop(p.side, p.entryPrice, rules, a.stopPrice, market);
+  const levels = targetLevels(p.side, p.entryPrice, p.qty, rules, a.targetPrice, market, a.targetPrices);
+  p.targetPrices = levels.prices;
+  p.targetQty = levels.amounts;
+  p.nextTarget = 0;
+  p.trailActivation = rules.trailing
+    ? offsetPrice(p.entryPrice, p.side * rules.trailing.activation)
+    : Number.NaN;
+}
+
+/** Fill the adds `reach` is at or beyond: at `reach` itself (a gap at the open), else at their prices. */
+function fillAdds(
+  p: Position,
+  time: number,
+  reach: number,
+  atOpen: boolean,
+  costs: FillCosts,
+  onAdd: ((fill: EntryFill) => void) | undefined,
+): boolean {
+  const a = p.adds!;
+  let any = false;
+  while (a.next < a.prices.length && p.side * (reach - a.prices[a.next]!) <= 0) {
+    onAdd?.(addTo(p, time, atOpen ? reach : a.prices[a.next]!, a.amounts[a.next]!, costs));
+    any = true;
+  }
+  return any;
 }
 
 /** The stop that applies now: the tighter of the fixed and the trailing stop. */
@@ -303,6 +485,8 @@ export function closePart(
   };
   // What is left, on the amount step (no float dust like 0.00010999999999999999).
   p.qty = costs.market ? roundToStep(p.qty - q, costs.market.amountStep) : p.qty - q;
+  // The first exit withdraws the adds not filled.
+  if (p.adds) p.adds.next = p.adds.prices.length;
   if (p.qty <= p.initialQty * 1e-12) p.qty = 0;
   p.exits.push(fill);
   return fill;
@@ -333,8 +517,9 @@ export function closeAtMarket(
 }
 
 /**
- * Apply one bar to an open position: gaps at the open, then stop before targets inside the bar, then
- * move the trailing stop. Calls `onFill` for each exit fill. Returns true when the position is closed.
+ * Apply one bar to an open position: adds and gaps at the open, then adds and the stop before targets
+ * inside the bar, then move the trailing stop. Calls `onFill` for each exit fill and `onAdd` for each
+ * add. Returns true when the position is closed.
  */
 export function applyBar(
   p: Position,
@@ -344,12 +529,15 @@ export function applyBar(
   low: number,
   costs: FillCosts,
   onFill: (fill: ExitFill) => void,
+  onAdd?: (fill: EntryFill) => void,
 ): boolean {
   const side = p.side;
-  const stop = effectiveStop(p);
-  const stopReason: ExitReason =
-    !Number.isNaN(p.trailStop) && stop === p.trailStop ? 'trailing-stop' : 'stop';
   const sell = side === 1;
+  const adverse = side === 1 ? low : high;
+  // Adds the open is at or beyond fill there (a resting limit gets the better open).
+  let added = p.adds !== undefined && fillAdds(p, time, open, true, costs, onAdd);
+  let stop = effectiveStop(p);
+  let stopReason: ExitReason = !Number.isNaN(p.trailStop) && stop === p.trailStop ? 'trailing-stop' : 'stop';
 
   // Gap through the stop: out at the open.
   if (!Number.isNaN(stop) && side * (open - stop) <= 0) {
@@ -362,12 +550,18 @@ export function applyBar(
     p.nextTarget++;
     if (p.qty === 0) return true;
   }
-  // Inside the bar: the stop first.
-  const adverse = side === 1 ? low : high;
+  // Inside the bar: adds as the price comes to them, then the stop (of the new average).
+  if (p.adds !== undefined && fillAdds(p, time, adverse, false, costs, onAdd)) {
+    added = true;
+    stop = effectiveStop(p);
+    stopReason = !Number.isNaN(p.trailStop) && stop === p.trailStop ? 'trailing-stop' : 'stop';
+  }
   if (!Number.isNaN(stop) && side * (adverse - stop) <= 0) {
     onFill(closePart(p, time, marketPrice(stop, !sell, costs.slippage), p.qty, stopReason, costs));
     return true;
   }
+  // A bar that filled an add: the fall came first; targets and the trailing stop start next bar.
+  if (added) return false;
   const favourable = side === 1 ? high : low;
   while (p.nextTarget < p.targetPrices.length && side * (favourable - p.targetPrices[p.nextTarget]!) >= 0) {
     onFill(

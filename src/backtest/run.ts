@@ -9,6 +9,7 @@ import type { MarketRules } from '../market/rules.js';
 import { inferTimeframeMs, timeframeMs, timeframeName } from '../market/timeframe.js';
 import { type Candles, indexAtOrAfter, sliceCandles } from '../market/types.js';
 import type {
+  AddLevel,
   Direction,
   ExitRules,
   InformativeSeries,
@@ -281,7 +282,30 @@ export function checkExits(exits: ExitRules): ExitRules {
   }
   if (maxBars !== undefined && !(Number.isInteger(maxBars) && maxBars >= 1))
     throw badInput(`max bars is ${maxBars}; allowed: a whole number of at least 1`);
+  if (exits.adds) checkAdds(exits.adds);
   return exits;
+}
+
+/** The most adds a position may have. */
+export const MAX_ADDS = 10;
+
+/** Adds at the edge: at most 10, each a distance above 0 and below 1 (or a price above 0), shares leaving the first fill some. */
+export function checkAdds(adds: readonly AddLevel[]): void {
+  if (adds.length > MAX_ADDS) throw badInput(`${adds.length} adds; allowed: at most ${MAX_ADDS}`);
+  let total = 0;
+  for (const a of adds) {
+    if ('at' in a && !(a.at > 0 && a.at < 1))
+      throw badInput(`an add ${a.at} away; allowed: a fraction above 0 and below 1 (0.02 = 2%)`);
+    if ('price' in a && !(a.price > 0 && Number.isFinite(a.price)))
+      throw badInput(`an add at ${a.price}; allowed: a price above 0`);
+    if (!(a.share > 0 && a.share < 1))
+      throw badInput(`an add's share is ${a.share}; allowed: above 0 and below 1`);
+    total += a.share;
+  }
+  if (total >= 1 - 1e-9)
+    throw badInput(
+      `the adds take ${+(total * 100).toFixed(6)}% of the position; allowed: less than 100%, the first fill takes the rest`,
+    );
 }
 
 export function checkSignals(s: Signals, n: number, name: string): void {

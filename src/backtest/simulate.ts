@@ -37,6 +37,7 @@ import {
   EXIT_ON_TIME,
   entryAmount,
   entryCash,
+  type EntryFill,
   type ExitFill,
   type ExitReason,
   exitCash,
@@ -100,6 +101,9 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
 
   const onFill = (fill: ExitFill) => {
     cash += exitCash(pos!.side, fill);
+  };
+  const onAdd = (fill: EntryFill) => {
+    cash -= pos!.side * fill.quantity * fill.price + fill.fee;
   };
   const finish = () => {
     trades.push(toTrade(pos!));
@@ -210,7 +214,7 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
       const p: Position = pos;
       const h = filledInside && p.side === 1 ? p.entryPrice : high[i]!;
       const l = filledInside && p.side === -1 ? p.entryPrice : low[i]!;
-      if (applyBar(p, time[i]!, filledInside ? p.entryPrice : o, h, l, costs, onFill)) finish();
+      if (applyBar(p, time[i]!, filledInside ? p.entryPrice : o, h, l, costs, onFill, onAdd)) finish();
     }
 
     // 3. Mark to market.
@@ -330,5 +334,6 @@ export function toTrade(p: Position): Trade {
     exitReason: last.reason,
     bars: Math.max(1, p.barsHeld),
     exits: p.exits,
+    ...(p.adds && p.adds.fills.length > 1 ? { entries: p.adds.fills.map((f) => ({ ...f })) } : {}),
   };
 }

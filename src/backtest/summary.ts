@@ -316,6 +316,7 @@ export function resultJson(r: BacktestResult, info: CandleInfo, rules?: RulesRep
       bars: t.bars,
       ...excursionsOf(r)[k],
       exits: t.exits,
+      ...(t.entries ? { entries: t.entries } : {}),
     })),
   };
 }

@@ -1,6 +1,6 @@
 import type { MarketRules } from '../market/rules.js';
 import type { Direction, ExitRules } from '../strategy/define.js';
-import type { ExitFill, ExitReason } from './fills.js';
+import type { EntryFill, ExitFill, ExitReason } from './fills.js';
 import type { Sizing } from './sizing.js';
 
 export interface SimulationOptions {
@@ -58,6 +58,11 @@ export interface Trade {
   bars: number;
   /** Every exit fill (several with partial take-profits). */
   exits: ExitFill[];
+  /**
+   * With adds (an entry ladder, DCA) that filled: every entry fill, the first then each add;
+   * `entryPrice` is then their average and `quantity` their sum.
+   */
+  entries?: EntryFill[];
 }
 
 export interface Simulation {

@@ -20,6 +20,7 @@ export function categoryOf(e: BotEvent): NoticeCategory {
     case 'decided':
       return 'approvals';
     case 'entry':
+    case 'add':
     case 'entry-skipped':
     case 'order':
       return 'fills';

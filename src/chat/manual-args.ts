@@ -6,6 +6,9 @@
  */
 import { z } from 'zod';
 import { badInput } from '../errors.js';
+import { checkAdds } from '../backtest/run.js';
+import { parseAdds } from '../cli/args.js';
+import type { AddLevel } from '../strategy/define.js';
 import { baseOf, quoteOf } from '../market/symbol.js';
 import { defineCommand } from './command.js';
 import { signalReply } from './notices.js';
@@ -33,7 +36,26 @@ export const manualArgs = {
     .regex(/^\d+(\.\d+)?%$/)
     .optional()
     .describe('a trailing stop this far behind the best price, e.g. 2%'),
+  adds: z
+    .string()
+    .max(200)
+    .optional()
+    .describe('adds after the first fill: dca:TIMES:STEP (dca:2:1.5%) or DISTANCE:SHARE,... (2%:25%,4%:25%)'),
 };
+
+/** An `adds=` as add levels, checked (at most 10, shares leaving the first fill some). */
+export function addsOf(text: string | undefined): AddLevel[] | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const adds = parseAdds(text, 'adds');
+    checkAdds(adds);
+    return adds;
+  } catch (err) {
+    // The CLI's words for the option, as this chat writes it.
+    if (err instanceof Error) err.message = err.message.replaceAll('--adds', 'adds=');
+    throw err;
+  }
+}
 
 /** The quantity in the base currency a size asks for, at `price`; undefined: the risk manager's. */
 export function quantityOf(size: string | undefined, symbol: string, price: number): number | undefined {
@@ -79,7 +101,12 @@ export function tradeCommand(side: 'buy' | 'sell') {
     args: z.object(manualArgs),
     positional: ['symbol', 'size'],
     examples: long
-      ? ['buy BTC/USDT', 'buy BTC/USDT 0.01 stop=58000 tp=66000,70000', 'buy ETH/USDT 250USDT trail=3%']
+      ? [
+          'buy BTC/USDT',
+          'buy BTC/USDT 0.01 stop=58000 tp=66000,70000',
+          'buy ETH/USDT 250USDT trail=3%',
+          'buy BTC/USDT 0.03 stop=55000 adds=dca:2:2%',
+        ]
       : ['sell BTC/USDT', 'sell ETH/USDT 0.5 stop=3900 tp=3500'],
     async run(a, ctx) {
       const { engine, trading, config } = ctx.services;
@@ -97,6 +124,7 @@ export function tradeCommand(side: 'buy' | 'sell') {
           stop: a.stop,
           targets: ladderOf(a.tp),
           trail: trailOf(a.trail),
+          adds: addsOf(a.adds),
         },
         ctx.caller.name,
       );

@@ -94,6 +94,7 @@ export function signalReply(sig: SignalRecord, tz: string, withButtons: boolean)
   if (sig.note && !sig.manual) r.line('Why: ', sig.note);
   if (sig.manual?.trail)
     r.line(`Trailing stop: ${+(sig.manual.trail * 100).toFixed(2)}% behind the best price`);
+  if (sig.adds?.length) r.line(addsText(sig));
   if (sig.regime) r.line('Regime: ', sig.regime);
   r.line(statusText(sig, tz));
   if (withButtons && sig.status === 'pending' && sig.manual) {
@@ -114,6 +115,21 @@ export function signalReply(sig: SignalRecord, tz: string, withButtons: boolean)
     ]);
   }
   return r;
+}
+
+/**
+ * A signal's adds in words: where each rests and its share of the size; the first fill takes the rest,
+ * and the stop and targets follow the average.
+ */
+export function addsText(sig: Pick<SignalRecord, 'adds' | 'side' | 'price'>): string {
+  const adds = sig.adds ?? [];
+  const dir = sig.side === 'long' ? -1 : 1;
+  const first = 1 - adds.reduce((a, l) => a + l.share, 0);
+  const levels = adds.map(
+    (l) =>
+      `${'price' in l ? price(l.price) : `${price(sig.price * (1 + dir * l.at))} (${pct(dir * l.at)})`} ${+(l.share * 100).toFixed(1)}%`,
+  );
+  return `Adds: ${levels.join(', ')}; the first fill takes ${+(first * 100).toFixed(1)}%, the average entry, its stop and targets follow each add, and what has not filled is withdrawn at the first exit.`;
 }
 
 function statusText(sig: SignalRecord, tz: string): string {
@@ -244,6 +260,15 @@ export function eventReply(e: BotEvent, tz: string): ReplyBuilder | undefined {
         positionLine(e.position),
         ` (signal ${e.signal.id}, run ${e.position.runId})`,
       );
+    case 'add': {
+      const p = e.position;
+      const n = e.n;
+      const of = p.adds?.prices.length ?? n;
+      return reply().line(
+        bold('Added '),
+        `to ${p.id} ${p.symbol}: ${p.side === 1 ? 'bought' : 'sold'} ${qty(e.fill.quantity)} at ${price(e.fill.price)} (add ${n} of ${of}); now ${qty(p.qty)} at an average ${price(p.entryPrice)}, stop ${p.stop === null ? 'none' : p.stop === 'inf' ? 'none' : price(p.stop)}${p.targetPrices.length ? `, targets ${p.targetPrices.map(price).join(' / ')}` : ''}`,
+      );
+    }
     case 'entry-skipped':
       return reply(
         `Entry for signal ${e.signal.id} (${e.signal.side} ${e.signal.symbol}) skipped: ${e.reason}.`,
@@ -329,7 +354,7 @@ export function scanReply(result: ScanResult, top: number, tz: string): ReplyBui
   return r;
 }
 
-const ORDER_WORDS: Record<string, string> = { entry: 'entry', exit: 'exit', stop: 'stop-loss' };
+const ORDER_WORDS: Record<string, string> = { entry: 'entry', exit: 'exit', stop: 'stop-loss', add: 'add' };
 
 /** One line about a live order: what it is and what happened to it. */
 function orderText(e: Extract<BotEvent, { type: 'order' }>): string {

@@ -433,6 +433,7 @@ function runOf(e: BotEvent): string | undefined {
     case 'entry-skipped':
       return e.signal.runId;
     case 'entry':
+    case 'add':
     case 'exit':
       return e.position.runId;
     case 'run':

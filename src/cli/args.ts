@@ -2,7 +2,7 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { closest } from '../config.js';
 import { badInput } from '../errors.js';
-import type { ExitRules, TakeProfitLevel } from '../strategy/define.js';
+import { type AddLevel, dcaLevels, type ExitRules, type TakeProfitLevel } from '../strategy/define.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -60,6 +60,28 @@ export function parseTakeProfit(text: string): TakeProfitLevel[] {
       throw badInput(`--take-profit level "${part}" is not GAIN:SHARE (e.g. 1.5%:30% or 0.015:0.3)`);
     }
     return { at: fraction('take-profit', at), close: fraction('take-profit', close) };
+  });
+}
+
+/**
+ * Adds after the first fill: `dca:3:2%` (3 adds, each 2 % further, equal shares with the first fill),
+ * or a ladder `2%:25%,4%:25%` (DISTANCE:SHARE, each a share of the full size).
+ */
+export function parseAdds(text: string, name = 'adds'): AddLevel[] {
+  const dca = /^dca:(\d+):([^:]+)$/i.exec(text.trim());
+  if (dca) {
+    const times = Number(dca[1]);
+    if (!(times >= 1 && times <= 10))
+      throw badInput(`--${name} ${text}: ${times} adds; allowed: dca:TIMES:STEP with TIMES from 1 to 10`);
+    return dcaLevels(times, fraction(name, dca[2]!));
+  }
+  return text.split(',').map((part) => {
+    const [at, share, extra] = part.split(':');
+    if (at === undefined || share === undefined || extra !== undefined || at === '' || share === '')
+      throw badInput(
+        `--${name} "${part}" is not DISTANCE:SHARE (e.g. 2%:25%,4%:25%) or dca:TIMES:STEP (e.g. dca:3:2%)`,
+      );
+    return { at: fraction(name, at), share: fraction(name, share) };
   });
 }
 

@@ -38,6 +38,7 @@ import {
   oneOf,
   parseCommandArgs,
   parseTakeProfit,
+  parseAdds,
   parseTrailing,
   writing,
 } from './args.js';
@@ -49,7 +50,7 @@ import { planSweep } from '../backtest/sweep-report.js';
 
 export const BACKTEST_USAGE = `Usage: npm run backtest -- --strategy NAME (--data FILE | --exchange ID --symbol SYM --timeframe TF --from DATE [--to DATE])
   [--params k=v,...] [--fee 0.001] [--maker 0.0002] [--capital 10000] [--slippage BPS] [--sizing all-in|fraction:F|risk:R]
-  [--direction long|short|both] [--stop 2%] [--take-profit 1.5%:30%,3%:40%,5%:30%] [--trailing 2%:1%]
+  [--direction long|short|both] [--stop 2%] [--take-profit 1.5%:30%,3%:40%,5%:30%] [--trailing 2%:1%] [--adds dca:3:2%|2%:25%,4%:25%]
   [--max-bars N] [--timeframe TF] [--from DATE] [--to DATE] [--json FILE] [--chart FILE.png]
   [--theme dark|light] [--width PX] [--height PX] [--quiet] [--verbose]
   [--sweep name=FROM..TO:STEP,name=a|b,...] [--rank sharpe|totalReturn|...] [--top N] [--workers N]
@@ -73,6 +74,7 @@ const OPTIONS = {
   stop: { type: 'string' },
   'take-profit': { type: 'string' },
   trailing: { type: 'string' },
+  adds: { type: 'string' },
   'max-bars': { type: 'string' },
   json: { type: 'string' },
   chart: { type: 'string' },
@@ -97,6 +99,7 @@ const PLAIN_ONLY = [
   'stop',
   'take-profit',
   'trailing',
+  'adds',
   'max-bars',
   'entry',
   'sweep',
@@ -114,6 +117,7 @@ export async function backtestCommand(argv: string[], config: Config, logger: Lo
   if (v.stop !== undefined) exits.stopLoss = fraction('stop', v.stop);
   if (v['take-profit'] !== undefined) exits.takeProfit = parseTakeProfit(v['take-profit']);
   if (v.trailing !== undefined) exits.trailing = parseTrailing(v.trailing);
+  if (v.adds !== undefined) exits.adds = parseAdds(v.adds);
   const maxBars = numberOption('max-bars', v['max-bars'], 1, 1e7);
   if (maxBars !== undefined) exits.maxBars = maxBars;
   const direction = oneOf('direction', v.direction, ['long', 'short', 'both'] as const);

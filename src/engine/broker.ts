@@ -9,7 +9,7 @@
  * - `ordered`: an order is recorded and goes out after the write; its fill comes later (live);
  * - `refused`: nothing was done, and why.
  */
-import type { ExitFill, ExitReason, FillCosts, Side } from '../backtest/fills.js';
+import type { EntryFill, ExitFill, ExitReason, FillCosts, Side } from '../backtest/fills.js';
 import type { Candle } from '../market/types.js';
 import type { ExitRules } from '../strategy/define.js';
 import type { OrderRecord, PositionRecord, State, StateStore, TradeRecord } from '../store/state.js';
@@ -69,6 +69,8 @@ export type BarPrices = Pick<Candle, 'time' | 'open' | 'high' | 'low' | 'close'>
 /** A closed candle against a position: the exits it filled, and the trade when nothing is left. */
 export interface BarResult {
   fills: ExitFill[];
+  /** Adds that filled (paper; live adds are exchange orders, booked as they fill). */
+  adds?: EntryFill[];
   trade?: TradeRecord;
 }
 

@@ -398,6 +398,7 @@ export class Engine implements FeedHandler {
           // Nearest first, as a ladder is met.
           targets: o.targets ? [...o.targets].sort((a, b) => o.side * (a - b)) : undefined,
           trail: o.trail,
+          adds: o.adds,
           source: o.source,
         },
         note: o.note ?? `by hand: ${by}${o.source ? `, from a ${o.source}` : ''}`,

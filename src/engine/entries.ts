@@ -7,7 +7,7 @@ import { entryAmount, initialStop, offsetPrice, planEntry, type Side } from '../
 import type { Candle } from '../market/types.js';
 import { roundToStep } from '../market/rules.js';
 import { quoteOf } from '../market/symbol.js';
-import type { ExitRules, Signals } from '../strategy/define.js';
+import type { AddLevel, ExitRules, Signals } from '../strategy/define.js';
 import {
   markSignal,
   type PositionRecord,
@@ -58,13 +58,17 @@ export function targetsOf(
   return (rules.takeProfit ?? []).map((l) => offsetPrice(price, side * l.at));
 }
 
-/** The exit rules a signal's position gets: its run's, with a person's trailing stop. */
+/**
+ * The rules a signal's position gets: its run's, with a person's trailing stop, and a signal's own
+ * adds (a pasted entry zone's levels) in place of the run's.
+ */
 export function rulesFor(
   rt: Pick<Runtime, 'rules'>,
-  sig: { manual?: { trail?: number | undefined } | undefined },
+  sig: { manual?: { trail?: number | undefined } | undefined; adds?: AddLevel[] | undefined },
 ): ExitRules {
   const trail = sig.manual?.trail;
-  return trail ? { ...rt.rules, trailing: { activation: 0, offset: trail } } : rt.rules;
+  const rules = sig.adds?.length ? { ...rt.rules, adds: sig.adds } : rt.rules;
+  return trail ? { ...rules, trailing: { activation: 0, offset: trail } } : rules;
 }
 
 /** What a person asked for with a trade by hand (see `SignalRecord.manual`), and their targets. */
@@ -73,6 +77,7 @@ export interface ManualAsk {
   quantity?: number | undefined;
   targets?: readonly number[] | undefined;
   trail?: number | undefined;
+  adds?: AddLevel[] | undefined;
   source?: string | undefined;
 }
 
@@ -96,7 +101,7 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
   const { run, side, manual } = e;
   const { candle, signals, t } = e;
   // A person's trailing stop joins the run's exit rules for this entry.
-  const rt = { ...e.rt, rules: rulesFor(e.rt, { manual }) };
+  const rt = { ...e.rt, rules: rulesFor(e.rt, { manual, adds: manual?.adds }) };
   const signalStop = signals.stop?.[t] ?? Number.NaN;
   const signalTarget = signals.target?.[t] ?? Number.NaN;
   const ladder = manual?.targets;
@@ -190,6 +195,7 @@ export function entrySignal(s: State, c: EntryContext, e: EntrySignal, events: E
     ...(signals.notes?.[t] ? { note: signals.notes[t] } : {}),
     ...(regime?.ok ? { regime: `${regime.state} x${+regime.factor.toFixed(3)}` } : {}),
     ...(ladder?.length ? { signalTargets: [...ladder] } : {}),
+    ...(rt.rules.adds?.length ? { adds: rt.rules.adds.map((a) => ({ ...a })) } : {}),
     ...(manual
       ? {
           manual: {

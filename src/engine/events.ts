@@ -3,7 +3,7 @@
  * the change it describes is in the journal. The engine never formats a message; the chats decide
  * who hears what and how it reads.
  */
-import type { ExitFill } from '../backtest/fills.js';
+import type { EntryFill, ExitFill } from '../backtest/fills.js';
 import type { OrderRecord, PositionRecord, RunRecord, SignalRecord, TradeRecord } from '../store/state.js';
 import type { PerformanceReport } from './report.js';
 
@@ -13,6 +13,8 @@ export type EngineEvent =
   | { type: 'entry'; position: PositionRecord; signal: SignalRecord }
   | { type: 'entry-skipped'; signal: SignalRecord; reason: string }
   | { type: 'exit'; position: PositionRecord; fill: ExitFill; trade?: TradeRecord }
+  /** An add of an entry ladder or DCA filled: the position after it (its average, stop, targets). */
+  | { type: 'add'; position: PositionRecord; fill: EntryFill; n: number }
   | { type: 'run'; run: RunRecord; what: 'paused' | 'stopped' }
   | { type: 'kill-switch'; reason: string }
   /**

@@ -65,19 +65,32 @@ export const metUpTo = (c: Pick<Candle, 'time' | 'high' | 'low' | 'close'>): Met
 
 /**
  * What meeting `part` does to a position under the fill model, without changing it: its exit fills,
- * and whether the trailing stop moves. A new best price alone is no change: below the trailing
+ * whether the trailing stop moves, and whether an add fills. A new best price alone is no change: below the trailing
  * stop's activation it decides nothing, and above it moves the trailing stop.
  */
 export function reachOf(
   rec: PositionRecord,
   part: BarPrices,
   costs: FillCosts,
-): { fills: ExitFill[]; trailMoved: boolean } {
+  withAdds = true,
+): { fills: ExitFill[]; trailMoved: boolean; added: boolean } {
   const p = fromRecord(rec);
+  // Live adds are orders resting on the exchange: they count once the exchange fills them.
+  if (!withAdds) delete p.adds;
   const fills: ExitFill[] = [];
-  applyBar(p, part.time, part.open, part.high, part.low, costs, (f) => fills.push(f));
+  let added = false;
+  applyBar(
+    p,
+    part.time,
+    part.open,
+    part.high,
+    part.low,
+    costs,
+    (f) => fills.push(f),
+    () => (added = true),
+  );
   const trail = Number.isNaN(p.trailStop) ? null : p.trailStop;
-  return { fills, trailMoved: trail !== rec.trailStop };
+  return { fills, trailMoved: trail !== rec.trailStop, added };
 }
 
 /**

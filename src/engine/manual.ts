@@ -10,6 +10,7 @@ import { type Side, targetLevels } from '../backtest/fills.js';
 import { badInput } from '../errors.js';
 import { type MarketRules, roundToStep } from '../market/rules.js';
 import type { PositionRecord, State } from '../store/state.js';
+import type { AddLevel } from '../strategy/define.js';
 import { currentStop } from './positions.js';
 
 /** A price as people read it: thousands separated, two decimals (more below 1). */
@@ -32,6 +33,8 @@ export interface ManualOrder {
   targets?: readonly number[] | undefined;
   /** A trailing stop this far behind the best price, as a fraction (0.02: 2 %), from the entry on. */
   trail?: number | undefined;
+  /** Adds after the first fill (an entry ladder, DCA, a pasted entry zone's levels). */
+  adds?: AddLevel[] | undefined;
   /** Where it came from, for the record ("pasted signal"), besides who asked. */
   source?: string | undefined;
   note?: string | undefined;
@@ -83,6 +86,11 @@ export function adjustPosition(
     const trailed = rec.trailActivation !== null;
     rec.trailStop = null;
     rec.trailActivation = null;
+    // Adds still to fill keep the person's stop (no distance from the average, no trailing).
+    if (rec.adds) {
+      rec.adds.stopPrice = rec.stop;
+      delete rec.adds.rules.trailing;
+    }
     said.push(
       `stop ${Number.isNaN(before) ? 'none' : shown(before)} → ${shown(rec.stop)}${trailed ? ' (trailing stop off)' : ''}`,
     );
@@ -94,6 +102,7 @@ export function adjustPosition(
     rec.targetPrices = [...levels.prices];
     rec.targetQty = [...levels.amounts].map((q) => (q === Number.POSITIVE_INFINITY ? ('inf' as const) : q));
     rec.nextTarget = 0;
+    if (rec.adds) rec.adds.targetPrices = [...rec.targetPrices];
     said.push(rec.targetPrices.length ? `targets ${rec.targetPrices.map(shown).join(' / ')}` : 'no targets');
   }
   const detail = `${rec.id} ${said.join(', ')}, by ${by}`;

@@ -11,6 +11,7 @@ import {
   closePart,
   entryAmount,
   entryCash,
+  type EntryFill,
   type ExitFill,
   exitCash,
   type FillCosts,
@@ -116,21 +117,39 @@ export class PaperBroker implements Broker {
   /** Paper acts on whatever the fill model fills or moves. */
   reach(rec: PositionRecord, prices: BarPrices, costs: FillCosts): 'act' | 'none' {
     const r = reachOf(rec, prices, costs);
-    return r.fills.length > 0 || r.trailMoved ? 'act' : 'none';
+    return r.fills.length > 0 || r.trailMoved || r.added ? 'act' : 'none';
   }
 
   applyCandle(s: State, rec: PositionRecord, c: BarPrices, costs: FillCosts, closes: boolean): BarResult {
     const p = fromRecord(rec);
     const fills: ExitFill[] = [];
-    const closed = applyBar(p, c.time, c.open, c.high, c.low, costs, (f) => {
-      fills.push(f);
-      s.balances[rec.quote] = this.cash(s, rec.quote) + exitCash(p.side, f);
-    });
-    if (closed) return { fills, trade: closeRecord(s, rec, p) };
+    const adds: EntryFill[] = [];
+    const closed = applyBar(
+      p,
+      c.time,
+      c.open,
+      c.high,
+      c.low,
+      costs,
+      (f) => {
+        fills.push(f);
+        s.balances[rec.quote] = this.cash(s, rec.quote) + exitCash(p.side, f);
+      },
+      (a) => {
+        adds.push(a);
+        s.balances[rec.quote] = this.cash(s, rec.quote) - (p.side * a.quantity * a.price + a.fee);
+      },
+    );
+    const added = adds.length ? { adds } : {};
+    if (closed) {
+      // The record as it closed (its adds' average), for the notices of this candle.
+      if (adds.length) syncRecord(rec, p);
+      return { fills, ...added, trade: closeRecord(s, rec, p) };
+    }
     if (closes) p.barsHeld++;
     syncRecord(rec, p);
     rec.mark = c.close;
-    return { fills };
+    return { fills, ...added };
   }
 
   /** Close what is left at the given market price (slipped). */

@@ -36,6 +36,19 @@ export function toRecord(
     trailStop: num(p.trailStop),
     barsHeld: p.barsHeld,
     exits: p.exits.map((e) => ({ ...e })),
+    ...(p.adds
+      ? {
+          adds: {
+            ...p.adds,
+            prices: [...p.adds.prices],
+            amounts: [...p.adds.amounts],
+            fills: p.adds.fills.map((f) => ({ ...f })),
+            stopPrice: num(p.adds.stopPrice),
+            targetPrice: num(p.adds.targetPrice),
+            ...(p.adds.targetPrices ? { targetPrices: [...p.adds.targetPrices] } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -58,6 +71,20 @@ export function fromRecord(r: PositionRecord): Position {
     trailStop: unnum(r.trailStop),
     barsHeld: r.barsHeld,
     exits: r.exits.map((e) => ({ ...e, reason: e.reason as ExitReason })),
+    ...(r.adds
+      ? {
+          adds: {
+            prices: [...r.adds.prices],
+            amounts: [...r.adds.amounts],
+            next: r.adds.next,
+            fills: r.adds.fills.map((f) => ({ ...f })),
+            rules: structuredClone(r.adds.rules),
+            stopPrice: unnum(r.adds.stopPrice),
+            targetPrice: unnum(r.adds.targetPrice),
+            ...(r.adds.targetPrices ? { targetPrices: [...r.adds.targetPrices] } : {}),
+          },
+        }
+      : {}),
   };
 }
 

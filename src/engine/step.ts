@@ -146,7 +146,14 @@ export function meet(
   events: EngineEvent[],
 ): void {
   const before = clone(pos);
-  const { fills, trade } = c.broker.applyCandle(s, pos, prices, c.costs, closes);
+  const { fills, trade, adds } = c.broker.applyCandle(s, pos, prices, c.costs, closes);
+  // Adds come before the exits of the same prices (the fall came first).
+  if (adds?.length) {
+    const first = (pos.adds?.fills.length ?? adds.length) - adds.length;
+    adds.forEach((fill, k) =>
+      events.push({ type: 'add', position: clone(pos), fill: clone(fill), n: first + k }),
+    );
+  }
   fills.forEach((fill, k) =>
     events.push({
       type: 'exit',

@@ -224,6 +224,7 @@ export const KINDS: Record<ExportKind, KindSpec> = {
       col('messages', 'json'),
       col('signal_targets', 'json'),
       col('manual', 'json'),
+      col('adds', 'json'),
     ],
     values: (r) => {
       const s = JSON.parse(r.data as string) as Record<string, unknown>;
@@ -261,6 +262,7 @@ export const KINDS: Record<ExportKind, KindSpec> = {
         json(s.messages),
         json(s.signalTargets),
         json(s.manual),
+        json(s.adds),
       ];
     },
     spread: {
@@ -293,6 +295,7 @@ export const KINDS: Record<ExportKind, KindSpec> = {
       'exit_reason',
       'bars',
       'exits',
+      'entries',
     ],
     columns: [
       col('id', 'text'),
@@ -311,6 +314,7 @@ export const KINDS: Record<ExportKind, KindSpec> = {
       col('exit_reason', 'text'),
       col('bars', 'int'),
       col('exits', 'json'),
+      col('entries', 'json'),
     ],
     values: (r) => [
       r.id,
@@ -331,6 +335,7 @@ export const KINDS: Record<ExportKind, KindSpec> = {
       r.exit_reason,
       r.bars,
       r.exits,
+      r.entries,
     ],
   },
   fills: {

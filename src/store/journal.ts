@@ -239,5 +239,6 @@ function toTrade(r: Database['trades']): TradeRecord {
     exitReason: r.exit_reason,
     bars: r.bars,
     exits: JSON.parse(r.exits) as TradeRecord['exits'],
+    ...(r.entries ? { entries: JSON.parse(r.entries) as NonNullable<TradeRecord['entries']> } : {}),
   };
 }

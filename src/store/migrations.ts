@@ -321,11 +321,21 @@ function backtests(dialect: Dialect): Migration {
   };
 }
 
+/** A trade's entry fills when adds (an entry ladder, DCA) filled (issue 24): JSON, null otherwise. */
+function tradeEntries(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.alterTable('trades').addColumn('entries', 'text').execute();
+    },
+  };
+}
+
 /** Every migration, by name; names sort in the order they run. */
 export function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_journal': initial(dialect),
     '0002_backtests': backtests(dialect),
+    '0003_trade_entries': tradeEntries(),
   };
 }
 

@@ -31,6 +31,40 @@ export const ExitFillRecord = z.object({
   reason: z.enum(['signal', 'stop', 'trailing-stop', 'take-profit', 'time', 'end', 'manual']),
 });
 
+const EntryFillRecord = z.object({
+  time: z.number(),
+  price: z.number(),
+  quantity: z.number(),
+  fee: z.number(),
+});
+
+const AddLevelRecord = z.union([
+  z.object({ at: z.number(), share: z.number() }),
+  z.object({ price: z.number(), share: z.number() }),
+]);
+
+/** What a position's stop and targets follow after an add. */
+const FollowRecord = z.object({
+  stopLoss: z.number().optional(),
+  takeProfit: z.array(z.object({ at: z.number(), close: z.number() })).optional(),
+  trailing: z.object({ activation: z.number(), offset: z.number() }).optional(),
+});
+
+/**
+ * A position's adds (an entry ladder, DCA; see `backtest/fills.ts` `Adds`): the resting levels, the
+ * next to fill, the entry fills (the first, then each add), and what its stop and targets follow.
+ */
+const AddsRecord = z.object({
+  prices: z.array(z.number()),
+  amounts: z.array(z.number()),
+  next: z.number(),
+  fills: z.array(EntryFillRecord),
+  rules: FollowRecord,
+  stopPrice: Num,
+  targetPrice: Num,
+  targetPrices: z.array(z.number()).optional(),
+});
+
 export const RunRecord = z.object({
   id: z.string(),
   strategy: z.string(),
@@ -95,6 +129,11 @@ export const SignalRecord = z.object({
   /** Absolute take-profit ladder, nearest first, each level an equal share (replaces signalTarget). */
   signalTargets: z.array(z.number()).optional(),
   /**
+   * Adds after the first fill (an entry ladder, DCA), as the position will place them: the run's
+   * rules', or a signal's own absolute levels (a pasted entry zone), which replace them.
+   */
+  adds: z.array(AddLevelRecord).optional(),
+  /**
    * A trade by hand (/buy, /sell, a followed pasted signal): who asked, the quantity asked for (none:
    * the risk manager's), a trailing stop's distance (fraction), and where it came from.
    */
@@ -141,6 +180,8 @@ export const PositionRecord = z.object({
    */
   met: z.object({ time: z.number(), high: z.number(), low: z.number(), last: z.number() }).optional(),
   exits: z.array(ExitFillRecord),
+  /** Adds after the first fill (an entry ladder, DCA); `entryPrice` is then the average entry. */
+  adds: AddsRecord.optional(),
   /** Last close seen, for unrealised PnL. */
   mark: z.number(),
 });
@@ -163,6 +204,8 @@ export const TradeRecord = z.object({
   exitReason: z.string(),
   bars: z.number(),
   exits: z.array(ExitFillRecord),
+  /** With adds that filled: every entry fill, the first then each add (`entryPrice` is their average). */
+  entries: z.array(EntryFillRecord).optional(),
 });
 export type TradeRecord = z.infer<typeof TradeRecord>;
 
@@ -212,7 +255,8 @@ export const OrderRecord = z.object({
   amount: z.number(),
   price: z.number().optional(),
   stopPrice: z.number().optional(),
-  purpose: z.enum(['entry', 'exit', 'stop']),
+  /** `add`: a resting limit order of a position's entry ladder. */
+  purpose: z.enum(['entry', 'exit', 'stop', 'add']),
   /** Why an exit is made (the position's exit reason). */
   reason: z.string().optional(),
   positionId: z.string(),
@@ -229,8 +273,15 @@ export const OrderRecord = z.object({
       takeProfit: z.array(z.object({ at: z.number(), close: z.number() })).optional(),
       trailing: z.object({ activation: z.number(), offset: z.number() }).optional(),
       maxBars: z.number().optional(),
+      adds: z.array(AddLevelRecord).optional(),
     })
     .optional(),
+  /** An entry with adds: the position's full size, which the adds complete (the entry buys the first part). */
+  full: z.number().optional(),
+  /** An add: which level of its position's adds it is. */
+  level: z.number().optional(),
+  /** An add withdrawn while it rests on the exchange (why): the broker cancels it. */
+  cancel: z.string().optional(),
   /**
    * `new`: recorded, not known to have reached the exchange; `open`: working there; `unknown`: sent,
    * outcome not learned yet (reconciliation looks it up by client id); the rest are final.

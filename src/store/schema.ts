@@ -110,6 +110,8 @@ export interface TradesTable extends Scoped {
   bars: number;
   /** The exit fills, JSON (also rows of `fills`). */
   exits: string;
+  /** With adds that filled: every entry fill, JSON (`0003_trade_entries`; null otherwise). */
+  entries: string | null;
 }
 
 export interface FillsTable extends Scoped {
@@ -118,7 +120,7 @@ export interface FillsTable extends Scoped {
   run_id: string;
   symbol: string;
   quote: string;
-  /** `entry` or `exit`. */
+  /** `entry`, `add` (an add of an entry ladder or DCA) or `exit`. */
   kind: string;
   /** 1 long, -1 short: the position's side. */
   side: number;

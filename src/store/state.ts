@@ -398,7 +398,8 @@ export class StateStore implements WorkingSet {
         this.saved.set(`${c}/${id}`, JSON.stringify(rec));
     for (const key of DOCUMENTS) this.saved.set(`@${key}`, JSON.stringify(this.state[key]) ?? 'null');
     // A loaded position's fills are in the journal already: its entry and each of its exits.
-    for (const p of Object.values(this.state.positions)) this.fillCounts.set(p.id, 1 + p.exits.length);
+    for (const p of Object.values(this.state.positions))
+      this.fillCounts.set(p.id, positionEntries(p).length + p.exits.length);
   }
 
   private plan(): Plan {
@@ -440,17 +441,17 @@ export class StateStore implements WorkingSet {
 
   /** Fills as they appear: a new position's entry, exits added to a position or to a closed trade. */
   private planFills(plan: Plan): void {
-    const add = (id: string, base: FillBase, entry: EntryFill, exits: PositionRecord['exits']) => {
+    const add = (id: string, base: FillBase, entries: EntryFill[], exits: PositionRecord['exits']) => {
       const written = plan.fillCounts.get(id) ?? this.fillCounts.get(id) ?? 0;
-      plan.fills.push(...fillsFrom(base, entry, exits, written));
-      plan.fillCounts.set(id, Math.max(written, 1 + exits.length));
+      plan.fills.push(...fillsFrom(base, entries, exits, written));
+      plan.fillCounts.set(id, Math.max(written, entries.length + exits.length));
     };
     for (const u of plan.upserts) {
       if (u.collection !== 'positions') continue;
       const p = u.record as PositionRecord;
-      add(p.id, positionFillBase(this.scope(), p), positionEntry(p), p.exits);
+      add(p.id, positionFillBase(this.scope(), p), positionEntries(p), p.exits);
     }
-    for (const t of plan.log.trades) add(t.id, tradeFillBase(this.scope(), t), tradeEntry(t), t.exits);
+    for (const t of plan.log.trades) add(t.id, tradeFillBase(this.scope(), t), tradeEntries(t), t.exits);
   }
 
   private empty(plan: Plan): boolean {
@@ -595,34 +596,42 @@ const tradeFillBase = (scope: Scope, t: TradeRecord): FillBase => ({
   quote: t.quote,
   side: t.side === 'long' ? 1 : -1,
 });
-const positionEntry = (p: PositionRecord): EntryFill => ({
-  time: p.entryTime,
-  price: p.entryPrice,
-  quantity: p.initialQty,
-  fee: p.entryFee,
-});
+/** A position's entry fills: the first, then each add. */
+const positionEntries = (p: PositionRecord): EntryFill[] =>
+  p.adds?.fills ?? [{ time: p.entryTime, price: p.entryPrice, quantity: p.initialQty, fee: p.entryFee }];
 /** A trade's entry: its fees less those of its exits. */
-const tradeEntry = (t: TradeRecord): EntryFill => ({
-  time: t.entryTime,
-  price: t.entryPrice,
-  quantity: t.quantity,
-  fee: t.fees - t.exits.reduce((sum, e) => sum + e.fee, 0),
-});
+const tradeEntries = (t: TradeRecord): EntryFill[] =>
+  t.entries ?? [
+    {
+      time: t.entryTime,
+      price: t.entryPrice,
+      quantity: t.quantity,
+      fee: t.fees - t.exits.reduce((sum, e) => sum + e.fee, 0),
+    },
+  ];
 
 /**
- * A position's fills rows not written yet, `written` of them being (its entry counts as one): the
- * entry when none is, then the exits from where they stopped.
+ * A position's fills rows not written yet, `written` of them being: its entry fills (the first, then
+ * each add: `kind` entry and add), then its exits. Adds all come before the first exit (it withdraws
+ * those not filled), so the rows only ever grow at the end.
  */
 function fillsFrom(
   base: FillBase,
-  entry: EntryFill,
+  entries: EntryFill[],
   exits: PositionRecord['exits'],
   written: number,
 ): Database['fills'][] {
-  const rows: Database['fills'][] = [];
-  if (written === 0)
-    rows.push({ ...base, ...entry, kind: 'entry', pnl: 0, reason: 'entry' } as Database['fills']);
-  for (const e of exits.slice(Math.max(written, 1) - 1))
+  const rows: Database['fills'][] = entries.map(
+    (e, k) =>
+      ({
+        ...base,
+        ...e,
+        kind: k === 0 ? 'entry' : 'add',
+        pnl: 0,
+        reason: k === 0 ? 'entry' : 'add',
+      }) as Database['fills'],
+  );
+  for (const e of exits)
     rows.push({
       ...base,
       kind: 'exit',
@@ -633,7 +642,7 @@ function fillsFrom(
       pnl: e.pnl,
       reason: e.reason,
     } as Database['fills']);
-  return rows;
+  return rows.slice(written);
 }
 
 /** A working record's row: its key, whether it is current, its JSON and its query columns. */
@@ -713,6 +722,7 @@ export function writeLog(b: Batch, scope: { instance: string; book: string }, lo
       exit_reason: t.exitReason,
       bars: t.bars,
       exits: JSON.stringify(t.exits),
+      entries: t.entries ? JSON.stringify(t.entries) : null,
     })),
     (oc) => oc.columns(['instance', 'book', 'id']).doNothing(),
   );
@@ -915,9 +925,9 @@ async function importLegacy(
       writeLog(b, scope, log);
       // Fills: the entries and exits of every trade and open position.
       const fills = [
-        ...legacy.trades.flatMap((t) => fillsFrom(tradeFillBase(scope, t), tradeEntry(t), t.exits, 0)),
+        ...legacy.trades.flatMap((t) => fillsFrom(tradeFillBase(scope, t), tradeEntries(t), t.exits, 0)),
         ...Object.values(legacy.positions).flatMap((p) =>
-          fillsFrom(positionFillBase(scope, p), positionEntry(p), p.exits, 0),
+          fillsFrom(positionFillBase(scope, p), positionEntries(p), p.exits, 0),
         ),
       ] as unknown as Record<string, unknown>[];
       insertChunked(b, 'fills', fills);

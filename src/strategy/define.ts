@@ -46,7 +46,22 @@ export interface TakeProfitLevel {
   close: number;
 }
 
-/** Exits the backtester, the paper broker and the live broker manage for every position. */
+/**
+ * One add to a position after its first fill (an entry ladder, DCA's safety orders): a resting limit
+ * order `at` a fraction against the position from the first fill's price (0.02: 2 % lower for a long,
+ * higher for a short), or at an absolute `price`, for `share` (0..1) of the position's full size.
+ */
+export type AddLevel = { at: number; share: number } | { price: number; share: number };
+
+/** DCA's adds: `times` adds, each `step` (a fraction) further against the first fill, equal shares with it. */
+export function dcaLevels(times: number, step: number): AddLevel[] {
+  return Array.from({ length: times }, (_, i) => ({ at: step * (i + 1), share: 1 / (times + 1) }));
+}
+
+/**
+ * What the backtester, the paper broker and the live broker manage for every position once it is
+ * entered: its exits, and the adds that complete it.
+ */
 export interface ExitRules {
   /** Stop-loss distance from the entry price as a fraction (0.02 = 2%). */
   stopLoss?: number;
@@ -56,6 +71,14 @@ export interface ExitRules {
   trailing?: { activation: number; offset: number };
   /** Close at the open after the position has been held this many bars. */
   maxBars?: number;
+  /**
+   * Adds after the first fill, nearest first (an entry ladder, or DCA with `dcaLevels`): the position
+   * is sized whole and the first fill takes what the adds do not. Each add that fills moves the
+   * average entry; a stop given as a distance (`stopLoss`), distance targets and the trailing stop's
+   * activation follow the average, absolute ones stay. An add at or beyond the stop in force before it
+   * is not placed; what has not filled is withdrawn at the position's first exit.
+   */
+  adds?: AddLevel[];
 }
 
 export type Direction = 'long' | 'short' | 'both';

@@ -300,7 +300,7 @@ describe('a failed or interrupted export', () => {
     const r = await bosun(['export', 'decisions', '--out', join(dir, 'x.csv')], { DATA_DIR: dir });
     expectOneLine(
       r,
-      `the journal at ${join(dir, 'bosun.db')} was written by a newer bosun (it has schema 9999_future; this version knows up to 0002_backtests); upgrade bosun to export it, or point DATA_DIR at another journal`,
+      `the journal at ${join(dir, 'bosun.db')} was written by a newer bosun (it has schema 9999_future; this version knows up to 0003_trade_entries); upgrade bosun to export it, or point DATA_DIR at another journal`,
       1,
     );
     expect(hash()).toBe(before);
@@ -320,8 +320,8 @@ describe('a failed or interrupted export', () => {
       1,
     );
     const after = new Database(join(dir, 'bosun.db'), { readonly: true });
-    // Only the rows it still had (0002_backtests): nothing was run.
-    expect(after.prepare('select count(*) as n from bosun_migrations').get()).toEqual({ n: 1 });
+    // Only the rows it still had (0002_backtests, 0003_trade_entries): nothing was run.
+    expect(after.prepare('select count(*) as n from bosun_migrations').get()).toEqual({ n: 2 });
     after.close();
   });
 });

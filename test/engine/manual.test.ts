@@ -254,3 +254,85 @@ describe('trades by hand, live', () => {
     expect(emu.ordersByClientId(rest.stopOrder!)[0]!.origQty).toBeCloseTo(rest.qty, 5);
   }, 60_000);
 });
+
+describe('an entry ladder, live', () => {
+  it('rests the add as a limit order after the first fill, books its fill into the average, and guards the whole with a new stop', async () => {
+    emu = await emulator();
+    live = await liveEngine(emu, await sliceEndingOnSignal('rsi-reversion'));
+    const ended = replayEnd(live.engine);
+    await live.engine.start();
+    await ended;
+    const t0 = emu.now();
+    const price = emu.price('BTC/USDT');
+    // An add the next candles reach: just above their lowest low, well above the stop.
+    const candles = emu.market('BTCUSDT')!.candles;
+    const k = candles.findIndex((c) => c.time > t0);
+    const low = Math.min(...candles.slice(k, k + 6).map((c) => c.low));
+    expect(low).toBeLessThan(price);
+    const addAt = Math.round((low + (price - low) * 0.2) * 100) / 100;
+    const stop = Math.round(Math.min(low * 0.9, price * 0.9));
+    const sig = await live.engine.manualEntry(
+      { symbol: 'BTC/USDT', side: 1, quantity: 0.02, stop, adds: [{ price: addAt, share: 0.5 }] },
+      'alice',
+    );
+    expect(sig.status).toBe('pending');
+    expect(sig.adds).toEqual([{ price: addAt, share: 0.5 }]);
+    await live.engine.decide(sig.id, 'approve', 'alice');
+    await live.broker.idle();
+    const pos = Object.values(live.store.data.positions)[0]!;
+    // The first fill bought half (less the fee the exchange took in BTC); the other half rests on
+    // the exchange as a limit buy at the add.
+    expect(pos.qty).toBeCloseTo(0.01, 4);
+    expect(pos.adds?.prices).toEqual([addAt]);
+    const add = Object.values(live.store.data.orders).find((o) => o.purpose === 'add')!;
+    expect(add).toMatchObject({ side: 'buy', type: 'limit', price: addAt, amount: 0.01, level: 0 });
+    expect(emu.ordersByClientId(add.id)[0]!.status).toBe('NEW');
+    const firstStop = pos.stopOrder!;
+    expect(emu.ordersByClientId(firstStop)[0]!.origQty).toBeCloseTo(pos.qty, 8);
+
+    // The market falls to the add: the exchange fills it, reconciliation books it.
+    emu.now = () => candles[k + 5]!.time + 1;
+    await live.broker.reconcile();
+    await live.broker.idle();
+    const after = live.store.data.positions[pos.id]!;
+    const first = after.adds!.fills[0]!;
+    const filled = after.adds!.fills[1]!;
+    const whole = first.quantity + filled.quantity;
+    expect(after.qty).toBeCloseTo(whole, 8);
+    expect(whole).toBeCloseTo(0.02, 4);
+    expect(filled.price).toBeLessThanOrEqual(addAt);
+    expect(after.entryPrice).toBeCloseTo(
+      (first.price * first.quantity + filled.price * filled.quantity) / whole,
+      6,
+    );
+    expect(after.entryFee).toBeCloseTo(first.fee + filled.fee, 8);
+    // The stop now guards the whole: the old stop order cancelled, a new one for 0.02 in its place.
+    expect(after.stopOrder).not.toBe(firstStop);
+    expect(emu.ordersByClientId(firstStop)[0]!.status).toBe('CANCELED');
+    expect(emu.ordersByClientId(after.stopOrder!)[0]!.origQty).toBeCloseTo(after.qty, 5);
+    expect(live.events.some((e) => e.type === 'add')).toBe(true);
+  }, 60_000);
+
+  it('withdraws an add not filled at the position first exit: cancelled on the exchange', async () => {
+    emu = await emulator();
+    live = await liveEngine(emu, await sliceEndingOnSignal('rsi-reversion'));
+    const ended = replayEnd(live.engine);
+    await live.engine.start();
+    await ended;
+    const price = emu.price('BTC/USDT');
+    const sig = await live.engine.manualEntry(
+      { symbol: 'BTC/USDT', side: 1, quantity: 0.02, stop: price * 0.8, adds: [{ at: 0.1, share: 0.5 }] },
+      'alice',
+    );
+    await live.engine.decide(sig.id, 'approve', 'alice');
+    await live.broker.idle();
+    const pos = Object.values(live.store.data.positions)[0]!;
+    const add = Object.values(live.store.data.orders).find((o) => o.purpose === 'add')!;
+    expect(emu.ordersByClientId(add.id)[0]!.status).toBe('NEW');
+    await live.engine.closePositions(pos.id, 'alice');
+    await live.broker.idle();
+    expect(live.store.data.positions[pos.id]).toBeUndefined();
+    expect(emu.ordersByClientId(add.id)[0]!.status).toBe('CANCELED');
+    expect(live.store.data.orders[add.id]?.status ?? 'cancelled').toBe('cancelled');
+  }, 60_000);
+});

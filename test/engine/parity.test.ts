@@ -16,6 +16,8 @@ interface Case {
   risk: Record<string, unknown>;
   sizing: Sizing;
   slippageBps?: number;
+  /** Some trades must have filled adds. */
+  adds?: boolean;
 }
 
 const CASES: Case[] = [
@@ -37,6 +39,19 @@ const CASES: Case[] = [
     risk: { ...NO_LIMITS, sizing: 'risk', riskPerTrade: 0.02 },
     sizing: { mode: 'risk', risk: 0.02 },
     slippageBps: 5,
+  },
+  {
+    // An entry ladder: DCA's two adds resting 2 % and 4 % under the first fill, the stop following
+    // the average entry, cash moved at each add.
+    strategy: 'rsi-reversion',
+    params: { dcaTimes: 2, dcaStep: 0.02 },
+    file: 'binance_BTC-USDT_2h.csv',
+    rows: 1500,
+    timeframe: '2h',
+    risk: { ...NO_LIMITS, sizing: 'risk', riskPerTrade: 0.02 },
+    sizing: { mode: 'risk', risk: 0.02 },
+    slippageBps: 5,
+    adds: true,
   },
   {
     // 1m candles replayed, the run on 15m candles made from them on the fly.
@@ -92,6 +107,7 @@ describe('replay through the engine vs the backtester', () => {
         ({ id: _id, runId: _r, symbol: _s, quote: _q, ...t }) => t,
       );
       expect(expected.length).toBeGreaterThan(5);
+      if (c.adds) expect(expected.filter((t) => (t.entries?.length ?? 0) > 1).length).toBeGreaterThan(5);
       expect(actual).toEqual(expected);
       // The cash left agrees to the cent (no position open in either at the same point).
       const open = Object.values(store.data.positions);

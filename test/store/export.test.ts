@@ -321,6 +321,7 @@ const signalRow = (s: Signal, iso: Record<string, string>, indicators: Row): Row
   messages: s.messages,
   signal_targets: s.signalTargets ?? null,
   manual: s.manual ?? null,
+  adds: s.adds ?? null,
   ...indicators,
 });
 // S5's bar comes first; its rsi is the first indicator met.
@@ -360,6 +361,7 @@ const tradeRow = (t: TradeRecord, entry: string, exit: string): Row => ({
   exit_reason: t.exitReason,
   bars: t.bars,
   exits: t.exits,
+  entries: t.entries ?? null,
 });
 // By quote currency (EUR before USDT), then by exit time.
 const TRADES: Row[] = [

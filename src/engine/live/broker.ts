@@ -98,6 +98,8 @@ export class LiveBroker implements Broker {
   private halt = new AbortController();
   /** A malformed order update was logged (once). */
   private malformedSaid = false;
+  /** Unwanted resting orders whose cancel was tried by this process (a failed try is tried again). */
+  private readonly cancelTried = new Set<string>();
 
   /** Recording and booking orders in the state. */
   private readonly orders: LiveOrders;
@@ -319,6 +321,18 @@ export class LiveBroker implements Broker {
     const client = this.client!;
     for (;;) {
       if (this.stopped || client.paused) return;
+      // Adds withdrawn while they rest on the exchange (their position had an exit): cancelled first.
+      const unwanted = Object.values(host.store.data.orders).find(
+        (o) =>
+          o.cancel !== undefined &&
+          (o.status === 'open' || o.status === 'unknown') &&
+          !this.cancelTried.has(o.id),
+      );
+      if (unwanted) {
+        this.cancelTried.add(unwanted.id);
+        await this.cancelResting(unwanted.id);
+        continue;
+      }
       const now = this.clock();
       const next = Object.values(host.store.data.orders).find(
         (o) => o.status === 'new' && !((this.waiting.get(o.id) ?? 0) > now),
@@ -336,6 +350,22 @@ export class LiveBroker implements Broker {
         }
         if (this.holdBack(next)) continue;
         this.fresh.add(next.id);
+      }
+      if (next.purpose === 'stop') {
+        // A stop placed again (after an add): the one it replaces is cancelled before it goes out.
+        const pos = host.store.data.positions[next.positionId];
+        if (!pos || pos.stopOrder !== next.id) {
+          await this.drop(next.id, pos ? 'replaced by a newer stop' : 'its position was already closed');
+          continue;
+        }
+        const old = Object.values(host.store.data.orders).find(
+          (o) => o.positionId === pos.id && o.purpose === 'stop' && o.id !== next.id && !FINAL.has(o.status),
+        );
+        if (old) {
+          const released = await this.releaseStop(pos.id, old.id);
+          if (released === 'wait') return;
+          continue;
+        }
       }
       if (next.purpose === 'exit') {
         const pos = host.store.data.positions[next.positionId];
@@ -400,6 +430,22 @@ export class LiveBroker implements Broker {
       o.note = why;
       o.updatedAt = this.clock();
     });
+  }
+
+  /** Cancel an order resting on the exchange that is no longer wanted, and book what it had filled. */
+  private async cancelResting(id: string): Promise<void> {
+    const o = this.host!.store.data.orders[id];
+    if (!o) return;
+    let found: Order | undefined;
+    try {
+      await this.client!.cancel(o.symbol, id);
+      found = await this.client!.lookup(o.symbol, id);
+    } catch {
+      // Not answered: the next reconciliation looks again.
+      this.cancelTried.delete(id);
+      return;
+    }
+    if (found) await this.settle(id, { kind: 'adopted', order: found });
   }
 
   /**
@@ -534,8 +580,11 @@ export class LiveBroker implements Broker {
               });
             }
           }
-          // A stop whose position is closed: cancel it.
-          if (o.purpose === 'stop' && !host.store.data.positions[o.positionId] && found.status === 'open')
+          // A stop whose position is closed, an add withdrawn or whose position is closed: cancel it.
+          const unwanted =
+            (o.purpose === 'stop' || o.purpose === 'add') &&
+            (!host.store.data.positions[o.positionId] || o.cancel !== undefined);
+          if (unwanted && found.status === 'open')
             if (await client.cancel(o.symbol, o.id).catch(() => false))
               found = (await client.lookup(o.symbol, o.id).catch(() => undefined)) ?? found;
           await this.settle(o.id, { kind: 'adopted', order: found });

@@ -20,6 +20,8 @@ import {
   planEntry,
   type Side,
   partOf,
+  addTo,
+  planAdds,
 } from '../../backtest/fills.js';
 import type { LiveConfig } from '../../config.js';
 import { AppError, toAppError } from '../../errors.js';
@@ -128,7 +130,12 @@ export class LiveOrders {
     if (cfg.maxNotionalTotal > 0) qty = Math.min(qty, (cfg.maxNotionalTotal - allValue) / plan.price);
     if (!(qty > 0))
       return refused('the notional limit is used up (LIVE_MAX_NOTIONAL_RUN / LIVE_MAX_NOTIONAL_TOTAL)');
-    const amount = Number(this.ex.amountToPrecision(o.symbol, qty));
+    // With adds, the entry buys the first part; the adds rest on the exchange once it has filled.
+    const rules = rulesOfMarket(market, this.ex.precisionMode ?? 0, this.ex.id);
+    const ladder = o.rules.adds?.length
+      ? planAdds(o.side, plan.price, qty, o.rules, o.signalStop, rules)
+      : undefined;
+    const amount = Number(this.ex.amountToPrecision(o.symbol, ladder ? ladder.base : qty));
     const minAmount = market.limits.amount?.min;
     const minCost = market.limits.cost?.min;
     const quote = quoteOf(o.symbol);
@@ -140,7 +147,9 @@ export class LiveOrders {
       return refused(
         `${(amount * plan.price).toFixed(2)} ${quote} is below the minimum order value ${minCost} ${quote} for ${o.symbol}`,
       );
-    const need = amount * plan.price * (1 + o.costs.fee);
+    const need =
+      (amount * plan.price + (ladder?.prices ?? []).reduce((a, p, k) => a + p * ladder!.amounts[k]!, 0)) *
+      (1 + o.costs.fee);
     const cash = this.cash(s, quote);
     if (need > cash)
       return refused(`needs ${need.toFixed(2)} ${quote}, the account has ${cash.toFixed(2)} ${quote}`);
@@ -160,6 +169,7 @@ export class LiveOrders {
       runId: o.runId,
       signalId: o.signalId,
       rules: o.rules,
+      ...(ladder ? { full: qty } : {}),
       ...(limit ? { deadline: this.clock() + cfg.limitTimeout } : {}),
     });
     return { kind: 'ordered', order: clone(order) };
@@ -211,7 +221,7 @@ export class LiveOrders {
    */
   reach(rec: PositionRecord, c: BarPrices, costs: FillCosts): 'act' | 'none' | 'wait' {
     if (rec.closing) return 'wait';
-    const r = reachOf(rec, c, costs);
+    const r = reachOf(rec, c, costs, false);
     const sells = r.fills.some((f) => !(f.reason === 'stop' && rec.stopOrder));
     return sells || r.trailMoved ? 'act' : 'none';
   }
@@ -225,6 +235,8 @@ export class LiveOrders {
     rec.mark = c.close;
     if (rec.closing) return { fills: [] };
     const p = fromRecord(rec);
+    // Its adds rest on the exchange; they count as the exchange fills them.
+    delete p.adds;
     const wanted: ExitFill[] = [];
     applyBar(p, c.time, c.open, c.high, c.low, costs, (f) => wanted.push(f));
     rec.best = p.best;
@@ -313,6 +325,13 @@ export class LiveOrders {
     const time = ex.lastTradeTimestamp ?? ex.timestamp ?? this.clock();
     if (o.purpose === 'entry')
       this.opened(s, o, { time, price, qty: filled - feeBase, fee: feeQuote + feeBase * price }, events);
+    else if (o.purpose === 'add')
+      this.added(
+        s,
+        o,
+        { time, price, qty: delta - feeBase * share, fee: (feeQuote + feeBase * price) * share },
+        events,
+      );
     else this.sold(s, o, { time, price, qty: delta, fee: feeQuote * share }, events);
   }
 
@@ -360,24 +379,24 @@ export class LiveOrders {
     // An order recorded before entries carried their rules: the stop the signal showed guards it.
     const rules = o.rules ?? {};
     const stopPrice = o.rules ? sig?.signalStop : (sig?.stop ?? sig?.signalStop);
+    const market = rulesOfMarket(this.market(o.symbol), this.ex.precisionMode ?? 0, this.ex.id);
     const p = openPosition({
       side: 1 as Side,
       index: 0,
       time,
       price,
-      quantity: qty,
+      // With adds: the full size they complete, from the price the first part got.
+      quantity: o.full ?? qty,
+      base: qty,
       rules,
       stopPrice: stopPrice ?? Number.NaN,
       targetPrice: sig?.signalTarget ?? Number.NaN,
       ...(sig?.signalTargets?.length ? { targetPrices: sig.signalTargets } : {}),
       // A ladder's levels in whole steps and over the minimums, as the exchange takes its sells.
-      costs: {
-        fee: 0,
-        slippage: 0,
-        market: rulesOfMarket(this.market(o.symbol), this.ex.precisionMode ?? 0, this.ex.id),
-      },
+      costs: { fee: 0, slippage: 0, market },
     });
     p.entryFee = fee;
+    if (p.adds) p.adds.fills[0]!.fee = fee;
     const rec = toRecord(p, {
       id: o.positionId,
       runId: o.runId,
@@ -389,7 +408,73 @@ export class LiveOrders {
     s.balances[rec.quote] = this.cash(s, rec.quote) + entryCash(p);
     if (sig) markSignal(s, sig, 'filled');
     this.protect(s, rec);
+    this.placeAdds(s, rec);
     if (sig) events.push({ type: 'entry', position: clone(rec), signal: clone(sig) });
+  }
+
+  /** Rest a limit order on the exchange for each of a position's adds (an entry ladder, DCA). */
+  private placeAdds(s: State, rec: PositionRecord): void {
+    const a = rec.adds;
+    if (!a) return;
+    a.prices.forEach((price, level) => {
+      if (level < a.next) return;
+      this.record(s, {
+        id: this.clientId(s, `${rec.id}_a${level + 1}`),
+        symbol: rec.symbol,
+        side: rec.side === 1 ? 'buy' : 'sell',
+        type: 'limit',
+        amount: Number(this.ex.amountToPrecision(rec.symbol, a.amounts[level]!)),
+        price: Number(this.ex.priceToPrecision(rec.symbol, price)),
+        purpose: 'add',
+        level,
+        positionId: rec.id,
+        runId: rec.runId,
+      });
+    });
+  }
+
+  /**
+   * An add filled (in part or whole): the position's average entry, size and fee move, its stop and
+   * targets follow, and an exchange stop is placed again for the new size (the old one is cancelled
+   * before the new one goes out).
+   */
+  private added(s: State, o: OrderRecord, { time, price, qty, fee }: OrderFill, events: EngineEvent[]): void {
+    const rec = s.positions[o.positionId];
+    if (!rec?.adds || rec.exits.length > 0) {
+      events.push({
+        type: 'order',
+        order: clone(o),
+        what: 'unmatched',
+        detail: `an add of ${qty} ${o.symbol} filled for position ${o.positionId}, which is ${rec ? 'already selling' : 'not open'}; it is in the account, not in a position`,
+      });
+      return;
+    }
+    const p = fromRecord(rec);
+    const a = p.adds!;
+    const next = a.next;
+    const market = rulesOfMarket(this.market(rec.symbol), this.ex.precisionMode ?? 0, this.ex.id);
+    const fill = addTo(p, time, price, qty, { fee: 0, slippage: 0, market });
+    fill.fee = fee;
+    p.entryFee += fee;
+    // A limit filling in parts is one level.
+    a.next = Math.max(next, (o.level ?? next) + 1);
+    s.balances[rec.quote] = this.cash(s, rec.quote) - (qty * price + fee);
+    Object.assign(rec, toRecord(p, rec), { mark: rec.mark, stopOrder: rec.stopOrder });
+    if (rec.stopOrder) this.protect(s, rec);
+    events.push({ type: 'add', position: clone(rec), fill: clone(fill), n: a.fills.length - 1 });
+  }
+
+  /** A position's add orders not filled, withdrawn (its first exit, or it closed): cancelled, or never sent. */
+  private withdrawAdds(s: State, positionId: string, why: string): void {
+    for (const x of Object.values(s.orders)) {
+      if (x.positionId !== positionId || x.purpose !== 'add' || FINAL.has(x.status)) continue;
+      x.cancel = why;
+      if (x.status === 'new' && this.fresh.has(x.id)) {
+        x.status = 'cancelled';
+        x.note = why;
+        x.updatedAt = this.clock();
+      }
+    }
   }
 
   /** Put a stop order on the exchange for what the position holds (when the settings and market allow). */
@@ -428,6 +513,8 @@ export class LiveOrders {
     }
     const p = fromRecord(rec);
     const reason = (o.reason ?? 'manual') as ExitReason;
+    if (p.adds && p.adds.next < p.adds.prices.length)
+      this.withdrawAdds(s, rec.id, `withdrawn: ${rec.id} had its first exit`);
     const fill = closePart(p, time, price, qty, reason, {
       fee: qty > 0 ? fee / (qty * price) : 0,
       slippage: 0,
