@@ -48,7 +48,8 @@ export default defineStrategy({
       dcaStep: z.number().min(0.001).max(0.2).default(0.02).describe('distance between adds (fraction)'),
     })
     .strict()
-    .refine((p) => p.exitLevel > p.oversold, { message: 'exitLevel must be above oversold' }),
+    .refine((p) => p.exitLevel > p.oversold, { message: 'exitLevel must be above oversold' })
+    .refine((p) => p.dcaTimes * p.dcaStep < 1, { message: 'dcaTimes x dcaStep must be under 1 (100%)' }),
   timeframes: { main: '1h' },
   warmup: (p) => Math.max(p.period * 4, p.trend),
   plot: (p) => ({

@@ -17,8 +17,8 @@
  *
  * Adds (`ExitRules.adds`: an entry ladder, DCA) are resting limit orders against the position:
  * 5. An add the open is at or beyond fills at the open; inside the bar, adds fill at their prices as the
- *    adverse extreme reaches them, before the stop is checked (each add lies inside the stop in force
- *    before it). Each add fills at the maker fee and moves the average entry; a stop given as a
+ *    adverse extreme reaches them, before the stop is checked, as long as they lie inside the stop in
+ *    force (a trailing stop raised over an add, or a stop a person moved, comes first). Each add fills at the maker fee and moves the average entry; a stop given as a
  *    distance, distance targets and the trailing stop's activation are worked out again from it.
  * 6. A bar that fills an add assumes the fall came first: its targets and trailing stop start with the
  *    next bar. The first exit (a target, a signal, a person's part) withdraws the adds not filled.
@@ -437,7 +437,11 @@ export function restate(p: Position, market: MarketRules | undefined): void {
     : Number.NaN;
 }
 
-/** Fill the adds `reach` is at or beyond: at `reach` itself (a gap at the open), else at their prices. */
+/**
+ * Fill the adds `reach` is at or beyond: at `reach` itself (a gap at the open), else at their prices.
+ * The price meets levels in order: an add at or beyond the stop in force (a trailing stop raised over
+ * it, a stop a person moved) comes after the stop, so it is left to the stop check.
+ */
 function fillAdds(
   p: Position,
   time: number,
@@ -449,6 +453,8 @@ function fillAdds(
   const a = p.adds!;
   let any = false;
   while (a.next < a.prices.length && p.side * (reach - a.prices[a.next]!) <= 0) {
+    const stop = effectiveStop(p);
+    if (!Number.isNaN(stop) && p.side * (a.prices[a.next]! - stop) <= 0) break;
     onAdd?.(addTo(p, time, atOpen ? reach : a.prices[a.next]!, a.amounts[a.next]!, costs));
     any = true;
   }

@@ -295,7 +295,9 @@ export function checkAdds(adds: readonly AddLevel[]): void {
   let total = 0;
   for (const a of adds) {
     if ('at' in a && !(a.at > 0 && a.at < 1))
-      throw badInput(`an add ${a.at} away; allowed: a fraction above 0 and below 1 (0.02 = 2%)`);
+      throw badInput(
+        `an add ${+(a.at * 100).toPrecision(6)}% away; allowed: a distance above 0% and below 100%`,
+      );
     if ('price' in a && !(a.price > 0 && Number.isFinite(a.price)))
       throw badInput(`an add at ${a.price}; allowed: a price above 0`);
     if (!(a.share > 0 && a.share < 1))

@@ -193,3 +193,66 @@ describe('adds in the fill model', () => {
     expect(() => checkAdds(parseAdds('dca:11:1%'))).toThrow(/at most 10|1 to 10/);
   });
 });
+
+describe('adds behind the stop in force', () => {
+  it('leaves an add under a raised trailing stop to the stop: out at the trailing stop, the add withdrawn', () => {
+    const p = openPosition({
+      side: 1,
+      index: 0,
+      time: 0,
+      price: 100,
+      quantity: 2,
+      rules: { trailing: { activation: 0.05, offset: 0.03 }, adds: [{ at: 0.04, share: 0.5 }] },
+      costs: COSTS,
+    });
+    const adds: EntryFill[] = [];
+    const exits: ExitFill[] = [];
+    applyBar(
+      p,
+      1,
+      100,
+      110,
+      100,
+      COSTS,
+      (f) => exits.push(f),
+      (f) => adds.push(f),
+    );
+    expect(p.trailStop).toBeCloseTo(106.7, 9);
+    applyBar(
+      p,
+      2,
+      108,
+      108,
+      95,
+      COSTS,
+      (f) => exits.push(f),
+      (f) => adds.push(f),
+    );
+    expect(adds).toEqual([]);
+    expect(exits).toHaveLength(1);
+    expect(exits[0]!).toMatchObject({ reason: 'trailing-stop', quantity: 1 });
+    expect(exits[0]!.price).toBeCloseTo(106.7, 9);
+  });
+
+  it('leaves adds under a stop a person moved up to that stop', () => {
+    const p = dcaPosition();
+    p.stop = 99;
+    p.adds!.stopPrice = 99;
+    const adds: EntryFill[] = [];
+    const exits: ExitFill[] = [];
+    expect(
+      applyBar(
+        p,
+        1,
+        100,
+        100.5,
+        95.5,
+        COSTS,
+        (f) => exits.push(f),
+        (f) => adds.push(f),
+      ),
+    ).toBe(true);
+    expect(adds).toEqual([]);
+    expect(exits[0]!).toMatchObject({ reason: 'stop', price: 99, quantity: 1 });
+  });
+});

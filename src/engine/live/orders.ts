@@ -461,7 +461,7 @@ export class LiveOrders {
     s.balances[rec.quote] = this.cash(s, rec.quote) - (qty * price + fee);
     Object.assign(rec, toRecord(p, rec), { mark: rec.mark, stopOrder: rec.stopOrder });
     if (rec.stopOrder) this.protect(s, rec);
-    events.push({ type: 'add', position: clone(rec), fill: clone(fill), n: a.fills.length - 1 });
+    events.push({ type: 'add', position: clone(rec), fill: clone(fill), n: (o.level ?? next) + 1 });
   }
 
   /** A position's add orders not filled, withdrawn (its first exit, or it closed): cancelled, or never sent. */
@@ -513,8 +513,8 @@ export class LiveOrders {
     }
     const p = fromRecord(rec);
     const reason = (o.reason ?? 'manual') as ExitReason;
-    if (p.adds && p.adds.next < p.adds.prices.length)
-      this.withdrawAdds(s, rec.id, `withdrawn: ${rec.id} had its first exit`);
+    // Adds still resting (a last one filled in part included) are withdrawn at the first exit.
+    if (p.adds) this.withdrawAdds(s, rec.id, `withdrawn: ${rec.id} had its first exit`);
     const fill = closePart(p, time, price, qty, reason, {
       fee: qty > 0 ? fee / (qty * price) : 0,
       slippage: 0,
