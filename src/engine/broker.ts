@@ -102,6 +102,11 @@ export interface Broker {
   enter(s: State, order: EntryOrder): EntryResult;
   close(s: State, position: PositionRecord, exit: ExitOrder): CloseResult;
   /**
+   * A position's stop moved (/adjust): live, a stop resting on the exchange is placed again at the
+   * new price (the old one is cancelled before the new one goes out); paper has nothing to do.
+   */
+  moved(s: State, position: PositionRecord): void;
+  /**
    * What prices between closes would do to a position: `act` (an exit or a sell, a target, the
    * trailing stop moved: worth a state change), `none` (nothing: they count as met), or `wait` (it
    * cannot act on the position now, a sell in flight: they are met again later).

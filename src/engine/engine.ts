@@ -433,17 +433,23 @@ export class Engine implements FeedHandler {
         `no open position ${id}; ${open.length ? `open: ${open.join(', ')}` : 'none is open'}`,
       );
     }
-    if (a.stop !== undefined && rec.stopOrder)
-      throw badInput(
-        `${rec.id}'s stop rests on the exchange (LIVE_STOPS=exchange), and moving it there is not built yet; allowed: new targets, or /exit ${rec.id}`,
-      );
+    if (a.stop !== undefined && rec.closing)
+      throw badInput(`${rec.id} is being sold (${rec.closing}); its stop cannot move now`);
     const price = await this.o.feed.price(rec.symbol);
     const market = this.c.marketRules(rec.symbol);
-    return this.o.store.update((s) => {
-      const live = s.positions[rec.id];
-      if (!live) throw badInput(`${rec.id} has closed meanwhile`);
-      return adjustPosition(s, live, a, price, market, by, this.o.feed.now());
-    });
+    return this.o.store
+      .update((s) => {
+        const live = s.positions[rec.id];
+        if (!live) throw badInput(`${rec.id} has closed meanwhile`);
+        const said = adjustPosition(s, live, a, price, market, by, this.o.feed.now());
+        // A stop resting on the exchange follows (live): the new one replaces it there.
+        if (a.stop !== undefined) this.c.broker.moved(s, live);
+        return said;
+      })
+      .then((said) => {
+        this.c.broker.flush();
+        return said;
+      });
   }
 
   // --- alerts ---

@@ -152,6 +152,9 @@ export class PaperBroker implements Broker {
     return { fills, ...added };
   }
 
+  /** Paper stops are the position's own: nothing rests anywhere. */
+  moved(): void {}
+
   /** Close what is left at the given market price (slipped). */
   close(s: State, rec: PositionRecord, x: ExitOrder): CloseResult {
     const p = fromRecord(rec);

@@ -252,6 +252,18 @@ describe('trades by hand, live', () => {
     // The rest is guarded again on the exchange, for what is left.
     expect(rest.stopOrder).toBeDefined();
     expect(emu.ordersByClientId(rest.stopOrder!)[0]!.origQty).toBeCloseTo(rest.qty, 5);
+    // /adjust moves the stop resting on the exchange: the old order cancelled, a new one at the new price.
+    const before = rest.stopOrder!;
+    const moved = Math.round(price * 0.97 * 100) / 100;
+    await live.engine.adjust(pos.id, { stop: moved }, 'alice');
+    await live.broker.idle();
+    const now = live.store.data.positions[pos.id]!;
+    expect(now.stopOrder).not.toBe(before);
+    expect(emu.ordersByClientId(before)[0]!.status).toBe('CANCELED');
+    const placed = emu.ordersByClientId(now.stopOrder!)[0]!;
+    expect(placed.status).toBe('NEW');
+    expect(placed.stopPrice).toBeCloseTo(moved, 2);
+    expect(placed.origQty).toBeCloseTo(now.qty, 5);
   }, 60_000);
 });
 

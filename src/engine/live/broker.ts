@@ -271,6 +271,11 @@ export class LiveBroker implements Broker {
     return this.orders.close(s, rec, x);
   }
 
+  /** A stop resting on the exchange, placed again at the position's moved stop. */
+  moved(s: State, rec: PositionRecord): void {
+    this.orders.restop(s, rec);
+  }
+
   /** Whether streamed prices call for a sell now, wait for one in flight, or change nothing. */
   reach(rec: PositionRecord, c: BarPrices, costs: FillCosts): 'act' | 'none' | 'wait' {
     return this.orders.reach(rec, c, costs);

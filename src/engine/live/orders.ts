@@ -412,6 +412,11 @@ export class LiveOrders {
     if (sig) events.push({ type: 'entry', position: clone(rec), signal: clone(sig) });
   }
 
+  /** A stop resting on the exchange, placed again for the position as it stands (its old one goes first). */
+  restop(s: State, rec: PositionRecord): void {
+    if (rec.stopOrder && !rec.closing) this.protect(s, rec);
+  }
+
   /** Rest a limit order on the exchange for each of a position's adds (an entry ladder, DCA). */
   private placeAdds(s: State, rec: PositionRecord): void {
     const a = rec.adds;
