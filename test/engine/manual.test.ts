@@ -36,6 +36,16 @@ async function paper(): Promise<TestBot> {
   return t;
 }
 
+/** A live engine on the exchange emulator, its replay played to the end (the market clock stops there). */
+async function liveAfterReplay(): Promise<{ emu: ExchangeEmulator; live: LiveEngine }> {
+  const e = await emulator();
+  const l = await liveEngine(e, await sliceEndingOnSignal('rsi-reversion'));
+  const ended = replayEnd(l.engine);
+  await l.engine.start();
+  await ended;
+  return { emu: e, live: l };
+}
+
 const say = async (line: string, who: Person = ADA) => {
   const rs = await sendLine(t!, line, who, CHAT);
   return { rs, text: text(rs) };
@@ -215,11 +225,7 @@ describe('trades by hand, between people', () => {
 
 describe('trades by hand, live', () => {
   it('turns a confirmed /buy into one market order with its ladder, and /exit 50% into a sell of half', async () => {
-    emu = await emulator();
-    live = await liveEngine(emu, await sliceEndingOnSignal('rsi-reversion'));
-    const ended = replayEnd(live.engine);
-    await live.engine.start();
-    await ended;
+    ({ emu, live } = await liveAfterReplay());
     const price = emu.price('BTC/USDT');
     const sig = await live.engine.manualEntry(
       {
@@ -269,11 +275,7 @@ describe('trades by hand, live', () => {
 
 describe('an entry ladder, live', () => {
   it('rests the add as a limit order after the first fill, books its fill into the average, and guards the whole with a new stop', async () => {
-    emu = await emulator();
-    live = await liveEngine(emu, await sliceEndingOnSignal('rsi-reversion'));
-    const ended = replayEnd(live.engine);
-    await live.engine.start();
-    await ended;
+    ({ emu, live } = await liveAfterReplay());
     const t0 = emu.now();
     const price = emu.price('BTC/USDT');
     // An add the next candles reach: just above their lowest low, well above the stop.
@@ -326,11 +328,7 @@ describe('an entry ladder, live', () => {
   }, 60_000);
 
   it('withdraws an add not filled at the position first exit: cancelled on the exchange', async () => {
-    emu = await emulator();
-    live = await liveEngine(emu, await sliceEndingOnSignal('rsi-reversion'));
-    const ended = replayEnd(live.engine);
-    await live.engine.start();
-    await ended;
+    ({ emu, live } = await liveAfterReplay());
     const price = emu.price('BTC/USDT');
     const sig = await live.engine.manualEntry(
       { symbol: 'BTC/USDT', side: 1, quantity: 0.02, stop: price * 0.8, adds: [{ at: 0.1, share: 0.5 }] },
