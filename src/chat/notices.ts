@@ -129,7 +129,7 @@ export function addsText(sig: Pick<SignalRecord, 'adds' | 'side' | 'price'>): st
     (l) =>
       `${'price' in l ? price(l.price) : `${price(sig.price * (1 + dir * l.at))} (${pct(dir * l.at)})`} ${+(l.share * 100).toFixed(1)}%`,
   );
-  return `Adds: ${levels.join(', ')}; the first fill takes ${+(first * 100).toFixed(1)}%, the average entry, its stop and targets follow each add, and what has not filled is withdrawn at the first exit.`;
+  return `Adds: ${levels.join(', ')}; first fill ${+(first * 100).toFixed(1)}%. The stop and targets follow the average; adds left go at the first exit.`;
 }
 
 function statusText(sig: SignalRecord, tz: string): string {
