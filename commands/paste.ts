@@ -4,6 +4,7 @@ import { type PastedSignal, parseSignal } from '../src/chat/pasted.js';
 import { price, signalReply } from '../src/chat/notices.js';
 import { italic } from '../src/chat/reply.js';
 import { badInput } from '../src/errors.js';
+import type { AddLevel } from '../src/strategy/define.js';
 
 export default defineCommand({
   name: 'paste',
@@ -29,6 +30,7 @@ export default defineCommand({
         side: parsed.side === 'long' ? 1 : -1,
         stop: parsed.stop,
         targets: parsed.targets.length > 0 ? parsed.targets : undefined,
+        adds: zoneAdds(parsed),
         source: 'pasted signal',
       },
       ctx.caller.name,
@@ -40,6 +42,19 @@ export default defineCommand({
     return r;
   },
 });
+
+/**
+ * An entry zone as an entry ladder: a third at the price when followed, a third resting at each end
+ * of the zone (the near end first); an end the price is already at or beyond is bought at once.
+ */
+function zoneAdds(p: PastedSignal): AddLevel[] | undefined {
+  if (!p.entry || p.entry.length < 2 || p.entry[0] === p.entry[1]) return undefined;
+  const [lo, hi] = p.entry;
+  return [
+    { price: hi!, share: 1 / 3 },
+    { price: lo, share: 1 / 3 },
+  ];
+}
 
 /** What bosun does differently from the pasted text, said plainly. */
 function notes(p: PastedSignal, now: number, defaultStop: number): string[] {
@@ -53,10 +68,12 @@ function notes(p: PastedSignal, now: number, defaultStop: number): string[] {
   if (p.entry) {
     const [lo, hi = lo] = p.entry;
     const zone = lo === hi ? price(lo) : `${price(lo)} to ${price(hi)}`;
-    if (now < lo || now > hi)
+    if (lo !== hi)
       out.push(
-        `Entry ${zone}: the price now, ${price(now)}, is outside it; Follow enters at the price then.`,
+        `Entry zone ${zone}: Follow enters a third at the price then (${price(now)} now) and rests a third at each end; an end the price has passed is entered at once.`,
       );
+    else if (now !== lo)
+      out.push(`Entry ${zone}: Follow enters at the price then (${price(now)} now), not at ${zone}.`);
   }
   if (p.leverage !== undefined && p.leverage !== 1)
     out.push(`Leverage ${p.leverage}x is not used: bosun trades without leverage, sized by the risk rules.`);

@@ -127,7 +127,7 @@ export function addsText(sig: Pick<SignalRecord, 'adds' | 'side' | 'price'>): st
   const first = 1 - adds.reduce((a, l) => a + l.share, 0);
   const levels = adds.map(
     (l) =>
-      `${'price' in l ? price(l.price) : `${price(sig.price * (1 + dir * l.at))} (${pct(dir * l.at)})`} ${+(l.share * 100).toFixed(1)}%`,
+      `${'price' in l ? `${price(l.price)}${-dir * (l.price - sig.price) >= 0 ? ' (reached: now)' : ''}` : `${price(sig.price * (1 + dir * l.at))} (${pct(dir * l.at)})`} ${+(l.share * 100).toFixed(1)}%`,
   );
   return `Adds: ${levels.join(', ')}; first fill ${+(first * 100).toFixed(1)}%. The stop and targets follow the average; adds left go at the first exit.`;
 }

@@ -31,6 +31,8 @@ afterEach(async () => {
   t = live = emu = undefined;
 });
 
+const bot = () => t!;
+
 async function paper(): Promise<TestBot> {
   t = await startTestBot({ REPLAY_SPEED: '1' });
   return t;
@@ -169,6 +171,36 @@ describe('trades by hand on paper', () => {
     expect(decisions.some((d) => d.includes('50% closed by Ada'))).toBe(true);
     expect(decisions.some((d) => new RegExp(`${id} stop .* by Ada`).test(d))).toBe(true);
   }, 60_000);
+});
+
+describe('entry ladders by hand', () => {
+  it('turns a pasted entry zone into a ladder: a third now with the near end the price is past, the far end resting', async () => {
+    const bot = await paper();
+    const engine = bot.bot.services.engine;
+    const price = await engine.feed.price('BTC/USDT');
+    const lo = Math.round(price * 0.98);
+    const hi = Math.round(price * 1.01);
+    const { rs, text: preview } = await say(
+      `/paste "BTC/USDT LONG\nEntry zone: ${lo} - ${hi}\nTargets: ${Math.round(price * 1.3)}\nStop: ${Math.round(price * 0.9)}"`,
+    );
+    expect(preview).toMatch(/Adds: [\d,.]+ \(reached: now\) 33\.3%, [\d,.]+ 33\.3%; first fill 33\.3%/);
+    expect(preview).toMatch(/Entry zone .*: Follow enters a third at the price then/);
+    await say(`/approve ${buttons(rs)[0]!.args[0]!}`);
+    const [pos] = Object.values(engine.state.positions);
+    // The near end (above the price) is bought with the first fill; the far end rests.
+    expect(pos!.adds?.prices).toEqual([lo]);
+    expect(pos!.adds!.amounts[0]! / (pos!.qty + pos!.adds!.amounts[0]!)).toBeCloseTo(1 / 3, 3);
+  });
+
+  it('takes adds=dca on /buy, and refuses a ladder that leaves the first fill nothing', async () => {
+    await paper();
+    const price = await bot().bot.services.engine.feed.price('BTC/USDT');
+    const { text: ok } = await say(`/buy BTC/USDT 0.03 stop=${Math.round(price * 0.9)} adds=dca:2:2%`);
+    expect(ok).toMatch(/Adds: .*\(-2(\.00)?%\) 33\.3%, .*\(-4(\.00)?%\) 33\.3%; first fill 33\.3%/);
+    const { text: bad } = await say('/buy BTC/USDT 0.03 adds=2%:60%,4%:50%');
+    expect(bad).toMatch(/the adds take 110% of the position; allowed: less than 100%/);
+    expect((await say('/buy BTC/USDT 0.03 adds=lots')).text).toMatch(/adds= "lots" is not DISTANCE:SHARE/);
+  });
 });
 
 describe('trades by hand, between people', () => {
