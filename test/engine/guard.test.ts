@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   applyBar,
+  type EntryFill,
   type ExitFill,
   type FillCosts,
   openPosition,
@@ -276,3 +277,74 @@ function reachesBoth(side: Side, rules: ExitRules, paths: number[][]): boolean {
   }
   return false;
 }
+
+describe('adds between closes', () => {
+  // DCA: a third at 100, adds resting at 98 and 96; a 5 % stop and a 3 % target from the average.
+  const rules: ExitRules = {
+    stopLoss: 0.05,
+    takeProfit: [{ at: 0.03, close: 1 }],
+    adds: [
+      { at: 0.02, share: 1 / 3 },
+      { at: 0.04, share: 1 / 3 },
+    ],
+  };
+  // Down through both adds over two candles, then up to the average's target (98 x 1.03 = 100.94).
+  const paths = [
+    [100, 99, 97.5, 98.5],
+    [98.5, 97, 95.8, 96.5],
+    [96.5, 99, 100.5],
+    [100.5, 101.5, 101],
+  ];
+
+  it('fills them as the stream falls to them, with the same prices, average and exit as a backtest', () => {
+    // The stream: each price as an update, then the close.
+    const { s, rec } = position(1, { ...rules });
+    const broker = new PaperBroker({ USDT: 10_000 });
+    const guard = new Guard();
+    const events: EngineEvent[] = [];
+    const seen: EngineEvent[] = [];
+    paths.forEach((path, k) => {
+      const updates = forming((k + 1) * HOUR, path);
+      for (const u of updates) {
+        if (!s.positions[rec.id]) return;
+        if (meetStreamed(s, { broker, costs: COSTS }, rec, guard.unmet(rec, u), u, events) !== 'wait')
+          guard.advance(rec.id, u);
+        seen.push(...events.splice(0));
+      }
+      if (!s.positions[rec.id]) return;
+      const r = broker.applyCandle(s, rec, guard.unmet(rec, updates.at(-1)!), COSTS, true);
+      seen.push(...r.fills.map((fill) => ({ type: 'exit', position: rec, fill }) as EngineEvent));
+      guard.done(rec.id);
+    });
+    const streamAdds = seen.flatMap((e) => (e.type === 'add' ? [e.fill] : []));
+    const streamExits = seen.flatMap((e) => (e.type === 'exit' ? [e.fill] : []));
+
+    // The backtest: each whole candle at once.
+    const p = fromRecord(position(1, { ...rules }).rec);
+    const btAdds: EntryFill[] = [];
+    const btExits: ExitFill[] = [];
+    paths.forEach((path, k) => {
+      const c = forming((k + 1) * HOUR, path).at(-1)!;
+      if (
+        p.qty > 0 &&
+        !applyBar(
+          p,
+          c.time,
+          c.open,
+          c.high,
+          c.low,
+          COSTS,
+          (f) => btExits.push(f),
+          (f) => btAdds.push(f),
+        )
+      )
+        p.barsHeld++;
+    });
+    expect(btAdds.map((a) => a.price)).toEqual([98, 96]);
+    expect(streamAdds).toEqual(btAdds);
+    expect(streamExits).toEqual(btExits);
+    expect(btExits).toHaveLength(1);
+    expect(btExits[0]!).toMatchObject({ reason: 'take-profit', price: 100.94 });
+    expect(s.positions[rec.id]).toBeUndefined();
+  });
+});
