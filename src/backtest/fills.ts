@@ -18,8 +18,9 @@
  * Adds (`ExitRules.adds`: an entry ladder, DCA) are resting limit orders against the position:
  * 5. An add the open is at or beyond fills at the open; inside the bar, adds fill at their prices as the
  *    adverse extreme reaches them, before the stop is checked, as long as they lie inside the stop in
- *    force (a trailing stop raised over an add, or a stop a person moved, comes first). Each add fills at the maker fee and moves the average entry; a stop given as a
- *    distance, distance targets and the trailing stop's activation are worked out again from it.
+ *    force (a trailing stop raised over an add, or a stop a person moved, comes first). Each add fills
+ *    at the maker fee and moves the average entry; a stop given as a distance, distance targets and
+ *    the trailing stop's activation are worked out again from it.
  * 6. A bar that fills an add assumes the fall came first: its targets and trailing stop start with the
  *    next bar. The first exit (a target, a signal, a person's part) withdraws the adds not filled.
  *
@@ -221,6 +222,11 @@ export function entryCash(p: Position): number {
   return -(p.side * p.initialQty * p.entryPrice + p.entryFee);
 }
 
+/** Cash moved by an add (buying more of a long pays; selling more of a short receives), fee included. */
+export function addCash(side: Side, fill: EntryFill): number {
+  return -(side * fill.quantity * fill.price + fill.fee);
+}
+
 /** Cash moved by an exit fill (selling a long receives; buying back a short pays), fee included. */
 export function exitCash(side: Side, fill: ExitFill): number {
   return side * fill.quantity * fill.price - fill.fee;
@@ -340,7 +346,7 @@ export function openPosition(a: OpenArgs): Position {
 }
 
 /** The price of an add level for a first fill at `first`, on the price tick. */
-export function addPrice(side: Side, first: number, level: AddLevel, tick: number): number {
+function addPrice(side: Side, first: number, level: AddLevel, tick: number): number {
   return roundToStep('price' in level ? level.price : offsetPrice(first, -side * level.at), tick);
 }
 
@@ -461,6 +467,15 @@ function fillAdds(
   return any;
 }
 
+/** The stop in force and the reason its fill would have. */
+function stopInForce(p: Position): { stop: number; stopReason: ExitReason } {
+  const stop = effectiveStop(p);
+  return {
+    stop,
+    stopReason: !Number.isNaN(p.trailStop) && stop === p.trailStop ? 'trailing-stop' : 'stop',
+  };
+}
+
 /** The stop that applies now: the tighter of the fixed and the trailing stop. */
 export function effectiveStop(p: Pick<Position, 'side' | 'stop' | 'trailStop'>): number {
   if (Number.isNaN(p.trailStop)) return p.stop;
@@ -542,8 +557,7 @@ export function applyBar(
   const adverse = side === 1 ? low : high;
   // Adds the open is at or beyond fill there (a resting limit gets the better open).
   let added = p.adds !== undefined && fillAdds(p, time, open, true, costs, onAdd);
-  let stop = effectiveStop(p);
-  let stopReason: ExitReason = !Number.isNaN(p.trailStop) && stop === p.trailStop ? 'trailing-stop' : 'stop';
+  let { stop, stopReason } = stopInForce(p);
 
   // Gap through the stop: out at the open.
   if (!Number.isNaN(stop) && side * (open - stop) <= 0) {
@@ -559,8 +573,7 @@ export function applyBar(
   // Inside the bar: adds as the price comes to them, then the stop (of the new average).
   if (p.adds !== undefined && fillAdds(p, time, adverse, false, costs, onAdd)) {
     added = true;
-    stop = effectiveStop(p);
-    stopReason = !Number.isNaN(p.trailStop) && stop === p.trailStop ? 'trailing-stop' : 'stop';
+    ({ stop, stopReason } = stopInForce(p));
   }
   if (!Number.isNaN(stop) && side * (adverse - stop) <= 0) {
     onFill(closePart(p, time, marketPrice(stop, !sell, costs.slippage), p.qty, stopReason, costs));

@@ -29,6 +29,7 @@ import type { Candles } from '../market/types.js';
 import type { Signals } from '../strategy/define.js';
 import { roundToStep } from '../market/rules.js';
 import {
+  addCash,
   applyBar,
   closeAtMarket,
   ENTER_LONG,
@@ -103,7 +104,7 @@ export function simulate(candles: Candles, signals: Signals, opts: SimulationOpt
     cash += exitCash(pos!.side, fill);
   };
   const onAdd = (fill: EntryFill) => {
-    cash -= pos!.side * fill.quantity * fill.price + fill.fee;
+    cash += addCash(pos!.side, fill);
   };
   const finish = () => {
     trades.push(toTrade(pos!));

@@ -262,11 +262,9 @@ export function eventReply(e: BotEvent, tz: string): ReplyBuilder | undefined {
       );
     case 'add': {
       const p = e.position;
-      const n = e.n;
-      const of = p.adds?.prices.length ?? n;
       return reply().line(
         bold('Added '),
-        `to ${p.id} ${p.symbol}: ${p.side === 1 ? 'bought' : 'sold'} ${qty(e.fill.quantity)} at ${price(e.fill.price)} (add ${n} of ${of}); now ${qty(p.qty)} at an average ${price(p.entryPrice)}, stop ${p.stop === null ? 'none' : p.stop === 'inf' ? 'none' : price(p.stop)}${p.targetPrices.length ? `, targets ${p.targetPrices.map(price).join(' / ')}` : ''}`,
+        `${qty(e.fill.quantity)} at ${price(e.fill.price)} (add ${e.n} of ${p.adds?.prices.length ?? e.n}); average now: ${positionLine(p)}`,
       );
     }
     case 'entry-skipped':

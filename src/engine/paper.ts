@@ -6,6 +6,7 @@
  * are known. It works on the state document inside one store update; the engine decides when.
  */
 import {
+  addCash,
   applyBar,
   closeAtMarket,
   closePart,
@@ -137,7 +138,7 @@ export class PaperBroker implements Broker {
       },
       (a) => {
         adds.push(a);
-        s.balances[rec.quote] = this.cash(s, rec.quote) - (p.side * a.quantity * a.price + a.fee);
+        s.balances[rec.quote] = this.cash(s, rec.quote) + addCash(p.side, a);
       },
     );
     const added = adds.length ? { adds } : {};

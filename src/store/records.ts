@@ -267,15 +267,10 @@ export const OrderRecord = z.object({
    * fill becomes a position with them whenever it comes, after a restart too. Absent on orders
    * recorded before the field existed: such a fill keeps the signal's own stop and target only.
    */
-  rules: z
-    .object({
-      stopLoss: z.number().optional(),
-      takeProfit: z.array(z.object({ at: z.number(), close: z.number() })).optional(),
-      trailing: z.object({ activation: z.number(), offset: z.number() }).optional(),
-      maxBars: z.number().optional(),
-      adds: z.array(AddLevelRecord).optional(),
-    })
-    .optional(),
+  rules: FollowRecord.extend({
+    maxBars: z.number().optional(),
+    adds: z.array(AddLevelRecord).optional(),
+  }).optional(),
   /** An entry with adds: the position's full size, which the adds complete (the entry buys the first part). */
   full: z.number().optional(),
   /** An add: which level of its position's adds it is. */

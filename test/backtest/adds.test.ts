@@ -15,21 +15,17 @@ import {
 } from '../../src/backtest/fills.js';
 import { checkAdds } from '../../src/backtest/run.js';
 import { parseAdds } from '../../src/cli/args.js';
-import { dcaLevels } from '../../src/strategy/define.js';
+import { dcaLevels, type ExitRules } from '../../src/strategy/define.js';
 
 const COSTS: FillCosts = { fee: 0.001, maker: 0.0005, slippage: 0 };
 
+/** A long of `quantity` in all, first filled at 100. */
+const long = (quantity: number, rules: ExitRules) =>
+  openPosition({ side: 1, index: 0, time: 0, price: 100, quantity, rules, costs: COSTS });
+
 function dcaPosition() {
   // 3 BTC in all at 100: a third now, a third at 98 (-2 %), a third at 96 (-4 %); a 5 % stop, +3 % target.
-  return openPosition({
-    side: 1,
-    index: 0,
-    time: 0,
-    price: 100,
-    quantity: 3,
-    rules: { stopLoss: 0.05, takeProfit: [{ at: 0.03, close: 1 }], adds: dcaLevels(2, 0.02) },
-    costs: COSTS,
-  });
+  return long(3, { stopLoss: 0.05, takeProfit: [{ at: 0.03, close: 1 }], adds: dcaLevels(2, 0.02) });
 }
 
 describe('adds in the fill model', () => {
@@ -106,20 +102,12 @@ describe('adds in the fill model', () => {
   });
 
   it('withdraws the adds not filled at the first exit', () => {
-    const p = openPosition({
-      side: 1,
-      index: 0,
-      time: 0,
-      price: 100,
-      quantity: 2,
-      rules: {
-        takeProfit: [
-          { at: 0.02, close: 0.5 },
-          { at: 0.05, close: 0.5 },
-        ],
-        adds: [{ at: 0.03, share: 0.5 }],
-      },
-      costs: COSTS,
+    const p = long(2, {
+      takeProfit: [
+        { at: 0.02, close: 0.5 },
+        { at: 0.05, close: 0.5 },
+      ],
+      adds: [{ at: 0.03, share: 0.5 }],
     });
     const adds: EntryFill[] = [];
     applyBar(
@@ -196,15 +184,7 @@ describe('adds in the fill model', () => {
 
 describe('adds behind the stop in force', () => {
   it('leaves an add under a raised trailing stop to the stop: out at the trailing stop, the add withdrawn', () => {
-    const p = openPosition({
-      side: 1,
-      index: 0,
-      time: 0,
-      price: 100,
-      quantity: 2,
-      rules: { trailing: { activation: 0.05, offset: 0.03 }, adds: [{ at: 0.04, share: 0.5 }] },
-      costs: COSTS,
-    });
+    const p = long(2, { trailing: { activation: 0.05, offset: 0.03 }, adds: [{ at: 0.04, share: 0.5 }] });
     const adds: EntryFill[] = [];
     const exits: ExitFill[] = [];
     applyBar(

@@ -6,7 +6,7 @@
  * paper and backtests (`backtest/fills.ts`), at the exchange's prices and fees. Nothing here waits
  * for the exchange: the broker (`broker.ts`) sends and asks, then calls in here to book.
  */
-import { rulesOfMarket } from '../../market/rules.js';
+import { type MarketRules, rulesOfMarket } from '../../market/rules.js';
 import type { Exchange, Market as CcxtMarket, Order, Trade } from 'ccxt';
 import {
   applyBar,
@@ -20,6 +20,7 @@ import {
   planEntry,
   type Side,
   partOf,
+  addCash,
   addTo,
   planAdds,
 } from '../../backtest/fills.js';
@@ -88,6 +89,11 @@ export class LiveOrders {
     return m;
   }
 
+  /** A market's rules (amount step, tick, minimums) as the fill model takes them. */
+  private rulesOf(symbol: string): MarketRules {
+    return rulesOfMarket(this.market(symbol), this.ex.precisionMode ?? 0, this.ex.id);
+  }
+
   /** Quote cash: the exchange's total at the last sync, moved by fills since. */
   cash(s: Readonly<State>, quote: string): number {
     return s.balances[quote] ?? 0;
@@ -131,9 +137,8 @@ export class LiveOrders {
     if (!(qty > 0))
       return refused('the notional limit is used up (LIVE_MAX_NOTIONAL_RUN / LIVE_MAX_NOTIONAL_TOTAL)');
     // With adds, the entry buys the first part; the adds rest on the exchange once it has filled.
-    const rules = rulesOfMarket(market, this.ex.precisionMode ?? 0, this.ex.id);
     const ladder = o.rules.adds?.length
-      ? planAdds(o.side, plan.price, qty, o.rules, o.signalStop, rules)
+      ? planAdds(o.side, plan.price, qty, o.rules, o.signalStop, this.rulesOf(o.symbol))
       : undefined;
     const amount = Number(this.ex.amountToPrecision(o.symbol, ladder ? ladder.base : qty));
     const minAmount = market.limits.amount?.min;
@@ -379,7 +384,7 @@ export class LiveOrders {
     // An order recorded before entries carried their rules: the stop the signal showed guards it.
     const rules = o.rules ?? {};
     const stopPrice = o.rules ? sig?.signalStop : (sig?.stop ?? sig?.signalStop);
-    const market = rulesOfMarket(this.market(o.symbol), this.ex.precisionMode ?? 0, this.ex.id);
+    const market = this.rulesOf(o.symbol);
     const p = openPosition({
       side: 1 as Side,
       index: 0,
@@ -457,13 +462,12 @@ export class LiveOrders {
     const p = fromRecord(rec);
     const a = p.adds!;
     const next = a.next;
-    const market = rulesOfMarket(this.market(rec.symbol), this.ex.precisionMode ?? 0, this.ex.id);
-    const fill = addTo(p, time, price, qty, { fee: 0, slippage: 0, market });
+    const fill = addTo(p, time, price, qty, { fee: 0, slippage: 0, market: this.rulesOf(rec.symbol) });
     fill.fee = fee;
     p.entryFee += fee;
     // A limit filling in parts is one level.
     a.next = Math.max(next, (o.level ?? next) + 1);
-    s.balances[rec.quote] = this.cash(s, rec.quote) - (qty * price + fee);
+    s.balances[rec.quote] = this.cash(s, rec.quote) + addCash(p.side, fill);
     Object.assign(rec, toRecord(p, rec), { mark: rec.mark, stopOrder: rec.stopOrder });
     if (rec.stopOrder) this.protect(s, rec);
     events.push({ type: 'add', position: clone(rec), fill: clone(fill), n: (o.level ?? next) + 1 });
